@@ -1,0 +1,736 @@
+#include "core/io/ImageIO.h"
+
+#include "core/Error.h"
+#include "core/AtomicFile.h"
+
+#include <itkCommand.h>
+#include <itkGDCMImageIO.h>
+#include <itkImage.h>
+#include <itkImageFileReader.h>
+#include <itkImageFileWriter.h>
+#include <itkImageIOFactory.h>
+#include <itkImageSeriesReader.h>
+#include <itkMetaDataObject.h>
+
+#include <gdcmScanner.h>
+#include <zlib.h>
+#include <gdcmTag.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace panseg
+{
+namespace
+{
+using FloatImage = itk::Image<float, 3>;
+using DoubleImage = itk::Image<double, 3>;
+using ByteImage = itk::Image<unsigned char, 3>;
+
+std::string lower(std::string s)
+{
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+bool endsWith(const std::string& s, const std::string& suffix)
+{
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string formatOf(const std::string& path)
+{
+  const std::string l = lower(path);
+  if (endsWith(l, ".nii") || endsWith(l, ".nii.gz"))
+    return "NIfTI";
+  if (endsWith(l, ".nrrd") || endsWith(l, ".nhdr"))
+    return "NRRD";
+  if (endsWith(l, ".mha") || endsWith(l, ".mhd"))
+    return "MetaImage";
+  if (endsWith(l, ".dcm") || endsWith(l, ".ima"))
+    return "DICOM";
+  return "";
+}
+
+/// First line of an ITK exception, without the file/line noise.
+std::string itkMessage(const itk::ExceptionObject& e)
+{
+  std::string d = e.GetDescription();
+  while (!d.empty() && (d.back() == '\n' || d.back() == ' '))
+    d.pop_back();
+  const auto nl = d.find('\n');
+  if (nl != std::string::npos)
+    d = d.substr(0, nl);
+  return d;
+}
+
+std::string trim(std::string s)
+{
+  const char* ws = " \t\r\n";
+  s.erase(0, s.find_first_not_of(ws));
+  const auto e = s.find_last_not_of(ws);
+  s.erase(e == std::string::npos ? 0 : e + 1);
+  // DICOM pads with NUL too
+  while (!s.empty() && s.back() == '\0')
+    s.pop_back();
+  return s;
+}
+
+std::vector<double> parseDecimals(const std::string& s)
+{
+  std::vector<double> v;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, '\\'))
+  {
+    try
+    {
+      v.push_back(std::stod(part));
+    }
+    catch (...)
+    {
+      return {};
+    }
+  }
+  return v;
+}
+
+template <typename TImage> Geometry geometryOf(const TImage* img)
+{
+  Geometry g;
+  const auto region = img->GetLargestPossibleRegion();
+  for (int i = 0; i < 3; ++i)
+  {
+    g.size[i] = static_cast<int64_t>(region.GetSize()[i]);
+    g.spacingMm[i] = img->GetSpacing()[i];
+    g.originMm[i] = img->GetOrigin()[i];
+    for (int j = 0; j < 3; ++j)
+      g.direction[i * 3 + j] = img->GetDirection()[i][j];
+  }
+  return g;
+}
+
+template <typename TImage> void applyGeometry(const Geometry& g, TImage* img)
+{
+  typename TImage::RegionType region;
+  typename TImage::SpacingType sp;
+  typename TImage::PointType org;
+  typename TImage::DirectionType dir;
+  for (unsigned i = 0; i < 3; ++i)
+  {
+    region.SetSize(i, static_cast<itk::SizeValueType>(g.size[i]));
+    region.SetIndex(i, 0);
+    sp[i] = g.spacingMm[i];
+    org[i] = g.originMm[i];
+    for (unsigned j = 0; j < 3; ++j)
+      dir[i][j] = g.direction[i * 3 + j];
+  }
+  img->SetRegions(region);
+  img->SetSpacing(sp);
+  img->SetOrigin(org);
+  img->SetDirection(dir);
+}
+
+/// ITK's gzip readers accept a truncated stream silently (the missing voxels come back as
+/// garbage or zeros), so every .gz file is checked end to end first: zlib verifies the CRC and
+/// length in the gzip trailer.
+void verifyGzip(const std::string& path)
+{
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (!gz)
+    throw Error("cannot open " + path);
+  std::vector<char> buf(1 << 20);
+  int n = 0;
+  while ((n = gzread(gz, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
+  {
+  }
+  int errnum = Z_OK;
+  const char* msg = gzerror(gz, &errnum);
+  const std::string text = msg ? msg : "";
+  gzclose(gz);
+  if (n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END))
+    throw Error(path + " is truncated or corrupt (gzip: " + (text.empty() ? "read error" : text) + ")");
+}
+
+/// For uncompressed NIfTI: the file must hold every voxel the header announces.
+void verifyUncompressedSize(const std::string& path, const itk::ImageIOBase* io)
+{
+  const std::string l = lower(path);
+  if (!endsWith(l, ".nii"))
+    return;
+  const auto need = static_cast<uintmax_t>(io->GetImageSizeInBytes());
+  const auto have = fs::file_size(path);
+  if (have < need + 348)
+    throw Error(path + " is truncated: " + std::to_string(have) + " bytes, the header announces " +
+                std::to_string(need) + " bytes of voxels");
+}
+
+/// Inspects a file's header: dimension and components. Throws a clear Error when it is not a
+/// 3-D scalar volume.
+itk::ImageIOBase::Pointer probe(const std::string& path)
+{
+  if (!fs::exists(path))
+    throw Error("file not found: " + path);
+  if (fs::is_regular_file(path) && fs::file_size(path) == 0)
+    throw Error("empty file: " + path);
+  auto io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::FileModeEnum::ReadMode);
+  if (!io)
+    throw Error("unsupported or unreadable image format: " + path +
+                " (expected NIfTI .nii/.nii.gz, NRRD, MetaImage .mha/.mhd or DICOM)");
+  io->SetFileName(path);
+  if (endsWith(lower(path), ".gz"))
+    verifyGzip(path);
+  try
+  {
+    io->ReadImageInformation();
+  }
+  catch (const itk::ExceptionObject& e)
+  {
+    throw Error("cannot read header of " + path + ": " + itkMessage(e));
+  }
+  const unsigned dim = io->GetNumberOfDimensions();
+  if (io->GetNumberOfComponents() != 1)
+    throw Error(path + " has " + std::to_string(io->GetNumberOfComponents()) +
+                " components per voxel (colour or vector image); a scalar volume is required");
+  if (dim > 3)
+  {
+    size_t extra = 1;
+    for (unsigned d = 3; d < dim; ++d)
+      extra *= io->GetDimensions(d);
+    if (extra > 1)
+      throw Error(path + " is a " + std::to_string(dim) + "-D image (" + std::to_string(extra) +
+                  " volumes); only single 3-D volumes are supported — split the time series first");
+  }
+  if (dim < 3 || io->GetDimensions(2) < 2)
+    throw Error(path + " is a 2-D image (" + std::to_string(io->GetDimensions(0)) + "x" +
+                std::to_string(dim > 1 ? io->GetDimensions(1) : 1) +
+                "); a 3-D volume with at least 2 slices is required");
+  verifyUncompressedSize(path, io);
+  return io;
+}
+
+template <typename TImage> typename TImage::Pointer readFile(const std::string& path, const ProgressFn& progress)
+{
+  auto reader = itk::ImageFileReader<TImage>::New();
+  reader->SetFileName(path);
+  auto cmd = itk::CStyleCommand::New();
+  struct Ctx
+  {
+    const ProgressFn* fn;
+    itk::ProcessObject* po;
+  } ctx{ &progress, reader.GetPointer() };
+  if (progress)
+  {
+    cmd->SetClientData(&ctx);
+    cmd->SetCallback([](itk::Object*, const itk::EventObject&, void* data) {
+      auto* c = static_cast<Ctx*>(data);
+      if (!(*c->fn)(c->po->GetProgress()))
+        c->po->AbortGenerateDataOn();
+    });
+    reader->AddObserver(itk::ProgressEvent(), cmd);
+  }
+  try
+  {
+    reader->Update();
+  }
+  catch (const itk::ProcessAborted&)
+  {
+    throw Error("cancelled while reading " + path);
+  }
+  catch (const itk::ExceptionObject& e)
+  {
+    throw Error("cannot read " + path + ": " + itkMessage(e));
+  }
+  return reader->GetOutput();
+}
+
+// ---------------------------------------------------------------------------------------------
+// DICOM
+const gdcm::Tag kSeriesUid(0x0020, 0x000e);
+const gdcm::Tag kStudyUid(0x0020, 0x000d);
+const gdcm::Tag kIop(0x0020, 0x0037);
+const gdcm::Tag kIpp(0x0020, 0x0032);
+const gdcm::Tag kModality(0x0008, 0x0060);
+const gdcm::Tag kSopClass(0x0008, 0x0016);
+const gdcm::Tag kMediaSopClass(0x0002, 0x0002);
+const gdcm::Tag kSeriesDescription(0x0008, 0x103e);
+const gdcm::Tag kSeriesNumber(0x0020, 0x0011);
+const gdcm::Tag kRows(0x0028, 0x0010);
+const gdcm::Tag kColumns(0x0028, 0x0011);
+const gdcm::Tag kFrames(0x0028, 0x0008);
+const gdcm::Tag kGantryTilt(0x0018, 0x1120);
+
+// Storage classes that are not image slices of a volume (segmentation, structure sets, reports...).
+bool isNonImageSopClass(const std::string& uid)
+{
+  static const char* prefixes[] = {
+    "1.2.840.10008.5.1.4.1.1.66",   // Segmentation, Raw data, Spatial registration...
+    "1.2.840.10008.5.1.4.1.1.481",  // RT objects
+    "1.2.840.10008.5.1.4.1.1.88",   // Structured reports
+    "1.2.840.10008.5.1.4.1.1.11",   // Presentation states
+    "1.2.840.10008.5.1.4.1.1.104",  // Encapsulated PDF/CDA
+  };
+  for (const char* p : prefixes)
+    if (uid.rfind(p, 0) == 0)
+      return true;
+  return false;
+}
+
+struct SliceFile
+{
+  std::string path;
+  std::vector<double> ipp;
+  std::vector<double> iop;
+};
+
+struct ScanResult
+{
+  std::map<std::string, std::vector<SliceFile>> groups; // key -> files
+  std::map<std::string, std::string> describe;           // key -> description
+  size_t filesExamined = 0;
+  size_t dicomFiles = 0;
+};
+
+ScanResult scanFolder(const std::string& folder)
+{
+  ScanResult r;
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(folder, ec))
+    if (entry.is_regular_file())
+      files.push_back(entry.path().string());
+  if (ec)
+    throw Error("cannot list folder " + folder + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  r.filesExamined = files.size();
+  if (files.empty())
+    return r;
+
+  gdcm::Scanner scanner;
+  for (const auto& t : { kSeriesUid, kStudyUid, kIop, kIpp, kModality, kSopClass, kMediaSopClass,
+                         kSeriesDescription, kSeriesNumber, kRows, kColumns })
+    scanner.AddTag(t);
+  gdcm::Directory::FilenamesType names(files.begin(), files.end());
+  scanner.Scan(names);
+
+  for (const auto& f : files)
+  {
+    if (!scanner.IsKey(f.c_str()))
+      continue; // not DICOM
+    ++r.dicomFiles;
+    auto value = [&](const gdcm::Tag& t) {
+      const char* v = scanner.GetValue(f.c_str(), t);
+      return v ? trim(v) : std::string();
+    };
+    std::string sop = value(kSopClass);
+    if (sop.empty())
+      sop = value(kMediaSopClass);
+    if (isNonImageSopClass(sop))
+      continue;
+    if (value(kRows).empty())
+      continue; // no pixel matrix
+    SliceFile s{ f, parseDecimals(value(kIpp)), parseDecimals(value(kIop)) };
+    std::string key = value(kSeriesUid);
+    if (key.empty())
+    {
+      // Empty Study/Series UIDs happen in anonymised exports: group by what identifies an
+      // acquisition instead (modality, series number and description, orientation, matrix).
+      key = "noUID|" + value(kModality) + "|" + value(kSeriesNumber) + "|" + value(kSeriesDescription) +
+            "|" + value(kIop) + "|" + value(kRows) + "x" + value(kColumns);
+    }
+    else
+    {
+      // One SeriesInstanceUID may still hold differently oriented stacks (localisers).
+      key += "|" + value(kIop);
+    }
+    r.groups[key].push_back(s);
+    std::string desc = value(kSeriesDescription);
+    r.describe[key] = (value(kModality).empty() ? std::string("?") : value(kModality)) + " " +
+                      (desc.empty() ? std::string("(no description)") : desc);
+  }
+  return r;
+}
+
+Vec3 cross(const Vec3& a, const Vec3& b)
+{
+  return { a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0] };
+}
+double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+struct SortedSeries
+{
+  std::vector<std::string> files;
+  double sliceSpacingMm = 0;   // mean along the normal
+  Vec3 normal{ 0, 0, 1 };
+  bool haveGeometry = false;
+};
+
+/// Orders slices along the normal and refuses stacks that one regular grid cannot represent.
+SortedSeries sortAndCheck(std::vector<SliceFile> slices, const std::string& folder)
+{
+  SortedSeries out;
+  const bool geo = std::all_of(slices.begin(), slices.end(), [](const SliceFile& s) {
+    return s.ipp.size() == 3 && s.iop.size() == 6;
+  });
+  if (!geo || slices.size() < 2)
+  {
+    for (auto& s : slices)
+      out.files.push_back(s.path);
+    return out;
+  }
+  out.haveGeometry = true;
+  const Vec3 row{ slices[0].iop[0], slices[0].iop[1], slices[0].iop[2] };
+  const Vec3 col{ slices[0].iop[3], slices[0].iop[4], slices[0].iop[5] };
+  out.normal = cross(row, col);
+  auto pos = [&](const SliceFile& s) { return dot({ s.ipp[0], s.ipp[1], s.ipp[2] }, out.normal); };
+  std::stable_sort(slices.begin(), slices.end(),
+                   [&](const SliceFile& a, const SliceFile& b) { return pos(a) < pos(b); });
+
+  double minGap = 1e300, maxGap = 0, maxTiltDeg = 0;
+  int duplicates = 0;
+  for (size_t i = 1; i < slices.size(); ++i)
+  {
+    const Vec3 d{ slices[i].ipp[0] - slices[i - 1].ipp[0], slices[i].ipp[1] - slices[i - 1].ipp[1],
+                  slices[i].ipp[2] - slices[i - 1].ipp[2] };
+    const double along = dot(d, out.normal);
+    if (std::abs(along) < 1e-4)
+    {
+      ++duplicates;
+      continue;
+    }
+    const double total = std::sqrt(dot(d, d));
+    const double perp = std::sqrt(std::max(0.0, total * total - along * along));
+    maxTiltDeg = std::max(maxTiltDeg, std::atan2(perp, std::abs(along)) * 180.0 / M_PI);
+    minGap = std::min(minGap, along);
+    maxGap = std::max(maxGap, along);
+  }
+  if (duplicates > 0)
+    throw Error("DICOM series in " + folder + " has " + std::to_string(duplicates) +
+                " slices at the same position (several stacks or time points in one series); "
+                "select a single stack");
+  char buf[512];
+  if (maxTiltDeg > 0.5)
+  {
+    std::snprintf(buf, sizeof buf,
+                  "DICOM series in %s is sheared: slice positions deviate %.1f degrees from the slice "
+                  "normal (gantry tilt); a tilted stack is not a regular grid and is refused rather than "
+                  "shown distorted — reconstruct it without tilt (e.g. dcm2niix) first",
+                  folder.c_str(), maxTiltDeg);
+    throw Error(buf);
+  }
+  const double tolerance = std::max(0.01, 0.01 * maxGap);
+  if (maxGap - minGap > tolerance)
+  {
+    std::snprintf(buf, sizeof buf,
+                  "DICOM series in %s has non-uniform slice spacing (%.2f to %.2f mm between "
+                  "neighbouring slices; missing slices or variable reconstruction); refused because "
+                  "one regular grid cannot represent it",
+                  folder.c_str(), minGap, maxGap);
+    throw Error(buf);
+  }
+  out.sliceSpacingMm = (pos(slices.back()) - pos(slices.front())) / double(slices.size() - 1);
+  for (auto& s : slices)
+    out.files.push_back(s.path);
+  return out;
+}
+
+std::string metaString(const itk::MetaDataDictionary& dict, const std::string& key)
+{
+  std::string v;
+  itk::ExposeMetaData<std::string>(dict, key, v);
+  return trim(v);
+}
+
+Image toImage(const FloatImage* img)
+{
+  Image out(geometryOf(img));
+  const float* p = img->GetBufferPointer();
+  std::copy(p, p + out.voxels.size(), out.voxels.begin());
+  return out;
+}
+
+Image readDicomSeries(const std::string& folder, const std::string& preferredFile, const ProgressFn& progress)
+{
+  ScanResult scan = scanFolder(folder);
+  if (scan.filesExamined == 0)
+    throw Error("folder is empty: " + folder);
+  if (scan.groups.empty())
+    throw Error("no DICOM image series in " + folder + " (" + std::to_string(scan.filesExamined) +
+                " files examined, " + std::to_string(scan.dicomFiles) + " DICOM)");
+  // The series holding the preferred file, else the one with most slices.
+  auto chosen = scan.groups.end();
+  for (auto it = scan.groups.begin(); it != scan.groups.end(); ++it)
+  {
+    if (!preferredFile.empty())
+    {
+      for (const auto& s : it->second)
+        if (fs::equivalent(s.path, preferredFile))
+          chosen = it;
+    }
+    else if (chosen == scan.groups.end() || it->second.size() > chosen->second.size())
+      chosen = it;
+  }
+  if (chosen == scan.groups.end())
+    throw Error(preferredFile + " is not an image slice of a DICOM series in " + folder);
+
+  SortedSeries series = sortAndCheck(chosen->second, folder);
+  auto gdcmIO = itk::GDCMImageIO::New();
+  FloatImage::Pointer out;
+  if (series.files.size() == 1)
+  {
+    // single file: multi-frame object or a lone 2-D slice
+    gdcmIO->SetFileName(series.files[0]);
+    try
+    {
+      gdcmIO->ReadImageInformation();
+    }
+    catch (const itk::ExceptionObject& e)
+    {
+      throw Error("cannot read DICOM " + series.files[0] + ": " + itkMessage(e));
+    }
+    if (gdcmIO->GetNumberOfDimensions() < 3 || gdcmIO->GetDimensions(2) < 2)
+      throw Error(series.files[0] + " is a single 2-D DICOM slice; a 3-D series (at least 2 slices) is "
+                                    "required");
+    auto reader = itk::ImageFileReader<FloatImage>::New();
+    reader->SetImageIO(gdcmIO);
+    reader->SetFileName(series.files[0]);
+    try
+    {
+      reader->Update();
+    }
+    catch (const itk::ExceptionObject& e)
+    {
+      throw Error("cannot read DICOM " + series.files[0] + ": " + itkMessage(e));
+    }
+    out = reader->GetOutput();
+  }
+  else
+  {
+    auto reader = itk::ImageSeriesReader<FloatImage>::New();
+    reader->SetImageIO(gdcmIO);
+    reader->SetFileNames(series.files);
+    reader->ForceOrthogonalDirectionOff(); // we checked the geometry ourselves
+    auto cmd = itk::CStyleCommand::New();
+    struct Ctx
+    {
+      const ProgressFn* fn;
+      itk::ProcessObject* po;
+    } ctx{ &progress, reader.GetPointer() };
+    if (progress)
+    {
+      cmd->SetClientData(&ctx);
+      cmd->SetCallback([](itk::Object*, const itk::EventObject&, void* data) {
+        auto* c = static_cast<Ctx*>(data);
+        if (!(*c->fn)(c->po->GetProgress()))
+          c->po->AbortGenerateDataOn();
+      });
+      reader->AddObserver(itk::ProgressEvent(), cmd);
+    }
+    try
+    {
+      reader->Update();
+    }
+    catch (const itk::ProcessAborted&)
+    {
+      throw Error("cancelled while reading the DICOM series in " + folder);
+    }
+    catch (const itk::ExceptionObject& e)
+    {
+      throw Error("cannot read the DICOM series in " + folder + ": " + itkMessage(e));
+    }
+    out = reader->GetOutput();
+  }
+
+  Image image = toImage(out);
+  if (series.haveGeometry && series.sliceSpacingMm > 0)
+  {
+    // Spacing from the positions of all slices, direction from orientation + normal.
+    image.geometry.spacingMm[2] = series.sliceSpacingMm;
+    for (int r = 0; r < 3; ++r)
+      image.geometry.direction[r * 3 + 2] = series.normal[r];
+  }
+  const auto& dict = gdcmIO->GetMetaDataDictionary();
+  image.info.format = "DICOM";
+  image.info.sourcePath = folder;
+  image.info.dicomFileCount = static_cast<int>(series.files.size());
+  image.info.modality = metaString(dict, "0008|0060");
+  static const std::pair<const char*, const char*> keep[] = {
+    { "0010|0010", "PatientName" },        { "0010|0020", "PatientID" },
+    { "0008|0020", "StudyDate" },          { "0008|0030", "StudyTime" },
+    { "0008|1030", "StudyDescription" },   { "0008|103e", "SeriesDescription" },
+    { "0020|000d", "StudyInstanceUID" },   { "0020|000e", "SeriesInstanceUID" },
+    { "0020|0052", "FrameOfReferenceUID" }, { "0008|0070", "Manufacturer" },
+    { "0008|1090", "ManufacturerModelName" }, { "0018|0050", "SliceThickness" },
+    { "0018|0015", "BodyPartExamined" },   { "0018|0020", "ScanningSequence" },
+    { "0018|0021", "SequenceVariant" },    { "0018|0024", "SequenceName" },
+    { "0018|0080", "RepetitionTime" },     { "0018|0081", "EchoTime" },
+    { "0008|0080", "InstitutionName" },    { "0020|0011", "SeriesNumber" },
+    { "0002|0010", "TransferSyntaxUID" },  { "0008|0016", "SOPClassUID" },
+  };
+  for (const auto& [tag, name] : keep)
+  {
+    const std::string v = metaString(dict, tag);
+    if (!v.empty())
+      image.info.tags[name] = v;
+  }
+  image.info.tags["SeriesKey"] = chosen->first;
+  return image;
+}
+
+bool isDicomFile(const std::string& path)
+{
+  auto io = itk::GDCMImageIO::New();
+  return io->CanReadFile(path.c_str());
+}
+
+std::string tempSibling(const std::string& path)
+{
+  const fs::path p(path);
+  const std::string name = p.filename().string();
+  // keep the (possibly double) extension so ITK picks the same writer
+  const std::string l = lower(name);
+  std::string ext = p.extension().string();
+  if (endsWith(l, ".nii.gz"))
+    ext = name.substr(name.size() - 7);
+  return (p.parent_path() / (".tmp-" + std::to_string(::getpid()) + "-" + name.substr(0, name.size() - ext.size()) + ext)).string();
+}
+
+template <typename TImage> void writeAtomically(TImage* img, const std::string& path)
+{
+  if (formatOf(path).empty() || formatOf(path) == "DICOM")
+    throw Error("cannot write " + path + ": use .nii, .nii.gz, .nrrd, .mha or .mhd");
+  const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::is_directory(dir))
+    throw Error("cannot write " + path + ": folder " + dir.string() + " does not exist");
+  // Detached-header formats (.mhd + .raw, .nhdr + .raw) name their data file inside the header,
+  // so a temp-then-rename would leave the header pointing at the temp name: written in place.
+  const bool detached = endsWith(lower(path), ".mhd") || endsWith(lower(path), ".nhdr");
+  const std::string tmp = detached ? path : tempSibling(path);
+  auto writer = itk::ImageFileWriter<TImage>::New();
+  writer->SetFileName(tmp);
+  writer->SetInput(img);
+  writer->SetUseCompression(true);
+  try
+  {
+    writer->Update();
+  }
+  catch (const itk::ExceptionObject& e)
+  {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw Error("cannot write " + path + ": " + itkMessage(e));
+  }
+  if (!detached)
+    commitFile(tmp, path);
+}
+} // namespace
+
+bool looksLikeImagePath(const std::string& path)
+{
+  if (fs::is_directory(path))
+    return true;
+  return !formatOf(path).empty();
+}
+
+Image readImage(const std::string& path, const ProgressFn& progress)
+{
+  if (path.empty())
+    throw Error("no image path given");
+  if (!fs::exists(path))
+    throw Error("file or folder not found: " + path);
+  if (fs::is_directory(path))
+    return readDicomSeries(path, "", progress);
+  if (formatOf(path) == "DICOM" || (formatOf(path).empty() && isDicomFile(path)))
+  {
+    if (fs::file_size(path) == 0)
+      throw Error("empty file: " + path);
+    if (!isDicomFile(path))
+      throw Error("not a readable DICOM file: " + path);
+    const std::string folder = fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string();
+    return readDicomSeries(folder, path, progress);
+  }
+  auto io = probe(path);
+  auto itkImg = readFile<FloatImage>(path, progress);
+  Image image = toImage(itkImg);
+  image.info.sourcePath = path;
+  image.info.format = formatOf(path);
+  image.info.pixelType = itk::ImageIOBase::GetComponentTypeAsString(io->GetComponentType());
+  return image;
+}
+
+LabelMask readMask(const std::string& path)
+{
+  if (fs::is_directory(path))
+    throw Error(path + " is a folder; a mask must be a NIfTI, NRRD or MetaImage file (DICOM SEG import is "
+                       "a separate command)");
+  auto io = probe(path);
+  auto img = readFile<DoubleImage>(path, {});
+  LabelMask mask(geometryOf(img.GetPointer()));
+  mask.sourcePath = path;
+  const double* p = img->GetBufferPointer();
+  for (size_t i = 0; i < mask.voxels.size(); ++i)
+  {
+    const double v = p[i];
+    if (!(v >= 0.0 && v <= 255.0) || v != std::floor(v))
+    {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%g", v);
+      throw Error(path + " is not a label map: voxel value " + buf +
+                  " (labels must be whole numbers from 0 to 255)");
+    }
+    mask.voxels[i] = static_cast<uint8_t>(v);
+  }
+  return mask;
+}
+
+LabelMask readMaskFor(const std::string& path, const Geometry& reference)
+{
+  LabelMask m = readMask(path);
+  std::string why;
+  if (!m.geometry.sameGrid(reference, &why))
+    throw Error("mask " + path + " does not match the image grid: " + why);
+  return m;
+}
+
+void writeImage(const Image& image, const std::string& path)
+{
+  auto img = FloatImage::New();
+  applyGeometry(image.geometry, img.GetPointer());
+  img->Allocate();
+  std::copy(image.voxels.begin(), image.voxels.end(), img->GetBufferPointer());
+  writeAtomically(img.GetPointer(), path);
+}
+
+void writeMask(const LabelMask& mask, const std::string& path)
+{
+  auto img = ByteImage::New();
+  applyGeometry(mask.geometry, img.GetPointer());
+  img->Allocate();
+  std::copy(mask.voxels.begin(), mask.voxels.end(), img->GetBufferPointer());
+  writeAtomically(img.GetPointer(), path);
+}
+
+std::vector<DicomSeriesEntry> listDicomSeries(const std::string& folder)
+{
+  std::vector<DicomSeriesEntry> out;
+  ScanResult scan = scanFolder(folder);
+  for (auto& [key, files] : scan.groups)
+  {
+    DicomSeriesEntry e;
+    e.id = key;
+    e.description = scan.describe[key] + " (" + std::to_string(files.size()) + " files)";
+    for (auto& f : files)
+      e.files.push_back(f.path);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+} // namespace panseg
