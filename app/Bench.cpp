@@ -1,0 +1,209 @@
+// `panseg bench ...`: speed figures as medians, each with a baseline measured in the same run.
+#include "Cli.h"
+
+#include "ui/MainWindow.h"
+
+#include "core/Error.h"
+#include "core/io/ImageIO.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFileInfo>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QSysInfo>
+#include <QDir>
+#include <QThread>
+#include <QWindow>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <fstream>
+#include <vector>
+
+#include <zlib.h>
+
+namespace panseg::cli
+{
+namespace
+{
+double medianMs(int reps, const std::function<void()>& fn)
+{
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i)
+  {
+    QElapsedTimer timer;
+    timer.start();
+    fn();
+    t.push_back(timer.nsecsElapsed() / 1e6);
+  }
+  std::sort(t.begin(), t.end());
+  return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
+}
+
+QString cpuModel()
+{
+  QFile f("/proc/cpuinfo");
+  if (f.open(QIODevice::ReadOnly))
+    for (const QByteArray& line : f.readAll().split('\n'))
+      if (line.startsWith("model name"))
+        return QString::fromLatin1(line.mid(line.indexOf(':') + 1)).trimmed();
+  return QSysInfo::currentCpuArchitecture();
+}
+
+void printMachine()
+{
+  std::printf("machine: %s, %d logical cores, %s\n", qPrintable(cpuModel()), QThread::idealThreadCount(),
+              qPrintable(QSysInfo::prettyProductName()));
+  std::printf("panseg %s, Qt %s\n", PANSEG_VERSION, qVersion());
+}
+
+/// Baseline for file loading: just reading (and gunzipping) the bytes, no parsing or conversion.
+size_t readAllBytes(const QString& path)
+{
+  size_t total = 0;
+  std::vector<char> buf(1 << 20);
+  auto one = [&](const QString& f) {
+    if (f.endsWith(".gz"))
+    {
+      gzFile gz = gzopen(f.toLocal8Bit().constData(), "rb");
+      int n;
+      while (gz && (n = gzread(gz, buf.data(), unsigned(buf.size()))) > 0)
+        total += size_t(n);
+      if (gz)
+        gzclose(gz);
+    }
+    else
+    {
+      std::ifstream in(f.toStdString(), std::ios::binary);
+      while (in.read(buf.data(), std::streamsize(buf.size())) || in.gcount() > 0)
+        total += size_t(in.gcount());
+    }
+  };
+  QFileInfo fi(path);
+  if (fi.isDir())
+    for (const QFileInfo& e : QDir(path).entryInfoList(QDir::Files))
+      one(e.filePath());
+  else
+    one(path);
+  return total;
+}
+
+int benchIo(int argc, char** argv, const Args& a)
+{
+  const int reps = std::max(1, a.intValue("reps", 5));
+  const QString shared = qEnvironmentVariable("PANSEG_SHARED_DIR", PANSEG_SHARED_DIR);
+  printMachine();
+  std::printf("repetitions: %d (medians)\n\n", reps);
+
+  struct Case
+  {
+    QString name, path;
+  };
+  const std::vector<Case> cases = {
+    { "TotalSegmentator DICOM series (20 x 512x512, JPEG 2000)", shared + "/data/totalsegmentator/ct_dicom/example_ct_dicom" },
+    { "TotalSegmentator CT NIfTI (122x101x112, gzip)", shared + "/data/totalsegmentator/ct_full/example_ct.nii.gz" },
+  };
+  Image rendered;
+  LabelMask renderedMask;
+  bool haveRenderData = false;
+  std::printf("%-58s %12s %14s %8s\n", "load", "median ms", "bytes-only ms", "ratio");
+  for (const Case& c : cases)
+  {
+    if (!QFileInfo::exists(c.path))
+    {
+      std::printf("%-58s skipped: %s absent\n", qPrintable(c.name), qPrintable(c.path));
+      continue;
+    }
+    Image img;
+    const double load = medianMs(reps, [&] { img = readImage(c.path.toStdString()); });
+    const double raw = medianMs(reps, [&] { readAllBytes(c.path); });
+    std::printf("%-58s %12.1f %14.1f %7.1fx\n", qPrintable(c.name), load, raw, raw > 0 ? load / raw : 0.0);
+    if (!haveRenderData && c.path.endsWith(".nii.gz"))
+    {
+      rendered = img;
+      const QString seg = shared + "/data/totalsegmentator/ct_full/example_seg_fast_force_split.nii.gz";
+      renderedMask = QFileInfo::exists(seg) ? readMaskFor(seg.toStdString(), img.geometry).binary(7)
+                                            : LabelMask(img.geometry, 0);
+      haveRenderData = true;
+    }
+  }
+  if (!haveRenderData)
+  {
+    std::printf("\nslice rendering skipped: no CT available\n");
+    return Ok;
+  }
+
+  ui::MainWindow::configurePlatform();
+  QApplication app(argc, argv);
+  ui::MainWindow w;
+  w.resize(1400, 1000);
+  w.setImage(rendered);
+  w.setMask(renderedMask);
+  w.show();
+  QElapsedTimer t;
+  t.start();
+  while (!(w.windowHandle() && w.windowHandle()->isExposed()) && t.elapsed() < 10000)
+    QApplication::processEvents(QEventLoop::AllEvents, 50);
+  using VK = ui::MainWindow::ViewKind;
+  int slice = 0;
+  const int nz = int(rendered.geometry.size[2]);
+  auto renderOnce = [&] {
+    w.setSliceIndex(VK::Axial, slice++ % nz);
+    const QImage img = w.grabView(VK::Axial);
+    if (img.isNull())
+      throw Error("slice view produced no image");
+  };
+  const int renderReps = std::max(reps, 21);
+  const double withOverlay = medianMs(renderReps, renderOnce);
+  w.setMask(LabelMask(rendered.geometry, 0));
+  const double without = medianMs(renderReps, renderOnce);
+  std::printf("\n%-58s %12s %14s %8s\n", "render (offscreen grab of the axial view)", "median ms", "no-overlay ms",
+              "ratio");
+  std::printf("%-58s %12.2f %14.2f %7.2fx\n", "axial slice with pancreas overlay", withOverlay, without,
+              without > 0 ? withOverlay / without : 0.0);
+  return Ok;
+}
+
+bool needsDisplay()
+{
+  return qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("PANSEG_IN_XVFB");
+}
+} // namespace
+
+int bench(int argc, char** argv, const QStringList& args)
+{
+  Args a(args, {});
+  const QString what = a.positionals.value(0);
+  if (!a.error.isEmpty() || what.isEmpty())
+  {
+    printError(a.error.isEmpty() ? "usage: panseg bench io [--reps N]" : a.error);
+    return Usage;
+  }
+  if (what == "io")
+  {
+    if (needsDisplay())
+    {
+      const QString xvfb = QStandardPaths::findExecutable("xvfb-run");
+      if (xvfb.isEmpty())
+      {
+        printError("bench io renders a view: it needs a display or xvfb-run");
+        return Failed;
+      }
+      QProcess p;
+      p.setProcessChannelMode(QProcess::ForwardedChannels);
+      auto env = QProcessEnvironment::systemEnvironment();
+      env.insert("PANSEG_IN_XVFB", "1");
+      p.setProcessEnvironment(env);
+      p.start(xvfb, QStringList{ "-a", "-s", "-screen 0 1920x1200x24", QString::fromLocal8Bit(argv[0]), "bench" } + args);
+      p.waitForFinished(-1);
+      return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : Failed;
+    }
+    return benchIo(argc, argv, a);
+  }
+  printError("unknown benchmark '" + what + "' (available: io)");
+  return Usage;
+}
+} // namespace panseg::cli

@@ -1,0 +1,44 @@
+#pragma once
+// The `panseg` command line: one function per subcommand, each returning the process exit code.
+// Subcommands that need no display never construct a QApplication.
+#include <QMap>
+#include <QString>
+#include <QStringList>
+
+namespace panseg::cli
+{
+/// Exit codes: 0 success, 1 failure (one-line error on stderr), 2 usage error.
+enum ExitCode
+{
+  Ok = 0,
+  Failed = 1,
+  Usage = 2
+};
+
+/// Small argument reader: positionals and --key value / --flag options.
+class Args
+{
+public:
+  Args(const QStringList& args, const QStringList& flagNames);
+  QStringList positionals;
+  bool has(const QString& name) const { return m_values.contains(name); }
+  QString value(const QString& name, const QString& fallback = {}) const { return m_values.value(name, fallback); }
+  int intValue(const QString& name, int fallback, bool* ok = nullptr) const;
+  QString error; // unknown option or missing value
+  QStringList unknown;
+
+private:
+  QMap<QString, QString> m_values;
+};
+
+int info(const QStringList& args);
+int volume(const QStringList& args);
+int demo(const QStringList& args);
+int agreement(const QStringList& args);
+int screenshot(int argc, char** argv, const QStringList& args);
+int gui(int argc, char** argv, const QStringList& paths);
+int bench(int argc, char** argv, const QStringList& args);
+
+QString usage();
+void printError(const QString& message);
+} // namespace panseg::cli

@@ -1,0 +1,55 @@
+// panseg: with no subcommand the workstation GUI opens (optionally on image/mask paths);
+// with a subcommand it works headless. `panseg --help` lists the subcommands.
+#include "Cli.h"
+
+#include <QFileInfo>
+
+#include <cstdio>
+
+int main(int argc, char** argv)
+{
+  using namespace panseg::cli;
+  QStringList args;
+  for (int i = 1; i < argc; ++i)
+    args << QString::fromLocal8Bit(argv[i]);
+
+  const QString cmd = args.value(0);
+  const QStringList rest = args.mid(1);
+  if (cmd == "--version" || cmd == "-V" || cmd == "version")
+  {
+    std::printf("panseg %s\n", PANSEG_VERSION);
+    return Ok;
+  }
+  if (cmd == "--help" || cmd == "-h" || cmd == "help")
+  {
+    std::printf("%s", qPrintable(usage()));
+    return Ok;
+  }
+  try
+  {
+    if (cmd == "info")
+      return info(rest);
+    if (cmd == "volume")
+      return volume(rest);
+    if (cmd == "demo")
+      return demo(rest);
+    if (cmd == "agreement")
+      return agreement(rest);
+    if (cmd == "screenshot")
+      return screenshot(argc, argv, rest);
+    if (cmd == "bench")
+      return bench(argc, argv, rest);
+    if (!cmd.isEmpty() && !cmd.startsWith('-') && !cmd.contains('/') && !cmd.contains('.') &&
+        !QFileInfo::exists(cmd))
+    {
+      printError("unknown command '" + cmd + "' (see panseg --help)");
+      return Usage;
+    }
+    return gui(argc, argv, args);
+  }
+  catch (const std::exception& e)
+  {
+    printError(e.what());
+    return Failed;
+  }
+}

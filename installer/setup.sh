@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# PanSeg Workstation developer bootstrap for a fresh Debian 12 / Ubuntu machine.
+#
+#   installer/setup.sh          install missing packages, build, generate the demo study, open it
+#   installer/setup.sh test     install missing packages, build, run the whole test suite (ctest)
+#   installer/setup.sh build    install missing packages and build only
+#
+# Environment: BUILD_DIR (default ./build), JOBS (default: number of cores),
+#              PANSEG_DATA (demo output, default ~/.local/share/panseg).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODE="${1:-start}"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+JOBS="${JOBS:-$(nproc)}"
+
+# The proven Debian bookworm set (../shared/docs/stack.md) plus build helpers.
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config dpkg-dev file
+  qt6-base-dev libqt6opengl6-dev qt6-charts-dev libqt6sql6-sqlite qt6-qpa-plugins
+  libvtk9-dev libinsighttoolkit5-dev libgdcm-tools libtorch-dev
+  libboost-math-dev zlib1g-dev dcmtk
+  xvfb xauth libgl1-mesa-dri
+)
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "all ${#PACKAGES[@]} packages present"
+    return
+  fi
+  log "installing ${#missing[@]} packages: ${missing[*]}"
+  local SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1 CCACHE_COMPILERCHECK=content
+  export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+  local gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPANSEG_WERROR=ON
+  fi
+  log "building with $JOBS jobs in $BUILD_DIR"
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+  command -v ccache >/dev/null && ccache -s 2>/dev/null | grep -E "Hits|hit rate" | head -2 || true
+}
+
+case "$MODE" in
+  start)
+    install_packages
+    build
+    DATA="${PANSEG_DATA:-$HOME/.local/share/panseg}/demo"
+    log "generating the synthetic demo study in $DATA"
+    "$BUILD_DIR/app/panseg" demo --out "$DATA"
+    log "starting the workstation"
+    exec "$BUILD_DIR/app/panseg" "$DATA/ct.nii.gz" "$DATA/ct_pancreas.nii.gz"
+    ;;
+  build)
+    install_packages
+    build
+    ;;
+  test)
+    install_packages
+    build
+    log "running the test suite"
+    cd "$BUILD_DIR"
+    ctest --output-on-failure -j "$JOBS" --timeout 1500
+    ;;
+  *)
+    echo "usage: installer/setup.sh [start|test|build]" >&2
+    exit 2
+    ;;
+esac
