@@ -665,29 +665,59 @@ Image readImage(const std::string& path, const ProgressFn& progress)
   return image;
 }
 
-LabelMask readMask(const std::string& path)
+namespace
 {
-  if (fs::is_directory(path))
-    throw Error(path + " is a folder; a mask must be a NIfTI, NRRD or MetaImage file (DICOM SEG import is "
-                       "a separate command)");
-  auto io = probe(path);
-  auto img = readFile<DoubleImage>(path, {});
+/// Reads a label map in its stored pixel type (no float64 detour for the usual uint8/int16 maps)
+/// and checks every value is a whole number 0..255.
+template <typename TPixel> LabelMask readLabelsAs(const std::string& path)
+{
+  using ImageType = itk::Image<TPixel, 3>;
+  auto img = readFile<ImageType>(path, {});
   LabelMask mask(geometryOf(img.GetPointer()));
   mask.sourcePath = path;
-  const double* p = img->GetBufferPointer();
+  const TPixel* p = img->GetBufferPointer();
   for (size_t i = 0; i < mask.voxels.size(); ++i)
   {
-    const double v = p[i];
-    if (!(v >= 0.0 && v <= 255.0) || v != std::floor(v))
+    const TPixel v = p[i];
+    if (!(v >= TPixel(0) && v <= TPixel(255)) || static_cast<double>(v) != std::floor(static_cast<double>(v)))
     {
       char buf[64];
-      std::snprintf(buf, sizeof buf, "%g", v);
+      std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
       throw Error(path + " is not a label map: voxel value " + buf +
                   " (labels must be whole numbers from 0 to 255)");
     }
     mask.voxels[i] = static_cast<uint8_t>(v);
   }
   return mask;
+}
+} // namespace
+
+LabelMask readMask(const std::string& path)
+{
+  if (fs::is_directory(path))
+    throw Error(path + " is a folder; a mask must be a NIfTI, NRRD or MetaImage file (DICOM SEG import is "
+                       "a separate command)");
+  auto io = probe(path);
+  using C = itk::IOComponentEnum;
+  switch (io->GetComponentType())
+  {
+    case C::UCHAR:
+      return readLabelsAs<unsigned char>(path);
+    case C::CHAR:
+      return readLabelsAs<signed char>(path);
+    case C::USHORT:
+      return readLabelsAs<unsigned short>(path);
+    case C::SHORT:
+      return readLabelsAs<short>(path);
+    case C::UINT:
+      return readLabelsAs<unsigned int>(path);
+    case C::INT:
+      return readLabelsAs<int>(path);
+    case C::FLOAT:
+      return readLabelsAs<float>(path);
+    default:
+      return readLabelsAs<double>(path);
+  }
 }
 
 LabelMask readMaskFor(const std::string& path, const Geometry& reference)
