@@ -89,7 +89,8 @@ QString usage()
     "                                   render the workstation's views to a PNG (Xvfb when no display)\n"
     "  panseg demo [--out DIR] [--seed N]\n"
     "                                   generate a synthetic abdominal demo study (CT, MR, masks)\n"
-    "  panseg bench io [--reps N]      I/O and rendering benchmark (medians)\n"
+    "  panseg bench io|agreement [--reps N]\n"
+    "                                   benchmarks: medians with a same-run baseline\n"
     "  panseg --version | --help\n"
     "\n"
     "Exit status: 0 success, 1 failure (one-line error on stderr), 2 usage error.\n")
