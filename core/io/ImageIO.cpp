@@ -1,6 +1,7 @@
 #include "core/io/ImageIO.h"
 
 #include "core/Error.h"
+#include "core/Reorient.h"
 #include "core/AtomicFile.h"
 
 #include <itkCommand.h>
@@ -724,9 +725,13 @@ LabelMask readMaskFor(const std::string& path, const Geometry& reference)
 {
   LabelMask m = readMask(path);
   std::string why;
-  if (!m.geometry.sameGrid(reference, &why))
-    throw Error("mask " + path + " does not match the image grid: " + why);
-  return m;
+  if (m.geometry.sameGrid(reference, &why))
+    return m;
+  // Same voxels stored with flipped/permuted axes (another tool's convention): re-index exactly.
+  LabelMask reindexed;
+  if (reindexOntoGrid(m, reference, &reindexed))
+    return reindexed;
+  throw Error("mask " + path + " does not match the image grid: " + why);
 }
 
 void writeImage(const Image& image, const std::string& path)

@@ -180,6 +180,29 @@ private slots:
     QVERIFY2(err.isEmpty(), qPrintable(err));
   }
 
+  void flippedMaskIsReindexedOntoDicomGrid()
+  {
+    // SOURCES.md: the DICOM mask is LAS, its row axis reversed relative to the LPS DICOM series.
+    PANSEG_REQUIRE_SHARED("data/totalsegmentator/ct_dicom");
+    const Image img = readImage(S("data/totalsegmentator/ct_dicom/example_ct_dicom"));
+    const LabelMask raw = readMask(S("data/totalsegmentator/ct_dicom/example_seg_dicom.nii.gz"));
+    QVERIFY(!raw.geometry.sameGrid(img.geometry));
+    const LabelMask m = readMaskFor(S("data/totalsegmentator/ct_dicom/example_seg_dicom.nii.gz"), img.geometry);
+    QVERIFY(m.geometry.sameGrid(img.geometry));
+    QCOMPARE(m.countLabel(7), raw.countLabel(7));
+    QCOMPARE(m.countLabel(7), int64_t(1327));
+    // every voxel keeps its physical position
+    for (int64_t z = 0; z < raw.nz(); z += 3)
+      for (int64_t y = 0; y < raw.ny(); y += 7)
+        for (int64_t x = 0; x < raw.nx(); x += 5)
+        {
+          const Vec3 idx = img.geometry.physicalToIndex(raw.geometry.indexToPhysical({ double(x), double(y), double(z) }));
+          const int64_t ix = std::llround(idx[0]), iy = std::llround(idx[1]), iz = std::llround(idx[2]);
+          QVERIFY(m.contains(ix, iy, iz));
+          QCOMPARE(m.at(ix, iy, iz), raw.at(x, y, z));
+        }
+  }
+
   void kitsPermutedAxes()
   {
     PANSEG_REQUIRE_SHARED("data/kits23/case_00061");

@@ -1,0 +1,4 @@
+# core/display: headless, pure C++ under test.
+panseg_add_test(tst_display
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_display.cpp
+  LIBS panseg_core)

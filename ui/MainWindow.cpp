@@ -1,0 +1,979 @@
+#include "ui/MainWindow.h"
+
+#include "core/Error.h"
+#include "core/display/FileRole.h"
+#include "core/io/ImageIO.h"
+#include "ui/SliceView.h"
+#include "ui/SurfaceView.h"
+#include "ui/ViewerModel.h"
+
+#include <QAction>
+#include <QActionGroup>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QGridLayout>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressDialog>
+#include <QSettings>
+#include <QSlider>
+#include <QStatusBar>
+#include <QSurfaceFormat>
+#include <QToolBar>
+#include <QWindow>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
+#include <optional>
+
+namespace panseg::ui
+{
+namespace
+{
+constexpr int kMaxRecentFiles = 10;
+const char* const kRecentKey = "viewer/recentFiles";
+
+struct LoadOutcome
+{
+  std::shared_ptr<Image> image;
+  std::shared_ptr<LabelMask> mask;
+  QString error;
+  bool cancelled = false;
+};
+
+QString messageOf(const std::exception& e)
+{
+  const QString m = QString::fromLocal8Bit(e.what());
+  return m.isEmpty() ? QObject::tr("unknown error") : m;
+}
+
+QSettings makeSettings()
+{
+  // The application normally names itself; fall back to a fixed name so that recent files
+  // never end up under "Unknown Organization".
+  if (QCoreApplication::organizationName().isEmpty())
+    return QSettings(QStringLiteral("PanSeg"), QStringLiteral("PanSeg Workstation"));
+  return QSettings();
+}
+
+SliceOrientation toOrientation(MainWindow::ViewKind k)
+{
+  switch (k)
+  {
+  case MainWindow::ViewKind::Coronal:
+    return SliceOrientation::Coronal;
+  case MainWindow::ViewKind::Sagittal:
+    return SliceOrientation::Sagittal;
+  default:
+    return SliceOrientation::Axial;
+  }
+}
+
+bool platformHasOpenGl()
+{
+  const QString p = QGuiApplication::platformName();
+  // Qt 6.4 crashes creating a QOpenGLWidget on 'offscreen'; 'minimal' has no GL either.
+  return p != QLatin1String("offscreen") && p != QLatin1String("minimal");
+}
+} // namespace
+
+struct MainWindow::Job
+{
+  Request request;
+  std::shared_ptr<std::atomic<bool>> cancel = std::make_shared<std::atomic<bool>>(false);
+  QFuture<LoadOutcome> future;
+  QFutureWatcher<LoadOutcome> watcher;
+};
+
+// ---- construction ----------------------------------------------------------------------------
+void MainWindow::configurePlatform()
+{
+  if (!qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+  {
+    // VTK here only speaks GLX: X11 (or XWayland) it is. Without any display there is no
+    // window to show; 'offscreen' keeps command-line use working (3D view disabled).
+    const bool haveDisplay = qEnvironmentVariableIsSet("DISPLAY");
+    qputenv("QT_QPA_PLATFORM", haveDisplay ? "xcb" : "offscreen");
+  }
+  if (!qEnvironmentVariableIsSet("QT_XCB_GL_INTEGRATION"))
+    qputenv("QT_XCB_GL_INTEGRATION", "xcb_glx");
+  QSurfaceFormat::setDefaultFormat(VtkRenderWidget::vtkSurfaceFormat());
+}
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), m_model(new ViewerModel(this))
+{
+  setObjectName("PanSegMainWindow");
+  setAcceptDrops(true);
+  resize(1280, 900);
+  applyDarkTheme();
+  buildViews();
+  buildMenus();
+  buildToolBar();
+
+  m_hoverLabel = new QLabel(this);
+  m_infoLabel = new QLabel(this);
+  m_infoLabel->setStyleSheet("color: #9aa3ad;");
+  statusBar()->addWidget(m_hoverLabel, 1);
+  statusBar()->addPermanentWidget(m_infoLabel);
+
+  connect(m_model, &ViewerModel::imageChanged, this,
+          [this]
+          {
+            syncControlsFromModel();
+            updateTitle();
+            m_infoLabel->setText(m_model->imageSummary());
+          });
+  connect(m_model, &ViewerModel::maskChanged, this,
+          [this]
+          {
+            if (!m_model->hasMask())
+              m_maskPath.clear();
+            updateTitle();
+          });
+  connect(m_model, &ViewerModel::windowLevelChanged, this, &MainWindow::syncControlsFromModel);
+  connect(m_model, &ViewerModel::overlayChanged, this, &MainWindow::syncControlsFromModel);
+  connect(m_model, &ViewerModel::windowLevelModeChanged, m_windowModeAction, &QAction::setChecked);
+  // The readout shows the voxel under the mouse, or the cursor's when the mouse is elsewhere.
+  auto cursorReadout = [this]
+  {
+    if (!m_hoverLabel->property("hovering").toBool())
+      m_hoverLabel->setText(m_model->describeVoxel(m_model->cursor()));
+  };
+  connect(m_model, &ViewerModel::cursorChanged, this, cursorReadout);
+  connect(m_model, &ViewerModel::maskChanged, this, cursorReadout);
+
+  syncControlsFromModel();
+  updateTitle();
+  showStatus(tr("Open an image (Ctrl+O) or drop files on the window"));
+  m_views[0]->setFocus();
+}
+
+MainWindow::~MainWindow()
+{
+  if (m_job)
+  {
+    m_job->cancel->store(true);
+    m_job->future.waitForFinished();
+  }
+  // The views use the model until they are gone (leave/focus events while being destroyed);
+  // QObject would delete the model, created first, before them.
+  delete takeCentralWidget();
+}
+
+void MainWindow::applyDarkTheme()
+{
+  QPalette pal;
+  pal.setColor(QPalette::Window, QColor(36, 38, 42));
+  pal.setColor(QPalette::WindowText, QColor(222, 225, 229));
+  pal.setColor(QPalette::Base, QColor(26, 28, 31));
+  pal.setColor(QPalette::AlternateBase, QColor(40, 43, 47));
+  pal.setColor(QPalette::Text, QColor(222, 225, 229));
+  pal.setColor(QPalette::Button, QColor(48, 51, 56));
+  pal.setColor(QPalette::ButtonText, QColor(222, 225, 229));
+  pal.setColor(QPalette::ToolTipBase, QColor(48, 51, 56));
+  pal.setColor(QPalette::ToolTipText, QColor(222, 225, 229));
+  pal.setColor(QPalette::Highlight, QColor(42, 130, 218));
+  pal.setColor(QPalette::HighlightedText, Qt::white);
+  pal.setColor(QPalette::Disabled, QPalette::Text, QColor(120, 124, 130));
+  pal.setColor(QPalette::Disabled, QPalette::WindowText, QColor(120, 124, 130));
+  pal.setColor(QPalette::Disabled, QPalette::ButtonText, QColor(120, 124, 130));
+  setPalette(pal);
+}
+
+void MainWindow::buildViews()
+{
+  auto* central = new QWidget(this);
+  central->setObjectName("viewArea");
+  central->setAutoFillBackground(true);
+  QPalette pal = central->palette();
+  pal.setColor(QPalette::Window, QColor(58, 62, 68)); // the thin lines between the views
+  central->setPalette(pal);
+  m_grid = new QGridLayout(central);
+  m_grid->setContentsMargins(0, 0, 0, 0);
+  m_grid->setSpacing(2);
+
+  const SliceOrientation orientations[3] = {SliceOrientation::Axial, SliceOrientation::Coronal,
+                                            SliceOrientation::Sagittal};
+  for (int i = 0; i < 3; ++i)
+  {
+    m_views[i] = new SliceView(m_model, orientations[i], central);
+    connect(m_views[i], &SliceView::hoverTextChanged, this,
+            [this](const QString& t)
+            {
+              m_hoverLabel->setProperty("hovering", !t.isEmpty());
+              m_hoverLabel->setText(t.isEmpty() ? m_model->describeVoxel(m_model->cursor()) : t);
+            });
+    connect(m_views[i], &SliceView::maximizeRequested, this,
+            [this, i] { toggleMaximized(static_cast<ViewKind>(i)); });
+  }
+  if (platformHasOpenGl())
+  {
+    m_surface = new SurfaceView(m_model, central);
+    m_surfaceWidget = m_surface;
+    connect(m_surface, &SurfaceView::maximizeRequested, this,
+            [this] { toggleMaximized(ViewKind::Surface3D); });
+  }
+  else
+  {
+    auto* placeholder = new QLabel(tr("3D view needs an X11 display with OpenGL"), central);
+    placeholder->setAlignment(Qt::AlignCenter);
+    placeholder->setAutoFillBackground(true);
+    QPalette pp = placeholder->palette();
+    pp.setColor(QPalette::Window, Qt::black);
+    pp.setColor(QPalette::WindowText, QColor(150, 156, 165));
+    placeholder->setPalette(pp);
+    m_surfaceWidget = placeholder;
+  }
+  layoutViews();
+  setCentralWidget(central);
+}
+
+void MainWindow::layoutViews()
+{
+  QWidget* all[4] = {m_views[0], m_views[1], m_views[2], m_surfaceWidget};
+  for (QWidget* w : all)
+    m_grid->removeWidget(w);
+  if (m_maximized < 0)
+  {
+    // Axial and coronal on top, sagittal and 3D below.
+    m_grid->addWidget(all[0], 0, 0);
+    m_grid->addWidget(all[1], 0, 1);
+    m_grid->addWidget(all[2], 1, 0);
+    m_grid->addWidget(all[3], 1, 1);
+    for (QWidget* w : all)
+      w->show();
+    m_grid->setRowStretch(0, 1);
+    m_grid->setRowStretch(1, 1);
+    m_grid->setColumnStretch(0, 1);
+    m_grid->setColumnStretch(1, 1);
+  }
+  else
+  {
+    for (int i = 0; i < 4; ++i)
+      all[i]->setVisible(i == m_maximized);
+    m_grid->addWidget(all[m_maximized], 0, 0, 2, 2);
+  }
+}
+
+void MainWindow::toggleMaximized(ViewKind kind)
+{
+  const int k = static_cast<int>(kind);
+  m_maximized = m_maximized == k ? -1 : k;
+  layoutViews();
+}
+
+void MainWindow::buildMenus()
+{
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  QAction* openImage = m_openImageAction = file->addAction(
+      tr("Open &Image..."), this,
+      [this]
+      {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Open Image"), QFileInfo(m_imagePath).path(),
+            tr("Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"));
+        if (!path.isEmpty())
+          this->openImage(path);
+      });
+  openImage->setShortcut(QKeySequence::Open);
+  QAction* openDicom =
+      file->addAction(tr("Open &DICOM Folder..."), this,
+                      [this]
+                      {
+                        const QString dir = QFileDialog::getExistingDirectory(
+                            this, tr("Open DICOM Series Folder"), QFileInfo(m_imagePath).path());
+                        if (!dir.isEmpty())
+                          this->openImage(dir);
+                      });
+  openDicom->setShortcut(QKeySequence(tr("Ctrl+D")));
+  QAction* openMask = m_openMaskAction = file->addAction(
+      tr("Open &Mask..."), this,
+      [this]
+      {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Open Mask"), QFileInfo(m_imagePath).path(),
+            tr("Label maps (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd);;All files (*)"));
+        if (!path.isEmpty())
+          this->openMask(path);
+      });
+  openMask->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+  m_recentMenu = file->addMenu(tr("&Recent Files"));
+  rebuildRecentMenu();
+  file->addSeparator();
+  QAction* shot =
+      file->addAction(tr("&Screenshot..."), this,
+                      [this]
+                      {
+                        const QString path = QFileDialog::getSaveFileName(
+                            this, tr("Save Screenshot"), "panseg-screenshot.png",
+                            tr("PNG image (*.png);;JPEG image (*.jpg)"));
+                        if (!path.isEmpty() && !saveScreenshot(path))
+                          showError(tr("Screenshot"), tr("Could not write %1").arg(path));
+                      });
+  shot->setShortcut(QKeySequence(tr("Ctrl+Shift+S")));
+  file->addSeparator();
+  QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+  quit->setShortcut(QKeySequence::Quit);
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  m_presetMenu = view->addMenu(tr("Window &Presets"));
+  m_presetGroup = new QActionGroup(this);
+  m_presetGroup->setExclusive(true);
+  m_windowModeAction = view->addAction(tr("&Window/Level Mode (left drag)"));
+  m_windowModeAction->setCheckable(true);
+  m_windowModeAction->setShortcut(QKeySequence(Qt::Key_W));
+  connect(m_windowModeAction, &QAction::toggled, m_model, &ViewerModel::setWindowLevelMode);
+  view->addSeparator();
+
+  m_overlayAction = view->addAction(tr("Show &Mask Overlay"));
+  m_overlayAction->setCheckable(true);
+  m_overlayAction->setChecked(true);
+  m_overlayAction->setShortcut(QKeySequence(Qt::Key_M));
+  connect(m_overlayAction, &QAction::toggled, m_model, &ViewerModel::setOverlayVisible);
+  m_outlineAction = view->addAction(tr("&Outline Only"));
+  m_outlineAction->setCheckable(true);
+  m_outlineAction->setShortcut(QKeySequence(Qt::Key_O));
+  connect(m_outlineAction, &QAction::toggled, this,
+          [this](bool on)
+          { m_model->setOverlayMode(on ? OverlayMode::Outline : OverlayMode::Fill); });
+  QMenu* opacity = view->addMenu(tr("Overlay O&pacity"));
+  for (int pct : {25, 50, 75, 100})
+    opacity->addAction(tr("%1%").arg(pct), this,
+                       [this, pct] { m_model->setOverlayOpacity(pct / 100.0); });
+  opacity->addSeparator();
+  QAction* more = opacity->addAction(
+      tr("More Opaque"), this,
+      [this] { m_model->setOverlayOpacity(m_model->overlayStyle().opacity + 0.1); });
+  more->setShortcut(QKeySequence(Qt::Key_BracketRight));
+  QAction* less = opacity->addAction(
+      tr("More Transparent"), this,
+      [this] { m_model->setOverlayOpacity(m_model->overlayStyle().opacity - 0.1); });
+  less->setShortcut(QKeySequence(Qt::Key_BracketLeft));
+  view->addSeparator();
+
+  QAction* maximize = view->addAction(tr("Maximize &Active View"), this,
+                                      [this]
+                                      {
+                                        for (int i = 0; i < 3; ++i)
+                                          if (m_views[i]->hasFocus())
+                                          {
+                                            toggleMaximized(static_cast<ViewKind>(i));
+                                            return;
+                                          }
+                                        if (m_surfaceWidget->hasFocus())
+                                          toggleMaximized(ViewKind::Surface3D);
+                                        else if (m_maximized >= 0)
+                                          toggleMaximized(static_cast<ViewKind>(m_maximized));
+                                      });
+  maximize->setShortcut(QKeySequence(Qt::Key_F));
+  QAction* reset = view->addAction(tr("&Reset Views"), this,
+                                   [this]
+                                   {
+                                     m_model->resetViews();
+                                     if (m_surface)
+                                       m_surface->resetCamera();
+                                   });
+  reset->setShortcut(QKeySequence(Qt::Key_R));
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("Mouse and &Keyboard..."), this,
+                  [this]
+                  {
+                    auto* box = new QMessageBox(
+                        QMessageBox::NoIcon, tr("Viewer Controls"),
+                        tr("<table cellspacing=4>"
+                           "<tr><td><b>Left click / drag</b></td><td>move the linked "
+                           "cursor (all views follow)</td></tr>"
+                           "<tr><td><b>Shift + left drag</b></td><td>window/level "
+                           "(right: wider, down: darker)</td></tr>"
+                           "<tr><td><b>W</b></td><td>W/L mode: plain left drag adjusts "
+                           "window/level</td></tr>"
+                           "<tr><td><b>Wheel, Up/Down</b></td><td>next/previous slice"
+                           "</td></tr>"
+                           "<tr><td><b>PageUp/PageDown</b></td><td>5 slices</td></tr>"
+                           "<tr><td><b>Ctrl + wheel, right drag, +/-</b></td><td>zoom"
+                           "</td></tr>"
+                           "<tr><td><b>Middle drag</b></td><td>pan</td></tr>"
+                           "<tr><td><b>Double click, F</b></td><td>maximise view / "
+                           "back to 2x2</td></tr>"
+                           "<tr><td><b>M / O / [ ]</b></td><td>overlay on/off, outline, "
+                           "opacity</td></tr>"
+                           "<tr><td><b>Ctrl+1..5</b></td><td>window presets</td></tr>"
+                           "<tr><td><b>R</b></td><td>reset zoom, pan and 3D camera</td>"
+                           "</tr>"
+                           "<tr><td><b>3D: left / middle / right drag, wheel</b></td>"
+                           "<td>rotate / pan / zoom</td></tr></table>"),
+                        QMessageBox::Close, this);
+                    box->setAttribute(Qt::WA_DeleteOnClose);
+                    box->open();
+                  });
+
+  for (QMenu* m : menuBar()->findChildren<QMenu*>())
+    m->setPalette(palette());
+}
+
+void MainWindow::buildToolBar()
+{
+  QToolBar* bar = addToolBar(tr("Viewer"));
+  bar->setObjectName("viewerToolBar");
+  bar->setMovable(false);
+  bar->addAction(m_openImageAction);
+  bar->addAction(m_openMaskAction);
+  bar->addSeparator();
+  bar->addWidget(new QLabel(tr(" Window "), bar));
+  m_presetCombo = new QComboBox(bar);
+  m_presetCombo->setMinimumContentsLength(16);
+  m_presetCombo->setObjectName("presetCombo");
+  connect(m_presetCombo, &QComboBox::activated, this,
+          [this](int i) { m_model->applyPreset(m_presetCombo->itemText(i)); });
+  bar->addWidget(m_presetCombo);
+  bar->addSeparator();
+  m_overlayAction->setIconText(tr("Overlay"));
+  m_outlineAction->setIconText(tr("Outline"));
+  m_windowModeAction->setIconText(tr("W/L Mode"));
+  m_openImageAction->setIconText(tr("Open Image"));
+  m_openMaskAction->setIconText(tr("Open Mask"));
+  bar->addAction(m_overlayAction);
+  bar->addAction(m_outlineAction);
+  bar->addWidget(new QLabel(tr(" Opacity "), bar));
+  m_opacitySlider = new QSlider(Qt::Horizontal, bar);
+  m_opacitySlider->setObjectName("opacitySlider");
+  m_opacitySlider->setRange(0, 100);
+  m_opacitySlider->setFixedWidth(120);
+  connect(m_opacitySlider, &QSlider::valueChanged, this,
+          [this](int v) { m_model->setOverlayOpacity(v / 100.0); });
+  bar->addWidget(m_opacitySlider);
+  bar->addSeparator();
+  bar->addAction(m_windowModeAction);
+}
+
+// ---- model -> controls -----------------------------------------------------------------------
+void MainWindow::syncControlsFromModel()
+{
+  const QStringList names = m_model->presetNames();
+  const WindowLevel wl = m_model->windowLevel();
+  // Rebuild the preset lists when the offer changed (CT vs other).
+  QStringList current;
+  for (QAction* a : m_presetGroup->actions())
+    current << a->text();
+  if (current != names)
+  {
+    for (QAction* a : m_presetGroup->actions())
+    {
+      m_presetGroup->removeAction(a);
+      delete a;
+    }
+    for (int i = 0; i < names.size(); ++i)
+    {
+      QAction* a = m_presetMenu->addAction(names[i]);
+      a->setCheckable(true);
+      if (i < 9)
+        a->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+      m_presetGroup->addAction(a);
+      connect(a, &QAction::triggered, this,
+              [this, name = names[i]] { m_model->applyPreset(name); });
+    }
+  }
+  const QString active = m_model->activePresetName();
+  for (QAction* a : m_presetGroup->actions())
+    a->setChecked(a->text() == active);
+
+  {
+    const QSignalBlocker block(m_presetCombo);
+    m_presetCombo->clear();
+    m_presetCombo->addItems(names);
+    if (active.isEmpty())
+    {
+      m_presetCombo->addItem(
+          tr("Custom W %1 L %2").arg(wl.width, 0, 'f', 0).arg(wl.level, 0, 'f', 0));
+      m_presetCombo->setCurrentIndex(m_presetCombo->count() - 1);
+    }
+    else
+    {
+      m_presetCombo->setCurrentIndex(names.indexOf(active));
+    }
+    m_presetCombo->setEnabled(m_model->hasImage());
+  }
+  const OverlayStyle s = m_model->overlayStyle();
+  {
+    const QSignalBlocker b1(m_overlayAction), b2(m_outlineAction), b3(m_opacitySlider);
+    m_overlayAction->setChecked(s.visible);
+    m_outlineAction->setChecked(s.mode == OverlayMode::Outline);
+    m_opacitySlider->setValue(static_cast<int>(std::lround(s.opacity * 100)));
+    m_opacitySlider->setEnabled(s.mode == OverlayMode::Fill);
+  }
+}
+
+void MainWindow::updateTitle()
+{
+  QString t = tr("PanSeg Workstation");
+  if (!m_imagePath.isEmpty())
+    t += QStringLiteral(" - ") + QFileInfo(m_imagePath).fileName();
+  if (!m_maskPath.isEmpty() && m_model->hasMask())
+    t += QStringLiteral(" + ") + QFileInfo(m_maskPath).fileName();
+  setWindowTitle(t);
+}
+
+// ---- data ------------------------------------------------------------------------------------
+ViewerModel* MainWindow::model()
+{
+  return m_model;
+}
+
+SliceView* MainWindow::sliceView(ViewKind kind) const
+{
+  return kind == ViewKind::Surface3D ? nullptr : m_views[static_cast<int>(kind)];
+}
+
+SurfaceView* MainWindow::surfaceView() const
+{
+  return m_surface;
+}
+
+void MainWindow::setImage(Image image)
+{
+  if (image.info.sourcePath.empty())
+    m_imagePath.clear();
+  else
+    m_imagePath = QString::fromStdString(image.info.sourcePath);
+  m_maskPath.clear();
+  m_model->setImage(std::move(image));
+  m_hoverLabel->setText(m_model->describeVoxel(m_model->cursor()));
+}
+
+void MainWindow::setMask(LabelMask mask)
+{
+  const QString path = QString::fromStdString(mask.sourcePath);
+  QString error;
+  if (!m_model->setMask(std::move(mask), &error))
+  {
+    showError(tr("Mask refused"), error);
+    return;
+  }
+  m_maskPath = path;
+  updateTitle();
+  m_hoverLabel->setText(m_model->describeVoxel(m_model->cursor()));
+}
+
+void MainWindow::setSliceIndex(ViewKind kind, int index)
+{
+  if (kind != ViewKind::Surface3D)
+    m_model->setSliceIndex(toOrientation(kind), index);
+}
+
+bool MainWindow::loadImageBlocking(const QString& path, QString* error)
+{
+  try
+  {
+    Image image = readImage(path.toStdString());
+    if (image.info.sourcePath.empty())
+      image.info.sourcePath = path.toStdString();
+    setImage(std::move(image));
+    addRecentFile(path, false);
+    return true;
+  }
+  catch (const std::exception& e)
+  {
+    m_lastError = tr("Could not open %1: %2").arg(path, messageOf(e));
+  }
+  if (error)
+    *error = m_lastError;
+  return false;
+}
+
+bool MainWindow::loadMaskBlocking(const QString& path, QString* error)
+{
+  QString message;
+  if (!m_model->hasImage())
+  {
+    message = tr("Open an image before a mask.");
+  }
+  else
+  {
+    try
+    {
+      LabelMask mask = readMaskFor(path.toStdString(), m_model->geometry());
+      mask.sourcePath = path.toStdString();
+      if (m_model->setMask(std::move(mask), &message))
+      {
+        m_maskPath = path;
+        updateTitle();
+        addRecentFile(path, true);
+        return true;
+      }
+    }
+    catch (const std::exception& e)
+    {
+      message = messageOf(e);
+    }
+  }
+  m_lastError = tr("Could not open mask %1: %2").arg(path, message);
+  if (error)
+    *error = m_lastError;
+  return false;
+}
+
+bool MainWindow::openImage(const QString& path)
+{
+  if (path.isEmpty())
+    return false;
+  enqueue(LoadKind::Image, path);
+  return true;
+}
+
+bool MainWindow::openMask(const QString& path)
+{
+  if (path.isEmpty())
+    return false;
+  bool imageComing = m_model->hasImage() || (m_job && m_job->request.kind != LoadKind::Mask);
+  for (const Request& r : m_queue)
+    imageComing = imageComing || r.kind != LoadKind::Mask;
+  if (!imageComing)
+  {
+    showError(tr("Open Mask"), tr("Open an image before a mask."));
+    return false;
+  }
+  enqueue(LoadKind::Mask, path);
+  return true;
+}
+
+// ---- background loading ----------------------------------------------------------------------
+void MainWindow::enqueue(LoadKind kind, const QString& path)
+{
+  m_queue.append({kind, path});
+  if (!m_job)
+    startNextJob();
+}
+
+void MainWindow::startNextJob()
+{
+  while (!m_queue.isEmpty() && !m_job)
+  {
+    const Request req = m_queue.takeFirst();
+    std::optional<Geometry> reference;
+    if (m_model->hasImage())
+      reference = m_model->geometry();
+    if (req.kind == LoadKind::Mask && !reference)
+    {
+      showError(tr("Open Mask"), tr("Open an image before a mask (%1).").arg(req.path));
+      emit loadFinished(false, m_lastError);
+      continue;
+    }
+    m_job = std::make_unique<Job>();
+    m_job->request = req;
+
+    m_progress = new QProgressDialog(tr("Loading %1...").arg(QFileInfo(req.path).fileName()),
+                                     tr("Cancel"), 0, 100, this);
+    m_progress->setWindowTitle(req.kind == LoadKind::Mask ? tr("Open Mask") : tr("Open Image"));
+    m_progress->setWindowModality(Qt::NonModal); // the views stay usable while loading
+    m_progress->setMinimumDuration(300);
+    m_progress->setAutoClose(false);
+    m_progress->setAutoReset(false);
+    m_progress->setValue(0);
+    auto cancel = m_job->cancel;
+    connect(m_progress, &QProgressDialog::canceled, this, [cancel] { cancel->store(true); });
+
+    // Progress arrives on the worker thread; hop to the GUI thread, skipping repeats.
+    auto lastPercent = std::make_shared<std::atomic<int>>(-1);
+    ProgressFn progress = [this, cancel, lastPercent](double f)
+    {
+      const int pct = static_cast<int>(f * 100);
+      if (lastPercent->exchange(pct) != pct)
+        QMetaObject::invokeMethod(
+            this,
+            [this, pct]
+            {
+              if (m_progress)
+                m_progress->setValue(std::clamp(pct, 0, 99));
+            },
+            Qt::QueuedConnection);
+      return !cancel->load();
+    };
+    const std::string path = req.path.toStdString();
+    const LoadKind kind = req.kind;
+    m_job->future = QtConcurrent::run(
+        [kind, path, reference, progress, cancel]
+        {
+          LoadOutcome out;
+          try
+          {
+            switch (kind)
+            {
+            case LoadKind::Image:
+              out.image = std::make_shared<Image>(readImage(path, progress));
+              break;
+            case LoadKind::Mask:
+              out.mask = std::make_shared<LabelMask>(readMaskFor(path, *reference));
+              out.mask->sourcePath = path;
+              break;
+            case LoadKind::ImageOrMask:
+            {
+              Image img = readImage(path, progress);
+              if (img.info.sourcePath.empty())
+                img.info.sourcePath = path;
+              if (reference && looksLikeLabelMap(img) && img.geometry.sameGrid(*reference))
+              {
+                out.mask = std::make_shared<LabelMask>(toLabelMask(img));
+                out.mask->sourcePath = path;
+              }
+              else
+              {
+                out.image = std::make_shared<Image>(std::move(img));
+              }
+              break;
+            }
+            }
+            if (out.image && out.image->info.sourcePath.empty())
+              out.image->info.sourcePath = path;
+          }
+          catch (const std::exception& e)
+          {
+            out.cancelled = cancel->load();
+            out.error = messageOf(e);
+          }
+          catch (...)
+          {
+            out.error = QObject::tr("unknown error");
+          }
+          return out;
+        });
+    connect(&m_job->watcher, &QFutureWatcherBase::finished, this, &MainWindow::finishJob);
+    m_job->watcher.setFuture(m_job->future);
+    showStatus(tr("Loading %1...").arg(req.path));
+  }
+}
+
+void MainWindow::finishJob()
+{
+  if (!m_job || !m_job->future.isFinished())
+    return;
+  const Request req = m_job->request;
+  LoadOutcome out = m_job->future.result();
+  m_job.reset();
+  if (m_progress)
+  {
+    m_progress->close();
+    m_progress->deleteLater();
+    m_progress = nullptr;
+  }
+
+  bool ok = false;
+  if (out.cancelled)
+  {
+    showStatus(tr("Loading cancelled: %1").arg(req.path));
+    m_lastError = tr("cancelled");
+  }
+  else if (!out.error.isEmpty())
+  {
+    showError(req.kind == LoadKind::Mask ? tr("Open Mask") : tr("Open Image"),
+              tr("Could not open %1:\n%2").arg(req.path, out.error));
+  }
+  else if (out.image)
+  {
+    setImage(std::move(*out.image));
+    m_imagePath = req.path;
+    updateTitle();
+    addRecentFile(req.path, false);
+    showStatus(tr("Opened %1").arg(req.path));
+    ok = true;
+  }
+  else if (out.mask)
+  {
+    QString error;
+    const int labels = static_cast<int>(out.mask->labels().size());
+    if (m_model->setMask(std::move(*out.mask), &error))
+    {
+      m_maskPath = req.path;
+      updateTitle();
+      addRecentFile(req.path, true);
+      showStatus(tr("Opened mask %1 (%2 labels)").arg(req.path).arg(labels));
+      ok = true;
+    }
+    else
+    {
+      showError(tr("Mask refused"), tr("%1:\n%2").arg(req.path, error));
+    }
+  }
+  if (!ok && req.kind != LoadKind::Mask)
+  {
+    // The masks dropped together with a failed image belong to it, not to the one shown.
+    m_queue.erase(std::remove_if(m_queue.begin(), m_queue.end(),
+                                 [](const Request& r) { return r.kind == LoadKind::Mask; }),
+                  m_queue.end());
+  }
+  emit loadFinished(ok, ok ? QString() : m_lastError);
+  startNextJob();
+}
+
+bool MainWindow::waitForLoading(int timeoutMs)
+{
+  QElapsedTimer t;
+  t.start();
+  while ((m_job || !m_queue.isEmpty()) && t.elapsed() < timeoutMs)
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 50);
+  return !m_job && m_queue.isEmpty();
+}
+
+void MainWindow::showStatus(const QString& text)
+{
+  // One line shared with the voxel readout: the next mouse move replaces it. (QStatusBar's
+  // temporary messages draw over the permanent widgets.)
+  m_hoverLabel->setText(text);
+}
+
+void MainWindow::showError(const QString& title, const QString& message)
+{
+  m_lastError = message;
+  showStatus(message.section('\n', -1));
+  // Window-modal and opened asynchronously: never blocks the caller (or a test).
+  auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
+}
+
+// ---- drag and drop ---------------------------------------------------------------------------
+void MainWindow::dragEnterEvent(QDragEnterEvent* e)
+{
+  if (!e->mimeData()->hasUrls())
+    return;
+  for (const QUrl& u : e->mimeData()->urls())
+    if (u.isLocalFile())
+    {
+      e->acceptProposedAction();
+      return;
+    }
+}
+
+void MainWindow::dropEvent(QDropEvent* e)
+{
+  QStringList images, masks;
+  for (const QUrl& u : e->mimeData()->urls())
+  {
+    if (!u.isLocalFile())
+      continue;
+    const QString path = u.toLocalFile();
+    (nameSuggestsMask(path.toStdString()) ? masks : images) << path;
+  }
+  if (images.isEmpty() && masks.isEmpty())
+    return;
+  e->acceptProposedAction();
+  if (!images.isEmpty())
+  {
+    // With an image open and nothing else dropped, a second file may well be a mask with an
+    // unhelpful name: decide from its content. Otherwise the first file is the new image.
+    if (m_model->hasImage() && images.size() == 1 && masks.isEmpty())
+      enqueue(LoadKind::ImageOrMask, images.first());
+    else
+      openImage(images.first());
+    for (int i = 1; i < images.size(); ++i)
+      showStatus(tr("Only one image at a time: ignored %1").arg(images[i]));
+  }
+  if (!masks.isEmpty())
+    openMask(masks.first());
+}
+
+void MainWindow::closeEvent(QCloseEvent* e)
+{
+  if (m_job)
+  {
+    m_job->cancel->store(true);
+    m_job->future.waitForFinished();
+  }
+  QMainWindow::closeEvent(e);
+}
+
+// ---- recent files ----------------------------------------------------------------------------
+QStringList MainWindow::recentFiles() const
+{
+  return makeSettings().value(kRecentKey).toStringList();
+}
+
+void MainWindow::addRecentFile(const QString& path, bool asMask)
+{
+  const QString entry = (asMask ? QStringLiteral("mask|") : QStringLiteral("image|")) +
+                        QFileInfo(path).absoluteFilePath();
+  QSettings s = makeSettings();
+  QStringList list = s.value(kRecentKey).toStringList();
+  list.removeAll(entry);
+  list.prepend(entry);
+  while (list.size() > kMaxRecentFiles)
+    list.removeLast();
+  s.setValue(kRecentKey, list);
+  rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu()
+{
+  m_recentMenu->clear();
+  const QStringList list = recentFiles();
+  int n = 0;
+  for (const QString& entry : list)
+  {
+    const bool isMask = entry.startsWith(QLatin1String("mask|"));
+    const QString path = entry.section('|', 1);
+    QAction* a = m_recentMenu->addAction(
+        tr("&%1  %2  (%3)")
+            .arg(++n)
+            .arg(QFileInfo(path).fileName(), isMask ? tr("mask") : tr("image")),
+        this, [this, path, isMask] { isMask ? openMask(path) : openImage(path); });
+    a->setToolTip(path);
+    a->setStatusTip(path);
+  }
+  if (list.isEmpty())
+    m_recentMenu->addAction(tr("(none)"))->setEnabled(false);
+  else
+  {
+    m_recentMenu->addSeparator();
+    m_recentMenu->addAction(tr("Clear List"), this,
+                            [this]
+                            {
+                              makeSettings().remove(kRecentKey);
+                              rebuildRecentMenu();
+                            });
+  }
+}
+
+// ---- capture ---------------------------------------------------------------------------------
+void MainWindow::showCaptureReady()
+{
+  if (!isVisible())
+    show();
+  QElapsedTimer t;
+  t.start();
+  while ((!windowHandle() || !windowHandle()->isExposed()) && t.elapsed() < 3000)
+    QCoreApplication::processEvents(QEventLoop::AllEvents, 20);
+  if (m_surface)
+    m_surface->waitForSurface();
+  QCoreApplication::processEvents();
+}
+
+QImage MainWindow::grabView(ViewKind kind)
+{
+  showCaptureReady();
+  if (kind == ViewKind::Surface3D)
+    return m_surface ? m_surface->grabFramebuffer() : m_surfaceWidget->grab().toImage();
+  return m_views[static_cast<int>(kind)]->grab().toImage();
+}
+
+QImage MainWindow::grabAll()
+{
+  showCaptureReady();
+  return grab().toImage();
+}
+
+bool MainWindow::saveScreenshot(const QString& path)
+{
+  const QImage img = grabAll();
+  return !img.isNull() && img.save(path);
+}
+
+} // namespace panseg::ui

@@ -1,0 +1,153 @@
+#pragma once
+// The workstation's viewer window: axial, coronal, sagittal and 3D views of one image and its
+// mask, with file loading (in the background), window presets, overlay controls, drag-and-drop,
+// recent files and screenshots.
+
+#include "core/Volume.h"
+
+#include <QFuture>
+#include <QFutureWatcher>
+#include <QMainWindow>
+#include <QStringList>
+
+#include <atomic>
+#include <memory>
+
+class QActionGroup;
+class QComboBox;
+class QGridLayout;
+class QLabel;
+class QMenu;
+class QProgressDialog;
+class QSlider;
+
+namespace panseg::ui
+{
+class SliceView;
+class SurfaceView;
+class ViewerModel;
+
+class MainWindow : public QMainWindow
+{
+  Q_OBJECT
+public:
+  enum class ViewKind
+  {
+    Axial,
+    Coronal,
+    Sagittal,
+    Surface3D
+  };
+
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  /// Call before QApplication exists: selects the xcb platform with GLX (Debian's VTK is
+  /// GLX-only) unless QT_QPA_PLATFORM / QT_XCB_GL_INTEGRATION are set, and makes VTK's
+  /// OpenGL 3.2 core format the default surface format.
+  static void configurePlatform();
+
+  /// Loads in the background with a progress dialog; errors are shown in a message box.
+  /// Returns false when the request was refused outright (empty path, mask without image).
+  /// loadFinished() reports the outcome.
+  bool openImage(const QString& path);
+  bool openMask(const QString& path);
+
+  /// Synchronous loading for the command line and tests: no dialogs; *error gets the message.
+  bool loadImageBlocking(const QString& path, QString* error);
+  bool loadMaskBlocking(const QString& path, QString* error);
+
+  void setImage(panseg::Image image);
+  /// Shows the mask; a mask on another grid is refused with a message (state unchanged).
+  void setMask(panseg::LabelMask mask);
+
+  ViewerModel* model();
+  SliceView* sliceView(ViewKind kind) const; // nullptr for Surface3D
+  SurfaceView* surfaceView() const;          // nullptr on platforms without OpenGL
+
+  /// Screen capture of one view (the 3D view through its framebuffer) or the whole window.
+  /// Shows the window first when it is hidden.
+  QImage grabView(ViewKind kind);
+  QImage grabAll();
+  /// Writes grabAll() to a PNG/JPEG file; returns false when it could not be written.
+  bool saveScreenshot(const QString& path);
+
+  void setSliceIndex(ViewKind kind, int index);
+
+  bool isLoading() const { return m_job != nullptr; }
+  /// Processes events until background loading has finished (or timeoutMs passed).
+  bool waitForLoading(int timeoutMs = 60000);
+  /// The last error shown to the user (or returned by a blocking load).
+  QString lastError() const { return m_lastError; }
+  QStringList recentFiles() const;
+
+  /// Single view filling the window, or the 2x2 layout when `kind` is already maximised.
+  void toggleMaximized(ViewKind kind);
+
+signals:
+  /// After an asynchronous load: ok, and the error message when not.
+  void loadFinished(bool ok, const QString& message);
+
+protected:
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
+  void closeEvent(QCloseEvent* e) override;
+
+private:
+  enum class LoadKind
+  {
+    Image,
+    Mask,
+    ImageOrMask // decide from the content: a label map on the image's grid becomes the mask
+  };
+  struct Job;
+  struct Request
+  {
+    LoadKind kind;
+    QString path;
+  };
+
+  void buildMenus();
+  void buildToolBar();
+  void buildViews();
+  void applyDarkTheme();
+  void enqueue(LoadKind kind, const QString& path);
+  void startNextJob();
+  void finishJob();
+  void showError(const QString& title, const QString& message);
+  void showStatus(const QString& text);
+  void addRecentFile(const QString& path, bool asMask);
+  void rebuildRecentMenu();
+  void syncControlsFromModel();
+  void updateTitle();
+  void showCaptureReady();
+  void layoutViews();
+
+  ViewerModel* m_model;
+  SliceView* m_views[3] = {};
+  SurfaceView* m_surface = nullptr;
+  QWidget* m_surfaceWidget = nullptr; // m_surface, or a placeholder without OpenGL
+  QGridLayout* m_grid = nullptr;
+  int m_maximized = -1; // index of the maximised view, -1 for 2x2
+
+  QMenu* m_recentMenu = nullptr;
+  QMenu* m_presetMenu = nullptr;
+  QActionGroup* m_presetGroup = nullptr;
+  QAction* m_openImageAction = nullptr;
+  QAction* m_openMaskAction = nullptr;
+  QAction* m_overlayAction = nullptr;
+  QAction* m_outlineAction = nullptr;
+  QAction* m_windowModeAction = nullptr;
+  QComboBox* m_presetCombo = nullptr;
+  QSlider* m_opacitySlider = nullptr;
+  QLabel* m_hoverLabel = nullptr;
+  QLabel* m_infoLabel = nullptr;
+
+  QList<Request> m_queue;
+  std::unique_ptr<Job> m_job;
+  QProgressDialog* m_progress = nullptr;
+  QString m_lastError;
+  QString m_imagePath, m_maskPath;
+};
+
+} // namespace panseg::ui

@@ -1,0 +1,405 @@
+#include "ui/SliceView.h"
+
+#include "ui/ViewerModel.h"
+
+#include <QKeyEvent>
+#include <QMouseEvent>
+#include <QPainter>
+#include <QWheelEvent>
+
+#include <cmath>
+
+namespace panseg::ui
+{
+namespace
+{
+const QColor kBackground(0, 0, 0);
+const QColor kCrosshair(90, 200, 255, 200);
+const QColor kLetters(255, 214, 140);
+const QColor kText(225, 228, 232);
+const QColor kDimText(150, 156, 165);
+const QColor kFocusFrame(40, 140, 255);
+constexpr double kCrosshairGapPx = 7.0;
+constexpr int kPageStep = 5;
+
+void shadowedText(QPainter& p, const QRectF& box, int flags, const QString& text, const QColor& c)
+{
+  p.setPen(QColor(0, 0, 0, 220));
+  p.drawText(box.translated(1, 1), flags, text);
+  p.setPen(c);
+  p.drawText(box, flags, text);
+}
+
+// "S 94.3 mm": where the slice lies along the view's normal, in patient terms.
+QString slicePositionText(const SliceMapper& m, const Vec3& cursorMm)
+{
+  static const char pos[3] = {'L', 'P', 'S'};
+  static const char neg[3] = {'R', 'A', 'I'};
+  const Geometry& g = m.geometry();
+  const Vec3 n{g.direction[0 * 3 + m.sliceAxis()], g.direction[1 * 3 + m.sliceAxis()],
+               g.direction[2 * 3 + m.sliceAxis()]};
+  int axis = 0;
+  for (int k = 1; k < 3; ++k)
+    if (std::abs(n[k]) > std::abs(n[axis]))
+      axis = k;
+  const double v = cursorMm[axis];
+  return QStringLiteral("%1 %2 mm").arg(v >= 0 ? pos[axis] : neg[axis]).arg(std::abs(v), 0, 'f', 1);
+}
+} // namespace
+
+SliceView::SliceView(ViewerModel* model, SliceOrientation orientation, QWidget* parent)
+    : QWidget(parent), m_model(model), m_orientation(orientation)
+{
+  setFocusPolicy(Qt::StrongFocus);
+  setMouseTracking(true);
+  setAttribute(Qt::WA_OpaquePaintEvent);
+  setCursor(Qt::CrossCursor);
+  setObjectName(QString("sliceView%1").arg(sliceOrientationName(orientation)));
+
+  auto refresh = [this]
+  {
+    invalidate();
+    update();
+  };
+  connect(m_model, &ViewerModel::imageChanged, this, refresh);
+  connect(m_model, &ViewerModel::maskChanged, this, refresh);
+  connect(m_model, &ViewerModel::windowLevelChanged, this, refresh);
+  connect(m_model, &ViewerModel::overlayChanged, this, refresh);
+  connect(m_model, &ViewerModel::cursorChanged, this,
+          [this]
+          {
+            // Moving the cursor within this view's slice only moves the crosshair.
+            if (m_model->sliceIndex(m_orientation) != m_cachedSlice)
+              invalidate();
+            update();
+          });
+  connect(m_model, &ViewerModel::viewStateChanged, this,
+          [this](SliceOrientation o)
+          {
+            if (o == m_orientation)
+              update();
+          });
+}
+
+void SliceView::invalidate()
+{
+  m_cacheValid = false;
+}
+
+ViewTransform SliceView::viewTransform() const
+{
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const ViewState s = m_model->viewState(m_orientation);
+  ViewTransform t;
+  t.viewWidthPx = width();
+  t.viewHeightPx = height();
+  t.sliceWidth = m.width();
+  t.sliceHeight = m.height();
+  t.pixelWidthMm = m.pixelWidthMm();
+  t.pixelHeightMm = m.pixelHeightMm();
+  t.zoom = s.zoom;
+  t.panXPx = s.panXPx;
+  t.panYPx = s.panYPx;
+  return t;
+}
+
+QPointF SliceView::voxelToWidget(const std::array<int64_t, 3>& voxel) const
+{
+  const Vec3 s = m_model->mapper(m_orientation)
+                     .indexToSlice({static_cast<double>(voxel[0]), static_cast<double>(voxel[1]),
+                                    static_cast<double>(voxel[2])});
+  const ScreenPoint p = viewTransform().sliceToScreen(s[0], s[1]);
+  return {p.x, p.y};
+}
+
+std::array<int64_t, 3> SliceView::widgetToVoxel(const QPointF& pos) const
+{
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const ScreenPoint s = viewTransform().screenToSlice(pos.x(), pos.y());
+  const double col = std::clamp(std::round(s.x), 0.0, std::max(0.0, m.width() - 1.0));
+  const double row = std::clamp(std::round(s.y), 0.0, std::max(0.0, m.height() - 1.0));
+  const Vec3 idx = m.sliceToIndex(col, row, m_model->sliceIndex(m_orientation));
+  return {std::llround(idx[0]), std::llround(idx[1]), std::llround(idx[2])};
+}
+
+// ---- painting -------------------------------------------------------------------------------
+void SliceView::paintEvent(QPaintEvent*)
+{
+  QPainter p(this);
+  p.fillRect(rect(), kBackground);
+  if (!m_model->hasImage())
+  {
+    QFont f = font();
+    f.setPixelSize(13);
+    p.setFont(f);
+    shadowedText(p, rect().adjusted(8, 6, -8, -6), Qt::AlignLeft | Qt::AlignTop,
+                 tr(sliceOrientationName(m_orientation)), kDimText);
+    shadowedText(p, rect(), Qt::AlignCenter, tr("Drop an image here\nor use File > Open Image"),
+                 kDimText);
+  }
+  else
+  {
+    if (!m_cacheValid)
+    {
+      m_cache = m_model->renderSlice(m_orientation);
+      m_cachedSlice = m_model->sliceIndex(m_orientation);
+      m_cacheValid = true;
+    }
+    const ScreenRect r = viewTransform().sliceRect();
+    // Nearest neighbour: every voxel stays a sharp rectangle, as in ITK-SNAP.
+    p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+    p.drawImage(QRectF(r.left, r.top, r.width, r.height), m_cache);
+
+    const QPointF c = voxelToWidget(m_model->cursor());
+    p.setRenderHint(QPainter::Antialiasing, false);
+    p.setPen(QPen(kCrosshair, 1));
+    const double w = width(), h = height();
+    p.drawLine(QPointF(0, c.y()), QPointF(std::max(0.0, c.x() - kCrosshairGapPx), c.y()));
+    p.drawLine(QPointF(std::min(w, c.x() + kCrosshairGapPx), c.y()), QPointF(w, c.y()));
+    p.drawLine(QPointF(c.x(), 0), QPointF(c.x(), std::max(0.0, c.y() - kCrosshairGapPx)));
+    p.drawLine(QPointF(c.x(), std::min(h, c.y() + kCrosshairGapPx)), QPointF(c.x(), h));
+
+    drawOverlayText(p);
+  }
+  if (hasFocus())
+  {
+    p.setPen(QPen(kFocusFrame, 2));
+    p.setBrush(Qt::NoBrush);
+    p.drawRect(QRectF(rect()).adjusted(1, 1, -1, -1));
+  }
+}
+
+void SliceView::drawOverlayText(QPainter& p)
+{
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const QRectF area = QRectF(rect()).adjusted(8, 6, -8, -6);
+
+  // Orientation letters at the middle of each edge.
+  QFont big = font();
+  big.setPixelSize(16);
+  big.setBold(true);
+  p.setFont(big);
+  const EdgeLetters e = m.edgeLetters();
+  shadowedText(p, area, Qt::AlignLeft | Qt::AlignVCenter, QString::fromStdString(e.left), kLetters);
+  shadowedText(p, area, Qt::AlignRight | Qt::AlignVCenter, QString::fromStdString(e.right),
+               kLetters);
+  shadowedText(p, area, Qt::AlignHCenter | Qt::AlignTop, QString::fromStdString(e.top), kLetters);
+  shadowedText(p, area, Qt::AlignHCenter | Qt::AlignBottom, QString::fromStdString(e.bottom),
+               kLetters);
+
+  QFont title = font();
+  title.setPixelSize(13);
+  title.setBold(true);
+  QFont small = font();
+  small.setPixelSize(12);
+  const QFontMetrics fm(small);
+  const double line = fm.height();
+
+  p.setFont(title);
+  shadowedText(p, area, Qt::AlignLeft | Qt::AlignTop, tr(sliceOrientationName(m_orientation)),
+               kText);
+  p.setFont(small);
+  const QRectF below = area.adjusted(0, line + 2, 0, 0);
+  shadowedText(p, below, Qt::AlignLeft | Qt::AlignTop,
+               tr("Slice %1 / %2").arg(m_model->sliceIndex(m_orientation) + 1).arg(m.sliceCount()),
+               kText);
+
+  const VoxelIndex cur = m_model->cursor();
+  const Vec3 mm = m_model->geometry().indexToPhysical(
+      {static_cast<double>(cur[0]), static_cast<double>(cur[1]), static_cast<double>(cur[2])});
+  shadowedText(p, area, Qt::AlignRight | Qt::AlignTop, slicePositionText(m, mm), kDimText);
+
+  const WindowLevel wl = m_model->windowLevel();
+  QString wlText = tr("W %1  L %2")
+                       .arg(wl.width, 0, 'f', wl.width < 10 ? 2 : 0)
+                       .arg(wl.level, 0, 'f', wl.width < 10 ? 2 : 0);
+  if (m_model->windowLevelMode())
+    wlText += tr("  [W/L mode]");
+  shadowedText(p, area, Qt::AlignLeft | Qt::AlignBottom, wlText, kText);
+
+  const ViewState s = m_model->viewState(m_orientation);
+  if (std::abs(s.zoom - 1.0) > 1e-3)
+    shadowedText(p, area, Qt::AlignRight | Qt::AlignBottom,
+                 tr("Zoom %1%").arg(std::lround(s.zoom * 100)), kDimText);
+}
+
+// ---- input ----------------------------------------------------------------------------------
+void SliceView::moveCursorTo(const QPointF& pos)
+{
+  if (m_model->hasImage())
+    m_model->setCursor(widgetToVoxel(pos));
+}
+
+void SliceView::reportHover(const QPointF& pos)
+{
+  if (!m_model->hasImage())
+    return;
+  const ScreenRect r = viewTransform().sliceRect();
+  const bool inside = pos.x() >= r.left && pos.y() >= r.top && pos.x() < r.left + r.width &&
+                      pos.y() < r.top + r.height;
+  m_hover = pos;
+  emit hoverTextChanged(inside ? m_model->describeVoxel(widgetToVoxel(pos)) : QString());
+}
+
+void SliceView::mousePressEvent(QMouseEvent* e)
+{
+  setFocus(Qt::MouseFocusReason);
+  m_dragStart = m_dragLast = e->position();
+  switch (e->button())
+  {
+  case Qt::LeftButton:
+    if (e->modifiers().testFlag(Qt::ShiftModifier) || m_model->windowLevelMode())
+    {
+      m_drag = Drag::WindowLevel;
+      m_dragStartWidth = m_model->windowLevel().width;
+      m_dragStartLevel = m_model->windowLevel().level;
+    }
+    else
+    {
+      m_drag = Drag::Cursor;
+      moveCursorTo(e->position());
+    }
+    break;
+  case Qt::MiddleButton:
+    m_drag = Drag::Pan;
+    setCursor(Qt::ClosedHandCursor);
+    break;
+  case Qt::RightButton:
+    m_drag = Drag::Zoom;
+    setCursor(Qt::SizeVerCursor);
+    break;
+  default:
+    break;
+  }
+  e->accept();
+}
+
+void SliceView::mouseMoveEvent(QMouseEvent* e)
+{
+  const QPointF pos = e->position();
+  switch (m_drag)
+  {
+  case Drag::Cursor:
+    moveCursorTo(pos);
+    break;
+  case Drag::WindowLevel:
+  {
+    const QPointF d = pos - m_dragStart;
+    m_model->setWindowLevel(
+        m_model->draggedWindowLevel({m_dragStartWidth, m_dragStartLevel}, d.x(), d.y()));
+    break;
+  }
+  case Drag::Pan:
+  {
+    ViewState s = m_model->viewState(m_orientation);
+    s.panXPx += pos.x() - m_dragLast.x();
+    s.panYPx += pos.y() - m_dragLast.y();
+    m_model->setViewState(m_orientation, s);
+    break;
+  }
+  case Drag::Zoom:
+  {
+    ViewTransform t = viewTransform();
+    t.zoomAbout(std::exp(-(pos.y() - m_dragLast.y()) * 0.01), m_dragStart.x(), m_dragStart.y());
+    m_model->setViewState(m_orientation, {t.zoom, t.panXPx, t.panYPx});
+    break;
+  }
+  case Drag::None:
+    break;
+  }
+  m_dragLast = pos;
+  reportHover(pos);
+  e->accept();
+}
+
+void SliceView::mouseReleaseEvent(QMouseEvent* e)
+{
+  m_drag = Drag::None;
+  setCursor(Qt::CrossCursor);
+  e->accept();
+}
+
+void SliceView::mouseDoubleClickEvent(QMouseEvent* e)
+{
+  if (e->button() == Qt::LeftButton)
+    emit maximizeRequested();
+  e->accept();
+}
+
+void SliceView::wheelEvent(QWheelEvent* e)
+{
+  const int steps = e->angleDelta().y() / 120 != 0 ? e->angleDelta().y() / 120
+                    : e->angleDelta().y() > 0      ? 1
+                    : e->angleDelta().y() < 0      ? -1
+                                                   : 0;
+  if (steps == 0 || !m_model->hasImage())
+    return;
+  if (e->modifiers().testFlag(Qt::ControlModifier))
+  {
+    ViewTransform t = viewTransform();
+    t.zoomAbout(std::pow(1.15, steps), e->position().x(), e->position().y());
+    m_model->setViewState(m_orientation, {t.zoom, t.panXPx, t.panYPx});
+  }
+  else
+  {
+    m_model->stepSlices(m_orientation, steps);
+  }
+  reportHover(e->position());
+  e->accept();
+}
+
+void SliceView::keyPressEvent(QKeyEvent* e)
+{
+  if (!m_model->hasImage())
+  {
+    QWidget::keyPressEvent(e);
+    return;
+  }
+  switch (e->key())
+  {
+  case Qt::Key_Up:
+    m_model->stepSlices(m_orientation, 1);
+    break;
+  case Qt::Key_Down:
+    m_model->stepSlices(m_orientation, -1);
+    break;
+  case Qt::Key_PageUp:
+    m_model->stepSlices(m_orientation, kPageStep);
+    break;
+  case Qt::Key_PageDown:
+    m_model->stepSlices(m_orientation, -kPageStep);
+    break;
+  case Qt::Key_Plus:
+  case Qt::Key_Equal:
+  case Qt::Key_Minus:
+  {
+    ViewState s = m_model->viewState(m_orientation);
+    s.zoom *= e->key() == Qt::Key_Minus ? 1 / 1.15 : 1.15;
+    m_model->setViewState(m_orientation, s);
+    break;
+  }
+  default:
+    QWidget::keyPressEvent(e);
+    return;
+  }
+  if (m_hover)
+    reportHover(*m_hover);
+  e->accept();
+}
+
+void SliceView::leaveEvent(QEvent*)
+{
+  m_hover.reset();
+  emit hoverTextChanged(QString());
+}
+
+void SliceView::focusInEvent(QFocusEvent*)
+{
+  update();
+}
+void SliceView::focusOutEvent(QFocusEvent*)
+{
+  update();
+}
+
+} // namespace panseg::ui

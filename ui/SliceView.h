@@ -1,0 +1,80 @@
+#pragma once
+// One 2D slice view (axial, coronal or sagittal) of the ViewerModel, painted with QPainter.
+// It shows the model's state and turns mouse/keyboard input into model changes; it keeps no
+// state of its own besides the drag in progress.
+
+#include "core/display/SliceGeometry.h"
+#include "core/display/ViewTransform.h"
+
+#include <QImage>
+#include <QPointF>
+#include <QWidget>
+
+#include <optional>
+
+namespace panseg::ui
+{
+class ViewerModel;
+
+class SliceView : public QWidget
+{
+  Q_OBJECT
+public:
+  SliceView(ViewerModel* model, panseg::SliceOrientation orientation, QWidget* parent = nullptr);
+
+  panseg::SliceOrientation orientation() const { return m_orientation; }
+  /// Where the current slice lies in this widget (fit, zoom and pan applied).
+  panseg::ViewTransform viewTransform() const;
+  /// Widget position of a voxel's centre projected on this view.
+  QPointF voxelToWidget(const std::array<int64_t, 3>& voxel) const;
+  /// Voxel under a widget position (clamped into the image).
+  std::array<int64_t, 3> widgetToVoxel(const QPointF& pos) const;
+
+  QSize sizeHint() const override { return {400, 400}; }
+  QSize minimumSizeHint() const override { return {120, 120}; }
+
+signals:
+  /// Text for the status bar about the voxel under the mouse (empty when it left the view).
+  void hoverTextChanged(const QString& text);
+  void maximizeRequested();
+
+protected:
+  void paintEvent(QPaintEvent* e) override;
+  void mousePressEvent(QMouseEvent* e) override;
+  void mouseMoveEvent(QMouseEvent* e) override;
+  void mouseReleaseEvent(QMouseEvent* e) override;
+  void mouseDoubleClickEvent(QMouseEvent* e) override;
+  void wheelEvent(QWheelEvent* e) override;
+  void keyPressEvent(QKeyEvent* e) override;
+  void leaveEvent(QEvent* e) override;
+  void focusInEvent(QFocusEvent* e) override;
+  void focusOutEvent(QFocusEvent* e) override;
+
+private:
+  enum class Drag
+  {
+    None,
+    Cursor,
+    WindowLevel,
+    Pan,
+    Zoom
+  };
+  void invalidate();
+  void moveCursorTo(const QPointF& pos);
+  void drawOverlayText(QPainter& p);
+  void reportHover(const QPointF& pos);
+
+  ViewerModel* m_model;
+  panseg::SliceOrientation m_orientation;
+  QImage m_cache; // the rendered slice at slice resolution, until the model changes
+  bool m_cacheValid = false;
+  int m_cachedSlice = -1;
+
+  Drag m_drag = Drag::None;
+  QPointF m_dragStart;
+  QPointF m_dragLast;
+  double m_dragStartWidth = 0, m_dragStartLevel = 0;
+  std::optional<QPointF> m_hover;
+};
+
+} // namespace panseg::ui

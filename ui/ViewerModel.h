@@ -1,0 +1,143 @@
+#pragma once
+// The viewer's state without any widget: image, mask, cursor, window/level, per-view zoom/pan
+// and overlay style. Views show it and forward user intent to it; tests drive it headless.
+
+#include "core/Volume.h"
+#include "core/display/SliceGeometry.h"
+#include "core/display/SliceRendering.h"
+#include "core/display/WindowLevel.h"
+
+#include <QImage>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include <array>
+#include <memory>
+
+namespace panseg::ui
+{
+using VoxelIndex = std::array<int64_t, 3>;
+
+/// Zoom and pan of one slice view (see panseg::ViewTransform).
+struct ViewState
+{
+  double zoom = 1.0;
+  double panXPx = 0.0, panYPx = 0.0;
+  bool operator==(const ViewState& o) const
+  {
+    return zoom == o.zoom && panXPx == o.panXPx && panYPx == o.panYPx;
+  }
+};
+
+class ViewerModel : public QObject
+{
+  Q_OBJECT
+public:
+  explicit ViewerModel(QObject* parent = nullptr);
+  ~ViewerModel() override;
+
+  /// Name of the window preset that spans the body's 1st..99th intensity percentile.
+  static QString automaticPresetName();
+
+  // ---- data ----------------------------------------------------------------------------
+  /// Shows a new image: cursor to the centre, default window for its modality, views reset.
+  /// The previous mask is dropped (it belonged to the previous image).
+  void setImage(panseg::Image image);
+  /// Shows a mask over the image. Refused (returns false, state unchanged) when there is no
+  /// image or the mask's grid differs; *error then names the difference.
+  bool setMask(panseg::LabelMask mask, QString* error = nullptr);
+  void clearMask();
+
+  bool hasImage() const { return static_cast<bool>(m_image); }
+  bool hasMask() const { return static_cast<bool>(m_mask); }
+  const panseg::Image& image() const;
+  const panseg::LabelMask& mask() const;
+  /// Shared ownership, for work on other threads (3D surface extraction).
+  std::shared_ptr<const panseg::LabelMask> maskShared() const { return m_mask; }
+  const panseg::Geometry& geometry() const;
+  /// Grows by one on every setImage / setMask / clearMask.
+  quint64 dataRevision() const { return m_revision; }
+
+  panseg::SliceMapper mapper(panseg::SliceOrientation o) const;
+
+  // ---- cursor and slices -----------------------------------------------------------------
+  VoxelIndex cursor() const { return m_cursor; }
+  /// Moves the linked cursor (clamped into the image); every view follows.
+  void setCursor(const VoxelIndex& voxel);
+  /// Slice shown by a view: the cursor's index along that view's slice axis.
+  int sliceIndex(panseg::SliceOrientation o) const;
+  int sliceCount(panseg::SliceOrientation o) const;
+  void setSliceIndex(panseg::SliceOrientation o, int index);
+  /// Moves `steps` slices forward: toward superior (axial), anterior (coronal), left (sagittal).
+  void stepSlices(panseg::SliceOrientation o, int steps);
+
+  // ---- window / level --------------------------------------------------------------------
+  panseg::WindowLevel windowLevel() const { return m_window; }
+  void setWindowLevel(panseg::WindowLevel wl);
+  /// Presets offered for this image: the CT presets (for CT), then the automatic window.
+  QStringList presetNames() const;
+  bool applyPreset(const QString& name);
+  /// The automatic (percentile) window of the current image, computed once when it was set.
+  panseg::WindowLevel automaticWindow() const { return m_autoWindow; }
+  /// Name of the preset the current window equals, or empty for a custom window.
+  QString activePresetName() const;
+  /// Window after dragging (dx, dy) screen pixels from `start`: right widens the window,
+  /// down raises the level (darker image). Sensitivity follows the image's intensity span.
+  panseg::WindowLevel draggedWindowLevel(const panseg::WindowLevel& start, double dxPx,
+                                         double dyPx) const;
+  /// Whether a plain left-drag in a slice view adjusts window/level (W/L mode) instead of
+  /// moving the cursor. Shift+left-drag always adjusts window/level.
+  bool windowLevelMode() const { return m_windowLevelMode; }
+  void setWindowLevelMode(bool on);
+
+  // ---- per-view zoom/pan -------------------------------------------------------------------
+  ViewState viewState(panseg::SliceOrientation o) const;
+  void setViewState(panseg::SliceOrientation o, const ViewState& s);
+  /// Zoom 1, no pan, in every view; cursor kept.
+  void resetViews();
+
+  // ---- overlay ---------------------------------------------------------------------------
+  panseg::OverlayStyle overlayStyle() const { return m_overlay; }
+  void setOverlayVisible(bool on);
+  void setOverlayOpacity(double opacity); // clamped to 0..1
+  void setOverlayMode(panseg::OverlayMode mode);
+
+  // ---- what the views show -----------------------------------------------------------------
+  /// The current slice of a view at slice resolution (one pixel per voxel, screen oriented),
+  /// grey through the window with the mask overlay composited. Null without an image.
+  QImage renderSlice(panseg::SliceOrientation o) const;
+  /// Intensity and label at a voxel (0 outside or without a mask).
+  float intensityAt(const VoxelIndex& v) const;
+  int labelAt(const VoxelIndex& v) const;
+  /// "Voxel (x, y, z)   LPS (x, y, z) mm   Value v   Label n" for the status bar.
+  QString describeVoxel(const VoxelIndex& v) const;
+  /// One line about the image: file name, size, spacing, orientation, modality.
+  QString imageSummary() const;
+
+signals:
+  void imageChanged();
+  void maskChanged();
+  void cursorChanged();
+  void windowLevelChanged();
+  void windowLevelModeChanged(bool on);
+  void viewStateChanged(panseg::SliceOrientation o);
+  void overlayChanged();
+
+private:
+  VoxelIndex clamped(const VoxelIndex& v) const;
+
+  std::shared_ptr<const panseg::Image> m_image;
+  std::shared_ptr<const panseg::LabelMask> m_mask;
+  quint64 m_revision = 0;
+  VoxelIndex m_cursor{0, 0, 0};
+  panseg::WindowLevel m_window;
+  panseg::WindowLevel m_autoWindow;
+  double m_dragIntensityPerPx = 4.0;
+  bool m_isCt = false;
+  bool m_windowLevelMode = false;
+  std::array<ViewState, 3> m_views{};
+  panseg::OverlayStyle m_overlay;
+};
+
+} // namespace panseg::ui
