@@ -11,8 +11,6 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
-#include <QProcess>
-#include <QStandardPaths>
 #include <QSysInfo>
 #include <QDir>
 #include <QThread>
@@ -218,10 +216,6 @@ int benchAgreement(const Args& a)
   return Ok;
 }
 
-bool needsDisplay()
-{
-  return qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("PANSEG_IN_XVFB");
-}
 } // namespace
 
 int bench(int argc, char** argv, const QStringList& args)
@@ -235,23 +229,8 @@ int bench(int argc, char** argv, const QStringList& args)
   }
   if (what == "io")
   {
-    if (needsDisplay())
-    {
-      const QString xvfb = QStandardPaths::findExecutable("xvfb-run");
-      if (xvfb.isEmpty())
-      {
-        printError("bench io renders a view: it needs a display or xvfb-run");
-        return Failed;
-      }
-      QProcess p;
-      p.setProcessChannelMode(QProcess::ForwardedChannels);
-      auto env = QProcessEnvironment::systemEnvironment();
-      env.insert("PANSEG_IN_XVFB", "1");
-      p.setProcessEnvironment(env);
-      p.start(xvfb, QStringList{ "-a", "-s", "-screen 0 1920x1200x24", QString::fromLocal8Bit(argv[0]), "bench" } + args);
-      p.waitForFinished(-1);
-      return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : Failed;
-    }
+    if (needsVirtualDisplay())
+      return rerunUnderXvfb(argv, QStringList{ "bench" } + args);
     return benchIo(argc, argv, a);
   }
   if (what == "agreement")

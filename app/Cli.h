@@ -40,5 +40,9 @@ int gui(int argc, char** argv, const QStringList& paths);
 int bench(int argc, char** argv, const QStringList& args);
 
 QString usage();
+/// True when no display is available (and we are not already inside xvfb-run).
+bool needsVirtualDisplay();
+/// Runs `panseg ARGS` again under xvfb-run and returns its exit code.
+int rerunUnderXvfb(char** argv, const QStringList& args);
 void printError(const QString& message);
 } // namespace panseg::cli

@@ -18,9 +18,8 @@
 
 namespace panseg::cli
 {
-namespace
-{
-/// `screenshot` must work on a machine without a display: re-run itself under xvfb-run.
+/// Commands that render must work on a machine without a display: they re-run themselves
+/// under xvfb-run.
 bool needsVirtualDisplay()
 {
   return qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") &&
@@ -50,7 +49,6 @@ int rerunUnderXvfb(char** argv, const QStringList& args)
   }
   return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : Failed;
 }
-} // namespace
 
 int gui(int argc, char** argv, const QStringList& paths)
 {

@@ -217,16 +217,17 @@ itk::ImageIOBase::Pointer probe(const std::string& path)
   return io;
 }
 
-template <typename TImage> typename TImage::Pointer readFile(const std::string& path, const ProgressFn& progress)
+/// Runs an ITK reader with progress reporting and cancellation; ITK failures become Errors
+/// that name `what`.
+void runWithProgress(itk::ProcessObject* po, const ProgressFn& progress, const std::string& what)
 {
-  auto reader = itk::ImageFileReader<TImage>::New();
-  reader->SetFileName(path);
-  auto cmd = itk::CStyleCommand::New();
   struct Ctx
   {
     const ProgressFn* fn;
     itk::ProcessObject* po;
-  } ctx{ &progress, reader.GetPointer() };
+  } ctx{ &progress, po };
+  auto cmd = itk::CStyleCommand::New();
+  unsigned long tag = 0;
   if (progress)
   {
     cmd->SetClientData(&ctx);
@@ -235,20 +236,33 @@ template <typename TImage> typename TImage::Pointer readFile(const std::string& 
       if (!(*c->fn)(c->po->GetProgress()))
         c->po->AbortGenerateDataOn();
     });
-    reader->AddObserver(itk::ProgressEvent(), cmd);
+    tag = po->AddObserver(itk::ProgressEvent(), cmd);
   }
   try
   {
-    reader->Update();
+    po->Update();
   }
   catch (const itk::ProcessAborted&)
   {
-    throw Error("cancelled while reading " + path);
+    if (progress)
+      po->RemoveObserver(tag);
+    throw Error("cancelled while reading " + what);
   }
   catch (const itk::ExceptionObject& e)
   {
-    throw Error("cannot read " + path + ": " + itkMessage(e));
+    if (progress)
+      po->RemoveObserver(tag);
+    throw Error("cannot read " + what + ": " + itkMessage(e));
   }
+  if (progress)
+    po->RemoveObserver(tag);
+}
+
+template <typename TImage> typename TImage::Pointer readFile(const std::string& path, const ProgressFn& progress)
+{
+  auto reader = itk::ImageFileReader<TImage>::New();
+  reader->SetFileName(path);
+  runWithProgress(reader, progress, path);
   return reader->GetOutput();
 }
 
@@ -518,34 +532,7 @@ Image readDicomSeries(const std::string& folder, const std::string& preferredFil
     reader->SetImageIO(gdcmIO);
     reader->SetFileNames(series.files);
     reader->ForceOrthogonalDirectionOff(); // we checked the geometry ourselves
-    auto cmd = itk::CStyleCommand::New();
-    struct Ctx
-    {
-      const ProgressFn* fn;
-      itk::ProcessObject* po;
-    } ctx{ &progress, reader.GetPointer() };
-    if (progress)
-    {
-      cmd->SetClientData(&ctx);
-      cmd->SetCallback([](itk::Object*, const itk::EventObject&, void* data) {
-        auto* c = static_cast<Ctx*>(data);
-        if (!(*c->fn)(c->po->GetProgress()))
-          c->po->AbortGenerateDataOn();
-      });
-      reader->AddObserver(itk::ProgressEvent(), cmd);
-    }
-    try
-    {
-      reader->Update();
-    }
-    catch (const itk::ProcessAborted&)
-    {
-      throw Error("cancelled while reading the DICOM series in " + folder);
-    }
-    catch (const itk::ExceptionObject& e)
-    {
-      throw Error("cannot read the DICOM series in " + folder + ": " + itkMessage(e));
-    }
+    runWithProgress(reader, progress, "the DICOM series in " + folder);
     out = reader->GetOutput();
   }
 

@@ -1,0 +1,636 @@
+// The study database from the command line: import, list, masks, checks, and its benchmark.
+#include "DbCommands.h"
+
+#include "Cli.h"
+
+#include "core/Error.h"
+#include "core/io/ImageIO.h"
+#include "database/ContentHash.h"
+#include "database/Importer.h"
+#include "database/SeriesTableModel.h"
+#include "database/StudyDatabase.h"
+
+#include <QCoreApplication>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <unistd.h>
+
+namespace panseg::cli
+{
+namespace
+{
+using namespace panseg::db;
+
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+/// Qt SQL loads its driver as a plugin, which needs an application object.
+void ensureCoreApplication()
+{
+  if (QCoreApplication::instance())
+    return;
+  static int argc = 1;
+  static char name[] = "panseg";
+  static char* argv[] = { name, nullptr };
+  static QCoreApplication app(argc, argv);
+}
+
+QString dataFolderOf(const Args& a)
+{
+  return a.has("db") ? a.value("db") : qs(StudyDatabase::defaultDataFolder());
+}
+
+bool usageError(const Args& a, const QString& synopsis, int minPos, int maxPos)
+{
+  if (!a.error.isEmpty())
+  {
+    printError(a.error);
+    return true;
+  }
+  if (a.positionals.size() < minPos || (maxPos >= 0 && a.positionals.size() > maxPos))
+  {
+    printError("usage: " + synopsis);
+    return true;
+  }
+  return false;
+}
+
+void printJson(const QJsonObject& o) { std::printf("%s", QJsonDocument(o).toJson(QJsonDocument::Indented).constData()); }
+
+QJsonArray issues(const std::vector<ImportIssue>& list)
+{
+  QJsonArray a;
+  for (const auto& i : list)
+    a.append(QJsonObject{ { "path", qs(i.path) }, { "reason", qs(i.reason) } });
+  return a;
+}
+
+QJsonArray ids(const std::vector<int64_t>& list)
+{
+  QJsonArray a;
+  for (auto id : list)
+    a.append(qint64(id));
+  return a;
+}
+
+std::atomic<bool> g_interrupted{ false };
+extern "C" void onInterrupt(int) { g_interrupted = true; }
+
+QString sizeText(const Geometry& g)
+{
+  return QString("%1x%2x%3").arg(g.size[0]).arg(g.size[1]).arg(g.size[2]);
+}
+
+QJsonObject seriesJson(const SeriesRecord& s)
+{
+  const Geometry& g = s.geometry;
+  QJsonObject o{ { "id", qint64(s.id) },
+                 { "patient_id", qs(s.patientId) },
+                 { "patient_name", qs(s.patientName) },
+                 { "study_date", qs(s.studyDate) },
+                 { "study_instance_uid", qs(s.studyInstanceUid) },
+                 { "series_instance_uid", qs(s.seriesInstanceUid) },
+                 { "description", qs(s.description) },
+                 { "modality", qs(to_string(s.modality)) },
+                 { "modality_source", qs(s.modalitySource) },
+                 { "center", qs(s.center) },
+                 { "format", qs(s.format) },
+                 { "source_path", qs(s.sourcePath) },
+                 { "content_hash", qs(s.contentHash) },
+                 { "size", QJsonArray{ qint64(g.size[0]), qint64(g.size[1]), qint64(g.size[2]) } },
+                 { "spacing_mm", QJsonArray{ g.spacingMm[0], g.spacingMm[1], g.spacingMm[2] } },
+                 { "origin_mm", QJsonArray{ g.originMm[0], g.originMm[1], g.originMm[2] } },
+                 { "masks", s.maskCount } };
+  if (s.latestMaskId)
+  {
+    o["latest_mask"] = qint64(s.latestMaskId);
+    o["latest_mask_state"] = s.latestMaskState ? qs(to_string(*s.latestMaskState)) : QString();
+    o["latest_volume_ml"] = s.latestVolumeMl;
+  }
+  return o;
+}
+
+QJsonObject maskJson(const MaskVersion& m)
+{
+  QJsonObject vols;
+  for (const auto& [label, ml] : m.labelVolumesMl)
+    vols[QString::number(label)] = ml;
+  QJsonObject o{ { "id", qint64(m.id) },
+                 { "series", qint64(m.seriesId) },
+                 { "parent", m.parentId ? QJsonValue(qint64(m.parentId)) : QJsonValue() },
+                 { "source", qs(to_string(m.source)) },
+                 { "author", qs(m.authorName) },
+                 { "state", qs(to_string(m.state)) },
+                 { "created_at", qs(m.createdAt) },
+                 { "state_changed_at", qs(m.stateChangedAt) },
+                 { "file", qs(m.filePath) },
+                 { "sha256", qs(m.sha256) },
+                 { "voxels", qint64(m.voxelCount) },
+                 { "volume_ml", m.volumeMl },
+                 { "label_volumes_ml", vols } };
+  if (m.modelVersionId)
+    o["model"] = qs(m.modelLabel);
+  if (!m.note.empty())
+    o["note"] = qs(m.note);
+  if (!m.importedFrom.empty())
+    o["imported_from"] = qs(m.importedFrom);
+  return o;
+}
+
+// ---- db verbs ---------------------------------------------------------------------------------
+int dbList(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db list [--db DIR] [--modality CT|MRI|MRI-T1W|MRI-T2W|other] [--search TEXT] "
+                    "[--center NAME] [--json]",
+                 0, 0))
+    return Usage;
+  SeriesFilter f;
+  if (a.has("modality"))
+  {
+    const auto m = parseModality(a.value("modality").toStdString());
+    if (!m)
+    {
+      printError("--modality must be CT, MRI, MRI-T1W, MRI-T2W or other");
+      return Usage;
+    }
+    f.modality = m;
+    f.anyMri = true; // "MRI" means any MRI
+  }
+  f.text = a.value("search").toStdString();
+  f.center = a.value("center").toStdString();
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  const auto rows = db.listSeries(f);
+  if (a.has("json"))
+  {
+    QJsonArray list;
+    for (const auto& s : rows)
+      list.append(seriesJson(s));
+    printJson(QJsonObject{ { "database", qs(db.dataFolder()) }, { "series", list } });
+    return Ok;
+  }
+  std::printf("%5s  %-22s %-10s %-8s %-12s %-12s %5s %-10s %9s  %s\n", "ID", "PATIENT", "DATE", "MODALITY", "CENTER",
+              "SIZE", "MASKS", "LATEST", "VOL mL", "SERIES");
+  for (const auto& s : rows)
+  {
+    QString patient = s.patientId.empty() ? qs(s.patientName) : qs(s.patientId);
+    if (patient.size() > 22)
+      patient = patient.left(21) + "~";
+    std::printf("%5lld  %-22s %-10s %-8s %-12s %-12s %5d %-10s %9s  %s\n", (long long)s.id, qPrintable(patient),
+                s.studyDate.empty() ? "-" : s.studyDate.c_str(), to_string(s.modality).c_str(),
+                s.center.empty() ? "-" : qPrintable(qs(s.center).left(12)), qPrintable(sizeText(s.geometry)),
+                s.maskCount, s.latestMaskState ? to_string(*s.latestMaskState).c_str() : "-",
+                std::isnan(s.latestVolumeMl) ? "-" : qPrintable(QString::number(s.latestVolumeMl, 'f', 2)),
+                s.description.c_str());
+  }
+  std::printf("%zu series\n", rows.size());
+  return Ok;
+}
+
+int dbMasks(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db masks SERIES_ID [--db DIR] [--json]", 1, 1))
+    return Usage;
+  bool ok = false;
+  const qint64 id = a.positionals[0].toLongLong(&ok);
+  if (!ok || id <= 0)
+  {
+    printError("SERIES_ID must be a positive whole number (see panseg db list)");
+    return Usage;
+  }
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  const auto s = db.series(id);
+  if (!s)
+  {
+    printError(QString("no series %1 in %2").arg(id).arg(qs(db.dataFolder())));
+    return Failed;
+  }
+  const auto masks = db.masksOf(id);
+  if (a.has("json"))
+  {
+    QJsonArray list;
+    for (const auto& m : masks)
+      list.append(maskJson(m));
+    printJson(QJsonObject{ { "series", seriesJson(*s) }, { "masks", list } });
+    return Ok;
+  }
+  std::printf("series %lld: %s %s, %s, %s\n", (long long)s->id, to_string(s->modality).c_str(),
+              qPrintable(sizeText(s->geometry)), s->description.c_str(), s->sourcePath.c_str());
+  std::printf("%5s %6s %-9s %-18s %-9s %-24s %9s %9s  %-12s %s\n", "ID", "PARENT", "SOURCE", "AUTHOR/MODEL", "STATE",
+              "CREATED (UTC)", "VOXELS", "VOL mL", "SHA-256", "FILE");
+  for (const auto& m : masks)
+  {
+    const std::string who = m.modelVersionId ? m.modelLabel : m.authorName;
+    std::printf("%5lld %6s %-9s %-18s %-9s %-24s %9lld %9.2f  %-12s %s\n", (long long)m.id,
+                m.parentId ? std::to_string(m.parentId).c_str() : "-", to_string(m.source).c_str(),
+                qPrintable(qs(who).left(18)), to_string(m.state).c_str(), m.createdAt.c_str(),
+                (long long)m.voxelCount, m.volumeMl, m.sha256.substr(0, 12).c_str(), m.filePath.c_str());
+  }
+  std::printf("%zu mask versions\n", masks.size());
+  return Ok;
+}
+
+int dbCheck(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db check [--db DIR] [--json]", 0, 0))
+    return Usage;
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  const std::string integrity = db.integrityCheck();
+  const auto problems = db.verifyFiles();
+  const auto& sweep = db.openSweepReport();
+  if (a.has("json"))
+  {
+    QJsonArray list;
+    for (const auto& p : problems)
+      list.append(QJsonObject{ { "mask_version", qint64(p.maskVersionId) }, { "path", qs(p.path) }, { "problem", qs(p.problem) } });
+    printJson(QJsonObject{ { "database", qs(db.databasePath()) },
+                           { "schema_version", db.schemaVersion() },
+                           { "integrity", qs(integrity) },
+                           { "file_problems", list },
+                           { "removed_temporary_files", sweep.tempFilesRemoved },
+                           { "removed_orphan_files", sweep.orphanFilesRemoved } });
+  }
+  else
+  {
+    std::printf("database:  %s (schema %d)\n", db.databasePath().c_str(), db.schemaVersion());
+    std::printf("integrity: %s\n", integrity.c_str());
+    std::printf("files:     %s\n", problems.empty() ? "every mask file present with its SHA-256"
+                                                    : qPrintable(QString("%1 problems").arg(problems.size())));
+    for (const auto& p : problems)
+      std::printf("  mask version %lld: %s: %s\n", (long long)p.maskVersionId, p.path.c_str(), p.problem.c_str());
+    if (sweep.tempFilesRemoved + sweep.orphanFilesRemoved > 0)
+      std::printf("cleaned:   %d temporary and %d orphaned files of interrupted saves\n", sweep.tempFilesRemoved,
+                  sweep.orphanFilesRemoved);
+  }
+  if (integrity != "ok" || !problems.empty())
+  {
+    printError(QString("the study database in %1 has problems: integrity %2, %3 mask file problems")
+                 .arg(qs(db.dataFolder()), integrity == "ok" ? "ok" : "FAILED")
+                 .arg(problems.size()));
+    return Failed;
+  }
+  return Ok;
+}
+
+int dbSetModality(const QStringList& args)
+{
+  const Args a(args, {});
+  if (usageError(a, "panseg db set-modality SERIES_ID CT|MRI|MRI-T1W|MRI-T2W|other [--db DIR]", 2, 2))
+    return Usage;
+  bool ok = false;
+  const qint64 id = a.positionals[0].toLongLong(&ok);
+  const auto m = parseModality(a.positionals[1].toStdString());
+  if (!ok || !m)
+  {
+    printError("usage: panseg db set-modality SERIES_ID CT|MRI|MRI-T1W|MRI-T2W|other [--db DIR]");
+    return Usage;
+  }
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  db.setSeriesModality(id, *m);
+  std::printf("series %lld: modality %s\n", (long long)id, to_string(*m).c_str());
+  return Ok;
+}
+
+int dbSetState(const QStringList& args)
+{
+  const Args a(args, {});
+  if (usageError(a, "panseg db set-state MASK_VERSION_ID draft|submitted|approved|rejected [--note TEXT] [--db DIR]",
+                 2, 2))
+    return Usage;
+  bool ok = false;
+  const qint64 id = a.positionals[0].toLongLong(&ok);
+  const auto s = parseMaskState(a.positionals[1].toStdString());
+  if (!ok || !s)
+  {
+    printError("usage: panseg db set-state MASK_VERSION_ID draft|submitted|approved|rejected [--note TEXT] [--db DIR]");
+    return Usage;
+  }
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  db.setMaskState(id, *s, a.value("note").toStdString());
+  std::printf("mask version %lld: %s\n", (long long)id, to_string(*s).c_str());
+  return Ok;
+}
+
+int dbAudit(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db audit [--db DIR] [--limit N] [--json]", 0, 0))
+    return Usage;
+  bool ok = true;
+  const int limit = a.intValue("limit", 50, &ok);
+  if (!ok || limit < 0)
+  {
+    printError("--limit must be a whole number >= 0 (0 = all)");
+    return Usage;
+  }
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  auto log = db.auditLog();
+  if (limit > 0 && log.size() > size_t(limit))
+    log.erase(log.begin(), log.end() - limit);
+  if (a.has("json"))
+  {
+    QJsonArray list;
+    for (const auto& e : log)
+      list.append(QJsonObject{ { "id", qint64(e.id) },
+                               { "at", qs(e.at) },
+                               { "actor", qs(e.actor) },
+                               { "action", qs(e.action) },
+                               { "table", qs(e.tableName) },
+                               { "record", qint64(e.recordId) },
+                               { "details", QJsonDocument::fromJson(QByteArray::fromStdString(e.detailsJson)).object() } });
+    printJson(QJsonObject{ { "audit", list } });
+    return Ok;
+  }
+  for (const auto& e : log)
+    std::printf("%6lld %-24s %-12s %-20s %s %lld %s\n", (long long)e.id, e.at.c_str(), e.actor.c_str(),
+                e.action.c_str(), e.tableName.empty() ? "-" : e.tableName.c_str(), (long long)e.recordId,
+                e.detailsJson.c_str());
+  return Ok;
+}
+
+// ---- bench ------------------------------------------------------------------------------------
+double medianMs(int reps, const std::function<void()>& fn)
+{
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i)
+  {
+    QElapsedTimer timer;
+    timer.start();
+    fn();
+    t.push_back(double(timer.nsecsElapsed()) / 1e6);
+  }
+  std::sort(t.begin(), t.end());
+  return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
+}
+
+std::vector<StudyDatabase::NewSeries> syntheticRows(int n)
+{
+  static const Modality kinds[] = { Modality::CT, Modality::CT, Modality::MriT1w, Modality::MriT2w, Modality::Mri,
+                                    Modality::Other };
+  static const char* centers[] = { "Northwest", "Lakeside", "St. Elsewhere", "University Hospital" };
+  static const char* phases[] = { "arterial", "portal venous", "T1 VIBE", "T2 HASTE", "DWI b800", "localizer" };
+  std::vector<StudyDatabase::NewSeries> rows;
+  rows.reserve(size_t(n));
+  for (int i = 0; i < n; ++i)
+  {
+    StudyDatabase::NewSeries s;
+    const int patient = i / 3;
+    s.patientKey = "synthetic:" + std::to_string(patient);
+    s.patientId = "SYN" + std::to_string(100000 + patient);
+    s.patientName = "PATIENT^" + std::to_string(patient);
+    s.studyKey = s.patientKey;
+    s.studyDate = "20" + std::to_string(20 + patient % 6) + "-0" + std::to_string(1 + patient % 9) + "-1" +
+                  std::to_string(patient % 10);
+    s.description = phases[i % 6];
+    s.modality = kinds[i % 6];
+    s.modalitySource = "synthetic";
+    s.center = centers[patient % 4];
+    s.geometry.size = { 512, 512, 80 + i % 200 };
+    s.geometry.spacingMm = { 0.78, 0.78, 2.5 };
+    s.format = "DICOM";
+    s.sourcePath = "/synthetic/" + s.patientId + "/" + std::to_string(i);
+    s.contentHash = "synthetic-" + std::to_string(i);
+    rows.push_back(std::move(s));
+  }
+  return rows;
+}
+} // namespace
+
+// ---- entry points -----------------------------------------------------------------------------
+int importCommand(const QStringList& args)
+{
+  ensureCoreApplication();
+  const Args a(args, { "json", "verbose" });
+  const QString synopsis = "panseg import PATH... [--db DIR] [--center NAME] [--mask-state STATE] [--json] [--verbose]";
+  if (usageError(a, synopsis, 1, -1))
+    return Usage;
+  ImportOptions options;
+  options.center = a.value("center").toStdString();
+  if (a.has("mask-state"))
+  {
+    const auto s = parseMaskState(a.value("mask-state").toStdString());
+    if (!s)
+    {
+      printError("--mask-state must be draft, submitted, approved or rejected");
+      return Usage;
+    }
+    options.maskState = *s;
+  }
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  std::vector<std::string> paths;
+  for (const auto& p : a.positionals)
+    paths.push_back(p.toStdString());
+
+  // Ctrl-C cancels between items: nothing is half-written, and the report says what was done.
+  g_interrupted = false;
+  options.cancel = &g_interrupted;
+  auto previous = std::signal(SIGINT, onInterrupt);
+  const bool tty = ::isatty(2) && !a.has("json");
+  const ImportReport r = importPaths(db, paths, options, [&](const ImportProgress& p) {
+    if (tty && p.stage != "scan")
+      std::fprintf(stderr, "\r\033[K[%d/%d] %s %s", p.done + 1, p.total, p.stage.c_str(),
+                   qPrintable(QFileInfo(qs(p.path)).fileName()));
+    return true;
+  });
+  std::signal(SIGINT, previous);
+  if (tty)
+    std::fprintf(stderr, "\r\033[K");
+
+  if (a.has("json"))
+    printJson(QJsonObject{ { "database", qs(db.dataFolder()) },
+                           { "imported_series", ids(r.importedSeries) },
+                           { "imported_masks", ids(r.importedMasks) },
+                           { "duplicate_series", issues(r.duplicateSeries) },
+                           { "duplicate_masks", issues(r.duplicateMasks) },
+                           { "skipped", issues(r.skipped) },
+                           { "failures", issues(r.failures) },
+                           { "cancelled", r.cancelled },
+                           { "seconds", r.seconds } });
+  else
+  {
+    std::printf("imported %zu series and %zu masks into %s in %.1f s\n", r.importedSeries.size(),
+                r.importedMasks.size(), db.dataFolder().c_str(), r.seconds);
+    if (!r.duplicateSeries.empty() || !r.duplicateMasks.empty())
+      std::printf("already in the database: %zu series, %zu masks (not added again)\n", r.duplicateSeries.size(),
+                  r.duplicateMasks.size());
+    if (!r.skipped.empty())
+    {
+      std::printf("skipped %zu%s\n", r.skipped.size(), a.has("verbose") ? ":" : " (--verbose lists them)");
+      if (a.has("verbose"))
+        for (const auto& s : r.skipped)
+          std::printf("  %s: %s\n", s.path.c_str(), s.reason.c_str());
+    }
+    if (!r.failures.empty())
+    {
+      std::printf("failed %zu:\n", r.failures.size());
+      for (const auto& f : r.failures)
+        std::printf("  %s: %s\n", f.path.c_str(), f.reason.c_str());
+    }
+    if (r.cancelled)
+      std::printf("cancelled: the items above were completed; nothing else was written\n");
+  }
+  std::fflush(stdout);
+  if (r.cancelled)
+  {
+    printError("import cancelled");
+    return Failed;
+  }
+  const bool allDuplicates = !r.duplicateSeries.empty() && r.failures.empty();
+  if (r.anythingNew() || allDuplicates)
+    return Ok;
+  if (!r.failures.empty())
+    printError(QString("nothing imported: %1 item(s) failed, first %2: %3")
+                 .arg(r.failures.size())
+                 .arg(qs(r.failures.front().path), qs(r.failures.front().reason)));
+  else
+    printError("nothing to import in " + a.positionals.join(", ") + " (no readable images or DICOM series)");
+  return Failed;
+}
+
+int dbCommand(const QStringList& args)
+{
+  ensureCoreApplication();
+  const QString verb = args.value(0);
+  const QStringList rest = args.mid(1);
+  if (verb == "list")
+    return dbList(rest);
+  if (verb == "masks")
+    return dbMasks(rest);
+  if (verb == "check")
+    return dbCheck(rest);
+  if (verb == "set-modality")
+    return dbSetModality(rest);
+  if (verb == "set-state")
+    return dbSetState(rest);
+  if (verb == "audit")
+    return dbAudit(rest);
+  printError(verb.isEmpty() ? "usage: panseg db list|masks|check|set-modality|set-state|audit ..."
+                            : "unknown db command '" + verb + "' (list, masks, check, set-modality, set-state, audit)");
+  return Usage;
+}
+
+int benchDb(const QStringList& argsIn)
+{
+  ensureCoreApplication();
+  const QStringList args = argsIn.value(0) == "db" ? argsIn.mid(1) : argsIn;
+  const Args a(args, {});
+  if (usageError(a, "panseg bench db [--reps N] [--rows N]", 0, 0))
+    return Usage;
+  const int reps = std::max(1, a.intValue("reps", 5));
+  const int nRows = std::max(1, a.intValue("rows", 10000));
+  const QString shared = qEnvironmentVariable("PANSEG_SHARED_DIR", PANSEG_SHARED_DIR);
+  QTemporaryDir tmp;
+  if (!tmp.isValid())
+  {
+    printError("cannot create a temporary folder for the benchmark database");
+    return Failed;
+  }
+  std::printf("panseg %s, Qt %s; %d repetitions (medians); temporary databases in %s\n\n", PANSEG_VERSION, qVersion(),
+              reps, qPrintable(tmp.path()));
+
+  struct Case
+  {
+    const char* name;
+    QString path;
+  };
+  const Case cases[] = {
+    { "TotalSegmentator DICOM series (20 x 512x512, JPEG 2000)", shared + "/data/totalsegmentator/ct_dicom/example_ct_dicom" },
+    { "TotalSegmentator CT NIfTI (122x101x112, gzip)", shared + "/data/totalsegmentator/ct_full/example_ct.nii.gz" },
+  };
+  std::printf("%-58s %12s %14s %8s\n", "import into a new database", "median ms", "read-only ms", "ratio");
+  int run = 0;
+  for (const Case& c : cases)
+  {
+    if (!QFileInfo::exists(c.path))
+    {
+      std::printf("%-58s skipped: %s absent\n", c.name, qPrintable(c.path));
+      continue;
+    }
+    const double import = medianMs(reps, [&] {
+      // A fresh data folder each time, so that the series is new (not a duplicate).
+      StudyDatabase db((tmp.path() + QString("/import%1").arg(run++)).toStdString());
+      const ImportReport r = importPath(db, c.path.toStdString());
+      if (r.importedSeries.size() != 1)
+        throw Error("benchmark import of " + c.path.toStdString() + " did not import one series");
+    });
+    // Baseline in the same run: reading the image alone (what import must do anyway).
+    const double read = medianMs(reps, [&] { readImage(c.path.toStdString()); });
+    std::printf("%-58s %12.1f %14.1f %7.2fx\n", c.name, import, read, read > 0 ? import / read : 0.0);
+  }
+
+  StudyDatabase db((tmp.path() + "/browse").toStdString());
+  QElapsedTimer t;
+  t.start();
+  db.addSeriesBatch(syntheticRows(nRows));
+  const double insertMs = double(t.nsecsElapsed()) / 1e6;
+  SeriesTableModel model;
+  SeriesFilterModel proxy;
+  proxy.setSourceModel(&model);
+  std::printf("\n%d synthetic series rows (inserted in one transaction in %.0f ms)\n", nRows, insertMs);
+  std::printf("%-58s %12s %10s\n", "browser model", "median ms", "rows");
+  int shown = 0;
+  const double list = medianMs(reps, [&] {
+    model.reload(db);
+    shown = proxy.rowCount();
+  });
+  std::printf("%-58s %12.1f %10d\n", "list all (SQL query + model reset)", list, shown);
+  const double filterModality = medianMs(reps, [&] {
+    proxy.setModalityFilter(Modality::Mri, true);
+    shown = proxy.rowCount();
+    proxy.setModalityFilter(std::nullopt);
+  });
+  proxy.setModalityFilter(Modality::Mri, true);
+  shown = proxy.rowCount();
+  proxy.setModalityFilter(std::nullopt);
+  std::printf("%-58s %12.1f %10d\n", "filter in the model: modality MRI (any weighting)", filterModality, shown);
+  const double filterText = medianMs(reps, [&] {
+    proxy.setSearchText("lakeside haste");
+    shown = proxy.rowCount();
+    proxy.setSearchText({});
+  });
+  proxy.setSearchText("lakeside haste");
+  shown = proxy.rowCount();
+  proxy.setSearchText({});
+  std::printf("%-58s %12.1f %10d\n", "filter in the model: free text \"lakeside haste\"", filterText, shown);
+  const double sortDate = medianMs(reps, [&] {
+    proxy.sort(SeriesTableModel::StudyDateColumn, Qt::DescendingOrder);
+    proxy.sort(-1);
+  });
+  std::printf("%-58s %12.1f %10d\n", "sort by study date", sortDate, proxy.rowCount());
+  SeriesFilter sql;
+  sql.text = "lakeside haste";
+  size_t sqlRows = 0;
+  const double sqlFilter = medianMs(reps, [&] { sqlRows = db.listSeries(sql).size(); });
+  std::printf("%-58s %12.1f %10zu\n", "baseline: the same text filter in SQL (LIKE)", sqlFilter, sqlRows);
+  return Ok;
+}
+
+QString dbUsage()
+{
+  return QStringLiteral(
+    "  panseg import PATH... [--db DIR] [--center NAME] [--mask-state STATE] [--json] [--verbose]\n"
+    "                                   add DICOM folders, NIfTI/NRRD/MHA files and image+mask pairs to the\n"
+    "                                   study database (duplicates are recognised by content)\n"
+    "  panseg db list [--db DIR] [--modality M] [--search TEXT] [--center NAME] [--json]\n"
+    "  panseg db masks SERIES_ID [--db DIR] [--json]\n"
+    "                                   series in the database; the mask versions of one series\n"
+    "  panseg db check [--db DIR]       database integrity and every mask file's SHA-256\n"
+    "  panseg db set-modality SERIES_ID MODALITY | set-state MASK_ID STATE [--note TEXT] | audit\n"
+    "  panseg bench db [--reps N] [--rows N]\n"
+    "                                   import and browser-model timings (medians)\n"
+    "  (--db defaults to $PANSEG_DB_DIR, else ~/.local/share/panseg/studies)\n");
+}
+} // namespace panseg::cli
