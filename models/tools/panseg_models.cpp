@@ -1,0 +1,327 @@
+// panseg-models: parity, benchmark and inspection commands for the models/ library.
+// Runs on a bare GPU machine (LibTorch only): see models/README.md.
+#include "core/Error.h"
+#include "models/PanSegNet.h"
+#include "models/Parity.h"
+#include "models/Plans.h"
+#include "models/Weights.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace
+{
+using namespace panseg::models;
+
+const char* kUsage = R"(usage:
+  panseg-models parity --fixture DIR [--device cpu|cuda[:N]] [--fp16 | --half | --fp64]
+                       [--checkpoint] [--tf32] [--threads N]
+      Run the fixture network (shared/fixtures/pansegnet-parity) and compare every tensor.
+      --fp16 = CUDA autocast (as nnUNet_predict), --half = module cast to half,
+      --checkpoint = load model_final_checkpoint.model instead of weights.bin.
+  panseg-models bench --plan paper|fixture|PLANS.json [--device cpu|cuda[:N]] [--fp16 | --half]
+                      [--reps N] [--warmup N] [--batch N] [--no-attention] [--threads N]
+      Median time of one inference forward pass (random weights and input).
+  panseg-models info --plan paper|fixture|PLANS.json [--no-attention]
+      Plan summary, parameter count, state-dict size; --json prints the plan as JSON.
+  panseg-models checkpoint FILE.model [--plans FILE.pkl]
+      Read an nnU-Net v1 checkpoint (and its .model.pkl plans) and check they fit together.
+Threads default to the hardware concurrency.
+)";
+
+struct Args
+{
+  std::string command;
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options; // "--x" -> value ("" for flags)
+
+  bool flag(const std::string& name) const { return options.count(name) != 0; }
+  std::string get(const std::string& name, const std::string& fallback) const
+  {
+    const auto it = options.find(name);
+    return it == options.end() ? fallback : it->second;
+  }
+  int getInt(const std::string& name, int fallback) const
+  {
+    const auto it = options.find(name);
+    if (it == options.end())
+      return fallback;
+    try
+    {
+      std::size_t used = 0;
+      const int v = std::stoi(it->second, &used);
+      if (used != it->second.size())
+        throw std::invalid_argument(it->second);
+      return v;
+    }
+    catch (const std::exception&)
+    {
+      throw panseg::Error("option " + name + " expects an integer, got '" + it->second + "'");
+    }
+  }
+};
+
+Args parseArgs(int argc, char** argv)
+{
+  static const std::vector<std::string> withValue = {
+      "--fixture", "--device", "--threads", "--plan", "--reps", "--warmup", "--batch", "--plans"};
+  Args a;
+  for (int i = 1; i < argc; ++i)
+  {
+    const std::string s = argv[i];
+    if (s.rfind("--", 0) == 0)
+    {
+      if (std::find(withValue.begin(), withValue.end(), s) != withValue.end())
+      {
+        if (i + 1 >= argc)
+          throw panseg::Error("option " + s + " needs a value");
+        a.options[s] = argv[++i];
+      }
+      else
+        a.options[s] = "";
+    }
+    else if (a.command.empty())
+      a.command = s;
+    else
+      a.positional.push_back(s);
+  }
+  return a;
+}
+
+PlanConfig planFromArg(const std::string& name, bool noAttention)
+{
+  PlanConfig p;
+  if (name == "paper")
+    p = PlanConfig::paperLike();
+  else if (name == "fixture")
+    p = PlanConfig::fixture();
+  else
+    p = PlanConfig::fromJsonFile(name);
+  if (noAttention)
+    p.attention.enabled = false;
+  return p;
+}
+
+Precision precisionFromArgs(const Args& a)
+{
+  const int n = int(a.flag("--fp16")) + int(a.flag("--half")) + int(a.flag("--fp64"));
+  if (n > 1)
+    throw panseg::Error("choose one of --fp16, --half, --fp64");
+  if (a.flag("--fp16"))
+    return Precision::Float16Autocast;
+  if (a.flag("--half"))
+    return Precision::Float16;
+  if (a.flag("--fp64"))
+    return Precision::Float64;
+  return Precision::Float32;
+}
+
+std::string deviceDescription(const torch::Device& d, int threads)
+{
+  if (d.is_cuda())
+    return d.str() + " (" + std::to_string(torch::cuda::device_count()) + " GPU(s) visible)";
+  return "cpu, " + std::to_string(threads) + " thread(s)";
+}
+
+int cmdParity(const Args& a)
+{
+  ParityOptions o;
+  o.fixtureDir = a.get("--fixture", "");
+  if (o.fixtureDir.empty())
+    throw panseg::Error("parity needs --fixture DIR");
+  if (!std::filesystem::is_directory(o.fixtureDir))
+    throw panseg::Error("fixture folder not found: " + o.fixtureDir);
+  o.device = a.get("--device", "cpu");
+  o.precision = precisionFromArgs(a);
+  o.weightsFromCheckpoint = a.flag("--checkpoint");
+  o.allowTf32 = a.flag("--tf32");
+  const int threads = configureThreads(a.getInt("--threads", 0));
+  const ParityReport r = runFixtureParity(o);
+  std::printf("PanSegNet parity: fixture %s\n", o.fixtureDir.c_str());
+  std::printf("device %s, precision %s, weights from %s, %lld parameters\n",
+              deviceDescription(parseDevice(o.device), threads).c_str(),
+              toString(o.precision).c_str(),
+              o.weightsFromCheckpoint ? "model_final_checkpoint.model" : "weights.bin",
+              static_cast<long long>(r.parameterCount));
+  std::printf("%-52s %12s %12s %10s %s\n", "tensor", "max|d|", "mean|d|", "bound", "");
+  for (const auto& c : r.tensors)
+  {
+    char bound[32];
+    if (c.tolerance > 0)
+      std::snprintf(bound, sizeof bound, "%.0e", c.tolerance);
+    else
+      std::snprintf(bound, sizeof bound, "info");
+    std::printf("%-52s %12.3e %12.3e %10s %s\n", c.name.c_str(), c.maxAbs, c.meanAbs, bound,
+                c.pass ? "ok" : "FAIL");
+  }
+  std::printf("logits vs output.bin: max|d| %.3e; vs output_ref_float64.bin: max|d| %.3e\n",
+              r.outputMaxAbs, r.outputMaxAbsVsFloat64);
+  std::printf("argmax agreement: %lld / %lld voxels differ from output.bin (%.6f %%), %lld from "
+              "the float64 "
+              "reference\n",
+              static_cast<long long>(r.argmaxMismatches), static_cast<long long>(r.voxels),
+              100.0 * static_cast<double>(r.argmaxMismatches) /
+                  static_cast<double>(std::max<std::int64_t>(1, r.voxels)),
+              static_cast<long long>(r.argmaxMismatchesVsFloat64));
+  std::printf("forward pass: %.1f ms\n", r.forwardSeconds * 1e3);
+  std::printf("%s\n", r.pass ? "PARITY PASS" : "PARITY FAIL");
+  return r.pass ? 0 : 1;
+}
+
+int cmdBench(const Args& a)
+{
+  const PlanConfig plan = planFromArg(a.get("--plan", "paper"), a.flag("--no-attention"));
+  const int threads = configureThreads(a.getInt("--threads", 0));
+  const torch::Device device = parseDevice(a.get("--device", "cpu"));
+  const Precision precision = precisionFromArgs(a);
+  if (precision == Precision::Float64)
+    throw panseg::Error("bench supports fp32, --fp16 and --half");
+  if (precision != Precision::Float32 && !device.is_cuda())
+    throw panseg::Error("--fp16 / --half need --device cuda");
+  const int reps = std::max(1, a.getInt("--reps", device.is_cuda() ? 20 : 3));
+  const int warmup = std::max(0, a.getInt("--warmup", device.is_cuda() ? 3 : 1));
+  const int batch = std::max(1, a.getInt("--batch", 1));
+  if (device.is_cuda())
+    at::globalContext().setBenchmarkCuDNN(true);
+
+  torch::manual_seed(0);
+  PanSegNet net(plan);
+  net->eval();
+  const torch::ScalarType dtype = precision == Precision::Float16 ? torch::kHalf : torch::kFloat;
+  net->to(device, dtype);
+  const torch::Tensor input = torch::randn({batch, plan.inputChannels, plan.patchSize[0],
+                                            plan.patchSize[1], plan.patchSize[2]})
+                                  .to(device, dtype);
+
+  std::printf("plan: %s\n%lld parameters; device %s; precision %s; batch %d\n",
+              plan.summary().c_str(), static_cast<long long>(parameterCount(*net)),
+              deviceDescription(device, threads).c_str(), toString(precision).c_str(), batch);
+  std::fflush(stdout);
+  std::vector<double> times;
+  {
+    c10::InferenceMode inference;
+    CudaAutocast autocast(precision == Precision::Float16Autocast);
+    for (int i = 0; i < warmup + reps; ++i)
+    {
+      if (device.is_cuda())
+        torch::cuda::synchronize();
+      const auto t0 = std::chrono::steady_clock::now();
+      const torch::Tensor out = net->forward(input);
+      if (device.is_cuda())
+        torch::cuda::synchronize();
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (i >= warmup)
+        times.push_back(s);
+      std::printf("  %s %d: %.1f ms\n", i < warmup ? "warm-up" : "rep",
+                  i < warmup ? i + 1 : i - warmup + 1, s * 1e3);
+      std::fflush(stdout);
+    }
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times.size() % 2
+                            ? times[times.size() / 2]
+                            : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+  std::printf("median forward: %.1f ms per batch, %.1f ms per patch (min %.1f ms, %zu reps)\n",
+              median * 1e3, median * 1e3 / batch, times.front() * 1e3, times.size());
+  return 0;
+}
+
+int cmdInfo(const Args& a)
+{
+  const PlanConfig plan = planFromArg(a.get("--plan", "paper"), a.flag("--no-attention"));
+  if (a.flag("--json"))
+  {
+    std::cout << plan.toJson();
+    return 0;
+  }
+  PanSegNet net(plan);
+  const StateDict sd = stateDictOf(*net);
+  std::printf("plan: %s\n", plan.summary().c_str());
+  std::printf("parameters: %lld; state_dict entries: %zu\n",
+              static_cast<long long>(parameterCount(*net)), sd.size());
+  for (std::int64_t s = 0; s <= plan.numPools(); ++s)
+    std::printf("  stage %lld: %lld channels, kernel %s, first stride %s\n",
+                static_cast<long long>(s), static_cast<long long>(plan.stageChannels(s)),
+                toString(plan.convKernels[static_cast<std::size_t>(s)]).c_str(),
+                toString(plan.encoderStride(s)).c_str());
+  for (std::int64_t u = 0; u < plan.numPools(); ++u)
+    std::printf("  decoder level %lld: kernel %s\n", static_cast<long long>(u),
+                toString(plan.decoderKernel(u)).c_str());
+  return 0;
+}
+
+int cmdCheckpoint(const Args& a)
+{
+  if (a.positional.size() != 1)
+    throw panseg::Error("checkpoint needs exactly one FILE.model");
+  const std::string path = a.positional[0];
+  const NnUNetCheckpoint ck = readNnUNetCheckpoint(path);
+  std::int64_t numel = 0;
+  for (const auto& kv : ck.stateDict)
+    numel += kv.second.numel();
+  std::printf("checkpoint %s: epoch %lld, %zu state_dict entries, %lld values\n", path.c_str(),
+              static_cast<long long>(ck.epoch), ck.stateDict.size(), static_cast<long long>(numel));
+  std::string plansPath = a.get("--plans", "");
+  if (plansPath.empty() && std::filesystem::exists(path + ".pkl"))
+    plansPath = path + ".pkl";
+  if (plansPath.empty())
+    return 0;
+  const NnUNetPlans plans = readNnUNetPlans(plansPath);
+  std::printf("plans %s (stage %lld%s%s): spacing %.4g x %.4g x %.4g mm, normalisation %s\n",
+              plansPath.c_str(), static_cast<long long>(plans.stage),
+              plans.trainerName.empty() ? "" : ", trainer ", plans.trainerName.c_str(),
+              plans.targetSpacingMm[0], plans.targetSpacingMm[1], plans.targetSpacingMm[2],
+              plans.normalizationSchemes.empty() ? "?" : plans.normalizationSchemes[0].c_str());
+  const PlanConfig plan = planMatchingStateDict(plans.network, ck.stateDict);
+  PanSegNet net(plan);
+  loadStateDict(*net, ck.stateDict);
+  std::printf("network: %s\n%lld parameters; weights load cleanly\n", plan.summary().c_str(),
+              static_cast<long long>(parameterCount(*net)));
+  return 0;
+}
+} // namespace
+
+int main(int argc, char** argv)
+{
+  try
+  {
+    const Args a = parseArgs(argc, argv);
+    if (a.command.empty() || a.command == "help" || a.flag("--help"))
+    {
+      std::cout << kUsage;
+      return a.command.empty() && !a.flag("--help") ? 2 : 0;
+    }
+    if (a.command == "parity")
+      return cmdParity(a);
+    if (a.command == "bench")
+      return cmdBench(a);
+    if (a.command == "info")
+      return cmdInfo(a);
+    if (a.command == "checkpoint")
+      return cmdCheckpoint(a);
+    std::cerr << "unknown command '" << a.command << "'\n" << kUsage;
+    return 2;
+  }
+  catch (const panseg::Error& e)
+  {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  catch (const c10::Error& e)
+  {
+    std::cerr << "LibTorch error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  }
+  catch (const std::exception& e)
+  {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}

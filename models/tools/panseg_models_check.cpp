@@ -1,0 +1,723 @@
+// Tests of the models/ library: plain C++ (no Qt), so they also run in the standalone GPU build.
+//   panseg_models_check [--fixture DIR] [--skip-exit-code N] [group...]
+// Groups: plans network pickle parity checkpoint (default: all). Groups that need the parity
+// fixture print SKIP and exit with the skip code (default 0) when the folder is absent.
+#include "core/Error.h"
+#include "models/Json.h"
+#include "models/PanSegNet.h"
+#include "models/Parity.h"
+#include "models/Pickle.h"
+#include "models/Plans.h"
+#include "models/Weights.h"
+#include "models/Zip.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#ifndef PANSEG_SHARED_DIR
+#define PANSEG_SHARED_DIR ""
+#endif
+
+namespace
+{
+namespace fs = std::filesystem;
+using namespace panseg::models;
+
+int g_failures = 0;
+int g_checks = 0;
+
+#define VERIFY(cond)                                                                               \
+  do                                                                                               \
+  {                                                                                                \
+    ++g_checks;                                                                                    \
+    if (!(cond))                                                                                   \
+    {                                                                                              \
+      ++g_failures;                                                                                \
+      std::printf("  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                \
+    }                                                                                              \
+  } while (0)
+
+#define VERIFY_EQ(a, b)                                                                            \
+  do                                                                                               \
+  {                                                                                                \
+    ++g_checks;                                                                                    \
+    const auto va_ = (a);                                                                          \
+    const auto vb_ = (b);                                                                          \
+    if (!(va_ == vb_))                                                                             \
+    {                                                                                              \
+      ++g_failures;                                                                                \
+      std::printf("  FAIL %s:%d: %s == %s (%s vs %s)\n", __FILE__, __LINE__, #a, #b,               \
+                  std::to_string(va_).c_str(), std::to_string(vb_).c_str());                       \
+    }                                                                                              \
+  } while (0)
+
+/// `expr` must throw panseg::Error whose message contains `needle`; the message is printed.
+#define VERIFY_THROWS(expr, needle)                                                                \
+  do                                                                                               \
+  {                                                                                                \
+    ++g_checks;                                                                                    \
+    try                                                                                            \
+    {                                                                                              \
+      expr;                                                                                        \
+      ++g_failures;                                                                                \
+      std::printf("  FAIL %s:%d: no panseg::Error from %s\n", __FILE__, __LINE__, #expr);          \
+    }                                                                                              \
+    catch (const panseg::Error& e_)                                                                \
+    {                                                                                              \
+      const std::string m_ = e_.what();                                                            \
+      if (m_.find(needle) == std::string::npos)                                                    \
+      {                                                                                            \
+        ++g_failures;                                                                              \
+        std::printf("  FAIL %s:%d: message lacks \"%s\": %s\n", __FILE__, __LINE__, needle,        \
+                    m_.c_str());                                                                   \
+      }                                                                                            \
+      else                                                                                         \
+        std::printf("  ok   error as expected: %s\n", m_.c_str());                                 \
+    }                                                                                              \
+    catch (const std::exception& e_)                                                               \
+    {                                                                                              \
+      ++g_failures;                                                                                \
+      std::printf("  FAIL %s:%d: %s threw a non-panseg exception: %s\n", __FILE__, __LINE__,       \
+                  #expr, e_.what());                                                               \
+    }                                                                                              \
+  } while (0)
+
+std::string g_fixture;
+std::string g_tmp;
+
+bool haveFixture()
+{
+  return fs::is_regular_file(g_fixture + "/weights.json");
+}
+
+std::string fixture(const std::string& rel)
+{
+  return g_fixture + "/" + rel;
+}
+
+std::vector<std::uint8_t> readBytes(const std::string& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<std::uint8_t>((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+}
+
+std::string writeTemp(const std::string& name, const std::vector<std::uint8_t>& bytes)
+{
+  fs::create_directories(g_tmp);
+  const std::string path = g_tmp + "/" + name;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
+bool sameState(const StateDict& a, const StateDict& b, bool bitwise)
+{
+  if (a.size() != b.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+  {
+    if (a[i].first != b[i].first || a[i].second.sizes() != b[i].second.sizes())
+    {
+      std::printf("  state dicts differ at %zu: %s %s vs %s %s\n", i, a[i].first.c_str(),
+                  shapeToString(a[i].second.sizes()).c_str(), b[i].first.c_str(),
+                  shapeToString(b[i].second.sizes()).c_str());
+      return false;
+    }
+    if (bitwise && !torch::equal(a[i].second, b[i].second))
+    {
+      std::printf("  tensor %s differs\n", a[i].first.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+void testPlans()
+{
+  const PlanConfig fx = PlanConfig::fixture();
+  const PlanConfig paper = PlanConfig::paperLike();
+  fx.validate();
+  paper.validate();
+  VERIFY_EQ(fx.numPools(), 4);
+  VERIFY_EQ(fx.tokenCount(), 60);
+  VERIFY(fx.bottleneckGrid() == (Vec3{4, 3, 5}));
+  VERIFY_EQ(paper.tokenCount(), 196);
+  const std::vector<std::int64_t> paperChannels = {32, 64, 128, 256, 320, 320};
+  for (std::size_t s = 0; s < paperChannels.size(); ++s)
+    VERIFY_EQ(paper.stageChannels(static_cast<std::int64_t>(s)), paperChannels[s]);
+  // nnU-Net v1 decoder-kernel quirk: level u uses kern[P - u].
+  VERIFY(paper.decoderKernel(3) ==
+         (Vec3{3, 3, 3})); // works at stage 1 whose encoder kernel is 1x3x3
+  VERIFY(paper.decoderKernel(4) == (Vec3{1, 3, 3}));
+  VERIFY(fx.decoderKernel(2) == (Vec3{3, 3, 3}));
+  VERIFY(fx.decoderKernel(3) == (Vec3{1, 3, 3}));
+  VERIFY(paper.encoderStride(0) == (Vec3{1, 1, 1}));
+  VERIFY(paper.encoderStride(5) == (Vec3{2, 2, 2}));
+
+  // JSON round trip, with and without attention.
+  VERIFY(PlanConfig::fromJsonText(paper.toJson()) == paper);
+  PlanConfig plain = fx;
+  plain.attention.enabled = false;
+  VERIFY(PlanConfig::fromJsonText(plain.toJson()) == plain);
+  VERIFY(PlanConfig::fromJsonText(plain.toJson()) != fx);
+
+  // Errors name the problem.
+  VERIFY_THROWS(PlanConfig::fromJsonText("{\"patch_size\": [16, 48, 80], ", "bad.json"),
+                "bad.json:1:");
+  VERIFY_THROWS(PlanConfig::fromJsonText("{\"patch_size\": [16, 48]}", "p.json"),
+                "expected 3 values");
+  std::string odd = fx.toJson();
+  odd.replace(odd.find("[16, 48, 80]"), 12, "[16, 50, 80]");
+  VERIFY_THROWS(PlanConfig::fromJsonText(odd, "odd.json"), "not divisible");
+  std::string noKernel = fx.toJson();
+  noKernel.replace(noKernel.find("conv_kernel_sizes"), 17, "conv_kernel_sizeX");
+  VERIFY_THROWS(PlanConfig::fromJsonText(noKernel, "k.json"), "conv_kernel_sizes");
+  VERIFY_THROWS(PlanConfig::fromJsonFile(g_tmp + "/does-not-exist.json"), "cannot open");
+  VERIFY_THROWS(json::parse("[1, 2,, 3]", "arr"), "arr:1:7");
+  VERIFY_EQ(json::parse("{\"a\": \"x\\u00e9\\n\", \"b\": -1.5e2}").at("b", "t").asNumber("b"),
+            -150.0);
+
+  if (haveFixture())
+  {
+    const PlanConfig fromFile = PlanConfig::fromJsonFile(fixture("config.json"));
+    VERIFY(fromFile == fx);
+    std::printf("  fixture config.json == PlanConfig::fixture(): %s\n",
+                fromFile == fx ? "yes" : "NO");
+  }
+  else
+    std::printf("  (fixture absent: config.json comparison skipped)\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+void testNetwork()
+{
+  torch::manual_seed(0);
+  {
+    PanSegNet paper(PlanConfig::paperLike());
+    const std::int64_t n = parameterCount(*paper);
+    std::printf("  paper-like plan: %lld parameters (expected 43,921,312)\n",
+                static_cast<long long>(n));
+    VERIFY_EQ(n, 43921312);
+    const StateDict sd = stateDictOf(*paper);
+    VERIFY_EQ(sd.size(), std::size_t(231));
+    auto shapeOf = [&](const std::string& key) -> std::string
+    {
+      for (const auto& kv : sd)
+        if (kv.first == key)
+          return shapeToString(kv.second.sizes());
+      return "absent";
+    };
+    VERIFY(shapeOf("conv_blocks_context.0.blocks.0.conv.weight") == "[32, 1, 1, 3, 3]");
+    VERIFY(shapeOf("conv_blocks_context.5.1.blocks.0.conv.weight") == "[320, 320, 3, 3, 3]");
+    VERIFY(shapeOf("tu.3.weight") == "[128, 64, 1, 2, 2]");
+    VERIFY(shapeOf("conv_blocks_localization.3.0.blocks.0.conv.weight") == "[64, 128, 3, 3, 3]");
+    VERIFY(shapeOf("conv_blocks_localization.4.1.blocks.0.conv.weight") == "[32, 32, 1, 3, 3]");
+    VERIFY(shapeOf("seg_outputs.4.weight") == "[2, 32, 1, 1, 1]");
+    VERIFY(shapeOf("self_atten.linear_proj.weight") == "[512, 320]");
+    VERIFY(shapeOf("self_atten.pos_encode.pe") == "[1, 196, 512]");
+    VERIFY(shapeOf("self_atten.transformer.layers.7.layer_norm2.bias") == "[512]");
+    VERIFY(sd.front().first == "conv_blocks_localization.0.0.blocks.0.conv.weight");
+    VERIFY(sd.back().first == "self_atten.transformer.layers.7.layer_norm2.bias");
+  }
+  {
+    PlanConfig p = PlanConfig::paperLike();
+    p.attention.enabled = false;
+    PanSegNet plain(p);
+    const std::int64_t n = parameterCount(*plain);
+    std::printf("  paper-like plan without attention: %lld parameters (expected 30,968,928)\n",
+                static_cast<long long>(n));
+    VERIFY_EQ(n, 30968928);
+    VERIFY_EQ(stateDictOf(*plain).size(), std::size_t(231 - 1 - 4 - 8 * 16));
+  }
+  PanSegNet fx(PlanConfig::fixture());
+  const std::int64_t n = parameterCount(*fx);
+  std::printf("  fixture plan: %lld parameters (expected 483,672)\n", static_cast<long long>(n));
+  VERIFY_EQ(n, 483672);
+
+  // Positional encoding formula (spec §1.4 step 3) at a few points.
+  const torch::Tensor pe = sinusoidalPositionalEncoding(196, 512);
+  VERIFY(std::abs(pe[0][5][10].item<double>() -
+                  std::sin(5.0 * std::exp(-10.0 * std::log(10000.0) / 512))) < 1e-5);
+  VERIFY(std::abs(pe[0][7][11].item<double>() -
+                  std::cos(7.0 * std::exp(-10.0 * std::log(10000.0) / 512))) < 1e-5);
+
+  // Shapes of the deep-supervision outputs and input checks (random weights).
+  {
+    c10::InferenceMode guard;
+    fx->eval();
+    const torch::Tensor x = torch::randn({1, 1, 16, 48, 80});
+    const auto ds = fx->forwardDeepSupervision(x);
+    VERIFY_EQ(ds.size(), std::size_t(4));
+    VERIFY(shapeToString(ds[0].sizes()) == "[1, 2, 16, 48, 80]");
+    VERIFY(shapeToString(ds[3].sizes()) == "[1, 2, 8, 6, 10]");
+    VERIFY(torch::equal(fx->forward(x), ds[0]));
+    VERIFY_THROWS(fx->forward(torch::randn({1, 1, 16, 48, 96})), "only accepts its plan's patch");
+    VERIFY_THROWS(fx->forward(torch::randn({1, 2, 16, 48, 80})), "channels");
+    VERIFY_THROWS(fx->forward(torch::randn({1, 16, 48, 80})), "5-D");
+    PlanConfig p = PlanConfig::fixture();
+    p.attention.enabled = false;
+    PanSegNet plain(p);
+    plain->eval();
+    VERIFY(shapeToString(plain->forward(torch::randn({2, 1, 32, 48, 96})).sizes()) ==
+           "[2, 2, 32, 48, 96]");
+    VERIFY_THROWS(plain->forward(torch::randn({1, 1, 16, 40, 80})), "not divisible");
+  }
+
+  if (haveFixture())
+  {
+    // Key order, names and shapes equal weights.json exactly.
+    const json::Value index = json::parseFile(fixture("weights.json"));
+    const json::Value& tensors = index.at("tensors", "weights.json");
+    const StateDict sd = stateDictOf(*fx);
+    VERIFY_EQ(sd.size(), tensors.array.size());
+    std::size_t matching = 0;
+    for (std::size_t i = 0; i < std::min(sd.size(), tensors.array.size()); ++i)
+    {
+      const std::string& name = tensors.array[i].at("name", "t").asString("name");
+      const auto shape = tensors.array[i].at("shape", "t").asIntVector("shape");
+      if (sd[i].first == name && sd[i].second.sizes().vec() == shape)
+        ++matching;
+      else if (matching == i)
+        std::printf("  first difference at %zu: ours %s %s, weights.json %s %s\n", i,
+                    sd[i].first.c_str(), shapeToString(sd[i].second.sizes()).c_str(), name.c_str(),
+                    shapeToString(shape).c_str());
+    }
+    VERIFY_EQ(matching, tensors.array.size());
+    VERIFY_EQ(index.at("num_parameters", "weights.json").asInt("n"), n);
+    std::printf(
+        "  state_dict vs weights.json: %zu / %zu entries identical in order, name and shape\n",
+        matching, tensors.array.size());
+  }
+  else
+    std::printf("  (fixture absent: weights.json comparison skipped)\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+void testPickle()
+{
+  using Kind = pickle::Value::Kind;
+  // Protocol 2, hand-assembled: {'a': [1, -2, 70000, -300000000000], 'b': (1.5, None, True), 'c':
+  // 'x'}
+  const std::vector<std::uint8_t> p2 = {
+      0x80, 2,   '}',  'q',  0,    '(', 'X',  1,    0,    0,    0,    'a', ']',  'q',  1,    '(',
+      'K',  1,   0x8a, 1,    0xFE, 'J', 0x70, 0x11, 0x01, 0x00, 0x8a, 5,   0x00, 0x48, 0x9B, 0x26,
+      0xBA, 'e', 'X',  1,    0,    0,   0,    'b',  'G',  0x3F, 0xF8, 0,   0,    0,    0,    0,
+      0,    'N', 0x88, 0x87, 'X',  1,   0,    0,    0,    'c',  'h',  1,   'u',  '.'};
+  // note: 'c' maps to the memoised list (BINGET 1), checking shared references
+  const pickle::ValuePtr v = pickle::unpickle(p2, "p2");
+  VERIFY(v->is(Kind::Dict));
+  const auto a = v->at("a", "p2").asIntList("a");
+  VERIFY_EQ(a.size(), std::size_t(4));
+  if (a.size() == 4)
+  {
+    VERIFY_EQ(a[0], 1);
+    VERIFY_EQ(a[1], -2);
+    VERIFY_EQ(a[2], 70000);
+    VERIFY_EQ(a[3], -300000000000LL);
+  }
+  const pickle::Value& b = v->at("b", "p2");
+  VERIFY(b.is(Kind::Tuple) && b.items.size() == 3);
+  if (b.items.size() == 3)
+  {
+    VERIFY_EQ(b.items[0]->asDouble("b0"), 1.5);
+    VERIFY(b.items[1]->isNone());
+    VERIFY(b.items[2]->asBool("b2"));
+  }
+  VERIFY(v->get("c") == v->get("a"));
+
+  // Protocol 4 framing, short strings, MEMOIZE, STACK_GLOBAL + REDUCE into an OrderedDict.
+  const std::vector<std::uint8_t> p4 = {
+      0x80, 4,   0x95, 38,  0,    0,    0,   0,    0,    0,   0,   0x8c, 11,  'c', 'o', 'l', 'l',
+      'e',  'c', 't',  'i', 'o',  'n',  's', 0x94, 0x8c, 11,  'O', 'r',  'd', 'e', 'r', 'e', 'd',
+      'D',  'i', 'c',  't', 0x94, 0x93, ')', 'R',  0x94, 'K', 7,   'K',  9,   's', '.'};
+  const pickle::ValuePtr v4 = pickle::unpickle(p4, "p4");
+  VERIFY(v4->is(Kind::Dict) && v4->get(std::int64_t(7)) &&
+         v4->get(std::int64_t(7))->asInt("x") == 9);
+
+  // Malformed input is reported, never crashes.
+  VERIFY_THROWS(pickle::unpickle(std::vector<std::uint8_t>(p2.begin(), p2.begin() + 30), "cut"),
+                "truncated");
+  VERIFY_THROWS(pickle::unpickle(std::vector<std::uint8_t>{0x80, 2, 'K', 1, 0xFF}, "op"),
+                "opcode 0xff");
+  VERIFY_THROWS(pickle::unpickle(std::vector<std::uint8_t>{0x80, 2, 'h', 3, '.'}, "memo"),
+                "memo key 3");
+  VERIFY_THROWS(pickle::unpickle(std::vector<std::uint8_t>{0x80, 2, 'e', '.'}, "mark"),
+                "MARK expected");
+  VERIFY_THROWS(pickle::unpickle(std::vector<std::uint8_t>{0x80, 2, 'K', 1, 'K', 2, '.'}, "stop"),
+                "STOP");
+  VERIFY_THROWS(
+      pickle::unpickle(std::vector<std::uint8_t>{0x80, 2, 'X', 0xFF, 0xFF, 0xFF, 0x7F, '.'}, "len"),
+      "truncated");
+
+  // Zip reader: a deflated entry (torch.save stores, other tools may deflate).
+  {
+    const std::vector<std::uint8_t> deflated = {
+        80,  75,  3,   4,   20,  0,   0,   0,   8,   0,   197, 160, 118, 93,  58, 162, 97,  143,
+        13,  0,   0,   0,   24,  1,   0,   0,   16,  0,   0,   0,   97,  114, 99, 104, 105, 118,
+        101, 47,  100, 97,  116, 97,  46,  116, 120, 116, 43,  72,  204, 43,  78, 77,  87,  40,
+        24,  165, 80,  41,  0,   80,  75,  1,   2,   20,  3,   20,  0,   0,   0,  8,   0,   197,
+        160, 118, 93,  58,  162, 97,  143, 13,  0,   0,   0,   24,  1,   0,   0,  16,  0,   0,
+        0,   0,   0,   0,   0,   0,   0,   0,   0,   128, 1,   0,   0,   0,   0,  97,  114, 99,
+        104, 105, 118, 101, 47,  100, 97,  116, 97,  46,  116, 120, 116, 80,  75, 5,   6,   0,
+        0,   0,   0,   1,   0,   1,   0,   62,  0,   0,   0,   59,  0,   0,   0,  0,   0};
+    const ZipArchive zip(writeTemp("deflated.zip", deflated));
+    VERIFY_EQ(zip.entries().size(), std::size_t(1));
+    try
+    {
+      const auto text = zip.read("archive/data.txt");
+      std::string expected;
+      for (int i = 0; i < 40; ++i)
+        expected += "panseg ";
+      VERIFY(std::string(text.begin(), text.end()) == expected);
+      std::printf("  deflated zip entry inflated correctly (zlib build)\n");
+    }
+    catch (const panseg::Error& e)
+    {
+      VERIFY(std::string(e.what()).find("no zlib") != std::string::npos);
+      std::printf("  deflated zip entry refused as expected (build without zlib): %s\n", e.what());
+    }
+    VERIFY_THROWS(zip.read("archive/missing.txt"), "no entry \"archive/missing.txt\"");
+  }
+
+  if (!haveFixture())
+  {
+    std::printf("  (fixture absent: .model.pkl checks skipped)\n");
+    return;
+  }
+  const NnUNetPlans plans = readNnUNetPlans(fixture("model_final_checkpoint.model.pkl"));
+  VERIFY(plans.trainerName == "nnTransUNetTrainerV2");
+  VERIFY(plans.network.patchSize == (Vec3{16, 48, 80}));
+  VERIFY(plans.network.poolStrides == PlanConfig::fixture().poolStrides);
+  VERIFY(plans.network.convKernels == PlanConfig::fixture().convKernels);
+  VERIFY_EQ(plans.network.baseFeatures, 8);
+  VERIFY_EQ(plans.network.numClasses, 2);
+  VERIFY_EQ(plans.numForegroundClasses, 1);
+  VERIFY_EQ(plans.numModalities, 1);
+  VERIFY(std::abs(plans.targetSpacingMm[0] - 4.0) < 1e-12 &&
+         std::abs(plans.targetSpacingMm[1] - 0.9) < 1e-12 &&
+         std::abs(plans.targetSpacingMm[2] - 0.9) < 1e-12);
+  VERIFY(plans.normalizationSchemes == std::vector<std::string>{"nonCT"});
+  VERIFY(plans.useMaskForNorm == std::vector<bool>{false});
+  VERIFY(plans.modalities == std::vector<std::string>{"MRI"});
+  VERIFY(plans.intensityProperties.empty());
+  VERIFY((plans.transposeForward == std::array<std::int64_t, 3>{0, 1, 2}));
+  VERIFY_EQ(plans.batchSize, 2);
+  std::printf("  .model.pkl plans: %s; spacing %.3g x %.3g x %.3g mm; %s\n",
+              plans.network.summary().c_str(), plans.targetSpacingMm[0], plans.targetSpacingMm[1],
+              plans.targetSpacingMm[2], plans.normalizationSchemes[0].c_str());
+  const auto bytes = readBytes(fixture("model_final_checkpoint.model.pkl"));
+  VERIFY_THROWS(readNnUNetPlans(writeTemp(
+                    "cut.pkl", std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 700))),
+                "truncated");
+  VERIFY_THROWS(readNnUNetPlans(fixture("weights.json")), "not a binary Python pickle");
+}
+
+// ---------------------------------------------------------------------------------------------
+void testParity()
+{
+  for (const Precision precision : {Precision::Float32, Precision::Float64})
+  {
+    ParityOptions o;
+    o.fixtureDir = g_fixture;
+    o.precision = precision;
+    const ParityReport r = runFixtureParity(o);
+    std::printf("  [%s, CPU, %d threads] %lld parameters\n", toString(precision).c_str(),
+                at::get_num_threads(), static_cast<long long>(r.parameterCount));
+    for (const auto& c : r.tensors)
+      std::printf("    %-50s max|d| %.3e  mean|d| %.3e  (bound %s) %s\n", c.name.c_str(), c.maxAbs,
+                  c.meanAbs, c.tolerance > 0 ? std::to_string(c.tolerance).c_str() : "info",
+                  c.pass ? "ok" : "FAIL");
+    std::printf("    logits vs output.bin max|d| %.3e, vs float64 reference %.3e; argmax differs "
+                "in %lld / %lld "
+                "voxels (%lld vs float64); forward %.0f ms\n",
+                r.outputMaxAbs, r.outputMaxAbsVsFloat64, static_cast<long long>(r.argmaxMismatches),
+                static_cast<long long>(r.voxels),
+                static_cast<long long>(r.argmaxMismatchesVsFloat64), r.forwardSeconds * 1e3);
+    VERIFY(r.pass);
+    VERIFY_EQ(r.argmaxMismatches, 0);
+    VERIFY_EQ(r.tensors.size(), std::size_t(20));
+    if (precision == Precision::Float32)
+    {
+      VERIFY(r.outputMaxAbs <= 1e-4);
+      VERIFY(r.outputMaxAbsVsFloat64 <= 1e-4);
+    }
+    else
+      VERIFY(r.outputMaxAbsVsFloat64 <= 1e-9);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+/// Rewrites one stored entry of a zip file in place (same length) and fixes its CRC.
+std::vector<std::uint8_t> patchZipEntry(std::vector<std::uint8_t> zipBytes, const ZipArchive& zip,
+                                        const std::string& entryName,
+                                        const std::function<void(std::vector<std::uint8_t>&)>& edit)
+{
+  const ZipArchive::Entry* e = zip.find(entryName);
+  if (!e)
+    throw panseg::Error("test: no entry " + entryName);
+  std::vector<std::uint8_t> content = zip.read(*e);
+  edit(content);
+  const std::size_t lh = static_cast<std::size_t>(e->localHeaderOffset);
+  const std::size_t data = lh + 30 + (zipBytes[lh + 26] | (zipBytes[lh + 27] << 8)) +
+                           (zipBytes[lh + 28] | (zipBytes[lh + 29] << 8));
+  std::memcpy(zipBytes.data() + data, content.data(), content.size());
+  const std::uint32_t crc = crc32(content.data(), content.size());
+  // Central directory record of this entry: signature PK\1\2 followed (at +46) by its name.
+  for (std::size_t p = 0; p + 46 + entryName.size() <= zipBytes.size(); ++p)
+    if (zipBytes[p] == 'P' && zipBytes[p + 1] == 'K' && zipBytes[p + 2] == 1 &&
+        zipBytes[p + 3] == 2 &&
+        std::memcmp(zipBytes.data() + p + 46, entryName.data(), entryName.size()) == 0 &&
+        (zipBytes[p + 28] | (zipBytes[p + 29] << 8)) == static_cast<int>(entryName.size()))
+      for (int i = 0; i < 4; ++i)
+        zipBytes[p + 16 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(crc >> (8 * i));
+  return zipBytes;
+}
+
+void testCheckpoint()
+{
+  const std::string ckPath = fixture("model_final_checkpoint.model");
+  const NnUNetCheckpoint ck = readNnUNetCheckpoint(ckPath);
+  const StateDict reference = readFixtureWeights(fixture("weights.bin"), fixture("weights.json"));
+  std::printf("  checkpoint: epoch %lld, %zu tensors\n", static_cast<long long>(ck.epoch),
+              ck.stateDict.size());
+  VERIFY_EQ(ck.epoch, 3);
+  VERIFY_EQ(ck.stateDict.size(), std::size_t(117));
+  VERIFY(sameState(ck.stateDict, reference, /*bitwise=*/true));
+
+  // The plans in .model.pkl plus what the weights imply give exactly the fixture network.
+  const NnUNetPlans plans = readNnUNetPlans(fixture("model_final_checkpoint.model.pkl"));
+  const PlanConfig matched = planMatchingStateDict(plans.network, ck.stateDict);
+  VERIFY(matched == PlanConfig::fixture());
+  std::printf("  plan from .model.pkl + weights: %s\n", matched.summary().c_str());
+  PanSegNet net(matched);
+  loadStateDict(*net, ck.stateDict);
+  VERIFY(sameState(stateDictOf(*net), reference, /*bitwise=*/true));
+
+  // DataParallel prefix is accepted.
+  StateDict prefixed = ck.stateDict;
+  for (auto& kv : prefixed)
+    kv.first = "module." + kv.first;
+  loadStateDict(*net, prefixed);
+
+  // Wrong key / shape / missing / unexpected: named in the message, module left untouched.
+  StateDict wrongKey = ck.stateDict;
+  wrongKey[5].first = "conv_blocks_localization.0.0.blocks.0.conv.wEight";
+  VERIFY_THROWS(loadStateDict(*net, wrongKey),
+                "missing key 'conv_blocks_localization.0.1.blocks.0.conv.bias'");
+  StateDict badShape = ck.stateDict;
+  badShape[0].second = torch::zeros({32, 64, 3, 3, 1});
+  VERIFY_THROWS(loadStateDict(*net, badShape),
+                "has shape [32, 64, 3, 3, 1] in the weights but [32, 64, 3, 3, 3]");
+  StateDict extra = ck.stateDict;
+  extra.emplace_back("self_atten.extra.weight", torch::zeros({1}));
+  VERIFY_THROWS(loadStateDict(*net, extra), "unexpected key 'self_atten.extra.weight'");
+  StateDict missing(ck.stateDict.begin(), ck.stateDict.end() - 1);
+  VERIFY_THROWS(loadStateDict(*net, missing),
+                "missing key 'self_atten.transformer.layers.1.layer_norm2.bias'");
+  VERIFY(sameState(stateDictOf(*net), reference, /*bitwise=*/true));
+  PlanConfig plain = PlanConfig::fixture();
+  plain.attention.enabled = false;
+  PanSegNet plainNet(plain);
+  VERIFY_THROWS(loadStateDict(*plainNet, ck.stateDict),
+                "unexpected key 'self_atten.linear_proj.weight'");
+  PlanConfig otherPatch = PlanConfig::fixture();
+  otherPatch.patchSize = {16, 48, 96};
+  VERIFY_THROWS(planMatchingStateDict(otherPatch, ck.stateDict),
+                "positional encoding has 60 tokens");
+
+  // Damaged files.
+  const std::vector<std::uint8_t> bytes = readBytes(ckPath);
+  VERIFY_THROWS(
+      readNnUNetCheckpoint(writeTemp(
+          "cut-half.model",
+          std::vector<std::uint8_t>(
+              bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() / 2)))),
+      "truncated");
+  VERIFY_THROWS(readNnUNetCheckpoint(writeTemp(
+                    "cut-tail.model", std::vector<std::uint8_t>(bytes.begin(), bytes.end() - 10))),
+                "truncated");
+  VERIFY_THROWS(readNnUNetCheckpoint(writeTemp(
+                    "cut-head.model", std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 2))),
+                "truncated");
+  std::vector<std::uint8_t> garbage(4096);
+  std::uint32_t state = 12345;
+  for (auto& g : garbage)
+  {
+    state = state * 1664525u + 1013904223u;
+    g = static_cast<std::uint8_t>(state >> 24);
+  }
+  garbage[0] = 'G';
+  VERIFY_THROWS(readNnUNetCheckpoint(writeTemp("garbage.model", garbage)),
+                "not a PyTorch checkpoint");
+  garbage[0] = 'P';
+  garbage[1] = 'K';
+  garbage[2] = 3;
+  garbage[3] = 4;
+  VERIFY_THROWS(readNnUNetCheckpoint(writeTemp("garbage-pk.model", garbage)),
+                "not a zip archive, or truncated");
+  VERIFY_THROWS(readNnUNetCheckpoint(writeTemp("empty.model", {})), "empty or truncated");
+  VERIFY_THROWS(readNnUNetCheckpoint(g_tmp + "/no-such-file.model"), "cannot open");
+  VERIFY_THROWS(readNnUNetCheckpoint(fixture("model_final_checkpoint.model.pkl")),
+                "plain Python pickle");
+
+  const ZipArchive zip(ckPath);
+  // A flipped byte inside a weight storage fails the CRC check.
+  {
+    std::vector<std::uint8_t> corrupt = bytes;
+    const ZipArchive::Entry* e = zip.find("model_final_checkpoint/data/0");
+    VERIFY(e != nullptr);
+    if (e)
+    {
+      const std::size_t lh = static_cast<std::size_t>(e->localHeaderOffset);
+      const std::size_t data = lh + 30 + (corrupt[lh + 26] | (corrupt[lh + 27] << 8)) +
+                               (corrupt[lh + 28] | (corrupt[lh + 29] << 8));
+      corrupt[data + 1000] ^= 0x40;
+      VERIFY_THROWS(readNnUNetCheckpoint(writeTemp("crc.model", corrupt)), "CRC");
+    }
+  }
+  // A renamed key inside data.pkl (valid archive): the load names the missing key.
+  {
+    const auto renamed = patchZipEntry(bytes, zip, "model_final_checkpoint/data.pkl",
+                                       [](std::vector<std::uint8_t>& pkl)
+                                       {
+                                         const std::string from =
+                                             "conv_blocks_localization.0.0.blocks.0.conv.weight";
+                                         const std::string to =
+                                             "conv_blocks_localization.0.0.blocks.0.conv.wEight";
+                                         const std::string text(pkl.begin(), pkl.end());
+                                         const auto at = text.find(from);
+                                         if (at != std::string::npos)
+                                           std::memcpy(pkl.data() + at, to.data(), to.size());
+                                       });
+    const NnUNetCheckpoint bad = readNnUNetCheckpoint(writeTemp("renamed.model", renamed));
+    VERIFY(bad.stateDict.front().first == "conv_blocks_localization.0.0.blocks.0.conv.wEight");
+    VERIFY_THROWS(loadStateDict(*net, bad.stateDict),
+                  "missing key 'conv_blocks_localization.0.0.blocks.0.conv.weight'");
+  }
+  // A damaged data.pkl inside a valid archive (CRC fixed up, so the pickle reader sees it).
+  {
+    const auto noStop = patchZipEntry(bytes, zip, "model_final_checkpoint/data.pkl",
+                                      [](std::vector<std::uint8_t>& pkl) { pkl.back() = 'N'; });
+    VERIFY_THROWS(readNnUNetCheckpoint(writeTemp("nostop.model", noStop)), "no STOP opcode");
+    const auto badOp = patchZipEntry(bytes, zip, "model_final_checkpoint/data.pkl",
+                                     [](std::vector<std::uint8_t>& pkl) { pkl[2] = 0xFF; });
+    VERIFY_THROWS(readNnUNetCheckpoint(writeTemp("badop.model", badOp)),
+                  "unsupported pickle opcode 0xff");
+    const auto noStateDict = patchZipEntry(bytes, zip, "model_final_checkpoint/data.pkl",
+                                           [](std::vector<std::uint8_t>& pkl)
+                                           {
+                                             const std::string text(pkl.begin(), pkl.end());
+                                             const auto at = text.find("state_dict");
+                                             if (at != std::string::npos)
+                                               pkl[at] = 'X';
+                                           });
+    VERIFY_THROWS(readNnUNetCheckpoint(writeTemp("nosd.model", noStateDict)),
+                  "no 'state_dict' entry");
+  }
+}
+
+struct Group
+{
+  const char* name;
+  bool needsFixture;
+  void (*run)();
+};
+} // namespace
+
+int main(int argc, char** argv)
+{
+  const char* env = std::getenv("PANSEG_SHARED_DIR");
+  g_fixture = std::string(env && *env ? env : PANSEG_SHARED_DIR) + "/fixtures/pansegnet-parity";
+  int skipCode = 0;
+  std::vector<std::string> wanted;
+  for (int i = 1; i < argc; ++i)
+  {
+    const std::string a = argv[i];
+    if (a == "--fixture" && i + 1 < argc)
+      g_fixture = argv[++i];
+    else if (a == "--skip-exit-code" && i + 1 < argc)
+      skipCode = std::atoi(argv[++i]);
+    else
+      wanted.push_back(a);
+  }
+  g_tmp =
+      (fs::temp_directory_path() / ("panseg_models_check_" + std::to_string(::getpid()))).string();
+  configureThreads(0);
+
+  const Group groups[] = {{"plans", false, testPlans},
+                          {"network", false, testNetwork},
+                          {"pickle", false, testPickle},
+                          {"parity", true, testParity},
+                          {"checkpoint", true, testCheckpoint}};
+  int skipped = 0, ran = 0;
+  for (const auto& g : groups)
+  {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), g.name) == wanted.end())
+      continue;
+    if (g.needsFixture && !haveFixture())
+    {
+      std::printf(
+          "SKIP models %s: parity fixture absent at %s (clone ../shared beside the repo or set "
+          "PANSEG_SHARED_DIR)\n",
+          g.name, g_fixture.c_str());
+      ++skipped;
+      continue;
+    }
+    std::printf("== models %s\n", g.name);
+    std::fflush(stdout);
+    ++ran;
+    const int before = g_failures;
+    try
+    {
+      g.run();
+    }
+    catch (const panseg::Error& e)
+    {
+      ++g_failures;
+      std::printf("  FAIL unexpected panseg::Error: %s\n", e.what());
+    }
+    catch (const c10::Error& e)
+    {
+      ++g_failures;
+      std::printf("  FAIL unexpected LibTorch error: %s\n", e.what_without_backtrace());
+    }
+    catch (const std::exception& e)
+    {
+      ++g_failures;
+      std::printf("  FAIL unexpected exception: %s\n", e.what());
+    }
+    std::printf("%s models %s\n", g_failures == before ? "PASS" : "FAIL", g.name);
+    std::fflush(stdout);
+  }
+  std::error_code ec;
+  fs::remove_all(g_tmp, ec);
+  for (const auto& w : wanted)
+  {
+    bool known = false;
+    for (const auto& g : groups)
+      known = known || w == g.name;
+    if (!known)
+    {
+      std::printf("unknown group '%s'\n", w.c_str());
+      return 2;
+    }
+  }
+  std::printf("%d checks, %d failures\n", g_checks, g_failures);
+  if (g_failures)
+    return 1;
+  return ran == 0 && skipped > 0 ? skipCode : 0;
+}
