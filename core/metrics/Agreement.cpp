@@ -2,7 +2,7 @@
 
 #include "core/Error.h"
 #include "core/metrics/DistanceTransform.h"
-#include "core/metrics/ParallelFor.h"
+#include "core/Parallel.h"
 
 #include <algorithm>
 #include <array>

@@ -1,7 +1,7 @@
 #include "core/metrics/DistanceTransform.h"
 
 #include "core/Error.h"
-#include "core/metrics/ParallelFor.h"
+#include "core/Parallel.h"
 
 #include <algorithm>
 #include <limits>

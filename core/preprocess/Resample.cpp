@@ -1,7 +1,7 @@
 #include "core/preprocess/Resample.h"
 
 #include "core/Error.h"
-#include "core/preprocess/Parallel.h"
+#include "core/Parallel.h"
 
 #include <algorithm>
 #include <array>
