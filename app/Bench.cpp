@@ -1,5 +1,6 @@
 // `panseg bench ...`: speed figures as medians, each with a baseline measured in the same run.
 #include "Cli.h"
+#include "DbCommands.h"
 
 #include "ui/MainWindow.h"
 
@@ -224,7 +225,7 @@ int bench(int argc, char** argv, const QStringList& args)
   const QString what = a.positionals.value(0);
   if (!a.error.isEmpty() || what.isEmpty())
   {
-    printError(a.error.isEmpty() ? "usage: panseg bench io|agreement [--reps N]" : a.error);
+    printError(a.error.isEmpty() ? "usage: panseg bench io|agreement|db [--reps N]" : a.error);
     return Usage;
   }
   if (what == "io")
@@ -235,7 +236,9 @@ int bench(int argc, char** argv, const QStringList& args)
   }
   if (what == "agreement")
     return benchAgreement(a);
-  printError("unknown benchmark '" + what + "' (available: io, agreement)");
+  if (what == "db")
+    return benchDb(args.mid(1));
+  printError("unknown benchmark '" + what + "' (available: io, agreement, db)");
   return Usage;
 }
 } // namespace panseg::cli

@@ -1,5 +1,6 @@
 // Headless subcommands: info, volume, demo, agreement. No QApplication is created here.
 #include "Cli.h"
+#include "DbCommands.h"
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
@@ -89,12 +90,14 @@ QString usage()
     "                                   render the workstation's views to a PNG (Xvfb when no display)\n"
     "  panseg demo [--out DIR] [--seed N]\n"
     "                                   generate a synthetic abdominal demo study (CT, MR, masks)\n"
-    "  panseg bench io|agreement [--reps N]\n"
+    "  panseg bench io|agreement|db [--reps N]\n"
     "                                   benchmarks: medians with a same-run baseline\n"
     "  panseg --version | --help\n"
     "\n"
+    "%2"
+    "\n"
     "Exit status: 0 success, 1 failure (one-line error on stderr), 2 usage error.\n")
-    .arg(PANSEG_VERSION);
+    .arg(PANSEG_VERSION, dbUsage());
 }
 
 namespace

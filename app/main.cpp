@@ -1,6 +1,7 @@
 // panseg: with no subcommand the workstation GUI opens (optionally on image/mask paths);
 // with a subcommand it works headless. `panseg --help` lists the subcommands.
 #include "Cli.h"
+#include "DbCommands.h"
 
 #include <QFileInfo>
 
@@ -33,6 +34,10 @@ int main(int argc, char** argv)
       return volume(rest);
     if (cmd == "demo")
       return demo(rest);
+    if (cmd == "import")
+      return importCommand(rest);
+    if (cmd == "db")
+      return dbCommand(rest);
     if (cmd == "agreement")
       return agreement(rest);
     if (cmd == "screenshot")

@@ -2,6 +2,7 @@
 #include "../SharedData.h"
 
 #include <QImage>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -161,6 +162,28 @@ private slots:
                              paths::shared("data/totalsegmentator/ct_full/example_seg_fast_force_split.nii.gz") });
     QCOMPARE(bad.code, 1);
     QVERIFY2(bad.err.contains("size differs"), qPrintable(show(bad)));
+  }
+
+  void importIntoStudyDatabase()
+  {
+    PANSEG_REQUIRE_SHARED("data/totalsegmentator");
+    QTemporaryDir dir;
+    const QString db = dir.filePath("db");
+    Run r = panseg({ "import", paths::shared("data/totalsegmentator"), "--db", db, "--json" });
+    QVERIFY2(r.code == 0, qPrintable(show(r)));
+    QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+    QVERIFY2(o["imported_series"].toArray().size() == 4 && o["imported_masks"].toArray().size() == 7, qPrintable(r.out));
+    r = panseg({ "import", paths::shared("data/totalsegmentator"), "--db", db, "--json" });
+    QVERIFY2(r.code == 0, qPrintable(show(r)));
+    o = QJsonDocument::fromJson(r.out.toUtf8()).object();
+    QCOMPARE(o["imported_series"].toArray().size(), 0);
+    QCOMPARE(o["duplicate_series"].toArray().size(), 4);
+    r = panseg({ "db", "list", "--db", db, "--modality", "MRI", "--json" });
+    QVERIFY2(r.code == 0, qPrintable(show(r)));
+    QCOMPARE(QJsonDocument::fromJson(r.out.toUtf8()).object()["series"].toArray().size(), 1);
+    r = panseg({ "import", dir.filePath("nothing-here"), "--db", db });
+    QCOMPARE(r.code, 1);
+    QVERIFY(r.err.startsWith("panseg: error: "));
   }
 
   void screenshotShowsTheMask()

@@ -1,0 +1,155 @@
+#include "database/Schema.h"
+
+namespace panseg::db
+{
+std::string schemaVersionTableSql()
+{
+  return "CREATE TABLE IF NOT EXISTS schema_version ("
+         " version INTEGER NOT NULL PRIMARY KEY,"
+         " description TEXT NOT NULL,"
+         " applied_at TEXT NOT NULL)";
+}
+
+std::vector<Migration> schemaMigrations(const SqlDialect& d)
+{
+  const std::string id = d.idColumn();
+  std::vector<Migration> out;
+
+  // ---- 1: the study database -------------------------------------------------------------
+  Migration m1;
+  m1.version = 1;
+  m1.description = "patients, studies, series, mask versions, users, model registry, jobs, audit log";
+  m1.statements = {
+    "CREATE TABLE users ("
+    " id " + id + ","
+    " username TEXT NOT NULL UNIQUE,"
+    " display_name TEXT NOT NULL DEFAULT '',"
+    " role TEXT NOT NULL CHECK (role IN ('admin', 'coordinator', 'reader', 'clinician')),"
+    " active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),"
+    " created_at TEXT NOT NULL)",
+
+    "CREATE TABLE patients ("
+    " id " + id + ","
+    " patient_key TEXT NOT NULL UNIQUE,"
+    " patient_id TEXT NOT NULL DEFAULT '',"
+    " patient_name TEXT NOT NULL DEFAULT '',"
+    " created_at TEXT NOT NULL)",
+
+    "CREATE TABLE studies ("
+    " id " + id + ","
+    " patient_id INTEGER NOT NULL REFERENCES patients(id),"
+    " study_key TEXT NOT NULL UNIQUE,"
+    " study_instance_uid TEXT NOT NULL DEFAULT '',"
+    " study_date TEXT NOT NULL DEFAULT '',"
+    " description TEXT NOT NULL DEFAULT '',"
+    " created_at TEXT NOT NULL)",
+    "CREATE INDEX studies_patient ON studies(patient_id)",
+
+    "CREATE TABLE series ("
+    " id " + id + ","
+    " study_id INTEGER NOT NULL REFERENCES studies(id),"
+    " series_instance_uid TEXT NOT NULL DEFAULT '',"
+    " description TEXT NOT NULL DEFAULT '',"
+    " modality TEXT NOT NULL CHECK (modality IN ('CT', 'MRI-T1W', 'MRI-T2W', 'MRI', 'other')),"
+    " modality_source TEXT NOT NULL DEFAULT 'unknown',"
+    " dicom_modality TEXT NOT NULL DEFAULT '',"
+    " center TEXT NOT NULL DEFAULT '',"
+    " acquisition_date TEXT NOT NULL DEFAULT '',"
+    " size_x INTEGER NOT NULL, size_y INTEGER NOT NULL, size_z INTEGER NOT NULL,"
+    " spacing_x_mm REAL NOT NULL, spacing_y_mm REAL NOT NULL, spacing_z_mm REAL NOT NULL,"
+    " origin_x_mm REAL NOT NULL, origin_y_mm REAL NOT NULL, origin_z_mm REAL NOT NULL,"
+    " direction TEXT NOT NULL," // nine numbers, row-major, space-separated
+    " format TEXT NOT NULL,"
+    " source_path TEXT NOT NULL,"
+    " content_hash TEXT NOT NULL UNIQUE,"
+    " file_count INTEGER NOT NULL DEFAULT 1,"
+    " imported_at TEXT NOT NULL,"
+    " imported_by INTEGER REFERENCES users(id))",
+    "CREATE INDEX series_study ON series(study_id)",
+
+    "CREATE TABLE model_versions ("
+    " id " + id + ","
+    " model_id TEXT NOT NULL,"
+    " version TEXT NOT NULL,"
+    " parent_id INTEGER REFERENCES model_versions(id),"
+    " files_json TEXT NOT NULL DEFAULT '[]',"
+    " description TEXT NOT NULL DEFAULT '',"
+    " created_at TEXT NOT NULL,"
+    " created_by INTEGER REFERENCES users(id),"
+    " UNIQUE (model_id, version))",
+
+    "CREATE TABLE mask_versions ("
+    " id " + id + ","
+    " series_id INTEGER NOT NULL REFERENCES series(id),"
+    " parent_id INTEGER REFERENCES mask_versions(id),"
+    " author_user_id INTEGER NOT NULL REFERENCES users(id),"
+    " model_version_id INTEGER REFERENCES model_versions(id),"
+    " source TEXT NOT NULL CHECK (source IN ('ai', 'reader', 'consensus', 'import')),"
+    " state TEXT NOT NULL CHECK (state IN ('draft', 'submitted', 'approved', 'rejected')),"
+    " created_at TEXT NOT NULL,"
+    " state_changed_at TEXT NOT NULL,"
+    " file_path TEXT NOT NULL UNIQUE,"
+    " sha256 TEXT NOT NULL,"
+    " content_hash TEXT NOT NULL,"
+    " voxel_count INTEGER NOT NULL,"
+    " volume_ml REAL NOT NULL,"
+    " label_volumes TEXT NOT NULL DEFAULT '{}',"
+    " note TEXT NOT NULL DEFAULT '',"
+    " imported_from TEXT NOT NULL DEFAULT '',"
+    " CHECK (source <> 'ai' OR model_version_id IS NOT NULL))",
+    "CREATE INDEX mask_versions_series ON mask_versions(series_id, content_hash)",
+
+    "CREATE TABLE jobs ("
+    " id " + id + ","
+    " kind TEXT NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),"
+    " params_json TEXT NOT NULL DEFAULT '{}',"
+    " progress REAL NOT NULL DEFAULT 0,"
+    " message TEXT NOT NULL DEFAULT '',"
+    " series_id INTEGER REFERENCES series(id),"
+    " model_version_id INTEGER REFERENCES model_versions(id),"
+    " result_mask_version_id INTEGER REFERENCES mask_versions(id),"
+    " created_by INTEGER REFERENCES users(id),"
+    " created_at TEXT NOT NULL,"
+    " started_at TEXT NOT NULL DEFAULT '',"
+    " finished_at TEXT NOT NULL DEFAULT '')",
+
+    "CREATE TABLE audit_log ("
+    " id " + id + ","
+    " at TEXT NOT NULL,"
+    " user_id INTEGER REFERENCES users(id),"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " table_name TEXT NOT NULL DEFAULT '',"
+    " record_id INTEGER,"
+    " details TEXT NOT NULL DEFAULT '{}')",
+    "CREATE INDEX audit_log_record ON audit_log(table_name, record_id)",
+  };
+  for (auto& s : d.appendOnlyTriggers("audit_log", "the audit log is append-only"))
+    m1.statements.push_back(s);
+  for (auto& s : d.appendOnlyTriggers("model_versions", "model versions are immutable"))
+    m1.statements.push_back(s);
+  // A mask version is immutable: only its review state (and when it changed) may be updated.
+  for (auto& s : d.frozenColumnsTriggers(
+         "mask_versions",
+         { "id", "series_id", "parent_id", "author_user_id", "model_version_id", "source", "created_at", "file_path",
+           "sha256", "content_hash", "voxel_count", "volume_ml", "label_volumes", "note", "imported_from" },
+         "mask versions are immutable; save a new version instead"))
+    m1.statements.push_back(s);
+  out.push_back(m1);
+
+  // ---- 2: indexes for the study browser's filters -------------------------------------------
+  Migration m2;
+  m2.version = 2;
+  m2.description = "indexes for browsing by modality, center and study date";
+  m2.statements = {
+    "CREATE INDEX series_modality ON series(modality)",
+    "CREATE INDEX series_center ON series(center)",
+    "CREATE INDEX studies_date ON studies(study_date)",
+  };
+  out.push_back(m2);
+  return out;
+}
+
+int latestSchemaVersion() { return 2; }
+} // namespace panseg::db

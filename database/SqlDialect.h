@@ -1,0 +1,52 @@
+#pragma once
+// Everything that differs between SQL engines lives here, so that a PostgreSQL backend (for
+// sites sharing one database between workstations) is a second implementation of this file and
+// not a hunt through the repositories. The rest of database/ writes portable SQL: TEXT, INTEGER,
+// REAL, `?` placeholders, INSERT ... RETURNING id, ISO-8601 UTC timestamps as TEXT.
+
+#include <string>
+#include <vector>
+
+namespace panseg::db
+{
+class SqlDialect
+{
+public:
+  enum class Engine
+  {
+    SQLite
+  };
+  static SqlDialect sqlite();
+
+  Engine engine() const { return m_engine; }
+  /// Qt SQL driver name ("QSQLITE").
+  std::string driver() const;
+  /// Qt connect options (busy timeout at the driver level).
+  std::string connectOptions(int busyTimeoutMs) const;
+  /// Per-connection settings run right after opening: WAL journal, full fsync on commit,
+  /// foreign keys, busy timeout. Each statement must succeed.
+  std::vector<std::string> connectionSetup(int busyTimeoutMs) const;
+  /// Statement that changes the busy timeout of an open connection (0 = fail at once when locked).
+  std::string setBusyTimeout(int busyTimeoutMs) const;
+  /// Starts a write transaction that takes the write lock at once (SQLite: BEGIN IMMEDIATE), so a
+  /// writer waits for the lock up front instead of failing when it upgrades a read transaction.
+  std::string beginWrite() const;
+  /// Column type of surrogate primary keys.
+  std::string idColumn() const;
+  /// Triggers that refuse every UPDATE and DELETE on `table` with `message`.
+  std::vector<std::string> appendOnlyTriggers(const std::string& table, const std::string& message) const;
+  /// Trigger that refuses DELETE on `table`, and UPDATE of any of `frozenColumns`.
+  std::vector<std::string> frozenColumnsTriggers(const std::string& table, const std::vector<std::string>& frozenColumns,
+                                                 const std::string& message) const;
+  /// Query returning one row per problem, or a single row "ok".
+  std::string integrityCheck() const;
+  /// First bytes of a database file of this engine (empty when the engine has no file).
+  std::string fileMagic() const;
+  /// True when an error text of this engine means "another writer holds the lock".
+  bool isBusyError(const std::string& message) const;
+
+private:
+  explicit SqlDialect(Engine e) : m_engine(e) {}
+  Engine m_engine;
+};
+} // namespace panseg::db

@@ -1,0 +1,1208 @@
+#include "database/StudyDatabase.h"
+
+#include "core/Error.h"
+#include "core/io/ImageIO.h"
+#include "database/ContentHash.h"
+#include "database/Schema.h"
+#include "database/SqlDialect.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QStandardPaths>
+#include <QUuid>
+#include <QVariant>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <pwd.h>
+#include <set>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <zlib.h>
+
+namespace fs = std::filesystem;
+
+namespace panseg::db
+{
+namespace
+{
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+std::string str(const QVariant& v) { return v.toString().toStdString(); }
+int64_t i64(const QVariant& v) { return v.isNull() ? 0 : v.toLongLong(); }
+QVariant idOrNull(int64_t id) { return id > 0 ? QVariant(qlonglong(id)) : QVariant(QMetaType::fromType<qlonglong>()); }
+
+std::string nowUtc() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toStdString(); }
+
+std::string osUserName()
+{
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name && *pw->pw_name)
+    return pw->pw_name;
+  const QByteArray env = qgetenv("USER");
+  return env.isEmpty() ? "user-" + std::to_string(::geteuid()) : env.toStdString();
+}
+
+std::string directionText(const Mat3& m)
+{
+  std::string s;
+  char buf[40];
+  for (double v : m)
+  {
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    s += (s.empty() ? "" : " ") + std::string(buf);
+  }
+  return s;
+}
+
+Mat3 parseDirection(const std::string& text)
+{
+  Mat3 m{ 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+  const QStringList parts = qs(text).split(' ', Qt::SkipEmptyParts);
+  if (parts.size() == 9)
+    for (int i = 0; i < 9; ++i)
+      m[size_t(i)] = parts[i].toDouble();
+  return m;
+}
+
+std::string jsonText(const QJsonObject& o) { return QJsonDocument(o).toJson(QJsonDocument::Compact).toStdString(); }
+
+QJsonObject parseJsonObject(const std::string& text)
+{
+  const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(text));
+  return doc.isObject() ? doc.object() : QJsonObject();
+}
+
+/// Says whether the disk holding `folder` is full, for messages about failed writes.
+std::string freeSpaceNote(const std::string& folder)
+{
+  struct statvfs st{};
+  if (::statvfs(folder.c_str(), &st) != 0)
+    return {};
+  const double freeMb = double(st.f_bavail) * double(st.f_frsize) / (1024.0 * 1024.0);
+  char buf[200];
+  if (freeMb < 1.0)
+    std::snprintf(buf, sizeof buf, "; the disk holding %s is full (%.0f kB free)", folder.c_str(), freeMb * 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, " (%.0f MB free on the disk holding %s)", freeMb, folder.c_str());
+  return buf;
+}
+
+/// Decompresses a .nii.gz completely (zlib checks the CRC and length of every gzip member) and
+/// checks that its voxel block is exactly `voxels` (the writer stores uint8 after the header).
+bool fileHoldsVoxels(const std::string& path, const std::vector<uint8_t>& voxels, std::string* why)
+{
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (!gz)
+  {
+    *why = "cannot open it again";
+    return false;
+  }
+  std::string data;
+  std::vector<char> buf(1 << 20);
+  int n = 0;
+  while ((n = gzread(gz, buf.data(), unsigned(buf.size()))) > 0)
+    data.append(buf.data(), size_t(n));
+  int errnum = Z_OK;
+  const char* msg = gzerror(gz, &errnum);
+  const std::string text = msg ? msg : "";
+  gzclose(gz);
+  if (n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END))
+  {
+    *why = "the file was cut short while writing (gzip: " + text + ")";
+    return false;
+  }
+  if (data.size() < voxels.size() ||
+      std::memcmp(data.data() + (data.size() - voxels.size()), voxels.data(), voxels.size()) != 0)
+  {
+    *why = "the file was cut short or garbled while writing";
+    return false;
+  }
+  return true;
+}
+
+/// Orphan mask files are only ever files PanSeg named: "m<timestamp>-<8 hex>.nii.gz".
+bool isManagedMaskName(const std::string& name)
+{
+  return name.size() > 8 && name[0] == 'm' && name.find('-') != std::string::npos &&
+         name.compare(name.size() - 7, 7, ".nii.gz") == 0;
+}
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+struct StudyDatabase::Impl
+{
+  SqlDialect dialect = SqlDialect::sqlite();
+  OpenOptions options;
+  std::string folder;
+  std::string dbPath;
+  QString connectionName;
+  QSqlDatabase db;
+  User user;
+  int schemaVersion = 0;
+  SweepReport openSweep;
+
+  ~Impl()
+  {
+    if (db.isValid())
+      db.close();
+    db = QSqlDatabase();
+    if (!connectionName.isEmpty())
+      QSqlDatabase::removeDatabase(connectionName);
+  }
+
+  /// One clear line for a failed statement, naming the database and what was being done.
+  Error sqlError(const QSqlError& e, const std::string& what) const
+  {
+    const std::string text = e.text().toStdString();
+    auto has = [&](const char* s) { return text.find(s) != std::string::npos; };
+    if (dialect.isBusyError(text))
+      return Error("cannot " + what + ": the study database " + dbPath +
+                   " is busy (another process has held its write lock for more than " +
+                   std::to_string(options.busyTimeoutMs / 1000) + " s); try again");
+    if (has("file is not a database"))
+      return Error(dbPath + " is not a SQLite database (the file is corrupt or is something else); restore it from "
+                            "a backup or move it away to start a new study database");
+    if (has("malformed") || has("corrupt"))
+      return Error("the study database " + dbPath + " is corrupt (" + text +
+                   "); restore it from a backup (panseg db check shows what is damaged)");
+    if (has("disk is full") || has("database or disk is full"))
+      return Error("cannot " + what + ": the disk holding " + dbPath + " is full" + freeSpaceNote(folder));
+    if (has("readonly") || has("read-only"))
+      return Error("cannot " + what + ": the study database " + dbPath + " is read-only");
+    if (has("disk I/O error"))
+      return Error("cannot " + what + ": disk I/O error on " + dbPath +
+                   " (full disk, file size limit or failing storage)" + freeSpaceNote(folder));
+    return Error("cannot " + what + " (" + dbPath + "): " + text);
+  }
+
+  QSqlQuery prepare(const std::string& sql) const
+  {
+    QSqlQuery q(db);
+    if (!q.prepare(qs(sql)))
+      throw sqlError(q.lastError(), "prepare a statement");
+    return q;
+  }
+
+  void run(QSqlQuery& q, const std::string& what) const
+  {
+    if (!q.exec())
+      throw sqlError(q.lastError(), what);
+  }
+
+  void execDirect(const std::string& sql, const std::string& what) const
+  {
+    QSqlQuery q(db);
+    if (!q.exec(qs(sql)))
+      throw sqlError(q.lastError(), what);
+  }
+
+  /// First column of the first row, or an invalid QVariant when there is no row.
+  QVariant scalar(const std::string& sql, const QVariantList& binds, const std::string& what) const
+  {
+    QSqlQuery q = prepare(sql);
+    for (const auto& b : binds)
+      q.addBindValue(b);
+    run(q, what);
+    return q.next() ? q.value(0) : QVariant();
+  }
+
+  int64_t insertReturningId(const std::string& sql, const QVariantList& binds, const std::string& what) const
+  {
+    const QVariant v = scalar(sql + " RETURNING id", binds, what);
+    if (!v.isValid())
+      throw Error("cannot " + what + ": the database returned no id");
+    return v.toLongLong();
+  }
+
+  void audit(const std::string& action, const std::string& table, int64_t recordId, const QJsonObject& details) const
+  {
+    QSqlQuery q = prepare("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    q.addBindValue(qs(nowUtc()));
+    q.addBindValue(idOrNull(user.id));
+    q.addBindValue(qs(user.username.empty() ? osUserName() : user.username));
+    q.addBindValue(qs(action));
+    q.addBindValue(qs(table));
+    q.addBindValue(idOrNull(recordId));
+    q.addBindValue(qs(jsonText(details)));
+    run(q, "write the audit log");
+  }
+
+  std::string maskFolder() const { return folder + "/" + kMaskFolder; }
+};
+
+namespace
+{
+/// A write transaction that holds the write lock from its start (BEGIN IMMEDIATE) and rolls
+/// back unless committed.
+class WriteTransaction
+{
+public:
+  explicit WriteTransaction(const StudyDatabase::Impl& d, const std::string& what) : m_d(d), m_what(what)
+  {
+    m_d.execDirect(m_d.dialect.beginWrite(), what);
+    m_active = true;
+  }
+  ~WriteTransaction()
+  {
+    if (m_active)
+    {
+      QSqlQuery q(m_d.db);
+      q.exec("ROLLBACK");
+    }
+  }
+  void commit()
+  {
+    m_d.execDirect("COMMIT", m_what);
+    m_active = false;
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+
+private:
+  const StudyDatabase::Impl& m_d;
+  std::string m_what;
+  bool m_active = false;
+};
+
+const char* kSeriesSelect =
+  "SELECT s.id, s.study_id, st.patient_id, p.patient_key, p.patient_id, p.patient_name,"
+  " st.study_key, st.study_instance_uid, st.study_date, st.description,"
+  " s.series_instance_uid, s.description, s.modality, s.modality_source, s.dicom_modality, s.center,"
+  " s.acquisition_date, s.size_x, s.size_y, s.size_z, s.spacing_x_mm, s.spacing_y_mm, s.spacing_z_mm,"
+  " s.origin_x_mm, s.origin_y_mm, s.origin_z_mm, s.direction, s.format, s.source_path, s.content_hash,"
+  " s.file_count, s.imported_at,"
+  " (SELECT COUNT(*) FROM mask_versions mc WHERE mc.series_id = s.id),"
+  " lm.id, lm.state, lm.volume_ml"
+  " FROM series s JOIN studies st ON st.id = s.study_id JOIN patients p ON p.id = st.patient_id"
+  " LEFT JOIN mask_versions lm ON lm.id = (SELECT MAX(ml.id) FROM mask_versions ml WHERE ml.series_id = s.id)";
+
+SeriesRecord seriesFromRow(const QSqlQuery& q)
+{
+  SeriesRecord r;
+  int c = 0;
+  r.id = i64(q.value(c++));
+  r.studyId = i64(q.value(c++));
+  r.patientRowId = i64(q.value(c++));
+  r.patientKey = str(q.value(c++));
+  r.patientId = str(q.value(c++));
+  r.patientName = str(q.value(c++));
+  r.studyKey = str(q.value(c++));
+  r.studyInstanceUid = str(q.value(c++));
+  r.studyDate = str(q.value(c++));
+  r.studyDescription = str(q.value(c++));
+  r.seriesInstanceUid = str(q.value(c++));
+  r.description = str(q.value(c++));
+  r.modality = parseModality(str(q.value(c++))).value_or(Modality::Other);
+  r.modalitySource = str(q.value(c++));
+  r.dicomModality = str(q.value(c++));
+  r.center = str(q.value(c++));
+  r.acquisitionDate = str(q.value(c++));
+  for (int i = 0; i < 3; ++i)
+    r.geometry.size[size_t(i)] = i64(q.value(c++));
+  for (int i = 0; i < 3; ++i)
+    r.geometry.spacingMm[size_t(i)] = q.value(c++).toDouble();
+  for (int i = 0; i < 3; ++i)
+    r.geometry.originMm[size_t(i)] = q.value(c++).toDouble();
+  r.geometry.direction = parseDirection(str(q.value(c++)));
+  r.format = str(q.value(c++));
+  r.sourcePath = str(q.value(c++));
+  r.contentHash = str(q.value(c++));
+  r.fileCount = q.value(c++).toInt();
+  r.importedAt = str(q.value(c++));
+  r.maskCount = q.value(c++).toInt();
+  r.latestMaskId = i64(q.value(c++));
+  const QVariant state = q.value(c++);
+  if (!state.isNull())
+    r.latestMaskState = parseMaskState(str(state));
+  const QVariant vol = q.value(c++);
+  if (!vol.isNull())
+    r.latestVolumeMl = vol.toDouble();
+  return r;
+}
+
+const char* kMaskSelect =
+  "SELECT m.id, m.series_id, m.parent_id, m.author_user_id, u.username, m.model_version_id, mv.model_id,"
+  " mv.version, m.source, m.state, m.created_at, m.state_changed_at, m.file_path, m.sha256, m.content_hash,"
+  " m.voxel_count, m.volume_ml, m.label_volumes, m.note, m.imported_from"
+  " FROM mask_versions m JOIN users u ON u.id = m.author_user_id"
+  " LEFT JOIN model_versions mv ON mv.id = m.model_version_id";
+
+MaskVersion maskFromRow(const QSqlQuery& q)
+{
+  MaskVersion m;
+  int c = 0;
+  m.id = i64(q.value(c++));
+  m.seriesId = i64(q.value(c++));
+  m.parentId = i64(q.value(c++));
+  m.authorUserId = i64(q.value(c++));
+  m.authorName = str(q.value(c++));
+  m.modelVersionId = i64(q.value(c++));
+  const std::string modelId = str(q.value(c++));
+  const std::string modelVersion = str(q.value(c++));
+  if (m.modelVersionId)
+    m.modelLabel = modelId + " " + modelVersion;
+  m.source = parseMaskSource(str(q.value(c++))).value_or(MaskSource::Reader);
+  m.state = parseMaskState(str(q.value(c++))).value_or(MaskState::Draft);
+  m.createdAt = str(q.value(c++));
+  m.stateChangedAt = str(q.value(c++));
+  m.filePath = str(q.value(c++));
+  m.sha256 = str(q.value(c++));
+  m.contentHash = str(q.value(c++));
+  m.voxelCount = i64(q.value(c++));
+  m.volumeMl = q.value(c++).toDouble();
+  const QJsonObject vols = parseJsonObject(str(q.value(c++)));
+  for (auto it = vols.begin(); it != vols.end(); ++it)
+    m.labelVolumesMl[it.key().toInt()] = it.value().toDouble();
+  m.note = str(q.value(c++));
+  m.importedFrom = str(q.value(c++));
+  return m;
+}
+
+User userFromRow(const QSqlQuery& q)
+{
+  User u;
+  u.id = i64(q.value(0));
+  u.username = str(q.value(1));
+  u.displayName = str(q.value(2));
+  u.role = parseRole(str(q.value(3))).value_or(Role::Reader);
+  u.active = q.value(4).toInt() != 0;
+  u.createdAt = str(q.value(5));
+  return u;
+}
+
+Job jobFromRow(const QSqlQuery& q)
+{
+  Job j;
+  int c = 0;
+  j.id = i64(q.value(c++));
+  j.kind = str(q.value(c++));
+  j.state = parseJobState(str(q.value(c++))).value_or(JobState::Queued);
+  j.paramsJson = str(q.value(c++));
+  j.progress = q.value(c++).toDouble();
+  j.message = str(q.value(c++));
+  j.seriesId = i64(q.value(c++));
+  j.modelVersionId = i64(q.value(c++));
+  j.resultMaskVersionId = i64(q.value(c++));
+  j.createdBy = i64(q.value(c++));
+  j.createdAt = str(q.value(c++));
+  j.startedAt = str(q.value(c++));
+  j.finishedAt = str(q.value(c++));
+  return j;
+}
+
+const char* kJobSelect = "SELECT id, kind, state, params_json, progress, message, series_id, model_version_id,"
+                         " result_mask_version_id, created_by, created_at, started_at, finished_at FROM jobs";
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+std::string StudyDatabase::defaultDataFolder()
+{
+  const QByteArray env = qgetenv("PANSEG_DB_DIR");
+  if (!env.isEmpty())
+    return QString::fromLocal8Bit(env).toStdString();
+  return (QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + "/panseg/studies").toStdString();
+}
+
+StudyDatabase::StudyDatabase(const std::string& dataFolder) : StudyDatabase(dataFolder, OpenOptions{}) {}
+
+StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& options) : d(std::make_unique<Impl>())
+{
+  d->options = options;
+  if (dataFolder.empty())
+    throw Error("no data folder given for the study database");
+  std::error_code ec;
+  d->folder = fs::weakly_canonical(fs::absolute(dataFolder, ec), ec).string();
+  if (d->folder.empty())
+    d->folder = dataFolder;
+  while (d->folder.size() > 1 && d->folder.back() == '/')
+    d->folder.pop_back();
+  d->dbPath = d->folder + "/" + kDatabaseFileName;
+
+  // --- the folder: present (or creatable), a folder, writable -------------------------------
+  if (fs::exists(d->folder, ec) && !fs::is_directory(d->folder, ec))
+    throw Error("the data folder " + d->folder + " is a file, not a folder");
+  if (!fs::exists(d->folder, ec))
+  {
+    fs::create_directories(d->folder, ec);
+    if (ec)
+      throw Error("cannot create the data folder " + d->folder + ": " + ec.message());
+  }
+  if (::access(d->folder.c_str(), W_OK | X_OK) != 0)
+    throw Error("the data folder " + d->folder + " is read-only for user " + osUserName() + " (" +
+                std::strerror(errno) +
+                "); the study database needs write access there for its journal and mask files");
+  // --- the database file: absent, empty, or a SQLite file we may write ----------------------
+  if (fs::exists(d->dbPath, ec))
+  {
+    if (fs::is_directory(d->dbPath, ec))
+      throw Error(d->dbPath + " is a folder, not a study database file");
+    const auto size = fs::file_size(d->dbPath, ec);
+    if (size > 0)
+    {
+      std::ifstream in(d->dbPath, std::ios::binary);
+      std::string head(16, '\0');
+      in.read(head.data(), 16);
+      if (!in || head != d->dialect.fileMagic())
+        throw Error(d->dbPath + " is not a SQLite database (it does not start with the SQLite header: the file "
+                                "is corrupt or is something else); restore it from a backup or move it away to "
+                                "start a new study database");
+    }
+    if (::access(d->dbPath.c_str(), R_OK | W_OK) != 0)
+      throw Error("the study database " + d->dbPath + " is read-only for user " + osUserName() + " (" +
+                  std::strerror(errno) + ")");
+  }
+  fs::create_directories(d->maskFolder(), ec);
+  if (ec)
+    throw Error("cannot create " + d->maskFolder() + ": " + ec.message());
+
+  // --- connect ------------------------------------------------------------------------------
+  d->connectionName = "panseg-db-" + QUuid::createUuid().toString(QUuid::WithoutBraces);
+  d->db = QSqlDatabase::addDatabase(qs(d->dialect.driver()), d->connectionName);
+  if (!d->db.isValid())
+    throw Error("the Qt SQLite driver (QSQLITE) is not available; install libqt6sql6-sqlite");
+  d->db.setDatabaseName(qs(d->dbPath));
+  d->db.setConnectOptions(qs(d->dialect.connectOptions(options.busyTimeoutMs)));
+  if (!d->db.open())
+    throw d->sqlError(d->db.lastError(), "open the study database");
+  for (const std::string& sql : d->dialect.connectionSetup(options.busyTimeoutMs))
+  {
+    QSqlQuery q(d->db);
+    if (!q.exec(qs(sql)))
+      throw d->sqlError(q.lastError(), "set up the study database connection");
+    if (sql.find("journal_mode") != std::string::npos && q.next() &&
+        q.value(0).toString().compare("wal", Qt::CaseInsensitive) != 0)
+      throw Error("cannot switch " + d->dbPath + " to write-ahead logging (journal mode stays '" +
+                  q.value(0).toString().toStdString() + "'); is the data folder on a network file system?");
+  }
+  // Reading the catalogue touches the first pages: garbage past the header shows up here.
+  d->scalar("SELECT COUNT(*) FROM sqlite_master", {}, "read the study database");
+
+  // --- schema -------------------------------------------------------------------------------
+  const int latest = latestSchemaVersion();
+  const int target = options.maxSchemaVersion > 0 ? std::min(options.maxSchemaVersion, latest) : latest;
+  auto readVersion = [&]() -> int {
+    QSqlQuery q(d->db);
+    if (!q.exec("SELECT MAX(version) FROM schema_version"))
+    {
+      if (q.lastError().text().contains("no such table"))
+        return 0;
+      throw d->sqlError(q.lastError(), "read the schema version");
+    }
+    return q.next() ? q.value(0).toInt() : 0;
+  };
+  int current = readVersion();
+  if (current > latest)
+    throw Error("the study database " + d->dbPath + " has schema version " + std::to_string(current) +
+                ", newer than this PanSeg understands (" + std::to_string(latest) + "); update PanSeg");
+  if (current < target)
+  {
+    WriteTransaction tx(*d, "upgrade the study database schema");
+    d->execDirect(schemaVersionTableSql(), "create the schema_version table");
+    current = readVersion(); // another process may have migrated while we waited for the lock
+    const int from = current;
+    for (const Migration& m : schemaMigrations(d->dialect))
+    {
+      if (m.version <= current || m.version > target)
+        continue;
+      for (const std::string& sql : m.statements)
+        d->execDirect(sql, "apply schema migration " + std::to_string(m.version) + " (" + m.description + ")");
+      QSqlQuery q = d->prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)");
+      q.addBindValue(m.version);
+      q.addBindValue(qs(m.description));
+      q.addBindValue(qs(nowUtc()));
+      d->run(q, "record schema migration " + std::to_string(m.version));
+      current = m.version;
+    }
+    if (current != from)
+      d->audit("migrate-schema", "schema_version", current, QJsonObject{ { "from", from }, { "to", current } });
+    tx.commit();
+  }
+  d->schemaVersion = current;
+
+  // --- the acting user ----------------------------------------------------------------------
+  const std::string name = options.username.empty() ? osUserName() : options.username;
+  if (auto u = userByName(name))
+    d->user = *u;
+  else
+    d->user = addUser(name, Role::Reader);
+  if (!d->user.active)
+    throw Error("user " + name + " is deactivated in the study database " + d->dbPath);
+
+  if (options.sweepOrphans)
+    d->openSweep = sweepOrphanFiles();
+}
+
+StudyDatabase::~StudyDatabase() = default;
+
+const std::string& StudyDatabase::dataFolder() const { return d->folder; }
+std::string StudyDatabase::databasePath() const { return d->dbPath; }
+std::string StudyDatabase::absolutePath(const std::string& relative) const
+{
+  return relative.empty() || relative[0] == '/' ? relative : d->folder + "/" + relative;
+}
+int StudyDatabase::schemaVersion() const { return d->schemaVersion; }
+const User& StudyDatabase::currentUser() const { return d->user; }
+const StudyDatabase::SweepReport& StudyDatabase::openSweepReport() const { return d->openSweep; }
+
+// ---- users ----------------------------------------------------------------------------------
+User StudyDatabase::addUser(const std::string& username, Role role, const std::string& displayName)
+{
+  if (username.empty())
+    throw Error("a user needs a name");
+  WriteTransaction tx(*d, "add user " + username);
+  if (d->scalar("SELECT id FROM users WHERE username = ?", { qs(username) }, "look up a user").isValid())
+    throw Error("user " + username + " already exists in " + d->dbPath);
+  // The first user of a database created it: an admin.
+  const bool first = d->scalar("SELECT COUNT(*) FROM users", {}, "count users").toLongLong() == 0;
+  const Role r = first ? Role::Admin : role;
+  const int64_t id =
+    d->insertReturningId("INSERT INTO users (username, display_name, role, active, created_at) VALUES (?, ?, ?, 1, ?)",
+                         { qs(username), qs(displayName), qs(to_string(r)), qs(nowUtc()) }, "add user " + username);
+  if (d->user.id == 0 && username == (d->options.username.empty() ? osUserName() : d->options.username))
+    d->user = User{ id, username, displayName, r, true, nowUtc() };
+  d->audit("add-user", "users", id, QJsonObject{ { "username", qs(username) }, { "role", qs(to_string(r)) } });
+  tx.commit();
+  return *userByName(username);
+}
+
+void StudyDatabase::setUserRole(int64_t userId, Role role)
+{
+  WriteTransaction tx(*d, "change a user's role");
+  const QVariant old = d->scalar("SELECT role FROM users WHERE id = ?", { qlonglong(userId) }, "look up a user");
+  if (!old.isValid())
+    throw Error("no user with id " + std::to_string(userId));
+  QSqlQuery q = d->prepare("UPDATE users SET role = ? WHERE id = ?");
+  q.addBindValue(qs(to_string(role)));
+  q.addBindValue(qlonglong(userId));
+  d->run(q, "change a user's role");
+  d->audit("set-user-role", "users", userId, QJsonObject{ { "from", old.toString() }, { "to", qs(to_string(role)) } });
+  tx.commit();
+  if (userId == d->user.id)
+    d->user.role = role;
+}
+
+std::vector<User> StudyDatabase::users() const
+{
+  QSqlQuery q = d->prepare("SELECT id, username, display_name, role, active, created_at FROM users ORDER BY id");
+  d->run(q, "list users");
+  std::vector<User> out;
+  while (q.next())
+    out.push_back(userFromRow(q));
+  return out;
+}
+
+std::optional<User> StudyDatabase::userByName(const std::string& username) const
+{
+  QSqlQuery q =
+    d->prepare("SELECT id, username, display_name, role, active, created_at FROM users WHERE username = ?");
+  q.addBindValue(qs(username));
+  d->run(q, "look up user " + username);
+  if (q.next())
+    return userFromRow(q);
+  return std::nullopt;
+}
+
+// ---- series ---------------------------------------------------------------------------------
+namespace
+{
+StudyDatabase::AddedSeries addOneSeries(const StudyDatabase::Impl& d, const StudyDatabase::NewSeries& s)
+{
+  if (s.contentHash.empty())
+    throw Error("a series needs a content hash");
+  if (const QVariant existing =
+        d.scalar("SELECT id FROM series WHERE content_hash = ?", { qs(s.contentHash) }, "look for a duplicate series");
+      existing.isValid())
+    return { existing.toLongLong(), true };
+  const std::string now = nowUtc();
+  int64_t patient = 0;
+  if (const QVariant p = d.scalar("SELECT id FROM patients WHERE patient_key = ?", { qs(s.patientKey) }, "find the patient");
+      p.isValid())
+    patient = p.toLongLong();
+  else
+  {
+    patient = d.insertReturningId("INSERT INTO patients (patient_key, patient_id, patient_name, created_at) VALUES (?, ?, ?, ?)",
+                                  { qs(s.patientKey), qs(s.patientId), qs(s.patientName), qs(now) }, "add a patient");
+    d.audit("add-patient", "patients", patient, QJsonObject{ { "patient_key", qs(s.patientKey) } });
+  }
+  int64_t study = 0;
+  if (const QVariant st = d.scalar("SELECT id FROM studies WHERE study_key = ?", { qs(s.studyKey) }, "find the study");
+      st.isValid())
+    study = st.toLongLong();
+  else
+  {
+    study = d.insertReturningId(
+      "INSERT INTO studies (patient_id, study_key, study_instance_uid, study_date, description, created_at)"
+      " VALUES (?, ?, ?, ?, ?, ?)",
+      { qlonglong(patient), qs(s.studyKey), qs(s.studyInstanceUid), qs(s.studyDate), qs(s.studyDescription), qs(now) },
+      "add a study");
+    d.audit("add-study", "studies", study, QJsonObject{ { "study_key", qs(s.studyKey) }, { "patient", qlonglong(patient) } });
+  }
+  const Geometry& g = s.geometry;
+  const int64_t id = d.insertReturningId(
+    "INSERT INTO series (study_id, series_instance_uid, description, modality, modality_source, dicom_modality, center,"
+    " acquisition_date, size_x, size_y, size_z, spacing_x_mm, spacing_y_mm, spacing_z_mm, origin_x_mm, origin_y_mm,"
+    " origin_z_mm, direction, format, source_path, content_hash, file_count, imported_at, imported_by)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    { qlonglong(study), qs(s.seriesInstanceUid), qs(s.description), qs(to_string(s.modality)), qs(s.modalitySource),
+      qs(s.dicomModality), qs(s.center), qs(s.acquisitionDate), qlonglong(g.size[0]), qlonglong(g.size[1]),
+      qlonglong(g.size[2]), g.spacingMm[0], g.spacingMm[1], g.spacingMm[2], g.originMm[0], g.originMm[1], g.originMm[2],
+      qs(directionText(g.direction)), qs(s.format), qs(s.sourcePath), qs(s.contentHash), s.fileCount, qs(now),
+      idOrNull(d.user.id) },
+    "add a series");
+  QJsonObject details = parseJsonObject(s.auditDetails);
+  details["source_path"] = qs(s.sourcePath);
+  details["content_hash"] = qs(s.contentHash);
+  details["modality"] = qs(to_string(s.modality));
+  d.audit("import-series", "series", id, details);
+  return { id, false };
+}
+} // namespace
+
+StudyDatabase::AddedSeries StudyDatabase::addSeries(const NewSeries& series)
+{
+  WriteTransaction tx(*d, "add a series");
+  const AddedSeries r = addOneSeries(*d, series);
+  if (!r.duplicate)
+    tx.commit();
+  return r;
+}
+
+std::vector<StudyDatabase::AddedSeries> StudyDatabase::addSeriesBatch(const std::vector<NewSeries>& series)
+{
+  WriteTransaction tx(*d, "add series");
+  std::vector<AddedSeries> out;
+  out.reserve(series.size());
+  for (const auto& s : series)
+    out.push_back(addOneSeries(*d, s));
+  tx.commit();
+  return out;
+}
+
+std::vector<SeriesRecord> StudyDatabase::listSeries(const SeriesFilter& filter) const
+{
+  std::string sql = kSeriesSelect;
+  std::vector<std::string> where;
+  QVariantList binds;
+  if (filter.modality)
+  {
+    if (filter.anyMri && *filter.modality == Modality::Mri)
+      where.push_back("s.modality IN ('MRI', 'MRI-T1W', 'MRI-T2W')");
+    else
+    {
+      where.push_back("s.modality = ?");
+      binds << qs(to_string(*filter.modality));
+    }
+  }
+  if (!filter.center.empty())
+  {
+    where.push_back("s.center = ?");
+    binds << qs(filter.center);
+  }
+  for (const QString& word : qs(filter.text).toLower().split(' ', Qt::SkipEmptyParts))
+  {
+    QString pattern = word;
+    pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_");
+    where.push_back("LOWER(p.patient_id || ' ' || p.patient_name || ' ' || s.description || ' ' || s.center || ' ' ||"
+                    " st.description || ' ' || s.source_path || ' ' || s.modality) LIKE ? ESCAPE '\\'");
+    binds << ("%" + pattern + "%");
+  }
+  for (size_t i = 0; i < where.size(); ++i)
+    sql += (i == 0 ? " WHERE " : " AND ") + where[i];
+  sql += " ORDER BY s.id";
+  if (filter.limit >= 0)
+    sql += " LIMIT " + std::to_string(filter.limit);
+  QSqlQuery q = d->prepare(sql);
+  q.setForwardOnly(true);
+  for (const auto& b : binds)
+    q.addBindValue(b);
+  d->run(q, "list series");
+  std::vector<SeriesRecord> out;
+  while (q.next())
+    out.push_back(seriesFromRow(q));
+  return out;
+}
+
+std::optional<SeriesRecord> StudyDatabase::series(int64_t seriesId) const
+{
+  QSqlQuery q = d->prepare(std::string(kSeriesSelect) + " WHERE s.id = ?");
+  q.addBindValue(qlonglong(seriesId));
+  d->run(q, "read series " + std::to_string(seriesId));
+  if (q.next())
+    return seriesFromRow(q);
+  return std::nullopt;
+}
+
+std::optional<int64_t> StudyDatabase::seriesIdByContentHash(const std::string& contentHash) const
+{
+  const QVariant v = d->scalar("SELECT id FROM series WHERE content_hash = ?", { qs(contentHash) }, "find a series");
+  if (v.isValid())
+    return v.toLongLong();
+  return std::nullopt;
+}
+
+void StudyDatabase::setSeriesModality(int64_t seriesId, Modality modality)
+{
+  WriteTransaction tx(*d, "change the modality of series " + std::to_string(seriesId));
+  const QVariant old = d->scalar("SELECT modality FROM series WHERE id = ?", { qlonglong(seriesId) }, "read a series");
+  if (!old.isValid())
+    throw Error("no series with id " + std::to_string(seriesId) + " in " + d->dbPath);
+  QSqlQuery q = d->prepare("UPDATE series SET modality = ?, modality_source = 'user' WHERE id = ?");
+  q.addBindValue(qs(to_string(modality)));
+  q.addBindValue(qlonglong(seriesId));
+  d->run(q, "change the modality of series " + std::to_string(seriesId));
+  d->audit("set-series-modality", "series", seriesId,
+           QJsonObject{ { "from", old.toString() }, { "to", qs(to_string(modality)) } });
+  tx.commit();
+}
+
+Image StudyDatabase::loadImage(int64_t seriesId, bool verifyContent) const
+{
+  const auto s = series(seriesId);
+  if (!s)
+    throw Error("no series with id " + std::to_string(seriesId) + " in " + d->dbPath);
+  std::error_code ec;
+  if (!fs::exists(s->sourcePath, ec))
+    throw Error("the image of series " + std::to_string(seriesId) + " is stored by reference at " + s->sourcePath +
+                ", which no longer exists (moved or deleted?)");
+  Image img = readImage(s->sourcePath);
+  if (verifyContent && imageContentHash(img) != s->contentHash)
+    throw Error("the image of series " + std::to_string(seriesId) + " at " + s->sourcePath +
+                " has changed since it was imported (its content hash differs); import it again as a new series");
+  return img;
+}
+
+// ---- mask versions --------------------------------------------------------------------------
+int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, const MaskProvenance& provenance)
+{
+  const std::string what = "save a mask version for series " + std::to_string(seriesId);
+  const auto s = series(seriesId);
+  if (!s)
+    throw Error("cannot " + what + ": no such series in " + d->dbPath);
+  std::string why;
+  if (!mask.geometry.sameGrid(s->geometry, &why))
+    throw Error("cannot " + what + ": the mask does not lie on the series' grid: " + why);
+  if (mask.voxels.size() != size_t(mask.geometry.voxelCount()))
+    throw Error("cannot " + what + ": the mask's voxel buffer does not match its size");
+  if (provenance.source == MaskSource::AI && provenance.modelVersionId <= 0)
+    throw Error("cannot " + what + ": a mask from AI needs the model version that produced it");
+
+  // Statistics first (outside the lock).
+  std::array<int64_t, 256> counts{};
+  for (uint8_t v : mask.voxels)
+    ++counts[v];
+  const double voxelMl = mask.geometry.voxelVolumeMm3() / 1000.0;
+  const int64_t nonZero = int64_t(mask.voxels.size()) - counts[0];
+  QJsonObject labelVolumes;
+  for (int l = 1; l < 256; ++l)
+    if (counts[size_t(l)] > 0)
+      labelVolumes[QString::number(l)] = double(counts[size_t(l)]) * voxelMl;
+  const std::string contentHash = maskContentHash(mask);
+
+  // The write lock is held from before the file is written until its row is committed: the
+  // orphan sweep (which takes the same lock) can then never remove a file a live writer needs.
+  WriteTransaction tx(*d, what);
+  if (provenance.parentId > 0)
+  {
+    const QVariant parentSeries = d->scalar("SELECT series_id FROM mask_versions WHERE id = ?",
+                                            { qlonglong(provenance.parentId) }, "find the parent version");
+    if (!parentSeries.isValid())
+      throw Error("cannot " + what + ": parent mask version " + std::to_string(provenance.parentId) + " does not exist");
+    if (parentSeries.toLongLong() != seriesId)
+      throw Error("cannot " + what + ": parent mask version " + std::to_string(provenance.parentId) +
+                  " belongs to series " + std::to_string(parentSeries.toLongLong()));
+  }
+  if (provenance.modelVersionId > 0 &&
+      !d->scalar("SELECT id FROM model_versions WHERE id = ?", { qlonglong(provenance.modelVersionId) }, "find the model")
+         .isValid())
+    throw Error("cannot " + what + ": model version " + std::to_string(provenance.modelVersionId) + " is not registered");
+
+  const std::string stamp = QDateTime::currentDateTimeUtc().toString("yyyyMMddThhmmsszzz").toStdString();
+  const std::string rel = std::string(kMaskFolder) + "/" + std::to_string(seriesId) + "/m" + stamp + "-" +
+                          QUuid::createUuid().toString(QUuid::Id128).left(8).toStdString() + ".nii.gz";
+  const std::string abs = absolutePath(rel);
+  std::error_code ec;
+  fs::create_directories(fs::path(abs).parent_path(), ec);
+  if (ec)
+    throw Error("cannot " + what + ": cannot create " + fs::path(abs).parent_path().string() + ": " + ec.message());
+  bool written = false;
+  try
+  {
+    try
+    {
+      writeMask(mask, abs);
+    }
+    catch (const std::exception& e)
+    {
+      throw Error("cannot " + what + ": " + e.what() + freeSpaceNote(d->folder));
+    }
+    written = true;
+    if (!fileHoldsVoxels(abs, mask.voxels, &why))
+      throw Error("cannot " + what + ": " + why + " (" + abs + "; full disk, file size limit or failing storage)" +
+                  freeSpaceNote(d->folder));
+    const std::string sha = sha256OfFile(abs);
+    const std::string now = nowUtc();
+    const int64_t id = d->insertReturningId(
+      "INSERT INTO mask_versions (series_id, parent_id, author_user_id, model_version_id, source, state, created_at,"
+      " state_changed_at, file_path, sha256, content_hash, voxel_count, volume_ml, label_volumes, note, imported_from)"
+      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      { qlonglong(seriesId), idOrNull(provenance.parentId), qlonglong(d->user.id), idOrNull(provenance.modelVersionId),
+        qs(to_string(provenance.source)), qs(to_string(provenance.state)), qs(now), qs(now), qs(rel), qs(sha),
+        qs(contentHash), qlonglong(nonZero), double(nonZero) * voxelMl, qs(jsonText(labelVolumes)), qs(provenance.note),
+        qs(provenance.importedFrom) },
+      what);
+    QJsonObject details{ { "series", qlonglong(seriesId) },
+                         { "source", qs(to_string(provenance.source)) },
+                         { "state", qs(to_string(provenance.state)) },
+                         { "file", qs(rel) },
+                         { "sha256", qs(sha) },
+                         { "volume_ml", double(nonZero) * voxelMl } };
+    if (provenance.parentId > 0)
+      details["parent"] = qlonglong(provenance.parentId);
+    if (provenance.modelVersionId > 0)
+      details["model_version"] = qlonglong(provenance.modelVersionId);
+    if (!provenance.importedFrom.empty())
+      details["imported_from"] = qs(provenance.importedFrom);
+    d->audit(provenance.source == MaskSource::Import ? "import-mask" : "save-mask", "mask_versions", id, details);
+    tx.commit();
+    return id;
+  }
+  catch (...)
+  {
+    // Nothing points at the file (the row was not committed) and we still hold the lock.
+    if (written)
+      fs::remove(abs, ec);
+    throw;
+  }
+}
+
+std::vector<MaskVersion> StudyDatabase::masksOf(int64_t seriesId) const
+{
+  QSqlQuery q = d->prepare(std::string(kMaskSelect) + " WHERE m.series_id = ? ORDER BY m.id");
+  q.addBindValue(qlonglong(seriesId));
+  d->run(q, "list the masks of series " + std::to_string(seriesId));
+  std::vector<MaskVersion> out;
+  while (q.next())
+    out.push_back(maskFromRow(q));
+  return out;
+}
+
+std::optional<MaskVersion> StudyDatabase::maskVersion(int64_t versionId) const
+{
+  QSqlQuery q = d->prepare(std::string(kMaskSelect) + " WHERE m.id = ?");
+  q.addBindValue(qlonglong(versionId));
+  d->run(q, "read mask version " + std::to_string(versionId));
+  if (q.next())
+    return maskFromRow(q);
+  return std::nullopt;
+}
+
+std::optional<int64_t> StudyDatabase::maskIdByContentHash(int64_t seriesId, const std::string& contentHash) const
+{
+  const QVariant v = d->scalar("SELECT MIN(id) FROM mask_versions WHERE series_id = ? AND content_hash = ?",
+                               { qlonglong(seriesId), qs(contentHash) }, "find a mask version");
+  if (v.isValid() && !v.isNull())
+    return v.toLongLong();
+  return std::nullopt;
+}
+
+void StudyDatabase::setMaskState(int64_t versionId, MaskState state, const std::string& note)
+{
+  const std::string what = "change the state of mask version " + std::to_string(versionId);
+  WriteTransaction tx(*d, what);
+  const QVariant old = d->scalar("SELECT state FROM mask_versions WHERE id = ?", { qlonglong(versionId) }, what);
+  if (!old.isValid())
+    throw Error("cannot " + what + ": no such mask version in " + d->dbPath);
+  const MaskState from = parseMaskState(str(old)).value_or(MaskState::Draft);
+  if (!isAllowedTransition(from, state))
+    throw Error("cannot " + what + " from " + to_string(from) + " to " + to_string(state) +
+                ": not a step of the review workflow");
+  QSqlQuery q = d->prepare("UPDATE mask_versions SET state = ?, state_changed_at = ? WHERE id = ?");
+  q.addBindValue(qs(to_string(state)));
+  q.addBindValue(qs(nowUtc()));
+  q.addBindValue(qlonglong(versionId));
+  d->run(q, what);
+  QJsonObject details{ { "from", qs(to_string(from)) }, { "to", qs(to_string(state)) } };
+  if (!note.empty())
+    details["note"] = qs(note);
+  d->audit("set-mask-state", "mask_versions", versionId, details);
+  tx.commit();
+}
+
+LabelMask StudyDatabase::loadMask(int64_t versionId) const
+{
+  const auto m = maskVersion(versionId);
+  if (!m)
+    throw Error("no mask version " + std::to_string(versionId) + " in " + d->dbPath);
+  const std::string abs = absolutePath(m->filePath);
+  const std::string which = "mask version " + std::to_string(versionId) + " of series " + std::to_string(m->seriesId);
+  std::error_code ec;
+  if (!fs::exists(abs, ec))
+    throw Error(which + ": its file " + abs + " is missing (deleted or moved outside PanSeg); restore it from a backup");
+  const std::string sha = sha256OfFile(abs);
+  if (sha != m->sha256)
+    throw Error(which + ": its file " + abs + " was altered after it was saved (SHA-256 " + sha.substr(0, 12) +
+                "..., expected " + m->sha256.substr(0, 12) + "...); restore it from a backup");
+  LabelMask mask = readMask(abs);
+  mask.sourcePath = abs;
+  return mask;
+}
+
+// ---- models and jobs ------------------------------------------------------------------------
+int64_t StudyDatabase::registerModelVersion(const ModelVersion& model)
+{
+  if (model.modelId.empty() || model.version.empty())
+    throw Error("a model version needs a model id and a version");
+  const std::string what = "register model " + model.modelId + " " + model.version;
+  WriteTransaction tx(*d, what);
+  QJsonArray files;
+  for (const auto& f : model.files)
+    files.append(QJsonObject{ { "path", qs(f.path) }, { "sha256", qs(f.sha256) } });
+  if (d->scalar("SELECT id FROM model_versions WHERE model_id = ? AND version = ?",
+                { qs(model.modelId), qs(model.version) }, what)
+        .isValid())
+    throw Error("cannot " + what + ": that version is already registered");
+  const int64_t id = d->insertReturningId(
+    "INSERT INTO model_versions (model_id, version, parent_id, files_json, description, created_at, created_by)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+    { qs(model.modelId), qs(model.version), idOrNull(model.parentId),
+      QString::fromUtf8(QJsonDocument(files).toJson(QJsonDocument::Compact)), qs(model.description), qs(nowUtc()),
+      idOrNull(d->user.id) },
+    what);
+  d->audit("register-model", "model_versions", id,
+           QJsonObject{ { "model_id", qs(model.modelId) }, { "version", qs(model.version) }, { "files", files } });
+  tx.commit();
+  return id;
+}
+
+std::vector<ModelVersion> StudyDatabase::modelVersions() const
+{
+  QSqlQuery q = d->prepare("SELECT id, model_id, version, parent_id, files_json, description, created_at, created_by"
+                           " FROM model_versions ORDER BY id");
+  d->run(q, "list model versions");
+  std::vector<ModelVersion> out;
+  while (q.next())
+  {
+    ModelVersion m;
+    m.id = i64(q.value(0));
+    m.modelId = str(q.value(1));
+    m.version = str(q.value(2));
+    m.parentId = i64(q.value(3));
+    for (const auto& v : QJsonDocument::fromJson(q.value(4).toString().toUtf8()).array())
+      m.files.push_back({ v.toObject()["path"].toString().toStdString(), v.toObject()["sha256"].toString().toStdString() });
+    m.description = str(q.value(5));
+    m.createdAt = str(q.value(6));
+    m.createdBy = i64(q.value(7));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+int64_t StudyDatabase::createJob(const Job& job)
+{
+  if (job.kind.empty())
+    throw Error("a job needs a kind");
+  WriteTransaction tx(*d, "create a " + job.kind + " job");
+  const int64_t id = d->insertReturningId(
+    "INSERT INTO jobs (kind, state, params_json, progress, message, series_id, model_version_id, created_by, created_at)"
+    " VALUES (?, 'queued', ?, 0, '', ?, ?, ?, ?)",
+    { qs(job.kind), qs(job.paramsJson.empty() ? "{}" : job.paramsJson), idOrNull(job.seriesId),
+      idOrNull(job.modelVersionId), idOrNull(d->user.id), qs(nowUtc()) },
+    "create a " + job.kind + " job");
+  d->audit("create-job", "jobs", id, QJsonObject{ { "kind", qs(job.kind) } });
+  tx.commit();
+  return id;
+}
+
+void StudyDatabase::updateJob(int64_t jobId, JobState state, double progress, const std::string& message,
+                              int64_t resultMaskVersionId)
+{
+  const std::string what = "update job " + std::to_string(jobId);
+  WriteTransaction tx(*d, what);
+  const QVariant old = d->scalar("SELECT state FROM jobs WHERE id = ?", { qlonglong(jobId) }, what);
+  if (!old.isValid())
+    throw Error("cannot " + what + ": no such job");
+  const std::string now = nowUtc();
+  const bool finished = state == JobState::Succeeded || state == JobState::Failed || state == JobState::Cancelled;
+  QSqlQuery q = d->prepare(
+    "UPDATE jobs SET state = ?, progress = ?, message = ?,"
+    " result_mask_version_id = COALESCE(?, result_mask_version_id),"
+    " started_at = CASE WHEN ? AND started_at = '' THEN ? ELSE started_at END,"
+    " finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?");
+  q.addBindValue(qs(to_string(state)));
+  q.addBindValue(progress);
+  q.addBindValue(qs(message));
+  q.addBindValue(idOrNull(resultMaskVersionId));
+  q.addBindValue(state == JobState::Running ? 1 : 0);
+  q.addBindValue(qs(now));
+  q.addBindValue(finished ? 1 : 0);
+  q.addBindValue(qs(now));
+  q.addBindValue(qlonglong(jobId));
+  d->run(q, what);
+  // Progress ticks are not audited; state changes are.
+  if (old.toString().toStdString() != to_string(state))
+    d->audit("set-job-state", "jobs", jobId,
+             QJsonObject{ { "from", old.toString() }, { "to", qs(to_string(state)) }, { "message", qs(message) } });
+  tx.commit();
+}
+
+std::optional<Job> StudyDatabase::job(int64_t jobId) const
+{
+  QSqlQuery q = d->prepare(std::string(kJobSelect) + " WHERE id = ?");
+  q.addBindValue(qlonglong(jobId));
+  d->run(q, "read job " + std::to_string(jobId));
+  if (q.next())
+    return jobFromRow(q);
+  return std::nullopt;
+}
+
+std::vector<Job> StudyDatabase::jobs() const
+{
+  QSqlQuery q = d->prepare(std::string(kJobSelect) + " ORDER BY id");
+  d->run(q, "list jobs");
+  std::vector<Job> out;
+  while (q.next())
+    out.push_back(jobFromRow(q));
+  return out;
+}
+
+// ---- audit and checks -----------------------------------------------------------------------
+std::vector<AuditEntry> StudyDatabase::auditLog(const std::string& tableName, int64_t recordId) const
+{
+  std::string sql = "SELECT id, at, user_id, actor, action, table_name, record_id, details FROM audit_log";
+  QVariantList binds;
+  if (!tableName.empty())
+  {
+    sql += " WHERE table_name = ?";
+    binds << qs(tableName);
+    if (recordId > 0)
+    {
+      sql += " AND record_id = ?";
+      binds << qlonglong(recordId);
+    }
+  }
+  sql += " ORDER BY id";
+  QSqlQuery q = d->prepare(sql);
+  for (const auto& b : binds)
+    q.addBindValue(b);
+  d->run(q, "read the audit log");
+  std::vector<AuditEntry> out;
+  while (q.next())
+  {
+    AuditEntry e;
+    e.id = i64(q.value(0));
+    e.at = str(q.value(1));
+    e.userId = i64(q.value(2));
+    e.actor = str(q.value(3));
+    e.action = str(q.value(4));
+    e.tableName = str(q.value(5));
+    e.recordId = i64(q.value(6));
+    e.detailsJson = str(q.value(7));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::string StudyDatabase::integrityCheck() const
+{
+  QSqlQuery q(d->db);
+  if (!q.exec(qs(d->dialect.integrityCheck())))
+    throw d->sqlError(q.lastError(), "check the study database");
+  std::string out;
+  while (q.next())
+    out += (out.empty() ? "" : "\n") + str(q.value(0));
+  return out;
+}
+
+std::vector<FileProblem> StudyDatabase::verifyFiles() const
+{
+  QSqlQuery q = d->prepare("SELECT id, file_path, sha256 FROM mask_versions ORDER BY id");
+  d->run(q, "list mask files");
+  std::vector<FileProblem> out;
+  while (q.next())
+  {
+    const int64_t id = i64(q.value(0));
+    const std::string rel = str(q.value(1));
+    const std::string expected = str(q.value(2));
+    const std::string abs = absolutePath(rel);
+    std::error_code ec;
+    if (!fs::exists(abs, ec))
+    {
+      out.push_back({ id, abs, "missing" });
+      continue;
+    }
+    try
+    {
+      const std::string sha = sha256OfFile(abs);
+      if (sha != expected)
+        out.push_back({ id, abs, "altered (SHA-256 " + sha + ", expected " + expected + ")" });
+    }
+    catch (const std::exception& e)
+    {
+      out.push_back({ id, abs, e.what() });
+    }
+  }
+  return out;
+}
+
+StudyDatabase::SweepReport StudyDatabase::sweepOrphanFiles()
+{
+  SweepReport report;
+  // Never wait for the lock here: when another process writes, the sweep is simply skipped.
+  d->execDirect(d->dialect.setBusyTimeout(0), "set the busy timeout");
+  std::optional<WriteTransaction> tx;
+  try
+  {
+    tx.emplace(*d, "clean up orphaned files");
+  }
+  catch (const Error&)
+  {
+    d->execDirect(d->dialect.setBusyTimeout(d->options.busyTimeoutMs), "set the busy timeout");
+    return report;
+  }
+  d->execDirect(d->dialect.setBusyTimeout(d->options.busyTimeoutMs), "set the busy timeout");
+  std::set<std::string> referenced;
+  {
+    QSqlQuery q = d->prepare("SELECT file_path FROM mask_versions");
+    d->run(q, "list mask files");
+    while (q.next())
+      referenced.insert(str(q.value(0)));
+  }
+  report.ran = true;
+  std::error_code ec;
+  const fs::path root(d->folder);
+  for (auto it = fs::recursive_directory_iterator(d->maskFolder(), ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+  {
+    if (!it->is_regular_file(ec))
+      continue;
+    const std::string name = it->path().filename().string();
+    const std::string rel = fs::relative(it->path(), root, ec).string();
+    if (name.rfind(".tmp-", 0) == 0)
+    {
+      if (fs::remove(it->path(), ec))
+        ++report.tempFilesRemoved;
+    }
+    else if (isManagedMaskName(name) && !referenced.count(rel))
+    {
+      if (fs::remove(it->path(), ec))
+        ++report.orphanFilesRemoved;
+    }
+  }
+  if (report.tempFilesRemoved + report.orphanFilesRemoved > 0)
+    d->audit("sweep-orphan-files", "", 0,
+             QJsonObject{ { "temp_files", report.tempFilesRemoved }, { "orphan_files", report.orphanFilesRemoved } });
+  tx->commit();
+  return report;
+}
+} // namespace panseg::db

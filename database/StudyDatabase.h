@@ -1,0 +1,150 @@
+#pragma once
+// The study database: one data folder holding `panseg.sqlite` (SQLite through Qt SQL) and
+// `files/` (mask files written by PanSeg). Patients, studies and series point at images by
+// reference; every saved mask is a new immutable version whose file is on disk, complete and
+// flushed, before the row that points at it is committed. Every change is one transaction and
+// leaves an audit entry. See database/README.md for the schema and the guarantees.
+//
+// One StudyDatabase = one connection, used from one thread. Several processes may open the same
+// folder: writers queue on the database's write lock (busy timeout, 30 s by default).
+// Every failure throws panseg::Error with a one-line message.
+
+#include "core/Volume.h"
+#include "database/Records.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace panseg::db
+{
+class StudyDatabase
+{
+public:
+  static constexpr const char* kDatabaseFileName = "panseg.sqlite";
+  static constexpr const char* kMaskFolder = "files/masks";
+
+  struct OpenOptions
+  {
+    std::string username;        // acting user; empty = the operating-system login name
+    int busyTimeoutMs = 30000;   // how long a writer waits for another process's write lock
+    bool sweepOrphans = true;    // remove files left by killed processes (see sweepOrphanFiles)
+    int maxSchemaVersion = 0;    // migrate only up to this version (tests of migrations); 0 = all
+  };
+
+  /// $PANSEG_DB_DIR when set, else <GenericDataLocation>/panseg/studies (~/.local/share/...).
+  /// Not AppDataLocation: that depends on the application name, which the GUI sets and the
+  /// command line does not, and both must find the same database.
+  static std::string defaultDataFolder();
+
+  /// Opens (creating when absent) the database in `dataFolder`, applies missing migrations and
+  /// removes orphaned temporary files. Throws Error for a read-only folder, a file that is not
+  /// a SQLite database, a corrupt one, or a schema newer than this program.
+  explicit StudyDatabase(const std::string& dataFolder, const OpenOptions& options);
+  explicit StudyDatabase(const std::string& dataFolder);
+  ~StudyDatabase();
+  StudyDatabase(const StudyDatabase&) = delete;
+  StudyDatabase& operator=(const StudyDatabase&) = delete;
+
+  const std::string& dataFolder() const;
+  std::string databasePath() const;
+  /// Absolute path of a path stored relative to the data folder.
+  std::string absolutePath(const std::string& relative) const;
+  int schemaVersion() const;
+  const User& currentUser() const;
+
+  // ---- users ------------------------------------------------------------------------------
+  /// The first user of a new database is an admin; later users start as readers.
+  User addUser(const std::string& username, Role role, const std::string& displayName = {});
+  void setUserRole(int64_t userId, Role role);
+  std::vector<User> users() const;
+  std::optional<User> userByName(const std::string& username) const;
+
+  // ---- series -----------------------------------------------------------------------------
+  struct NewSeries
+  {
+    std::string patientKey; // identity for grouping ("dicom:<PatientID>" or "name:<case>")
+    std::string patientId, patientName;
+    std::string studyKey;
+    std::string studyInstanceUid, studyDate, studyDescription;
+    std::string seriesInstanceUid, description;
+    Modality modality = Modality::Other;
+    std::string modalitySource = "unknown";
+    std::string dicomModality;
+    std::string center;
+    std::string acquisitionDate;
+    Geometry geometry;
+    std::string format;
+    std::string sourcePath;
+    std::string contentHash; // required; the duplicate key
+    int fileCount = 1;
+    std::string auditDetails; // extra JSON object members for the audit entry (e.g. modality reason)
+  };
+  struct AddedSeries
+  {
+    int64_t id = 0;
+    bool duplicate = false; // a series with the same content hash already existed (id = that one)
+  };
+  /// Adds a series (and its patient/study when new) in one transaction.
+  AddedSeries addSeries(const NewSeries& series);
+  /// Adds many in a single transaction (bulk loads, benchmarks).
+  std::vector<AddedSeries> addSeriesBatch(const std::vector<NewSeries>& series);
+  std::vector<SeriesRecord> listSeries(const SeriesFilter& filter = {}) const;
+  std::optional<SeriesRecord> series(int64_t seriesId) const;
+  std::optional<int64_t> seriesIdByContentHash(const std::string& contentHash) const;
+  /// A user's correction of the detected modality (modality source becomes "user").
+  void setSeriesModality(int64_t seriesId, Modality modality);
+  /// Reads the referenced image; with verifyContent, checks it still has the imported content.
+  Image loadImage(int64_t seriesId, bool verifyContent = true) const;
+
+  // ---- mask versions ----------------------------------------------------------------------
+  /// Saves `mask` as a new version of `seriesId`, authored by the current user. The mask must
+  /// lie on the series' grid. The file is written and verified before the row is committed.
+  /// Returns the new version's id. Earlier versions are never touched.
+  int64_t saveMaskVersion(int64_t seriesId, const LabelMask& mask, const MaskProvenance& provenance);
+  /// Versions of a series, oldest first.
+  std::vector<MaskVersion> masksOf(int64_t seriesId) const;
+  std::optional<MaskVersion> maskVersion(int64_t versionId) const;
+  std::optional<int64_t> maskIdByContentHash(int64_t seriesId, const std::string& contentHash) const;
+  /// Moves a version through the review workflow (see isAllowedTransition).
+  void setMaskState(int64_t versionId, MaskState state, const std::string& note = {});
+  /// Reads a version's file after checking its SHA-256; throws Error naming a missing or
+  /// altered file.
+  LabelMask loadMask(int64_t versionId) const;
+
+  // ---- model registry and jobs (used by inference and training) ----------------------------
+  int64_t registerModelVersion(const ModelVersion& model);
+  std::vector<ModelVersion> modelVersions() const;
+  int64_t createJob(const Job& job);
+  void updateJob(int64_t jobId, JobState state, double progress, const std::string& message,
+                 int64_t resultMaskVersionId = 0);
+  std::optional<Job> job(int64_t jobId) const;
+  std::vector<Job> jobs() const;
+
+  // ---- audit and checks -------------------------------------------------------------------
+  /// Entries oldest first; optionally only those about one record.
+  std::vector<AuditEntry> auditLog(const std::string& tableName = {}, int64_t recordId = 0) const;
+  /// The engine's own check ("ok" or the problems, one per line).
+  std::string integrityCheck() const;
+  /// Mask rows whose file is missing or no longer has the recorded SHA-256.
+  std::vector<FileProblem> verifyFiles() const;
+
+  struct SweepReport
+  {
+    bool ran = false;         // false when another process held the write lock
+    int tempFilesRemoved = 0; // temporary files of interrupted writes
+    int orphanFilesRemoved = 0; // complete mask files whose row was never committed
+  };
+  /// Removes what a killed writer can leave in files/masks. Runs under the write lock, which
+  /// every mask writer holds from before it writes its file until its row is committed, so no
+  /// file of a live writer is ever taken. Called on open.
+  SweepReport sweepOrphanFiles();
+  const SweepReport& openSweepReport() const;
+
+  struct Impl; // opaque; public only so that helpers in the .cpp can name it
+
+private:
+  std::unique_ptr<Impl> d;
+};
+} // namespace panseg::db

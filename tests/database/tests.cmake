@@ -1,0 +1,17 @@
+# The study database: functional tests and reliability tests (kills, concurrent writers, full
+# disk), both on real SQLite files in temporary folders. db_helper is the process they start.
+if(TARGET panseg_database)
+  find_package(Qt6 6.4 REQUIRED COMPONENTS Sql) # the tests also use a raw second connection
+  set(_db ${CMAKE_CURRENT_SOURCE_DIR}/database)
+  add_executable(panseg_db_helper ${_db}/db_helper.cpp ${_db}/DbTestUtil.h)
+  target_link_libraries(panseg_db_helper PRIVATE panseg_database Qt6::Sql panseg_warnings)
+
+  panseg_add_test(tst_database SOURCES ${_db}/tst_database.cpp ${_db}/DbTestUtil.h LIBS panseg_database Qt6::Sql)
+  panseg_add_test(tst_database_reliability SOURCES ${_db}/tst_database_reliability.cpp ${_db}/DbTestUtil.h
+                  LIBS panseg_database Qt6::Sql)
+  foreach(t tst_database tst_database_reliability)
+    target_compile_definitions(${t} PRIVATE PANSEG_DB_HELPER="$<TARGET_FILE:panseg_db_helper>")
+    add_dependencies(${t} panseg_db_helper)
+  endforeach()
+  set_tests_properties(tst_database_reliability PROPERTIES TIMEOUT 300)
+endif()
