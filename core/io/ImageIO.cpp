@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -572,10 +573,51 @@ Image readDicomSeries(const std::string& folder, const std::string& preferredFil
   return image;
 }
 
+/// DICOM Part 10 files carry "DICM" after a 128-byte preamble. Checked by hand: GDCM's own
+/// CanReadFile decodes enough of some objects (RLE-encoded SEG) to hit an assertion that aborts
+/// the process, and a reader must never take the workstation down.
 bool isDicomFile(const std::string& path)
 {
-  auto io = itk::GDCMImageIO::New();
-  return io->CanReadFile(path.c_str());
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    return false;
+  char magic[132] = {};
+  const size_t n = std::fread(magic, 1, sizeof magic, f);
+  std::fclose(f);
+  if (n == sizeof magic && std::memcmp(magic + 128, "DICM", 4) == 0)
+    return true;
+  // Raw datasets without the preamble: let the header-only scanner decide.
+  gdcm::Scanner scanner;
+  scanner.AddTag(kSopClass);
+  gdcm::Directory::FilenamesType one{ path };
+  return scanner.Scan(one) && scanner.IsKey(path.c_str()) && n >= 8;
+}
+
+std::string sopClassOf(const std::string& path)
+{
+  gdcm::Scanner scanner;
+  scanner.AddTag(kSopClass);
+  scanner.AddTag(kMediaSopClass);
+  gdcm::Directory::FilenamesType one{ path };
+  if (!scanner.Scan(one) || !scanner.IsKey(path.c_str()))
+    return {};
+  const char* v = scanner.GetValue(path.c_str(), kSopClass);
+  if (!v || trim(v).empty())
+    v = scanner.GetValue(path.c_str(), kMediaSopClass);
+  return v ? trim(v) : std::string();
+}
+
+std::string sopClassName(const std::string& uid)
+{
+  if (uid == "1.2.840.10008.5.1.4.1.1.66.4")
+    return "Segmentation";
+  if (uid.rfind("1.2.840.10008.5.1.4.1.1.481", 0) == 0)
+    return "RT";
+  if (uid.rfind("1.2.840.10008.5.1.4.1.1.88", 0) == 0)
+    return "Structured Report";
+  if (uid.rfind("1.2.840.10008.5.1.4.1.1.11", 0) == 0)
+    return "Presentation State";
+  return "non-image (SOP class " + uid + ")";
 }
 
 std::string tempSibling(const std::string& path)
@@ -615,6 +657,27 @@ template <typename TImage> void writeAtomically(TImage* img, const std::string& 
     fs::remove(tmp, ec);
     throw Error("cannot write " + path + ": " + itkMessage(e));
   }
+  // ITK's writers report a short write (full disk, file-size limit) only as a console warning and
+  // return normally: read the file back and compare before it replaces anything.
+  try
+  {
+    auto check = readFile<TImage>(tmp, {});
+    const size_t bytes = img->GetLargestPossibleRegion().GetNumberOfPixels() * sizeof(typename TImage::PixelType);
+    if (check->GetLargestPossibleRegion() != img->GetLargestPossibleRegion() ||
+        std::memcmp(check->GetBufferPointer(), img->GetBufferPointer(), bytes) != 0)
+      throw Error("the voxels read back differ from those written");
+  }
+  catch (const Error& e)
+  {
+    std::error_code ec;
+    if (!detached)
+      fs::remove(tmp, ec);
+    std::string free;
+    const auto space = fs::space(dir, ec);
+    if (!ec)
+      free = " (" + std::to_string(space.available / 1024) + " kB free on that disk)";
+    throw Error("cannot write " + path + ": the written file is incomplete or unreadable" + free + ": " + e.what());
+  }
   if (!detached)
     commitFile(tmp, path);
 }
@@ -641,6 +704,10 @@ Image readImage(const std::string& path, const ProgressFn& progress)
       throw Error("empty file: " + path);
     if (!isDicomFile(path))
       throw Error("not a readable DICOM file: " + path);
+    const std::string sop = sopClassOf(path);
+    if (isNonImageSopClass(sop))
+      throw Error(path + " is a DICOM " + sopClassName(sop) + " object, not an image series" +
+                  (sop == "1.2.840.10008.5.1.4.1.1.66.4" ? "; open it as a mask (DICOM SEG) instead" : ""));
     const std::string folder = fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string();
     return readDicomSeries(folder, path, progress);
   }

@@ -8,6 +8,10 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <csignal>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmath>
 #include <fstream>
 
@@ -302,6 +306,70 @@ private slots:
     QVERIFY2(err.isEmpty(), qPrintable(err));
     err = expectError([&] { writeImage(tiny, p("out.png")); }, { "use .nii" });
     QVERIFY2(err.isEmpty(), qPrintable(err));
+  }
+
+  void segObjectsAreRefusedNotFatal()
+  {
+    // GDCM asserts (aborting the process) when probing some RLE-encoded SEG objects: the reader
+    // must answer with an error instead.
+    PANSEG_REQUIRE_SHARED("data/pydicom-data/seg_liver_variants");
+    const QList<QPair<QString, QStringList>> cases = {
+      { "liver_rle.dcm", { "Segmentation", "not an image" } },
+      { "liver.dcm", { "Segmentation", "not an image" } },
+      // deflated dataset: GDCM's header scanner cannot parse it; still an error, not a crash
+      { "liver_deflate.dcm", { "no DICOM image series" } },
+    };
+    for (const auto& [f, fragments] : cases)
+    {
+      const std::string path = S("data/pydicom-data/seg_liver_variants/" + f);
+      if (!QFileInfo::exists(QString::fromStdString(path)))
+        continue;
+      const QString err = expectError([&] { readImage(path); }, fragments);
+      QVERIFY2(err.isEmpty(), qPrintable(f + ": " + err));
+    }
+  }
+
+  void fullDiskKeepsThePreviousFile()
+  {
+    // A file-size limit makes every write past 64 kB fail, as a full disk does. ITK only warns on
+    // a short write; writeImage must throw and leave the earlier file untouched.
+    QTemporaryDir dir;
+    const std::string path = dir.filePath("kept.nii.gz").toStdString();
+    Image small(Geometry{ { 8, 8, 8 }, { 1, 1, 1 }, { 0, 0, 0 }, { 1, 0, 0, 0, 1, 0, 0, 0, 1 } }, 7.0f);
+    writeImage(small, path);
+    const pid_t pid = fork();
+    QVERIFY(pid >= 0);
+    if (pid == 0)
+    {
+      signal(SIGXFSZ, SIG_IGN);
+      rlimit lim{ 64 * 1024, 64 * 1024 };
+      setrlimit(RLIMIT_FSIZE, &lim);
+      Image big(Geometry{ { 200, 200, 50 }, { 1, 1, 1 }, { 0, 0, 0 }, { 1, 0, 0, 0, 1, 0, 0, 0, 1 } });
+      uint64_t state = 42;
+      for (float& v : big.voxels)
+      {
+        state = state * 6364136223846793005ull + 1442695040888963407ull; // LCG: incompressible noise
+        v = float((state >> 33) % 4096) - 1024.0f;
+      }
+      int code = 3;
+      try
+      {
+        writeImage(big, path);
+        code = 1; // no error: wrong
+      }
+      catch (const Error& e)
+      {
+        code = std::string(e.what()).find("incomplete") != std::string::npos ? 0 : 2;
+      }
+      _exit(code);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    QVERIFY(WIFEXITED(status));
+    QCOMPARE(WEXITSTATUS(status), 0);
+    const Image back = readImage(path);
+    QVERIFY(back.voxels == small.voxels);
+    QCOMPARE(QDir(dir.path()).entryList(QStringList() << ".tmp-*", QDir::Files | QDir::Hidden).size(), 0);
   }
 
   void truncatedFiles()
