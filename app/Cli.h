@@ -38,6 +38,12 @@ int agreement(const QStringList& args);
 int screenshot(int argc, char** argv, const QStringList& args);
 int gui(int argc, char** argv, const QStringList& paths);
 int bench(int argc, char** argv, const QStringList& args);
+/// panseg predict ... (PredictCommands.cpp): PanSegNet through the panseg-worker process.
+int predict(int argc, char** argv, const QStringList& args);
+/// panseg bench predict ... (args after "bench predict"): runs `panseg-worker bench`.
+int benchPredict(int argc, char** argv, const QStringList& args);
+/// Usage lines of predict / bench predict for `panseg --help`.
+QString predictUsage();
 
 QString usage();
 /// True when no display is available (and we are not already inside xvfb-run).

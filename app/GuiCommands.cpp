@@ -2,11 +2,17 @@
 #include "Cli.h"
 
 #include "ui/MainWindow.h"
+#include "ui/StudyBrowser.h"
+#include "ui/ViewerModel.h"
 
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
 
 #include <QApplication>
+#include <QDockWidget>
+#include <QMenuBar>
+#include <QStatusBar>
+#include <QMessageBox>
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -50,6 +56,57 @@ int rerunUnderXvfb(char** argv, const QStringList& args)
   return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : Failed;
 }
 
+/// The study database as a dock beside the views, with a Study menu: import, open a series and
+/// its masks, save the shown mask as a new version.
+static void attachStudyBrowser(ui::MainWindow& w)
+{
+  auto* browser = new ui::StudyBrowser;
+  auto* dock = new QDockWidget(QObject::tr("Studies"), &w);
+  dock->setObjectName("StudyBrowserDock");
+  dock->setWidget(browser);
+  w.addDockWidget(Qt::LeftDockWidgetArea, dock);
+  QString error;
+  if (!browser->openDatabase({}, &error))
+    w.statusBar()->showMessage(QObject::tr("Study database unavailable: %1").arg(error), 10000);
+  auto fail = [&w](const char* what, const std::exception& e) {
+    QMessageBox::warning(&w, QObject::tr(what), QString::fromUtf8(e.what()));
+  };
+  QObject::connect(browser, &ui::StudyBrowser::openSeriesRequested, &w, [&w, browser, fail](int64_t id) {
+    try
+    {
+      w.setImage(browser->loadSeries(id));
+    }
+    catch (const std::exception& e)
+    {
+      fail("Open series", e);
+    }
+  });
+  QObject::connect(browser, &ui::StudyBrowser::openMaskRequested, &w, [&w, browser, fail](int64_t, int64_t maskId) {
+    try
+    {
+      w.setMask(browser->loadMask(maskId));
+    }
+    catch (const std::exception& e)
+    {
+      fail("Open mask", e);
+    }
+  });
+  QMenu* study = w.menuBar()->addMenu(QObject::tr("&Study"));
+  study->addAction(QObject::tr("&Import into database..."), QKeySequence(QObject::tr("Ctrl+I")), browser,
+                   &ui::StudyBrowser::chooseAndImport);
+  study->addAction(QObject::tr("Import &files..."), browser, &ui::StudyBrowser::chooseFilesAndImport);
+  study->addAction(QObject::tr("&Save mask as new version"), QKeySequence::Save, &w, [&w, browser] {
+    if (browser->openedSeriesId() <= 0 || !w.model()->hasMask())
+    {
+      QMessageBox::information(&w, QObject::tr("Save mask"),
+                               QObject::tr("Open a series from the study browser and show a mask first."));
+      return;
+    }
+    browser->saveMaskVersion(browser->openedSeriesId(), w.model()->mask(), browser->openedMaskId());
+  });
+  study->addAction(dock->toggleViewAction());
+}
+
 int gui(int argc, char** argv, const QStringList& paths)
 {
   ui::MainWindow::configurePlatform();
@@ -59,6 +116,7 @@ int gui(int argc, char** argv, const QStringList& paths)
   QApplication::setApplicationVersion(PANSEG_VERSION);
   ui::MainWindow w;
   w.resize(1400, 950);
+  attachStudyBrowser(w);
   w.show();
   if (!paths.isEmpty())
   {

@@ -23,7 +23,9 @@ int main(int argc, char** argv)
   }
   if (cmd == "--help" || cmd == "-h" || cmd == "help")
   {
-    std::printf("%s", qPrintable(usage()));
+    QString text = usage();
+    text.replace("  panseg --version", predictUsage() + "  panseg --version");
+    std::printf("%s", qPrintable(text));
     return Ok;
   }
   try
@@ -42,6 +44,10 @@ int main(int argc, char** argv)
       return agreement(rest);
     if (cmd == "screenshot")
       return screenshot(argc, argv, rest);
+    if (cmd == "predict")
+      return predict(argc, argv, rest);
+    if (cmd == "bench" && rest.value(0) == "predict")
+      return benchPredict(argc, argv, rest.mid(1));
     if (cmd == "bench")
       return bench(argc, argv, rest);
     if (!cmd.isEmpty() && !cmd.startsWith('-') && !cmd.contains('/') && !cmd.contains('.') &&

@@ -41,6 +41,17 @@ void SeriesTableModel::setSeries(std::vector<SeriesRecord> rows)
 
 void SeriesTableModel::reload(const StudyDatabase& db, const SeriesFilter& filter) { setSeries(db.listSeries(filter)); }
 
+QStringList SeriesTableModel::centers() const
+{
+  QStringList out;
+  for (const auto& r : m_rows)
+    if (!r.center.empty())
+      out << qs(r.center);
+  out.removeDuplicates();
+  out.sort(Qt::CaseInsensitive);
+  return out;
+}
+
 int SeriesTableModel::rowOfSeries(int64_t seriesId) const
 {
   for (size_t i = 0; i < m_rows.size(); ++i)
@@ -129,6 +140,12 @@ void SeriesFilterModel::setSearchText(const QString& text)
   invalidateFilter();
 }
 
+void SeriesFilterModel::setCenterFilter(const QString& center)
+{
+  m_center = center.toStdString();
+  invalidateFilter();
+}
+
 bool SeriesFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const
 {
   const auto* model = qobject_cast<const SeriesTableModel*>(sourceModel());
@@ -141,6 +158,8 @@ bool SeriesFilterModel::filterAcceptsRow(int sourceRow, const QModelIndex& sourc
     if (!match)
       return false;
   }
+  if (!m_center.empty() && r.center != m_center)
+    return false;
   const QString& text = model->searchText(sourceRow);
   for (const QString& w : m_words)
     if (!text.contains(w))

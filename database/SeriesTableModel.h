@@ -3,8 +3,8 @@
 // QTableView; tests and `panseg bench db` drive them headless.
 //  - SeriesTableModel: one row per series (patient, study date, modality, center, description,
 //    number of masks, latest mask state and volume).
-//  - SeriesFilterModel: modality filter + free-text search (every word must occur in the row)
-//    + sorting by the underlying values (dates as dates, volumes as numbers).
+//  - SeriesFilterModel: modality filter + center filter + free-text search (every word must occur
+//    in the row) + sorting by the underlying values (dates as dates, volumes as numbers).
 
 #include "database/StudyDatabase.h"
 
@@ -47,6 +47,8 @@ public:
   void reload(const StudyDatabase& db, const SeriesFilter& filter = {});
 
   const SeriesRecord& seriesAt(int row) const { return m_rows[size_t(row)]; }
+  /// Distinct non-empty centers of the rows, sorted (for a center filter's choices).
+  QStringList centers() const;
   /// Row of a series id, or -1.
   int rowOfSeries(int64_t seriesId) const;
   /// Lower-case text the free-text search looks in (patient, description, center, modality,
@@ -73,6 +75,8 @@ public:
   void setModalityFilter(std::optional<Modality> modality, bool anyMri = true);
   /// Case-insensitive; every whitespace-separated word must occur in the row.
   void setSearchText(const QString& text);
+  /// Exact center/site; empty = any.
+  void setCenterFilter(const QString& center);
 
 protected:
   bool filterAcceptsRow(int sourceRow, const QModelIndex& sourceParent) const override;
@@ -81,5 +85,6 @@ private:
   std::optional<Modality> m_modality;
   bool m_anyMri = true;
   QStringList m_words;
+  std::string m_center;
 };
 } // namespace panseg::db

@@ -384,6 +384,8 @@ void MainWindow::buildMenus()
                                    });
   reset->setShortcut(QKeySequence(Qt::Key_R));
 
+  buildSegmentationMenu();
+
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("Mouse and &Keyboard..."), this,
                   [this]

@@ -20,12 +20,14 @@ class QLabel;
 class QMenu;
 class QProgressDialog;
 class QSlider;
+class QTemporaryDir;
 
 namespace panseg::ui
 {
 class SliceView;
 class SurfaceView;
 class ViewerModel;
+class WorkerClient;
 
 class MainWindow : public QMainWindow
 {
@@ -84,9 +86,27 @@ public:
   /// Single view filling the window, or the 2x2 layout when `kind` is already maximised.
   void toggleMaximized(ViewKind kind);
 
+  // ---- prediction (MainWindowPredict.cpp) ------------------------------------------------
+  /// Predicts the pancreas on the open image in the worker process, with a progress dialog
+  /// (estimate, Cancel). `modelDir` empty: the remembered package, else the demo package, else
+  /// a folder dialog. The mask becomes the overlay and is saved under
+  /// WorkerClient::predictionOutputPath(). Returns false when refused (no image, running, no
+  /// model); predictionFinished() reports the outcome otherwise.
+  bool predictPancreas(const QString& modelDir = {});
+  void cancelPrediction();
+  bool isPredicting() const;
+  WorkerClient* workerClient() const { return m_worker; }
+  /// The model package used by "Predict Pancreas" (QSettings "predict/modelDir", else the demo).
+  QString predictionModelDir() const;
+  void setPredictionModelDir(const QString& dir);
+  /// Where the last successful prediction was saved.
+  QString lastPredictionPath() const { return m_predictOutput; }
+
 signals:
   /// After an asynchronous load: ok, and the error message when not.
   void loadFinished(bool ok, const QString& message);
+  /// After predictPancreas(): ok, and a one-line summary or the error ("cancelled" when cancelled).
+  void predictionFinished(bool ok, const QString& message);
 
 protected:
   void dragEnterEvent(QDragEnterEvent* e) override;
@@ -108,6 +128,8 @@ private:
   };
 
   void buildMenus();
+  void buildSegmentationMenu();
+  void finishPrediction(bool ok, const QString& message);
   void buildToolBar();
   void buildViews();
   void applyDarkTheme();
@@ -148,6 +170,15 @@ private:
   QProgressDialog* m_progress = nullptr;
   QString m_lastError;
   QString m_imagePath, m_maskPath;
+
+  // prediction (MainWindowPredict.cpp)
+  WorkerClient* m_worker = nullptr;
+  QProgressDialog* m_predictProgress = nullptr;
+  std::shared_ptr<QTemporaryDir> m_predictTemp; // temporary input (shared_ptr: incomplete type)
+  QString m_predictOutput, m_predictPending;
+  QAction* m_predictAction = nullptr;
+  QAction* m_fastAction = nullptr;
+  quint64 m_imageGeneration = 0, m_predictGeneration = 0;
 };
 
 } // namespace panseg::ui

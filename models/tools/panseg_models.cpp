@@ -1,13 +1,17 @@
 // panseg-models: parity, benchmark and inspection commands for the models/ library.
 // Runs on a bare GPU machine (LibTorch only): see models/README.md.
 #include "core/Error.h"
+#include "models/ModelPackage.h"
+#include "models/PackageWeights.h"
 #include "models/PanSegNet.h"
 #include "models/Parity.h"
+#include "models/Predictor.h"
 #include "models/Plans.h"
 #include "models/Weights.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +37,21 @@ const char* kUsage = R"(usage:
       Plan summary, parameter count, state-dict size; --json prints the plan as JSON.
   panseg-models checkpoint FILE.model [--plans FILE.pkl]
       Read an nnU-Net v1 checkpoint (and its .model.pkl plans) and check they fit together.
+  panseg-models import-nnunet RESULT_DIR --out PACKAGE_DIR [--name N] [--version V]
+                [--modality CT|MR] [--training-data TEXT] [--demo] [--force] [--fold N]
+      Convert an nnU-Net v1 result folder (fold_N/model_final_checkpoint.model + .model.pkl,
+      plans.pkl, postprocessing.json) into a model package, without Python.
+  panseg-models package-fixture --pipeline-plans PLANS.json --fixture PARITY_DIR --out DIR
+                [--name N] [--force]
+      Write a package from a shared/fixtures/pansegnet-pipeline case's plans.json and the parity
+      fixture's weights (random weights: tests, benchmarks and demos of the plumbing only).
+  panseg-models package-info PACKAGE_DIR
+      Validate a package and load its weights into the network.
+  panseg-models bench-case --fixture-case PIPELINE_CASE_DIR --fixture PARITY_DIR
+                [--device cpu|cuda[:N]] [--reps N] [--threads N] [--no-fp16]
+      Whole-case prediction time without ITK (GPU machines): the case's preprocessed_input.bin
+      as an image on the target spacing, the case's plans + fixture weights; TTA at step 0.5,
+      no TTA, and --fast. Peak RSS and GPU memory.
 Threads default to the hardware concurrency.
 )";
 
@@ -71,7 +90,8 @@ struct Args
 Args parseArgs(int argc, char** argv)
 {
   static const std::vector<std::string> withValue = {
-      "--fixture", "--device", "--threads", "--plan", "--reps", "--warmup", "--batch", "--plans"};
+      "--fixture", "--device", "--threads", "--plan", "--reps", "--warmup", "--batch", "--plans",
+      "--out", "--name", "--version", "--modality", "--training-data", "--fold", "--pipeline-plans", "--fixture-case"};
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -286,6 +306,162 @@ int cmdCheckpoint(const Args& a)
               static_cast<long long>(parameterCount(*net)));
   return 0;
 }
+void printPackage(const ModelPackage& pkg)
+{
+  std::printf("package %s\n  model: %s (%s, %s%s)\n  network: %s\n  preprocessing: spacing %.4g x %.4g x %.4g mm "
+              "(z, y, x), %s normalisation%s\n  weights: %zu tensors, %lld bytes\n",
+              pkg.dir.c_str(), pkg.id().c_str(), pkg.info.modality.c_str(), pkg.info.modelType.c_str(),
+              pkg.info.demo ? ", DEMO - not for clinical use" : "", pkg.network.summary().c_str(),
+              pkg.preprocessing.targetSpacingMm[0], pkg.preprocessing.targetSpacingMm[1],
+              pkg.preprocessing.targetSpacingMm[2], pkg.preprocessing.normalization.c_str(),
+              pkg.preprocessing.largestComponentLabels.empty() ? "" : ", largest connected component",
+              pkg.weights.size(), static_cast<long long>(pkg.weightsBytes));
+}
+
+int cmdImport(const Args& a)
+{
+  if (a.positional.size() != 1)
+    throw panseg::Error("import-nnunet needs exactly one RESULT_DIR (and --out PACKAGE_DIR)");
+  ImportOptions o;
+  o.name = a.get("--name", "");
+  o.version = a.get("--version", "1");
+  o.modality = a.get("--modality", "");
+  o.trainingData = a.get("--training-data", "");
+  o.demo = a.flag("--demo");
+  o.force = a.flag("--force");
+  o.fold = a.getInt("--fold", 0);
+  const ModelPackage pkg = importNnUNetResult(a.positional[0], a.get("--out", ""), o);
+  printPackage(pkg);
+  std::printf("imported from %s\n", a.positional[0].c_str());
+  return 0;
+}
+
+int cmdPackageFixture(const Args& a)
+{
+  const std::string plans = a.get("--pipeline-plans", ""), fixture = a.get("--fixture", ""),
+                    out = a.get("--out", "");
+  if (plans.empty() || fixture.empty() || out.empty())
+    throw panseg::Error("package-fixture needs --pipeline-plans, --fixture and --out");
+  ModelPackage pkg = packageFromPipelineFixture(plans, fixture);
+  if (a.flag("--name"))
+    pkg.info.name = a.get("--name", "");
+  pkg.info.lineage.type = json::Value::Type::Object;
+  json::Value src;
+  src.type = json::Value::Type::String;
+  src.string = "panseg-models package-fixture: " + plans + " + " + fixture + " (random weights)";
+  pkg.info.lineage.object.emplace_back("source", src);
+  if (std::filesystem::exists(out) && !a.flag("--force"))
+    throw panseg::Error("output folder already exists: " + out + " (use --force to replace a package)");
+  if (std::filesystem::exists(out) && !looksLikeModelPackage(out))
+    throw panseg::Error("refusing to replace " + out + ": it is not a model package");
+  const StateDict weights = readPackageWeights(pkg);
+  std::filesystem::remove_all(out);
+  std::filesystem::create_directories(out);
+  writePackageWeights(out, weights);
+  writePackageMetadata(out, pkg);
+  const ModelPackage check = loadModelPackage(out);
+  (void)loadPackageNetwork(check);
+  printPackage(check);
+  return 0;
+}
+
+int cmdBenchCase(const Args& a)
+{
+  const std::string caseDir = a.get("--fixture-case", ""), fixture = a.get("--fixture", "");
+  if (caseDir.empty() || fixture.empty())
+    throw panseg::Error("bench-case needs --fixture-case and --fixture");
+  ModelPackage pkg = packageFromPipelineFixture(caseDir + "/plans.json", fixture);
+  // The input is already normalised: no second normalisation, so the sliding window sees exactly
+  // the fixture's network input and its probabilities can be compared with probabilities.bin.
+  pkg.preprocessing.normalization = "noNorm";
+  pkg.preprocessing.intensity.reset();
+  const json::Value arrays = json::parseFile(caseDir + "/arrays.json");
+  const json::Value* entry = arrays.find("preprocessed_input.bin");
+  if (!entry)
+    throw panseg::Error(caseDir + "/arrays.json: no preprocessed_input.bin entry");
+  const auto shape = entry->at("shape", "arrays.json").asIntVector("shape"); // [1, D, H, W]
+  if (shape.size() != 4)
+    throw panseg::Error("preprocessed_input.bin: expected shape [1, D, H, W]");
+  const torch::Tensor data = readRawTensor(caseDir + "/preprocessed_input.bin", shape);
+  panseg::Geometry g;
+  g.size = {shape[3], shape[2], shape[1]};
+  g.spacingMm = {pkg.preprocessing.targetSpacingMm[2], pkg.preprocessing.targetSpacingMm[1],
+                 pkg.preprocessing.targetSpacingMm[0]};
+  panseg::Image image(g, 0.0f);
+  std::memcpy(image.voxels.data(), data.data_ptr<float>(), image.voxels.size() * sizeof(float));
+  PredictOptions base;
+  base.device = a.get("--device", "auto");
+  base.threads = a.getInt("--threads", 0);
+  base.fp16 = a.flag("--no-fp16") ? 0 : -1;
+  base.estimate = false;
+  Predictor predictor(pkg, base);
+  const int reps = std::max(1, a.getInt("--reps", predictor.device() == "cpu" ? 1 : 3));
+  std::printf("whole case from %s/preprocessed_input.bin (%lld x %lld x %lld at the target spacing; "
+              "preprocessing is then a no-op resample), fixture network\ndevice: %s%s\n",
+              caseDir.c_str(), static_cast<long long>(shape[1]), static_cast<long long>(shape[2]),
+              static_cast<long long>(shape[3]), describeDevice(predictor.device()).c_str(),
+              predictor.fp16() ? ", fp16 autocast" : ", fp32");
+  std::printf("%-30s %8s %10s %10s  %s\n", "mode", "passes", "median s", "net s", "vs probabilities.bin");
+  std::fflush(stdout);
+  struct Mode
+  {
+    const char* name;
+    bool tta, fast;
+  };
+  for (const Mode& m : {Mode{"TTA (8 mirrors), step 0.5", true, false}, Mode{"no TTA, step 0.5", false, false},
+                        Mode{"--fast (no TTA, step 1.0)", false, true}})
+  {
+    PredictOptions o = base;
+    o.tta = m.tta;
+    o.fast = m.fast;
+    o.keepProbabilities = m.tta;
+    std::vector<double> total, net;
+    PredictResult r;
+    for (int i = 0; i < reps; ++i)
+    {
+      r = predictor.predict(image, o);
+      total.push_back(r.seconds);
+      net.push_back(r.networkSeconds);
+    }
+    std::sort(total.begin(), total.end());
+    std::sort(net.begin(), net.end());
+    std::string cmp;
+    if (m.tta)
+    {
+      // Same as nnU-Net only when the crop changed nothing (true for the fixture cases).
+      const torch::Tensor ref = readRawTensor(caseDir + "/probabilities.bin", {2, shape[1], shape[2], shape[3]});
+      if (static_cast<std::int64_t>(r.probabilities.size()) == ref.numel())
+      {
+        const torch::Tensor ours = torch::from_blob(r.probabilities.data(), ref.sizes(), torch::kFloat);
+        const double maxAbs = (ours - ref).abs().max().item<double>();
+        const std::int64_t flips = (ours.argmax(0) != ref.argmax(0)).sum().item<std::int64_t>();
+        cmp = "max|d| " + std::to_string(maxAbs) + ", argmax differs at " + std::to_string(flips) + " of " +
+              std::to_string(ref.numel() / 2) + " voxels";
+      }
+      else
+        cmp = "(shape differs: not compared)";
+    }
+    std::printf("%-30s %8lld %10.2f %10.2f  %s\n", m.name, static_cast<long long>(r.forwardPasses),
+                total[total.size() / 2], net[net.size() / 2], cmp.c_str());
+    std::fflush(stdout);
+  }
+  std::printf("peak RSS %.0f MiB", peakRssMb());
+  if (gpuPeakMemoryMb() >= 0)
+    std::printf(", GPU peak allocated %.0f MiB", gpuPeakMemoryMb());
+  std::printf("\n");
+  return 0;
+}
+
+int cmdPackageInfo(const Args& a)
+{
+  if (a.positional.size() != 1)
+    throw panseg::Error("package-info needs exactly one PACKAGE_DIR");
+  const ModelPackage pkg = loadModelPackage(a.positional[0]);
+  PanSegNet net = loadPackageNetwork(pkg);
+  printPackage(pkg);
+  std::printf("  %lld parameters; weights load cleanly\n", static_cast<long long>(parameterCount(*net)));
+  return 0;
+}
 } // namespace
 
 int main(int argc, char** argv)
@@ -306,6 +482,14 @@ int main(int argc, char** argv)
       return cmdInfo(a);
     if (a.command == "checkpoint")
       return cmdCheckpoint(a);
+    if (a.command == "import-nnunet")
+      return cmdImport(a);
+    if (a.command == "package-fixture")
+      return cmdPackageFixture(a);
+    if (a.command == "package-info")
+      return cmdPackageInfo(a);
+    if (a.command == "bench-case")
+      return cmdBenchCase(a);
     std::cerr << "unknown command '" << a.command << "'\n" << kUsage;
     return 2;
   }

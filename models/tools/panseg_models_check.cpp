@@ -1,9 +1,11 @@
 // Tests of the models/ library: plain C++ (no Qt), so they also run in the standalone GPU build.
 //   panseg_models_check [--fixture DIR] [--skip-exit-code N] [group...]
-// Groups: plans network pickle parity checkpoint (default: all). Groups that need the parity
+// Groups: plans network pickle parity checkpoint package (default: all). Groups that need the parity
 // fixture print SKIP and exit with the skip code (default 0) when the folder is absent.
 #include "core/Error.h"
 #include "models/Json.h"
+#include "models/ModelPackage.h"
+#include "models/PackageWeights.h"
 #include "models/PanSegNet.h"
 #include "models/Parity.h"
 #include "models/Pickle.h"
@@ -630,6 +632,112 @@ void testCheckpoint()
   }
 }
 
+/// Model packages: import of an nnU-Net v1 result folder built from the fixture's checkpoint,
+/// loading, forward parity through the package, and the errors of broken packages.
+void testPackage()
+{
+  const fs::path result = fs::path(g_tmp) / "Task999_Fixture" / "nnTransUNetTrainerV2__nnUNetPlansv2.1";
+  fs::create_directories(result / "fold_0");
+  fs::copy_file(fixture("model_final_checkpoint.model"), result / "fold_0/model_final_checkpoint.model",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(fixture("model_final_checkpoint.model.pkl"),
+                result / "fold_0/model_final_checkpoint.model.pkl", fs::copy_options::overwrite_existing);
+  const std::string out = g_tmp + "/package";
+  ImportOptions io;
+  io.name = "fixture import";
+  const ModelPackage imported = importNnUNetResult(result.string(), out, io);
+  std::printf("    imported: %s, %s, modality %s, %zu tensors, %lld bytes\n", imported.id().c_str(),
+              imported.network.summary().c_str(), imported.info.modality.c_str(),
+              imported.weights.size(), static_cast<long long>(imported.weightsBytes));
+  VERIFY(looksLikeModelPackage(out));
+  VERIFY(!fs::exists(out + ".importing-" + std::to_string(::getpid())));
+  const ModelPackage pkg = loadModelPackage(out);
+  VERIFY(pkg.network == PlanConfig::fixture());
+  VERIFY_EQ(pkg.weights.size(), std::size_t(117));
+  VERIFY(pkg.info.modelType == "pansegnet");
+  VERIFY(!pkg.info.clinicalUse);
+  VERIFY(pkg.classes.size() == 2 && pkg.classes[1].name == "pancreas");
+  VERIFY(pkg.preprocessing.transposeForward == (std::array<std::int64_t, 3>{ 0, 1, 2 }));
+  // Re-serialising gives the same text (the metadata round-trips).
+  VERIFY(plansJsonText(pkg) == plansJsonText(imported));
+  VERIFY(modelJsonText(pkg) == modelJsonText(imported));
+
+  // Weights bit-identical to the fixture's weights.bin, and the forward pass through the
+  // package reproduces output.bin.
+  const StateDict ref = readFixtureWeights(fixture("weights.bin"), fixture("weights.json"));
+  VERIFY(sameState(readPackageWeights(pkg), ref, true));
+  PanSegNet net = loadPackageNetwork(pkg);
+  const torch::Tensor input = readRawTensor(fixture("input.bin"), { 1, 1, 16, 48, 80 });
+  const torch::Tensor expected = readRawTensor(fixture("output.bin"), { 1, 2, 16, 48, 80 });
+  torch::Tensor logits;
+  {
+    c10::InferenceMode guard;
+    logits = net->forward(input);
+  }
+  const double maxAbs = (logits - expected).abs().max().item<double>();
+  const bool bitwise = torch::equal(logits, expected);
+  std::printf("    forward through the imported package vs output.bin: max|d| %.3e (%s)\n", maxAbs,
+              bitwise ? "bit-identical" : "not bit-identical");
+  VERIFY(maxAbs <= 1e-6);
+
+  // Errors users can cause, each naming the file / key.
+  VERIFY_THROWS(loadModelPackage(g_tmp + "/no-such-package"), "model package not found");
+  VERIFY_THROWS(loadModelPackage(fixture("weights.json")), "must be a folder");
+  VERIFY_THROWS(importNnUNetResult(g_tmp + "/nothing-here", g_tmp + "/x"), "result folder not found");
+  VERIFY_THROWS(importNnUNetResult(g_tmp, g_tmp + "/x"), "fold_0/model_final_checkpoint.model");
+  VERIFY_THROWS(importNnUNetResult(result.string(), out, io), "already exists");
+  {
+    ImportOptions force = io;
+    force.force = true;
+    force.modality = "CT";
+    // The modality is a label; the plans' normalisation (nonCT here) is kept.
+    const ModelPackage relabelled = importNnUNetResult(result.string(), out, force);
+    VERIFY(relabelled.info.modality == "CT" && relabelled.preprocessing.normalization == "nonCT");
+    force.modality = "MR";
+    force.name = "fixture import (replaced)";
+    VERIFY(importNnUNetResult(result.string(), out, force).info.name == "fixture import (replaced)");
+    force.modality = "PET";
+    VERIFY_THROWS(importNnUNetResult(result.string(), out, force), "--modality must be CT or MR");
+  }
+  auto broken = [&](const std::string& name, const std::function<void(const fs::path&)>& damage)
+  {
+    const fs::path dir = fs::path(g_tmp) / name;
+    fs::remove_all(dir);
+    fs::copy(out, dir, fs::copy_options::recursive);
+    damage(dir);
+    return dir.string();
+  };
+  auto rewrite = [](const fs::path& file, const std::string& from, const std::string& to)
+  {
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto at = text.find(from);
+    if (at != std::string::npos)
+      text.replace(at, from.size(), to);
+    std::ofstream(file, std::ios::trunc) << text;
+  };
+  VERIFY_THROWS(loadModelPackage(broken("p1", [](const fs::path& d) { fs::remove(d / "model.json"); })),
+                "model.json missing");
+  VERIFY_THROWS(loadModelPackage(broken("p2", [&](const fs::path& d) { rewrite(d / "model.json", "\"name\"", "\"name"); })),
+                "model.json");
+  VERIFY_THROWS(loadModelPackage(broken("p3", [&](const fs::path& d) { rewrite(d / "plans.json", "\"preprocessing\"", "\"preproc\""); })),
+                "missing key \"preprocessing\"");
+  VERIFY_THROWS(loadModelPackage(broken("p4", [&](const fs::path& d) { rewrite(d / "plans.json", "[0, 1, 2]", "[2, 1, 0]"); })),
+                "transpose");
+  VERIFY_THROWS(loadModelPackage(broken("p5", [&](const fs::path& d) { fs::resize_file(d / "weights.bin", 1000); })),
+                "truncated or mismatched");
+  VERIFY_THROWS(loadModelPackage(broken("p6", [&](const fs::path& d) { rewrite(d / "model.json", "\"pansegnet\"", "\"unet\""); })),
+                "model_type");
+  // A shape that is consistent in the index but wrong for the network: the load names the key.
+  const std::string p7 = broken("p7", [&](const fs::path& d)
+                                { rewrite(d / "weights.json", "\"shape\": [32, 64, 3, 3, 3]", "\"shape\": [64, 32, 3, 3, 3]"); });
+  const ModelPackage wrongShape = loadModelPackage(p7);
+  VERIFY_THROWS(loadPackageNetwork(wrongShape), "conv_blocks_localization.0.0.blocks.0.conv.weight");
+  const std::string p8 = broken("p8", [&](const fs::path& d)
+                                { rewrite(d / "weights.json", "\"seg_outputs.0.weight\"", "\"seg_outputs.0.wEight\""); });
+  VERIFY_THROWS(loadPackageNetwork(loadModelPackage(p8)), "seg_outputs.0.weight");
+}
+
 struct Group
 {
   const char* name;
@@ -662,7 +770,8 @@ int main(int argc, char** argv)
                           {"network", false, testNetwork},
                           {"pickle", false, testPickle},
                           {"parity", true, testParity},
-                          {"checkpoint", true, testCheckpoint}};
+                          {"checkpoint", true, testCheckpoint},
+                          {"package", true, testPackage}};
   int skipped = 0, ran = 0;
   for (const auto& g : groups)
   {

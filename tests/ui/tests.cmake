@@ -9,3 +9,18 @@ if(TARGET panseg_ui)
   target_include_directories(tst_viewer_model PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_include_directories(tst_viewer PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endif()
+
+# Prediction through the worker process (needs the LibTorch build: panseg-worker, panseg-models).
+if(TARGET panseg_ui AND TARGET panseg-worker)
+  panseg_add_test(tst_predict
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_predict.cpp ${CMAKE_CURRENT_LIST_DIR}/SyntheticData.h
+    LIBS panseg_ui GUI)
+  target_include_directories(tst_predict PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_compile_definitions(tst_predict PRIVATE PANSEG_WORKER_PATH="$<TARGET_FILE:panseg-worker>"
+                                                 PANSEG_MODELS_TOOL="$<TARGET_FILE:panseg-models>")
+  add_dependencies(tst_predict panseg-worker panseg-models)
+  set_tests_properties(tst_predict PROPERTIES TIMEOUT 600)
+endif()
+if(TARGET panseg_ui) # the study browser (needs the GUI build, like the viewer tests)
+  panseg_add_test(tst_study_browser SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ui/tst_study_browser.cpp LIBS panseg_ui panseg_database GUI)
+endif()

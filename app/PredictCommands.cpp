@@ -1,0 +1,390 @@
+// `panseg predict` and `panseg bench predict`: PanSegNet through the worker process
+// (panseg-worker; LibTorch never loads into this process). Progress goes to stderr, results to
+// stdout.
+#include "Cli.h"
+
+#include "core/AtomicFile.h"
+#include "core/io/ImageIO.h"
+#include "ui/WorkerClient.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTextStream>
+
+#include <cstdio>
+#include <unistd.h>
+
+namespace panseg::cli
+{
+namespace
+{
+const char* const kPredictSynopsis =
+  "panseg predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda] [--no-tta] [--step S] "
+  "[--fast] [--threads N] [--csv FILE] [--probabilities PATH]";
+
+struct Case
+{
+  QString name;  // for the CSV
+  QString input;
+  QString output;
+};
+
+bool isListFile(const QString& path)
+{
+  const QString suffix = QFileInfo(path).suffix().toLower();
+  return QFileInfo(path).isFile() && (suffix == "txt" || suffix == "lst" || suffix == "list" || suffix == "csv");
+}
+
+QString caseNameOf(const QString& path)
+{
+  QString name = QFileInfo(path).fileName();
+  for (const char* ext : { ".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd" })
+    if (name.endsWith(ext, Qt::CaseInsensitive))
+      return name.left(name.size() - int(qstrlen(ext)));
+  return name; // DICOM folder
+}
+
+/// Image files directly inside a folder (a folder of DICOM files is one case, not a batch).
+QStringList imagesIn(const QString& dir)
+{
+  QStringList out;
+  for (const QFileInfo& fi : QDir(dir).entryInfoList(QDir::Files, QDir::Name))
+  {
+    const QString n = fi.fileName().toLower();
+    if (n.endsWith(".nii.gz") || n.endsWith(".nii") || n.endsWith(".nrrd") || n.endsWith(".nhdr") ||
+        n.endsWith(".mha") || n.endsWith(".mhd"))
+      out << fi.absoluteFilePath();
+  }
+  return out;
+}
+
+class Relay
+{
+public:
+  explicit Relay(bool quiet) : m_quiet(quiet), m_tty(isatty(2)) {}
+  void attach(ui::WorkerClient& w, const QString& caseLabel)
+  {
+    QObject::connect(&w, &ui::WorkerClient::started, [this, caseLabel](const QJsonObject& e)
+                     {
+                       if (m_quiet)
+                         return;
+                       endLine();
+                       std::fprintf(stderr, "%s%s: %s on %s%s, %s, step %g\n", qPrintable(caseLabel),
+                                    caseLabel.isEmpty() ? "model" : " - model", qPrintable(e["model"].toString()),
+                                    qPrintable(e["device"].toString()), e["fp16"].toBool() ? " (fp16)" : "",
+                                    e["tta"].toBool() ? "TTA on" : "TTA off", e["step"].toDouble());
+                       if (e["demo"].toBool())
+                         std::fprintf(stderr, "note: demo model - not for clinical use\n");
+                     });
+    QObject::connect(&w, &ui::WorkerClient::estimateReady, [this](qint64 passes, double s, const QString& dev)
+                     {
+                       if (m_quiet)
+                         return;
+                       endLine();
+                       std::fprintf(stderr, "estimate: %lld forward passes on %s, %s\n", (long long)passes,
+                                    qPrintable(dev), qPrintable(ui::WorkerClient::formatDuration(s)));
+                     });
+    QObject::connect(&w, &ui::WorkerClient::note, [this](const QString& m)
+                     {
+                       endLine();
+                       std::fprintf(stderr, "panseg: note: %s\n", qPrintable(m));
+                     });
+    QObject::connect(&w, &ui::WorkerClient::progress, [this](double f, const QString& msg, double eta)
+                     {
+                       if (m_quiet)
+                         return;
+                       const int pct = int(f * 100.0);
+                       const QString etaText = eta >= 0 ? ", " + ui::WorkerClient::formatDuration(eta) + " left" : QString();
+                       if (m_tty)
+                       {
+                         std::fprintf(stderr, "\r%3d%%  %-60s", pct, qPrintable(msg + etaText));
+                         m_open = true;
+                       }
+                       else if (pct >= m_nextPct)
+                       {
+                         std::fprintf(stderr, "%3d%%  %s\n", pct, qPrintable(msg + etaText));
+                         m_nextPct = (pct / 10 + 1) * 10;
+                       }
+                       std::fflush(stderr);
+                     });
+  }
+  void endLine()
+  {
+    if (m_open)
+      std::fprintf(stderr, "\n");
+    m_open = false;
+  }
+  void reset() { m_nextPct = 0; }
+
+private:
+  bool m_quiet, m_tty, m_open = false;
+  int m_nextPct = 0;
+};
+
+struct Outcome
+{
+  bool ok = false;
+  bool cancelled = false;
+  QJsonObject done;
+  QString error;
+};
+
+Outcome runOne(ui::WorkerClient& worker, const ui::PredictRequest& req)
+{
+  Outcome o;
+  QObject ctx;
+  QObject::connect(&worker, &ui::WorkerClient::finished, &ctx, [&](const QJsonObject& d) { o.ok = true; o.done = d; });
+  QObject::connect(&worker, &ui::WorkerClient::failed, &ctx, [&](const QString& e) { o.error = e; });
+  QObject::connect(&worker, &ui::WorkerClient::cancelled, &ctx, [&] { o.cancelled = true; o.error = "cancelled"; });
+  if (worker.start(req))
+    worker.waitForFinished(-1);
+  if (!o.ok && o.error.isEmpty())
+    o.error = worker.errorString();
+  return o;
+}
+
+QString csvField(const QString& s)
+{
+  if (s.contains(',') || s.contains('"') || s.contains('\n'))
+    return '"' + QString(s).replace('"', "\"\"") + '"';
+  return s;
+}
+} // namespace
+
+QString predictUsage()
+{
+  return QStringLiteral(
+    "  panseg predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda] [--no-tta]\n"
+    "                 [--step S] [--fast] [--threads N] [--probabilities PATH]\n"
+    "                                   PanSegNet pancreas mask (worker process); --input a folder or a list\n"
+    "                                   file and --output a folder = batch, with volumes.csv (or --csv FILE)\n"
+    "  panseg bench predict [--device D] [--reps N] [--paper-reps N] [--case CT] [--skip-paper]\n"
+    "                                   forward-pass and whole-case prediction timings, peak memory\n");
+}
+
+int predict(int argc, char** argv, const QStringList& args)
+{
+  Args a(args, { "no-tta", "fast", "quiet", "force" });
+  if (!a.error.isEmpty() || !a.positionals.isEmpty())
+  {
+    printError(a.error.isEmpty() ? QString("usage: ") + kPredictSynopsis : a.error);
+    return Usage;
+  }
+  for (const QString k : { "model", "input", "output" })
+    if (a.value(k).isEmpty())
+    {
+      printError("--" + k + " is required; usage: " + kPredictSynopsis);
+      return Usage;
+    }
+  bool ok = true;
+  const int threads = a.intValue("threads", 0, &ok);
+  if (!ok || threads < 0)
+  {
+    printError("--threads must be a whole number (0 = all cores)");
+    return Usage;
+  }
+  double step = 0.0;
+  if (a.has("step"))
+  {
+    step = a.value("step").toDouble(&ok);
+    if (!ok || !(step > 0 && step <= 1))
+    {
+      printError("--step must be a number in (0, 1], e.g. 0.5");
+      return Usage;
+    }
+  }
+  const QString device = a.value("device", "auto");
+  if (device != "auto" && device != "cpu" && device != "cuda" && !device.startsWith("cuda:"))
+  {
+    printError("--device must be auto, cpu, cuda or cuda:N");
+    return Usage;
+  }
+  const QString model = a.value("model"), input = a.value("input"), output = a.value("output");
+  if (!QFileInfo(model).isDir())
+  {
+    printError("model package not found: " + model);
+    return Failed;
+  }
+  if (!QFileInfo::exists(input))
+  {
+    printError("input not found: " + input);
+    return Failed;
+  }
+
+  // Single case or batch (a folder of image files, or a list file with one path per line).
+  QList<Case> cases;
+  const bool batch = isListFile(input) || (QFileInfo(input).isDir() && !imagesIn(input).isEmpty());
+  if (batch)
+  {
+    if (QFileInfo(output).exists() && !QFileInfo(output).isDir())
+    {
+      printError("with a folder or list as --input, --output must be a folder: " + output);
+      return Usage;
+    }
+    QStringList inputs;
+    if (isListFile(input))
+    {
+      QFile f(input);
+      if (!f.open(QIODevice::ReadOnly | QIODevice::Text))
+      {
+        printError("cannot read list " + input);
+        return Failed;
+      }
+      const QDir base = QFileInfo(input).absoluteDir();
+      QTextStream ts(&f);
+      while (!ts.atEnd())
+      {
+        const QString line = ts.readLine().trimmed();
+        if (line.isEmpty() || line.startsWith('#'))
+          continue;
+        inputs << (QDir::isAbsolutePath(line) ? line : base.filePath(line));
+      }
+    }
+    else
+      inputs = imagesIn(input);
+    if (inputs.isEmpty())
+    {
+      printError("no images listed in " + input);
+      return Failed;
+    }
+    if (!QDir().mkpath(output))
+    {
+      printError("cannot create folder " + output);
+      return Failed;
+    }
+    QStringList names;
+    for (const QString& in : inputs)
+    {
+      QString name = caseNameOf(in);
+      for (int k = 2; names.contains(name); ++k)
+        name = caseNameOf(in) + "_" + QString::number(k);
+      names << name;
+      cases.append({ name, in, QDir(output).filePath(name + ".nii.gz") });
+    }
+  }
+  else
+  {
+    if (!looksLikeImagePath(output.toStdString()) || QFileInfo(output).isDir())
+    {
+      printError("--output must be a mask file path (.nii.gz, .nii, .nrrd, .mha): " + output);
+      return Usage;
+    }
+    cases.append({ caseNameOf(input), input, output });
+  }
+
+  QCoreApplication app(argc, argv);
+  Relay relay(a.has("quiet"));
+  QString csv = "case,volume_ml,voxels,seconds,output,status\n";
+  int failures = 0;
+  for (int i = 0; i < cases.size(); ++i)
+  {
+    const Case& c = cases[i];
+    ui::PredictRequest req;
+    req.modelDir = model;
+    req.inputPath = c.input;
+    req.outputPath = c.output;
+    req.device = device;
+    req.tta = !a.has("no-tta");
+    req.fast = a.has("fast");
+    req.step = step;
+    req.threads = threads;
+    if (!batch)
+      req.probabilitiesPath = a.value("probabilities");
+    relay.reset();
+    const QString label = batch ? QString("[%1/%2] %3").arg(i + 1).arg(cases.size()).arg(c.name) : QString();
+    ui::WorkerClient one;
+    relay.attach(one, label);
+    const Outcome o = runOne(one, req);
+    relay.endLine();
+    if (!o.ok)
+    {
+      if (!batch)
+      {
+        printError(o.error);
+        return Failed;
+      }
+      ++failures;
+      printError(c.name + ": " + o.error);
+      csv += csvField(c.name) + ",,,," + csvField(c.output) + "," + csvField("error: " + o.error) + "\n";
+      if (o.cancelled)
+        break;
+      continue;
+    }
+    const double ml = o.done["volume_ml"].toDouble();
+    const qint64 voxels = o.done["voxels"].toInteger();
+    const double seconds = o.done["seconds"].toDouble();
+    if (batch)
+    {
+      std::printf("%s: %.2f mL (%lld voxels), %.1f s -> %s\n", qPrintable(c.name), ml, (long long)voxels, seconds,
+                  qPrintable(c.output));
+      csv += csvField(c.name) + "," + QString::number(ml, 'f', 3) + "," + QString::number(voxels) + "," +
+             QString::number(seconds, 'f', 2) + "," + csvField(c.output) + ",ok\n";
+    }
+    else
+    {
+      std::printf("pancreas: %.2f mL (%lld voxels)\n", ml, (long long)voxels);
+      std::printf("model: %s%s; %.1f s on %s%s; %lld forward passes\n", qPrintable(o.done["model"].toString()),
+                  o.done["demo"].toBool() ? " (demo, not for clinical use)" : "", seconds,
+                  qPrintable(o.done["device"].toString()),
+                  o.done["fell_back_to_cpu"].toBool() ? " (fell back from the GPU)" : "",
+                  (long long)o.done["forward_passes"].toInteger());
+      std::printf("wrote %s\n", qPrintable(c.output));
+    }
+    std::fflush(stdout);
+  }
+  if (batch)
+  {
+    const QString csvPath = a.value("csv", QDir(output).filePath("volumes.csv"));
+    writeFileAtomically(csvPath.toStdString(), csv.toStdString());
+    std::printf("%lld of %lld cases predicted; volumes in %s\n", (long long)(cases.size() - failures),
+                (long long)cases.size(), qPrintable(csvPath));
+    return failures ? Failed : Ok;
+  }
+  return Ok;
+}
+
+int benchPredict(int argc, char** argv, const QStringList& args)
+{
+  // The measurements run inside the worker (LibTorch); its report is passed through.
+  QCoreApplication app(argc, argv);
+  QStringList searched;
+  const QString worker = ui::WorkerClient::findWorker(&searched);
+  if (worker.isEmpty())
+  {
+    printError("the prediction worker (panseg-worker) was not found (looked at " + searched.join(", ") +
+               "); set PANSEG_WORKER to its path");
+    return Failed;
+  }
+  QStringList workerArgs{ "bench" };
+  Args a(args, { "skip-paper", "skip-case" });
+  if (!a.error.isEmpty() || !a.positionals.isEmpty())
+  {
+    printError(a.error.isEmpty() ? "usage: panseg bench predict [--device auto|cpu|cuda] [--reps N] [--paper-reps N] "
+                                   "[--case CT.nii.gz] [--skip-paper] [--skip-case]"
+                                 : a.error);
+    return Usage;
+  }
+  for (const QString k : { "device", "reps", "paper-reps", "case", "threads" })
+    if (a.has(k))
+      workerArgs << "--" + k << a.value(k);
+  for (const QString k : { "skip-paper", "skip-case" })
+    if (a.has(k))
+      workerArgs << "--" + k;
+  const QByteArray sharedEnv = qgetenv("PANSEG_SHARED_DIR");
+  workerArgs << "--shared" << (sharedEnv.isEmpty() ? QString(PANSEG_SHARED_DIR) : QString::fromLocal8Bit(sharedEnv));
+  QProcess p;
+  p.setProcessChannelMode(QProcess::ForwardedChannels);
+  p.start(worker, workerArgs);
+  if (!p.waitForStarted())
+  {
+    printError("could not start " + worker + ": " + p.errorString());
+    return Failed;
+  }
+  p.waitForFinished(-1);
+  return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : Failed;
+}
+} // namespace panseg::cli

@@ -1,0 +1,580 @@
+#include "models/ModelPackage.h"
+
+#include "core/AtomicFile.h"
+#include "core/Error.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace panseg::models
+{
+namespace
+{
+const char* kPlansFormat = "panseg-plans-1";
+const char* kModelFormat = "panseg-model-1";
+
+std::string readText(const std::string& path, const std::string& what)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error(what + " missing: " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad())
+    throw Error("cannot read " + what + ": " + path);
+  return ss.str();
+}
+
+std::string number(double v)
+{
+  if (std::isfinite(v) && v == std::floor(v) && std::abs(v) < 1e15)
+    return std::to_string(static_cast<long long>(v));
+  char buf[40];
+  for (int precision : { 15, 16, 17 }) // shortest text that reads back as the same double
+  {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v)
+      break;
+  }
+  return buf;
+}
+
+template <typename T, std::size_t N> std::string array(const std::array<T, N>& a)
+{
+  std::string s = "[";
+  for (std::size_t i = 0; i < N; ++i)
+    s += (i ? ", " : "") + number(static_cast<double>(a[i]));
+  return s + "]";
+}
+
+std::array<double, 3> spacing3(const json::Value& v, const std::string& ctx)
+{
+  const std::vector<double> d = v.asNumberVector(ctx);
+  if (d.size() != 3)
+    throw Error(ctx + ": expected 3 values (z, y, x), found " + std::to_string(d.size()));
+  for (double x : d)
+    if (!(x > 0) || !std::isfinite(x))
+      throw Error(ctx + ": spacings must be positive, found " + number(x));
+  return { d[0], d[1], d[2] };
+}
+
+std::array<std::int64_t, 3> int3(const json::Value& v, const std::string& ctx)
+{
+  const std::vector<std::int64_t> d = v.asIntVector(ctx);
+  if (d.size() != 3)
+    throw Error(ctx + ": expected 3 values, found " + std::to_string(d.size()));
+  return { d[0], d[1], d[2] };
+}
+
+IntensityProperties intensityFrom(const json::Value& v, const std::string& ctx)
+{
+  if (!v.isObject())
+    throw Error(ctx + ": expected an object with mean, sd, percentile_00_5, percentile_99_5");
+  IntensityProperties p;
+  p.mean = v.at("mean", ctx).asNumber(ctx + ".mean");
+  p.sd = v.at("sd", ctx).asNumber(ctx + ".sd");
+  p.percentile00_5 = v.at("percentile_00_5", ctx).asNumber(ctx + ".percentile_00_5");
+  p.percentile99_5 = v.at("percentile_99_5", ctx).asNumber(ctx + ".percentile_99_5");
+  if (const auto* m = v.find("median"))
+    p.median = m->asNumber(ctx + ".median");
+  if (const auto* m = v.find("mn"))
+    p.min = m->asNumber(ctx + ".mn");
+  if (const auto* m = v.find("mx"))
+    p.max = m->asNumber(ctx + ".mx");
+  return p;
+}
+
+std::string modalityFromPlans(const std::vector<std::string>& modalities)
+{
+  if (modalities.empty())
+    return "";
+  std::string m = modalities.front();
+  std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::toupper(c); });
+  if (m == "CT")
+    return "CT";
+  if (m.rfind("MR", 0) == 0 || m.find("T1") != std::string::npos || m.find("T2") != std::string::npos)
+    return "MR";
+  return modalities.front();
+}
+
+std::vector<ClassInfo> defaultClasses(std::int64_t k)
+{
+  std::vector<ClassInfo> out;
+  for (std::int64_t c = 0; c < k; ++c)
+    out.push_back({ static_cast<int>(c), c == 0 ? "background" : (k == 2 ? "pancreas" : "class " + std::to_string(c)) });
+  return out;
+}
+
+std::string nowIso()
+{
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+} // namespace
+
+std::string toJsonText(const json::Value& v, int indent)
+{
+  const std::string pad(static_cast<std::size_t>(indent + 2), ' ');
+  const std::string end(static_cast<std::size_t>(indent), ' ');
+  switch (v.type)
+  {
+  case json::Value::Type::Null:
+    return "null";
+  case json::Value::Type::Bool:
+    return v.boolean ? "true" : "false";
+  case json::Value::Type::Number:
+    return number(v.number);
+  case json::Value::Type::String:
+    return json::quote(v.string);
+  case json::Value::Type::Array:
+  {
+    if (v.array.empty())
+      return "[]";
+    std::string s = "[";
+    for (std::size_t i = 0; i < v.array.size(); ++i)
+      s += (i ? ", " : "") + toJsonText(v.array[i], indent);
+    return s + "]";
+  }
+  case json::Value::Type::Object:
+  {
+    if (v.object.empty())
+      return "{}";
+    std::string s = "{\n";
+    for (std::size_t i = 0; i < v.object.size(); ++i)
+      s += pad + json::quote(v.object[i].first) + ": " + toJsonText(v.object[i].second, indent + 2) +
+           (i + 1 < v.object.size() ? ",\n" : "\n");
+    return s + end + "}";
+  }
+  }
+  return "null";
+}
+
+std::string ModelPackage::id() const
+{
+  return info.name + " " + info.version;
+}
+
+nnunet::PreprocessParams ModelPackage::preprocessParams(int threads) const
+{
+  nnunet::PreprocessParams p;
+  p.targetSpacing = preprocessing.targetSpacingMm;
+  p.scheme = nnunet::normalizationSchemeFromName(preprocessing.normalization);
+  if (preprocessing.intensity)
+  {
+    const IntensityProperties& ip = *preprocessing.intensity;
+    p.intensity.mean = ip.mean;
+    p.intensity.sd = ip.sd;
+    p.intensity.percentile00_5 = ip.percentile00_5;
+    p.intensity.percentile99_5 = ip.percentile99_5;
+  }
+  p.useMaskForNorm = preprocessing.useMaskForNorm;
+  p.anisotropyThreshold = preprocessing.anisotropyThreshold;
+  p.threads = threads;
+  return p;
+}
+
+void ModelPackage::validate() const
+{
+  network.validate();
+  const PreprocessingSpec& pp = preprocessing;
+  if (network.inputChannels != 1)
+    throw Error("plans.json: input_channels is " + std::to_string(network.inputChannels) +
+                "; the workstation predicts single-modality models only");
+  for (double s : pp.targetSpacingMm)
+    if (!(s > 0) || !std::isfinite(s))
+      throw Error("plans.json: preprocessing.target_spacing_zyx_mm must be positive");
+  nnunet::NormalizationScheme scheme;
+  try
+  {
+    scheme = nnunet::normalizationSchemeFromName(pp.normalization);
+  }
+  catch (const Error&)
+  {
+    throw Error("plans.json: preprocessing.normalization_scheme \"" + pp.normalization +
+                "\" is not one of CT, CT2, nonCT, noNorm");
+  }
+  if ((scheme == nnunet::NormalizationScheme::CT || scheme == nnunet::NormalizationScheme::CT2) &&
+      !pp.intensity)
+    throw Error("plans.json: preprocessing.intensity_properties is required for the " +
+                pp.normalization + " normalisation");
+  if (pp.intensity && !(pp.intensity->sd > 0))
+    throw Error("plans.json: preprocessing.intensity_properties.sd must be positive");
+  const std::array<std::int64_t, 3> identity{ 0, 1, 2 };
+  if (pp.transposeForward != identity || pp.transposeBackward != identity)
+    throw Error("plans.json: preprocessing.transpose_forward/backward must be [0, 1, 2] "
+                "(transposed plans are not supported)");
+  if (!(pp.stepSize > 0 && pp.stepSize <= 1))
+    throw Error("plans.json: inference.step_size must be in (0, 1]");
+  if (static_cast<std::int64_t>(classes.size()) != network.numClasses)
+    throw Error("plans.json: \"classes\" lists " + std::to_string(classes.size()) +
+                " classes but the network has num_classes " + std::to_string(network.numClasses));
+  for (std::size_t i = 0; i < classes.size(); ++i)
+    if (classes[i].label != static_cast<int>(i))
+      throw Error("plans.json: classes[" + std::to_string(i) + "].label must be " +
+                  std::to_string(i) + " (labels are the output channels in order)");
+  for (int l : pp.largestComponentLabels)
+    if (l <= 0 || l >= network.numClasses)
+      throw Error("plans.json: inference.largest_component_labels has label " + std::to_string(l) +
+                  " outside 1.." + std::to_string(network.numClasses - 1));
+  if (info.name.empty())
+    throw Error("model.json: \"name\" must not be empty");
+  if (info.modality != "CT" && info.modality != "MR")
+    throw Error("model.json: \"modality\" must be \"CT\" or \"MR\", found \"" + info.modality + "\"");
+  if (info.demo && info.clinicalUse)
+    throw Error("model.json: a demo model cannot have \"clinical_use\": true");
+}
+
+bool looksLikeModelPackage(const std::string& dir)
+{
+  std::error_code ec;
+  return fs::is_regular_file(fs::path(dir) / "plans.json", ec) &&
+         fs::is_regular_file(fs::path(dir) / "model.json", ec) &&
+         fs::is_regular_file(fs::path(dir) / "weights.json", ec);
+}
+
+std::string plansJsonText(const ModelPackage& pkg)
+{
+  std::string net = pkg.network.toJson();
+  const std::size_t close = net.rfind('}');
+  net = net.substr(0, close);
+  while (!net.empty() && (net.back() == '\n' || net.back() == ' '))
+    net.pop_back();
+  const PreprocessingSpec& pp = pkg.preprocessing;
+  std::ostringstream s;
+  s << net << ",\n";
+  s << "  \"modality\": " << json::quote(pkg.info.modality) << ",\n";
+  s << "  \"preprocessing\": {\n"
+    << "    \"target_spacing_zyx_mm\": " << array(pp.targetSpacingMm) << ",\n"
+    << "    \"normalization_scheme\": " << json::quote(pp.normalization) << ",\n";
+  if (pp.intensity)
+  {
+    const IntensityProperties& ip = *pp.intensity;
+    s << "    \"intensity_properties\": {\"mean\": " << number(ip.mean) << ", \"sd\": " << number(ip.sd)
+      << ", \"percentile_00_5\": " << number(ip.percentile00_5)
+      << ", \"percentile_99_5\": " << number(ip.percentile99_5) << ", \"median\": " << number(ip.median)
+      << ", \"mn\": " << number(ip.min) << ", \"mx\": " << number(ip.max) << "},\n";
+  }
+  else
+    s << "    \"intensity_properties\": null,\n";
+  s << "    \"use_mask_for_norm\": " << (pp.useMaskForNorm ? "true" : "false") << ",\n"
+    << "    \"anisotropy_threshold\": " << number(pp.anisotropyThreshold) << ",\n"
+    << "    \"transpose_forward\": " << array(pp.transposeForward) << ",\n"
+    << "    \"transpose_backward\": " << array(pp.transposeBackward) << "\n"
+    << "  },\n";
+  std::string axes = "[";
+  for (int a = 0; a < 3; ++a)
+    if (pp.mirrorAxes[static_cast<std::size_t>(a)])
+      axes += (axes.size() > 1 ? ", " : "") + std::to_string(a);
+  axes += "]";
+  std::string lcc = "[";
+  for (std::size_t i = 0; i < pp.largestComponentLabels.size(); ++i)
+    lcc += (i ? ", " : "") + std::to_string(pp.largestComponentLabels[i]);
+  lcc += "]";
+  s << "  \"inference\": {\"mirror_axes\": " << axes << ", \"step_size\": " << number(pp.stepSize)
+    << ", \"largest_component_labels\": " << lcc << "},\n";
+  s << "  \"classes\": [";
+  for (std::size_t i = 0; i < pkg.classes.size(); ++i)
+    s << (i ? ", " : "") << "{\"label\": " << pkg.classes[i].label
+      << ", \"name\": " << json::quote(pkg.classes[i].name) << "}";
+  s << "]\n}\n";
+  return s.str();
+}
+
+std::string modelJsonText(const ModelPackage& pkg)
+{
+  const ModelInfo& m = pkg.info;
+  json::Value metrics = m.metrics, lineage = m.lineage;
+  if (!metrics.isObject())
+    metrics.type = json::Value::Type::Object;
+  if (!lineage.isObject())
+    lineage.type = json::Value::Type::Object;
+  std::ostringstream s;
+  s << "{\n"
+    << "  \"format\": " << json::quote(kModelFormat) << ",\n"
+    << "  \"name\": " << json::quote(m.name) << ",\n"
+    << "  \"version\": " << json::quote(m.version) << ",\n"
+    << "  \"model_type\": " << json::quote(m.modelType) << ",\n"
+    << "  \"modality\": " << json::quote(m.modality) << ",\n"
+    << "  \"description\": " << json::quote(m.description) << ",\n"
+    << "  \"training_data\": " << json::quote(m.trainingData) << ",\n"
+    << "  \"metrics\": " << toJsonText(metrics, 2) << ",\n"
+    << "  \"lineage\": " << toJsonText(lineage, 2) << ",\n"
+    << "  \"demo\": " << (m.demo ? "true" : "false") << ",\n"
+    << "  \"clinical_use\": " << (m.clinicalUse ? "true" : "false") << ",\n"
+    << "  \"created\": " << json::quote(m.created.empty() ? nowIso() : m.created) << ",\n"
+    << "  \"weights\": {\"file\": \"weights.bin\", \"index\": \"weights.json\", \"dtype\": \"float32\"}\n"
+    << "}\n";
+  return s.str();
+}
+
+void writePackageMetadata(const std::string& dir, const ModelPackage& pkg)
+{
+  pkg.validate();
+  writeFileAtomically((fs::path(dir) / "plans.json").string(), plansJsonText(pkg));
+  writeFileAtomically((fs::path(dir) / "model.json").string(), modelJsonText(pkg));
+}
+
+ModelPackage loadModelPackage(const std::string& dirIn)
+{
+  std::error_code ec;
+  if (dirIn.empty())
+    throw Error("no model package given");
+  if (!fs::exists(dirIn, ec))
+    throw Error("model package not found: " + dirIn);
+  if (!fs::is_directory(dirIn, ec))
+    throw Error("model package must be a folder (with plans.json, model.json, weights.bin, "
+                "weights.json): " + dirIn);
+  const fs::path dir = fs::absolute(dirIn, ec);
+  const std::string where = "model package " + dir.string() + ": ";
+  ModelPackage pkg;
+  pkg.dir = dir.string();
+  try
+  {
+    for (const char* f : { "plans.json", "model.json", "weights.json", "weights.bin" })
+      if (!fs::is_regular_file(dir / f, ec))
+        throw Error(std::string(f) + " missing");
+
+    // ---- plans.json
+    const std::string plansText = readText((dir / "plans.json").string(), "plans.json");
+    pkg.network = PlanConfig::fromJsonText(plansText, "plans.json");
+    const json::Value plans = json::parse(plansText, "plans.json");
+    if (const auto* f = plans.find("format"); f && f->asString("plans.json: format") != kPlansFormat)
+      throw Error("plans.json: unknown format \"" + f->string + "\" (expected " + kPlansFormat + ")");
+    const std::string pc = "plans.json: preprocessing";
+    const json::Value& pre = plans.at("preprocessing", "plans.json");
+    if (!pre.isObject())
+      throw Error(pc + ": expected an object");
+    PreprocessingSpec& pp = pkg.preprocessing;
+    pp.targetSpacingMm = spacing3(pre.at("target_spacing_zyx_mm", pc), pc + ".target_spacing_zyx_mm");
+    pp.normalization = pre.at("normalization_scheme", pc).asString(pc + ".normalization_scheme");
+    if (const auto* ip = pre.find("intensity_properties"); ip && !ip->isNull())
+      pp.intensity = intensityFrom(*ip, pc + ".intensity_properties");
+    if (const auto* v = pre.find("use_mask_for_norm"))
+      pp.useMaskForNorm = v->asBool(pc + ".use_mask_for_norm");
+    if (const auto* v = pre.find("anisotropy_threshold"))
+      pp.anisotropyThreshold = v->asNumber(pc + ".anisotropy_threshold");
+    if (const auto* v = pre.find("transpose_forward"))
+      pp.transposeForward = int3(*v, pc + ".transpose_forward");
+    if (const auto* v = pre.find("transpose_backward"))
+      pp.transposeBackward = int3(*v, pc + ".transpose_backward");
+    if (const auto* inf = plans.find("inference"))
+    {
+      const std::string ic = "plans.json: inference";
+      if (!inf->isObject())
+        throw Error(ic + ": expected an object");
+      if (const auto* v = inf->find("mirror_axes"))
+      {
+        pp.mirrorAxes = { false, false, false };
+        for (std::int64_t a : v->asIntVector(ic + ".mirror_axes"))
+        {
+          if (a < 0 || a > 2)
+            throw Error(ic + ".mirror_axes: axis " + std::to_string(a) + " is not 0, 1 or 2");
+          pp.mirrorAxes[static_cast<std::size_t>(a)] = true;
+        }
+      }
+      if (const auto* v = inf->find("step_size"))
+        pp.stepSize = v->asNumber(ic + ".step_size");
+      if (const auto* v = inf->find("largest_component_labels"))
+        for (std::int64_t l : v->asIntVector(ic + ".largest_component_labels"))
+          pp.largestComponentLabels.push_back(static_cast<int>(l));
+    }
+    if (const auto* cl = plans.find("classes"))
+    {
+      if (!cl->isArray())
+        throw Error("plans.json: \"classes\" must be an array of {label, name}");
+      for (std::size_t i = 0; i < cl->array.size(); ++i)
+      {
+        const std::string cc = "plans.json: classes[" + std::to_string(i) + "]";
+        ClassInfo c;
+        c.label = static_cast<int>(cl->array[i].at("label", cc).asInt(cc + ".label"));
+        c.name = cl->array[i].at("name", cc).asString(cc + ".name");
+        pkg.classes.push_back(c);
+      }
+    }
+    else
+      pkg.classes = defaultClasses(pkg.network.numClasses);
+
+    // ---- model.json
+    const json::Value model = json::parseFile((dir / "model.json").string());
+    const std::string mc = "model.json";
+    if (!model.isObject())
+      throw Error(mc + ": expected a JSON object");
+    if (const auto* f = model.find("format"); f && f->asString(mc + ": format") != kModelFormat)
+      throw Error(mc + ": unknown format \"" + f->string + "\" (expected " + kModelFormat + ")");
+    ModelInfo& m = pkg.info;
+    m.name = model.at("name", mc).asString(mc + ": name");
+    if (const auto* v = model.find("version"))
+      m.version = v->isNumber() ? number(v->number) : v->asString(mc + ": version");
+    m.modality = model.at("modality", mc).asString(mc + ": modality");
+    m.modelType = model.at("model_type", mc).asString(mc + ": model_type");
+    if (m.modelType != "pansegnet")
+      throw Error(mc + ": model_type \"" + m.modelType + "\" is not supported (expected \"pansegnet\")");
+    if (const auto* v = model.find("description"))
+      m.description = v->asString(mc + ": description");
+    if (const auto* v = model.find("training_data"))
+      m.trainingData = v->asString(mc + ": training_data");
+    if (const auto* v = model.find("metrics"))
+      m.metrics = *v;
+    if (const auto* v = model.find("lineage"))
+      m.lineage = *v;
+    if (const auto* v = model.find("demo"))
+      m.demo = v->asBool(mc + ": demo");
+    m.clinicalUse = model.at("clinical_use", mc).asBool(mc + ": clinical_use");
+    if (const auto* v = model.find("created"))
+      m.created = v->asString(mc + ": created");
+    if (const auto* pm = plans.find("modality"); pm && pm->isString() && pm->string != m.modality)
+      throw Error("plans.json says modality \"" + pm->string + "\" but model.json says \"" +
+                  m.modality + "\"");
+
+    // ---- weights.json against weights.bin
+    pkg.weightsPath = (dir / "weights.bin").string();
+    pkg.weightsIndexPath = (dir / "weights.json").string();
+    const json::Value index = json::parseFile(pkg.weightsIndexPath);
+    const std::string wc = "weights.json";
+    const std::int64_t fileBytes = static_cast<std::int64_t>(fs::file_size(pkg.weightsPath, ec));
+    if (ec)
+      throw Error("cannot stat weights.bin");
+    const std::int64_t total = index.at("total_bytes", wc).asInt(wc + ": total_bytes");
+    if (total != fileBytes)
+      throw Error("weights.bin has " + std::to_string(fileBytes) + " bytes but weights.json says " +
+                  std::to_string(total) + " (truncated or mismatched file)");
+    const json::Value& tensors = index.at("tensors", wc);
+    if (!tensors.isArray() || tensors.array.empty())
+      throw Error(wc + ": \"tensors\" must be a non-empty array");
+    for (std::size_t i = 0; i < tensors.array.size(); ++i)
+    {
+      const json::Value& t = tensors.array[i];
+      const std::string tc = wc + ": tensors[" + std::to_string(i) + "]";
+      WeightEntry e;
+      e.name = t.at("name", tc).asString(tc + ".name");
+      const std::string kc = wc + ": \"" + e.name + "\"";
+      e.shape = t.at("shape", tc).asIntVector(kc + ".shape");
+      const std::string dtype = t.at("dtype", tc).asString(kc + ".dtype");
+      if (dtype != "float32")
+        throw Error(kc + ": dtype " + dtype + " (packages store float32)");
+      e.offset = t.at("offset", tc).asInt(kc + ".offset");
+      e.nbytes = t.at("nbytes", tc).asInt(kc + ".nbytes");
+      std::int64_t numel = 1;
+      for (std::int64_t d : e.shape)
+      {
+        if (d < 0)
+          throw Error(kc + ": negative dimension in shape");
+        numel *= d;
+      }
+      if (e.nbytes != numel * 4)
+        throw Error(kc + ": nbytes " + std::to_string(e.nbytes) + " does not match its shape (" +
+                    std::to_string(numel * 4) + " bytes)");
+      if (e.offset < 0 || e.offset + e.nbytes > fileBytes)
+        throw Error(kc + ": lies outside weights.bin (offset " + std::to_string(e.offset) + ")");
+      pkg.weights.push_back(std::move(e));
+    }
+    pkg.weightsBytes = fileBytes;
+    pkg.validate();
+  }
+  catch (const Error& e)
+  {
+    const std::string msg = e.what();
+    if (msg.find(pkg.dir) != std::string::npos)
+      throw;
+    throw Error(where + msg);
+  }
+  return pkg;
+}
+
+ModelPackage packageFromNnUNetPlans(const NnUNetPlans& plans, const PlanConfig& network)
+{
+  ModelPackage pkg;
+  pkg.network = network;
+  PreprocessingSpec& pp = pkg.preprocessing;
+  pp.targetSpacingMm = plans.targetSpacingMm;
+  if (plans.normalizationSchemes.empty())
+    throw Error("plans: no normalization_schemes");
+  pp.normalization = plans.normalizationSchemes.front();
+  if (!plans.intensityProperties.empty() && plans.intensityProperties.front())
+    pp.intensity = *plans.intensityProperties.front();
+  if (!plans.useMaskForNorm.empty())
+    pp.useMaskForNorm = plans.useMaskForNorm.front();
+  pp.transposeForward = plans.transposeForward;
+  pp.transposeBackward = plans.transposeBackward;
+  pkg.classes = defaultClasses(network.numClasses);
+  pkg.info.modality = modalityFromPlans(plans.modalities);
+  if (pkg.info.modality.empty())
+    pkg.info.modality = pp.normalization == "CT" || pp.normalization == "CT2" ? "CT" : "MR";
+  return pkg;
+}
+
+ModelPackage packageFromPipelineFixture(const std::string& plansPath, const std::string& parityDir)
+{
+  const json::Value root = json::parseFile(plansPath);
+  const std::string ctx = plansPath + ": summary";
+  const json::Value& s = root.at("summary", plansPath);
+  ModelPackage pkg;
+  PlanConfig& n = pkg.network;
+  n.patchSize = int3(s.at("patch_size_zyx", ctx), ctx + ".patch_size_zyx");
+  auto vecs = [&](const char* key)
+  {
+    std::vector<Vec3> out;
+    const json::Value& v = s.at(key, ctx);
+    for (std::size_t i = 0; i < v.array.size(); ++i)
+      out.push_back(int3(v.array[i], ctx + "." + key));
+    return out;
+  };
+  n.convKernels = vecs("conv_kernel_sizes");
+  n.poolStrides = vecs("pool_op_kernel_sizes");
+  n.baseFeatures = s.at("base_num_features", ctx).asInt(ctx);
+  n.inputChannels = s.at("num_input_channels", ctx).asInt(ctx);
+  n.numClasses = s.at("num_output_channels_K", ctx).asInt(ctx);
+  const json::Value& extra = s.at("network_not_in_plans", ctx);
+  n.maxFeatures = extra.at("max_num_features", ctx).asInt(ctx);
+  n.attention.enabled = true;
+  n.attention.dModel = extra.at("attention_d_model", ctx).asInt(ctx);
+  n.attention.numHeads = extra.at("attention_heads", ctx).asInt(ctx);
+  n.attention.numLayers = extra.at("attention_layers", ctx).asInt(ctx);
+  n.attention.dimFeedforward = n.attention.dModel; // the fixture's FFN width equals d_model
+  PreprocessingSpec& pp = pkg.preprocessing;
+  pp.targetSpacingMm = spacing3(s.at("target_spacing_zyx_mm", ctx), ctx + ".target_spacing_zyx_mm");
+  pp.normalization = s.at("normalization_scheme", ctx).asString(ctx);
+  if (const auto* ip = s.find("intensity_properties"); ip && !ip->isNull())
+    pp.intensity = intensityFrom(*ip, ctx + ".intensity_properties");
+  pp.useMaskForNorm = s.at("use_mask_for_norm", ctx).asBool(ctx);
+  pp.transposeForward = int3(s.at("transpose_forward", ctx), ctx);
+  pp.transposeBackward = int3(s.at("transpose_backward", ctx), ctx);
+  if (const auto* v = s.find("separate_z_anisotropy_threshold"))
+    pp.anisotropyThreshold = v->asNumber(ctx);
+  if (const auto* inf = s.find("inference"))
+  {
+    if (const auto* v = inf->find("mirror_axes"))
+    {
+      pp.mirrorAxes = { false, false, false };
+      for (std::int64_t a : v->asIntVector(ctx + ".inference.mirror_axes"))
+        if (a >= 0 && a <= 2)
+          pp.mirrorAxes[static_cast<std::size_t>(a)] = true;
+    }
+    if (const auto* v = inf->find("step_size"))
+      pp.stepSize = v->asNumber(ctx);
+  }
+  pkg.classes = defaultClasses(n.numClasses);
+  pkg.info.name = "PanSegNet pipeline fixture (random weights)";
+  pkg.info.version = "1";
+  pkg.info.modality = modalityFromPlans({ s.at("modality", ctx).asString(ctx) });
+  pkg.info.description = "Small random-weight network of shared/fixtures/pansegnet-parity; test only";
+  pkg.info.demo = true;
+  pkg.weightsPath = (fs::path(parityDir) / "weights.bin").string();
+  pkg.weightsIndexPath = (fs::path(parityDir) / "weights.json").string();
+  pkg.validate();
+  return pkg;
+}
+} // namespace panseg::models

@@ -1,0 +1,139 @@
+#pragma once
+// Model packages: the folder the workstation predicts with (format in models/README.md).
+//
+//   PACKAGE/plans.json    network shape (PlanConfig JSON) + preprocessing, inference, classes
+//   PACKAGE/model.json    name, version, modality, type, training data, metrics, lineage, demo flag
+//   PACKAGE/weights.bin   every state-dict tensor, float32 little-endian, concatenated
+//   PACKAGE/weights.json  index: name, shape, dtype, offset, nbytes (the parity fixture's format)
+//
+// Pure C++ (no LibTorch): the worker, the tools and the tests read and check packages without
+// compiling torch headers. Loading the weights into a network is in PackageWeights.h (torch).
+#include "models/Json.h"
+#include "models/Plans.h"
+
+#include "core/preprocess/Preprocess.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace panseg::models
+{
+/// What nnU-Net v1 does to an image before the network, and the inference settings.
+struct PreprocessingSpec
+{
+  std::array<double, 3> targetSpacingMm{ 0, 0, 0 }; // (z, y, x)
+  std::string normalization = "nonCT";              // "CT", "CT2", "nonCT", "noNorm"
+  std::optional<IntensityProperties> intensity;     // required for CT and CT2
+  bool useMaskForNorm = false;
+  double anisotropyThreshold = 3.0;                  // separate-z rule (max/min spacing)
+  std::array<std::int64_t, 3> transposeForward{ 0, 1, 2 };  // must be the identity
+  std::array<std::int64_t, 3> transposeBackward{ 0, 1, 2 }; // must be the identity
+  std::array<bool, 3> mirrorAxes{ true, true, true };        // (z, y, x) axes TTA may flip
+  double stepSize = 0.5;                                     // default sliding-window step
+  std::vector<int> largestComponentLabels; // nnU-Net postprocessing.json; empty = none
+};
+
+struct ClassInfo
+{
+  int label = 0;
+  std::string name;
+};
+
+/// model.json: who the model is and where it came from.
+struct ModelInfo
+{
+  std::string name;
+  std::string version = "1";
+  std::string modality; // "CT" or "MR"
+  std::string modelType = "pansegnet";
+  std::string description;
+  std::string trainingData; // one-paragraph summary
+  json::Value metrics;      // object, free form (e.g. {"dice_val": 0.85})
+  json::Value lineage;      // object, free form (source, checkpoint, epoch, trainer, importer)
+  bool demo = false;
+  bool clinicalUse = false; // never true for demo models
+  std::string created;      // ISO 8601 UTC
+};
+
+/// One entry of weights.json.
+struct WeightEntry
+{
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::int64_t offset = 0;
+  std::int64_t nbytes = 0;
+};
+
+struct ModelPackage
+{
+  std::string dir;   // absolute folder ("" for a package assembled in memory)
+  PlanConfig network;
+  PreprocessingSpec preprocessing;
+  std::vector<ClassInfo> classes; // label 0 = background first; size == network.numClasses
+  ModelInfo info;
+  std::string weightsPath;      // weights.bin
+  std::string weightsIndexPath; // weights.json
+  std::vector<WeightEntry> weights;
+  std::int64_t weightsBytes = 0;
+
+  /// "name version", e.g. "PanSegNet CT 1" (the id stored with predicted masks).
+  std::string id() const;
+  /// core/preprocess parameters for this package (threads 0 = all cores).
+  nnunet::PreprocessParams preprocessParams(int threads = 0) const;
+  /// Throws panseg::Error naming the first inconsistency (classes vs network, CT without
+  /// intensity properties, non-identity transpose, ...). Does not touch the weights file.
+  void validate() const;
+};
+
+/// Reads and checks DIR/plans.json, DIR/model.json and DIR/weights.json (index consistent with
+/// weights.bin's size). Every failure is a panseg::Error naming the file and the key, e.g.
+/// "model package /x: plans.json: missing key \"preprocessing\"". Shapes of the tensors against
+/// the network are checked when the weights are loaded (PackageWeights.h), naming the key.
+ModelPackage loadModelPackage(const std::string& dir);
+
+/// True when DIR holds the three metadata files (a cheap test; no validation).
+bool looksLikeModelPackage(const std::string& dir);
+
+/// The two metadata files' text.
+std::string plansJsonText(const ModelPackage& pkg);
+std::string modelJsonText(const ModelPackage& pkg);
+/// Writes plans.json and model.json into `dir` (atomically each).
+void writePackageMetadata(const std::string& dir, const ModelPackage& pkg);
+
+/// Fills the network, preprocessing and classes of a package from nnU-Net v1 plans (`network`
+/// is the plan after planMatchingStateDict). Modality "CT" / "MR" from the plans' modalities.
+ModelPackage packageFromNnUNetPlans(const NnUNetPlans& plans, const PlanConfig& network);
+
+/// A package in memory for a case folder of shared/fixtures/pansegnet-pipeline (its plans.json
+/// "summary", including the network sizes that are not in the plans) with the weights of
+/// shared/fixtures/pansegnet-parity (weights.bin + weights.json, read in place).
+ModelPackage packageFromPipelineFixture(const std::string& pipelinePlansJson,
+                                        const std::string& parityFixtureDir);
+
+/// Options of importNnUNetResult().
+struct ImportOptions
+{
+  std::string name;     // default: "<trainer> <result folder name>"
+  std::string version = "1";
+  std::string modality; // "CT" / "MR"; default from the plans
+  std::string trainingData;
+  bool demo = false;
+  bool force = false; // replace an existing package at the destination
+  int fold = 0;
+  std::string checkpoint = "model_final_checkpoint";
+};
+
+/// Converts an nnU-Net v1 result folder (RESULT/fold_0/model_final_checkpoint.model + .model.pkl,
+/// RESULT/plans.pkl when present, RESULT/postprocessing.json when present) into a package at
+/// `outDir`, without Python. The package is written into a temporary sibling, loaded back into a
+/// network (strict state-dict check) and then renamed into place. Implemented in
+/// PackageWeights.cpp (LibTorch) but callable from torch-free code.
+ModelPackage importNnUNetResult(const std::string& resultDir, const std::string& outDir,
+                                const ImportOptions& options = {});
+
+/// Serialises a JSON value (2-space indentation).
+std::string toJsonText(const json::Value& v, int indent = 0);
+} // namespace panseg::models

@@ -1,0 +1,485 @@
+#include "models/Predictor.h"
+
+#include "core/Error.h"
+#include "core/preprocess/Export.h"
+#include "core/preprocess/Preprocess.h"
+#include "core/preprocess/Resample.h"
+#include "core/preprocess/SlidingWindow.h"
+#include "models/PackageWeights.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <sys/resource.h>
+
+#if defined(PANSEG_TORCH_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#include <c10/cuda/CUDACachingAllocator.h>
+#define PANSEG_HAVE_CUDA_ALLOCATOR 1
+#endif
+
+namespace panseg::models
+{
+namespace
+{
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point t0)
+{
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+bool isOutOfMemory(const std::string& what)
+{
+  return what.find("out of memory") != std::string::npos ||
+         what.find("ALLOC_FAILED") != std::string::npos ||
+         what.find("OutOfMemory") != std::string::npos;
+}
+
+std::string firstLine(const std::string& s)
+{
+  const auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+void freeGpuCache()
+{
+#ifdef PANSEG_HAVE_CUDA_ALLOCATOR
+  c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+}
+
+/// Test hook (documented in models/README.md): PANSEG_TEST_FAKE_OOM=N makes every network call
+/// with more than N windows fail like a GPU out-of-memory, on any device, until the predictor has
+/// "fallen back"; N = 0 forces the fallback. Lets CI exercise the recovery path without a GPU.
+long fakeOomLimit()
+{
+  const char* v = std::getenv("PANSEG_TEST_FAKE_OOM");
+  if (!v || !*v)
+    return -1;
+  return std::max(0L, std::strtol(v, nullptr, 10));
+}
+} // namespace
+
+std::string resolveDevice(const std::string& device)
+{
+  if (device.empty() || device == "auto")
+    return torch::cuda::is_available() ? "cuda" : "cpu";
+  return device;
+}
+
+std::string describeDevice(const std::string& device)
+{
+  const std::string d = resolveDevice(device);
+  if (d.rfind("cuda", 0) == 0)
+    return d + " (" + std::to_string(torch::cuda::device_count()) + " CUDA GPU(s) visible, LibTorch " +
+           TORCH_VERSION + ")";
+  return "cpu (" + std::to_string(at::get_num_threads()) + " threads, LibTorch " + TORCH_VERSION + ")";
+}
+
+int cpuThreads()
+{
+  return at::get_num_threads();
+}
+
+double peakRssMb()
+{
+  struct rusage ru
+  {
+  };
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0; // Linux: KiB
+}
+
+double gpuPeakMemoryMb()
+{
+#ifdef PANSEG_HAVE_CUDA_ALLOCATOR
+  if (!torch::cuda::is_available())
+    return -1.0;
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
+  return static_cast<double>(stats.allocated_bytes[0].peak) / (1024.0 * 1024.0); // [0] = aggregate
+#else
+  return -1.0;
+#endif
+}
+
+void resetGpuPeakMemory()
+{
+#ifdef PANSEG_HAVE_CUDA_ALLOCATOR
+  if (torch::cuda::is_available())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+#endif
+}
+
+nnunet::SlidingWindowOptions slidingWindowOptionsFor(const ModelPackage& pkg, const PredictOptions& opt)
+{
+  nnunet::SlidingWindowOptions so;
+  so.stepSize = opt.step > 0 ? opt.step : (opt.fast ? 1.0 : pkg.preprocessing.stepSize);
+  if (!(so.stepSize > 0 && so.stepSize <= 1))
+    throw Error("step must be in (0, 1], got " + std::to_string(so.stepSize));
+  so.mirror = opt.tta && !opt.fast;
+  so.mirrorAxes = pkg.preprocessing.mirrorAxes;
+  return so;
+}
+
+struct Predictor::Impl
+{
+  ModelPackage pkg;
+  PanSegNet net{ nullptr };
+  torch::Device device{ torch::kCPU };
+  bool fp16 = false;
+  bool fellBack = false;
+  std::int64_t batch = 1;     // current windows per call (halved after out-of-memory)
+  std::int64_t parameters = 0;
+  long fakeOom = -1;
+
+  std::int64_t inPer() const
+  {
+    const Vec3& p = pkg.network.patchSize;
+    return pkg.network.inputChannels * p[0] * p[1] * p[2];
+  }
+  std::int64_t outPer() const
+  {
+    const Vec3& p = pkg.network.patchSize;
+    return pkg.network.numClasses * p[0] * p[1] * p[2];
+  }
+
+  void toCpu()
+  {
+    net->to(torch::kCPU);
+    freeGpuCache();
+    device = torch::Device(torch::kCPU);
+    fp16 = false;
+    fellBack = true;
+    batch = 1;
+  }
+
+  /// One network call on `n` patches; logits returned as contiguous float32 on the CPU.
+  torch::Tensor forwardOnce(const float* x, std::int64_t n)
+  {
+    if (fakeOom >= 0 && !fellBack && n > fakeOom)
+      TORCH_CHECK(false, "CUDA out of memory (simulated by PANSEG_TEST_FAKE_OOM)");
+    const Vec3& p = pkg.network.patchSize;
+    c10::InferenceMode guard;
+    const torch::Tensor in =
+        torch::from_blob(const_cast<float*>(x), { n, pkg.network.inputChannels, p[0], p[1], p[2] },
+                         torch::kFloat)
+            .to(device);
+    CudaAutocast autocast(fp16 && device.is_cuda());
+    return net->forward(in).to(torch::kCPU, torch::kFloat).contiguous();
+  }
+
+  /// The sliding window's network callback: splits into `batch`-sized calls and recovers from
+  /// GPU out-of-memory (halve the batch, then continue on the CPU).
+  void forward(const float* x, std::int64_t n, float* logits,
+               const std::function<void(const std::string&)>& message)
+  {
+    std::int64_t done = 0;
+    while (done < n)
+    {
+      const std::int64_t b = std::min(batch, n - done);
+      try
+      {
+        const torch::Tensor out = forwardOnce(x + done * inPer(), b);
+        std::memcpy(logits + done * outPer(), out.data_ptr<float>(),
+                    static_cast<std::size_t>(b * outPer()) * sizeof(float));
+        done += b;
+      }
+      catch (const c10::Error& e)
+      {
+        const std::string what = e.what_without_backtrace();
+        const bool simulated = fakeOom >= 0 && !fellBack;
+        if (!(device.is_cuda() || simulated) || !isOutOfMemory(what))
+        {
+          if (isOutOfMemory(what) || what.find("not enough memory") != std::string::npos ||
+              what.find("can't allocate") != std::string::npos)
+            throw Error("not enough memory for the network on the CPU (" + firstLine(what) + ")");
+          throw Error("the network failed: " + firstLine(what));
+        }
+        freeGpuCache();
+        if (b > 1)
+        {
+          batch = std::max<std::int64_t>(1, b / 2);
+          if (message)
+            message("GPU out of memory with " + std::to_string(b) + " windows per call; retrying with " +
+                    std::to_string(batch));
+          continue;
+        }
+        if (message)
+          message("GPU out of memory even with one window per call; continuing on the CPU (much slower)");
+        toCpu();
+      }
+      catch (const std::bad_alloc&)
+      {
+        throw Error("not enough memory for the network on the CPU");
+      }
+    }
+  }
+};
+
+Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_(std::make_unique<Impl>())
+{
+  Impl& d = *impl_;
+  d.pkg = pkg;
+  d.fakeOom = fakeOomLimit();
+  configureThreads(opt.threads);
+  d.device = parseDevice(resolveDevice(opt.device));
+  d.fp16 = d.device.is_cuda() && opt.fp16 != 0;
+  if (opt.fp16 == 1 && !d.device.is_cuda() && opt.message)
+    opt.message("fp16 is CUDA autocast only; the CPU predicts in float32");
+  d.net = loadPackageNetwork(pkg);
+  d.parameters = models::parameterCount(*d.net);
+  if (d.device.is_cuda())
+  {
+    try
+    {
+      d.net->to(d.device);
+      at::globalContext().setBenchmarkCuDNN(true); // as nnU-Net (cudnn.benchmark = True)
+    }
+    catch (const c10::Error& e)
+    {
+      if (!isOutOfMemory(e.what_without_backtrace()))
+        throw Error("cannot move the network to " + d.device.str() + ": " +
+                    firstLine(e.what_without_backtrace()));
+      if (opt.message)
+        opt.message("GPU out of memory while loading the network; predicting on the CPU");
+      d.toCpu();
+    }
+  }
+  d.batch = opt.maxBatch > 0 ? opt.maxBatch : (d.device.is_cuda() ? 4 : 1);
+}
+
+Predictor::~Predictor() = default;
+
+std::string Predictor::device() const
+{
+  return impl_->device.str();
+}
+
+bool Predictor::fp16() const
+{
+  return impl_->fp16;
+}
+
+const ModelPackage& Predictor::package() const
+{
+  return impl_->pkg;
+}
+
+std::int64_t Predictor::parameterCount() const
+{
+  return impl_->parameters;
+}
+
+std::int64_t Predictor::estimateForwardPasses(const Geometry& g, const PredictOptions& opt) const
+{
+  const nnunet::Shape3 shape = nnunet::resampledShape(nnunet::shapeOf(g), nnunet::spacingOf(g),
+                                                      impl_->pkg.preprocessing.targetSpacingMm);
+  const Vec3& p = impl_->pkg.network.patchSize;
+  return nnunet::estimateForwardPasses(shape, { p[0], p[1], p[2] }, slidingWindowOptionsFor(impl_->pkg, opt));
+}
+
+double Predictor::timeForwardPassMs(int reps, int warmup, std::int64_t batch)
+{
+  Impl& d = *impl_;
+  const std::vector<float> input = [&]
+  {
+    torch::manual_seed(0);
+    const torch::Tensor r = torch::randn({ batch * d.inPer() });
+    return std::vector<float>(r.data_ptr<float>(), r.data_ptr<float>() + r.numel());
+  }();
+  std::vector<float> logits(static_cast<std::size_t>(batch * d.outPer()));
+  std::vector<double> ms;
+  for (int i = 0; i < warmup + std::max(1, reps); ++i)
+  {
+    const auto t0 = Clock::now();
+    d.forward(input.data(), batch, logits.data(), {});
+    if (d.device.is_cuda())
+      torch::cuda::synchronize();
+    if (i >= warmup)
+      ms.push_back(secondsSince(t0) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+}
+
+PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
+{
+  Impl& d = *impl_;
+  const ModelPackage& pkg = d.pkg;
+  const auto t0 = Clock::now();
+  PredictResult r;
+  auto cancelled = [&] { return opt.cancel && opt.cancel->load(); };
+  auto keepGoing = [&](double f, const std::string& msg, double eta = -1.0)
+  { return !cancelled() && (!opt.progress || opt.progress({ std::clamp(f, 0.0, 1.0), msg, eta })); };
+  auto report = [&](double f, const std::string& msg)
+  {
+    if (!keepGoing(f, msg))
+      throw Error("cancelled");
+  };
+  if (opt.maxBatch > 0 && !d.fellBack)
+    d.batch = opt.maxBatch;
+
+  const std::string& mod = image.info.modality;
+  if (opt.message && !mod.empty() && (mod == "CT" || mod == "MR") && mod != pkg.info.modality)
+    opt.message("the image is " + mod + " but the model was trained on " + pkg.info.modality);
+
+  // 1. preprocessing (crop, resample, normalise): ~5 % of the bar
+  report(0.0, "preprocessing");
+  nnunet::PreprocessParams pp = pkg.preprocessParams(at::get_num_threads());
+  pp.progress = [&](double f) { return keepGoing(0.05 * f, "preprocessing"); };
+  nnunet::Preprocessed pre = nnunet::preprocess(image, pp);
+  r.preprocessSeconds = secondsSince(t0);
+
+  nnunet::SlidingWindowOptions so = slidingWindowOptionsFor(pkg, opt);
+  so.maxBatch = d.batch;
+  const Vec3& pv = pkg.network.patchSize;
+  const nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
+  r.forwardPasses = nnunet::estimateForwardPasses(pre.shape, patch, so);
+  r.windows = nnunet::planWindows(pre.shape, patch, so.stepSize).numWindows();
+
+  // 2. estimate: one real-size forward pass, timed
+  if (opt.estimate)
+  {
+    report(0.05, "timing one forward pass");
+    PredictEstimate est;
+    est.forwardPasses = r.forwardPasses;
+    est.windows = r.windows;
+    est.secondsPerPass = timeForwardPassMs(1, d.device.is_cuda() ? 1 : 0, 1) / 1e3;
+    est.seconds = static_cast<double>(r.forwardPasses) * est.secondsPerPass + 2.0 * r.preprocessSeconds;
+    est.device = d.device.str();
+    if (opt.onEstimate)
+      opt.onEstimate(est);
+  }
+
+  // 3. sliding window
+  const auto tNet = Clock::now();
+  const std::int64_t total = r.forwardPasses;
+  so.progress = [&](double f)
+  {
+    const auto done = static_cast<std::int64_t>(f * static_cast<double>(total) + 0.5);
+    const double elapsed = secondsSince(tNet);
+    const double eta = f > 0 ? elapsed * (1.0 - f) / f + r.preprocessSeconds : -1.0;
+    return keepGoing(0.06 + 0.89 * f,
+                     "network: " + std::to_string(done) + " of " + std::to_string(total) + " forward passes",
+                     eta);
+  };
+  nnunet::Prediction pred = nnunet::predictSlidingWindow(
+      pre.data.data(), 1, pre.shape, patch, pkg.network.numClasses,
+      [&](const float* x, std::int64_t n, float* logits)
+      {
+        if (cancelled())
+          throw Error("cancelled");
+        d.forward(x, n, logits, opt.message);
+      },
+      so);
+  r.networkSeconds = secondsSince(tNet);
+
+  // 4. export onto the input's grid + post-processing
+  report(0.95, "exporting");
+  const auto tExp = Clock::now();
+  nnunet::ExportOptions eo;
+  eo.anisotropyThreshold = pkg.preprocessing.anisotropyThreshold;
+  eo.threads = at::get_num_threads();
+  const nnunet::ExportGeometry eg = nnunet::exportGeometryOf(pre);
+  if (opt.keepProbabilityMap)
+  {
+    // exportSegmentation's steps, keeping the probabilities at the original resolution.
+    const std::vector<float> atCrop =
+        nnunet::probabilitiesToCroppedShape(pred.probabilities, pred.numClasses, pred.shape, eg, eo);
+    const std::int64_t cropVox = nnunet::voxelCount(eg.croppedShape);
+    r.mask = nnunet::pasteIntoOriginal(nnunet::argmaxChannels(atCrop.data(), pred.numClasses, cropVox), eg);
+    r.foregroundProbability = Image(eg.originalGeometry, 0.0f);
+    r.foregroundProbability.info.modality.clear();
+    const nnunet::Shape3 os = nnunet::shapeOf(eg.originalGeometry), cs = eg.croppedShape;
+    for (std::int64_t z = 0; z < cs[0]; ++z)
+      for (std::int64_t y = 0; y < cs[1]; ++y)
+        for (std::int64_t x = 0; x < cs[2]; ++x)
+        {
+          const std::int64_t zz = z + eg.crop.start[0], yy = y + eg.crop.start[1], xx = x + eg.crop.start[2];
+          if (zz >= os[0] || yy >= os[1] || xx >= os[2])
+            continue;
+          r.foregroundProbability.voxels[static_cast<std::size_t>((zz * os[1] + yy) * os[2] + xx)] =
+              1.0f - atCrop[static_cast<std::size_t>((z * cs[1] + y) * cs[2] + x)];
+        }
+  }
+  else
+    r.mask = nnunet::exportSegmentation(pred.probabilities, pred.numClasses, pred.shape, eg, eo);
+  std::vector<int> lcc;
+  if (opt.largestComponent < 0)
+    lcc = pkg.preprocessing.largestComponentLabels;
+  else if (opt.largestComponent > 0)
+    for (int l = 1; l < pkg.network.numClasses; ++l)
+      lcc.push_back(l);
+  for (int l : lcc)
+    r.largestComponentRemoved += nnunet::keepLargestComponent(r.mask, l);
+  r.exportSeconds = secondsSince(tExp);
+
+  r.numClasses = pred.numClasses;
+  if (opt.keepProbabilities)
+  {
+    r.probabilities = std::move(pred.probabilities);
+    r.probabilityShape = pred.shape;
+  }
+  r.foregroundVoxels = r.mask.countLabel(0);
+  r.volumeMl = r.mask.volumeMl(0);
+  r.device = d.device.str();
+  r.fp16 = d.fp16;
+  r.fellBackToCpu = d.fellBack;
+  r.finalBatch = d.batch;
+  r.seconds = secondsSince(t0);
+  report(1.0, "done");
+  return r;
+}
+
+PredictResult predictCase(const ModelPackage& pkg, const Image& image, const PredictOptions& opt)
+{
+  Predictor p(pkg, opt);
+  return p.predict(image, opt);
+}
+
+ForwardTiming benchForwardPass(const PlanConfig& plan, const std::string& planName,
+                               const std::string& deviceName, bool fp16, int reps, int warmup)
+{
+  ForwardTiming t;
+  const torch::Device device = parseDevice(resolveDevice(deviceName));
+  if (fp16 && !device.is_cuda())
+    throw Error("fp16 (CUDA autocast) needs a CUDA device");
+  t.plan = planName;
+  t.precision = fp16 ? "fp16 autocast" : "fp32";
+  t.device = device.str();
+  t.reps = std::max(1, reps);
+  torch::manual_seed(0);
+  PanSegNet net(plan);
+  net->eval();
+  net->to(device);
+  t.parameters = models::parameterCount(*net);
+  if (device.is_cuda())
+    at::globalContext().setBenchmarkCuDNN(true);
+  const Vec3& p = plan.patchSize;
+  const torch::Tensor input = torch::randn({ 1, plan.inputChannels, p[0], p[1], p[2] }).to(device);
+  resetGpuPeakMemory();
+  std::vector<double> ms;
+  for (int i = 0; i < std::max(0, warmup) + t.reps; ++i)
+  {
+    const auto t0 = Clock::now();
+    {
+      c10::InferenceMode guard;
+      CudaAutocast autocast(fp16);
+      const torch::Tensor out = net->forward(input);
+      (void)out.to(torch::kCPU);
+    }
+    if (device.is_cuda())
+      torch::cuda::synchronize();
+    if (i >= warmup)
+      ms.push_back(secondsSince(t0) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  t.minMs = ms.front();
+  t.medianMs = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  if (device.is_cuda())
+    t.gpuPeakMb = gpuPeakMemoryMb();
+  return t;
+}
+} // namespace panseg::models

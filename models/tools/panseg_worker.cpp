@@ -1,0 +1,592 @@
+// panseg-worker: the process that runs PanSegNet for the workstation (LibTorch never loads into
+// the GUI process). It prints one JSON object per line on stdout (protocol in models/README.md)
+// and nothing else there; a line "cancel" on stdin or SIGTERM cancels cleanly (the output is
+// written atomically, so a cancelled or killed run leaves no partial file).
+//
+// Torch-free translation unit: only the torch-free APIs of models/ are used here.
+#include "core/Error.h"
+#include "core/io/ImageIO.h"
+#include "models/Json.h"
+#include "models/ModelPackage.h"
+#include "models/Predictor.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#ifndef PANSEG_SHARED_DIR
+#define PANSEG_SHARED_DIR ""
+#endif
+
+namespace
+{
+using namespace panseg;
+using namespace panseg::models;
+namespace fs = std::filesystem;
+
+enum Exit
+{
+  kOk = 0,
+  kFailed = 1,
+  kExitUsage = 2,
+  kCancelled = 3
+};
+
+const char* kUsageText = R"(usage:
+  panseg-worker predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda[:N]]
+                [--no-tta] [--step S] [--fast] [--threads N] [--batch N] [--no-fp16]
+                [--largest-component | --no-largest-component] [--probabilities PATH]
+                [--no-estimate]
+      Predict one image; JSON lines on stdout (started, estimate, progress, message, done |
+      error | cancelled). --fast = no mirroring and step 1.0 (an explicit --step wins).
+      --probabilities writes the foreground probability (float32) on the input's grid.
+  panseg-worker info --model DIR
+      Validate a model package and print it as one JSON line.
+  panseg-worker bench [--device auto|cpu|cuda] [--reps N] [--paper-reps N] [--case PATH]
+                [--shared DIR] [--skip-paper] [--skip-case]
+      Per-patch forward time (fp32, and fp16 on CUDA) for the paper-like and the fixture plan,
+      whole-case time with and without TTA on a real CT (pipeline fixture CT plans + fixture
+      weights), peak RSS and GPU memory. Human-readable text, not JSON.
+Exit status: 0 done, 1 error, 2 usage error, 3 cancelled.
+Stdin: a line "cancel" cancels (as does SIGTERM).
+)";
+
+/// Bad command line: reported with exit status 2.
+struct UsageError : Error
+{
+  using Error::Error;
+};
+
+std::atomic<bool> g_cancel{ false };
+std::mutex g_outMutex;
+
+extern "C" void onSignal(int)
+{
+  g_cancel.store(true);
+}
+
+/// One JSON object per line, flushed immediately (the client reads line by line).
+class Event
+{
+public:
+  explicit Event(const std::string& name) { s_ << "{\"event\":" << json::quote(name); }
+  Event& str(const std::string& k, const std::string& v)
+  {
+    s_ << "," << json::quote(k) << ":" << json::quote(v);
+    return *this;
+  }
+  Event& num(const std::string& k, double v)
+  {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.10g", v);
+    s_ << "," << json::quote(k) << ":" << buf;
+    return *this;
+  }
+  Event& integer(const std::string& k, long long v)
+  {
+    s_ << "," << json::quote(k) << ":" << v;
+    return *this;
+  }
+  Event& boolean(const std::string& k, bool v)
+  {
+    s_ << "," << json::quote(k) << ":" << (v ? "true" : "false");
+    return *this;
+  }
+  Event& null(const std::string& k)
+  {
+    s_ << "," << json::quote(k) << ":null";
+    return *this;
+  }
+  void emit()
+  {
+    s_ << "}\n";
+    const std::string line = s_.str();
+    std::lock_guard<std::mutex> lock(g_outMutex);
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+  }
+
+private:
+  std::ostringstream s_;
+};
+
+std::string oneLine(std::string s)
+{
+  for (char& c : s)
+    if (c == '\n' || c == '\r')
+      c = ' ';
+  return s;
+}
+
+int emitError(const std::string& message, int code = kFailed)
+{
+  Event("error").str("message", oneLine(message)).emit();
+  return code;
+}
+
+struct Args
+{
+  std::string command;
+  std::map<std::string, std::string> options;
+  std::vector<std::string> positional;
+  bool has(const std::string& k) const { return options.count(k) != 0; }
+  std::string get(const std::string& k, const std::string& fallback = {}) const
+  {
+    const auto it = options.find(k);
+    return it == options.end() ? fallback : it->second;
+  }
+  double getDouble(const std::string& k, double fallback) const
+  {
+    if (!has(k))
+      return fallback;
+    try
+    {
+      std::size_t used = 0;
+      const double v = std::stod(get(k), &used);
+      if (used == get(k).size())
+        return v;
+    }
+    catch (const std::exception&)
+    {
+    }
+    throw UsageError("option " + k + " expects a number, got '" + get(k) + "'");
+  }
+  int getInt(const std::string& k, int fallback) const
+  {
+    const double v = getDouble(k, fallback);
+    if (v != static_cast<int>(v))
+      throw UsageError("option " + k + " expects a whole number, got '" + get(k) + "'");
+    return static_cast<int>(v);
+  }
+};
+
+Args parseArgs(int argc, char** argv)
+{
+  static const std::vector<std::string> withValue = { "--model", "--input", "--output", "--device",
+                                                      "--step", "--threads", "--batch",
+                                                      "--probabilities", "--reps", "--paper-reps",
+                                                      "--case", "--shared" };
+  Args a;
+  for (int i = 1; i < argc; ++i)
+  {
+    std::string s = argv[i];
+    if (s.rfind("--", 0) == 0)
+    {
+      std::string value;
+      const auto eq = s.find('=');
+      if (eq != std::string::npos)
+      {
+        value = s.substr(eq + 1);
+        s = s.substr(0, eq);
+      }
+      else if (std::find(withValue.begin(), withValue.end(), s) != withValue.end())
+      {
+        if (i + 1 >= argc)
+          throw UsageError("option " + s + " needs a value");
+        value = argv[++i];
+      }
+      a.options[s] = value;
+    }
+    else if (a.command.empty())
+      a.command = s;
+    else
+      a.positional.push_back(s);
+  }
+  return a;
+}
+
+void checkKnown(const Args& a, const std::vector<std::string>& known)
+{
+  for (const auto& kv : a.options)
+    if (std::find(known.begin(), known.end(), kv.first) == known.end())
+      throw UsageError("unknown option " + kv.first + " for '" + a.command + "' (see panseg-worker --help)");
+  if (!a.positional.empty())
+    throw UsageError("unexpected argument '" + a.positional.front() + "'");
+}
+
+/// Reads stdin lines on a detached thread: "cancel" sets the flag. EOF just ends the thread
+/// (a worker started with stdin closed keeps running).
+void watchStdin()
+{
+  std::thread(
+      []
+      {
+        std::string line;
+        char c;
+        while (::read(0, &c, 1) == 1)
+        {
+          if (c != '\n')
+          {
+            line += c;
+            continue;
+          }
+          while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+            line.pop_back();
+          if (line == "cancel")
+            g_cancel.store(true);
+          line.clear();
+        }
+      })
+      .detach();
+}
+
+void installCancelHandlers()
+{
+  struct sigaction sa
+  {
+  };
+  sa.sa_handler = onSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+#ifdef __linux__
+  // If the workstation dies, the worker is told to stop instead of running on alone.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+  watchStdin();
+}
+
+PredictOptions predictOptionsFrom(const Args& a)
+{
+  PredictOptions o;
+  o.device = a.get("--device", "auto");
+  o.threads = a.getInt("--threads", 0);
+  o.tta = !a.has("--no-tta");
+  o.fast = a.has("--fast");
+  o.step = a.getDouble("--step", 0.0);
+  if (a.has("--step") && !(o.step > 0 && o.step <= 1))
+    throw UsageError("--step must be in (0, 1], e.g. 0.5 (nnU-Net's default)");
+  o.fp16 = a.has("--no-fp16") ? 0 : -1;
+  o.maxBatch = a.getInt("--batch", 0);
+  if (o.maxBatch < 0)
+    throw UsageError("--batch must be positive");
+  if (a.has("--largest-component") && a.has("--no-largest-component"))
+    throw UsageError("choose one of --largest-component and --no-largest-component");
+  o.largestComponent = a.has("--largest-component") ? 1 : a.has("--no-largest-component") ? 0 : -1;
+  o.estimate = !a.has("--no-estimate");
+  o.keepProbabilityMap = a.has("--probabilities");
+  o.cancel = &g_cancel;
+  return o;
+}
+
+int cmdPredict(const Args& a)
+{
+  checkKnown(a, { "--model", "--input", "--output", "--device", "--no-tta", "--step", "--fast",
+                  "--threads", "--batch", "--no-fp16", "--largest-component",
+                  "--no-largest-component", "--probabilities", "--no-estimate" });
+  for (const char* k : { "--model", "--input", "--output" })
+    if (a.get(k).empty())
+      return emitError(std::string("predict needs ") + k + " (see panseg-worker --help)", kExitUsage);
+  const std::string input = a.get("--input"), output = a.get("--output");
+  const std::string probPath = a.get("--probabilities");
+  if (!looksLikeImagePath(output) || fs::is_directory(output))
+    throw Error("--output must be an image file path (.nii.gz, .nii, .nrrd, .mha): " + output);
+  PredictOptions opt = predictOptionsFrom(a);
+  const ModelPackage pkg = loadModelPackage(a.get("--model"));
+
+  auto lastEmit = std::chrono::steady_clock::now() - std::chrono::seconds(10);
+  double lastFraction = -1.0;
+  opt.progress = [&](const PredictProgress& p)
+  {
+    const auto now = std::chrono::steady_clock::now();
+    // At most ~5 lines a second, but every phase change and the end.
+    if (p.fraction >= 1.0 || p.fraction - lastFraction >= 0.01 ||
+        now - lastEmit > std::chrono::milliseconds(200))
+    {
+      Event e("progress");
+      e.num("fraction", p.fraction).str("message", p.message);
+      if (p.etaSeconds >= 0)
+        e.num("eta_seconds", p.etaSeconds);
+      e.emit();
+      lastEmit = now;
+      lastFraction = p.fraction;
+    }
+    return !g_cancel.load();
+  };
+  opt.message = [](const std::string& m) { Event("message").str("message", oneLine(m)).emit(); };
+  opt.onEstimate = [](const PredictEstimate& e)
+  {
+    Event("estimate")
+        .integer("forward_passes", e.forwardPasses)
+        .integer("windows", e.windows)
+        .num("seconds_per_pass", e.secondsPerPass)
+        .num("seconds", e.seconds)
+        .str("device", e.device)
+        .emit();
+  };
+
+  const auto t0 = std::chrono::steady_clock::now();
+  Predictor predictor(pkg, opt);
+  const nnunet::SlidingWindowOptions so = slidingWindowOptionsFor(pkg, opt);
+  Event("started")
+      .str("model", pkg.id())
+      .str("model_dir", pkg.dir)
+      .str("modality", pkg.info.modality)
+      .boolean("demo", pkg.info.demo)
+      .str("input", input)
+      .str("output", output)
+      .str("device", predictor.device())
+      .boolean("fp16", predictor.fp16())
+      .integer("threads", cpuThreads())
+      .boolean("tta", so.mirror)
+      .num("step", so.stepSize)
+      .integer("pid", ::getpid())
+      .emit();
+  if (g_cancel.load())
+    throw Error("cancelled");
+  Event("progress").num("fraction", 0.0).str("message", "reading " + input).emit();
+  const Image image = readImage(input,
+                                [](double)
+                                { return !g_cancel.load(); });
+  const PredictResult r = predictor.predict(image, opt);
+  if (g_cancel.load())
+    throw Error("cancelled");
+  // Atomic writes (temporary sibling + rename): a reader never sees a partial mask.
+  fs::path outDir = fs::path(output).parent_path();
+  if (!outDir.empty())
+    fs::create_directories(outDir);
+  writeMask(r.mask, output);
+  if (!probPath.empty())
+    writeImage(r.foregroundProbability, probPath);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Event done("done");
+  done.str("output", output)
+      .num("volume_ml", r.volumeMl)
+      .integer("voxels", r.foregroundVoxels)
+      .num("seconds", seconds)
+      .num("predict_seconds", r.seconds)
+      .integer("forward_passes", r.forwardPasses)
+      .integer("windows", r.windows)
+      .str("device", r.device)
+      .boolean("fp16", r.fp16)
+      .boolean("fell_back_to_cpu", r.fellBackToCpu)
+      .integer("batch", r.finalBatch)
+      .integer("largest_component_removed", r.largestComponentRemoved)
+      .str("model", pkg.id())
+      .boolean("demo", pkg.info.demo);
+  if (probPath.empty())
+    done.null("probabilities");
+  else
+    done.str("probabilities", probPath);
+  done.emit();
+  return kOk;
+}
+
+int cmdInfo(const Args& a)
+{
+  checkKnown(a, { "--model" });
+  const ModelPackage pkg = loadModelPackage(a.get("--model"));
+  Event("model")
+      .str("dir", pkg.dir)
+      .str("name", pkg.info.name)
+      .str("version", pkg.info.version)
+      .str("id", pkg.id())
+      .str("modality", pkg.info.modality)
+      .str("model_type", pkg.info.modelType)
+      .boolean("demo", pkg.info.demo)
+      .boolean("clinical_use", pkg.info.clinicalUse)
+      .str("network", pkg.network.summary())
+      .str("normalization", pkg.preprocessing.normalization)
+      .integer("tensors", static_cast<long long>(pkg.weights.size()))
+      .integer("weights_bytes", pkg.weightsBytes)
+      .emit();
+  return kOk;
+}
+
+// ---- bench --------------------------------------------------------------------------------------
+
+double median(std::vector<double> v)
+{
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+int cmdBench(const Args& a)
+{
+  checkKnown(a, { "--device", "--reps", "--paper-reps", "--case", "--shared", "--skip-paper",
+                  "--skip-case", "--threads" });
+  const std::string shared = a.get("--shared", std::getenv("PANSEG_SHARED_DIR") && *std::getenv("PANSEG_SHARED_DIR")
+                                                   ? std::getenv("PANSEG_SHARED_DIR")
+                                                   : PANSEG_SHARED_DIR);
+  PredictOptions base;
+  base.device = resolveDevice(a.get("--device", "auto"));
+  base.threads = a.getInt("--threads", 0);
+  base.estimate = false;
+  const bool cuda = base.device.rfind("cuda", 0) == 0;
+  const int reps = std::max(1, a.getInt("--reps", cuda ? 20 : 3));
+  const int paperReps = std::max(1, a.getInt("--paper-reps", cuda ? 20 : 1));
+
+  // Load the fixture-derived CT package first (configures threads).
+  const std::string ctPlans = shared + "/fixtures/pansegnet-pipeline/ct/plans.json";
+  const std::string parity = shared + "/fixtures/pansegnet-parity";
+  std::unique_ptr<Predictor> predictor;
+  ModelPackage pkg;
+  const bool haveFixture = fs::is_regular_file(ctPlans) && fs::is_regular_file(parity + "/weights.bin");
+  if (haveFixture)
+  {
+    pkg = packageFromPipelineFixture(ctPlans, parity);
+    predictor = std::make_unique<Predictor>(pkg, base);
+  }
+  std::printf("PanSegNet prediction benchmark\n");
+  std::printf("device: %s\n", describeDevice(base.device).c_str());
+  std::printf("repetitions: %d (paper-like plan: %d), medians\n\n", reps, paperReps);
+  std::fflush(stdout);
+
+  std::printf("%-44s %-14s %12s %10s %12s\n", "per-patch forward pass (batch 1)", "precision", "median ms",
+              "min ms", "GPU peak MiB");
+  struct PlanCase
+  {
+    std::string name;
+    PlanConfig plan;
+    int reps;
+  };
+  std::vector<PlanCase> plans;
+  if (!a.has("--skip-paper"))
+    plans.push_back({ "paper-like 32x224x224 (43.9 M params)", PlanConfig::paperLike(), paperReps });
+  plans.push_back({ "demo/fixture 16x48x80 (0.48 M params)", PlanConfig::fixture(), reps });
+  for (const PlanCase& pc : plans)
+    for (bool fp16 : { false, true })
+    {
+      if (fp16 && !cuda)
+        continue;
+      const ForwardTiming t = benchForwardPass(pc.plan, pc.name, base.device, fp16, pc.reps, cuda ? 3 : 1);
+      char gpu[32] = "-";
+      if (t.gpuPeakMb >= 0)
+        std::snprintf(gpu, sizeof gpu, "%.0f", t.gpuPeakMb);
+      std::printf("%-44s %-14s %12.1f %10.1f %12s\n", pc.name.c_str(), t.precision.c_str(), t.medianMs,
+                  t.minMs, gpu);
+      std::fflush(stdout);
+    }
+
+  if (!a.has("--skip-case"))
+  {
+    const std::string casePath = a.get("--case", shared + "/data/totalsegmentator/ct_full/example_ct.nii.gz");
+    if (!haveFixture)
+      std::printf("\nwhole case skipped: pipeline/parity fixtures absent under %s\n", shared.c_str());
+    else if (!fs::exists(casePath))
+      std::printf("\nwhole case skipped: %s absent\n", casePath.c_str());
+    else
+    {
+      const Image ct = readImage(casePath);
+      std::printf("\nwhole case: %s (%lld x %lld x %lld), fixture network with the pipeline fixture's CT plans\n",
+                  casePath.c_str(), static_cast<long long>(ct.geometry.size[0]),
+                  static_cast<long long>(ct.geometry.size[1]), static_cast<long long>(ct.geometry.size[2]));
+      std::printf("%-34s %8s %10s %10s %10s %10s %8s\n", "mode", "passes", "median s", "prep s", "net s",
+                  "export s", "mL");
+      std::fflush(stdout);
+      struct Mode
+      {
+        const char* name;
+        bool tta;
+        bool fast;
+      };
+      const int caseReps = cuda ? 3 : 1;
+      for (const Mode& m : { Mode{ "TTA (8 mirrors), step 0.5", true, false },
+                             Mode{ "no TTA, step 0.5", false, false }, Mode{ "--fast (no TTA, step 1.0)", false, true } })
+      {
+        PredictOptions o = base;
+        o.tta = m.tta;
+        o.fast = m.fast;
+        std::vector<double> total, prep, net, exp;
+        PredictResult r;
+        for (int i = 0; i < caseReps; ++i)
+        {
+          r = predictor->predict(ct, o);
+          total.push_back(r.seconds);
+          prep.push_back(r.preprocessSeconds);
+          net.push_back(r.networkSeconds);
+          exp.push_back(r.exportSeconds);
+        }
+        std::printf("%-34s %8lld %10.2f %10.2f %10.2f %10.2f %8.1f\n", m.name,
+                    static_cast<long long>(r.forwardPasses), median(total), median(prep), median(net),
+                    median(exp), r.volumeMl);
+        std::fflush(stdout);
+      }
+    }
+  }
+  std::printf("\npeak RSS: %.0f MiB", peakRssMb());
+  const double gpu = gpuPeakMemoryMb();
+  if (gpu >= 0)
+    std::printf(", GPU peak allocated (since the last reset): %.0f MiB", gpu);
+  std::printf("\n");
+  return kOk;
+}
+} // namespace
+
+int main(int argc, char** argv)
+{
+  std::string command;
+  try
+  {
+    const Args a = parseArgs(argc, argv);
+    command = a.command;
+    if (a.command.empty() || a.command == "help" || a.has("--help") || a.has("-h"))
+    {
+      std::fputs(kUsageText, a.command.empty() && !a.has("--help") ? stderr : stdout);
+      return a.command.empty() && !a.has("--help") ? kExitUsage : kOk;
+    }
+    if (a.command == "--version" || a.has("--version"))
+    {
+      std::printf("panseg-worker (LibTorch %s)\n", describeDevice("cpu").c_str());
+      return kOk;
+    }
+    if (a.command == "predict")
+    {
+      installCancelHandlers();
+      return cmdPredict(a);
+    }
+    if (a.command == "info")
+      return cmdInfo(a);
+    if (a.command == "bench")
+      return cmdBench(a);
+    return emitError("unknown command '" + a.command + "' (predict, info, bench; see --help)", kExitUsage);
+  }
+  catch (const UsageError& e)
+  {
+    if (command == "bench")
+    {
+      std::fprintf(stderr, "panseg-worker: error: %s\n", e.what());
+      return kExitUsage;
+    }
+    return emitError(e.what(), kExitUsage);
+  }
+  catch (const Error& e)
+  {
+    const std::string m = e.what();
+    if (m == "cancelled" || g_cancel.load())
+    {
+      Event("cancelled").emit();
+      return kCancelled;
+    }
+    if (command == "bench")
+    {
+      std::fprintf(stderr, "panseg-worker: error: %s\n", oneLine(m).c_str());
+      return kFailed;
+    }
+    return emitError(m);
+  }
+  catch (const std::exception& e)
+  {
+    if (g_cancel.load())
+    {
+      Event("cancelled").emit();
+      return kCancelled;
+    }
+    return emitError(std::string("unexpected error: ") + e.what());
+  }
+}

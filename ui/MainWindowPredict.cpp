@@ -1,0 +1,281 @@
+// MainWindow's "Segmentation" menu: PanSegNet prediction of the open image through the worker
+// process (WorkerClient). Only the glue lives here: the protocol is WorkerClient's, the model
+// and output locations are WorkerClient's helpers, the mask goes to the ViewerModel.
+#include "ui/MainWindow.h"
+
+#include "core/io/ImageIO.h"
+#include "ui/ViewerModel.h"
+#include "ui/WorkerClient.h"
+
+#include <QAction>
+#include <QCoreApplication>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QJsonObject>
+#include <QMenu>
+#include <QMenuBar>
+#include <QProgressDialog>
+#include <QSettings>
+#include <QTemporaryDir>
+
+namespace panseg::ui
+{
+namespace
+{
+const char* const kModelKey = "predict/modelDir";
+const char* const kFastKey = "predict/fast";
+
+QSettings settings()
+{
+  if (QCoreApplication::organizationName().isEmpty())
+    return QSettings(QStringLiteral("PanSeg"), QStringLiteral("PanSeg Workstation"));
+  return QSettings();
+}
+
+/// The open image's file when the worker can read it as is (a single image file).
+bool readableAsIs(const QString& path)
+{
+  const QString n = path.toLower();
+  return QFileInfo(path).isFile() &&
+         (n.endsWith(".nii.gz") || n.endsWith(".nii") || n.endsWith(".nrrd") || n.endsWith(".nhdr") ||
+          n.endsWith(".mha") || n.endsWith(".mhd"));
+}
+} // namespace
+
+void MainWindow::buildSegmentationMenu()
+{
+  m_worker = new WorkerClient(this);
+  connect(m_model, &ViewerModel::imageChanged, this, [this] { ++m_imageGeneration; });
+
+  QMenu* seg = menuBar()->addMenu(tr("&Segmentation"));
+  m_predictAction = seg->addAction(tr("&Predict Pancreas..."), this, [this] { predictPancreas(); });
+  m_predictAction->setShortcut(QKeySequence(tr("Ctrl+P")));
+  seg->addAction(tr("Choose &Model Package..."), this,
+                 [this]
+                 {
+                   const QString dir = QFileDialog::getExistingDirectory(
+                       this, tr("Choose Model Package Folder"), predictionModelDir());
+                   if (dir.isEmpty())
+                     return;
+                   if (!WorkerClient::looksLikeModelPackage(dir))
+                     showError(tr("Model Package"),
+                               tr("%1 is not a model package (it needs plans.json, model.json and "
+                                  "weights.json)")
+                                   .arg(dir));
+                   else
+                     setPredictionModelDir(dir);
+                 });
+  m_fastAction = seg->addAction(tr("&Fast Mode (no TTA, fewer windows)"));
+  m_fastAction->setCheckable(true);
+  m_fastAction->setChecked(settings().value(kFastKey, false).toBool());
+  connect(m_fastAction, &QAction::toggled, this, [](bool on) { settings().setValue(kFastKey, on); });
+  seg->addSeparator();
+  QAction* cancel = seg->addAction(tr("&Cancel Prediction"), this, &MainWindow::cancelPrediction);
+  cancel->setEnabled(false);
+
+  connect(m_worker, &WorkerClient::started, this,
+          [this, cancel](const QJsonObject&)
+          {
+            cancel->setEnabled(true);
+            m_predictAction->setEnabled(false);
+          });
+  connect(m_worker, &WorkerClient::estimateReady, this,
+          [this](qint64 passes, double seconds, const QString& device)
+          {
+            if (m_predictProgress)
+              m_predictProgress->setProperty(
+                  "estimate", tr("Estimated %1 (%2 forward passes on %3)")
+                                  .arg(WorkerClient::formatDuration(seconds))
+                                  .arg(passes)
+                                  .arg(device));
+          });
+  connect(m_worker, &WorkerClient::progress, this,
+          [this](double f, const QString& message, double eta)
+          {
+            if (!m_predictProgress || m_worker->wasCancelled())
+              return;
+            QString text = m_predictProgress->property("title").toString();
+            const QString est = m_predictProgress->property("estimate").toString();
+            if (!est.isEmpty())
+              text += "\n" + est;
+            text += "\n" + message;
+            if (eta >= 0)
+              text += tr(", %1 left").arg(WorkerClient::formatDuration(eta));
+            m_predictProgress->setLabelText(text);
+            m_predictProgress->setValue(qBound(0, int(f * 1000), 999));
+          });
+  connect(m_worker, &WorkerClient::note, this, [this](const QString& m) { showStatus(m); });
+  auto done = [this, cancel](bool ok, const QString& message)
+  {
+    cancel->setEnabled(false);
+    m_predictAction->setEnabled(true);
+    finishPrediction(ok, message);
+  };
+  connect(m_worker, &WorkerClient::finished, this,
+          [done](const QJsonObject& result)
+          {
+            Q_UNUSED(result);
+            done(true, {});
+          });
+  connect(m_worker, &WorkerClient::failed, this, [done](const QString& e) { done(false, e); });
+  connect(m_worker, &WorkerClient::cancelled, this, [done] { done(false, QStringLiteral("cancelled")); });
+}
+
+QString MainWindow::predictionModelDir() const
+{
+  const QString remembered = settings().value(kModelKey).toString();
+  if (WorkerClient::looksLikeModelPackage(remembered))
+    return remembered;
+  return WorkerClient::defaultModelDir();
+}
+
+void MainWindow::setPredictionModelDir(const QString& dir)
+{
+  settings().setValue(kModelKey, QFileInfo(dir).absoluteFilePath());
+}
+
+bool MainWindow::isPredicting() const
+{
+  return m_worker && m_worker->isRunning();
+}
+
+void MainWindow::cancelPrediction()
+{
+  if (!isPredicting())
+    return;
+  m_worker->cancel();
+  if (m_predictProgress)
+    m_predictProgress->setLabelText(tr("Cancelling..."));
+}
+
+bool MainWindow::predictPancreas(const QString& modelDirIn)
+{
+  if (isPredicting())
+  {
+    showStatus(tr("A prediction is already running."));
+    return false;
+  }
+  if (!m_model->hasImage())
+  {
+    showError(tr("Predict Pancreas"), tr("Open an image first."));
+    return false;
+  }
+  QString modelDir = modelDirIn.isEmpty() ? predictionModelDir() : modelDirIn;
+  if (modelDir.isEmpty())
+  {
+    modelDir = QFileDialog::getExistingDirectory(this, tr("Choose Model Package Folder"));
+    if (modelDir.isEmpty())
+      return false;
+  }
+  if (!WorkerClient::looksLikeModelPackage(modelDir))
+  {
+    showError(tr("Predict Pancreas"),
+              tr("%1 is not a model package (it needs plans.json, model.json and weights.json)").arg(modelDir));
+    return false;
+  }
+  setPredictionModelDir(modelDir);
+
+  // The worker reads the image from a file: the open one, or a temporary NIfTI of what is shown.
+  PredictRequest req;
+  req.modelDir = modelDir;
+  req.fast = m_fastAction && m_fastAction->isChecked();
+  m_predictTemp.reset();
+  if (readableAsIs(m_imagePath))
+    req.inputPath = m_imagePath;
+  else
+  {
+    m_predictTemp = std::make_shared<QTemporaryDir>();
+    if (!m_predictTemp->isValid())
+    {
+      showError(tr("Predict Pancreas"), tr("Cannot create a temporary folder for the image."));
+      return false;
+    }
+    req.inputPath = m_predictTemp->filePath("image.nii");
+    try
+    {
+      writeImage(m_model->image(), req.inputPath.toStdString());
+    }
+    catch (const std::exception& e)
+    {
+      showError(tr("Predict Pancreas"), tr("Cannot write the image for the worker: %1").arg(e.what()));
+      return false;
+    }
+  }
+  const QString modelName = QFileInfo(modelDir).fileName();
+  req.outputPath = WorkerClient::predictionOutputPath(
+      m_imagePath.isEmpty() ? QStringLiteral("image") : m_imagePath, modelName);
+  m_predictPending = req.outputPath;
+  m_predictGeneration = m_imageGeneration;
+
+  if (!m_predictProgress)
+  {
+    m_predictProgress = new QProgressDialog(this);
+    m_predictProgress->setWindowTitle(tr("Predict Pancreas"));
+    m_predictProgress->setWindowModality(Qt::WindowModal);
+    m_predictProgress->setMinimumDuration(0);
+    m_predictProgress->setAutoClose(false);
+    m_predictProgress->setAutoReset(false);
+    m_predictProgress->setRange(0, 1000);
+    m_predictProgress->setMinimumWidth(460);
+    connect(m_predictProgress, &QProgressDialog::canceled, this, &MainWindow::cancelPrediction);
+  }
+  const QString title = tr("Predicting the pancreas with %1%2...")
+                            .arg(modelName, req.fast ? tr(" (fast mode)") : QString());
+  m_predictProgress->setProperty("title", title);
+  m_predictProgress->setProperty("estimate", QString());
+  m_predictProgress->setLabelText(title + "\n" + tr("Starting the worker"));
+  m_predictProgress->setValue(0);
+  m_predictProgress->show();
+  showStatus(title);
+  m_worker->start(req); // a missing worker reports through failed()
+  return true;
+}
+
+void MainWindow::finishPrediction(bool ok, const QString& error)
+{
+  if (m_predictProgress)
+  {
+    m_predictProgress->hide();
+    m_predictProgress->reset();
+  }
+  m_predictTemp.reset();
+  if (!ok)
+  {
+    if (error == "cancelled")
+    {
+      showStatus(tr("Prediction cancelled."));
+      emit predictionFinished(false, error);
+      return;
+    }
+    showError(tr("Predict Pancreas"), tr("Prediction failed: %1").arg(error));
+    emit predictionFinished(false, error);
+    return;
+  }
+  const QJsonObject r = m_worker->result();
+  const QString saved = m_predictPending;
+  QString summary = tr("Pancreas %1 mL predicted by %2%3 in %4 s on %5; saved to %6")
+                        .arg(r.value("volume_ml").toDouble(), 0, 'f', 2)
+                        .arg(r.value("model").toString(),
+                             r.value("demo").toBool() ? tr(" (demo model, not for clinical use)") : QString())
+                        .arg(r.value("seconds").toDouble(), 0, 'f', 1)
+                        .arg(r.value("device").toString(), saved);
+  if (m_predictGeneration != m_imageGeneration)
+  {
+    // Another image was opened meanwhile: keep the file, do not paint it over the wrong image.
+    summary = tr("Prediction finished for the previous image; saved to %1").arg(saved);
+    showStatus(summary);
+    emit predictionFinished(false, summary);
+    return;
+  }
+  QString error2;
+  if (!loadMaskBlocking(saved, &error2))
+  {
+    showError(tr("Predict Pancreas"), error2);
+    emit predictionFinished(false, error2);
+    return;
+  }
+  m_predictOutput = saved;
+  showStatus(summary);
+  emit predictionFinished(true, summary);
+}
+} // namespace panseg::ui

@@ -1,0 +1,687 @@
+#include "ui/StudyBrowser.h"
+
+#include "core/Error.h"
+#include "database/SeriesTableModel.h"
+#include "ui/MaskListModel.h"
+
+#include <QApplication>
+#include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QElapsedTimer>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QItemSelectionModel>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
+#include <QMessageBox>
+#include <QProgressDialog>
+#include <QPushButton>
+#include <QSplitter>
+#include <QTableView>
+#include <QTableWidget>
+#include <QThread>
+#include <QTimer>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include <algorithm>
+#include <atomic>
+#include <iterator>
+#include <mutex>
+
+namespace panseg::ui
+{
+namespace
+{
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+// Modality filter choices: the combo's item data is an index into this table.
+struct ModalityChoice
+{
+  const char* label;
+  std::optional<db::Modality> modality;
+  bool anyMri;
+};
+const ModalityChoice kModalityChoices[] = {
+  { "All modalities", std::nullopt, false },
+  { "CT", db::Modality::CT, false },
+  { "MRI (all)", db::Modality::Mri, true },
+  { "MRI-T1W", db::Modality::MriT1w, false },
+  { "MRI-T2W", db::Modality::MriT2w, false },
+  { "MRI (weighting unknown)", db::Modality::Mri, false },
+  { "Other", db::Modality::Other, false },
+};
+} // namespace
+
+// Shared between the GUI thread and the import worker.
+struct StudyBrowser::ImportState
+{
+  std::atomic<bool> cancel{ false };
+  std::mutex mutex;
+  db::ImportProgress progress; // latest, under mutex
+  bool haveProgress = false;
+};
+
+StudyBrowser::StudyBrowser(QWidget* parent) : QWidget(parent)
+{
+  setObjectName("studyBrowser");
+  m_seriesModel = new db::SeriesTableModel(this);
+  m_filterModel = new db::SeriesFilterModel(this);
+  m_filterModel->setSourceModel(m_seriesModel);
+  m_maskModel = new MaskListModel(this);
+  m_importWatcher = new QFutureWatcher<ImportOutcome>(this);
+  connect(m_importWatcher, &QFutureWatcherBase::finished, this, &StudyBrowser::finishImport);
+  m_progressTimer = new QTimer(this);
+  m_progressTimer->setInterval(100);
+  connect(m_progressTimer, &QTimer::timeout, this, &StudyBrowser::pollImportProgress);
+  buildUi();
+  updateButtons();
+}
+
+StudyBrowser::~StudyBrowser()
+{
+  if (m_import)
+    m_import->cancel = true;
+  m_importWatcher->disconnect(this);
+  m_importWatcher->waitForFinished();
+}
+
+void StudyBrowser::buildUi()
+{
+  // Filters.
+  m_search = new QLineEdit;
+  m_search->setObjectName("studySearch");
+  m_search->setPlaceholderText(tr("Search patient, series, center, state..."));
+  m_search->setClearButtonEnabled(true);
+  m_modality = new QComboBox;
+  m_modality->setObjectName("modalityFilter");
+  for (int i = 0; i < int(std::size(kModalityChoices)); ++i)
+    m_modality->addItem(tr(kModalityChoices[i].label), i);
+  m_center = new QComboBox;
+  m_center->setObjectName("centerFilter");
+  m_center->addItem(tr("All centers"), QString());
+  m_center->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  auto* filters = new QHBoxLayout;
+  filters->addWidget(m_search, 1);
+  filters->addWidget(m_modality);
+  filters->addWidget(m_center);
+
+  // Series table.
+  m_seriesView = new QTableView;
+  m_seriesView->setObjectName("seriesTable");
+  m_seriesView->setModel(m_filterModel);
+  m_seriesView->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_seriesView->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_seriesView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_seriesView->setAlternatingRowColors(true);
+  m_seriesView->setSortingEnabled(true);
+  m_seriesView->sortByColumn(db::SeriesTableModel::IdColumn, Qt::AscendingOrder);
+  m_seriesView->verticalHeader()->hide();
+  m_seriesView->horizontalHeader()->setStretchLastSection(true);
+  m_seriesView->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+
+  m_importButton = new QPushButton(tr("Import..."));
+  m_importButton->setObjectName("importButton");
+  auto* importMenu = new QMenu(m_importButton);
+  importMenu->addAction(tr("Folder..."), this, &StudyBrowser::chooseAndImport);
+  importMenu->addAction(tr("Files..."), this, &StudyBrowser::chooseFilesAndImport);
+  m_importButton->setMenu(importMenu);
+  m_refreshButton = new QPushButton(tr("Refresh"));
+  m_openButton = new QPushButton(tr("Open"));
+  m_openButton->setObjectName("openSeriesButton");
+  m_openButton->setToolTip(tr("Open the selected series in the viewer"));
+  auto* seriesButtons = new QHBoxLayout;
+  seriesButtons->addWidget(m_importButton);
+  seriesButtons->addWidget(m_refreshButton);
+  seriesButtons->addStretch(1);
+  seriesButtons->addWidget(m_openButton);
+
+  auto* top = new QWidget;
+  auto* topLayout = new QVBoxLayout(top);
+  topLayout->setContentsMargins(0, 0, 0, 0);
+  topLayout->addLayout(filters);
+  topLayout->addWidget(m_seriesView, 1);
+  topLayout->addLayout(seriesButtons);
+
+  // Mask versions of the selected series.
+  m_maskTitle = new QLabel(tr("Masks"));
+  m_maskView = new QTableView;
+  m_maskView->setObjectName("maskTable");
+  m_maskView->setModel(m_maskModel);
+  m_maskView->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_maskView->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_maskView->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_maskView->setAlternatingRowColors(true);
+  m_maskView->verticalHeader()->hide();
+  m_maskView->horizontalHeader()->setStretchLastSection(true);
+  m_showButton = new QPushButton(tr("Show"));
+  m_showButton->setObjectName("showMaskButton");
+  m_showButton->setToolTip(tr("Show the selected mask version in the viewer"));
+  auto* maskButtons = new QHBoxLayout;
+  maskButtons->addStretch(1);
+  maskButtons->addWidget(m_showButton);
+
+  auto* bottom = new QWidget;
+  auto* bottomLayout = new QVBoxLayout(bottom);
+  bottomLayout->setContentsMargins(0, 0, 0, 0);
+  bottomLayout->addWidget(m_maskTitle);
+  bottomLayout->addWidget(m_maskView, 1);
+  bottomLayout->addLayout(maskButtons);
+
+  auto* splitter = new QSplitter(Qt::Vertical);
+  splitter->addWidget(top);
+  splitter->addWidget(bottom);
+  splitter->setStretchFactor(0, 3);
+  splitter->setStretchFactor(1, 2);
+
+  m_status = new QLabel;
+  m_status->setObjectName("studyBrowserStatus");
+  m_status->setWordWrap(true);
+  m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(splitter, 1);
+  layout->addWidget(m_status);
+
+  connect(m_search, &QLineEdit::textChanged, m_filterModel, &db::SeriesFilterModel::setSearchText);
+  connect(m_modality, &QComboBox::currentIndexChanged, this, &StudyBrowser::applyModalityFilter);
+  connect(m_center, &QComboBox::currentIndexChanged, this,
+          [this] { m_filterModel->setCenterFilter(m_center->currentData().toString()); });
+  connect(m_seriesView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+          &StudyBrowser::updateMaskList);
+  // A filter that hides the current row leaves no current row: keep the mask list in step.
+  connect(m_filterModel, &QAbstractItemModel::rowsRemoved, this, &StudyBrowser::updateMaskList);
+  connect(m_filterModel, &QAbstractItemModel::modelReset, this, &StudyBrowser::updateMaskList);
+  connect(m_filterModel, &QAbstractItemModel::layoutChanged, this, &StudyBrowser::updateButtons);
+  connect(m_maskView->selectionModel(), &QItemSelectionModel::selectionChanged, this, &StudyBrowser::updateButtons);
+  connect(m_seriesView, &QAbstractItemView::doubleClicked, this, &StudyBrowser::openSelectedSeries);
+  connect(m_maskView, &QAbstractItemView::doubleClicked, this, &StudyBrowser::showSelectedMask);
+  connect(m_openButton, &QPushButton::clicked, this, &StudyBrowser::openSelectedSeries);
+  connect(m_showButton, &QPushButton::clicked, this, &StudyBrowser::showSelectedMask);
+  connect(m_refreshButton, &QPushButton::clicked, this, &StudyBrowser::refresh);
+}
+
+bool StudyBrowser::openDatabase(const QString& dataFolder, QString* error)
+{
+  try
+  {
+    const std::string folder =
+        dataFolder.isEmpty() ? db::StudyDatabase::defaultDataFolder() : dataFolder.toStdString();
+    auto opened = std::make_unique<db::StudyDatabase>(folder);
+    m_db = std::move(opened);
+    m_openedSeries = m_openedMask = 0;
+    refresh();
+    showStatus(tr("Study database: %1").arg(qs(m_db->dataFolder())));
+    return true;
+  }
+  catch (const std::exception& e)
+  {
+    const QString message = QString::fromUtf8(e.what());
+    if (error)
+      *error = message;
+    m_lastError = message;
+    m_status->setText(tr("No study database: %1").arg(message));
+    updateButtons();
+    return false;
+  }
+}
+
+QString StudyBrowser::dataFolder() const { return m_db ? qs(m_db->dataFolder()) : QString(); }
+
+panseg::Image StudyBrowser::loadSeries(int64_t seriesId) const
+{
+  if (!m_db)
+    throw Error("no study database is open");
+  return m_db->loadImage(seriesId);
+}
+
+panseg::LabelMask StudyBrowser::loadMask(int64_t maskVersionId) const
+{
+  if (!m_db)
+    throw Error("no study database is open");
+  return m_db->loadMask(maskVersionId);
+}
+
+int64_t StudyBrowser::selectedSeriesId() const
+{
+  const QModelIndexList rows = m_seriesView->selectionModel()->selectedRows();
+  return rows.isEmpty() ? 0 : rows.first().data(db::SeriesTableModel::SeriesIdRole).toLongLong();
+}
+
+int64_t StudyBrowser::selectedMaskId() const
+{
+  const QModelIndexList rows = m_maskView->selectionModel()->selectedRows();
+  return rows.isEmpty() ? 0 : rows.first().data(MaskListModel::MaskIdRole).toLongLong();
+}
+
+void StudyBrowser::refresh()
+{
+  if (!m_db)
+    return;
+  const int64_t series = selectedSeriesId();
+  const int64_t mask = selectedMaskId();
+  try
+  {
+    m_seriesModel->reload(*m_db);
+  }
+  catch (const std::exception& e)
+  {
+    showError(tr("Study database"), QString::fromUtf8(e.what()));
+    return;
+  }
+  rebuildCenterChoices();
+  m_seriesView->resizeColumnsToContents();
+  if (series && !selectSeries(series))
+    updateMaskList();
+  if (mask)
+    selectMask(mask);
+  updateButtons();
+}
+
+bool StudyBrowser::selectSeries(int64_t seriesId)
+{
+  const int sourceRow = m_seriesModel->rowOfSeries(seriesId);
+  if (sourceRow < 0)
+    return false;
+  QModelIndex proxy = m_filterModel->mapFromSource(m_seriesModel->index(sourceRow, 0));
+  if (!proxy.isValid())
+  {
+    // Hidden by the filters: show everything again rather than select an invisible row.
+    m_search->clear();
+    m_modality->setCurrentIndex(0);
+    m_center->setCurrentIndex(0);
+    proxy = m_filterModel->mapFromSource(m_seriesModel->index(sourceRow, 0));
+  }
+  m_seriesView->selectionModel()->setCurrentIndex(
+      proxy, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+  m_seriesView->scrollTo(proxy);
+  if (m_maskModel->seriesId() != seriesId)
+    updateMaskList();
+  return true;
+}
+
+bool StudyBrowser::selectMask(int64_t maskVersionId)
+{
+  const int row = m_maskModel->rowOfMask(maskVersionId);
+  if (row < 0)
+    return false;
+  const QModelIndex index = m_maskModel->index(row, 0);
+  m_maskView->selectionModel()->setCurrentIndex(index,
+                                                QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+  m_maskView->scrollTo(index);
+  updateButtons();
+  return true;
+}
+
+void StudyBrowser::updateMaskList()
+{
+  // Always re-read, also for the same series (a save or an import may have added versions),
+  // keeping the selected version.
+  const int64_t series = selectedSeriesId();
+  const int64_t mask = series == m_maskModel->seriesId() ? selectedMaskId() : 0;
+  try
+  {
+    if (m_db && series)
+      m_maskModel->reload(*m_db, series);
+    else
+      m_maskModel->clear();
+  }
+  catch (const std::exception& e)
+  {
+    m_maskModel->clear();
+    showError(tr("Study database"), QString::fromUtf8(e.what()));
+  }
+  if (series)
+  {
+    const auto& r = m_seriesModel->seriesAt(m_seriesModel->rowOfSeries(series));
+    const int n = m_maskModel->rowCount();
+    m_maskTitle->setText(tr("Masks of series %1 (%2): %3")
+                             .arg(series)
+                             .arg(qs(r.patientName.empty() ? r.patientId : r.patientName))
+                             .arg(n == 1 ? tr("1 version") : tr("%1 versions").arg(n)));
+  }
+  else
+    m_maskTitle->setText(tr("Masks (select a series)"));
+  m_maskView->resizeColumnsToContents();
+  if (mask)
+    selectMask(mask);
+  updateButtons();
+}
+
+void StudyBrowser::updateButtons()
+{
+  const bool importing = isImporting();
+  m_importButton->setEnabled(m_db && !importing);
+  m_refreshButton->setEnabled(m_db != nullptr);
+  m_openButton->setEnabled(selectedSeriesId() != 0);
+  m_showButton->setEnabled(selectedMaskId() != 0);
+}
+
+void StudyBrowser::rebuildCenterChoices()
+{
+  const QString current = m_center->currentData().toString();
+  const QStringList centers = m_seriesModel->centers();
+  const QSignalBlocker block(m_center);
+  m_center->clear();
+  m_center->addItem(tr("All centers"), QString());
+  for (const QString& c : centers)
+    m_center->addItem(c, c);
+  const int index = current.isEmpty() ? 0 : m_center->findData(current);
+  m_center->setCurrentIndex(index < 0 ? 0 : index);
+  m_filterModel->setCenterFilter(m_center->currentData().toString());
+}
+
+void StudyBrowser::applyModalityFilter()
+{
+  const int i = m_modality->currentData().toInt();
+  if (i < 0 || i >= int(std::size(kModalityChoices)))
+    return;
+  m_filterModel->setModalityFilter(kModalityChoices[i].modality, kModalityChoices[i].anyMri);
+}
+
+void StudyBrowser::openSelectedSeries()
+{
+  const int64_t series = selectedSeriesId();
+  if (!series)
+    return;
+  m_openedSeries = series;
+  m_openedMask = 0;
+  emit openSeriesRequested(series);
+  if (m_openLatestMask && m_maskModel->seriesId() == series && m_maskModel->rowCount() > 0)
+  {
+    const int64_t latest = m_maskModel->maskAt(m_maskModel->rowCount() - 1).id;
+    selectMask(latest);
+    m_openedMask = latest;
+    emit openMaskRequested(series, latest);
+  }
+}
+
+void StudyBrowser::showSelectedMask()
+{
+  const int64_t mask = selectedMaskId();
+  const int64_t series = m_maskModel->seriesId();
+  if (!mask || !series)
+    return;
+  if (series != m_openedSeries)
+  {
+    m_openedSeries = series;
+    emit openSeriesRequested(series);
+  }
+  m_openedMask = mask;
+  emit openMaskRequested(series, mask);
+}
+
+void StudyBrowser::chooseAndImport()
+{
+  const QString folder = QFileDialog::getExistingDirectory(this, tr("Import a folder (DICOM, NIfTI, NRRD, nnU-Net)"));
+  if (!folder.isEmpty())
+    importPaths({ folder });
+}
+
+void StudyBrowser::chooseFilesAndImport()
+{
+  const QStringList files = QFileDialog::getOpenFileNames(
+      this, tr("Import images and masks"), {},
+      tr("Images (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd *.dcm);;All files (*)"));
+  if (!files.isEmpty())
+    importPaths(files);
+}
+
+bool StudyBrowser::isImporting() const { return m_importWatcher->isRunning() || m_import != nullptr; }
+
+bool StudyBrowser::importPaths(const QStringList& paths)
+{
+  if (!m_db)
+  {
+    showError(tr("Import"), tr("No study database is open."));
+    return false;
+  }
+  if (isImporting())
+  {
+    showStatus(tr("An import is already running."));
+    return false;
+  }
+  if (paths.isEmpty())
+    return false;
+
+  std::vector<std::string> list;
+  for (const QString& p : paths)
+    list.push_back(p.toStdString());
+  auto state = std::make_shared<ImportState>();
+  m_import = state;
+
+  m_progress = new QProgressDialog(this);
+  m_progress->setObjectName("importProgressDialog");
+  m_progress->setWindowTitle(tr("Import"));
+  m_progress->setLabelText(tr("Looking for images and masks..."));
+  m_progress->setRange(0, 0);
+  m_progress->setMinimumDuration(0);
+  m_progress->setAutoClose(false);
+  m_progress->setAutoReset(false);
+  m_progress->setWindowModality(Qt::WindowModal);
+  m_progress->setMinimumWidth(420);
+  connect(m_progress, &QProgressDialog::canceled, this, &StudyBrowser::cancelImport);
+  m_progress->show();
+
+  // The worker opens its own connection (one StudyDatabase per thread), as the same user.
+  db::StudyDatabase::OpenOptions options;
+  options.username = m_db->currentUser().username;
+  options.sweepOrphans = false; // this process's GUI connection already swept on open
+  const std::string folder = m_db->dataFolder();
+  m_importWatcher->setFuture(QtConcurrent::run([state, folder, options, list]() {
+    ImportOutcome out;
+    try
+    {
+      db::StudyDatabase db(folder, options);
+      db::ImportOptions io;
+      io.cancel = &state->cancel;
+      out.report = db::importPaths(db, list, io, [state](const db::ImportProgress& p) {
+        {
+          std::lock_guard<std::mutex> lock(state->mutex);
+          state->progress = p;
+          state->haveProgress = true;
+        }
+        return !state->cancel.load();
+      });
+    }
+    catch (const std::exception& e)
+    {
+      out.error = e.what();
+    }
+    return out;
+  }));
+  m_progressTimer->start();
+  showStatus(tr("Importing %1...").arg(paths.join(", ")));
+  updateButtons();
+  return true;
+}
+
+void StudyBrowser::cancelImport()
+{
+  if (!m_import)
+    return;
+  m_import->cancel = true;
+  if (m_progress)
+    m_progress->setLabelText(tr("Cancelling after the current item..."));
+}
+
+void StudyBrowser::pollImportProgress()
+{
+  if (!m_import || !m_progress || m_import->cancel)
+    return;
+  db::ImportProgress p;
+  {
+    std::lock_guard<std::mutex> lock(m_import->mutex);
+    if (!m_import->haveProgress)
+      return;
+    p = m_import->progress;
+  }
+  if (p.total > 0)
+  {
+    m_progress->setRange(0, p.total);
+    m_progress->setValue(std::min(p.done, p.total));
+    m_progress->setLabelText(tr("Imported %1 of %2 items\n%3 (%4)")
+                                 .arg(p.done)
+                                 .arg(p.total)
+                                 .arg(QFileInfo(qs(p.path)).fileName(), qs(p.stage)));
+  }
+  else
+    m_progress->setLabelText(tr("Looking for images and masks...\n%1").arg(qs(p.path)));
+}
+
+bool StudyBrowser::waitForImport(int timeoutMs)
+{
+  QElapsedTimer t;
+  t.start();
+  while (isImporting() && t.elapsed() < timeoutMs)
+  {
+    QApplication::processEvents(QEventLoop::AllEvents, 50);
+    QThread::msleep(5);
+  }
+  QApplication::processEvents();
+  return !isImporting();
+}
+
+void StudyBrowser::finishImport()
+{
+  m_progressTimer->stop();
+  const ImportOutcome outcome = m_importWatcher->result();
+  m_import.reset();
+  if (m_progress)
+  {
+    m_progress->hide();
+    m_progress->deleteLater();
+    m_progress = nullptr;
+  }
+  m_lastReport = outcome.report;
+  refresh();
+  if (!outcome.report.importedSeries.empty())
+    selectSeries(outcome.report.importedSeries.back());
+  showImportReport(outcome);
+  updateButtons();
+  emit importFinished(outcome.report.anythingNew());
+}
+
+void StudyBrowser::showImportReport(const ImportOutcome& outcome)
+{
+  const db::ImportReport& r = outcome.report;
+  QString summary;
+  if (!outcome.error.empty())
+    summary = tr("Import failed: %1").arg(qs(outcome.error));
+  else
+  {
+    summary = tr("%1: %2 new series, %3 new masks, %4 duplicates, %5 failed, %6 skipped (%7 s).")
+                  .arg(r.cancelled ? tr("Import cancelled") : tr("Import finished"))
+                  .arg(r.importedSeries.size())
+                  .arg(r.importedMasks.size())
+                  .arg(r.duplicateSeries.size() + r.duplicateMasks.size())
+                  .arg(r.failures.size())
+                  .arg(r.skipped.size())
+                  .arg(r.seconds, 0, 'f', 1);
+  }
+  showStatus(summary);
+  if (outcome.error.empty() && r.failures.empty() && r.skipped.empty())
+    return;
+  if (!outcome.error.empty())
+    m_lastError = qs(outcome.error);
+
+  if (m_reportDialog)
+    m_reportDialog->close();
+  auto* dialog = new QDialog(this);
+  dialog->setObjectName("importReportDialog");
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->setWindowTitle(tr("Import report"));
+  auto* layout = new QVBoxLayout(dialog);
+  auto* label = new QLabel(summary);
+  label->setWordWrap(true);
+  layout->addWidget(label);
+  auto* table = new QTableWidget(0, 3);
+  table->setObjectName("importIssues");
+  table->setHorizontalHeaderLabels({ tr("Outcome"), tr("File"), tr("Reason") });
+  table->verticalHeader()->hide();
+  table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table->horizontalHeader()->setStretchLastSection(true);
+  auto add = [table](const QString& kind, const db::ImportIssue& issue) {
+    const int row = table->rowCount();
+    table->insertRow(row);
+    table->setItem(row, 0, new QTableWidgetItem(kind));
+    auto* file = new QTableWidgetItem(QFileInfo(qs(issue.path)).fileName());
+    file->setToolTip(qs(issue.path));
+    file->setData(Qt::UserRole, qs(issue.path));
+    table->setItem(row, 1, file);
+    auto* reason = new QTableWidgetItem(qs(issue.reason));
+    reason->setToolTip(qs(issue.reason));
+    table->setItem(row, 2, reason);
+  };
+  for (const auto& issue : r.failures)
+    add(tr("failed"), issue);
+  for (const auto& issue : r.skipped)
+    add(tr("skipped"), issue);
+  table->resizeColumnsToContents();
+  table->setVisible(table->rowCount() > 0);
+  layout->addWidget(table, 1);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close);
+  connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
+  layout->addWidget(buttons);
+  dialog->resize(720, 320);
+  m_reportDialog = dialog;
+  dialog->show();
+}
+
+int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, int64_t parentId)
+{
+  db::MaskProvenance provenance;
+  provenance.source = db::MaskSource::Reader;
+  provenance.state = db::MaskState::Draft;
+  provenance.parentId = parentId;
+  return saveMaskVersion(seriesId, mask, provenance);
+}
+
+int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask,
+                                      const db::MaskProvenance& provenance)
+{
+  if (!m_db)
+  {
+    showError(tr("Save mask"), tr("No study database is open."));
+    return 0;
+  }
+  int64_t id = 0;
+  try
+  {
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    id = m_db->saveMaskVersion(seriesId, mask, provenance);
+    QApplication::restoreOverrideCursor();
+  }
+  catch (const std::exception& e)
+  {
+    QApplication::restoreOverrideCursor();
+    showError(tr("Save mask"), QString::fromUtf8(e.what()));
+    return 0;
+  }
+  refresh();
+  selectSeries(seriesId);
+  updateMaskList();
+  selectMask(id);
+  if (seriesId == m_openedSeries)
+    m_openedMask = id;
+  showStatus(tr("Saved mask version %1 of series %2.").arg(id).arg(seriesId));
+  emit maskVersionSaved(seriesId, id);
+  return id;
+}
+
+void StudyBrowser::showError(const QString& title, const QString& message)
+{
+  m_lastError = message;
+  m_status->setText(title + ": " + message);
+  auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+  box->setObjectName("studyBrowserError");
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open(); // not exec(): never blocks the caller (slots, tests)
+}
+
+void StudyBrowser::showStatus(const QString& text) { m_status->setText(text); }
+} // namespace panseg::ui

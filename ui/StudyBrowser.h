@@ -1,0 +1,176 @@
+#pragma once
+// The study browser: the series of the study database in a sortable, filterable table (modality,
+// center, free-text search), the mask versions of the selected series, import with progress and
+// cancel (on a worker thread with its own database connection), and saving masks as new versions.
+// A widget to dock in the main window; the tables are database/SeriesTableModel and
+// ui/MaskListModel, which hold the logic. Opening a series or a mask is a request (signal) that
+// the main window serves with loadSeries / loadMask.
+
+#include "core/Volume.h"
+#include "database/Importer.h"
+#include "database/StudyDatabase.h"
+
+#include <QDialog>
+#include <QFutureWatcher>
+#include <QPointer>
+#include <QProgressDialog>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+
+#include <memory>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QModelIndex;
+class QPushButton;
+class QTableView;
+class QTimer;
+
+namespace panseg::db
+{
+class SeriesTableModel;
+class SeriesFilterModel;
+} // namespace panseg::db
+
+namespace panseg::ui
+{
+class MaskListModel;
+
+class StudyBrowser : public QWidget
+{
+  Q_OBJECT
+public:
+  explicit StudyBrowser(QWidget* parent = nullptr);
+  /// Cancels a running import and waits for it (the current item finishes or rolls back).
+  ~StudyBrowser() override;
+
+  /// Opens (creating when absent) the database in `dataFolder`; empty = the default folder
+  /// (StudyDatabase::defaultDataFolder: $PANSEG_DB_DIR or ~/.local/share/panseg/studies).
+  /// On failure returns false; the message is shown in the browser and in *error / lastError().
+  bool openDatabase(const QString& dataFolder = {}, QString* error = nullptr);
+  bool hasDatabase() const { return m_db != nullptr; }
+  db::StudyDatabase* database() { return m_db.get(); }
+  QString dataFolder() const;
+
+  /// Reads the image of a series / a mask version (content hash resp. SHA-256 checked).
+  /// Throw panseg::Error with a one-line message (also when no database is open).
+  panseg::Image loadSeries(int64_t seriesId) const;
+  panseg::LabelMask loadMask(int64_t maskVersionId) const;
+
+  /// Saves `mask` as a new version of `seriesId` (every save is a new version; earlier ones stay
+  /// readable), refreshes the tables and selects it. Returns its id, or 0 after showing the error.
+  int64_t saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, const db::MaskProvenance& provenance);
+
+  /// Series / mask version selected in the tables (0 = none).
+  int64_t selectedSeriesId() const;
+  int64_t selectedMaskId() const;
+  /// Last series / mask version requested to be opened (0 = none): the parent of the next save.
+  int64_t openedSeriesId() const { return m_openedSeries; }
+  int64_t openedMaskId() const { return m_openedMask; }
+  /// After openSeriesRequested, also request the series' newest mask version (default on).
+  void setOpenLatestMask(bool on) { m_openLatestMask = on; }
+
+  bool isImporting() const;
+  /// Processes events until a running import has finished (or timeoutMs passed).
+  bool waitForImport(int timeoutMs = 120000);
+  /// The outcome of the last finished import (empty before the first).
+  const db::ImportReport& lastImportReport() const { return m_lastReport; }
+  /// The last error shown to the user.
+  QString lastError() const { return m_lastError; }
+
+  // Parts, for the main window's wiring and for tests.
+  QTableView* seriesView() const { return m_seriesView; }
+  QTableView* maskView() const { return m_maskView; }
+  QLineEdit* searchEdit() const { return m_search; }
+  QComboBox* modalityCombo() const { return m_modality; }
+  QComboBox* centerCombo() const { return m_center; }
+  QPushButton* openButton() const { return m_openButton; }
+  QPushButton* showMaskButton() const { return m_showButton; }
+  QPushButton* importButton() const { return m_importButton; }
+  db::SeriesTableModel* seriesModel() const { return m_seriesModel; }
+  db::SeriesFilterModel* seriesFilterModel() const { return m_filterModel; }
+  MaskListModel* maskModel() const { return m_maskModel; }
+  /// Shown while importing (nullptr otherwise).
+  QProgressDialog* importProgressDialog() const { return m_progress; }
+  /// Lists the files that failed or were skipped by the last import (nullptr when none / closed).
+  QDialog* importReportDialog() const { return m_reportDialog; }
+
+public slots:
+  /// Re-reads the series (keeping filters and the selection) and the selected series' masks.
+  void refresh();
+  /// Selects the series' row (clearing the filters when they hide it); false when unknown.
+  bool selectSeries(int64_t seriesId);
+  bool selectMask(int64_t maskVersionId);
+  /// Emits openSeriesRequested for the selected series (the Open button, double click).
+  void openSelectedSeries();
+  /// Emits openMaskRequested for the selected version (the Show button, double click); emits
+  /// openSeriesRequested first when that series is not the opened one.
+  void showSelectedMask();
+  /// Asks for a folder (or files) and imports it (the Import... button, File > Import).
+  void chooseAndImport();
+  void chooseFilesAndImport();
+  /// Imports in the background with a progress dialog (counts, Cancel); refreshes afterwards and
+  /// lists failures in a dialog. False when refused (no database, an import already running).
+  bool importPaths(const QStringList& paths);
+  void cancelImport();
+  /// A reader's save: new draft version of `seriesId` edited from `parentId` (0 = none).
+  int64_t saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, int64_t parentId);
+
+signals:
+  void openSeriesRequested(int64_t seriesId);
+  void openMaskRequested(int64_t seriesId, int64_t maskVersionId);
+  void maskVersionSaved(int64_t seriesId, int64_t maskVersionId);
+  /// After every import (also cancelled or failed ones); lastImportReport() has the details.
+  void importFinished(bool anythingNew);
+
+private:
+  struct ImportState;
+  struct ImportOutcome
+  {
+    db::ImportReport report;
+    std::string error; // the database could not be used at all
+  };
+
+  void buildUi();
+  void updateMaskList();
+  void updateButtons();
+  void rebuildCenterChoices();
+  void applyModalityFilter();
+  void pollImportProgress();
+  void finishImport();
+  void showImportReport(const ImportOutcome& outcome);
+  void showError(const QString& title, const QString& message);
+  void showStatus(const QString& text);
+
+  std::unique_ptr<db::StudyDatabase> m_db;
+  db::SeriesTableModel* m_seriesModel = nullptr;
+  db::SeriesFilterModel* m_filterModel = nullptr;
+  MaskListModel* m_maskModel = nullptr;
+
+  QLineEdit* m_search = nullptr;
+  QComboBox* m_modality = nullptr;
+  QComboBox* m_center = nullptr;
+  QTableView* m_seriesView = nullptr;
+  QTableView* m_maskView = nullptr;
+  QPushButton* m_importButton = nullptr;
+  QPushButton* m_refreshButton = nullptr;
+  QPushButton* m_openButton = nullptr;
+  QPushButton* m_showButton = nullptr;
+  QLabel* m_maskTitle = nullptr;
+  QLabel* m_status = nullptr;
+
+  std::shared_ptr<ImportState> m_import;
+  QFutureWatcher<ImportOutcome>* m_importWatcher = nullptr;
+  QTimer* m_progressTimer = nullptr;
+  QPointer<QProgressDialog> m_progress;
+  QPointer<QDialog> m_reportDialog;
+  db::ImportReport m_lastReport;
+
+  int64_t m_openedSeries = 0;
+  int64_t m_openedMask = 0;
+  bool m_openLatestMask = true;
+  QString m_lastError;
+};
+} // namespace panseg::ui
