@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "core/display/FileRole.h"
 #include "core/io/ImageIO.h"
+#include "ui/EditController.h"
 #include "ui/SliceView.h"
 #include "ui/SurfaceView.h"
 #include "ui/ViewerModel.h"
@@ -118,6 +119,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), m_model(new Viewe
   buildViews();
   buildMenus();
   buildToolBar();
+  buildEditToolBar();
 
   m_hoverLabel = new QLabel(this);
   m_infoLabel = new QLabel(this);
@@ -301,7 +303,7 @@ void MainWindow::buildMenus()
       {
         const QString path = QFileDialog::getOpenFileName(
             this, tr("Open Mask"), QFileInfo(m_imagePath).path(),
-            tr("Label maps (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd);;All files (*)"));
+            tr("Label maps (*.nii *.nii.gz *.nrrd *.nhdr *.mha *.mhd);;DICOM SEG (*.dcm);;All files (*)"));
         if (!path.isEmpty())
           this->openMask(path);
       });
@@ -385,6 +387,7 @@ void MainWindow::buildMenus()
   reset->setShortcut(QKeySequence(Qt::Key_R));
 
   buildSegmentationMenu();
+  buildEditMenu();
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("Mouse and &Keyboard..."), this,
@@ -413,7 +416,13 @@ void MainWindow::buildMenus()
                            "<tr><td><b>R</b></td><td>reset zoom, pan and 3D camera</td>"
                            "</tr>"
                            "<tr><td><b>3D: left / middle / right drag, wheel</b></td>"
-                           "<td>rotate / pan / zoom</td></tr></table>"),
+                           "<td>rotate / pan / zoom</td></tr>"
+                           "<tr><td><b>N / B / E / P</b></td><td>editing: navigate, paintbrush, "
+                           "eraser, lasso fill (Ctrl at release clears)</td></tr>"
+                           "<tr><td><b>+ / -, D, T, I</b></td><td>while editing: brush size, "
+                           "3D brush, threshold paint, fill between slices</td></tr>"
+                           "<tr><td><b>Ctrl+Z / Ctrl+Y</b></td><td>undo / redo an edit</td></tr>"
+                           "</table>"),
                         QMessageBox::Close, this);
                     box->setAttribute(Qt::WA_DeleteOnClose);
                     box->open();
@@ -522,6 +531,8 @@ void MainWindow::updateTitle()
     t += QStringLiteral(" - ") + QFileInfo(m_imagePath).fileName();
   if (!m_maskPath.isEmpty() && m_model->hasMask())
     t += QStringLiteral(" + ") + QFileInfo(m_maskPath).fileName();
+  if (m_edit && m_edit->isModified())
+    t += tr(" [edited]");
   setWindowTitle(t);
 }
 
@@ -885,6 +896,11 @@ void MainWindow::dropEvent(QDropEvent* e)
 
 void MainWindow::closeEvent(QCloseEvent* e)
 {
+  if (!confirmUnsavedEdits(tr("closing")))
+  {
+    e->ignore();
+    return;
+  }
   if (m_job)
   {
     m_job->cancel->store(true);

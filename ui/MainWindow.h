@@ -11,10 +11,13 @@
 #include <QStringList>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 class QActionGroup;
 class QComboBox;
+class QDoubleSpinBox;
+class QSpinBox;
 class QGridLayout;
 class QLabel;
 class QMenu;
@@ -24,6 +27,7 @@ class QTemporaryDir;
 
 namespace panseg::ui
 {
+class EditController;
 class SliceView;
 class SurfaceView;
 class ViewerModel;
@@ -96,6 +100,16 @@ public:
   void cancelPrediction();
   bool isPredicting() const;
   WorkerClient* workerClient() const { return m_worker; }
+
+  // ---- mask editing (MainWindowEdit.cpp) ------------------------------------------------------
+  /// The editing model: tools, brush, undo/redo, recovery (see EditController).
+  EditController* editController() const { return m_edit; }
+  /// How "Save" in the unsaved-edits prompt on close saves the mask (e.g. as a new version in
+  /// the study database). Returns true when saved. Without a handler the prompt offers
+  /// Discard / Cancel only.
+  void setSaveMaskHandler(std::function<bool()> handler) { m_saveMaskHandler = std::move(handler); }
+  /// Asks what to do with unsaved edits (Save / Discard / Cancel); true when it is fine to go on.
+  bool confirmUnsavedEdits(const QString& action);
   /// The model package used by "Predict Pancreas" (QSettings "predict/modelDir", else the demo).
   QString predictionModelDir() const;
   void setPredictionModelDir(const QString& dir);
@@ -129,6 +143,9 @@ private:
 
   void buildMenus();
   void buildSegmentationMenu();
+  void buildEditMenu();
+  void buildEditToolBar();
+  void syncEditControls();
   void finishPrediction(bool ok, const QString& message);
   void buildToolBar();
   void buildViews();
@@ -171,6 +188,18 @@ private:
   QString m_lastError;
   QString m_imagePath, m_maskPath;
 
+  // editing (MainWindowEdit.cpp)
+  EditController* m_edit = nullptr;
+  std::function<bool()> m_saveMaskHandler;
+  QActionGroup* m_toolGroup = nullptr;
+  QAction* m_undoAction = nullptr;
+  QAction* m_redoAction = nullptr;
+  QAction* m_brush3DAction = nullptr;
+  QAction* m_thresholdAction = nullptr;
+  QDoubleSpinBox* m_brushSizeSpin = nullptr;
+  QSpinBox* m_labelSpin = nullptr;
+  QDoubleSpinBox* m_thresholdMinSpin = nullptr;
+  QDoubleSpinBox* m_thresholdMaxSpin = nullptr;
   // prediction (MainWindowPredict.cpp)
   WorkerClient* m_worker = nullptr;
   QProgressDialog* m_predictProgress = nullptr;

@@ -1,5 +1,6 @@
 #include "ui/SliceView.h"
 
+#include "ui/EditController.h"
 #include "ui/ViewerModel.h"
 
 #include <QKeyEvent>
@@ -63,6 +64,8 @@ SliceView::SliceView(ViewerModel* model, SliceOrientation orientation, QWidget* 
   };
   connect(m_model, &ViewerModel::imageChanged, this, refresh);
   connect(m_model, &ViewerModel::maskChanged, this, refresh);
+  connect(m_model, &ViewerModel::maskPainted, this, refresh);
+  connect(m_model, &ViewerModel::maskEdited, this, refresh);
   connect(m_model, &ViewerModel::windowLevelChanged, this, refresh);
   connect(m_model, &ViewerModel::overlayChanged, this, refresh);
   connect(m_model, &ViewerModel::cursorChanged, this,
@@ -79,6 +82,44 @@ SliceView::SliceView(ViewerModel* model, SliceOrientation orientation, QWidget* 
             if (o == m_orientation)
               update();
           });
+}
+
+void SliceView::setEditController(EditController* edit)
+{
+  m_edit = edit;
+  if (m_edit)
+    connect(m_edit, &EditController::settingsChanged, this, qOverload<>(&SliceView::update));
+}
+
+std::array<double, 3> SliceView::widgetToContinuousIndex(const QPointF& pos) const
+{
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const ScreenPoint s = viewTransform().screenToSlice(pos.x(), pos.y());
+  return m.sliceToIndex(s.x, s.y, m_model->sliceIndex(m_orientation));
+}
+
+void SliceView::drawBrushCursor(QPainter& p)
+{
+  if (!m_edit || !m_hover || m_drag == Drag::Lasso ||
+      (m_edit->tool() != EditController::Tool::Paint && m_edit->tool() != EditController::Tool::Erase))
+    return;
+  // True size: the brush's extent in mm through the view's pixels per mm, centred on the voxel
+  // the stamp would be centred on.
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const ScreenRect r = viewTransform().sliceRect();
+  const double pxPerMmX = r.width / (m.width() * m.pixelWidthMm());
+  const double pxPerMmY = r.height / (m.height() * m.pixelHeightMm());
+  const QPointF c = voxelToWidget(widgetToVoxel(*m_hover));
+  const double rx = m_edit->brushRadiusMm() * pxPerMmX, ry = m_edit->brushRadiusMm() * pxPerMmY;
+  p.setRenderHint(QPainter::Antialiasing, true);
+  p.setBrush(Qt::NoBrush);
+  p.setPen(QPen(m_edit->tool() == EditController::Tool::Erase ? QColor(255, 120, 120) : QColor(255, 235, 90), 1.2,
+                m_edit->brush3D() ? Qt::DashLine : Qt::SolidLine));
+  const QRectF box(c.x() - rx, c.y() - ry, 2 * rx, 2 * ry);
+  if (m_edit->brushShape() == edit::BrushShape::Round)
+    p.drawEllipse(box);
+  else
+    p.drawRect(box);
 }
 
 void SliceView::invalidate()
@@ -160,6 +201,13 @@ void SliceView::paintEvent(QPaintEvent*)
     p.drawLine(QPointF(c.x(), std::min(h, c.y() + kCrosshairGapPx)), QPointF(c.x(), h));
 
     drawOverlayText(p);
+    drawBrushCursor(p);
+    if (m_lassoWidget.size() > 1)
+    {
+      p.setRenderHint(QPainter::Antialiasing, true);
+      p.setPen(QPen(QColor(255, 235, 90), 1.5));
+      p.drawPolyline(m_lassoWidget.constData(), static_cast<int>(m_lassoWidget.size()));
+    }
   }
   if (hasFocus())
   {
@@ -248,7 +296,22 @@ void SliceView::mousePressEvent(QMouseEvent* e)
   switch (e->button())
   {
   case Qt::LeftButton:
-    if (e->modifiers().testFlag(Qt::ShiftModifier) || m_model->windowLevelMode())
+    if (m_edit && m_edit->isEditingTool() && m_model->hasImage() &&
+        !e->modifiers().testFlag(Qt::ShiftModifier))
+    {
+      if (m_edit->tool() == EditController::Tool::Lasso)
+      {
+        m_drag = Drag::Lasso;
+        m_lassoWidget = {e->position()};
+        m_lassoIndex = {widgetToContinuousIndex(e->position())};
+      }
+      else
+      {
+        m_drag = Drag::Paint;
+        m_edit->pressAt(m_orientation, widgetToVoxel(e->position()));
+      }
+    }
+    else if (e->modifiers().testFlag(Qt::ShiftModifier) || m_model->windowLevelMode())
     {
       m_drag = Drag::WindowLevel;
       m_dragStartWidth = m_model->windowLevel().width;
@@ -282,6 +345,14 @@ void SliceView::mouseMoveEvent(QMouseEvent* e)
   case Drag::Cursor:
     moveCursorTo(pos);
     break;
+  case Drag::Paint:
+    m_edit->dragTo(m_orientation, widgetToVoxel(pos));
+    break;
+  case Drag::Lasso:
+    m_lassoWidget.push_back(pos);
+    m_lassoIndex.push_back(widgetToContinuousIndex(pos));
+    update();
+    break;
   case Drag::WindowLevel:
   {
     const QPointF d = pos - m_dragStart;
@@ -309,11 +380,25 @@ void SliceView::mouseMoveEvent(QMouseEvent* e)
   }
   m_dragLast = pos;
   reportHover(pos);
+  if (m_edit && m_edit->isEditingTool())
+    update(); // the brush cursor follows the mouse
   e->accept();
 }
 
 void SliceView::mouseReleaseEvent(QMouseEvent* e)
 {
+  if (m_drag == Drag::Paint && m_edit)
+    m_edit->release();
+  if (m_drag == Drag::Lasso && m_edit)
+  {
+    const std::vector<std::array<double, 3>> points = std::move(m_lassoIndex);
+    m_lassoIndex.clear();
+    m_lassoWidget.clear();
+    m_drag = Drag::None;
+    if (points.size() >= 3)
+      m_edit->fillLasso(m_orientation, points, e->modifiers().testFlag(Qt::ControlModifier));
+    update();
+  }
   m_drag = Drag::None;
   setCursor(Qt::CrossCursor);
   e->accept();
@@ -372,6 +457,12 @@ void SliceView::keyPressEvent(QKeyEvent* e)
   case Qt::Key_Plus:
   case Qt::Key_Equal:
   case Qt::Key_Minus:
+    if (m_edit && m_edit->isEditingTool())
+    {
+      // ITK-SNAP: +/- change the brush size while a paint tool is active.
+      m_edit->stepBrushSize(e->key() == Qt::Key_Minus ? -1 : 1);
+      break;
+    }
   {
     ViewState s = m_model->viewState(m_orientation);
     s.zoom *= e->key() == Qt::Key_Minus ? 1 / 1.15 : 1.15;
@@ -391,6 +482,8 @@ void SliceView::leaveEvent(QEvent*)
 {
   m_hover.reset();
   emit hoverTextChanged(QString());
+  if (m_edit)
+    update();
 }
 
 void SliceView::focusInEvent(QFocusEvent*)

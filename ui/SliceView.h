@@ -10,10 +10,15 @@
 #include <QPointF>
 #include <QWidget>
 
+#include <QVector>
+
+#include <array>
 #include <optional>
+#include <vector>
 
 namespace panseg::ui
 {
+class EditController;
 class ViewerModel;
 
 class SliceView : public QWidget
@@ -29,6 +34,10 @@ public:
   QPointF voxelToWidget(const std::array<int64_t, 3>& voxel) const;
   /// Voxel under a widget position (clamped into the image).
   std::array<int64_t, 3> widgetToVoxel(const QPointF& pos) const;
+
+  /// Mask editing: with an editing tool active, a plain left drag paints/erases or draws a
+  /// lasso through `edit` (nullptr: view only).
+  void setEditController(EditController* edit);
 
   QSize sizeHint() const override { return {400, 400}; }
   QSize minimumSizeHint() const override { return {120, 120}; }
@@ -57,12 +66,16 @@ private:
     Cursor,
     WindowLevel,
     Pan,
-    Zoom
+    Zoom,
+    Paint,
+    Lasso
   };
   void invalidate();
   void moveCursorTo(const QPointF& pos);
   void drawOverlayText(QPainter& p);
   void reportHover(const QPointF& pos);
+  void drawBrushCursor(QPainter& p);
+  std::array<double, 3> widgetToContinuousIndex(const QPointF& pos) const;
 
   ViewerModel* m_model;
   panseg::SliceOrientation m_orientation;
@@ -75,6 +88,9 @@ private:
   QPointF m_dragLast;
   double m_dragStartWidth = 0, m_dragStartLevel = 0;
   std::optional<QPointF> m_hover;
+  EditController* m_edit = nullptr;
+  QVector<QPointF> m_lassoWidget;                 // lasso outline in widget pixels
+  std::vector<std::array<double, 3>> m_lassoIndex; // the same points as voxel indices
 };
 
 } // namespace panseg::ui

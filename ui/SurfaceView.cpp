@@ -221,6 +221,14 @@ SurfaceView::SurfaceView(ViewerModel* model, QWidget* parent)
   connect(&m_watcher, &QFutureWatcherBase::finished, this, &SurfaceView::applyBuild);
   connect(m_model, &ViewerModel::imageChanged, this, &SurfaceView::onImageChanged);
   connect(m_model, &ViewerModel::maskChanged, this, &SurfaceView::onMaskChanged);
+  // After an edit the surface is rebuilt from the committed snapshot; the camera stays. A build
+  // in progress restarts itself when it finishes (the data revision moved on).
+  connect(m_model, &ViewerModel::maskEdited, this,
+          [this]
+          {
+            if (!m_building && m_model->hasMask())
+              startBuild();
+          });
   connect(m_model, &ViewerModel::cursorChanged, this, &SurfaceView::updateCursorMarker);
   connect(m_model, &ViewerModel::overlayChanged, this,
           [this]

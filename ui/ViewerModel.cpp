@@ -55,7 +55,84 @@ const Image& ViewerModel::image() const
 const LabelMask& ViewerModel::mask() const
 {
   static const LabelMask empty;
+  if (m_liveMask)
+    return *m_liveMask;
   return m_mask ? *m_mask : empty;
+}
+
+void ViewerModel::setLiveMask(std::shared_ptr<const LabelMask> live)
+{
+  if (live && (!m_mask || !live->geometry.sameGrid(m_mask->geometry)))
+    return; // an editor always edits the shown mask
+  m_liveMask = std::move(live);
+  emit maskPainted();
+}
+
+bool ViewerModel::setComparisonMask(LabelMask other, QString* error)
+{
+  auto fail = [error](const QString& m)
+  {
+    if (error)
+      *error = m;
+    return false;
+  };
+  if (!m_mask)
+    return fail(tr("Show a mask before comparing it with another."));
+  std::string why;
+  if (!other.geometry.sameGrid(m_mask->geometry, &why) || other.voxels.size() != m_mask->voxels.size())
+    return fail(tr("The mask to compare does not lie on the image grid (%1).").arg(QString::fromStdString(why)));
+  m_comparison = std::make_shared<LabelMask>(std::move(other));
+  recountComparison();
+  emit overlayChanged(); // the views repaint in agreement colours
+  return true;
+}
+
+void ViewerModel::clearComparison()
+{
+  if (!m_comparison)
+    return;
+  m_comparison.reset();
+  m_comparisonCounts = {};
+  emit comparisonChanged();
+  emit overlayChanged();
+}
+
+void ViewerModel::recountComparison()
+{
+  if (!m_comparison)
+    return;
+  m_comparisonCounts = m_mask ? edit::countOverlap(mask(), 0, *m_comparison, 0) : edit::OverlapCounts{};
+  emit comparisonChanged();
+}
+
+Rgb ViewerModel::agreementColor(int agreementClass)
+{
+  switch (agreementClass)
+  {
+  case edit::AgreeBoth:
+    return {255, 215, 0};
+  case edit::AgreeOnlyA:
+    return {40, 210, 90};
+  case edit::AgreeOnlyB:
+    return {230, 60, 230};
+  default:
+    return {0, 0, 0};
+  }
+}
+
+void ViewerModel::notifyMaskPainted()
+{
+  emit maskPainted();
+}
+
+void ViewerModel::commitEditedMask(std::shared_ptr<const LabelMask> snapshot)
+{
+  if (!snapshot || !m_mask || !snapshot->geometry.sameGrid(m_mask->geometry))
+    return;
+  m_mask = std::move(snapshot);
+  ++m_revision;
+  recountComparison();
+  emit maskEdited();
 }
 
 const Geometry& ViewerModel::geometry() const
@@ -79,6 +156,9 @@ void ViewerModel::setImage(Image image)
   m_image = std::move(img);
   const bool hadMask = static_cast<bool>(m_mask);
   m_mask.reset();
+  m_liveMask.reset();
+  m_comparison.reset();
+  m_comparisonCounts = {};
   ++m_revision;
   m_cursor = {n[0] / 2, n[1] / 2, n[2] / 2};
   m_views = {};
@@ -111,7 +191,9 @@ bool ViewerModel::setMask(LabelMask mask, QString* error)
                     .arg(mask.voxels.size())
                     .arg(m_image->voxels.size()));
   m_mask = std::make_shared<LabelMask>(std::move(mask));
+  m_liveMask.reset();
   ++m_revision;
+  recountComparison();
   emit maskChanged();
   return true;
 }
@@ -121,6 +203,9 @@ void ViewerModel::clearMask()
   if (!m_mask)
     return;
   m_mask.reset();
+  m_liveMask.reset();
+  m_comparison.reset();
+  m_comparisonCounts = {};
   ++m_revision;
   emit maskChanged();
 }
@@ -290,8 +375,23 @@ QImage ViewerModel::renderSlice(SliceOrientation o) const
   // Format_RGB32 rows are exactly width * 4 bytes: render row by row in case that changes.
   std::vector<uint32_t> px(grey.pixels.size());
   renderGrey(grey.pixels.data(), grey.pixels.size(), m_window, px.data());
-  if (m_mask)
-    compositeLabels(px.data(), extractSlice(*m_mask, m, slice), LabelColorTable::standard(),
+  if (m_mask && m_comparison)
+  {
+    // Compare mode: agreement classes instead of labels.
+    static const LabelColorTable agreement = []
+    {
+      LabelColorTable t;
+      for (int c = edit::AgreeBoth; c <= edit::AgreeOnlyB; ++c)
+        t.setColor(c, agreementColor(c));
+      return t;
+    }();
+    SliceBuffer<uint8_t> a = extractSlice(mask(), m, slice);
+    const SliceBuffer<uint8_t> b = extractSlice(*m_comparison, m, slice);
+    a.pixels = edit::agreementClasses(a.pixels, 0, b.pixels, 0);
+    compositeLabels(px.data(), a, agreement, m_overlay);
+  }
+  else if (m_mask)
+    compositeLabels(px.data(), extractSlice(mask(), m, slice), LabelColorTable::standard(),
                     m_overlay);
   for (int r = 0; r < grey.height; ++r)
     std::copy_n(px.data() + static_cast<size_t>(r) * grey.width, grey.width,
@@ -308,9 +408,9 @@ float ViewerModel::intensityAt(const VoxelIndex& v) const
 
 int ViewerModel::labelAt(const VoxelIndex& v) const
 {
-  if (!m_mask || !m_mask->contains(v[0], v[1], v[2]))
+  if (!m_mask || !mask().contains(v[0], v[1], v[2]))
     return 0;
-  return m_mask->at(v[0], v[1], v[2]);
+  return mask().at(v[0], v[1], v[2]);
 }
 
 QString ViewerModel::describeVoxel(const VoxelIndex& v) const

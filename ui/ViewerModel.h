@@ -6,6 +6,7 @@
 #include "core/display/SliceGeometry.h"
 #include "core/display/SliceRendering.h"
 #include "core/display/WindowLevel.h"
+#include "core/edit/MaskComparison.h"
 
 #include <QImage>
 #include <QObject>
@@ -53,13 +54,38 @@ public:
   bool hasMask() const { return static_cast<bool>(m_mask); }
   const panseg::Image& image() const;
   const panseg::LabelMask& mask() const;
-  /// Shared ownership, for work on other threads (3D surface extraction).
+  /// Shared ownership, for work on other threads (3D surface extraction). While an editor
+  /// paints this is the last committed snapshot, never the live mask.
   std::shared_ptr<const panseg::LabelMask> maskShared() const { return m_mask; }
+  std::shared_ptr<const panseg::Image> imageShared() const { return m_image; }
+
+  // ---- editing (see EditController) -----------------------------------------------------------
+  /// Shows a mask that an editor changes in place (same grid as the current mask; nullptr
+  /// stops). Slice views read it on the GUI thread; maskShared() stays the last snapshot.
+  void setLiveMask(std::shared_ptr<const panseg::LabelMask> live);
+  /// The live mask changed (a brush stamp): emits maskPainted().
+  void notifyMaskPainted();
+  /// An edit is complete: `snapshot` (immutable, same grid) becomes the shown mask and the
+  /// one other threads read; emits maskEdited() (the 3D view rebuilds, keeping its camera).
+  void commitEditedMask(std::shared_ptr<const panseg::LabelMask> snapshot);
   const panseg::Geometry& geometry() const;
   /// Grows by one on every setImage / setMask / clearMask.
   quint64 dataRevision() const { return m_revision; }
 
   panseg::SliceMapper mapper(panseg::SliceOrientation o) const;
+
+  // ---- compare mode ------------------------------------------------------------------------
+  /// Compares the shown mask (A, edits included) with `other` (B, same grid): the views colour
+  /// agreement (both yellow, only A green, only B magenta) instead of labels, any non-zero label
+  /// counting. Refused (false, *error) without a shown mask or on another grid.
+  bool setComparisonMask(panseg::LabelMask other, QString* error = nullptr);
+  void clearComparison();
+  bool hasComparison() const { return static_cast<bool>(m_comparison); }
+  const panseg::LabelMask* comparisonMask() const { return m_comparison.get(); }
+  /// A vs B counts (Dice, volumes), refreshed after every committed edit and mask change.
+  panseg::edit::OverlapCounts comparisonCounts() const { return m_comparisonCounts; }
+  /// Colour of an agreement class in compare mode (panseg::edit::AgreementClass).
+  static panseg::Rgb agreementColor(int agreementClass);
 
   // ---- cursor and slices -----------------------------------------------------------------
   VoxelIndex cursor() const { return m_cursor; }
@@ -118,17 +144,27 @@ public:
 signals:
   void imageChanged();
   void maskChanged();
+  /// Live paint changed voxels of the shown mask (slice views repaint).
+  void maskPainted();
+  /// An edit, undo or redo was committed (new snapshot; not a different mask).
+  void maskEdited();
   void cursorChanged();
   void windowLevelChanged();
   void windowLevelModeChanged(bool on);
   void viewStateChanged(panseg::SliceOrientation o);
   void overlayChanged();
+  /// Compare mode switched on/off or its counts changed.
+  void comparisonChanged();
 
 private:
   VoxelIndex clamped(const VoxelIndex& v) const;
 
   std::shared_ptr<const panseg::Image> m_image;
   std::shared_ptr<const panseg::LabelMask> m_mask;
+  std::shared_ptr<const panseg::LabelMask> m_liveMask; // editor's mask while editing
+  std::shared_ptr<const panseg::LabelMask> m_comparison;
+  panseg::edit::OverlapCounts m_comparisonCounts;
+  void recountComparison();
   quint64 m_revision = 0;
   VoxelIndex m_cursor{0, 0, 0};
   panseg::WindowLevel m_window;

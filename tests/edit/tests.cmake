@@ -1,0 +1,6 @@
+# Mask editing: core/edit tools headless; the editing GUI under xvfb.
+panseg_add_test(tst_edit SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_edit.cpp LIBS panseg_core)
+if(TARGET panseg_ui)
+  panseg_add_test(tst_edit_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_edit_gui.cpp
+                  LIBS panseg_ui panseg_database GUI)
+endif()

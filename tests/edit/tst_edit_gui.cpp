@@ -1,0 +1,242 @@
+// Mask editing in the real main window under Xvfb: a synthetic CT imported into a real study
+// database, a paint stroke with simulated mouse events on the axial view, undo and redo through
+// their shortcuts, the autosaved recovery file, saving as a new mask version and reading that
+// version back; the unsaved-edits prompt on close.
+#include "../ui/SyntheticData.h"
+
+#include "core/edit/RecoveryFile.h"
+#include "core/io/ImageIO.h"
+#include "database/Importer.h"
+#include "database/StudyDatabase.h"
+#include "ui/EditController.h"
+#include "ui/MainWindow.h"
+#include "ui/SliceView.h"
+#include "ui/StudyBrowser.h"
+#include "ui/ViewerModel.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QDoubleSpinBox>
+#include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QtTest>
+
+using namespace panseg;
+using panseg::ui::EditController;
+using panseg::ui::MainWindow;
+
+class TestEditGui : public QObject
+{
+  Q_OBJECT
+
+  QTemporaryDir m_tmp;
+
+  // The stroke below: 2D disks of radius 2 mm around (x, 28, 20) for x = 10..30 (0.8 mm pixels).
+  static LabelMask expectedStroke(const Geometry& g)
+  {
+    LabelMask m(g, 0);
+    for (int64_t y = 0; y < g.size[1]; ++y)
+      for (int64_t x = 0; x < g.size[0]; ++x)
+        for (int64_t cx = 10; cx <= 30; ++cx)
+        {
+          const double dx = (x - cx) * g.spacingMm[0], dy = (y - 28) * g.spacingMm[1];
+          if (dx * dx + dy * dy <= 4.0 + 1e-9)
+            m.at(x, y, 20) = 1;
+        }
+    return m;
+  }
+
+private slots:
+  void paintUndoRedoSaveReload()
+  {
+    QVERIFY(m_tmp.isValid());
+    const QString imagePath = m_tmp.path() + "/edit_ct.nii.gz";
+    writeImage(synthetic::ct(), imagePath.toStdString());
+    const QString dbFolder = m_tmp.path() + "/db";
+    int64_t seriesId = 0;
+    {
+      db::StudyDatabase db(dbFolder.toStdString());
+      const db::ImportReport r = db::importPaths(db, {imagePath.toStdString()});
+      QCOMPARE(r.importedSeries.size(), size_t(1));
+      seriesId = r.importedSeries.front();
+    }
+    ui::StudyBrowser browser;
+    QVERIFY2(browser.openDatabase(dbFolder), qPrintable(browser.lastError()));
+
+    MainWindow w;
+    w.resize(1200, 950);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&w)); // window shortcuts (Ctrl+Z) need an active window
+    w.setImage(browser.loadSeries(seriesId));
+    QVERIFY(!w.model()->hasMask());
+    EditController* edit = w.editController();
+    QVERIFY(edit);
+    edit->setRecoveryDir(m_tmp.path() + "/recovery");
+    edit->setAutosavePolicy(1, 3600); // autosave after every edit
+
+    // Paintbrush, 2 mm, 2D, through the toolbar/menu actions like a user.
+    auto* paint = w.findChild<QAction*>("toolPaint");
+    QVERIFY(paint);
+    paint->trigger();
+    QCOMPARE(edit->tool(), EditController::Tool::Paint);
+    auto* size = w.findChild<QDoubleSpinBox*>("brushRadiusMm");
+    QVERIFY(size);
+    size->setValue(2.0);
+    QCOMPARE(edit->brushRadiusMm(), 2.0);
+
+    w.setSliceIndex(MainWindow::ViewKind::Axial, 20);
+    ui::SliceView* axial = w.sliceView(MainWindow::ViewKind::Axial);
+    QApplication::processEvents();
+    const quint64 revisionBefore = w.model()->dataRevision();
+    const QPoint start = axial->voxelToWidget({10, 28, 20}).toPoint();
+    QCOMPARE(axial->widgetToVoxel(start), (std::array<int64_t, 3>{10, 28, 20}));
+    QTest::mousePress(axial, Qt::LeftButton, {}, start);
+    for (int64_t x = 12; x <= 30; x += 3)
+      QTest::mouseMove(axial, axial->voxelToWidget({x, 28, 20}).toPoint());
+    const QPoint end = axial->voxelToWidget({30, 28, 20}).toPoint();
+    QTest::mouseMove(axial, end);
+    QTest::mouseRelease(axial, Qt::LeftButton, {}, end);
+
+    const Geometry g = w.model()->geometry();
+    const LabelMask expected = expectedStroke(g);
+    QVERIFY(w.model()->hasMask());
+    QVERIFY(expected.countLabel(1) > 60);
+    QCOMPARE(w.model()->mask().countLabel(1), expected.countLabel(1));
+    QVERIFY(w.model()->mask().voxels == expected.voxels);
+    QVERIFY(w.model()->maskShared()->voxels == expected.voxels); // the committed snapshot
+    QVERIFY(w.model()->dataRevision() > revisionBefore);         // the 3D view rebuilds from it
+    QVERIFY(edit->isModified());
+    QVERIFY(edit->canUndo());
+
+    // Autosaved recovery file: exact.
+    const edit::Recovery rec = edit::readRecoveryFile(edit->recoveryFilePath().toStdString());
+    QVERIFY(rec.mask.voxels == expected.voxels);
+    QVERIFY(rec.mask.geometry.sameGrid(g));
+
+    // Ctrl+Z / Ctrl+Y.
+    axial->setFocus();
+    QTest::keyClick(axial, Qt::Key_Z, Qt::ControlModifier);
+    QCOMPARE(w.model()->mask().countLabel(0), int64_t(0));
+    QVERIFY(!edit->canUndo());
+    QTest::keyClick(axial, Qt::Key_Y, Qt::ControlModifier);
+    QVERIFY(w.model()->mask().voxels == expected.voxels);
+
+    // '+' grows the brush while painting (ITK-SNAP); the view zoom is untouched.
+    const double zoom = w.model()->viewState(SliceOrientation::Axial).zoom;
+    QTest::keyClick(axial, Qt::Key_Plus);
+    QCOMPARE(edit->brushRadiusMm(), 2.5);
+    QCOMPARE(w.model()->viewState(SliceOrientation::Axial).zoom, zoom);
+
+    // Save as a new version in the real database, as Study > Save mask does; read it back.
+    const int64_t versionId = browser.saveMaskVersion(seriesId, w.model()->mask(), 0);
+    QVERIFY2(versionId > 0, qPrintable(browser.lastError()));
+    edit->markSaved();
+    QVERIFY(!edit->isModified());
+    QVERIFY(!QFile::exists(edit->recoveryFilePath()));
+    {
+      db::StudyDatabase db(dbFolder.toStdString());
+      QCOMPARE(db.integrityCheck(), std::string("ok"));
+    }
+    const LabelMask reloaded = browser.loadMask(versionId);
+    QVERIFY(reloaded.geometry.sameGrid(g));
+    QVERIFY(reloaded.voxels == expected.voxels);
+
+    // An unsaved edit makes close ask; Cancel keeps the window, Discard closes it.
+    QTest::mouseClick(axial, Qt::LeftButton, {}, axial->voxelToWidget({40, 10, 20}).toPoint());
+    QVERIFY(edit->isModified());
+    auto answer = [](const QString& button)
+    {
+      QTimer::singleShot(
+          300,
+          [button]
+          {
+            auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+            if (!box)
+              return;
+            for (QAbstractButton* b : box->buttons())
+              if (b->text() == button ||
+                  (button == "Cancel" && box->buttonRole(b) == QMessageBox::RejectRole))
+              {
+                b->click();
+                return;
+              }
+          });
+    };
+    answer("Cancel");
+    QVERIFY(!w.close());
+    QVERIFY(w.isVisible());
+    answer("Discard Edits");
+    QVERIFY(w.close());
+  }
+
+  void compareModeColoursAndLiveDice()
+  {
+    MainWindow w;
+    w.resize(1000, 800);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    const Geometry g = synthetic::ctGeometry();
+    w.setImage(synthetic::ct());
+    LabelMask a(g, 0), b(g, 0);
+    for (int64_t y = 10; y < 30; ++y)
+      for (int64_t x = 10; x < 30; ++x)
+      {
+        a.at(x, y, 20) = 1;      // A: x 10..29
+        b.at(x + 10, y, 20) = 1; // B: x 20..39
+      }
+    w.setMask(a);
+    ui::ViewerModel* m = w.model();
+    QVERIFY(m->setComparisonMask(b));
+    auto* label = w.findChild<QLabel*>("comparisonLabel");
+    QVERIFY(label);
+    QVERIFY(label->isVisible());
+    QVERIFY2(label->text().contains("Dice 0.500"), qPrintable(label->text()));
+    QCOMPARE(m->comparisonCounts().both, int64_t(200));
+
+    // Agreement colours on the axial slice: both yellow, only A green, only B magenta.
+    m->setSliceIndex(SliceOrientation::Axial, 20);
+    m->setOverlayOpacity(1.0);
+    const QImage img = m->renderSlice(SliceOrientation::Axial);
+    const SliceMapper map = m->mapper(SliceOrientation::Axial);
+    auto colourAt = [&](int64_t x, int64_t y)
+    {
+      const Vec3 s = map.indexToSlice({double(x), double(y), 20.0});
+      return img.pixelColor(int(std::lround(s[0])), int(std::lround(s[1])));
+    };
+    QCOMPARE(colourAt(25, 20), QColor(255, 215, 0));  // both
+    QCOMPARE(colourAt(12, 20), QColor(40, 210, 90));  // only A
+    QCOMPARE(colourAt(35, 20), QColor(230, 60, 230)); // only B
+
+    // Painting A over the only-B part raises Dice at once (after the stroke).
+    EditController* edit = w.editController();
+    edit->setTool(EditController::Tool::Paint);
+    edit->setBrushShape(edit::BrushShape::Square);
+    edit->setBrushRadiusMm(4.0); // 0.8 mm pixels: 5 voxels each way -> an 11x11 square
+    edit->pressAt(SliceOrientation::Axial, {35, 20, 20});
+    edit->release();
+    const edit::OverlapCounts c = m->comparisonCounts();
+    QCOMPARE(c.both, int64_t(200 + 10 * 11)); // square x 30..40, y 15..25; B holds x 30..39 of it
+    QVERIFY(c.dice() > 0.5);
+    QVERIFY2(label->text().contains(QString::number(c.dice(), 'f', 3)), qPrintable(label->text()));
+    m->clearComparison();
+    QVERIFY(!label->isVisible());
+  }
+};
+
+int main(int argc, char** argv)
+{
+  // Settings, recent files and the recovery folder go to throw-away folders, not the user's.
+  QTemporaryDir home;
+  qputenv("XDG_CONFIG_HOME", (home.path() + "/config").toLocal8Bit());
+  qputenv("XDG_DATA_HOME", (home.path() + "/data").toLocal8Bit());
+  MainWindow::configurePlatform();
+  QApplication app(argc, argv);
+  TestEditGui t;
+  return QTest::qExec(&t, argc, argv);
+}
+#include "tst_edit_gui.moc"

@@ -1,0 +1,436 @@
+#include "ui/EditController.h"
+
+#include "ui/ViewerModel.h"
+
+#include "core/Error.h"
+#include "core/edit/RecoveryFile.h"
+
+#include <QDir>
+#include <QFile>
+#include <QStandardPaths>
+
+#include <algorithm>
+
+namespace panseg::ui
+{
+using namespace panseg::edit;
+
+EditController::EditController(ViewerModel* model, QObject* parent)
+    : QObject(parent), m_model(model)
+{
+  m_recoveryDir = defaultRecoveryDir();
+  // A different image or mask (opened, reloaded) ends the editing session of the old one.
+  connect(m_model, &ViewerModel::imageChanged, this, &EditController::resetEditor);
+  connect(m_model, &ViewerModel::maskChanged, this,
+          [this]
+          {
+            if (!m_ignoreMaskChange)
+              resetEditor();
+          });
+  m_autosaveTimer.setInterval(60 * 1000);
+  connect(&m_autosaveTimer, &QTimer::timeout, this,
+          [this]
+          {
+            if (isModified())
+              writeRecoveryNow();
+          });
+  m_autosaveTimer.start();
+}
+
+EditController::~EditController() = default;
+
+QString EditController::defaultRecoveryDir()
+{
+  return QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/recovery";
+}
+
+// ---- settings -----------------------------------------------------------------------------------
+
+void EditController::setTool(Tool t)
+{
+  if (m_inStroke)
+    release();
+  if (t == m_tool)
+    return;
+  m_tool = t;
+  emit settingsChanged();
+}
+
+void EditController::setBrushRadiusMm(double mm)
+{
+  mm = std::clamp(mm, 0.25, 50.0);
+  if (mm == m_brush.radiusMm)
+    return;
+  m_brush.radiusMm = mm;
+  emit settingsChanged();
+}
+
+void EditController::stepBrushSize(int steps)
+{
+  setBrushRadiusMm(m_brush.radiusMm + 0.5 * steps);
+}
+
+void EditController::setBrush3D(bool on)
+{
+  if (on == m_brush.is3D)
+    return;
+  m_brush.is3D = on;
+  emit settingsChanged();
+}
+
+void EditController::setBrushShape(BrushShape s)
+{
+  if (s == m_brush.shape)
+    return;
+  m_brush.shape = s;
+  emit settingsChanged();
+}
+
+void EditController::setActiveLabel(int label)
+{
+  label = std::clamp(label, 1, 255);
+  if (label == m_paint.label)
+    return;
+  m_paint.label = label;
+  emit settingsChanged();
+}
+
+void EditController::setThreshold(const IntensityRange& r)
+{
+  m_paint.range = r;
+  if (m_paint.range.enabled && m_paint.range.minimum > m_paint.range.maximum)
+    std::swap(m_paint.range.minimum, m_paint.range.maximum);
+  emit settingsChanged();
+}
+
+void EditController::setOverwrite(Overwrite o)
+{
+  m_paint.overwrite = o;
+  emit settingsChanged();
+}
+
+int EditController::sliceAxis(SliceOrientation o) const
+{
+  return m_model->mapper(o).sliceAxis();
+}
+
+Brush EditController::brushFor(SliceOrientation o) const
+{
+  Brush b = m_brush;
+  b.planeAxis = m_model->hasImage() ? sliceAxis(o) : 2;
+  return b;
+}
+
+// ---- editor lifetime --------------------------------------------------------------------------
+
+bool EditController::ensureEditor()
+{
+  if (m_editor)
+    return true;
+  if (!m_model->hasImage())
+    return false;
+  try
+  {
+    if (!m_model->hasMask())
+    {
+      // Painting on an image without a mask starts an empty one.
+      m_ignoreMaskChange = true;
+      m_model->setMask(LabelMask(m_model->geometry(), 0));
+      m_ignoreMaskChange = false;
+    }
+    m_editor = std::make_shared<LabelEditor>(m_model->imageShared(), m_model->mask());
+    m_model->setLiveMask(std::shared_ptr<const LabelMask>(m_editor, &m_editor->mask()));
+  }
+  catch (const panseg::Error& e)
+  {
+    m_ignoreMaskChange = false;
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+    return false;
+  }
+  return true;
+}
+
+void EditController::resetEditor()
+{
+  const bool had = static_cast<bool>(m_editor);
+  m_editor.reset();
+  m_inStroke = false;
+  m_pendingProposal = false;
+  m_editsSinceAutosave = 0;
+  if (had)
+    emit undoStateChanged();
+}
+
+void EditController::commitSnapshot()
+{
+  // The views keep reading the live mask; the snapshot is what other threads read.
+  m_model->commitEditedMask(std::make_shared<const LabelMask>(m_editor->mask()));
+}
+
+void EditController::afterEdit(const EditResult& r)
+{
+  if (r.voxelsChanged == 0 && r.changed.empty())
+    return;
+  commitSnapshot();
+  emit edited();
+  emit undoStateChanged();
+  if (++m_editsSinceAutosave >= m_autosaveEdits)
+    writeRecoveryNow();
+}
+
+template <typename Fn> void EditController::runOperation(Fn&& fn)
+{
+  if (m_inStroke)
+    release();
+  if (!ensureEditor())
+    return;
+  try
+  {
+    afterEdit(fn(*m_editor));
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+  }
+}
+
+// ---- strokes ----------------------------------------------------------------------------------
+
+void EditController::pressAt(SliceOrientation o, const std::array<int64_t, 3>& voxel)
+{
+  if (m_tool != Tool::Paint && m_tool != Tool::Erase)
+    return;
+  if (m_pendingProposal)
+    acceptProposal();
+  if (!ensureEditor())
+    return;
+  m_strokeErase = m_tool == Tool::Erase;
+  try
+  {
+    m_editor->beginStroke();
+    m_inStroke = true;
+    m_last = voxel;
+    m_editor->stamp(voxel, brushFor(o), m_paint, m_strokeErase);
+    m_model->notifyMaskPainted();
+  }
+  catch (const panseg::Error& e)
+  {
+    m_editor->endStroke();
+    m_inStroke = false;
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+  }
+}
+
+void EditController::dragTo(SliceOrientation o, const std::array<int64_t, 3>& voxel)
+{
+  if (!m_inStroke || !m_editor || voxel == m_last)
+    return;
+  try
+  {
+    const EditResult r =
+        m_editor->strokeSegment(m_last, voxel, brushFor(o), m_paint, m_strokeErase);
+    m_last = voxel;
+    if (r.voxelsChanged > 0)
+      m_model->notifyMaskPainted();
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+  }
+}
+
+void EditController::release()
+{
+  if (!m_inStroke || !m_editor)
+    return;
+  m_inStroke = false;
+  afterEdit(m_editor->endStroke());
+}
+
+void EditController::fillLasso(SliceOrientation o, const std::vector<std::array<double, 3>>& points,
+                               bool erase)
+{
+  const int axis = sliceAxis(o);
+  const auto [au, av] = planeAxes(axis);
+  std::vector<Point2> poly;
+  poly.reserve(points.size());
+  for (const auto& p : points)
+    poly.push_back({p[au], p[av]});
+  const SlicePlane plane{axis, static_cast<int64_t>(m_model->sliceIndex(o))};
+  runOperation([&](LabelEditor& ed) { return ed.fillPolygon(plane, poly, m_paint, erase); });
+}
+
+// ---- operations -----------------------------------------------------------------------------
+
+int64_t EditController::proposeFillBetweenSlices(SliceOrientation o)
+{
+  if (m_pendingProposal)
+    acceptProposal();
+  if (m_inStroke)
+    release();
+  if (!ensureEditor())
+    return 0;
+  try
+  {
+    const InterpolationProposal p = m_editor->interpolateSlices(m_paint.label, sliceAxis(o));
+    if (p.offsets.empty())
+      return 0;
+    afterEdit(m_editor->applyProposal(p));
+    m_pendingProposal = true;
+    return static_cast<int64_t>(p.offsets.size());
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+    return 0;
+  }
+}
+
+void EditController::acceptProposal()
+{
+  m_pendingProposal = false;
+}
+
+void EditController::rejectProposal()
+{
+  if (!m_pendingProposal)
+    return;
+  m_pendingProposal = false;
+  undo();
+}
+
+void EditController::smooth(Smoothing kind, double radiusMm)
+{
+  runOperation(
+      [&](LabelEditor& ed)
+      {
+        switch (kind)
+        {
+        case Smoothing::Median:
+          return ed.median(m_paint.label, radiusMm);
+        case Smoothing::Closing:
+          return ed.closing(m_paint.label, radiusMm);
+        case Smoothing::Opening:
+          break;
+        }
+        return ed.opening(m_paint.label, radiusMm);
+      });
+}
+
+void EditController::fillHoles()
+{
+  runOperation([&](LabelEditor& ed) { return ed.fillHoles(m_paint.label); });
+}
+
+void EditController::keepLargestComponent()
+{
+  runOperation([&](LabelEditor& ed) { return ed.keepLargestComponent(m_paint.label); });
+}
+
+void EditController::removeIslands(double minVolumeMl)
+{
+  runOperation([&](LabelEditor& ed) { return ed.removeIslands(m_paint.label, minVolumeMl); });
+}
+
+// ---- undo -----------------------------------------------------------------------------------
+
+bool EditController::canUndo() const
+{
+  return m_editor && m_editor->canUndo();
+}
+
+bool EditController::canRedo() const
+{
+  return m_editor && m_editor->canRedo();
+}
+
+void EditController::undo()
+{
+  if (m_inStroke)
+    release();
+  if (!m_editor || !m_editor->canUndo())
+    return;
+  m_pendingProposal = false;
+  afterEdit(m_editor->undo());
+}
+
+void EditController::redo()
+{
+  if (!m_editor || m_inStroke || !m_editor->canRedo())
+    return;
+  afterEdit(m_editor->redo());
+}
+
+size_t EditController::undoMemoryBytes() const
+{
+  return m_editor ? m_editor->undoMemoryBytes() : 0;
+}
+
+bool EditController::isModified() const
+{
+  return m_editor && m_editor->isModified();
+}
+
+void EditController::markSaved()
+{
+  if (m_editor)
+    m_editor->markSaved();
+  m_editsSinceAutosave = 0;
+  discardRecovery();
+  emit undoStateChanged();
+}
+
+// ---- recovery -------------------------------------------------------------------------------
+
+void EditController::setRecoveryDir(const QString& dir)
+{
+  m_recoveryDir = dir;
+}
+
+QString EditController::recoveryFilePath() const
+{
+  return m_recoveryDir + "/unsaved-mask.psrec";
+}
+
+void EditController::setAutosavePolicy(int edits, int seconds)
+{
+  m_autosaveEdits = std::max(1, edits);
+  m_autosaveTimer.setInterval(std::max(1, seconds) * 1000);
+}
+
+bool EditController::writeRecoveryNow()
+{
+  m_editsSinceAutosave = 0;
+  if (!isModified())
+    return true;
+  try
+  {
+    if (!QDir().mkpath(m_recoveryDir))
+      throw panseg::Error("cannot create the recovery folder " + m_recoveryDir.toStdString());
+    Recovery r;
+    r.imagePath = m_model->image().info.sourcePath;
+    r.note = m_recoveryNote.toStdString();
+    r.savedAtMs = QDateTime::currentMSecsSinceEpoch();
+    r.mask = m_editor->mask();
+    writeRecoveryFile(recoveryFilePath().toStdString(), r);
+    return true;
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+    return false;
+  }
+}
+
+void EditController::discardRecovery()
+{
+  QFile::remove(recoveryFilePath());
+}
+
+} // namespace panseg::ui

@@ -1,0 +1,157 @@
+#pragma once
+// Mask editing state of the viewer without any widget: the active tool, brush, label and
+// threshold, and a panseg::edit::LabelEditor over the shown mask. Slice views forward mouse
+// input to it in voxel indices; menus call its operations; tests drive it headless.
+//
+// While a stroke is painted the views read the editor's live mask (ViewerModel::setLiveMask);
+// when an edit completes a snapshot is committed so the 3D view (another thread) never reads a
+// mask that is being changed. Unsaved edits are autosaved to a recovery file.
+
+#include "core/display/SliceGeometry.h"
+#include "core/edit/LabelEditor.h"
+
+#include <QDateTime>
+#include <QObject>
+#include <QString>
+#include <QTimer>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace panseg::ui
+{
+class ViewerModel;
+
+class EditController : public QObject
+{
+  Q_OBJECT
+public:
+  enum class Tool
+  {
+    Navigate, // mouse moves the cursor (no editing)
+    Paint,
+    Erase,
+    Lasso // freehand polygon filled on release (Erase modifier: Ctrl)
+  };
+
+  explicit EditController(ViewerModel* model, QObject* parent = nullptr);
+  ~EditController() override;
+
+  // ---- settings ----------------------------------------------------------------------------
+  Tool tool() const { return m_tool; }
+  void setTool(Tool t);
+  bool isEditingTool() const { return m_tool != Tool::Navigate; }
+  double brushRadiusMm() const { return m_brush.radiusMm; }
+  /// Clamped to 0.25..50 mm.
+  void setBrushRadiusMm(double mm);
+  /// '+' / '-': one step = 0.5 mm of radius (at least 0.25 mm).
+  void stepBrushSize(int steps);
+  bool brush3D() const { return m_brush.is3D; }
+  void setBrush3D(bool on);
+  panseg::edit::BrushShape brushShape() const { return m_brush.shape; }
+  void setBrushShape(panseg::edit::BrushShape s);
+  int activeLabel() const { return m_paint.label; }
+  void setActiveLabel(int label); // 1..255
+  panseg::edit::IntensityRange threshold() const { return m_paint.range; }
+  void setThreshold(const panseg::edit::IntensityRange& r);
+  panseg::edit::Overwrite overwrite() const { return m_paint.overwrite; }
+  void setOverwrite(panseg::edit::Overwrite o);
+  /// The brush a view paints with (2D brushes lie in that view's slice plane).
+  panseg::edit::Brush brushFor(panseg::SliceOrientation o) const;
+
+  // ---- input from the views (voxel indices) ---------------------------------------------------
+  /// Paint/Erase: starts a stroke with one stamp. Creates an empty mask when none is shown.
+  void pressAt(panseg::SliceOrientation o, const std::array<int64_t, 3>& voxel);
+  /// Continues the stroke to `voxel` (stamps along the way).
+  void dragTo(panseg::SliceOrientation o, const std::array<int64_t, 3>& voxel);
+  /// Ends the stroke: one undo step; the 3D view refreshes.
+  void release();
+  bool inStroke() const { return m_inStroke; }
+  /// Fills (or with erase clears) a freehand polygon of continuous voxel indices on the view's
+  /// current slice.
+  void fillLasso(panseg::SliceOrientation o, const std::vector<std::array<double, 3>>& points,
+                 bool erase);
+
+  // ---- mask operations on the active label --------------------------------------------------
+  /// Signed-distance interpolation across empty slices along the view's slice axis. The result is
+  /// shown at once as a pending step: acceptProposal() keeps it, rejectProposal() removes it.
+  /// Returns the number of voxels proposed (0: nothing to fill).
+  int64_t proposeFillBetweenSlices(panseg::SliceOrientation o);
+  bool hasPendingProposal() const { return m_pendingProposal; }
+  void acceptProposal();
+  void rejectProposal();
+  enum class Smoothing
+  {
+    Median,
+    Closing,
+    Opening
+  };
+  void smooth(Smoothing kind, double radiusMm);
+  void fillHoles();
+  void keepLargestComponent();
+  void removeIslands(double minVolumeMl);
+
+  // ---- undo / state --------------------------------------------------------------------------
+  bool canUndo() const;
+  bool canRedo() const;
+  void undo();
+  void redo();
+  size_t undoMemoryBytes() const;
+  /// Edits not yet saved as a mask version.
+  bool isModified() const;
+  /// Call after the shown mask was saved (e.g. as a new version).
+  void markSaved();
+  /// The last error of an operation (also emitted by errorOccurred).
+  QString lastError() const { return m_lastError; }
+
+  // ---- crash recovery --------------------------------------------------------------------------
+  /// Default folder: QStandardPaths::AppDataLocation + "/recovery".
+  static QString defaultRecoveryDir();
+  void setRecoveryDir(const QString& dir);
+  QString recoveryFilePath() const;
+  /// Autosave after this many edits (default 10) and at least every `seconds` (default 60)
+  /// while there are unsaved edits.
+  void setAutosavePolicy(int edits, int seconds);
+  /// Writes the recovery file now (only when modified). Returns false with lastError() on failure.
+  bool writeRecoveryNow();
+  /// Removes the recovery file (after a save, or when the user discards the edits).
+  void discardRecovery();
+  /// Text the recovery file carries (e.g. which series and version the mask was edited from).
+  void setRecoveryNote(const QString& note) { m_recoveryNote = note; }
+
+signals:
+  void settingsChanged();
+  /// Undo/redo availability or the modified flag changed.
+  void undoStateChanged();
+  /// A committed change (edit, undo, redo): the box of changed voxels.
+  void edited();
+  void errorOccurred(const QString& message);
+
+private:
+  bool ensureEditor();
+  void resetEditor();
+  void commitSnapshot();
+  void afterEdit(const panseg::edit::EditResult& r);
+  template <typename Fn> void runOperation(Fn&& fn);
+  int sliceAxis(panseg::SliceOrientation o) const;
+
+  ViewerModel* m_model;
+  std::shared_ptr<panseg::edit::LabelEditor> m_editor;
+  bool m_ignoreMaskChange = false;
+  Tool m_tool = Tool::Navigate;
+  panseg::edit::Brush m_brush;
+  panseg::edit::PaintSettings m_paint;
+  bool m_inStroke = false;
+  bool m_strokeErase = false;
+  std::array<int64_t, 3> m_last{};
+  bool m_pendingProposal = false;
+  QString m_lastError;
+  QString m_recoveryDir;
+  QString m_recoveryNote;
+  int m_autosaveEdits = 10;
+  int m_editsSinceAutosave = 0;
+  QTimer m_autosaveTimer;
+};
+
+} // namespace panseg::ui

@@ -1,0 +1,362 @@
+// MainWindow: the Edit menu and toolbar over EditController (tools, brush, threshold, undo/redo,
+// mask clean-up), and the unsaved-edits prompt. See docs/editing.md.
+#include "ui/EditController.h"
+#include "ui/MainWindow.h"
+#include "ui/SliceView.h"
+#include "ui/ViewerModel.h"
+
+#include "core/Error.h"
+#include "core/io/ImageIO.h"
+
+#include <QAction>
+#include <QActionGroup>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QInputDialog>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSignalBlocker>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QToolBar>
+
+namespace panseg::ui
+{
+namespace
+{
+SliceOrientation focusedOrientation(SliceView* const views[3])
+{
+  for (int i = 0; i < 3; ++i)
+    if (views[i]->hasFocus())
+      return views[i]->orientation();
+  return SliceOrientation::Axial;
+}
+} // namespace
+
+void MainWindow::buildEditMenu()
+{
+  m_edit = new EditController(m_model, this);
+  for (SliceView* v : m_views)
+    v->setEditController(m_edit);
+
+  QMenu* menu = menuBar()->addMenu(tr("&Edit"));
+  m_undoAction = menu->addAction(tr("&Undo"), m_edit, &EditController::undo);
+  m_undoAction->setShortcuts({QKeySequence::Undo});
+  m_redoAction = menu->addAction(tr("&Redo"), m_edit, &EditController::redo);
+  m_redoAction->setShortcuts({QKeySequence(tr("Ctrl+Y")), QKeySequence(tr("Ctrl+Shift+Z"))});
+  menu->addSeparator();
+
+  // Tools, with ITK-SNAP-like single keys.
+  m_toolGroup = new QActionGroup(this);
+  m_toolGroup->setExclusive(true);
+  struct ToolDef
+  {
+    EditController::Tool tool;
+    const char* text;
+    Qt::Key key;
+    const char* name;
+    const char* buttonText;
+  };
+  const ToolDef tools[] = {
+      {EditController::Tool::Navigate, QT_TR_NOOP("&Navigate (cursor)"), Qt::Key_N, "toolNavigate",
+       QT_TR_NOOP("Navigate")},
+      {EditController::Tool::Paint, QT_TR_NOOP("&Paintbrush"), Qt::Key_B, "toolPaint",
+       QT_TR_NOOP("Paint")},
+      {EditController::Tool::Erase, QT_TR_NOOP("&Eraser"), Qt::Key_E, "toolErase",
+       QT_TR_NOOP("Erase")},
+      {EditController::Tool::Lasso, QT_TR_NOOP("&Lasso Fill (Ctrl: clear)"), Qt::Key_P, "toolLasso",
+       QT_TR_NOOP("Lasso")},
+  };
+  for (const ToolDef& t : tools)
+  {
+    QAction* a = menu->addAction(tr(t.text));
+    a->setObjectName(t.name);
+    a->setIconText(tr(t.buttonText));
+    a->setToolTip(
+        QStringLiteral("%1 (%2)").arg(tr(t.text).remove('&'), QKeySequence(t.key).toString()));
+    a->setCheckable(true);
+    a->setShortcut(QKeySequence(t.key));
+    a->setChecked(t.tool == m_edit->tool());
+    m_toolGroup->addAction(a);
+    const EditController::Tool tool = t.tool;
+    connect(a, &QAction::triggered, m_edit, [this, tool] { m_edit->setTool(tool); });
+  }
+  m_brush3DAction = menu->addAction(tr("3D &Brush (sphere)"));
+  m_brush3DAction->setObjectName("brush3D");
+  m_brush3DAction->setCheckable(true);
+  m_brush3DAction->setShortcut(QKeySequence(Qt::Key_D));
+  connect(m_brush3DAction, &QAction::toggled, m_edit, &EditController::setBrush3D);
+  QAction* square = menu->addAction(tr("S&quare Brush"));
+  square->setCheckable(true);
+  connect(square, &QAction::toggled, m_edit,
+          [this](bool on)
+          { m_edit->setBrushShape(on ? edit::BrushShape::Square : edit::BrushShape::Round); });
+  QAction* bgOnly = menu->addAction(tr("Paint Over &Background Only"));
+  bgOnly->setCheckable(true);
+  connect(bgOnly, &QAction::toggled, m_edit,
+          [this](bool on) {
+            m_edit->setOverwrite(on ? edit::Overwrite::BackgroundOnly : edit::Overwrite::AllLabels);
+          });
+  m_thresholdAction = menu->addAction(tr("&Threshold-Limited Paint"));
+  m_thresholdAction->setCheckable(true);
+  m_thresholdAction->setShortcut(QKeySequence(Qt::Key_T));
+  QAction* preset = menu->addAction(tr("Pancreas CT Range (-100..240 HU)"), this,
+                                    [this]
+                                    {
+                                      m_edit->setThreshold(edit::pancreasCtRange());
+                                      syncEditControls();
+                                    });
+  preset->setObjectName("pancreasRange");
+  menu->addSeparator();
+
+  QAction* interp = menu->addAction(
+      tr("&Fill Between Slices..."), this,
+      [this]
+      {
+        const int64_t n = m_edit->proposeFillBetweenSlices(focusedOrientation(m_views));
+        if (n == 0)
+        {
+          showStatus(
+              tr("Fill between slices: nothing to fill (draw the label on at least two slices "
+                 "with empty slices between them)"));
+          return;
+        }
+        // The result is shown; the user keeps or drops it.
+        auto* box = new QMessageBox(
+            QMessageBox::Question, tr("Fill Between Slices"),
+            tr("%1 voxels were interpolated between the drawn slices. Keep them?").arg(n),
+            QMessageBox::Yes | QMessageBox::No, this);
+        box->setAttribute(Qt::WA_DeleteOnClose);
+        box->setWindowModality(Qt::NonModal);
+        connect(box, &QMessageBox::finished, this,
+                [this, box](int)
+                {
+                  if (box->clickedButton() == box->button(QMessageBox::Yes))
+                    m_edit->acceptProposal();
+                  else
+                    m_edit->rejectProposal();
+                });
+        box->show();
+      });
+  interp->setShortcut(QKeySequence(Qt::Key_I));
+  QMenu* smooth = menu->addMenu(tr("&Smooth"));
+  auto askRadius = [this](const QString& title, double fallback, double* out)
+  {
+    bool ok = false;
+    *out = QInputDialog::getDouble(this, title, tr("Radius (mm):"), fallback, 0.25, 20.0, 2, &ok);
+    return ok;
+  };
+  smooth->addAction(tr("&Median..."), this,
+                    [this, askRadius]
+                    {
+                      double r = 0;
+                      if (askRadius(tr("Median"), 1.5, &r))
+                        m_edit->smooth(EditController::Smoothing::Median, r);
+                    });
+  smooth->addAction(tr("&Closing..."), this,
+                    [this, askRadius]
+                    {
+                      double r = 0;
+                      if (askRadius(tr("Closing"), 2.0, &r))
+                        m_edit->smooth(EditController::Smoothing::Closing, r);
+                    });
+  smooth->addAction(tr("&Opening..."), this,
+                    [this, askRadius]
+                    {
+                      double r = 0;
+                      if (askRadius(tr("Opening"), 1.0, &r))
+                        m_edit->smooth(EditController::Smoothing::Opening, r);
+                    });
+  menu->addAction(tr("Fill &Holes"), m_edit, &EditController::fillHoles);
+  menu->addAction(tr("Keep &Largest Component"), m_edit, &EditController::keepLargestComponent);
+  menu->addAction(tr("Remove &Islands..."), this,
+                  [this]
+                  {
+                    bool ok = false;
+                    const double ml = QInputDialog::getDouble(
+                        this, tr("Remove Islands"), tr("Remove pieces smaller than (mL):"), 0.5,
+                        0.0, 1000.0, 3, &ok);
+                    if (ok)
+                      m_edit->removeIslands(ml);
+                  });
+
+  // Compare mode: the shown mask (A) against a second one (B) with agreement colours and live
+  // Dice / volume difference in the status bar.
+  menu->addSeparator();
+  menu->addAction(
+      tr("&Compare With Mask File..."), this,
+      [this]
+      {
+        if (!m_model->hasMask())
+        {
+          showError(tr("Compare Masks"), tr("Show a mask before comparing it with another."));
+          return;
+        }
+        const QString path = QFileDialog::getOpenFileName(this, tr("Mask to Compare (B)"));
+        if (path.isEmpty())
+          return;
+        try
+        {
+          QString error;
+          if (!m_model->setComparisonMask(readMaskFor(path.toStdString(), m_model->geometry()),
+                                          &error))
+            showError(tr("Compare Masks"), error);
+        }
+        catch (const panseg::Error& e)
+        {
+          showError(tr("Compare Masks"), QString::fromUtf8(e.what()));
+        }
+      });
+  menu->addAction(tr("S&top Comparing"), m_model, &ViewerModel::clearComparison);
+  auto* compareLabel = new QLabel(this);
+  compareLabel->setObjectName("comparisonLabel");
+  compareLabel->setVisible(false);
+  statusBar()->addPermanentWidget(compareLabel);
+  connect(m_model, &ViewerModel::comparisonChanged, compareLabel,
+          [this, compareLabel]
+          {
+            compareLabel->setVisible(m_model->hasComparison());
+            if (!m_model->hasComparison())
+              return;
+            const edit::OverlapCounts c = m_model->comparisonCounts();
+            compareLabel->setText(tr("Compare: Dice %1   A %2 mL  B %3 mL  A-B %4 mL")
+                                      .arg(c.dice(), 0, 'f', 3)
+                                      .arg(c.volumeAMl(), 0, 'f', 2)
+                                      .arg(c.volumeBMl(), 0, 'f', 2)
+                                      .arg(c.volumeDifferenceMl(), 0, 'f', 2));
+          });
+
+  connect(m_edit, &EditController::settingsChanged, this, &MainWindow::syncEditControls);
+  connect(m_edit, &EditController::undoStateChanged, this,
+          [this]
+          {
+            syncEditControls();
+            updateTitle();
+          });
+  connect(m_edit, &EditController::errorOccurred, this,
+          [this](const QString& m) { showStatus(m); });
+  syncEditControls();
+}
+
+void MainWindow::buildEditToolBar()
+{
+  // Toolbar: tool buttons, brush size (mm), 2D/3D, label, threshold range.
+  // A row of its own below the viewer toolbar.
+  addToolBarBreak();
+  QToolBar* bar = addToolBar(tr("Edit"));
+  bar->setObjectName("editToolBar");
+  bar->setMovable(false);
+  for (QAction* a : m_toolGroup->actions())
+    bar->addAction(a);
+  bar->addWidget(new QLabel(tr(" Brush "), bar));
+  m_brushSizeSpin = new QDoubleSpinBox(bar);
+  m_brushSizeSpin->setObjectName("brushRadiusMm");
+  m_brushSizeSpin->setRange(0.25, 50.0);
+  m_brushSizeSpin->setSingleStep(0.5);
+  m_brushSizeSpin->setSuffix(tr(" mm"));
+  m_brushSizeSpin->setToolTip(tr("Brush radius in mm (+/- in a slice view)"));
+  connect(m_brushSizeSpin, &QDoubleSpinBox::valueChanged, m_edit,
+          &EditController::setBrushRadiusMm);
+  bar->addWidget(m_brushSizeSpin);
+  m_brush3DAction->setIconText(tr("3D"));
+  bar->addAction(m_brush3DAction);
+  bar->addWidget(new QLabel(tr(" Label "), bar));
+  m_labelSpin = new QSpinBox(bar);
+  m_labelSpin->setObjectName("activeLabel");
+  m_labelSpin->setRange(1, 255);
+  connect(m_labelSpin, &QSpinBox::valueChanged, m_edit, &EditController::setActiveLabel);
+  bar->addWidget(m_labelSpin);
+  m_thresholdAction->setIconText(tr("Threshold"));
+  bar->addAction(m_thresholdAction);
+  m_thresholdMinSpin = new QDoubleSpinBox(bar);
+  m_thresholdMaxSpin = new QDoubleSpinBox(bar);
+  for (QDoubleSpinBox* s : {m_thresholdMinSpin, m_thresholdMaxSpin})
+  {
+    s->setRange(-100000.0, 100000.0);
+    s->setDecimals(0);
+    bar->addWidget(s);
+  }
+  m_thresholdMinSpin->setToolTip(tr("Paint only voxels with intensity >= this"));
+  m_thresholdMaxSpin->setToolTip(tr("Paint only voxels with intensity <= this"));
+  auto pushThreshold = [this]
+  {
+    edit::IntensityRange r;
+    r.enabled = m_thresholdAction->isChecked();
+    r.minimum = static_cast<float>(m_thresholdMinSpin->value());
+    r.maximum = static_cast<float>(m_thresholdMaxSpin->value());
+    m_edit->setThreshold(r);
+  };
+  connect(m_thresholdAction, &QAction::toggled, this, pushThreshold);
+  connect(m_thresholdMinSpin, &QDoubleSpinBox::valueChanged, this, pushThreshold);
+  connect(m_thresholdMaxSpin, &QDoubleSpinBox::valueChanged, this, pushThreshold);
+  bar->addSeparator();
+  m_undoAction->setIconText(tr("Undo"));
+  m_redoAction->setIconText(tr("Redo"));
+  bar->addAction(m_undoAction);
+  bar->addAction(m_redoAction);
+  {
+    const edit::IntensityRange pancreas = edit::pancreasCtRange();
+    const QSignalBlocker b1(m_thresholdMinSpin), b2(m_thresholdMaxSpin);
+    m_thresholdMinSpin->setValue(pancreas.minimum);
+    m_thresholdMaxSpin->setValue(pancreas.maximum);
+  }
+
+  syncEditControls();
+}
+
+void MainWindow::syncEditControls()
+{
+  if (!m_edit || !m_brushSizeSpin)
+    return;
+  const QSignalBlocker b1(m_brushSizeSpin), b2(m_labelSpin), b3(m_brush3DAction),
+      b4(m_thresholdAction), b5(m_thresholdMinSpin), b6(m_thresholdMaxSpin);
+  m_brushSizeSpin->setValue(m_edit->brushRadiusMm());
+  m_labelSpin->setValue(m_edit->activeLabel());
+  m_brush3DAction->setChecked(m_edit->brush3D());
+  const edit::IntensityRange r = m_edit->threshold();
+  m_thresholdAction->setChecked(r.enabled);
+  if (r.enabled)
+  {
+    m_thresholdMinSpin->setValue(r.minimum);
+    m_thresholdMaxSpin->setValue(r.maximum);
+  }
+  for (QAction* a : m_toolGroup->actions())
+  {
+    static const char* names[] = {"toolNavigate", "toolPaint", "toolErase", "toolLasso"};
+    a->setChecked(a->objectName() == names[static_cast<int>(m_edit->tool())]);
+  }
+  m_undoAction->setEnabled(m_edit->canUndo());
+  m_redoAction->setEnabled(m_edit->canRedo());
+  m_undoAction->setToolTip(
+      tr("Undo (Ctrl+Z); history uses %1 kB").arg(m_edit->undoMemoryBytes() / 1024));
+}
+
+bool MainWindow::confirmUnsavedEdits(const QString& action)
+{
+  if (!m_edit || !m_edit->isModified())
+    return true;
+  QMessageBox box(
+      QMessageBox::Warning, tr("Unsaved Mask Edits"),
+      tr("The mask has edits that are not saved as a version. Save them before %1?").arg(action),
+      QMessageBox::NoButton, this);
+  QPushButton* save = m_saveMaskHandler
+                          ? box.addButton(tr("Save as New Version"), QMessageBox::AcceptRole)
+                          : nullptr;
+  QPushButton* discard = box.addButton(tr("Discard Edits"), QMessageBox::DestructiveRole);
+  box.addButton(QMessageBox::Cancel);
+  box.exec();
+  if (save && box.clickedButton() == save)
+    return m_saveMaskHandler();
+  if (box.clickedButton() == discard)
+  {
+    m_edit->discardRecovery();
+    m_edit->markSaved(); // nothing left to save
+    return true;
+  }
+  return false;
+}
+
+} // namespace panseg::ui
