@@ -1,4 +1,5 @@
 #include "core/io/ImageIO.h"
+#include "core/io/DicomSeg.h"
 
 #include "core/Error.h"
 #include "core/Reorient.h"
@@ -747,11 +748,19 @@ template <typename TPixel> LabelMask readLabelsAs(const std::string& path)
 }
 } // namespace
 
+/// DICOM SEG masks are read by core/io/DicomSeg (DCMTK); every other format by ITK below.
+static bool isSegMaskPath(const std::string& path)
+{
+  return fs::is_regular_file(path) && (formatOf(path) == "DICOM" || formatOf(path).empty()) && isDicomFile(path) &&
+         isDicomSegFile(path);
+}
+
 LabelMask readMask(const std::string& path)
 {
   if (fs::is_directory(path))
-    throw Error(path + " is a folder; a mask must be a NIfTI, NRRD or MetaImage file (DICOM SEG import is "
-                       "a separate command)");
+    throw Error(path + " is a folder; a mask must be a NIfTI, NRRD or MetaImage file or a DICOM SEG file");
+  if (isSegMaskPath(path))
+    return importDicomSeg(path).mask; // grid from the SEG's own frames
   auto io = probe(path);
   using C = itk::IOComponentEnum;
   switch (io->GetComponentType())
@@ -777,6 +786,8 @@ LabelMask readMask(const std::string& path)
 
 LabelMask readMaskFor(const std::string& path, const Geometry& reference)
 {
+  if (isSegMaskPath(path))
+    return importDicomSeg(path, reference).mask; // frames placed on the image grid by plane position
   LabelMask m = readMask(path);
   std::string why;
   if (m.geometry.sameGrid(reference, &why))
