@@ -1,0 +1,141 @@
+// `panseg volumes`, `panseg export` and `panseg export-nnunet` as a user runs them: the table
+// printed and written agrees with `panseg volume` on the same files; errors are one line with
+// exit status 1 (2 for usage) and leave no file.
+#include "ExportTestUtil.h"
+#include "../SharedData.h"
+
+#include "database/Importer.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <filesystem>
+
+using namespace panseg;
+using namespace panseg::db;
+namespace fs = std::filesystem;
+
+namespace
+{
+extest::Run runPanseg(const QStringList& args) { return extest::run(PANSEG_EXE, args); }
+
+QString readAll(const QString& path)
+{
+  QFile f(path);
+  return f.open(QIODevice::ReadOnly) ? QString::fromUtf8(f.readAll()) : QString();
+}
+} // namespace
+
+class TestExportCli : public QObject
+{
+  Q_OBJECT
+
+private slots:
+  void volumesAgreeWithPansegVolume()
+  {
+    PANSEG_REQUIRE_SHARED("data/totalsegmentator/ct_small");
+    QTemporaryDir t;
+    const QString db = t.path() + "/db";
+    const QString ctSmall = paths::shared("data/totalsegmentator/ct_small");
+    const QString mrSmall = paths::shared("data/totalsegmentator/mr_small");
+    QCOMPARE(runPanseg({ "import", ctSmall, mrSmall, "--db", db, "--center", "Basel" }).exitCode, 0);
+
+    // stdout table
+    const auto table = runPanseg({ "volumes", "--db", db, "--label", "7" });
+    QVERIFY2(table.exitCode == 0, qPrintable(table.err));
+    QVERIFY(table.out.contains("3 row(s)"));
+
+    // CSV: every volume equals `panseg volume FILE --label 7 --json` on the imported file.
+    const QString csv = t.path() + "/v.csv";
+    const auto w = runPanseg({ "volumes", "--db", db, "--label", "7", "--out", csv });
+    QVERIFY2(w.exitCode == 0, qPrintable(w.err));
+    const QStringList lines = readAll(csv).split('\n', Qt::SkipEmptyParts);
+    QVERIFY(lines.first().startsWith("# Software: PanSeg Workstation " PANSEG_EXPECTED_VERSION));
+    QStringList header;
+    int checked = 0;
+    for (const QString& line : lines)
+    {
+      if (line.startsWith('#'))
+        continue;
+      const QStringList cells = line.split(',');
+      if (header.isEmpty())
+      {
+        header = cells;
+        continue;
+      }
+      const QString sourceName = cells[header.indexOf("source_name")];
+      const QString file = sourceName.mid(QString("import: ").size());
+      const QString path = (file.contains("mr") ? mrSmall : ctSmall) + "/" + file;
+      const auto v = runPanseg({ "volume", path, "--label", "7", "--json" });
+      QCOMPARE(v.exitCode, 0);
+      const QJsonObject o = QJsonDocument::fromJson(v.out.toUtf8()).object();
+      QCOMPARE(cells[header.indexOf("volume_ml")], QString::number(o["volume_ml"].toDouble(), 'f', 4));
+      QCOMPARE(cells[header.indexOf("voxels")].toLongLong(), o["voxels"].toInteger());
+      QCOMPARE(cells[header.indexOf("center")], QString("Basel"));
+      ++checked;
+    }
+    QCOMPARE(checked, 3);
+
+    // XLSX and PDF from the command line (the PDF needs no display).
+    const QString xlsx = t.path() + "/v.xlsx", pdf = t.path() + "/v.pdf";
+    QCOMPARE(runPanseg({ "volumes", "--db", db, "--label", "7", "--out", xlsx }).exitCode, 0);
+    QVERIFY(readAll(xlsx).startsWith("PK"));
+    const auto p = runPanseg({ "volumes", "--db", db, "--label", "7", "--modality", "CT", "--out", pdf });
+    QVERIFY2(p.exitCode == 0, qPrintable(p.err));
+    if (!QStandardPaths::findExecutable("pdftotext").isEmpty())
+    {
+      const QString text = extest::run("pdftotext", { "-layout", pdf, "-" }).out;
+      QVERIFY(text.contains("17.39") && text.contains("14.80"));
+      QVERIFY(!text.contains("31.75")); // the MR is filtered out
+    }
+  }
+
+  void badInput()
+  {
+    QTemporaryDir t;
+    const QString db = t.path() + "/db";
+    {
+      StudyDatabase d(db.toStdString());
+      const int64_t s = extest::addSeries(d, "P1", "2024-01-10", Modality::CT, "A", extest::grid());
+      d.saveMaskVersion(s, extest::maskWith(extest::grid(), 100), extest::provenance(MaskSource::Reader));
+    }
+    auto fails = [&](const QStringList& args, int code, const QString& message) {
+      const auto r = runPanseg(args);
+      if (r.exitCode != code || !r.err.contains(message) || r.err.count('\n') != 1)
+        qWarning("%s -> %d: %s", qPrintable(args.join(' ')), r.exitCode, qPrintable(r.err));
+      return r.exitCode == code && r.err.startsWith("panseg: error: ") && r.err.contains(message) &&
+             r.err.count('\n') == 1;
+    };
+    const QString out = t.path() + "/v.csv";
+    QVERIFY(fails({ "volumes", "--db", db, "--modality", "PET", "--out", out }, 1, "unknown modality 'PET'"));
+    QVERIFY(fails({ "volumes", "--db", db, "--center", "Mars", "--out", out }, 1, "centers: A"));
+    QVERIFY(fails({ "volumes", "--db", db, "--from", "yesterday", "--out", out }, 1, "yyyy-mm-dd"));
+    QVERIFY(fails({ "volumes", "--db", db, "--label", "x", "--out", out }, 1, "--label"));
+    QVERIFY(fails({ "volumes", "--db", db, "--approved-only", "--out", out }, 1, "no mask volumes match"));
+    QVERIFY(fails({ "volumes", "--db", db, "--approved-only" }, 1, "no mask volumes match"));
+    QVERIFY(fails({ "volumes", "--db", db, "--out", t.path() + "/missing/v.csv" }, 1, "does not exist"));
+    QVERIFY(fails({ "volumes", "--db", db, "--out", t.path() + "/v.txt" }, 1, ".csv, .xlsx, .pdf or .html"));
+    QVERIFY(fails({ "volumes", "--db", db, "--colour", "red" }, 2, "unknown option --colour"));
+    QVERIFY(fails({ "export", "--db", db, "--out", t.path() + "/m.nii.gz" }, 2, "--mask-version"));
+    QVERIFY(fails({ "export", "--db", db, "--mask-version", "77", "--out", t.path() + "/m.nii.gz" }, 1,
+                  "no mask version 77"));
+    QVERIFY(fails({ "export-nnunet", "--db", db, "--out", t.path() + "/nn" }, 1, "approved mask"));
+    QCOMPARE(QDir(t.path()).entryList(QDir::Files | QDir::Hidden | QDir::Dirs | QDir::NoDotAndDotDot),
+             QStringList{ "db" });
+
+    // And the working path: the draft mask exported as NIfTI, and the table as CSV.
+    QCOMPARE(runPanseg({ "export", "--db", db, "--mask-version", "1", "--out", t.path() + "/m.nii.gz" }).exitCode, 0);
+    const auto v = runPanseg({ "volume", t.path() + "/m.nii.gz", "--json" });
+    QVERIFY(QJsonDocument::fromJson(v.out.toUtf8()).object()["voxels"].toInt() == 100);
+    QCOMPARE(runPanseg({ "volumes", "--db", db, "--out", out }).exitCode, 0);
+    QVERIFY(readAll(out).contains(",100,0.1600\n"));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestExportCli)
+#include "tst_export_cli.moc"

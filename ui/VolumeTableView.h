@@ -1,0 +1,75 @@
+#pragma once
+// The Volumes dock for clinicians: filters (modality, center, study-date range, approved only,
+// label), the sortable volume table and the follow-up table (ui/VolumeTableModel over
+// db::VolumeTable), and Export... to CSV, XLSX, PDF or HTML (ui/VolumeExport). The widget only
+// turns its controls into a db::VolumeFilter and shows the result; the table is built by
+// database/VolumeTable. Errors go to the status line and lastError(), never a blocking dialog.
+#include "database/StudyDatabase.h"
+#include "database/VolumeTable.h"
+
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QSortFilterProxyModel;
+class QSpinBox;
+class QTableView;
+
+namespace panseg::ui
+{
+class VolumeTableModel;
+class FollowUpTableModel;
+
+class VolumeTableView : public QWidget
+{
+  Q_OBJECT
+public:
+  explicit VolumeTableView(QWidget* parent = nullptr);
+  /// The database to read (not owned; e.g. StudyBrowser::database()). Refills the center list.
+  void setDatabase(db::StudyDatabase* database);
+  /// Recorded in exported files (PANSEG_VERSION of the app).
+  void setSoftwareVersion(const QString& version) { m_version = version; }
+
+  /// The filter the controls describe.
+  db::VolumeFilter filter() const;
+  /// Rebuilds the tables; false (and lastError) when the filter or the database fails.
+  bool refresh();
+  /// Writes the shown table (as last refreshed) to `path` (.csv, .xlsx, .pdf, .html).
+  bool exportTo(const QString& path);
+  QString lastError() const { return m_lastError; }
+
+  VolumeTableModel* volumeModel() const { return m_model; }
+  FollowUpTableModel* followUpModel() const { return m_followUp; }
+  QComboBox* modalityBox() const { return m_modality; }
+  QComboBox* centerBox() const { return m_center; }
+  QLineEdit* fromEdit() const { return m_from; }
+  QLineEdit* toEdit() const { return m_to; }
+  QCheckBox* approvedOnlyBox() const { return m_approvedOnly; }
+  QSpinBox* labelBox() const { return m_label; }
+  QTableView* tableView() const { return m_view; }
+
+public slots:
+  /// File dialog, then exportTo.
+  void chooseAndExport();
+
+private:
+  void fail(const QString& message);
+  db::StudyDatabase* m_db = nullptr;
+  QString m_version;
+  QString m_lastError;
+  QComboBox* m_modality = nullptr;
+  QComboBox* m_center = nullptr;
+  QLineEdit* m_from = nullptr;
+  QLineEdit* m_to = nullptr;
+  QCheckBox* m_approvedOnly = nullptr;
+  QSpinBox* m_label = nullptr;
+  QTableView* m_view = nullptr;
+  QTableView* m_followUpView = nullptr;
+  QLabel* m_status = nullptr;
+  VolumeTableModel* m_model = nullptr;
+  FollowUpTableModel* m_followUp = nullptr;
+  QSortFilterProxyModel* m_sorted = nullptr;
+};
+} // namespace panseg::ui
