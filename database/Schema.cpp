@@ -148,8 +148,96 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
     "CREATE INDEX studies_date ON studies(study_date)",
   };
   out.push_back(m2);
+
+  // ---- 3: reader studies (ReaderStudy.h) ----------------------------------------------------
+  // "reader_studies" because "studies" already holds the DICOM studies. Reads keep the reading
+  // order, state and the submitted mask version; ratings are the AI-review verdicts.
+  Migration m3;
+  m3.version = 3;
+  m3.description = "reader studies: studies, readers, cases, reads, AI-review ratings, consensus masks";
+  m3.statements = {
+    "CREATE TABLE reader_studies ("
+    " id " + id + ","
+    " name TEXT NOT NULL UNIQUE,"
+    " design TEXT NOT NULL CHECK (design IN ('inter', 'intra', 'ai-review')),"
+    " washout_days INTEGER NOT NULL DEFAULT 0 CHECK (washout_days >= 0),"
+    " start_from TEXT NOT NULL CHECK (start_from IN ('scratch', 'ai')),"
+    " label INTEGER NOT NULL DEFAULT 0,"
+    " seed INTEGER NOT NULL DEFAULT 1,"
+    " status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),"
+    " description TEXT NOT NULL DEFAULT '',"
+    " created_by INTEGER NOT NULL REFERENCES users(id),"
+    " created_at TEXT NOT NULL)",
+
+    "CREATE TABLE reader_study_readers ("
+    " study_id INTEGER NOT NULL REFERENCES reader_studies(id),"
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " PRIMARY KEY (study_id, user_id))",
+    "CREATE INDEX reader_study_readers_user ON reader_study_readers(user_id)",
+
+    "CREATE TABLE reader_study_cases ("
+    " study_id INTEGER NOT NULL REFERENCES reader_studies(id),"
+    " series_id INTEGER NOT NULL REFERENCES series(id),"
+    " ai_mask_version_id INTEGER REFERENCES mask_versions(id),"
+    " PRIMARY KEY (study_id, series_id))",
+    "CREATE INDEX reader_study_cases_series ON reader_study_cases(series_id)",
+
+    "CREATE TABLE reader_study_reads ("
+    " id " + id + ","
+    " study_id INTEGER NOT NULL REFERENCES reader_studies(id),"
+    " reader_id INTEGER NOT NULL REFERENCES users(id),"
+    " series_id INTEGER NOT NULL REFERENCES series(id),"
+    " read_number INTEGER NOT NULL CHECK (read_number IN (1, 2)),"
+    " order_position INTEGER NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'pending'"
+    "  CHECK (state IN ('pending', 'in-progress', 'submitted', 'approved', 'returned')),"
+    " mask_version_id INTEGER REFERENCES mask_versions(id),"
+    " unlock_at TEXT NOT NULL DEFAULT '',"
+    " started_at TEXT NOT NULL DEFAULT '',"
+    " submitted_at TEXT NOT NULL DEFAULT '',"
+    " reviewed_by INTEGER REFERENCES users(id),"
+    " reviewed_at TEXT NOT NULL DEFAULT '',"
+    " comment TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (study_id, reader_id, series_id, read_number))",
+    "CREATE INDEX reader_study_reads_series ON reader_study_reads(series_id)",
+    "CREATE INDEX reader_study_reads_mask ON reader_study_reads(mask_version_id)",
+
+    "CREATE TABLE reader_study_ratings ("
+    " id " + id + ","
+    " study_id INTEGER NOT NULL REFERENCES reader_studies(id),"
+    " reader_id INTEGER NOT NULL REFERENCES users(id),"
+    " series_id INTEGER NOT NULL REFERENCES series(id),"
+    " ai_mask_version_id INTEGER REFERENCES mask_versions(id),"
+    " rating TEXT NOT NULL CHECK (rating IN ('accept', 'minor', 'major', 'reject')),"
+    " rated_at TEXT NOT NULL,"
+    " UNIQUE (study_id, reader_id, series_id))",
+
+    "CREATE TABLE reader_study_consensus ("
+    " id " + id + ","
+    " study_id INTEGER NOT NULL REFERENCES reader_studies(id),"
+    " series_id INTEGER NOT NULL REFERENCES series(id),"
+    " mask_version_id INTEGER NOT NULL REFERENCES mask_versions(id),"
+    " method TEXT NOT NULL,"
+    " inputs TEXT NOT NULL DEFAULT '[]'," // JSON array of the mask versions voted on
+    " created_by INTEGER NOT NULL REFERENCES users(id),"
+    " created_at TEXT NOT NULL)",
+  };
+  out.push_back(m3);
+
+  // ---- 4: default model per modality (database/FineTuning.h promoteModel) -------------------
+  Migration m4;
+  m4.version = 4;
+  m4.description = "default model per modality (promotion of fine-tuned models)";
+  m4.statements = {
+    "CREATE TABLE model_defaults ("
+    " modality TEXT PRIMARY KEY,"
+    " model_version_id INTEGER NOT NULL REFERENCES model_versions(id),"
+    " promoted_by INTEGER REFERENCES users(id),"
+    " promoted_at TEXT NOT NULL)",
+  };
+  out.push_back(m4);
   return out;
 }
 
-int latestSchemaVersion() { return 2; }
+int latestSchemaVersion() { return 4; }
 } // namespace panseg::db

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
+#include "database/Blinding.h"
 #include "database/ContentHash.h"
 #include "database/Schema.h"
 #include "database/SqlDialect.h"
@@ -531,7 +532,9 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
   d->schemaVersion = current;
 
   // --- the acting user ----------------------------------------------------------------------
-  const std::string name = options.username.empty() ? osUserName() : options.username;
+  if (d->options.username.empty())
+    d->options.username = QString::fromLocal8Bit(qgetenv("PANSEG_USER")).toStdString();
+  const std::string name = d->options.username.empty() ? osUserName() : d->options.username;
   if (auto u = userByName(name))
     d->user = *u;
   else
@@ -553,6 +556,7 @@ std::string StudyDatabase::absolutePath(const std::string& relative) const
 }
 int StudyDatabase::schemaVersion() const { return d->schemaVersion; }
 const User& StudyDatabase::currentUser() const { return d->user; }
+std::string StudyDatabase::connectionName() const { return d->connectionName.toStdString(); }
 const StudyDatabase::SweepReport& StudyDatabase::openSweepReport() const { return d->openSweep; }
 
 // ---- users ----------------------------------------------------------------------------------
@@ -730,7 +734,25 @@ std::vector<SeriesRecord> StudyDatabase::listSeries(const SeriesFilter& filter) 
   std::vector<SeriesRecord> out;
   while (q.next())
     out.push_back(seriesFromRow(q));
+  hideBlindedMaskSummaries(out);
   return out;
+}
+
+void StudyDatabase::hideBlindedMaskSummaries(std::vector<SeriesRecord>& records) const
+{
+  if (d->schemaVersion < 3 || BlindingRules::exempt(d->user))
+    return;
+  const std::set<int64_t> blinded = BlindingRules::blindedSeries(d->connectionName, d->user);
+  for (SeriesRecord& r : records)
+  {
+    if (!blinded.count(r.id))
+      continue;
+    const std::vector<MaskVersion> visible = masksOf(r.id); // filtered by the blinding rules
+    r.maskCount = int(visible.size());
+    r.latestMaskId = visible.empty() ? 0 : visible.back().id;
+    r.latestMaskState = visible.empty() ? std::nullopt : std::optional<MaskState>(visible.back().state);
+    r.latestVolumeMl = visible.empty() ? std::nan("") : visible.back().volumeMl;
+  }
 }
 
 std::optional<SeriesRecord> StudyDatabase::series(int64_t seriesId) const
@@ -738,9 +760,11 @@ std::optional<SeriesRecord> StudyDatabase::series(int64_t seriesId) const
   QSqlQuery q = d->prepare(std::string(kSeriesSelect) + " WHERE s.id = ?");
   q.addBindValue(qlonglong(seriesId));
   d->run(q, "read series " + std::to_string(seriesId));
-  if (q.next())
-    return seriesFromRow(q);
-  return std::nullopt;
+  if (!q.next())
+    return std::nullopt;
+  std::vector<SeriesRecord> one{ seriesFromRow(q) };
+  hideBlindedMaskSummaries(one);
+  return one.front();
 }
 
 std::optional<int64_t> StudyDatabase::seriesIdByContentHash(const std::string& contentHash) const
@@ -894,6 +918,14 @@ std::vector<MaskVersion> StudyDatabase::masksOf(int64_t seriesId) const
   std::vector<MaskVersion> out;
   while (q.next())
     out.push_back(maskFromRow(q));
+  if (d->schemaVersion >= 3 && !BlindingRules::exempt(d->user))
+  {
+    const BlindingRules rules(d->connectionName, d->user, seriesId);
+    if (rules.active())
+      out.erase(std::remove_if(out.begin(), out.end(),
+                               [&](const MaskVersion& m) { return !rules.reasonHidden(m).empty(); }),
+                out.end());
+  }
   return out;
 }
 
@@ -902,9 +934,16 @@ std::optional<MaskVersion> StudyDatabase::maskVersion(int64_t versionId) const
   QSqlQuery q = d->prepare(std::string(kMaskSelect) + " WHERE m.id = ?");
   q.addBindValue(qlonglong(versionId));
   d->run(q, "read mask version " + std::to_string(versionId));
-  if (q.next())
-    return maskFromRow(q);
-  return std::nullopt;
+  if (!q.next())
+    return std::nullopt;
+  MaskVersion m = maskFromRow(q);
+  if (d->schemaVersion >= 3 && !BlindingRules::exempt(d->user))
+  {
+    const std::string why = BlindingRules(d->connectionName, d->user, m.seriesId).reasonHidden(m);
+    if (!why.empty())
+      throw Error(why);
+  }
+  return m;
 }
 
 std::optional<int64_t> StudyDatabase::maskIdByContentHash(int64_t seriesId, const std::string& contentHash) const

@@ -52,7 +52,11 @@ public:
   /// Absolute path of a path stored relative to the data folder.
   std::string absolutePath(const std::string& relative) const;
   int schemaVersion() const;
+  /// The acting user: OpenOptions::username, else $PANSEG_USER, else the operating-system login.
   const User& currentUser() const;
+  /// Name of this database's Qt SQL connection, for repositories in database/ that keep their
+  /// own tables in the same database and must share its transactions (ReaderStudy).
+  std::string connectionName() const;
 
   // ---- users ------------------------------------------------------------------------------
   /// The first user of a new database is an admin; later users start as readers.
@@ -90,6 +94,8 @@ public:
   AddedSeries addSeries(const NewSeries& series);
   /// Adds many in a single transaction (bulk loads, benchmarks).
   std::vector<AddedSeries> addSeriesBatch(const std::vector<NewSeries>& series);
+  /// Series with their mask summary. For a user blinded by a reader study (Blinding.h) the
+  /// summary counts only the masks that user may see.
   std::vector<SeriesRecord> listSeries(const SeriesFilter& filter = {}) const;
   std::optional<SeriesRecord> series(int64_t seriesId) const;
   std::optional<int64_t> seriesIdByContentHash(const std::string& contentHash) const;
@@ -103,14 +109,16 @@ public:
   /// lie on the series' grid. The file is written and verified before the row is committed.
   /// Returns the new version's id. Earlier versions are never touched.
   int64_t saveMaskVersion(int64_t seriesId, const LabelMask& mask, const MaskProvenance& provenance);
-  /// Versions of a series, oldest first.
+  /// Versions of a series, oldest first, without those the current user is blinded to by a
+  /// reader study (Blinding.h).
   std::vector<MaskVersion> masksOf(int64_t seriesId) const;
+  /// Throws Error ("blinded: ...") when a reader study blinds the current user to this version.
   std::optional<MaskVersion> maskVersion(int64_t versionId) const;
   std::optional<int64_t> maskIdByContentHash(int64_t seriesId, const std::string& contentHash) const;
   /// Moves a version through the review workflow (see isAllowedTransition).
   void setMaskState(int64_t versionId, MaskState state, const std::string& note = {});
   /// Reads a version's file after checking its SHA-256; throws Error naming a missing or
-  /// altered file.
+  /// altered file, or "blinded: ..." when a reader study hides the version from the current user.
   LabelMask loadMask(int64_t versionId) const;
 
   // ---- model registry and jobs (used by inference and training) ----------------------------
@@ -145,6 +153,7 @@ public:
   struct Impl; // opaque; public only so that helpers in the .cpp can name it
 
 private:
+  void hideBlindedMaskSummaries(std::vector<SeriesRecord>& records) const;
   std::unique_ptr<Impl> d;
 };
 } // namespace panseg::db

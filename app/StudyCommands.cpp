@@ -1,0 +1,486 @@
+// Reader studies from the command line (database/ReaderStudy.h) and their reports.
+#include "StudyCommands.h"
+
+#include "Cli.h"
+
+#include "core/Error.h"
+#include "core/io/ImageIO.h"
+#include "database/ReaderStudy.h"
+#include "database/StudyDatabase.h"
+#include "database/StudyReport.h"
+#include "ui/reports/StudyReportDocument.h"
+
+#include <QGuiApplication>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <cstdio>
+#include <set>
+
+namespace panseg::cli
+{
+namespace
+{
+using namespace panseg::db;
+
+QString qs(const std::string& s)
+{
+  return QString::fromStdString(s);
+}
+
+/// PDF output needs a QGuiApplication; the offscreen platform is enough and needs no display.
+void ensureGuiApplication()
+{
+  if (QCoreApplication::instance())
+    return;
+  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+  static int argc = 1;
+  static char name[] = "panseg";
+  static char* argv[] = {name, nullptr};
+  static QGuiApplication app(argc, argv);
+}
+
+std::unique_ptr<StudyDatabase> openDb(const Args& a)
+{
+  ensureGuiApplication();
+  StudyDatabase::OpenOptions o;
+  o.username = a.value("user").toStdString();
+  return std::make_unique<StudyDatabase>(
+      (a.has("db") ? a.value("db") : qs(StudyDatabase::defaultDataFolder())).toStdString(), o);
+}
+
+void printJson(const QJsonObject& o)
+{
+  std::printf("%s", QJsonDocument(o).toJson(QJsonDocument::Indented).constData());
+}
+
+bool bad(const Args& a, const QString& synopsis, int minPos, int maxPos)
+{
+  if (!a.error.isEmpty())
+  {
+    printError(a.error);
+    return true;
+  }
+  if (a.positionals.size() < minPos || a.positionals.size() > maxPos)
+  {
+    printError("usage: " + synopsis);
+    return true;
+  }
+  return false;
+}
+
+int64_t positiveId(const QString& text, const char* what)
+{
+  bool ok = false;
+  const qlonglong id = text.toLongLong(&ok);
+  if (!ok || id <= 0)
+    throw Error(std::string(what) + " must be a positive whole number, not '" + text.toStdString() +
+                "'");
+  return id;
+}
+
+QJsonObject readJson(const ReadRecord& r)
+{
+  QJsonObject o{
+      {"id", qint64(r.id)},   {"reader", qs(r.readerName)},  {"series", qint64(r.seriesId)},
+      {"read", r.readNumber}, {"position", r.orderPosition}, {"state", qs(to_string(r.state))},
+      {"locked", r.locked}};
+  if (r.maskVersionId)
+    o["mask_version"] = qint64(r.maskVersionId);
+  if (!r.unlockAt.empty())
+    o["unlock_at"] = qs(r.unlockAt);
+  if (!r.comment.empty())
+    o["comment"] = qs(r.comment);
+  if (r.rating)
+    o["rating"] = qs(to_string(*r.rating));
+  return o;
+}
+
+QJsonObject studyJson(const ReaderStudyInfo& s)
+{
+  QJsonArray readers, series;
+  for (const auto& u : s.readers)
+    readers.append(qs(u.username));
+  for (auto id : s.seriesIds)
+    series.append(qint64(id));
+  return QJsonObject{{"id", qint64(s.id)},
+                     {"name", qs(s.name)},
+                     {"design", qs(to_string(s.design))},
+                     {"washout_days", s.washoutDays},
+                     {"start_from", qs(to_string(s.startFrom))},
+                     {"label", s.label},
+                     {"seed", qint64(s.seed)},
+                     {"status", s.open ? "open" : "closed"},
+                     {"created_by", qs(s.createdByName)},
+                     {"created_at", qs(s.createdAt)},
+                     {"readers", readers},
+                     {"series", series}};
+}
+
+void printRead(const ReadRecord& r)
+{
+  std::string state = to_string(r.state);
+  if (r.locked)
+    state = r.unlockAt.empty() ? "locked (after read 1)" : "locked until " + r.unlockAt;
+  if (r.rating)
+    state += ", rated " + to_string(*r.rating);
+  std::printf("%6lld %-14s %6lld %4d %4d  %-30s %s%s\n", (long long)r.id, r.readerName.c_str(),
+              (long long)r.seriesId, r.readNumber, r.orderPosition, state.c_str(),
+              r.maskVersionId ? ("mask " + std::to_string(r.maskVersionId)).c_str() : "",
+              r.comment.empty() ? "" : ("  \"" + r.comment + "\"").c_str());
+}
+
+void printReadHeader()
+{
+  std::printf("%6s %-14s %6s %4s %4s  %-30s %s\n", "READ", "READER", "SERIES", "NO", "POS", "STATE",
+              "MASK / COMMENT");
+}
+
+std::vector<std::string> splitList(const QString& text)
+{
+  std::vector<std::string> out;
+  for (const QString& p : text.split(',', Qt::SkipEmptyParts))
+    out.push_back(p.trimmed().toStdString());
+  return out;
+}
+
+int create(const QStringList& args)
+{
+  const Args a(args, {});
+  const QString syn =
+      "panseg study create --name NAME --design inter|intra|ai-review --readers A,B "
+      "(--series ID,ID,... | --modality M [--center C]) [--washout-days N] [--start scratch|ai] "
+      "[--label N] [--seed N] [--description TEXT] [--db DIR] [--user NAME]";
+  if (bad(a, syn, 0, 0))
+    return Usage;
+  if (!a.has("name") || !a.has("design") || !a.has("readers") ||
+      (!a.has("series") && !a.has("modality") && !a.has("center")))
+  {
+    printError("usage: " + syn);
+    return Usage;
+  }
+  NewReaderStudy s;
+  s.name = a.value("name").toStdString();
+  const auto design = parseStudyDesign(a.value("design").toStdString());
+  if (!design)
+  {
+    printError("--design must be inter, intra or ai-review, not '" + a.value("design") + "'");
+    return Usage;
+  }
+  s.design = *design;
+  const auto start = parseStartFrom(a.value("start", "scratch").toStdString());
+  if (!start)
+  {
+    printError("--start must be scratch or ai");
+    return Usage;
+  }
+  s.startFrom = *start;
+  bool ok = true;
+  s.washoutDays = a.intValue("washout-days", 28, &ok);
+  if (!ok)
+    return Usage;
+  s.label = a.intValue("label", 0, &ok);
+  if (!ok)
+    return Usage;
+  s.seed = uint32_t(a.intValue("seed", 1, &ok));
+  if (!ok)
+    return Usage;
+  s.description = a.value("description").toStdString();
+  s.readers = splitList(a.value("readers"));
+  auto db = openDb(a);
+  if (a.has("series"))
+    for (const QString& id : a.value("series").split(',', Qt::SkipEmptyParts))
+      s.seriesIds.push_back(positiveId(id.trimmed(), "a series id"));
+  else
+  {
+    SeriesFilter f;
+    if (a.has("modality"))
+    {
+      f.modality = parseModality(a.value("modality").toStdString());
+      if (!f.modality)
+        throw Error("unknown modality '" + a.value("modality").toStdString() +
+                    "' (CT, MRI-T1W, MRI-T2W, MRI, other)");
+      f.anyMri = *f.modality == Modality::Mri;
+    }
+    f.center = a.value("center").toStdString();
+    for (const auto& r : db->listSeries(f))
+      s.seriesIds.push_back(r.id);
+    if (s.seriesIds.empty())
+      throw Error("no series match the modality/center filter");
+  }
+  ReaderStudy rs(*db);
+  const int64_t id = rs.createStudy(s);
+  const ReaderStudyInfo info = rs.study(id);
+  std::printf("created reader study %lld '%s': %s, %zu cases, %zu readers\n", (long long)id,
+              info.name.c_str(), to_string(info.design).c_str(), info.seriesIds.size(),
+              info.readers.size());
+  return Ok;
+}
+
+int list(const QStringList& args)
+{
+  const Args a(args, {"json"});
+  if (bad(a, "panseg study list [--db DIR] [--user NAME] [--json]", 0, 0))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const auto studies = rs.studies();
+  if (a.has("json"))
+  {
+    QJsonArray arr;
+    for (const auto& s : studies)
+      arr.append(studyJson(s));
+    printJson(QJsonObject{{"studies", arr}});
+    return Ok;
+  }
+  std::printf("%5s %-24s %-10s %-8s %6s %7s %s\n", "ID", "NAME", "DESIGN", "STATUS", "CASES",
+              "READERS", "CREATED (UTC)");
+  for (const auto& s : studies)
+    std::printf("%5lld %-24s %-10s %-8s %6zu %7zu %s\n", (long long)s.id, s.name.c_str(),
+                to_string(s.design).c_str(), s.open ? "open" : "closed", s.seriesIds.size(),
+                s.readers.size(), s.createdAt.c_str());
+  std::printf("%zu reader studies\n", studies.size());
+  return Ok;
+}
+
+int show(const QStringList& args)
+{
+  const Args a(args, {"json"});
+  if (bad(a, "panseg study show STUDY [--db DIR] [--user NAME] [--json]", 1, 1))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const ReaderStudyInfo s = rs.findStudy(a.positionals[0].toStdString());
+  const auto reads = rs.reads(s.id); // coordinators only
+  if (a.has("json"))
+  {
+    QJsonObject o = studyJson(s);
+    QJsonArray arr;
+    for (const auto& r : reads)
+      arr.append(readJson(r));
+    o["reads"] = arr;
+    printJson(o);
+    return Ok;
+  }
+  std::printf("reader study %lld '%s': %s%s, start from %s, %s, seed %u, created %s by %s\n",
+              (long long)s.id, s.name.c_str(), to_string(s.design).c_str(),
+              s.design == StudyDesign::IntraObserver
+                  ? (", wash-out " + std::to_string(s.washoutDays) + " days").c_str()
+                  : "",
+              to_string(s.startFrom).c_str(), s.open ? "open" : "closed", s.seed,
+              s.createdAt.c_str(), s.createdByName.c_str());
+  printReadHeader();
+  for (const auto& r : reads)
+    printRead(r);
+  return Ok;
+}
+
+int worklist(const QStringList& args)
+{
+  const Args a(args, {"json"});
+  if (bad(a, "panseg study worklist STUDY [--reader NAME] [--db DIR] [--user NAME] [--json]", 1, 1))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const ReaderStudyInfo s = rs.findStudy(a.positionals[0].toStdString());
+  const Worklist w = rs.worklist(s.id, a.value("reader").toStdString());
+  if (a.has("json"))
+  {
+    QJsonArray arr;
+    for (const auto& r : w.reads)
+      arr.append(readJson(r));
+    QJsonObject o{{"study", qs(s.name)},
+                  {"done", w.done},
+                  {"total", w.total},
+                  {"locked", w.locked},
+                  {"reads", arr}};
+    if (w.next)
+      o["next"] = qint64(w.next->id);
+    printJson(o);
+    return Ok;
+  }
+  std::printf("study '%s': %d of %d reads done, %d locked%s\n", s.name.c_str(), w.done, w.total,
+              w.locked, w.next ? (", next: read " + std::to_string(w.next->id)).c_str() : "");
+  printReadHeader();
+  for (const auto& r : w.reads)
+    printRead(r);
+  return Ok;
+}
+
+int read(const QStringList& args)
+{
+  const Args a(args, {});
+  if (bad(a, "panseg study read READ_ID [--out MASK.nii.gz] [--db DIR] [--user NAME]", 1, 1))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const ReadRecord r = rs.startRead(positiveId(a.positionals[0], "READ_ID"));
+  const auto series = db->series(r.seriesId);
+  std::printf("read %lld in progress: series %lld (read %d), image %s\n", (long long)r.id,
+              (long long)r.seriesId, r.readNumber, series ? series->sourcePath.c_str() : "?");
+  if (a.has("out"))
+  {
+    writeMask(rs.startingMask(r.id), a.value("out").toStdString());
+    std::printf("starting mask written to %s\n", qPrintable(a.value("out")));
+  }
+  return Ok;
+}
+
+int submit(const QStringList& args)
+{
+  const Args a(args, {});
+  if (bad(a, "panseg study submit READ_ID MASK [--note TEXT] [--db DIR] [--user NAME]", 2, 2))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const int64_t id = positiveId(a.positionals[0], "READ_ID");
+  const int64_t mask =
+      rs.submitRead(id, readMask(a.positionals[1].toStdString()), a.value("note").toStdString());
+  std::printf("read %lld submitted as mask version %lld\n", (long long)id, (long long)mask);
+  return Ok;
+}
+
+int rate(const QStringList& args)
+{
+  const Args a(args, {});
+  if (bad(a, "panseg study rate STUDY SERIES_ID accept|minor|major|reject [--db DIR] [--user NAME]",
+          3, 3))
+    return Usage;
+  const auto rating = parseAiRating(a.positionals[2].toStdString());
+  if (!rating)
+  {
+    printError("the rating must be accept, minor, major or reject");
+    return Usage;
+  }
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const ReaderStudyInfo s = rs.findStudy(a.positionals[0].toStdString());
+  rs.rateAiMask(s.id, positiveId(a.positionals[1], "SERIES_ID"), *rating);
+  std::printf("rated the AI mask of series %s: %s\n", qPrintable(a.positionals[1]),
+              to_string(*rating).c_str());
+  return Ok;
+}
+
+int review(const QStringList& args, bool approve)
+{
+  const Args a(args, {});
+  if (bad(a,
+          approve ? "panseg study approve READ_ID [--comment TEXT] [--db DIR] [--user NAME]"
+                  : "panseg study return READ_ID --comment TEXT [--db DIR] [--user NAME]",
+          1, 1))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const int64_t id = positiveId(a.positionals[0], "READ_ID");
+  if (approve)
+    rs.approveRead(id, a.value("comment").toStdString());
+  else
+    rs.returnRead(id, a.value("comment").toStdString());
+  std::printf("read %lld %s\n", (long long)id, approve ? "approved" : "returned to its reader");
+  return Ok;
+}
+
+int consensus(const QStringList& args)
+{
+  const Args a(args, {});
+  if (bad(a, "panseg study consensus STUDY SERIES_ID [--db DIR] [--user NAME]", 2, 2))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const ReaderStudyInfo s = rs.findStudy(a.positionals[0].toStdString());
+  const int64_t mask = rs.buildConsensus(s.id, positiveId(a.positionals[1], "SERIES_ID"));
+  std::printf("consensus (majority vote) saved as mask version %lld\n", (long long)mask);
+  return Ok;
+}
+
+int close(const QStringList& args)
+{
+  const Args a(args, {});
+  if (bad(a, "panseg study close STUDY [--db DIR] [--user NAME]", 1, 1))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const ReaderStudyInfo s = rs.findStudy(a.positionals[0].toStdString());
+  rs.closeStudy(s.id);
+  std::printf("reader study '%s' closed (blinding lifted)\n", s.name.c_str());
+  return Ok;
+}
+} // namespace
+
+int studyCommand(const QStringList& args)
+{
+  const QString verb = args.value(0);
+  const QStringList rest = args.mid(1);
+  if (verb == "create")
+    return create(rest);
+  if (verb == "list")
+    return list(rest);
+  if (verb == "show")
+    return show(rest);
+  if (verb == "worklist")
+    return worklist(rest);
+  if (verb == "read")
+    return read(rest);
+  if (verb == "submit")
+    return submit(rest);
+  if (verb == "rate")
+    return rate(rest);
+  if (verb == "approve")
+    return review(rest, true);
+  if (verb == "return")
+    return review(rest, false);
+  if (verb == "consensus")
+    return consensus(rest);
+  if (verb == "close")
+    return close(rest);
+  printError(verb.isEmpty()
+                 ? "usage: panseg study "
+                   "create|list|show|worklist|read|submit|rate|approve|return|consensus|close ..."
+                 : "unknown study command '" + verb +
+                       "' (create, list, show, worklist, read, submit, rate, approve, return, "
+                       "consensus, close)");
+  return Usage;
+}
+
+int reportCommand(const QStringList& args)
+{
+  const Args a(args, {"no-charts"});
+  if (bad(a, "panseg report --study STUDY --out FILE.{pdf,csv,html} [--db DIR] [--user NAME]", 0,
+          0))
+    return Usage;
+  if (!a.has("study") || !a.has("out"))
+  {
+    printError(
+        "usage: panseg report --study STUDY --out FILE.{pdf,csv,html} [--db DIR] [--user NAME]");
+    return Usage;
+  }
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const ReaderStudyInfo s = rs.findStudy(a.value("study").toStdString());
+  const StudyReportData data = computeStudyReport(*db, s.id);
+  ui::writeStudyReport(data, a.value("out"), PANSEG_VERSION);
+  std::printf("report of study '%s' (%zu pairs) written to %s\n", s.name.c_str(), data.pairs.size(),
+              qPrintable(a.value("out")));
+  return Ok;
+}
+
+QString studyUsage()
+{
+  return "  panseg study create --name NAME --design inter|intra|ai-review --readers A,B\n"
+         "                      (--series IDS | --modality M [--center C]) [--washout-days N] "
+         "[--start scratch|ai]\n"
+         "                      [--label N] [--seed N] [--description TEXT] [--db DIR] [--user "
+         "NAME]\n"
+         "  panseg study list|show STUDY|worklist STUDY [--reader NAME] [--json] [--db DIR] "
+         "[--user NAME]\n"
+         "  panseg study read READ_ID [--out MASK] | submit READ_ID MASK | rate STUDY SERIES "
+         "accept|minor|major|reject\n"
+         "  panseg study approve READ_ID [--comment T] | return READ_ID --comment T | consensus "
+         "STUDY SERIES | close STUDY\n"
+         "  panseg report --study STUDY --out FILE.{pdf,csv,html} [--db DIR] [--user NAME]\n"
+         "                                   reader studies (docs/reader-studies.md); --user "
+         "defaults to $PANSEG_USER\n";
+}
+} // namespace panseg::cli

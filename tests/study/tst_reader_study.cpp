@@ -1,0 +1,745 @@
+// Reader studies on real SQLite databases in temporary folders, with synthetic phantoms as the
+// series and perturbed ground truths as the readers' masks.
+#include "core/Error.h"
+#include "core/demo/PhantomGenerator.h"
+#include "core/io/ImageIO.h"
+#include "core/metrics/Agreement.h"
+#include "database/ContentHash.h"
+#include "database/ReaderStudy.h"
+#include "database/StudyDatabase.h"
+#include "database/StudyReport.h"
+#include "ui/MaskListModel.h"
+#include "ui/ReaderStudyPanel.h"
+#include "ui/ReaderWorklistModel.h"
+#include "ui/reports/StudyReportDocument.h"
+
+#include <QFile>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <algorithm>
+#include <set>
+
+using namespace panseg;
+using namespace panseg::db;
+
+namespace
+{
+struct Case
+{
+  int64_t seriesId = 0;
+  LabelMask truth;
+};
+
+/// Shifts a mask by (dx, dy, dz) voxels (outside = 0): a reader who draws a little off.
+LabelMask shifted(const LabelMask& m, int dx, int dy, int dz)
+{
+  LabelMask out(m.geometry, 0);
+  for (int64_t z = 0; z < m.nz(); ++z)
+    for (int64_t y = 0; y < m.ny(); ++y)
+      for (int64_t x = 0; x < m.nx(); ++x)
+        if (m.contains(x - dx, y - dy, z - dz))
+          out.at(x, y, z) = m.at(x - dx, y - dy, z - dz);
+  return out;
+}
+
+/// Grows a mask by one voxel in +x and -x (a generous reader).
+LabelMask grownX(const LabelMask& m)
+{
+  LabelMask out = m;
+  for (int64_t z = 0; z < m.nz(); ++z)
+    for (int64_t y = 0; y < m.ny(); ++y)
+      for (int64_t x = 0; x < m.nx(); ++x)
+        if (m.at(x, y, z) && (x > 0 && x + 1 < m.nx()))
+          out.at(x - 1, y, z) = out.at(x + 1, y, z) = 1;
+  return out;
+}
+
+StudyDatabase::OpenOptions as(const std::string& user)
+{
+  StudyDatabase::OpenOptions o;
+  o.username = user;
+  return o;
+}
+
+struct Env
+{
+  QTemporaryDir tmp;
+  std::string dir;
+  std::vector<Case> cases;
+};
+
+/// A database owned by "coord" (the first user: admin), with coordinator "carol", and `n`
+/// phantom series (alternating CT / MRI-T1W and centers "north" / "south").
+void setUp(Env& e, int n)
+{
+  QVERIFY(e.tmp.isValid());
+  e.dir = (e.tmp.path() + "/db").toStdString();
+  StudyDatabase db(e.dir, as("coord"));
+  db.addUser("carol", Role::Coordinator);
+  for (int i = 0; i < n; ++i)
+  {
+    demo::PhantomOptions po;
+    po.seed = uint32_t(11 + i);
+    po.size = {48, 40, 20};
+    po.spacingMm = {6.4, 6.4, 9.6};
+    po.generateMr = (i % 2) == 1;
+    po.noiseScale = 0.2;
+    po.threads = 2;
+    demo::Phantom ph = demo::generatePhantom(po);
+    const Image& img = (i % 2) ? ph.mrT1 : ph.ct;
+    const std::string path = (e.tmp.path() + QString("/case%1.nii.gz").arg(i)).toStdString();
+    writeImage(img, path);
+    const Image stored = readImage(path); // the series is what the file holds
+    StudyDatabase::NewSeries s;
+    s.patientKey = "name:case" + std::to_string(i);
+    s.patientName = "case" + std::to_string(i);
+    s.studyKey = s.patientKey + ":1";
+    s.description = "phantom " + std::to_string(i);
+    s.modality = (i % 2) ? Modality::MriT1w : Modality::CT;
+    s.center = (i / 2) % 2 ? "south" : "north";
+    s.geometry = stored.geometry;
+    s.format = "NIfTI";
+    s.sourcePath = path;
+    s.contentHash = imageContentHash(stored);
+    const auto added = db.addSeries(s);
+    QVERIFY(!added.duplicate);
+    e.cases.push_back({added.id, ph.pancreas});
+  }
+}
+
+std::vector<int64_t> seriesIds(const Env& e)
+{
+  std::vector<int64_t> out;
+  for (const auto& c : e.cases)
+    out.push_back(c.seriesId);
+  return out;
+}
+
+const LabelMask& truthOf(const Env& e, int64_t seriesId)
+{
+  for (const auto& c : e.cases)
+    if (c.seriesId == seriesId)
+      return c.truth;
+  throw Error("no such case");
+}
+
+/// Runs the real panseg executable; returns exit code, stdout and stderr.
+struct Run
+{
+  int code = -1;
+  QString out, err;
+};
+Run runPanseg(const QStringList& args, const QString& user = {})
+{
+  QProcess p;
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert("QT_QPA_PLATFORM", "offscreen");
+  if (!user.isEmpty())
+    env.insert("PANSEG_USER", user);
+  p.setProcessEnvironment(env);
+  p.start(PANSEG_EXE, args);
+  Run r;
+  if (!p.waitForFinished(50000))
+  {
+    p.kill();
+    return r;
+  }
+  r.code = p.exitCode();
+  r.out = QString::fromUtf8(p.readAllStandardOutput());
+  r.err = QString::fromUtf8(p.readAllStandardError());
+  return r;
+}
+
+template <typename F> QString errorOf(F&& f)
+{
+  try
+  {
+    f();
+  }
+  catch (const std::exception& e)
+  {
+    return QString::fromStdString(e.what());
+  }
+  return {};
+}
+} // namespace
+
+class TstReaderStudy : public QObject
+{
+  Q_OBJECT
+
+private slots:
+  void readingOrderIsRandomButDeterministic();
+  void onlyCoordinatorsCreateAndReview();
+  void blindingOnEveryRoute();
+  void intraObserverWashOut();
+  void aiReviewStrictBothAccept();
+  void consensusMajorityVoteAndReturn();
+  void scriptedEndToEndStudyCsvMatchesPdf();
+  void panelOpensAndSubmitsReads();
+};
+
+void TstReaderStudy::readingOrderIsRandomButDeterministic()
+{
+  Env e;
+  setUp(e, 6);
+  StudyDatabase db(e.dir, as("coord"));
+  ReaderStudy rs(db);
+  auto orders = [&](int64_t studyId)
+  {
+    std::map<std::string, std::vector<int64_t>> out;
+    for (const ReadRecord& r : rs.reads(studyId))
+      out[r.readerName].resize(6);
+    for (const ReadRecord& r : rs.reads(studyId))
+      out[r.readerName][size_t(r.orderPosition - 1)] = r.seriesId;
+    return out;
+  };
+  NewReaderStudy s;
+  s.name = "order-1";
+  s.readers = {"alice", "bob"};
+  s.seriesIds = seriesIds(e);
+  s.seed = 7;
+  const auto a = orders(rs.createStudy(s));
+  s.name = "order-2"; // same seed, readers and series: the same orders
+  const auto b = orders(rs.createStudy(s));
+  s.name = "order-3";
+  s.seed = 8;
+  const auto c = orders(rs.createStudy(s));
+  QCOMPARE(a, b);
+  QVERIFY(a != c);
+  QVERIFY(a.at("alice") != a.at("bob")); // each reader has an own order
+  for (const auto& [reader, order] : a)  // a permutation of the series
+  {
+    std::vector<int64_t> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    QCOMPARE(sorted, seriesIds(e));
+  }
+  // The orders are in the audit log of the creation.
+  bool found = false;
+  for (const auto& entry : db.auditLog("reader_studies"))
+    found = found || (entry.action == "create-reader-study" &&
+                      entry.detailsJson.find("first_read_orders") != std::string::npos);
+  QVERIFY(found);
+  // Duplicate names and too few readers are refused.
+  QVERIFY(errorOf([&] { rs.createStudy(s); }).contains("already exists"));
+  s.name = "one-reader";
+  s.readers = {"alice"};
+  QVERIFY(errorOf([&] { rs.createStudy(s); }).contains("at least two readers"));
+}
+
+void TstReaderStudy::onlyCoordinatorsCreateAndReview()
+{
+  Env e;
+  setUp(e, 2);
+  {
+    StudyDatabase db(e.dir, as("carol"));
+    NewReaderStudy s;
+    s.name = "roles";
+    s.readers = {"alice", "bob"};
+    s.seriesIds = seriesIds(e);
+    ReaderStudy(db).createStudy(s);
+    s.name = "coordinator-reads";
+    s.readers = {"alice", "carol"};
+    QVERIFY(
+        errorOf([&] { ReaderStudy(db).createStudy(s); }).contains("readers need the reader role"));
+  }
+  StudyDatabase db(e.dir, as("alice"));
+  ReaderStudy rs(db);
+  NewReaderStudy s;
+  s.name = "by-a-reader";
+  s.readers = {"bob", "dave"};
+  s.seriesIds = seriesIds(e);
+  QVERIFY(errorOf([&] { rs.createStudy(s); }).contains("only a coordinator or an admin"));
+  const int64_t study = rs.findStudy("roles").id;
+  QVERIFY(errorOf([&] { rs.reads(study); }).contains("only a coordinator"));
+  QVERIFY(errorOf([&] { rs.worklist(study, "bob"); }).contains("only a coordinator"));
+  const Worklist w = rs.worklist(study);
+  QCOMPARE(w.total, 2);
+  QVERIFY(w.next);
+  // Someone else's read cannot be started or submitted.
+  StudyDatabase bobDb(e.dir, as("bob"));
+  const Worklist bw = ReaderStudy(bobDb).worklist(study);
+  QVERIFY(errorOf([&] { rs.startRead(bw.reads[0].id); }).contains("belongs to bob"));
+  rs.startRead(w.next->id);
+  const int64_t mask = rs.submitRead(w.next->id, truthOf(e, w.next->seriesId));
+  QCOMPARE(db.maskVersion(mask)->state, MaskState::Submitted);
+  QCOMPARE(db.maskVersion(mask)->source, MaskSource::Reader);
+  QVERIFY(errorOf([&] { rs.approveRead(w.next->id); }).contains("only a coordinator"));
+  QVERIFY(errorOf([&] { rs.submitRead(w.next->id, truthOf(e, w.next->seriesId)); })
+              .contains("already submitted"));
+  QCOMPARE(rs.worklist(study).done, 1);
+}
+
+void TstReaderStudy::blindingOnEveryRoute()
+{
+  Env e;
+  setUp(e, 2);
+  const int64_t series = e.cases[0].seriesId;
+  int64_t studyId = 0, aliceMask = 0, truthMask = 0;
+  {
+    StudyDatabase db(e.dir, as("coord"));
+    MaskProvenance p;
+    p.source = MaskSource::Import;
+    p.importedFrom = "/reference/truth.nii.gz";
+    truthMask = db.saveMaskVersion(series, e.cases[0].truth, p); // a reference readers must not see
+    NewReaderStudy s;
+    s.name = "blind";
+    s.readers = {"alice", "bob"};
+    s.seriesIds = seriesIds(e);
+    studyId = ReaderStudy(db).createStudy(s);
+  }
+  {
+    StudyDatabase db(e.dir, as("alice"));
+    ReaderStudy rs(db);
+    for (const ReadRecord& r : rs.worklist(studyId).reads)
+      if (r.seriesId == series)
+        aliceMask = rs.submitRead(rs.startRead(r.id).id, shifted(e.cases[0].truth, 1, 0, 0));
+    // Her own read: visible to her.
+    QCOMPARE(db.loadMask(aliceMask).voxels, shifted(e.cases[0].truth, 1, 0, 0).voxels);
+  }
+  StudyDatabase bob(e.dir, as("bob"));
+  // loadMask and maskVersion refuse with the reason and the study.
+  const QString load = errorOf([&] { bob.loadMask(aliceMask); });
+  QVERIFY2(load.startsWith("blinded: mask version") &&
+               load.contains("belongs to another reader in reader study 'blind'"),
+           qPrintable(load));
+  QVERIFY(errorOf([&] { bob.maskVersion(aliceMask); }).contains("another reader"));
+  QVERIFY(errorOf([&] { bob.loadMask(truthMask); })
+              .contains("hidden from the readers in reader study 'blind'"));
+  // Listing: neither Alice's read nor the reference; the series summary does not leak them.
+  QVERIFY(bob.masksOf(series).empty());
+  QCOMPARE(bob.series(series)->maskCount, 0);
+  QCOMPARE(bob.series(series)->latestMaskId, int64_t(0));
+  for (const auto& r : bob.listSeries())
+    QVERIFY(r.latestMaskId != aliceMask && r.latestMaskId != truthMask);
+  // The study browser's mask list (widget-free model over the same database).
+  ui::MaskListModel model;
+  model.reload(bob, series);
+  QCOMPARE(model.rowCount(), 0);
+  // The command line: `panseg db masks` and `panseg db list` as Bob.
+  const Run masks = runPanseg(
+      {"db", "masks", QString::number(series), "--db", QString::fromStdString(e.dir), "--json"},
+      "bob");
+  QCOMPARE(masks.code, 0);
+  QVERIFY2(!masks.out.contains(QString("\"id\": %1,").arg(aliceMask)), qPrintable(masks.out));
+  QVERIFY(QJsonDocument::fromJson(masks.out.toUtf8()).object()["masks"].toArray().isEmpty());
+  const Run list =
+      runPanseg({"db", "list", "--db", QString::fromStdString(e.dir), "--json"}, "bob");
+  QCOMPARE(list.code, 0);
+  QVERIFY(!list.out.contains("latest_mask\""));
+  const Run other = runPanseg(
+      {"study", "worklist", "blind", "--reader", "alice", "--db", QString::fromStdString(e.dir)},
+      "bob");
+  QCOMPARE(other.code, 1);
+  QVERIFY(other.err.contains("only a coordinator"));
+  // Alice's mask is visible to the coordinator, and to Bob once the study is closed.
+  {
+    StudyDatabase carol(e.dir, as("carol"));
+    QCOMPARE(carol.masksOf(series).size(), size_t(2));
+    const Run asCarol = runPanseg(
+        {"db", "masks", QString::number(series), "--db", QString::fromStdString(e.dir), "--json"},
+        "carol");
+    QVERIFY(asCarol.out.contains(QString("\"id\": %1").arg(aliceMask)));
+    ReaderStudy(carol).closeStudy(studyId);
+  }
+  QCOMPARE(bob.masksOf(series).size(), size_t(2));
+  QCOMPARE(bob.loadMask(aliceMask).voxels.size(), e.cases[0].truth.voxels.size());
+}
+
+void TstReaderStudy::intraObserverWashOut()
+{
+  Env e;
+  setUp(e, 2);
+  QDateTime clock = QDateTime(QDate(2026, 3, 2), QTime(9, 0), Qt::UTC);
+  auto now = [&] { return clock; };
+  int64_t studyId = 0;
+  {
+    StudyDatabase db(e.dir, as("carol"));
+    NewReaderStudy s;
+    s.name = "intra";
+    s.design = StudyDesign::IntraObserver;
+    s.washoutDays = 28;
+    s.readers = {"alice"};
+    s.seriesIds = seriesIds(e);
+    studyId = ReaderStudy(db, now).createStudy(s);
+  }
+  StudyDatabase db(e.dir, as("alice"));
+  ReaderStudy rs(db, now);
+  Worklist w = rs.worklist(studyId);
+  QCOMPARE(w.total, 4);
+  QCOMPARE(w.locked, 2);
+  const ReadRecord first = *w.next;
+  QCOMPARE(first.readNumber, 1);
+  ReadRecord second;
+  for (const auto& r : w.reads)
+    if (r.readNumber == 2 && r.seriesId == first.seriesId)
+      second = r;
+  QVERIFY(second.locked);
+  QVERIFY(errorOf([&] { rs.startRead(second.id); }).contains("unlocks after the wash-out"));
+  rs.startRead(first.id);
+  const int64_t read1 = rs.submitRead(first.id, truthOf(e, first.seriesId));
+  // Wash-out: locked until exactly 28 days after the submission.
+  clock = clock.addDays(27);
+  QVERIFY(rs.read(second.id).locked);
+  QCOMPARE(rs.read(second.id).unlockAt, QDateTime(QDate(2026, 3, 30), QTime(9, 0), Qt::UTC)
+                                            .toString(Qt::ISODateWithMs)
+                                            .toStdString());
+  QVERIFY(
+      errorOf([&] { rs.startRead(second.id); }).contains("unlocks at 2026-03-30T09:00:00.000Z"));
+  clock = clock.addDays(1).addSecs(1);
+  QVERIFY(!rs.read(second.id).locked);
+  // Her earlier read of the case is now blinded to her.
+  QVERIFY(errorOf([&] { db.loadMask(read1); })
+              .contains("is your earlier read of this case in reader study 'intra'"));
+  QVERIFY(db.masksOf(first.seriesId).empty());
+  rs.startRead(second.id);
+  const int64_t read2 = rs.submitRead(second.id, grownX(truthOf(e, first.seriesId)));
+  QCOMPARE(db.loadMask(read2).voxels,
+           grownX(truthOf(e, first.seriesId)).voxels); // the latest read stays hers
+  // The report pairs read 2 (test) with read 1 (reference).
+  StudyDatabase carol(e.dir, as("carol"));
+  const StudyReportData data = computeStudyReport(carol, studyId);
+  QCOMPARE(data.pairs.size(), size_t(1));
+  QCOMPARE(data.pairs[0].maskA, read2);
+  QCOMPARE(data.pairs[0].maskB, read1);
+  const AgreementResult expected =
+      computeAgreement(grownX(truthOf(e, first.seriesId)), 0, truthOf(e, first.seriesId), 0);
+  QCOMPARE(data.pairs[0].metrics.dice, expected.dice);
+  QVERIFY(data.pairs[0].metrics.vpe > 0);
+  bool audited = false;
+  for (const auto& a : carol.auditLog("reader_study_reads", second.id))
+    audited = audited || a.action == "submit-read";
+  QVERIFY(audited);
+}
+
+void TstReaderStudy::aiReviewStrictBothAccept()
+{
+  Env e;
+  setUp(e, 3);
+  int64_t studyId = 0;
+  std::vector<int64_t> aiMasks;
+  {
+    StudyDatabase db(e.dir, as("carol"));
+    ModelVersion mv;
+    mv.modelId = "panseg-ct";
+    mv.version = "test";
+    const int64_t model = db.registerModelVersion(mv);
+    for (const auto& c : e.cases)
+    {
+      MaskProvenance p;
+      p.source = MaskSource::AI;
+      p.modelVersionId = model;
+      aiMasks.push_back(db.saveMaskVersion(c.seriesId, shifted(c.truth, 0, 1, 0), p));
+    }
+    NewReaderStudy s;
+    s.name = "ai";
+    s.design = StudyDesign::AiReview;
+    s.readers = {"alice", "bob"};
+    s.seriesIds = seriesIds(e);
+    studyId = ReaderStudy(db).createStudy(s);
+  }
+  const std::vector<AiRating> alice = {AiRating::Accept, AiRating::Accept, AiRating::Reject};
+  const std::vector<AiRating> bob = {AiRating::Accept, AiRating::Minor, AiRating::Accept};
+  for (const auto& [name, ratings] : {std::make_pair("alice", alice), std::make_pair("bob", bob)})
+  {
+    StudyDatabase db(e.dir, as(name));
+    ReaderStudy rs(db);
+    // The AI mask is what readers review: visible, and the starting mask of their reads.
+    QCOMPARE(db.masksOf(e.cases[0].seriesId).size(), size_t(1));
+    for (size_t i = 0; i < e.cases.size(); ++i)
+    {
+      if (i == 2)
+        rs.rateAiMask(studyId, e.cases[i].seriesId, AiRating::Major); // changed below
+      rs.rateAiMask(studyId, e.cases[i].seriesId, ratings[i]);
+    }
+    const Worklist w = rs.worklist(studyId);
+    QCOMPARE(w.done, 3);
+    QVERIFY(!w.next);
+    if (std::string(name) == "bob") // Bob edits the AI mask of case 1 (minor edits)
+    {
+      for (const auto& r : w.reads)
+        if (r.seriesId == e.cases[1].seriesId)
+        {
+          QCOMPARE(rs.startingMask(r.id).voxels, shifted(e.cases[1].truth, 0, 1, 0).voxels);
+          const int64_t m = rs.submitRead(r.id, e.cases[1].truth);
+          QCOMPARE(db.maskVersion(m)->parentId, aiMasks[1]);
+        }
+    }
+  }
+  {
+    StudyDatabase dave(e.dir, as("dave"));
+    QVERIFY(
+        errorOf([&]
+                { ReaderStudy(dave).rateAiMask(studyId, e.cases[0].seriesId, AiRating::Accept); })
+            .contains("not one of its readers"));
+  }
+  StudyDatabase carol(e.dir, as("carol"));
+  const StudyReportData data = computeStudyReport(carol, studyId);
+  QVERIFY(data.acceptance);
+  QCOMPARE(data.acceptance->cases, 3);
+  QCOMPARE(data.acceptance->casesRatedByAll, 3);
+  QCOMPARE(data.acceptance->casesAllAccept, 1); // only case 0: both accepted
+  QCOMPARE(data.acceptance->casesAllAcceptOrMinor, 2);
+  QCOMPARE(data.acceptance->strictRate, 1.0 / 3.0);
+  QCOMPARE(data.acceptance->perReader.at("alice").at("accept"), 2);
+  QCOMPARE(data.acceptance->perReader.at("alice").count("major"),
+           size_t(0)); // re-rating replaced it
+  QVERIFY(data.acceptance->cohenKappa);
+  QCOMPARE(data.pairs.size(), size_t(1)); // Bob's edit against the AI mask
+  QCOMPARE(data.pairs[0].readerB, std::string("AI"));
+  const QString html = ui::toHtml(ui::buildStudyReport(data, "test", false));
+  QVERIFY(html.contains("Accepted 1 of 3 cases rated by all readers (33.3 %)"));
+}
+
+void TstReaderStudy::consensusMajorityVoteAndReturn()
+{
+  Env e;
+  setUp(e, 1);
+  const int64_t series = e.cases[0].seriesId;
+  const LabelMask& truth = e.cases[0].truth;
+  int64_t studyId = 0;
+  {
+    StudyDatabase db(e.dir, as("carol"));
+    NewReaderStudy s;
+    s.name = "consensus";
+    s.readers = {"alice", "bob", "dave"};
+    s.seriesIds = {series};
+    studyId = ReaderStudy(db).createStudy(s);
+  }
+  const std::vector<LabelMask> drawn = {shifted(truth, 1, 0, 0), shifted(truth, 0, 1, 0),
+                                        grownX(truth)};
+  const std::vector<std::string> names = {"alice", "bob", "dave"};
+  int64_t bobRead = 0;
+  for (size_t i = 0; i < 3; ++i)
+  {
+    StudyDatabase db(e.dir, as(names[i]));
+    ReaderStudy rs(db);
+    const ReadRecord r = rs.startRead(rs.worklist(studyId).next->id);
+    rs.submitRead(r.id, i == 1 ? truth : drawn[i]); // Bob's first try is returned below
+    if (i == 1)
+      bobRead = r.id;
+  }
+  StudyDatabase carol(e.dir, as("carol"));
+  ReaderStudy rs(carol);
+  QVERIFY(errorOf([&] { rs.returnRead(bobRead, ""); }).contains("needs a comment"));
+  const int64_t firstMask = rs.read(bobRead).maskVersionId;
+  rs.returnRead(bobRead, "please include the uncinate process");
+  QCOMPARE(carol.maskVersion(firstMask)->state, MaskState::Draft);
+  {
+    StudyDatabase db(e.dir, as("bob"));
+    ReaderStudy bobRs(db);
+    const Worklist w = bobRs.worklist(studyId);
+    QVERIFY(w.next);
+    QCOMPARE(w.next->id, bobRead);
+    QCOMPARE(w.next->state, ReadState::Returned);
+    QCOMPARE(w.next->comment, std::string("please include the uncinate process"));
+    bobRs.submitRead(bobRead, drawn[1]);
+  }
+  rs.approveRead(bobRead, "ok");
+  QCOMPARE(carol.maskVersion(rs.read(bobRead).maskVersionId)->state, MaskState::Approved);
+  const int64_t consensus = rs.buildConsensus(studyId, series);
+  const MaskVersion mv = *carol.maskVersion(consensus);
+  QCOMPARE(mv.source, MaskSource::Consensus);
+  const LabelMask vote = carol.loadMask(consensus);
+  int64_t differing = 0, positives = 0;
+  for (size_t i = 0; i < vote.voxels.size(); ++i)
+  {
+    const int votes =
+        (drawn[0].voxels[i] != 0) + (drawn[1].voxels[i] != 0) + (drawn[2].voxels[i] != 0);
+    const uint8_t expected = votes >= 2 ? 1 : 0;
+    differing += vote.voxels[i] != expected;
+    positives += expected;
+  }
+  QCOMPARE(differing, int64_t(0));
+  QVERIFY(positives > 20);
+  // Readers are blinded to the consensus while the study is open.
+  StudyDatabase alice(e.dir, as("alice"));
+  QVERIFY(errorOf([&] { alice.loadMask(consensus); }).contains("blinded"));
+}
+
+void TstReaderStudy::scriptedEndToEndStudyCsvMatchesPdf()
+{
+  if (QStandardPaths::findExecutable("pdftotext").isEmpty())
+    QSKIP("pdftotext (poppler-utils) is not installed");
+  Env e;
+  setUp(e, 4);
+  const QString dir = QString::fromStdString(e.dir);
+  auto run = [&](const QStringList& args, const QString& user)
+  {
+    Run r = runPanseg(args + QStringList{"--db", dir, "--user", user}, {});
+    if (r.code != 0)
+      qWarning("panseg %s: %s", qPrintable(args.join(' ')), qPrintable(r.err));
+    return r;
+  };
+  // The coordinator creates the study from the CT and MRI series of both centers.
+  QCOMPARE(run({"study", "create", "--name", "e2e", "--design", "inter", "--readers", "alice,bob",
+                "--series",
+                QString("%1,%2,%3,%4")
+                    .arg(e.cases[0].seriesId)
+                    .arg(e.cases[1].seriesId)
+                    .arg(e.cases[2].seriesId)
+                    .arg(e.cases[3].seriesId),
+                "--seed", "3"},
+               "carol")
+               .code,
+           0);
+  // Alice reads through the service (as the GUI does), Bob through the command line; each works
+  // through the worklist in its order: start the read, draw, submit.
+  {
+    StudyDatabase db(e.dir, as("alice"));
+    ReaderStudy rs(db);
+    const int64_t study = rs.findStudy("e2e").id;
+    for (int k = 0; k < 4; ++k)
+    {
+      const Worklist w = rs.worklist(study);
+      QCOMPARE(w.done, k);
+      QVERIFY(w.next);
+      QCOMPARE(w.next->orderPosition, k + 1);
+      rs.startRead(w.next->id);
+      QCOMPARE(rs.startingMask(w.next->id).countLabel(0), int64_t(0)); // from scratch: empty
+      rs.submitRead(w.next->id, shifted(truthOf(e, w.next->seriesId), 1, 0, 0));
+    }
+  }
+  auto worklist = [&](const QString& reader)
+  {
+    const Run w = run({"study", "worklist", "e2e", "--json"}, reader);
+    return QJsonDocument::fromJson(w.out.toUtf8()).object();
+  };
+  {
+    const QString reader = "bob";
+    const QJsonObject before = worklist(reader);
+    QCOMPARE(before["done"].toInt(), 0);
+    QCOMPARE(before["total"].toInt(), 4);
+    const QJsonArray reads = before["reads"].toArray();
+    QCOMPARE(before["next"].toInteger(), reads[0].toObject()["id"].toInteger());
+    for (int k = 0; k < 4; ++k)
+    {
+      const QJsonObject r = reads[k].toObject();
+      QCOMPARE(r["position"].toInt(), k + 1);
+      const qint64 id = r["id"].toInteger();
+      const int64_t series = r["series"].toInteger();
+      const QString start = e.tmp.path() + QString("/start-%1-%2.nii.gz").arg(reader).arg(id);
+      QCOMPARE(run({"study", "read", QString::number(id), "--out", start}, reader).code, 0);
+      QCOMPARE(readMask(start.toStdString()).countLabel(0), int64_t(0)); // from scratch: empty
+      const LabelMask& truth = truthOf(e, series);
+      const LabelMask drawn = grownX(shifted(truth, 0, k % 2, 0));
+      const QString file = e.tmp.path() + QString("/%1-%2.nii.gz").arg(reader).arg(id);
+      writeMask(drawn, file.toStdString());
+      QCOMPARE(run({"study", "submit", QString::number(id), file}, reader).code, 0);
+    }
+  }
+  const QJsonObject after = worklist("bob");
+  QCOMPARE(after["done"].toInt(), 4);
+  QVERIFY(!after.contains("next"));
+  const QString csvPath = e.tmp.path() + "/e2e.csv", pdfPath = e.tmp.path() + "/e2e.pdf",
+                htmlPath = e.tmp.path() + "/e2e.html";
+  QCOMPARE(run({"report", "--study", "e2e", "--out", csvPath}, "alice").code,
+           1); // readers get no report
+  for (const QString& out : {csvPath, pdfPath, htmlPath})
+    QCOMPARE(run({"report", "--study", "e2e", "--out", out}, "carol").code, 0);
+
+  QFile csv(csvPath);
+  QVERIFY(csv.open(QIODevice::ReadOnly));
+  const QStringList lines = QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts);
+  QCOMPARE(lines.size(), 5); // header + one row per case (one pair of readers)
+  const QStringList header = lines[0].split(',');
+  const int diceCol = int(header.indexOf("dice")), hdCol = int(header.indexOf("hd95_mm")),
+            volCol = int(header.indexOf("volume_a_ml")),
+            seriesCol = int(header.indexOf("series_id"));
+  QVERIFY(diceCol > 0 && hdCol > 0 && volCol > 0);
+
+  QProcess p;
+  p.start("pdftotext", {"-layout", pdfPath, "-"});
+  QVERIFY(p.waitForFinished(30000));
+  const QString pdf = QString::fromUtf8(p.readAllStandardOutput());
+  QVERIFY(pdf.contains("Reader study report: e2e"));
+  QVERIFY(pdf.contains("PanSeg Workstation"));
+  std::vector<double> dice;
+  StudyDatabase carol(e.dir, as("carol"));
+  const StudyReportData data = computeStudyReport(carol, ReaderStudy(carol).findStudy("e2e").id);
+  for (int i = 1; i < lines.size(); ++i)
+  {
+    const QStringList f = lines[i].split(',');
+    // Every row of the CSV is in the PDF's per-case table with the same digits.
+    const QRegularExpression row(QString("\\b%1\\b.*\\b%2\\b.*\\b%3\\b.*\\b%4\\b")
+                                     .arg(f[seriesCol], QRegularExpression::escape(f[diceCol]),
+                                          QRegularExpression::escape(f[hdCol]),
+                                          QRegularExpression::escape(f[volCol])));
+    QVERIFY2(row.match(pdf).hasMatch(), qPrintable(lines[i]));
+    dice.push_back(f[diceCol].toDouble());
+    // And the CSV digits are the engine's numbers.
+    const auto& pr = data.pairs[size_t(i - 1)];
+    QCOMPARE(f[diceCol].toDouble(), std::round(pr.metrics.dice * 1e4) / 1e4);
+    const AgreementResult direct =
+        computeAgreement(carol.loadMask(pr.maskA), 0, carol.loadMask(pr.maskB), 0);
+    QCOMPARE(pr.metrics.dice, direct.dice);
+    QCOMPARE(pr.metrics.hd95Mm, direct.hd95Mm);
+  }
+  // Table 3: the PDF's mean Dice is the mean of the CSV's Dice column (to the 4 printed decimals).
+  const QRegularExpression t3("Inter-observer\\s+Dice\\s+([0-9.]+) ± ([0-9.]+)");
+  const auto m = t3.match(pdf);
+  QVERIFY2(m.hasMatch(), qPrintable(pdf.left(3000)));
+  double mean = 0;
+  for (double d : dice)
+    mean += d / double(dice.size());
+  QVERIFY(std::fabs(m.captured(1).toDouble() - mean) < 1.5e-4);
+  // Table 4 groups by modality (CT, MRI-T1W) and center (north, south).
+  QVERIFY(pdf.contains("MRI-T1W") && pdf.contains("north") && pdf.contains("south"));
+  // HTML: self-contained with the four plots.
+  QFile html(htmlPath);
+  QVERIFY(html.open(QIODevice::ReadOnly));
+  QCOMPARE(QString::fromUtf8(html.readAll()).count("data:image/png;base64,"), 4);
+}
+
+void TstReaderStudy::panelOpensAndSubmitsReads()
+{
+  Env e;
+  setUp(e, 2);
+  int64_t studyId = 0;
+  {
+    StudyDatabase db(e.dir, as("carol"));
+    NewReaderStudy s;
+    s.name = "panel";
+    s.readers = {"alice", "bob"};
+    s.seriesIds = seriesIds(e);
+    studyId = ReaderStudy(db).createStudy(s);
+  }
+  const QString folder = QString::fromStdString(e.dir);
+  qputenv("PANSEG_USER", "alice");
+  {
+    ui::ReaderStudyPanel panel;
+    QVERIFY(panel.openDatabase(folder));
+    QCOMPARE(panel.currentStudyId(), studyId);
+    QCOMPARE(panel.worklistModel()->rowCount(), 2);
+    QSignalSpy opened(&panel, &ui::ReaderStudyPanel::readOpened);
+    panel.openNext();
+    QCOMPARE(opened.count(), 1);
+    const int64_t readId = opened[0][0].toLongLong(), seriesId = opened[0][1].toLongLong();
+    QCOMPARE(panel.openedReadId(), readId);
+    QCOMPARE(panel.worklistModel()->readAt(panel.worklistModel()->rowOf(readId))->state,
+             ReadState::InProgress);
+    QCOMPARE(panel.loadImage(seriesId).geometry.size, truthOf(e, seriesId).geometry.size);
+    QCOMPARE(panel.startingMask(readId).countLabel(0), int64_t(0));
+    QVERIFY(panel.submitOpenedRead(truthOf(e, seriesId)) > 0);
+    const auto* row = panel.worklistModel()->readAt(panel.worklistModel()->rowOf(readId));
+    QCOMPARE(row->state, ReadState::Submitted);
+    QCOMPARE(ui::ReaderWorklistModel::stateText(*row), QString("submitted"));
+    QCOMPARE(panel.submitOpenedRead(truthOf(e, seriesId)), int64_t(0)); // nothing opened any more
+    QVERIFY(!panel.lastError().isEmpty());
+  }
+  qputenv("PANSEG_USER", "carol");
+  {
+    ui::ReaderStudyPanel panel;
+    QVERIFY(panel.openDatabase(folder));
+    QCOMPARE(panel.worklistModel()->rowCount(), 4); // the coordinator sees every read
+  }
+  qunsetenv("PANSEG_USER");
+}
+
+QTEST_MAIN(TstReaderStudy)
+#include "tst_reader_study.moc"

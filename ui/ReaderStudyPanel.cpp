@@ -1,0 +1,456 @@
+#include "ui/ReaderStudyPanel.h"
+
+#include "core/Error.h"
+#include "database/ReaderStudy.h"
+#include "database/StudyDatabase.h"
+#include "database/StudyReport.h"
+#include "ui/ReaderWorklistModel.h"
+#include "ui/reports/StudyReportDocument.h"
+
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTableView>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace panseg::ui
+{
+namespace
+{
+QString qs(const std::string& s)
+{
+  return QString::fromStdString(s);
+}
+bool isCoordinator(const db::StudyDatabase& db)
+{
+  return db.currentUser().role == db::Role::Admin || db.currentUser().role == db::Role::Coordinator;
+}
+} // namespace
+
+ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
+    : QWidget(parent), m_model(new ReaderWorklistModel(this))
+{
+  m_studies = new QComboBox;
+  m_table = new QTableView;
+  m_table->setModel(m_model);
+  m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_table->horizontalHeader()->setStretchLastSection(true);
+  m_table->verticalHeader()->hide();
+  m_progress = new QProgressBar;
+  m_status = new QLabel;
+  m_status->setWordWrap(true);
+  m_next = new QPushButton(tr("Open next"));
+  m_open = new QPushButton(tr("Open selected"));
+  m_submit = new QPushButton(tr("Submit shown mask"));
+  m_rating = new QComboBox;
+  m_rating->addItems({"accept", "minor", "major", "reject"});
+  m_rate = new QPushButton(tr("Rate AI mask"));
+  m_create = new QPushButton(tr("New study..."));
+  m_approve = new QPushButton(tr("Approve"));
+  m_return = new QPushButton(tr("Return..."));
+  m_report = new QPushButton(tr("Report..."));
+
+  auto* top = new QHBoxLayout;
+  top->addWidget(new QLabel(tr("Study:")));
+  top->addWidget(m_studies, 1);
+  auto* reader = new QHBoxLayout;
+  reader->addWidget(m_next);
+  reader->addWidget(m_open);
+  reader->addWidget(m_submit);
+  auto* ai = new QHBoxLayout;
+  ai->addWidget(m_rating);
+  ai->addWidget(m_rate);
+  ai->addStretch();
+  auto* coord = new QHBoxLayout;
+  coord->addWidget(m_create);
+  coord->addWidget(m_approve);
+  coord->addWidget(m_return);
+  coord->addWidget(m_report);
+  auto* v = new QVBoxLayout(this);
+  v->addLayout(top);
+  v->addWidget(m_progress);
+  v->addWidget(m_table, 1);
+  v->addLayout(reader);
+  v->addLayout(ai);
+  v->addLayout(coord);
+  v->addWidget(m_status);
+
+  connect(m_studies, qOverload<int>(&QComboBox::currentIndexChanged), this,
+          [this] { refreshWorklist(); });
+  connect(m_next, &QPushButton::clicked, this, &ReaderStudyPanel::openNext);
+  connect(m_open, &QPushButton::clicked, this, &ReaderStudyPanel::openSelected);
+  connect(m_table, &QTableView::doubleClicked, this, &ReaderStudyPanel::openSelected);
+  connect(m_submit, &QPushButton::clicked, this,
+          [this]
+          {
+            if (m_openedRead > 0)
+              emit submitRequested(m_openedRead);
+            else
+              m_status->setText(tr("Open a read first."));
+          });
+  connect(m_rate, &QPushButton::clicked, this, &ReaderStudyPanel::rateSelected);
+  connect(m_create, &QPushButton::clicked, this, &ReaderStudyPanel::createStudyDialog);
+  connect(m_approve, &QPushButton::clicked, this, &ReaderStudyPanel::approveSelected);
+  connect(m_return, &QPushButton::clicked, this, &ReaderStudyPanel::returnSelected);
+  connect(m_report, &QPushButton::clicked, this, &ReaderStudyPanel::writeReportDialog);
+}
+
+ReaderStudyPanel::~ReaderStudyPanel()
+{
+  m_rs.reset();
+  m_db.reset();
+}
+
+bool ReaderStudyPanel::openDatabase(const QString& folder, QString* error)
+{
+  try
+  {
+    m_rs.reset();
+    m_db = std::make_unique<db::StudyDatabase>(
+        folder.isEmpty() ? db::StudyDatabase::defaultDataFolder() : folder.toStdString());
+    m_rs = std::make_unique<db::ReaderStudy>(*m_db);
+  }
+  catch (const std::exception& e)
+  {
+    m_rs.reset();
+    m_db.reset();
+    if (error)
+      *error = QString::fromUtf8(e.what());
+    return false;
+  }
+  const bool coordinator = isCoordinator(*m_db);
+  for (QPushButton* b : {m_create, m_approve, m_return, m_report})
+    b->setVisible(coordinator);
+  refresh();
+  return true;
+}
+
+bool ReaderStudyPanel::fail(const QString& what, const std::exception& e)
+{
+  m_lastError = QString::fromUtf8(e.what());
+  m_status->setText(what + ": " + m_lastError);
+  auto* box = new QMessageBox(QMessageBox::Warning, what, m_lastError, QMessageBox::Ok, this);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
+  return false;
+}
+
+void ReaderStudyPanel::refresh()
+{
+  if (!m_rs)
+    return;
+  const int64_t keep = currentStudyId();
+  QSignalBlocker block(m_studies);
+  m_studies->clear();
+  try
+  {
+    const bool coordinator = isCoordinator(*m_db);
+    for (const auto& s : m_rs->studies())
+    {
+      const bool mine =
+          std::any_of(s.readers.begin(), s.readers.end(),
+                      [&](const db::User& u) { return u.id == m_db->currentUser().id; });
+      if (coordinator || mine)
+        m_studies->addItem(qs(s.name) + " (" + qs(to_string(s.design)) +
+                               (s.open ? ")" : ", closed)"),
+                           qlonglong(s.id));
+    }
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Reader studies"), e);
+  }
+  const int index = m_studies->findData(qlonglong(keep));
+  m_studies->setCurrentIndex(index >= 0 ? index : 0);
+  refreshWorklist();
+}
+
+int64_t ReaderStudyPanel::currentStudyId() const
+{
+  return m_studies->currentData().toLongLong();
+}
+
+void ReaderStudyPanel::selectStudy(int64_t studyId)
+{
+  const int index = m_studies->findData(qlonglong(studyId));
+  if (index >= 0)
+    m_studies->setCurrentIndex(index);
+}
+
+void ReaderStudyPanel::refreshWorklist()
+{
+  m_model->setReads({});
+  m_progress->setRange(0, 1);
+  m_progress->setValue(0);
+  const int64_t study = currentStudyId();
+  if (!m_rs || study <= 0)
+  {
+    m_status->setText(m_rs ? tr("No reader study for %1.").arg(qs(m_db->currentUser().username))
+                           : QString());
+    return;
+  }
+  try
+  {
+    const db::ReaderStudyInfo info = m_rs->study(study);
+    const bool ai = info.design == db::StudyDesign::AiReview;
+    m_rating->setVisible(ai);
+    m_rate->setVisible(ai);
+    const bool reader =
+        std::any_of(info.readers.begin(), info.readers.end(),
+                    [&](const db::User& u) { return u.id == m_db->currentUser().id; });
+    for (QPushButton* b : {m_next, m_open, m_submit})
+      b->setVisible(reader);
+    if (isCoordinator(*m_db))
+    {
+      const auto reads = m_rs->reads(study);
+      int done = 0;
+      for (const auto& r : reads)
+        done += r.state == db::ReadState::Submitted || r.state == db::ReadState::Approved;
+      m_model->setReads(reads);
+      m_progress->setRange(0, std::max<int>(1, int(reads.size())));
+      m_progress->setValue(done);
+      m_progress->setFormat(tr("%1 of %2 reads submitted").arg(done).arg(reads.size()));
+      m_status->setText(tr("Coordinator view of '%1': every read.").arg(qs(info.name)));
+      return;
+    }
+    const db::Worklist w = m_rs->worklist(study);
+    m_model->setReads(w.reads);
+    m_progress->setRange(0, std::max(1, w.total));
+    m_progress->setValue(w.done);
+    m_progress->setFormat(tr("%1 of %2 done, %3 locked").arg(w.done).arg(w.total).arg(w.locked));
+    m_next->setEnabled(w.next.has_value());
+    m_status->setText(w.next
+                          ? tr("Next: read %1 (series %2).").arg(w.next->id).arg(w.next->seriesId)
+                          : tr("Nothing to read now."));
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Worklist"), e);
+  }
+}
+
+int64_t ReaderStudyPanel::selectedReadId() const
+{
+  const QModelIndexList rows = m_table->selectionModel()->selectedRows();
+  return rows.isEmpty() ? 0
+                        : m_model->data(rows.first(), ReaderWorklistModel::ReadIdRole).toLongLong();
+}
+
+bool ReaderStudyPanel::openRead(int64_t readId)
+{
+  if (!m_rs)
+    return false;
+  try
+  {
+    const db::ReadRecord r = m_rs->startRead(readId);
+    m_openedRead = r.id;
+    refreshWorklist();
+    const int row = m_model->rowOf(r.id);
+    if (row >= 0)
+      m_table->selectRow(row);
+    emit readOpened(r.id, r.seriesId);
+    return true;
+  }
+  catch (const std::exception& e)
+  {
+    return fail(tr("Open read"), e);
+  }
+}
+
+void ReaderStudyPanel::openNext()
+{
+  try
+  {
+    const db::Worklist w = m_rs->worklist(currentStudyId());
+    if (!w.next)
+    {
+      m_status->setText(tr("Nothing to read now."));
+      return;
+    }
+    openRead(w.next->id);
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Open next"), e);
+  }
+}
+
+void ReaderStudyPanel::openSelected()
+{
+  if (const int64_t id = selectedReadId())
+    openRead(id);
+}
+
+int64_t ReaderStudyPanel::submitOpenedRead(const LabelMask& mask)
+{
+  try
+  {
+    const int64_t id = m_rs->submitRead(m_openedRead, mask);
+    m_status->setText(tr("Read %1 submitted as mask version %2.").arg(m_openedRead).arg(id));
+    m_openedRead = 0;
+    refreshWorklist();
+    return id;
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Submit"), e);
+    return 0;
+  }
+}
+
+LabelMask ReaderStudyPanel::startingMask(int64_t readId) const
+{
+  return m_rs->startingMask(readId);
+}
+Image ReaderStudyPanel::loadImage(int64_t seriesId) const
+{
+  return m_db->loadImage(seriesId);
+}
+
+void ReaderStudyPanel::rateSelected()
+{
+  const db::ReadRecord* r = m_model->readAt(m_table->currentIndex().row());
+  if (!r)
+  {
+    m_status->setText(tr("Select a case to rate."));
+    return;
+  }
+  try
+  {
+    m_rs->rateAiMask(currentStudyId(), r->seriesId,
+                     *db::parseAiRating(m_rating->currentText().toStdString()));
+    refreshWorklist();
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Rate AI mask"), e);
+  }
+}
+
+void ReaderStudyPanel::approveSelected()
+{
+  try
+  {
+    m_rs->approveRead(selectedReadId());
+    refreshWorklist();
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Approve"), e);
+  }
+}
+
+void ReaderStudyPanel::returnSelected()
+{
+  const int64_t id = selectedReadId();
+  bool ok = false;
+  const QString comment = QInputDialog::getText(
+      this, tr("Return read"), tr("Comment for the reader:"), QLineEdit::Normal, {}, &ok);
+  if (!ok)
+    return;
+  try
+  {
+    m_rs->returnRead(id, comment.toStdString());
+    refreshWorklist();
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Return"), e);
+  }
+}
+
+void ReaderStudyPanel::createStudyDialog()
+{
+  QDialog dlg(this);
+  dlg.setWindowTitle(tr("New reader study"));
+  auto* name = new QLineEdit;
+  auto* design = new QComboBox;
+  design->addItems({"inter", "intra", "ai-review"});
+  auto* washout = new QSpinBox;
+  washout->setRange(0, 365);
+  washout->setValue(28);
+  auto* start = new QComboBox;
+  start->addItems({"scratch", "ai"});
+  auto* readers = new QLineEdit;
+  readers->setPlaceholderText(tr("alice, bob"));
+  auto* modality = new QComboBox;
+  modality->addItems({tr("any"), "CT", "MRI", "MRI-T1W", "MRI-T2W"});
+  auto* center = new QLineEdit;
+  center->setPlaceholderText(tr("any"));
+  auto* form = new QFormLayout(&dlg);
+  form->addRow(tr("Name"), name);
+  form->addRow(tr("Design"), design);
+  form->addRow(tr("Wash-out (days)"), washout);
+  form->addRow(tr("Readers start from"), start);
+  form->addRow(tr("Readers (comma separated)"), readers);
+  form->addRow(tr("Series modality"), modality);
+  form->addRow(tr("Series center"), center);
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  form->addRow(buttons);
+  connect(buttons, &QDialogButtonBox::accepted, &dlg, &QDialog::accept);
+  connect(buttons, &QDialogButtonBox::rejected, &dlg, &QDialog::reject);
+  if (dlg.exec() != QDialog::Accepted)
+    return;
+  try
+  {
+    db::NewReaderStudy s;
+    s.name = name->text().trimmed().toStdString();
+    s.design = *db::parseStudyDesign(design->currentText().toStdString());
+    s.washoutDays = washout->value();
+    s.startFrom = *db::parseStartFrom(start->currentText().toStdString());
+    for (const QString& r : readers->text().split(',', Qt::SkipEmptyParts))
+      s.readers.push_back(r.trimmed().toStdString());
+    db::SeriesFilter f;
+    if (modality->currentIndex() > 0)
+    {
+      f.modality = db::parseModality(modality->currentText().toStdString());
+      f.anyMri = f.modality == db::Modality::Mri;
+    }
+    f.center = center->text().trimmed().toStdString();
+    for (const auto& r : m_db->listSeries(f))
+      s.seriesIds.push_back(r.id);
+    const int64_t id = m_rs->createStudy(s);
+    refresh();
+    selectStudy(id);
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("New reader study"), e);
+  }
+}
+
+void ReaderStudyPanel::writeReportDialog()
+{
+  const QString path =
+      QFileDialog::getSaveFileName(this, tr("Write study report"), "study-report.pdf",
+                                   tr("PDF (*.pdf);;HTML (*.html);;CSV (*.csv)"));
+  if (path.isEmpty())
+    return;
+  try
+  {
+    const QString version = QCoreApplication::applicationVersion();
+    writeStudyReport(db::computeStudyReport(*m_db, currentStudyId()), path,
+                     version.isEmpty() ? "(unknown)" : version);
+    m_status->setText(tr("Report written to %1").arg(path));
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Report"), e);
+  }
+}
+} // namespace panseg::ui

@@ -1,0 +1,90 @@
+#pragma once
+// The reader-study dock: a study chooser, the worklist with progress, and the actions of the
+// current user's role. Readers open the next (or selected) read, which the main window shows
+// through readOpened, and submit the shown mask; in AI-review studies they rate the AI mask.
+// Coordinators create studies (series filtered by modality and center), see every read, approve
+// or return the selected one and write the report (PDF, HTML or CSV). All decisions, including
+// blinding, are made by database/ReaderStudy and StudyDatabase; this widget only forwards.
+#include "core/Volume.h"
+
+#include <QWidget>
+
+#include <memory>
+
+class QComboBox;
+class QLabel;
+class QProgressBar;
+class QPushButton;
+class QTableView;
+
+namespace panseg::db
+{
+class StudyDatabase;
+class ReaderStudy;
+} // namespace panseg::db
+
+namespace panseg::ui
+{
+class ReaderWorklistModel;
+
+class ReaderStudyPanel : public QWidget
+{
+  Q_OBJECT
+public:
+  explicit ReaderStudyPanel(QWidget* parent = nullptr);
+  ~ReaderStudyPanel() override;
+
+  /// Opens the study database (empty = the default folder). False with a message on failure.
+  bool openDatabase(const QString& folder = {}, QString* error = nullptr);
+  db::StudyDatabase* database() const { return m_db.get(); }
+  db::ReaderStudy* service() const { return m_rs.get(); }
+
+  int64_t currentStudyId() const;
+  void selectStudy(int64_t studyId);
+  /// The read the user opened last (0 = none).
+  int64_t openedReadId() const { return m_openedRead; }
+  /// Starts read `readId` and emits readOpened. False (and lastError) on refusal.
+  bool openRead(int64_t readId);
+  /// Submits `mask` for the opened read. Returns the mask version id (0 and lastError on refusal).
+  int64_t submitOpenedRead(const LabelMask& mask);
+  /// The starting mask and image of a read (for the main window).
+  LabelMask startingMask(int64_t readId) const;
+  Image loadImage(int64_t seriesId) const;
+  QString lastError() const { return m_lastError; }
+  ReaderWorklistModel* worklistModel() const { return m_model; }
+
+public slots:
+  void refresh();
+  void openNext();
+  void openSelected();
+  void rateSelected();
+  void approveSelected();
+  void returnSelected();
+  void createStudyDialog();
+  void writeReportDialog();
+
+signals:
+  /// The main window should show the series and the mask (startingMask(readId)).
+  void readOpened(int64_t readId, int64_t seriesId);
+  /// The user asked to submit the shown mask for the opened read.
+  void submitRequested(int64_t readId);
+
+private:
+  bool fail(const QString& what, const std::exception& e);
+  void refreshWorklist();
+  int64_t selectedReadId() const;
+
+  std::unique_ptr<db::StudyDatabase> m_db;
+  std::unique_ptr<db::ReaderStudy> m_rs;
+  ReaderWorklistModel* m_model = nullptr;
+  QComboBox* m_studies = nullptr;
+  QComboBox* m_rating = nullptr;
+  QTableView* m_table = nullptr;
+  QProgressBar* m_progress = nullptr;
+  QLabel* m_status = nullptr;
+  QPushButton *m_next = nullptr, *m_open = nullptr, *m_submit = nullptr, *m_rate = nullptr;
+  QPushButton *m_create = nullptr, *m_approve = nullptr, *m_return = nullptr, *m_report = nullptr;
+  int64_t m_openedRead = 0;
+  QString m_lastError;
+};
+} // namespace panseg::ui

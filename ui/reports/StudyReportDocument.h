@@ -1,0 +1,23 @@
+#pragma once
+// A reader-study report as a document (ui/reports/Report.h): study metadata, the per-case table,
+// Table 3 (mean ± SD per metric), Table 4 (by modality and by center), volume agreement (paired
+// t-test, R², Bland–Altman), AI-review acceptance and the plots of StudyCharts.h. Every number
+// is formatted by formatStudyNumber, so the CSV, HTML and PDF show the same digits.
+#include "database/StudyReport.h"
+#include "ui/reports/Report.h"
+
+namespace panseg::ui
+{
+/// Fixed decimals per quantity: overlap metrics and kappa 4, vpe 4, distances (mm) 2,
+/// volumes (mL) 2; non-finite values "n/a".
+QString formatStudyNumber(double value, const std::string& metric);
+/// One row per case and pair: the CSV table (every metric of computeAgreement).
+ReportTable studyPairsTable(const db::StudyReportData& data);
+/// The whole document (charts included unless withCharts is false).
+Report buildStudyReport(const db::StudyReportData& data, const QString& softwareVersion,
+                        bool withCharts = true);
+/// Writes FILE.csv (the pairs table), FILE.html or FILE.pdf by the extension (PDF needs a
+/// QGuiApplication). Throws Error for another extension.
+void writeStudyReport(const db::StudyReportData& data, const QString& path,
+                      const QString& softwareVersion);
+} // namespace panseg::ui
