@@ -21,6 +21,7 @@ namespace
 {
 const char* kPlansFormat = "panseg-plans-1";
 const char* kModelFormat = "panseg-model-1";
+const char* kPnetPlansFormat = "panseg-pnet-msa-plans-1";
 
 std::string readText(const std::string& path, const std::string& what)
 {
@@ -162,6 +163,38 @@ std::string toJsonText(const json::Value& v, int indent)
   return "null";
 }
 
+std::string PNetMsaSpec::summary() const
+{
+  return "PNet-MSA " + std::to_string(units) + " units x " + std::to_string(convsPerUnit) + " convs, " +
+         std::to_string(features) + " ch, " + std::to_string(inputSlices) + " slices, " +
+         (birnn ? "BiRNN" : "no BiRNN");
+}
+
+void PNetMsaSpec::validate() const
+{
+  if (units < 1 || units > 6)
+    throw Error("plans.json: pnet_msa.units must be 1..6, found " + std::to_string(units));
+  if (convsPerUnit < 1 || convsPerUnit > 8)
+    throw Error("plans.json: pnet_msa.convs_per_unit must be 1..8, found " + std::to_string(convsPerUnit));
+  if (features < 1 || features > 512 || sideFeatures < 1 || sideFeatures > 512)
+    throw Error("plans.json: pnet_msa.features and side_features must be 1..512");
+  if (inputSlices < 1 || inputSlices % 2 == 0)
+    throw Error("plans.json: pnet_msa.input_slices must be odd and positive, found " +
+                std::to_string(inputSlices));
+  for (double s : inPlaneSpacingYxMm)
+    if (!(s > 0) || !std::isfinite(s))
+      throw Error("plans.json: preprocessing.in_plane_spacing_yx_mm must be positive");
+  if (!(threshold > 0 && threshold < 1))
+    throw Error("plans.json: inference.threshold must be in (0, 1), found " + number(threshold));
+  if (sliceBatch < 1)
+    throw Error("plans.json: inference.slice_batch must be positive");
+}
+
+std::string ModelPackage::networkSummary() const
+{
+  return isPnetMsa() ? pnet.summary() : network.summary();
+}
+
 std::string ModelPackage::id() const
 {
   return info.name + " " + info.version;
@@ -188,7 +221,17 @@ nnunet::PreprocessParams ModelPackage::preprocessParams(int threads) const
 
 void ModelPackage::validate() const
 {
-  network.validate();
+  if (info.modelType != "pansegnet" && info.modelType != "pnet-msa")
+    throw Error("model.json: model_type \"" + info.modelType +
+                "\" is not supported (expected \"pansegnet\" or \"pnet-msa\")");
+  if (isPnetMsa())
+  {
+    pnet.validate();
+    if (network.numClasses != 2)
+      throw Error("plans.json: a pnet-msa model predicts 2 classes (background, pancreas)");
+  }
+  else
+    network.validate();
   const PreprocessingSpec& pp = preprocessing;
   if (network.inputChannels != 1)
     throw Error("plans.json: input_channels is " + std::to_string(network.inputChannels) +
@@ -245,8 +288,53 @@ bool looksLikeModelPackage(const std::string& dir)
          fs::is_regular_file(fs::path(dir) / "weights.json", ec);
 }
 
+namespace
+{
+std::string pnetPlansJsonText(const ModelPackage& pkg)
+{
+  const PNetMsaSpec& n = pkg.pnet;
+  const PreprocessingSpec& pp = pkg.preprocessing;
+  std::ostringstream s;
+  s << "{\n  \"format\": " << json::quote(kPnetPlansFormat) << ",\n";
+  s << "  \"pnet_msa\": {\"units\": " << n.units << ", \"convs_per_unit\": " << n.convsPerUnit
+    << ", \"features\": " << n.features << ", \"side_features\": " << n.sideFeatures
+    << ", \"input_slices\": " << n.inputSlices << ", \"birnn\": " << (n.birnn ? "true" : "false") << "},\n";
+  s << "  \"num_classes\": 2,\n";
+  s << "  \"modality\": " << json::quote(pkg.info.modality) << ",\n";
+  s << "  \"preprocessing\": {\n"
+    << "    \"in_plane_spacing_yx_mm\": [" << number(n.inPlaneSpacingYxMm[0]) << ", "
+    << number(n.inPlaneSpacingYxMm[1]) << "],\n"
+    << "    \"normalization_scheme\": " << json::quote(pp.normalization) << ",\n";
+  if (pp.intensity)
+  {
+    const IntensityProperties& ip = *pp.intensity;
+    s << "    \"intensity_properties\": {\"mean\": " << number(ip.mean) << ", \"sd\": " << number(ip.sd)
+      << ", \"percentile_00_5\": " << number(ip.percentile00_5)
+      << ", \"percentile_99_5\": " << number(ip.percentile99_5) << ", \"median\": " << number(ip.median)
+      << ", \"mn\": " << number(ip.min) << ", \"mx\": " << number(ip.max) << "},\n";
+  }
+  else
+    s << "    \"intensity_properties\": null,\n";
+  s << "    \"use_mask_for_norm\": " << (pp.useMaskForNorm ? "true" : "false") << "\n  },\n";
+  std::string lcc = "[";
+  for (std::size_t i = 0; i < pp.largestComponentLabels.size(); ++i)
+    lcc += (i ? ", " : "") + std::to_string(pp.largestComponentLabels[i]);
+  lcc += "]";
+  s << "  \"inference\": {\"threshold\": " << number(n.threshold) << ", \"slice_batch\": " << n.sliceBatch
+    << ", \"largest_component_labels\": " << lcc << "},\n";
+  s << "  \"classes\": [";
+  for (std::size_t i = 0; i < pkg.classes.size(); ++i)
+    s << (i ? ", " : "") << "{\"label\": " << pkg.classes[i].label
+      << ", \"name\": " << json::quote(pkg.classes[i].name) << "}";
+  s << "]\n}\n";
+  return s.str();
+}
+} // namespace
+
 std::string plansJsonText(const ModelPackage& pkg)
 {
+  if (pkg.isPnetMsa())
+    return pnetPlansJsonText(pkg);
   std::string net = pkg.network.toJson();
   const std::size_t close = net.rfind('}');
   net = net.substr(0, close);
@@ -313,7 +401,10 @@ std::string modelJsonText(const ModelPackage& pkg)
     << "  \"metrics\": " << toJsonText(metrics, 2) << ",\n"
     << "  \"lineage\": " << toJsonText(lineage, 2) << ",\n"
     << "  \"demo\": " << (m.demo ? "true" : "false") << ",\n"
-    << "  \"clinical_use\": " << (m.clinicalUse ? "true" : "false") << ",\n"
+    << "  \"clinical_use\": " << (m.clinicalUse ? "true" : "false") << ",\n";
+  if (!m.speedClass.empty())
+    s << "  \"speed_class\": " << json::quote(m.speedClass) << ",\n";
+  s
     << "  \"created\": " << json::quote(m.created.empty() ? nowIso() : m.created) << ",\n"
     << "  \"weights\": {\"file\": \"weights.bin\", \"index\": \"weights.json\", \"dtype\": \"float32\"}\n"
     << "}\n";
@@ -347,18 +438,61 @@ ModelPackage loadModelPackage(const std::string& dirIn)
       if (!fs::is_regular_file(dir / f, ec))
         throw Error(std::string(f) + " missing");
 
+    // ---- model type first (it decides the plans.json format)
+    const json::Value model = json::parseFile((dir / "model.json").string());
+    const std::string mc = "model.json";
+    if (!model.isObject())
+      throw Error(mc + ": expected a JSON object");
+    pkg.info.modelType = model.at("model_type", mc).asString(mc + ": model_type");
+    if (pkg.info.modelType != "pansegnet" && pkg.info.modelType != "pnet-msa")
+      throw Error(mc + ": model_type \"" + pkg.info.modelType +
+                  "\" is not supported (expected \"pansegnet\" or \"pnet-msa\")");
+    const bool pnet = pkg.isPnetMsa();
+
     // ---- plans.json
     const std::string plansText = readText((dir / "plans.json").string(), "plans.json");
-    pkg.network = PlanConfig::fromJsonText(plansText, "plans.json");
+    if (!pnet)
+      pkg.network = PlanConfig::fromJsonText(plansText, "plans.json");
     const json::Value plans = json::parse(plansText, "plans.json");
-    if (const auto* f = plans.find("format"); f && f->asString("plans.json: format") != kPlansFormat)
-      throw Error("plans.json: unknown format \"" + f->string + "\" (expected " + kPlansFormat + ")");
+    const char* expectedFormat = pnet ? kPnetPlansFormat : kPlansFormat;
+    if (const auto* f = plans.find("format"); f && f->asString("plans.json: format") != expectedFormat)
+      throw Error("plans.json: unknown format \"" + f->string + "\" (expected " + expectedFormat + ")");
     const std::string pc = "plans.json: preprocessing";
     const json::Value& pre = plans.at("preprocessing", "plans.json");
     if (!pre.isObject())
       throw Error(pc + ": expected an object");
     PreprocessingSpec& pp = pkg.preprocessing;
-    pp.targetSpacingMm = spacing3(pre.at("target_spacing_zyx_mm", pc), pc + ".target_spacing_zyx_mm");
+    if (pnet)
+    {
+      const std::string nc = "plans.json: pnet_msa";
+      const json::Value& n = plans.at("pnet_msa", "plans.json");
+      if (!n.isObject())
+        throw Error(nc + ": expected an object");
+      PNetMsaSpec& ps = pkg.pnet;
+      ps.units = n.at("units", nc).asInt(nc + ".units");
+      ps.convsPerUnit = n.at("convs_per_unit", nc).asInt(nc + ".convs_per_unit");
+      ps.features = n.at("features", nc).asInt(nc + ".features");
+      ps.sideFeatures = n.at("side_features", nc).asInt(nc + ".side_features");
+      ps.inputSlices = n.at("input_slices", nc).asInt(nc + ".input_slices");
+      ps.birnn = n.at("birnn", nc).asBool(nc + ".birnn");
+      if (const auto* v = plans.find("num_classes"))
+        pkg.network.numClasses = v->asInt("plans.json: num_classes");
+      const std::vector<double> ip = pre.at("in_plane_spacing_yx_mm", pc).asNumberVector(pc + ".in_plane_spacing_yx_mm");
+      if (ip.size() != 2)
+        throw Error(pc + ".in_plane_spacing_yx_mm: expected 2 values (y, x)");
+      ps.inPlaneSpacingYxMm = { ip[0], ip[1] };
+      pp.targetSpacingMm = { 1.0, ip[0], ip[1] }; // z: the image's own spacing, per case
+      if (const auto* inf = plans.find("inference"))
+      {
+        const std::string ic = "plans.json: inference";
+        if (const auto* v = inf->find("threshold"))
+          ps.threshold = v->asNumber(ic + ".threshold");
+        if (const auto* v = inf->find("slice_batch"))
+          ps.sliceBatch = v->asInt(ic + ".slice_batch");
+      }
+    }
+    else
+      pp.targetSpacingMm = spacing3(pre.at("target_spacing_zyx_mm", pc), pc + ".target_spacing_zyx_mm");
     pp.normalization = pre.at("normalization_scheme", pc).asString(pc + ".normalization_scheme");
     if (const auto* ip = pre.find("intensity_properties"); ip && !ip->isNull())
       pp.intensity = intensityFrom(*ip, pc + ".intensity_properties");
@@ -375,7 +509,7 @@ ModelPackage loadModelPackage(const std::string& dirIn)
       const std::string ic = "plans.json: inference";
       if (!inf->isObject())
         throw Error(ic + ": expected an object");
-      if (const auto* v = inf->find("mirror_axes"))
+      if (const auto* v = pnet ? nullptr : inf->find("mirror_axes"))
       {
         pp.mirrorAxes = { false, false, false };
         for (std::int64_t a : v->asIntVector(ic + ".mirror_axes"))
@@ -385,7 +519,7 @@ ModelPackage loadModelPackage(const std::string& dirIn)
           pp.mirrorAxes[static_cast<std::size_t>(a)] = true;
         }
       }
-      if (const auto* v = inf->find("step_size"))
+      if (const auto* v = pnet ? nullptr : inf->find("step_size"))
         pp.stepSize = v->asNumber(ic + ".step_size");
       if (const auto* v = inf->find("largest_component_labels"))
         for (std::int64_t l : v->asIntVector(ic + ".largest_component_labels"))
@@ -408,10 +542,6 @@ ModelPackage loadModelPackage(const std::string& dirIn)
       pkg.classes = defaultClasses(pkg.network.numClasses);
 
     // ---- model.json
-    const json::Value model = json::parseFile((dir / "model.json").string());
-    const std::string mc = "model.json";
-    if (!model.isObject())
-      throw Error(mc + ": expected a JSON object");
     if (const auto* f = model.find("format"); f && f->asString(mc + ": format") != kModelFormat)
       throw Error(mc + ": unknown format \"" + f->string + "\" (expected " + kModelFormat + ")");
     ModelInfo& m = pkg.info;
@@ -419,9 +549,6 @@ ModelPackage loadModelPackage(const std::string& dirIn)
     if (const auto* v = model.find("version"))
       m.version = v->isNumber() ? number(v->number) : v->asString(mc + ": version");
     m.modality = model.at("modality", mc).asString(mc + ": modality");
-    m.modelType = model.at("model_type", mc).asString(mc + ": model_type");
-    if (m.modelType != "pansegnet")
-      throw Error(mc + ": model_type \"" + m.modelType + "\" is not supported (expected \"pansegnet\")");
     if (const auto* v = model.find("description"))
       m.description = v->asString(mc + ": description");
     if (const auto* v = model.find("training_data"))
@@ -435,6 +562,8 @@ ModelPackage loadModelPackage(const std::string& dirIn)
     m.clinicalUse = model.at("clinical_use", mc).asBool(mc + ": clinical_use");
     if (const auto* v = model.find("created"))
       m.created = v->asString(mc + ": created");
+    if (const auto* v = model.find("speed_class"))
+      m.speedClass = v->asString(mc + ": speed_class");
     if (const auto* pm = plans.find("modality"); pm && pm->isString() && pm->string != m.modality)
       throw Error("plans.json says modality \"" + pm->string + "\" but model.json says \"" +
                   m.modality + "\"");

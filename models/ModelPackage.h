@@ -36,6 +36,30 @@ struct PreprocessingSpec
   std::vector<int> largestComponentLabels; // nnU-Net postprocessing.json; empty = none
 };
 
+/// Network and inference settings of a "pnet-msa" package (Cai et al.'s PNet-MSA + BiRNN,
+/// docs/pnet-msa.md): a 2D network on `inputSlices` adjacent axial slices resampled in-plane to
+/// `inPlaneSpacingYxMm` (z is never resampled), normalised like nnU-Net (PreprocessingSpec),
+/// thresholded at `threshold`.
+struct PNetMsaSpec
+{
+  std::int64_t units = 5;          // unit modules (max-pooling between them)
+  std::int64_t convsPerUnit = 4;   // conv 3x3 + BN + ReLU per forward branch
+  std::int64_t features = 64;      // channels of the forward branches
+  std::int64_t sideFeatures = 16;  // channels each unit contributes to the backward branches
+  std::int64_t inputSlices = 3;    // adjacent slices in, probability of the middle one out
+  bool birnn = true;               // bidirectional ConvLSTM refinement over the slice sequence
+  std::array<double, 2> inPlaneSpacingYxMm{ 3.2, 3.2 };
+  double threshold = 0.5;
+  std::int64_t sliceBatch = 8;     // slices per network call when predicting
+
+  /// H and W must be multiples of this (2^(units-1)); the predictor pads.
+  std::int64_t sizeDivisor() const { return std::int64_t{ 1 } << (units - 1); }
+  /// "PNet-MSA 5 units x 4 convs, 64 ch, 3 slices, BiRNN"
+  std::string summary() const;
+  /// Throws panseg::Error naming the bad field.
+  void validate() const;
+};
+
 struct ClassInfo
 {
   int label = 0;
@@ -56,6 +80,9 @@ struct ModelInfo
   bool demo = false;
   bool clinicalUse = false; // never true for demo models
   std::string created;      // ISO 8601 UTC
+  /// How fast the model predicts, for listings: "fast-cpu" (a whole case in seconds on a CPU),
+  /// "gpu-recommended" (minutes on a CPU); empty = not stated (PanSegNet packages before it).
+  std::string speedClass;
 };
 
 /// One entry of weights.json.
@@ -78,7 +105,13 @@ struct ModelPackage
   std::string weightsIndexPath; // weights.json
   std::vector<WeightEntry> weights;
   std::int64_t weightsBytes = 0;
+  /// Only for info.modelType "pnet-msa" (`network` then keeps its defaults: 1 input channel,
+  /// 2 classes, and is not used).
+  PNetMsaSpec pnet;
 
+  bool isPnetMsa() const { return info.modelType == "pnet-msa"; }
+  /// network.summary() or pnet.summary(), by model type.
+  std::string networkSummary() const;
   /// "name version", e.g. "PanSegNet CT 1" (the id stored with predicted masks).
   std::string id() const;
   /// core/preprocess parameters for this package (threads 0 = all cores).
@@ -133,6 +166,12 @@ struct ImportOptions
 /// PackageWeights.cpp (LibTorch) but callable from torch-free code.
 ModelPackage importNnUNetResult(const std::string& resultDir, const std::string& outDir,
                                 const ImportOptions& options = {});
+
+/// Writes a "pnet-msa" package (docs/pnet-msa.md) with randomly initialised weights (torch seed
+/// `seed`) and generic CT / MR normalisation at `dir` (replacing a package there): benchmarks and
+/// plumbing tests only. Implemented in PNetMsa.cpp (LibTorch) but callable from torch-free code.
+ModelPackage writeRandomPnetMsaPackage(const std::string& dir, const std::string& modality,
+                                       std::uint64_t seed = 0);
 
 /// Serialises a JSON value (2-space indentation).
 std::string toJsonText(const json::Value& v, int indent = 0);

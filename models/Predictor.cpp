@@ -5,6 +5,7 @@
 #include "core/preprocess/Preprocess.h"
 #include "core/preprocess/Resample.h"
 #include "core/preprocess/SlidingWindow.h"
+#include "models/PNetMsa.h"
 #include "models/PackageWeights.h"
 
 #include <algorithm>
@@ -133,6 +134,7 @@ struct Predictor::Impl
   std::int64_t batch = 1;     // current windows per call (halved after out-of-memory)
   std::int64_t parameters = 0;
   long fakeOom = -1;
+  std::unique_ptr<PNetMsaRunner> pnet; // model_type "pnet-msa" (then `net` stays empty)
 
   std::int64_t inPer() const
   {
@@ -228,6 +230,15 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
   d.fp16 = d.device.is_cuda() && opt.fp16 != 0;
   if (opt.fp16 == 1 && !d.device.is_cuda() && opt.message)
     opt.message("fp16 is CUDA autocast only; the CPU predicts in float32");
+  if (pkg.isPnetMsa())
+  {
+    // 2D slices: no sliding window, no GPU out-of-memory fallback (a few hundred MB at most).
+    d.pnet = std::make_unique<PNetMsaRunner>(pkg, d.device);
+    d.parameters = d.pnet->parameterCount();
+    d.fp16 = false;
+    d.batch = opt.maxBatch > 0 ? opt.maxBatch : pkg.pnet.sliceBatch;
+    return;
+  }
   d.net = loadPackageNetwork(pkg);
   d.parameters = models::parameterCount(*d.net);
   if (d.device.is_cuda())
@@ -274,6 +285,11 @@ std::int64_t Predictor::parameterCount() const
 
 std::int64_t Predictor::estimateForwardPasses(const Geometry& g, const PredictOptions& opt) const
 {
+  if (impl_->pnet)
+  {
+    const std::int64_t batch = opt.maxBatch > 0 ? opt.maxBatch : impl_->pkg.pnet.sliceBatch;
+    return (g.size[2] + batch - 1) / batch;
+  }
   const nnunet::Shape3 shape = nnunet::resampledShape(nnunet::shapeOf(g), nnunet::spacingOf(g),
                                                       impl_->pkg.preprocessing.targetSpacingMm);
   const Vec3& p = impl_->pkg.network.patchSize;
@@ -283,6 +299,8 @@ std::int64_t Predictor::estimateForwardPasses(const Geometry& g, const PredictOp
 double Predictor::timeForwardPassMs(int reps, int warmup, std::int64_t batch)
 {
   Impl& d = *impl_;
+  if (d.pnet)
+    return d.pnet->timeBatchMs(reps, warmup, batch);
   const std::vector<float> input = [&]
   {
     torch::manual_seed(0);
@@ -307,6 +325,8 @@ double Predictor::timeForwardPassMs(int reps, int warmup, std::int64_t batch)
 PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
 {
   Impl& d = *impl_;
+  if (d.pnet)
+    return d.pnet->predict(image, opt);
   const ModelPackage& pkg = d.pkg;
   const auto t0 = Clock::now();
   PredictResult r;

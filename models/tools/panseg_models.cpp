@@ -2,6 +2,8 @@
 // Runs on a bare GPU machine (LibTorch only): see models/README.md.
 #include "core/Error.h"
 #include "models/ModelPackage.h"
+#include "models/PNetMsa.h"
+#include "models/PNetMsaTrainer.h"
 #include "models/PackageWeights.h"
 #include "models/PanSegNet.h"
 #include "models/Parity.h"
@@ -10,6 +12,7 @@
 #include "models/Weights.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -46,7 +49,10 @@ const char* kUsage = R"(usage:
       Write a package from a shared/fixtures/pansegnet-pipeline case's plans.json and the parity
       fixture's weights (random weights: tests, benchmarks and demos of the plumbing only).
   panseg-models package-info PACKAGE_DIR
-      Validate a package and load its weights into the network.
+      Validate a package and load its weights into the network (PanSegNet or PNet-MSA).
+  panseg-models threshold-report PACKAGE_DIR [--phantoms N] [--phantom-seed S] [--threads N]
+      Dice against the threshold 0.1..0.9 (Cai et al. Fig. 5) of a pnet-msa package on generated
+      CT phantoms (default 3, seeds 3001..), through the prediction pipeline, on the input grid.
   panseg-models bench-case --fixture-case PIPELINE_CASE_DIR --fixture PARITY_DIR
                 [--device cpu|cuda[:N]] [--reps N] [--threads N] [--no-fp16]
       Whole-case prediction time without ITK (GPU machines): the case's preprocessed_input.bin
@@ -91,7 +97,8 @@ Args parseArgs(int argc, char** argv)
 {
   static const std::vector<std::string> withValue = {
       "--fixture", "--device", "--threads", "--plan", "--reps", "--warmup", "--batch", "--plans",
-      "--out", "--name", "--version", "--modality", "--training-data", "--fold", "--pipeline-plans", "--fixture-case"};
+      "--out", "--name", "--version", "--modality", "--training-data", "--fold", "--pipeline-plans", "--fixture-case",
+      "--phantoms", "--phantom-seed"};
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -308,6 +315,19 @@ int cmdCheckpoint(const Args& a)
 }
 void printPackage(const ModelPackage& pkg)
 {
+  if (pkg.isPnetMsa())
+  {
+    std::printf("package %s\n  model: %s (%s, %s%s)\n  speed class: %s\n  network: %s\n  preprocessing: "
+                "in-plane spacing %.4g x %.4g mm (y, x; z kept), %s normalisation; threshold %.3g\n"
+                "  weights: %zu tensors, %lld bytes\n",
+                pkg.dir.c_str(), pkg.id().c_str(), pkg.info.modality.c_str(), pkg.info.modelType.c_str(),
+                pkg.info.demo ? ", DEMO - not for clinical use" : "",
+                pkg.info.speedClass.empty() ? "not stated" : pkg.info.speedClass.c_str(),
+                pkg.networkSummary().c_str(), pkg.pnet.inPlaneSpacingYxMm[0], pkg.pnet.inPlaneSpacingYxMm[1],
+                pkg.preprocessing.normalization.c_str(), pkg.pnet.threshold, pkg.weights.size(),
+                static_cast<long long>(pkg.weightsBytes));
+    return;
+  }
   std::printf("package %s\n  model: %s (%s, %s%s)\n  network: %s\n  preprocessing: spacing %.4g x %.4g x %.4g mm "
               "(z, y, x), %s normalisation%s\n  weights: %zu tensors, %lld bytes\n",
               pkg.dir.c_str(), pkg.id().c_str(), pkg.info.modality.c_str(), pkg.info.modelType.c_str(),
@@ -316,6 +336,8 @@ void printPackage(const ModelPackage& pkg)
               pkg.preprocessing.targetSpacingMm[2], pkg.preprocessing.normalization.c_str(),
               pkg.preprocessing.largestComponentLabels.empty() ? "" : ", largest connected component",
               pkg.weights.size(), static_cast<long long>(pkg.weightsBytes));
+  if (!pkg.info.speedClass.empty())
+    std::printf("  speed class: %s\n", pkg.info.speedClass.c_str());
 }
 
 int cmdImport(const Args& a)
@@ -435,8 +457,10 @@ int cmdBenchCase(const Args& a)
         const torch::Tensor ours = torch::from_blob(r.probabilities.data(), ref.sizes(), torch::kFloat);
         const double maxAbs = (ours - ref).abs().max().item<double>();
         const std::int64_t flips = (ours.argmax(0) != ref.argmax(0)).sum().item<std::int64_t>();
-        cmp = "max|d| " + std::to_string(maxAbs) + ", argmax differs at " + std::to_string(flips) + " of " +
-              std::to_string(ref.numel() / 2) + " voxels";
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "max|d| %.3e, argmax differs at %lld of %lld voxels", maxAbs,
+                      static_cast<long long>(flips), static_cast<long long>(ref.numel() / 2));
+        cmp = buf;
       }
       else
         cmp = "(shape differs: not compared)";
@@ -457,9 +481,31 @@ int cmdPackageInfo(const Args& a)
   if (a.positional.size() != 1)
     throw panseg::Error("package-info needs exactly one PACKAGE_DIR");
   const ModelPackage pkg = loadModelPackage(a.positional[0]);
-  PanSegNet net = loadPackageNetwork(pkg);
+  const std::int64_t params = pkg.isPnetMsa() ? parameterCount(*loadPnetMsaNetwork(pkg))
+                                              : parameterCount(*loadPackageNetwork(pkg));
   printPackage(pkg);
-  std::printf("  %lld parameters; weights load cleanly\n", static_cast<long long>(parameterCount(*net)));
+  std::printf("  %lld parameters; weights load cleanly\n", static_cast<long long>(params));
+  return 0;
+}
+
+int cmdThresholdReport(const Args& a)
+{
+  if (a.positional.size() != 1)
+    throw panseg::Error("threshold-report needs exactly one PACKAGE_DIR");
+  const ModelPackage pkg = loadModelPackage(a.positional[0]);
+  if (!pkg.isPnetMsa())
+    throw panseg::Error("threshold-report is for pnet-msa packages; " + pkg.dir + " is " + pkg.info.modelType);
+  const int n = a.getInt("--phantoms", 3);
+  const int seed0 = a.getInt("--phantom-seed", 3001);
+  if (n < 1 || seed0 < 2)
+    throw panseg::Error("--phantoms must be >= 1 and --phantom-seed >= 2 (seed 1 is the demo study)");
+  const std::vector<PNetMsaTrainCase> cases = phantomTrainCases(static_cast<std::uint32_t>(seed0), n);
+  const auto report = thresholdStability(pkg, cases, a.getInt("--threads", 0));
+  std::printf("%s on %d generated CT phantoms (seeds %d..%d), mean Dice on the input grid\n", pkg.id().c_str(), n,
+              seed0, seed0 + n - 1);
+  std::printf("threshold   Dice\n");
+  for (const auto& [t, d] : report)
+    std::printf("%9.1f %6.4f%s\n", t, d, std::abs(t - pkg.pnet.threshold) < 1e-9 ? "   <- package threshold" : "");
   return 0;
 }
 } // namespace
@@ -490,6 +536,8 @@ int main(int argc, char** argv)
       return cmdPackageInfo(a);
     if (a.command == "bench-case")
       return cmdBenchCase(a);
+    if (a.command == "threshold-report")
+      return cmdThresholdReport(a);
     std::cerr << "unknown command '" << a.command << "'\n" << kUsage;
     return 2;
   }

@@ -58,10 +58,11 @@ const char* kUsageText = R"(usage:
   panseg-worker info --model DIR
       Validate a model package and print it as one JSON line.
   panseg-worker bench [--device auto|cpu|cuda] [--reps N] [--paper-reps N] [--case PATH]
-                [--shared DIR] [--skip-paper] [--skip-case]
+                [--shared DIR] [--skip-paper] [--skip-case] [--fast-only]
       Per-patch forward time (fp32, and fp16 on CUDA) for the paper-like and the fixture plan,
       whole-case time with and without TTA on a real CT (pipeline fixture CT plans + fixture
-      weights), peak RSS and GPU memory. Human-readable text, not JSON.
+      weights; --fast-only: the --fast mode only), then PNet-MSA + BiRNN (random weights) on the
+      same case, peak RSS and GPU memory. Human-readable text, not JSON.
 Exit status: 0 done, 1 error, 2 usage error, 3 cancelled.
 Stdin: a line "cancel" cancels (as does SIGTERM).
 )";
@@ -400,7 +401,8 @@ int cmdInfo(const Args& a)
       .str("model_type", pkg.info.modelType)
       .boolean("demo", pkg.info.demo)
       .boolean("clinical_use", pkg.info.clinicalUse)
-      .str("network", pkg.network.summary())
+      .str("network", pkg.networkSummary())
+      .str("speed_class", pkg.info.speedClass)
       .str("normalization", pkg.preprocessing.normalization)
       .integer("tensors", static_cast<long long>(pkg.weights.size()))
       .integer("weights_bytes", pkg.weightsBytes)
@@ -419,7 +421,7 @@ double median(std::vector<double> v)
 int cmdBench(const Args& a)
 {
   checkKnown(a, { "--device", "--reps", "--paper-reps", "--case", "--shared", "--skip-paper",
-                  "--skip-case", "--threads" });
+                  "--skip-case", "--threads", "--fast-only" });
   const std::string shared = a.get("--shared", std::getenv("PANSEG_SHARED_DIR") && *std::getenv("PANSEG_SHARED_DIR")
                                                    ? std::getenv("PANSEG_SHARED_DIR")
                                                    : PANSEG_SHARED_DIR);
@@ -496,9 +498,12 @@ int cmdBench(const Args& a)
         bool fast;
       };
       const int caseReps = cuda ? 3 : 1;
+      double fastSeconds = 0.0;
       for (const Mode& m : { Mode{ "TTA (8 mirrors), step 0.5", true, false },
                              Mode{ "no TTA, step 0.5", false, false }, Mode{ "--fast (no TTA, step 1.0)", false, true } })
       {
+        if (a.has("--fast-only") && !m.fast)
+          continue;
         PredictOptions o = base;
         o.tta = m.tta;
         o.fast = m.fast;
@@ -516,7 +521,43 @@ int cmdBench(const Args& a)
                     static_cast<long long>(r.forwardPasses), median(total), median(prep), median(net),
                     median(exp), r.volumeMl);
         std::fflush(stdout);
+        if (m.fast)
+          fastSeconds = median(total);
       }
+      // The second model family on the same case: PNet-MSA + BiRNN (2D, docs/pnet-msa.md), random
+      // weights (the time does not depend on them), 8 slices per network call.
+      const fs::path pnetDir = fs::temp_directory_path() / ("panseg_bench_pnet_" + std::to_string(::getpid()));
+      try
+      {
+        const ModelPackage pnetPkg = writeRandomPnetMsaPackage(pnetDir.string(), "CT", 0);
+        Predictor pnet(pnetPkg, base);
+        std::vector<double> total, prep, net, exp;
+        PredictResult r;
+        for (int i = 0; i < caseReps + 1; ++i) // the first run warms up (not counted)
+        {
+          r = pnet.predict(ct, base);
+          if (i == 0)
+            continue;
+          total.push_back(r.seconds);
+          prep.push_back(r.preprocessSeconds);
+          net.push_back(r.networkSeconds);
+          exp.push_back(r.exportSeconds);
+        }
+        std::printf("%-34s %8lld %10.2f %10.2f %10.2f %10.2f %8.1f\n", "PNet-MSA + BiRNN (2D, 8 slices/call)",
+                    static_cast<long long>(r.forwardPasses), median(total), median(prep), median(net),
+                    median(exp), r.volumeMl);
+        std::printf("PNet-MSA: %s, %lld parameters, %s at %.4g x %.4g mm in-plane; whole-case time ratio "
+                    "PanSegNet --fast / PNet-MSA = %.2f (PanSegNet here is the 0.48 M fixture-size network)\n",
+                    pnetPkg.networkSummary().c_str(), static_cast<long long>(pnet.parameterCount()),
+                    std::to_string(r.windows).append(" slices").c_str(), pnetPkg.pnet.inPlaneSpacingYxMm[0],
+                    pnetPkg.pnet.inPlaneSpacingYxMm[1], fastSeconds > 0 ? fastSeconds / median(total) : 0.0);
+      }
+      catch (const Error& e)
+      {
+        std::printf("PNet-MSA row failed: %s\n", e.what());
+      }
+      std::error_code ec;
+      fs::remove_all(pnetDir, ec);
     }
   }
   std::printf("\npeak RSS: %.0f MiB", peakRssMb());

@@ -10,3 +10,5 @@ else()
 endif()
 panseg_add_test(tst_stats SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/metrics/tst_stats.cpp
                 LIBS panseg_core)
+panseg_add_test(tst_shape_stats SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/metrics/tst_shape_stats.cpp
+                LIBS panseg_core)
