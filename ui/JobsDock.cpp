@@ -1,0 +1,177 @@
+#include "ui/JobsDock.h"
+
+#include "database/FineTuning.h"
+#include "database/JobTableModel.h"
+#include "database/StudyDatabase.h"
+
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QProcess>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTableView>
+#include <QTimer>
+#include <QVBoxLayout>
+
+namespace panseg::ui
+{
+QStringList trainCommandArguments(const FineTuneRequest& r)
+{
+  QStringList a{"train",
+                "--db",
+                r.dataFolder,
+                "--base-model",
+                r.baseModel,
+                "--out",
+                r.outDir,
+                "--epochs",
+                QString::number(r.epochs),
+                "--iters",
+                QString::number(r.iterations),
+                "--quiet"};
+  if (!r.modality.isEmpty())
+    a << "--modality" << r.modality;
+  if (!r.center.isEmpty())
+    a << "--center" << r.center;
+  return a;
+}
+
+bool startDetachedTraining(const FineTuneRequest& r, QString* error, qint64* pid)
+{
+  QProcess p;
+  p.setProgram(QCoreApplication::applicationFilePath());
+  p.setArguments(trainCommandArguments(r));
+  p.setStandardOutputFile(QProcess::nullDevice());
+  p.setStandardErrorFile(QProcess::nullDevice());
+  if (!p.startDetached(pid))
+  {
+    if (error)
+      *error = QObject::tr("cannot start %1: %2").arg(p.program(), p.errorString());
+    return false;
+  }
+  return true;
+}
+
+JobsDock::JobsDock(const QString& dataFolder, QWidget* parent)
+    : QWidget(parent), m_dataFolder(dataFolder)
+{
+  m_model = new db::JobTableModel(this);
+  m_view = new QTableView;
+  m_view->setModel(m_model);
+  m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_view->setSelectionMode(QAbstractItemView::SingleSelection);
+  m_view->horizontalHeader()->setStretchLastSection(false);
+  m_view->horizontalHeader()->setSectionResizeMode(db::JobTableModel::MessageColumn,
+                                                   QHeaderView::Stretch);
+  m_view->verticalHeader()->hide();
+  auto* cancel = new QPushButton(tr("Cancel job"));
+  cancel->setObjectName("CancelJobButton");
+  m_status = new QLabel;
+  auto* buttons = new QHBoxLayout;
+  buttons->addWidget(cancel);
+  buttons->addWidget(m_status, 1);
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(m_view);
+  layout->addLayout(buttons);
+  connect(cancel, &QPushButton::clicked, this, &JobsDock::cancelSelected);
+  m_timer = new QTimer(this);
+  m_timer->setInterval(2000);
+  connect(m_timer, &QTimer::timeout, this, &JobsDock::refresh);
+  m_timer->start();
+  refresh();
+}
+
+JobsDock::~JobsDock() = default;
+
+void JobsDock::refresh()
+{
+  try
+  {
+    if (!m_db)
+      m_db = std::make_unique<db::StudyDatabase>(m_dataFolder.toStdString());
+    m_model->reload(*m_db);
+    m_status->clear();
+  }
+  catch (const std::exception& e)
+  {
+    m_status->setText(tr("Jobs unavailable: %1").arg(QString::fromUtf8(e.what())));
+  }
+}
+
+void JobsDock::cancelSelected()
+{
+  const QModelIndexList rows = m_view->selectionModel()->selectedRows();
+  if (rows.isEmpty() || !m_db)
+    return;
+  const int row = rows.first().row();
+  std::string why;
+  if (!db::requestJobCancel(*m_db, m_model->jobAt(row).id, &why))
+    QMessageBox::information(this, tr("Cancel job"), QString::fromStdString(why));
+  else
+    m_status->setText(tr("Cancel requested; the job stops after the current iteration."));
+  refresh();
+}
+
+FineTuneDialog::FineTuneDialog(const QString& dataFolder, const QString& defaultBaseModel,
+                               const QStringList& centers, QWidget* parent)
+    : QDialog(parent), m_dataFolder(dataFolder)
+{
+  setWindowTitle(tr("Fine-tune model"));
+  m_base = new QLineEdit(defaultBaseModel);
+  m_modality = new QComboBox;
+  m_modality->addItem(tr("any"), QString());
+  for (const char* m : {"CT", "MR", "MRI-T1W", "MRI-T2W"})
+    m_modality->addItem(m, QString(m));
+  m_center = new QComboBox;
+  m_center->addItem(tr("any"), QString());
+  for (const QString& c : centers)
+    m_center->addItem(c, c);
+  m_epochs = new QSpinBox;
+  m_epochs->setRange(1, 1000);
+  m_epochs->setValue(10);
+  m_iters = new QSpinBox;
+  m_iters->setRange(1, 10000);
+  m_iters->setValue(50);
+  m_out = new QLineEdit(dataFolder + "/models/finetuned-" +
+                        QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
+  auto* form = new QFormLayout;
+  form->addRow(tr("Base model (folder or registry id)"), m_base);
+  form->addRow(tr("Modality"), m_modality);
+  form->addRow(tr("Center"), m_center);
+  form->addRow(tr("Epochs"), m_epochs);
+  form->addRow(tr("Iterations per epoch"), m_iters);
+  form->addRow(tr("New model folder"), m_out);
+  auto* box = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+  box->button(QDialogButtonBox::Ok)->setText(tr("Start"));
+  connect(box, &QDialogButtonBox::accepted, this, &QDialog::accept);
+  connect(box, &QDialogButtonBox::rejected, this, &QDialog::reject);
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(
+      new QLabel(tr("Trains on the newest approved mask of every matching series. The job runs "
+                    "in its own process and keeps running when the workstation closes.")));
+  layout->addLayout(form);
+  layout->addWidget(box);
+}
+
+FineTuneRequest FineTuneDialog::request() const
+{
+  FineTuneRequest r;
+  r.dataFolder = m_dataFolder;
+  r.baseModel = m_base->text().trimmed();
+  r.modality = m_modality->currentData().toString();
+  r.center = m_center->currentData().toString();
+  r.epochs = m_epochs->value();
+  r.iterations = m_iters->value();
+  r.outDir = m_out->text().trimmed();
+  return r;
+}
+} // namespace panseg::ui

@@ -1,0 +1,80 @@
+#pragma once
+// The Jobs dock and the "Fine-tune model..." dialog (docs/fine-tuning.md). Both only show state and
+// forward input: the table is db::JobTableModel, cancelling is db::requestJobCancel, and a
+// fine-tuning job is `panseg train --db ...` started detached (trainCommandArguments), so that it
+// keeps running when the GUI closes and shows up again in the dock on reopening.
+#include <QDialog>
+#include <QString>
+#include <QStringList>
+#include <QWidget>
+#include <memory>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QSpinBox;
+class QTableView;
+class QTimer;
+
+namespace panseg::db
+{
+class JobTableModel;
+class StudyDatabase;
+} // namespace panseg::db
+
+namespace panseg::ui
+{
+/// What the dialog asks for.
+struct FineTuneRequest
+{
+  QString dataFolder; // study database folder
+  QString baseModel;  // package folder or registry id
+  QString modality;   // empty = any
+  QString center;     // empty = any
+  int epochs = 10;
+  int iterations = 50;
+  QString outDir;
+};
+/// `panseg` arguments for a request (no widgets involved; tested headless).
+QStringList trainCommandArguments(const FineTuneRequest& request);
+/// Starts `panseg train` detached (it outlives the GUI). False with `error` when it cannot start.
+bool startDetachedTraining(const FineTuneRequest& request, QString* error, qint64* pid = nullptr);
+
+class JobsDock : public QWidget
+{
+  Q_OBJECT
+public:
+  /// Opens its own connection to the database in `dataFolder` (polling, every 2 s while visible).
+  explicit JobsDock(const QString& dataFolder, QWidget* parent = nullptr);
+  ~JobsDock() override;
+  void refresh();
+  db::JobTableModel* model() const { return m_model; }
+
+private:
+  void cancelSelected();
+  QString m_dataFolder;
+  std::unique_ptr<db::StudyDatabase> m_db;
+  db::JobTableModel* m_model = nullptr;
+  QTableView* m_view = nullptr;
+  QLabel* m_status = nullptr;
+  QTimer* m_timer = nullptr;
+};
+
+class FineTuneDialog : public QDialog
+{
+  Q_OBJECT
+public:
+  FineTuneDialog(const QString& dataFolder, const QString& defaultBaseModel,
+                 const QStringList& centers, QWidget* parent = nullptr);
+  FineTuneRequest request() const;
+
+private:
+  QString m_dataFolder;
+  QLineEdit* m_base = nullptr;
+  QComboBox* m_modality = nullptr;
+  QComboBox* m_center = nullptr;
+  QSpinBox* m_epochs = nullptr;
+  QSpinBox* m_iters = nullptr;
+  QLineEdit* m_out = nullptr;
+};
+} // namespace panseg::ui
