@@ -6,6 +6,7 @@
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
 #include "core/metrics/Agreement.h"
+#include "core/metrics/ShapeStats.h"
 #include "core/io/ImageIO.h"
 
 #include <QDir>
@@ -278,9 +279,16 @@ int agreement(const QStringList& args)
   const LabelMask ma = readMask(a.positionals[0].toStdString());
   const LabelMask mb = readMask(a.positionals[1].toStdString());
   const AgreementResult r = computeAgreement(ma, la, mb, lb);
+  // Per-mask shape statistic: inter-slice smoothness (core/metrics/ShapeStats.h).
+  const InterSliceSmoothness sa = interSliceSmoothness(ma, la, 0), sb = interSliceSmoothness(mb, lb, 0);
   if (a.has("json"))
   {
-    std::printf("%s\n", toJson(r).c_str());
+    std::string json = toJson(r);
+    char extra[160];
+    std::snprintf(extra, sizeof extra, ", \"interslice_hd_a_mm\": %.6f, \"interslice_hd_b_mm\": %.6f}",
+                  sa.averageHdMm, sb.averageHdMm);
+    json.pop_back(); // the closing brace
+    std::printf("%s%s\n", json.c_str(), extra);
     return Ok;
   }
   auto dist = [&](double v) {
@@ -294,6 +302,8 @@ int agreement(const QStringList& args)
               qPrintable(dist(r.assdMm)));
   std::printf("kappa      %.4f (whole grid)\nkappa_bbox %.4f (bounding box of the union)\n", r.kappa, r.kappaBbox);
   std::printf("volume A   %.2f mL\nvolume B   %.2f mL\nvpe        %+.4f\n", r.volumeAMl, r.volumeBMl, r.vpe);
+  std::printf("interslice A %.3f mm, B %.3f mm (average Hausdorff distance between neighbouring slices)\n",
+              sa.averageHdMm, sb.averageHdMm);
   return Ok;
 }
 } // namespace panseg::cli

@@ -7,6 +7,7 @@
 #include "core/io/ImageIO.h"
 #include "database/ContentHash.h"
 #include "database/Importer.h"
+#include "database/ModelRegistry.h"
 #include "database/SeriesTableModel.h"
 #include "database/StudyDatabase.h"
 
@@ -500,6 +501,49 @@ int importCommand(const QStringList& args)
   return Failed;
 }
 
+int dbModels(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db models [--db DIR] [--json]", 0, 0))
+    return Usage;
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  const auto models = db.modelVersions();
+  if (a.has("json"))
+  {
+    QJsonArray list;
+    for (const auto& m : models)
+    {
+      QJsonArray files;
+      for (const auto& f : m.files)
+        files.append(QJsonObject{ { "path", qs(f.path) }, { "sha256", qs(f.sha256) } });
+      list.append(QJsonObject{ { "id", qint64(m.id) }, { "model_id", qs(m.modelId) }, { "version", qs(m.version) },
+                               { "parent_id", qint64(m.parentId) }, { "description", qs(m.description) },
+                               { "created_at", qs(m.createdAt) }, { "files", files } });
+    }
+    printJson(QJsonObject{ { "models", list } });
+    return Ok;
+  }
+  std::printf("%5s %-36s %-10s %6s %-24s %s\n", "ID", "MODEL", "VERSION", "PARENT", "REGISTERED (UTC)", "DESCRIPTION");
+  for (const auto& m : models)
+    std::printf("%5lld %-36s %-10s %6s %-24s %s\n", (long long)m.id, m.modelId.c_str(), m.version.c_str(),
+                m.parentId ? std::to_string(m.parentId).c_str() : "-", m.createdAt.c_str(), m.description.c_str());
+  std::printf("%zu model versions\n", models.size());
+  return Ok;
+}
+
+int dbRegisterModel(const QStringList& args)
+{
+  const Args a(args, {});
+  if (usageError(a, "panseg db register-model PACKAGE_DIR [--db DIR]", 1, 1))
+    return Usage;
+  StudyDatabase db(dataFolderOf(a).toStdString());
+  const auto info = readModelPackageInfo(a.positionals[0].toStdString());
+  const int64_t id = registerModelPackage(db, info.dir);
+  std::printf("model version %lld: %s %s (%s)\n", (long long)id, info.modelId.c_str(), info.version.c_str(),
+              info.dir.c_str());
+  return Ok;
+}
+
 int dbCommand(const QStringList& args)
 {
   ensureCoreApplication();
@@ -517,8 +561,12 @@ int dbCommand(const QStringList& args)
     return dbSetState(rest);
   if (verb == "audit")
     return dbAudit(rest);
-  printError(verb.isEmpty() ? "usage: panseg db list|masks|check|set-modality|set-state|audit ..."
-                            : "unknown db command '" + verb + "' (list, masks, check, set-modality, set-state, audit)");
+  if (verb == "models")
+    return dbModels(rest);
+  if (verb == "register-model")
+    return dbRegisterModel(rest);
+  printError(verb.isEmpty() ? "usage: panseg db list|masks|check|set-modality|set-state|audit|models|register-model ..."
+                            : "unknown db command '" + verb + "' (list, masks, check, set-modality, set-state, audit, models, register-model)");
   return Usage;
 }
 
@@ -638,6 +686,8 @@ QString dbUsage()
     "                                   series in the database; the mask versions of one series\n"
     "  panseg db check [--db DIR]       database integrity and every mask file's SHA-256\n"
     "  panseg db set-modality SERIES_ID MODALITY | set-state MASK_ID STATE [--note TEXT] | audit\n"
+    "  panseg db models [--db DIR] [--json] | register-model PACKAGE_DIR [--db DIR]\n"
+    "                                   the model registry; a package is registered once per id and version\n"
     "  panseg bench db [--reps N] [--rows N]\n"
     "                                   import and browser-model timings (medians)\n"
     "  (--db defaults to $PANSEG_DB_DIR, else ~/.local/share/panseg/studies)\n");

@@ -1,14 +1,22 @@
 // Subcommands that need the real main window: the GUI itself and `screenshot`.
 #include "Cli.h"
+#include "StudyCommands.h"
+#include "VolumeCommands.h"
 
+#include "ui/EditController.h"
 #include "ui/MainWindow.h"
 #include "ui/StudyBrowser.h"
+#include "ui/JobsDock.h"
+#include "database/JobTableModel.h"
+#include "ui/WorkerClient.h"
 #include "ui/ViewerModel.h"
 
 #include "core/Error.h"
+#include "core/edit/RecoveryFile.h"
 #include "core/io/ImageIO.h"
 
 #include <QApplication>
+#include <QDateTime>
 #include <QDockWidget>
 #include <QMenuBar>
 #include <QStatusBar>
@@ -95,16 +103,96 @@ static void attachStudyBrowser(ui::MainWindow& w)
   study->addAction(QObject::tr("&Import into database..."), QKeySequence(QObject::tr("Ctrl+I")), browser,
                    &ui::StudyBrowser::chooseAndImport);
   study->addAction(QObject::tr("Import &files..."), browser, &ui::StudyBrowser::chooseFilesAndImport);
-  study->addAction(QObject::tr("&Save mask as new version"), QKeySequence::Save, &w, [&w, browser] {
+  // Saving the shown (possibly edited) mask as a new version; the editor then counts it saved and
+  // the recovery file goes. Also what "Save" in the unsaved-edits prompt on close does.
+  auto saveShownMask = [&w, browser]() -> bool {
     if (browser->openedSeriesId() <= 0 || !w.model()->hasMask())
     {
       QMessageBox::information(&w, QObject::tr("Save mask"),
                                QObject::tr("Open a series from the study browser and show a mask first."));
-      return;
+      return false;
     }
-    browser->saveMaskVersion(browser->openedSeriesId(), w.model()->mask(), browser->openedMaskId());
+    const int64_t id = browser->saveMaskVersion(browser->openedSeriesId(), w.model()->mask(), browser->openedMaskId());
+    if (id > 0 && w.editController())
+      w.editController()->markSaved();
+    return id > 0;
+  };
+  study->addAction(QObject::tr("&Save mask as new version"), QKeySequence::Save, &w, [saveShownMask] { saveShownMask(); });
+  w.setSaveMaskHandler(saveShownMask);
+  // A prediction of a series opened from the database becomes its newest AI mask version.
+  QObject::connect(&w, &ui::MainWindow::predictionFinished, browser, [&w, browser](bool ok, const QString&) {
+    if (ok && w.model()->hasMask())
+      browser->savePrediction(w.model()->image(), w.model()->mask(), w.predictionModelDir());
   });
   study->addAction(dock->toggleViewAction());
+  attachVolumeTable(w, browser, study);
+  // Fine-tuning jobs (docs/fine-tuning.md): the dock polls the jobs table; the dialog starts
+  // `panseg train --db` detached, so the job outlives the GUI and is listed again on reopening.
+  auto* jobs = new ui::JobsDock(browser->dataFolder());
+  auto* jobsDock = new QDockWidget(QObject::tr("Jobs"), &w);
+  jobsDock->setObjectName("JobsDock");
+  jobsDock->setWidget(jobs);
+  w.addDockWidget(Qt::BottomDockWidgetArea, jobsDock);
+  jobsDock->setVisible(jobs->model()->rowCount() > 0);
+  study->addAction(QObject::tr("&Fine-tune model..."), &w, [&w, browser, jobs, jobsDock] {
+    QStringList centers;
+    if (browser->database())
+      for (const auto& s : browser->database()->listSeries())
+        if (!s.center.empty() && !centers.contains(QString::fromStdString(s.center)))
+          centers << QString::fromStdString(s.center);
+    ui::FineTuneDialog dialog(browser->dataFolder(), ui::WorkerClient::defaultModelDir(), centers, &w);
+    if (dialog.exec() != QDialog::Accepted)
+      return;
+    QString error;
+    if (!ui::startDetachedTraining(dialog.request(), &error))
+      QMessageBox::warning(&w, QObject::tr("Fine-tune model"), error);
+    jobsDock->show();
+    jobs->refresh();
+  });
+  study->addAction(jobsDock->toggleViewAction());
+}
+
+/// Unsaved mask edits autosaved before a crash (ui::EditController) are offered at start.
+static void offerRecovery(ui::MainWindow& w)
+{
+  ui::EditController* edit = w.editController();
+  const QString path = edit ? edit->recoveryFilePath() : QString();
+  if (path.isEmpty() || !QFileInfo::exists(path))
+    return;
+  edit::Recovery r;
+  try
+  {
+    r = edit::readRecoveryFile(path.toStdString());
+  }
+  catch (const std::exception& e)
+  {
+    QMessageBox::warning(&w, QObject::tr("Recover unsaved edits"),
+                         QObject::tr("A recovery file exists but cannot be read (kept at %1): %2")
+                           .arg(path, QString::fromUtf8(e.what())));
+    return;
+  }
+  const QString when = QDateTime::fromMSecsSinceEpoch(r.savedAtMs).toString(Qt::ISODate);
+  const auto answer = QMessageBox::question(
+    &w, QObject::tr("Recover unsaved edits"),
+    QObject::tr("PanSeg ended with unsaved mask edits (autosaved %1) of\n%2\n%3\n\nRestore them? "
+                "(No deletes the recovery file.)")
+      .arg(when, QString::fromStdString(r.imagePath), QString::fromStdString(r.note)),
+    QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes);
+  if (answer != QMessageBox::Yes)
+  {
+    edit->discardRecovery();
+    return;
+  }
+  QString error;
+  if (!w.loadImageBlocking(QString::fromStdString(r.imagePath), &error))
+  {
+    QMessageBox::warning(&w, QObject::tr("Recover unsaved edits"),
+                         QObject::tr("Cannot reopen the image (%1). The recovery file is kept at %2.").arg(error, path));
+    return;
+  }
+  // The file stays until the restored mask is saved (or discarded at the next start).
+  w.setMask(std::move(r.mask));
+  w.statusBar()->showMessage(QObject::tr("Restored unsaved edits from %1; save them as a new version.").arg(when));
 }
 
 int gui(int argc, char** argv, const QStringList& paths)
@@ -117,7 +205,9 @@ int gui(int argc, char** argv, const QStringList& paths)
   ui::MainWindow w;
   w.resize(1400, 950);
   attachStudyBrowser(w);
+  attachReaderStudyPanel(w);
   w.show();
+  offerRecovery(w);
   if (!paths.isEmpty())
   {
     if (w.openImage(paths[0]) && paths.size() > 1)

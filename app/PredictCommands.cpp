@@ -5,6 +5,8 @@
 
 #include "core/AtomicFile.h"
 #include "core/io/ImageIO.h"
+#include "database/ModelRegistry.h"
+#include "database/StudyDatabase.h"
 #include "ui/WorkerClient.h"
 
 #include <QCoreApplication>
@@ -13,9 +15,11 @@
 #include <QFileInfo>
 #include <QJsonObject>
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QTextStream>
 
 #include <cstdio>
+#include <memory>
 #include <unistd.h>
 
 namespace panseg::cli
@@ -24,7 +28,8 @@ namespace
 {
 const char* const kPredictSynopsis =
   "panseg predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda] [--no-tta] [--step S] "
-  "[--fast] [--threads N] [--csv FILE] [--probabilities PATH]";
+  "[--fast] [--threads N] [--csv FILE] [--probabilities PATH]\n"
+  "       panseg predict --series ID [--db DIR] [--model DIR] [--output PATH] [options]";
 
 struct Case
 {
@@ -162,8 +167,12 @@ QString predictUsage()
     "                 [--step S] [--fast] [--threads N] [--probabilities PATH]\n"
     "                                   PanSegNet pancreas mask (worker process); --input a folder or a list\n"
     "                                   file and --output a folder = batch, with volumes.csv (or --csv FILE)\n"
-    "  panseg bench predict [--device D] [--reps N] [--paper-reps N] [--case CT] [--skip-paper]\n"
-    "                                   forward-pass and whole-case prediction timings, peak memory\n");
+    "  panseg predict --series ID [--db DIR] [--model DIR] [--output PATH] [same options]\n"
+    "                                   predict a database series and save the result as its newest AI mask\n"
+    "                                   version (draft), linked to the model's registry entry; --model\n"
+    "                                   defaults to the installed demo model\n"
+    "  panseg bench predict [--device D] [--reps N] [--paper-reps N] [--case CT] [--skip-paper] [--fast-only]\n"
+    "                                   forward-pass and whole-case prediction timings (PanSegNet, PNet-MSA)\n");
 }
 
 int predict(int argc, char** argv, const QStringList& args)
@@ -174,8 +183,44 @@ int predict(int argc, char** argv, const QStringList& args)
     printError(a.error.isEmpty() ? QString("usage: ") + kPredictSynopsis : a.error);
     return Usage;
   }
-  for (const QString k : { "model", "input", "output" })
-    if (a.value(k).isEmpty())
+  QCoreApplication app(argc, argv);
+  // Database form: the series' image in, a new AI mask version out.
+  std::unique_ptr<db::StudyDatabase> database;
+  int64_t seriesId = 0;
+  QTemporaryDir seriesTemp;
+  QString modelArg = a.value("model"), inputArg = a.value("input"), outputArg = a.value("output");
+  if (a.has("series"))
+  {
+    bool okId = false;
+    seriesId = a.value("series").toLongLong(&okId);
+    if (!okId || seriesId <= 0 || a.has("input"))
+    {
+      printError(a.has("input") ? "--series and --input exclude each other"
+                                : "--series must be a positive whole number (see panseg db list)");
+      return Usage;
+    }
+    database = std::make_unique<db::StudyDatabase>(
+      a.has("db") ? a.value("db").toStdString() : db::StudyDatabase::defaultDataFolder());
+    const auto series = database->series(seriesId);
+    if (!series)
+    {
+      printError(QString("no series %1 in %2").arg(seriesId).arg(QString::fromStdString(database->dataFolder())));
+      return Failed;
+    }
+    inputArg = QString::fromStdString(series->sourcePath);
+    if (modelArg.isEmpty())
+      modelArg = ui::WorkerClient::defaultModelDir();
+    if (modelArg.isEmpty())
+    {
+      printError("no model package given and no demo model installed; use --model DIR");
+      return Failed;
+    }
+    if (outputArg.isEmpty())
+      outputArg = seriesTemp.filePath("prediction.nii.gz");
+  }
+  for (const auto& [k, v] : { std::pair<QString, QString>{ "model", modelArg }, { "input", inputArg },
+                              { "output", outputArg } })
+    if (v.isEmpty())
     {
       printError("--" + k + " is required; usage: " + kPredictSynopsis);
       return Usage;
@@ -203,7 +248,7 @@ int predict(int argc, char** argv, const QStringList& args)
     printError("--device must be auto, cpu, cuda or cuda:N");
     return Usage;
   }
-  const QString model = a.value("model"), input = a.value("input"), output = a.value("output");
+  const QString model = modelArg, input = inputArg, output = outputArg;
   if (!QFileInfo(model).isDir())
   {
     printError("model package not found: " + model);
@@ -276,7 +321,6 @@ int predict(int argc, char** argv, const QStringList& args)
     cases.append({ caseNameOf(input), input, output });
   }
 
-  QCoreApplication app(argc, argv);
   Relay relay(a.has("quiet"));
   QString csv = "case,volume_ml,voxels,seconds,output,status\n";
   int failures = 0;
@@ -332,7 +376,21 @@ int predict(int argc, char** argv, const QStringList& args)
                   qPrintable(o.done["device"].toString()),
                   o.done["fell_back_to_cpu"].toBool() ? " (fell back from the GPU)" : "",
                   (long long)o.done["forward_passes"].toInteger());
-      std::printf("wrote %s\n", qPrintable(c.output));
+      if (database)
+      {
+        const LabelMask mask = readMask(c.output.toStdString());
+        db::MaskProvenance provenance;
+        provenance.source = db::MaskSource::AI;
+        provenance.modelVersionId = db::registerModelPackage(*database, model.toStdString());
+        provenance.note = "panseg predict --series";
+        const int64_t version = database->saveMaskVersion(seriesId, mask, provenance);
+        std::printf("saved as mask version %lld of series %lld (ai, draft, model version %lld)\n",
+                    (long long)version, (long long)seriesId, (long long)provenance.modelVersionId);
+        if (a.has("output"))
+          std::printf("wrote %s\n", qPrintable(c.output));
+      }
+      else
+        std::printf("wrote %s\n", qPrintable(c.output));
     }
     std::fflush(stdout);
   }
@@ -360,18 +418,18 @@ int benchPredict(int argc, char** argv, const QStringList& args)
     return Failed;
   }
   QStringList workerArgs{ "bench" };
-  Args a(args, { "skip-paper", "skip-case" });
+  Args a(args, { "skip-paper", "skip-case", "fast-only" });
   if (!a.error.isEmpty() || !a.positionals.isEmpty())
   {
     printError(a.error.isEmpty() ? "usage: panseg bench predict [--device auto|cpu|cuda] [--reps N] [--paper-reps N] "
-                                   "[--case CT.nii.gz] [--skip-paper] [--skip-case]"
+                                   "[--case CT.nii.gz] [--skip-paper] [--skip-case] [--fast-only]"
                                  : a.error);
     return Usage;
   }
   for (const QString k : { "device", "reps", "paper-reps", "case", "threads" })
     if (a.has(k))
       workerArgs << "--" + k << a.value(k);
-  for (const QString k : { "skip-paper", "skip-case" })
+  for (const QString k : { "skip-paper", "skip-case", "fast-only" })
     if (a.has(k))
       workerArgs << "--" + k;
   const QByteArray sharedEnv = qgetenv("PANSEG_SHARED_DIR");

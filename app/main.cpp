@@ -2,6 +2,11 @@
 // with a subcommand it works headless. `panseg --help` lists the subcommands.
 #include "Cli.h"
 #include "DbCommands.h"
+#include "SegCommands.h"
+#include "VolumeCommands.h"
+#include "EditBench.h"
+#include "StudyCommands.h"
+#include "TrainCommands.h"
 
 #include <QFileInfo>
 
@@ -25,11 +30,21 @@ int main(int argc, char** argv)
   {
     QString text = usage();
     text.replace("  panseg --version", predictUsage() + "  panseg --version");
+    text.replace("  panseg --version", segUsage() + "  panseg --version");
+    text.replace("  panseg --version", studyUsage() + "  panseg --version");
+    text.replace("  panseg --version", volumeUsage() + "  panseg --version");
+    text.replace("  panseg --version", trainUsage() + "  panseg --version");
     std::printf("%s", qPrintable(text));
     return Ok;
   }
   try
   {
+    if (cmd == "export-seg")
+      return exportSegCommand(rest);
+    if (cmd == "import-seg")
+      return importSegCommand(rest);
+    if (cmd == "deidentify")
+      return deidentifyCommand(rest);
     if (cmd == "info")
       return info(rest);
     if (cmd == "volume")
@@ -40,6 +55,16 @@ int main(int argc, char** argv)
       return importCommand(rest);
     if (cmd == "db")
       return dbCommand(rest);
+    if (cmd == "volumes")
+      return volumesCommand(rest);
+    if (cmd == "export")
+      return exportCommand(rest);
+    if (cmd == "export-nnunet")
+      return exportNnUnetCommand(rest);
+    if (cmd == "study")
+      return studyCommand(rest);
+    if (cmd == "report")
+      return reportCommand(rest);
     if (cmd == "agreement")
       return agreement(rest);
     if (cmd == "screenshot")
@@ -48,6 +73,16 @@ int main(int argc, char** argv)
       return predict(argc, argv, rest);
     if (cmd == "bench" && rest.value(0) == "predict")
       return benchPredict(argc, argv, rest.mid(1));
+    if (cmd == "bench" && rest.value(0) == "train")
+      return benchTrain(argc, argv, rest.mid(1));
+    if (cmd == "train")
+      return trainCommand(argc, argv, rest);
+    if (cmd == "jobs")
+      return jobsCommand(rest);
+    if (cmd == "model")
+      return modelCommand(argc, argv, rest);
+    if (cmd == "bench" && rest.value(0) == "edit")
+      return benchEdit(rest.mid(1));
     if (cmd == "bench")
       return bench(argc, argv, rest);
     if (!cmd.isEmpty() && !cmd.startsWith('-') && !cmd.contains('/') && !cmd.contains('.') &&

@@ -19,8 +19,9 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config dpkg-dev file
   qt6-base-dev libqt6opengl6-dev qt6-charts-dev libqt6sql6-sqlite qt6-qpa-plugins
   libvtk9-dev libinsighttoolkit5-dev libgdcm-tools libtorch-dev
-  libboost-math-dev zlib1g-dev dcmtk
+  libboost-math-dev zlib1g-dev dcmtk libdcmtk-dev
   xvfb xauth libgl1-mesa-dri
+  libxlsxwriter-dev poppler-utils
 )
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }

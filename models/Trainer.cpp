@@ -674,6 +674,8 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
       previousSeconds = resumeState.at("training_seconds", ckptPath).asNumber(ckptPath);
       if (const auto* v = resumeState.find("initial_val_dice"))
         result.initialValDice = numOrNaN(v);
+      if (const auto* v = resumeState.find("final_val_dice_largest_component"))
+        result.finalValDiceLargestComponent = numOrNaN(v);
       if (const auto* t = resumeState.find("threads");
           t && t->isNumber() && static_cast<int>(t->number) != result.threads)
       {
@@ -836,6 +838,8 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
            << ",\n \"loss_scale_good_steps\": " << lossScale.goodSteps
            << ",\n \"training_seconds\": " << num17(result.totalTrainingSeconds)
            << ",\n \"initial_val_dice\": " << num17(result.initialValDice)
+           << ",\n \"final_val_dice_largest_component\": "
+           << num17(result.finalValDiceLargestComponent)
            << ",\n \"history\": " << historyJson(result.history) << "\n}";
         CheckpointData ck;
         ck.headerJson = st.str();

@@ -1,6 +1,7 @@
 #include "ui/StudyBrowser.h"
 
 #include "core/Error.h"
+#include "database/ModelRegistry.h"
 #include "database/SeriesTableModel.h"
 #include "ui/MaskListModel.h"
 
@@ -671,6 +672,32 @@ int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask&
   showStatus(tr("Saved mask version %1 of series %2.").arg(id).arg(seriesId));
   emit maskVersionSaved(seriesId, id);
   return id;
+}
+
+int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const panseg::LabelMask& mask,
+                                     const QString& modelDir)
+{
+  if (!m_db || m_openedSeries <= 0)
+    return 0;
+  int64_t modelVersion = 0;
+  try
+  {
+    const auto series = m_db->series(m_openedSeries);
+    if (!series || series->sourcePath != shownImage.info.sourcePath)
+      return 0; // the image on screen did not come from the opened series
+    modelVersion = db::registerModelPackage(*m_db, modelDir.toStdString());
+  }
+  catch (const std::exception& e)
+  {
+    showError(tr("Save prediction"), QString::fromUtf8(e.what()));
+    return 0;
+  }
+  db::MaskProvenance provenance;
+  provenance.source = db::MaskSource::AI;
+  provenance.state = db::MaskState::Draft;
+  provenance.modelVersionId = modelVersion;
+  provenance.note = "predicted from " + modelDir.toStdString();
+  return saveMaskVersion(m_openedSeries, mask, provenance);
 }
 
 void StudyBrowser::showError(const QString& title, const QString& message)

@@ -63,6 +63,12 @@ public:
   /// readable), refreshes the tables and selects it. Returns its id, or 0 after showing the error.
   int64_t saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, const db::MaskProvenance& provenance);
 
+  /// Saves a model's prediction as an AI mask version (draft) of the opened series, linked to the
+  /// model package's registry row (db/ModelRegistry.h; registered on first use). Does nothing and
+  /// returns 0 when the shown image is not the opened series (opened from a file instead: then the
+  /// prediction stays a file). Returns the new version's id; 0 after showing an error.
+  int64_t savePrediction(const panseg::Image& shownImage, const panseg::LabelMask& mask, const QString& modelDir);
+
   /// Series / mask version selected in the tables (0 = none).
   int64_t selectedSeriesId() const;
   int64_t selectedMaskId() const;

@@ -12,6 +12,7 @@
 #include "core/demo/PhantomGenerator.h"
 #include "models/Json.h"
 #include "models/ModelPackage.h"
+#include "models/PNetMsaTrainer.h"
 #include "models/Predictor.h"
 #include "models/Trainer.h"
 
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <signal.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -42,16 +44,31 @@ using namespace panseg;
 using namespace panseg::models;
 
 std::atomic<bool> g_stop{false};
+volatile std::sig_atomic_t g_signal = 0;
+volatile std::sig_atomic_t g_signalPid = 0;
 
-extern "C" void onSignal(int)
+extern "C" void onSignal(int sig, siginfo_t* info, void*)
 {
+  g_signal = sig;
+  g_signalPid = info ? static_cast<std::sig_atomic_t>(info->si_pid) : 0;
   g_stop = true;
+}
+
+void installSignalHandlers()
+{
+  struct sigaction sa{};
+  sa.sa_sigaction = onSignal;
+  sa.sa_flags = SA_SIGINFO;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
 }
 
 const char* kUsage =
     "usage:\n"
     "  panseg-train --data DIR --out MODEL_DIR [options]\n"
     "  panseg-train demo --out MODEL_DIR [--cases N] [--val-cases N] [--phantom-seed S] [options]\n"
+    "  panseg-train --model-type pnet-msa demo --out MODEL_DIR [...]  (PNet-MSA + BiRNN; its own --help)\n"
     "\n"
     "DIR holds nnU-Net's imagesTr/CASE_0000.nii.gz + labelsTr/CASE.nii.gz, or CASE.nii.gz +\n"
     "CASE_seg.nii.gz pairs (.nii, .nii.gz, .nrrd, .mha, .mhd); an optional DIR/patients.csv\n"
@@ -175,6 +192,7 @@ std::array<double, 3> parseSpacing(const std::string& s)
 
 // ---- reading a data folder -------------------------------------------------------------------
 
+#ifdef PANSEG_TRAIN_WITH_IO
 const std::vector<std::string> kExtensions = {".nii.gz", ".nii", ".nrrd", ".mha", ".mhd"};
 
 /// Splits "name.nii.gz" into ("name", ".nii.gz"); empty extension when not an image file.
@@ -268,6 +286,8 @@ std::map<std::string, std::string> readPatients(const std::string& dir)
   }
   return m;
 }
+
+#endif
 
 std::vector<TrainCase> loadDataFolder(const std::string& dir, bool json)
 {
@@ -448,6 +468,11 @@ void applyCommonOptions(const Args& a, TrainOptions& o)
 int run(int argc, char** argv)
 {
   const Args a = parseArgs(argc, argv);
+  const std::string modelType = a.get("model-type", "pansegnet");
+  if (modelType == "pnet-msa")
+    return pnetMsaTrainMain(argc, argv); // models/PNetMsaTrainer.h, docs/pnet-msa.md
+  if (modelType != "pansegnet")
+    throw Error("--model-type must be pansegnet or pnet-msa, not '" + modelType + "'");
   if (a.has("help") || argc < 2)
   {
     std::printf("%s", kUsage);
@@ -567,14 +592,19 @@ int run(int argc, char** argv)
                 static_cast<unsigned long long>(o.seed), o.device.c_str());
   o.validateInitial = true;
 
-  std::signal(SIGINT, onSignal);
-  std::signal(SIGTERM, onSignal);
+  installSignalHandlers();
   const TrainResult r = train(cases, o, makeProgress(json));
   printSummary(r, out, json);
   if (r.cancelled)
   {
-    std::printf("%scancelled after %d of %d epochs; continue with the same command and --resume\n",
-                json ? "" : "\n", r.epochsDone, o.epochs);
+    std::printf("%scancelled%s after %d of %d epochs; continue with the same command and "
+                "--resume\n",
+                json ? "" : "\n",
+                g_signal ? (" by signal " + std::to_string(static_cast<int>(g_signal)) + " from pid " +
+                            std::to_string(static_cast<int>(g_signalPid)))
+                               .c_str()
+                         : "",
+                r.epochsDone, o.epochs);
     return 130;
   }
 

@@ -5,3 +5,12 @@ if(TARGET panseg)
   target_compile_definitions(tst_cli PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>" PANSEG_EXPECTED_VERSION="${PROJECT_VERSION}")
   add_dependencies(tst_cli panseg)
 endif()
+
+# `panseg predict --series` with the shipped demo model (needs the worker from the LibTorch build).
+if(TARGET panseg AND TARGET panseg-worker)
+  panseg_add_test(tst_predict_db SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/app/tst_predict_db.cpp LIBS Qt6::Core)
+  target_compile_definitions(tst_predict_db PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>"
+                                                    PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+  add_dependencies(tst_predict_db panseg panseg-worker)
+  set_tests_properties(tst_predict_db PROPERTIES TIMEOUT 600)
+endif()

@@ -153,8 +153,10 @@ private slots:
     QVERIFY2(r.code == 0, qPrintable(show(r)));
     const QJsonObject o = QJsonDocument::fromJson(r.out.toUtf8()).object();
     for (const char* key : { "dice", "jaccard", "precision", "recall", "hd95_mm", "hd_mm", "assd_mm", "kappa",
-                             "kappa_bbox", "volume_a_ml", "volume_b_ml", "vpe" })
+                             "kappa_bbox", "volume_a_ml", "volume_b_ml", "vpe", "interslice_hd_a_mm",
+                             "interslice_hd_b_mm" })
       QVERIFY2(o.contains(key), key);
+    QVERIFY(o["interslice_hd_a_mm"].toDouble() > 0 && o["interslice_hd_b_mm"].toDouble() > 0);
     QCOMPARE(QString::number(o["dice"].toDouble(), 'f', 3), QString("0.809")); // SOURCES.md
     QCOMPARE(QString::number(o["volume_a_ml"].toDouble(), 'f', 2), QString("14.80"));
     QCOMPARE(QString::number(o["volume_b_ml"].toDouble(), 'f', 2), QString("17.39"));

@@ -1,0 +1,34 @@
+#pragma once
+// Model packages (models/ModelPackage.h: plans.json, model.json, weights.bin, weights.json) as rows
+// of the study database's model registry. Reading model.json needs no LibTorch: this layer only
+// identifies a package (id, version, file hashes); running it is the worker's job.
+#include "database/StudyDatabase.h"
+
+#include <string>
+#include <vector>
+
+namespace panseg::db
+{
+/// What the registry records about a package folder.
+struct ModelPackageInfo
+{
+  std::string dir;          // absolute
+  std::string modelId;      // model.json "id", else the name turned into a slug
+  std::string version;      // model.json "version"
+  std::string name;         // model.json "name"
+  std::string modelType;    // "pansegnet", "pnet-msa", ...
+  std::string modality;     // "CT", "MR", ...
+  std::string description;
+  bool demo = false;        // model.json "demo" (not for clinical use)
+  std::vector<ModelFile> files; // the package's files with their SHA-256
+};
+
+/// Reads DIR/model.json and hashes the package files. Throws panseg::Error naming the problem
+/// (not a folder, missing file, model.json not JSON, no version).
+ModelPackageInfo readModelPackageInfo(const std::string& dir);
+
+/// The registry id of the package: the existing row when (id, version) is registered with the same
+/// weights, a new row otherwise (audited by StudyDatabase). Throws when (id, version) is already
+/// registered with other weights: versions are immutable, like mask versions.
+int64_t registerModelPackage(StudyDatabase& db, const std::string& dir);
+} // namespace panseg::db
