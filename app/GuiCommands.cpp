@@ -79,6 +79,7 @@ static void attachStudyBrowser(ui::MainWindow& w)
   auto fail = [&w](const char* what, const std::exception& e) {
     QMessageBox::warning(&w, QObject::tr(what), QString::fromUtf8(e.what()));
   };
+  browser->setOpenGuard([&w] { return w.confirmUnsavedEdits(QObject::tr("opening another series or mask")); });
   QObject::connect(browser, &ui::StudyBrowser::openSeriesRequested, &w, [&w, browser, fail](int64_t id) {
     try
     {

@@ -4,6 +4,7 @@
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
 #include "database/ModelRegistry.h"
+#include "database/SharedSql.h"
 #include "database/SqlDialect.h"
 
 #include <QDateTime>
@@ -41,42 +42,7 @@ QString qs(const std::string& s)
   return QString::fromStdString(s);
 }
 
-/// SQL on the StudyDatabase's own connection (shares its write lock), like ReaderStudy.cpp.
-class Sql
-{
-public:
-  explicit Sql(const StudyDatabase& db)
-      : m_db(db), m_conn(QSqlDatabase::database(qs(db.connectionName()), false))
-  {
-  }
-  QSqlQuery exec(const std::string& sql, const QVariantList& binds, const std::string& what) const
-  {
-    QSqlQuery q(m_conn);
-    if (!q.prepare(qs(sql)))
-      throw Error("cannot " + what + " (" + m_db.databasePath() +
-                  "): " + q.lastError().text().toStdString());
-    for (const auto& b : binds)
-      q.addBindValue(b);
-    if (!q.exec())
-    {
-      const std::string text = q.lastError().text().toStdString();
-      if (SqlDialect::sqlite().isBusyError(text))
-        throw Error("cannot " + what + ": the study database " + m_db.databasePath() +
-                    " is busy; try again");
-      throw Error("cannot " + what + " (" + m_db.databasePath() + "): " + text);
-    }
-    return q;
-  }
-  void rollback() const
-  {
-    QSqlQuery q(m_conn);
-    q.exec("ROLLBACK");
-  }
-
-private:
-  const StudyDatabase& m_db;
-  QSqlDatabase m_conn;
-};
+using Sql = detail::SharedSql;
 
 std::string caseDate(const SeriesRecord& s)
 {

@@ -1,6 +1,7 @@
 #include "database/ReaderStudy.h"
 
 #include "core/Error.h"
+#include "database/SharedSql.h"
 #include "database/SqlDialect.h"
 #include "database/StudyDatabase.h"
 
@@ -59,38 +60,11 @@ std::vector<int64_t> shuffled(std::vector<int64_t> items, uint64_t seed)
   return items;
 }
 
-/// SQL on StudyDatabase's own connection (shares its transactions and write lock).
-class Sql
+/// SQL on StudyDatabase's own connection (shares its transactions and write lock), plus the audit log.
+class Sql : public detail::SharedSql
 {
 public:
-  explicit Sql(const StudyDatabase& db)
-      : m_db(db), m_conn(QSqlDatabase::database(qs(db.connectionName()), false))
-  {
-  }
-
-  QSqlQuery exec(const std::string& sql, const QVariantList& binds, const std::string& what) const
-  {
-    QSqlQuery q(m_conn);
-    if (!q.prepare(qs(sql)))
-      throw Error("cannot " + what + " (" + m_db.databasePath() +
-                  "): " + q.lastError().text().toStdString());
-    for (const auto& b : binds)
-      q.addBindValue(b);
-    if (!q.exec())
-    {
-      const std::string text = q.lastError().text().toStdString();
-      if (SqlDialect::sqlite().isBusyError(text))
-        throw Error("cannot " + what + ": the study database " + m_db.databasePath() +
-                    " is busy; try again");
-      throw Error("cannot " + what + " (" + m_db.databasePath() + "): " + text);
-    }
-    return q;
-  }
-  QVariant scalar(const std::string& sql, const QVariantList& binds, const std::string& what) const
-  {
-    QSqlQuery q = exec(sql, binds, what);
-    return q.next() ? q.value(0) : QVariant();
-  }
+  using SharedSql::SharedSql;
   void audit(const std::string& action, const std::string& table, int64_t recordId,
              const QJsonObject& details, const QDateTime& at) const
   {
@@ -101,11 +75,6 @@ public:
           QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact))},
          "write the audit log");
   }
-  QSqlDatabase connection() const { return m_conn; }
-
-private:
-  const StudyDatabase& m_db;
-  QSqlDatabase m_conn;
 };
 
 /// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.

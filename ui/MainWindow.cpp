@@ -637,7 +637,7 @@ bool MainWindow::loadMaskBlocking(const QString& path, QString* error)
 
 bool MainWindow::openImage(const QString& path)
 {
-  if (path.isEmpty())
+  if (path.isEmpty() || !confirmUnsavedEdits(tr("opening another image")))
     return false;
   enqueue(LoadKind::Image, path);
   return true;
@@ -655,6 +655,8 @@ bool MainWindow::openMask(const QString& path)
     showError(tr("Open Mask"), tr("Open an image before a mask."));
     return false;
   }
+  if (!confirmUnsavedEdits(tr("opening another mask")))
+    return false;
   enqueue(LoadKind::Mask, path);
   return true;
 }
@@ -884,7 +886,10 @@ void MainWindow::dropEvent(QDropEvent* e)
     // With an image open and nothing else dropped, a second file may well be a mask with an
     // unhelpful name: decide from its content. Otherwise the first file is the new image.
     if (m_model->hasImage() && images.size() == 1 && masks.isEmpty())
-      enqueue(LoadKind::ImageOrMask, images.first());
+    {
+      if (confirmUnsavedEdits(tr("opening the dropped file")))
+        enqueue(LoadKind::ImageOrMask, images.first());
+    }
     else
       openImage(images.first());
     for (int i = 1; i < images.size(); ++i)

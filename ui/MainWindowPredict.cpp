@@ -160,6 +160,9 @@ bool MainWindow::predictPancreas(const QString& modelDirIn)
     showError(tr("Predict Pancreas"), tr("Open an image first."));
     return false;
   }
+  // The prediction replaces the shown mask: unsaved edits are saved or given up first.
+  if (!confirmUnsavedEdits(tr("predicting a new mask")))
+    return false;
   QString modelDir = modelDirIn.isEmpty() ? predictionModelDir() : modelDirIn;
   if (modelDir.isEmpty())
   {

@@ -387,7 +387,7 @@ void StudyBrowser::applyModalityFilter()
 void StudyBrowser::openSelectedSeries()
 {
   const int64_t series = selectedSeriesId();
-  if (!series)
+  if (!series || (m_openGuard && !m_openGuard()))
     return;
   m_openedSeries = series;
   m_openedMask = 0;
@@ -405,7 +405,7 @@ void StudyBrowser::showSelectedMask()
 {
   const int64_t mask = selectedMaskId();
   const int64_t series = m_maskModel->seriesId();
-  if (!mask || !series)
+  if (!mask || !series || (m_openGuard && !m_openGuard()))
     return;
   if (series != m_openedSeries)
   {

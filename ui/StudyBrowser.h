@@ -18,6 +18,7 @@
 #include <QStringList>
 #include <QWidget>
 
+#include <functional>
 #include <memory>
 
 class QComboBox;
@@ -75,6 +76,9 @@ public:
   /// Last series / mask version requested to be opened (0 = none): the parent of the next save.
   int64_t openedSeriesId() const { return m_openedSeries; }
   int64_t openedMaskId() const { return m_openedMask; }
+  /// Asked before the browser opens another series or mask (e.g. the window's unsaved-edits
+  /// prompt); false leaves everything as it is, including openedSeriesId()/openedMaskId().
+  void setOpenGuard(std::function<bool()> guard) { m_openGuard = std::move(guard); }
   /// After openSeriesRequested, also request the series' newest mask version (default on).
   void setOpenLatestMask(bool on) { m_openLatestMask = on; }
 
@@ -175,6 +179,7 @@ private:
   db::ImportReport m_lastReport;
 
   int64_t m_openedSeries = 0;
+  std::function<bool()> m_openGuard;
   int64_t m_openedMask = 0;
   bool m_openLatestMask = true;
   QString m_lastError;

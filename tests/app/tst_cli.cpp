@@ -1,4 +1,5 @@
 // The `panseg` command line, run as a separate process: output, exit codes, files written.
+#include "../ProcessRun.h"
 #include "../SharedData.h"
 
 #include <QImage>
@@ -11,30 +12,13 @@
 
 namespace
 {
-struct Run
-{
-  int code = -1;
-  QString out, err;
-};
+using testproc::Run;
+using testproc::show;
 
 Run panseg(const QStringList& args, int timeoutMs = 120000)
 {
-  QProcess p;
-  p.start(PANSEG_EXE, args);
-  Run r;
-  if (!p.waitForFinished(timeoutMs))
-  {
-    p.kill();
-    r.err = "timeout";
-    return r;
-  }
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
+  return testproc::run(PANSEG_EXE, args, timeoutMs);
 }
-
-QString show(const Run& r) { return QString("exit %1\nstdout: %2\nstderr: %3").arg(r.code).arg(r.out, r.err); }
 } // namespace
 
 class TstCli : public QObject

@@ -1,6 +1,8 @@
 // `panseg predict --series`: a database series predicted with the shipped demo model through the real
 // executable and worker; the result becomes an AI mask version linked to the model registry.
 // Registering a package is idempotent; other weights under a registered version are refused.
+#include "../ProcessRun.h"
+
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
@@ -14,30 +16,13 @@
 
 namespace
 {
-struct Run
-{
-  int code = -1;
-  QString out, err;
-};
+using testproc::Run;
+using testproc::show;
 
 Run panseg(const QStringList& args, int timeoutMs = 300000)
 {
-  QProcess p;
-  p.start(PANSEG_EXE, args);
-  Run r;
-  if (!p.waitForFinished(timeoutMs))
-  {
-    p.kill();
-    r.err = "timeout";
-    return r;
-  }
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
+  return testproc::run(PANSEG_EXE, args, timeoutMs);
 }
-
-QString show(const Run& r) { return QString("exit %1\nstdout: %2\nstderr: %3").arg(r.code).arg(r.out, r.err); }
 
 QJsonObject json(const Run& r) { return QJsonDocument::fromJson(r.out.toUtf8()).object(); }
 

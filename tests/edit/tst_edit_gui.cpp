@@ -22,6 +22,7 @@
 #include <QPushButton>
 #include <QTemporaryDir>
 #include <QTimer>
+#include <QSignalSpy>
 #include <QtTest>
 
 using namespace panseg;
@@ -167,6 +168,26 @@ private slots:
               }
           });
     };
+    // Opening another image, predicting, or another series from the browser asks the same
+    // question; Cancel keeps the image, the edited mask and the browser's opened series.
+    const LabelMask edited = w.model()->mask();
+    answer("Cancel");
+    QVERIFY(!w.openImage(imagePath));
+    QVERIFY(edit->isModified());
+    QVERIFY(w.model()->mask().voxels == edited.voxels);
+    answer("Cancel");
+    QVERIFY(!w.predictPancreas(m_tmp.path()));
+    QVERIFY(!w.isPredicting());
+    browser.setOpenGuard([&w] { return w.confirmUnsavedEdits("opening another series"); });
+    QVERIFY(browser.selectSeries(seriesId));
+    const int64_t openedBefore = browser.openedSeriesId();
+    QSignalSpy openRequests(&browser, &ui::StudyBrowser::openSeriesRequested);
+    answer("Cancel");
+    browser.openSelectedSeries();
+    QCOMPARE(openRequests.size(), 0);
+    QCOMPARE(browser.openedSeriesId(), openedBefore);
+    QVERIFY(w.model()->mask().voxels == edited.voxels);
+
     answer("Cancel");
     QVERIFY(!w.close());
     QVERIFY(w.isVisible());

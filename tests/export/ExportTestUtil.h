@@ -1,4 +1,5 @@
 #pragma once
+#include "../ProcessRun.h"
 // Shared by the export tests: a synthetic patient with dated studies and masks of known voxel
 // counts, external tools (unzip, pdftotext, pdftoppm) run as processes.
 #include "database/StudyDatabase.h"
@@ -68,26 +69,10 @@ inline void approve(panseg::db::StudyDatabase& db, int64_t maskId)
   db.setMaskState(maskId, panseg::db::MaskState::Approved, "checked");
 }
 
-struct Run
-{
-  int exitCode = -1;
-  QString out, err;
-};
+using testproc::Run;
+
 inline Run run(const QString& program, const QStringList& args, int timeoutMs = 60000)
 {
-  QProcess p;
-  p.start(program, args);
-  Run r;
-  if (!p.waitForFinished(timeoutMs))
-  {
-    p.kill();
-    p.waitForFinished();
-    r.err = program + " timed out";
-    return r;
-  }
-  r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
+  return testproc::run(program, args, timeoutMs);
 }
 } // namespace extest

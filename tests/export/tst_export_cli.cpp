@@ -43,17 +43,17 @@ private slots:
     const QString db = t.path() + "/db";
     const QString ctSmall = paths::shared("data/totalsegmentator/ct_small");
     const QString mrSmall = paths::shared("data/totalsegmentator/mr_small");
-    QCOMPARE(runPanseg({ "import", ctSmall, mrSmall, "--db", db, "--center", "Basel" }).exitCode, 0);
+    QCOMPARE(runPanseg({ "import", ctSmall, mrSmall, "--db", db, "--center", "Basel" }).code, 0);
 
     // stdout table
     const auto table = runPanseg({ "volumes", "--db", db, "--label", "7" });
-    QVERIFY2(table.exitCode == 0, qPrintable(table.err));
+    QVERIFY2(table.code == 0, qPrintable(table.err));
     QVERIFY(table.out.contains("3 row(s)"));
 
     // CSV: every volume equals `panseg volume FILE --label 7 --json` on the imported file.
     const QString csv = t.path() + "/v.csv";
     const auto w = runPanseg({ "volumes", "--db", db, "--label", "7", "--out", csv });
-    QVERIFY2(w.exitCode == 0, qPrintable(w.err));
+    QVERIFY2(w.code == 0, qPrintable(w.err));
     const QStringList lines = readAll(csv).split('\n', Qt::SkipEmptyParts);
     QVERIFY(lines.first().startsWith("# Software: PanSeg Workstation " PANSEG_EXPECTED_VERSION));
     QStringList header;
@@ -72,7 +72,7 @@ private slots:
       const QString file = sourceName.mid(QString("import: ").size());
       const QString path = (file.contains("mr") ? mrSmall : ctSmall) + "/" + file;
       const auto v = runPanseg({ "volume", path, "--label", "7", "--json" });
-      QCOMPARE(v.exitCode, 0);
+      QCOMPARE(v.code, 0);
       const QJsonObject o = QJsonDocument::fromJson(v.out.toUtf8()).object();
       QCOMPARE(cells[header.indexOf("volume_ml")], QString::number(o["volume_ml"].toDouble(), 'f', 4));
       QCOMPARE(cells[header.indexOf("voxels")].toLongLong(), o["voxels"].toInteger());
@@ -83,10 +83,10 @@ private slots:
 
     // XLSX and PDF from the command line (the PDF needs no display).
     const QString xlsx = t.path() + "/v.xlsx", pdf = t.path() + "/v.pdf";
-    QCOMPARE(runPanseg({ "volumes", "--db", db, "--label", "7", "--out", xlsx }).exitCode, 0);
+    QCOMPARE(runPanseg({ "volumes", "--db", db, "--label", "7", "--out", xlsx }).code, 0);
     QVERIFY(readAll(xlsx).startsWith("PK"));
     const auto p = runPanseg({ "volumes", "--db", db, "--label", "7", "--modality", "CT", "--out", pdf });
-    QVERIFY2(p.exitCode == 0, qPrintable(p.err));
+    QVERIFY2(p.code == 0, qPrintable(p.err));
     if (!QStandardPaths::findExecutable("pdftotext").isEmpty())
     {
       const QString text = extest::run("pdftotext", { "-layout", pdf, "-" }).out;
@@ -106,9 +106,9 @@ private slots:
     }
     auto fails = [&](const QStringList& args, int code, const QString& message) {
       const auto r = runPanseg(args);
-      if (r.exitCode != code || !r.err.contains(message) || r.err.count('\n') != 1)
-        qWarning("%s -> %d: %s", qPrintable(args.join(' ')), r.exitCode, qPrintable(r.err));
-      return r.exitCode == code && r.err.startsWith("panseg: error: ") && r.err.contains(message) &&
+      if (r.code != code || !r.err.contains(message) || r.err.count('\n') != 1)
+        qWarning("%s -> %d: %s", qPrintable(args.join(' ')), r.code, qPrintable(r.err));
+      return r.code == code && r.err.startsWith("panseg: error: ") && r.err.contains(message) &&
              r.err.count('\n') == 1;
     };
     const QString out = t.path() + "/v.csv";
@@ -129,10 +129,10 @@ private slots:
              QStringList{ "db" });
 
     // And the working path: the draft mask exported as NIfTI, and the table as CSV.
-    QCOMPARE(runPanseg({ "export", "--db", db, "--mask-version", "1", "--out", t.path() + "/m.nii.gz" }).exitCode, 0);
+    QCOMPARE(runPanseg({ "export", "--db", db, "--mask-version", "1", "--out", t.path() + "/m.nii.gz" }).code, 0);
     const auto v = runPanseg({ "volume", t.path() + "/m.nii.gz", "--json" });
     QVERIFY(QJsonDocument::fromJson(v.out.toUtf8()).object()["voxels"].toInt() == 100);
-    QCOMPARE(runPanseg({ "volumes", "--db", db, "--out", out }).exitCode, 0);
+    QCOMPARE(runPanseg({ "volumes", "--db", db, "--out", out }).code, 0);
     QVERIFY(readAll(out).contains(",100,0.1600\n"));
   }
 };

@@ -352,7 +352,7 @@ private slots:
     const QString path = t.path() + "/volumes.xlsx";
     ui::exportVolumeTable(v, path, fixedInfo());
     const auto list = extest::run("unzip", { "-l", path });
-    QCOMPARE(list.exitCode, 0); // a valid zip
+    QCOMPARE(list.code, 0); // a valid zip
     for (const char* part : { "xl/workbook.xml", "xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml",
                               "xl/worksheets/sheet3.xml", "xl/sharedStrings.xml", "[Content_Types].xml" })
       QVERIFY2(list.out.contains(part), part);
@@ -398,14 +398,14 @@ private slots:
     QVERIFY(readAll(path).startsWith("%PDF-"));
 
     const auto text = extest::run("pdftotext", { "-layout", path, "-" });
-    QCOMPARE(text.exitCode, 0);
+    QCOMPARE(text.code, 0);
     for (const char* s : { "Pancreas volumes", "PanSeg Workstation 9.9.9", "panseg-ct 2026.1", "2026-01-02T03:04:05Z",
                            "1.60", "1.44", "2.00", "1.76", "1.50", "25.0", "-12.0", "0.40", "alice", "P2",
                            "MRI-T2W" })
       QVERIFY2(text.out.contains(s), s);
 
     const QString prefix = t.path() + "/page";
-    QCOMPARE(extest::run("pdftoppm", { "-r", "40", "-png", "-f", "1", "-l", "1", path, prefix }).exitCode, 0);
+    QCOMPARE(extest::run("pdftoppm", { "-r", "40", "-png", "-f", "1", "-l", "1", path, prefix }).code, 0);
     const QStringList pngs = QDir(t.path()).entryList({ "page*.png" });
     QCOMPARE(pngs.size(), 1);
     const QImage page(t.path() + "/" + pngs.first());

@@ -3,6 +3,7 @@
 // whose masks are imported as approved.
 #include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
+#include "../ProcessRun.h"
 
 #include <QDir>
 #include <QProcess>
@@ -13,35 +14,12 @@
 
 namespace jobs_test
 {
-struct Run
-{
-  int code = -1;
-  QString out, err;
-};
+using testproc::Run;
+using testproc::show;
 
 inline Run runPanseg(const QStringList& args, int timeoutMs = 240000)
 {
-  QProcess p;
-  p.start(PANSEG_EXE, args);
-  Run r;
-  if (!p.waitForFinished(timeoutMs))
-  {
-    p.kill();
-    p.waitForFinished();
-    r.err = "timeout";
-    return r;
-  }
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2;
-  r.out = QString::fromUtf8(p.readAllStandardOutput());
-  r.err = QString::fromUtf8(p.readAllStandardError());
-  return r;
-}
-
-inline QString show(const Run& r)
-{
-  return QString("exit %1\nstdout: %2\nstderr: %3")
-      .arg(r.code)
-      .arg(r.out.right(4000), r.err.right(4000));
+  return testproc::run(PANSEG_EXE, args, timeoutMs);
 }
 
 /// Small CT phantoms (the demo study's field of view at a coarser grid, so that tests stay fast):
