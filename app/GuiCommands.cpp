@@ -4,6 +4,7 @@
 #include "VolumeCommands.h"
 
 #include "ui/EditController.h"
+#include "ui/RecoveryPrompt.h"
 #include "ui/MainWindow.h"
 #include "ui/StudyBrowser.h"
 #include "ui/JobsDock.h"
@@ -12,18 +13,15 @@
 #include "ui/ViewerModel.h"
 
 #include "core/Error.h"
-#include "core/edit/RecoveryFile.h"
 #include "core/io/ImageIO.h"
 
 #include <QApplication>
-#include <QDateTime>
 #include <QDockWidget>
 #include <QMenuBar>
 #include <QStatusBar>
 #include <QMessageBox>
 #include <QDir>
 #include <QElapsedTimer>
-#include <QFileInfo>
 #include <QProcess>
 #include <QStandardPaths>
 #include <QWindow>
@@ -84,6 +82,21 @@ static void attachStudyBrowser(ui::MainWindow& w)
     try
     {
       w.setImage(browser->loadSeries(id));
+      // Predict Pancreas then uses the model promoted for the series' modality, if any.
+      try
+      {
+        QString label;
+        const QString promoted = browser->promotedModelDir(id, &label);
+        if (!promoted.isEmpty() && promoted != w.predictionModelDir())
+        {
+          w.setPredictionModelDir(promoted);
+          w.statusBar()->showMessage(QObject::tr("Predict Pancreas uses the promoted model %1.").arg(label), 10000);
+        }
+      }
+      catch (const std::exception& e)
+      {
+        w.statusBar()->showMessage(QString::fromUtf8(e.what()), 15000);
+      }
     }
     catch (const std::exception& e)
     {
@@ -104,6 +117,7 @@ static void attachStudyBrowser(ui::MainWindow& w)
   study->addAction(QObject::tr("&Import into database..."), QKeySequence(QObject::tr("Ctrl+I")), browser,
                    &ui::StudyBrowser::chooseAndImport);
   study->addAction(QObject::tr("Import &files..."), browser, &ui::StudyBrowser::chooseFilesAndImport);
+  study->addAction(QObject::tr("&Export mask version..."), browser, &ui::StudyBrowser::chooseAndExportMask);
   // Saving the shown (possibly edited) mask as a new version; the editor then counts it saved and
   // the recovery file goes. Also what "Save" in the unsaved-edits prompt on close does.
   auto saveShownMask = [&w, browser]() -> bool {
@@ -120,6 +134,27 @@ static void attachStudyBrowser(ui::MainWindow& w)
   };
   study->addAction(QObject::tr("&Save mask as new version"), QKeySequence::Save, &w, [saveShownMask] { saveShownMask(); });
   w.setSaveMaskHandler(saveShownMask);
+  // Submit for approval (draft -> submitted, audited). Unsaved edits are saved first as a new
+  // version, and that version is submitted (StudyBrowser::submitOpenedMask).
+  study->addAction(QObject::tr("Su&bmit mask for approval"), &w, [&w, browser] {
+    ui::EditController* edit = w.editController();
+    const bool unsaved = edit && edit->isModified() && w.model()->hasMask();
+    if (browser->openedSeriesId() <= 0 || (!unsaved && browser->openedMaskId() <= 0))
+    {
+      QMessageBox::information(&w, QObject::tr("Submit mask for approval"),
+                               QObject::tr("Open a series and a mask version from the study browser first."));
+      return;
+    }
+    int64_t saved = 0;
+    QString error;
+    const int64_t id = browser->submitOpenedMask(unsaved ? &w.model()->mask() : nullptr, &saved, &error);
+    if (saved > 0)
+      edit->markSaved();
+    if (id <= 0)
+      QMessageBox::warning(&w, QObject::tr("Submit mask for approval"), error);
+    else
+      w.statusBar()->showMessage(QObject::tr("Mask version %1 submitted for approval.").arg(id), 10000);
+  });
   // A prediction of a series opened from the database becomes its newest AI mask version.
   QObject::connect(&w, &ui::MainWindow::predictionFinished, browser, [&w, browser](bool ok, const QString&) {
     if (ok && w.model()->hasMask())
@@ -153,49 +188,6 @@ static void attachStudyBrowser(ui::MainWindow& w)
   study->addAction(jobsDock->toggleViewAction());
 }
 
-/// Unsaved mask edits autosaved before a crash (ui::EditController) are offered at start.
-static void offerRecovery(ui::MainWindow& w)
-{
-  ui::EditController* edit = w.editController();
-  const QString path = edit ? edit->recoveryFilePath() : QString();
-  if (path.isEmpty() || !QFileInfo::exists(path))
-    return;
-  edit::Recovery r;
-  try
-  {
-    r = edit::readRecoveryFile(path.toStdString());
-  }
-  catch (const std::exception& e)
-  {
-    QMessageBox::warning(&w, QObject::tr("Recover unsaved edits"),
-                         QObject::tr("A recovery file exists but cannot be read (kept at %1): %2")
-                           .arg(path, QString::fromUtf8(e.what())));
-    return;
-  }
-  const QString when = QDateTime::fromMSecsSinceEpoch(r.savedAtMs).toString(Qt::ISODate);
-  const auto answer = QMessageBox::question(
-    &w, QObject::tr("Recover unsaved edits"),
-    QObject::tr("PanSeg ended with unsaved mask edits (autosaved %1) of\n%2\n%3\n\nRestore them? "
-                "(No deletes the recovery file.)")
-      .arg(when, QString::fromStdString(r.imagePath), QString::fromStdString(r.note)),
-    QMessageBox::Yes | QMessageBox::No, QMessageBox::Yes);
-  if (answer != QMessageBox::Yes)
-  {
-    edit->discardRecovery();
-    return;
-  }
-  QString error;
-  if (!w.loadImageBlocking(QString::fromStdString(r.imagePath), &error))
-  {
-    QMessageBox::warning(&w, QObject::tr("Recover unsaved edits"),
-                         QObject::tr("Cannot reopen the image (%1). The recovery file is kept at %2.").arg(error, path));
-    return;
-  }
-  // The file stays until the restored mask is saved (or discarded at the next start).
-  w.setMask(std::move(r.mask));
-  w.statusBar()->showMessage(QObject::tr("Restored unsaved edits from %1; save them as a new version.").arg(when));
-}
-
 int gui(int argc, char** argv, const QStringList& paths)
 {
   ui::MainWindow::configurePlatform();
@@ -208,7 +200,8 @@ int gui(int argc, char** argv, const QStringList& paths)
   attachStudyBrowser(w);
   attachReaderStudyPanel(w);
   w.show();
-  offerRecovery(w);
+  // Unsaved mask edits autosaved before a crash are offered at start (ui/RecoveryPrompt).
+  ui::offerRecovery(w);
   if (!paths.isEmpty())
   {
     if (w.openImage(paths[0]) && paths.size() > 1)

@@ -5,6 +5,7 @@
 
 #include "core/AtomicFile.h"
 #include "core/io/ImageIO.h"
+#include "database/FineTuning.h"
 #include "database/ModelRegistry.h"
 #include "database/StudyDatabase.h"
 #include "ui/WorkerClient.h"
@@ -170,7 +171,8 @@ QString predictUsage()
     "  panseg predict --series ID [--db DIR] [--model DIR] [--output PATH] [same options]\n"
     "                                   predict a database series and save the result as its newest AI mask\n"
     "                                   version (draft), linked to the model's registry entry; --model\n"
-    "                                   defaults to the installed demo model\n"
+    "                                   defaults to the model promoted for the series' modality\n"
+    "                                   (panseg model promote), else the installed demo model\n"
     "  panseg bench predict [--device D] [--reps N] [--paper-reps N] [--case CT] [--skip-paper] [--fast-only]\n"
     "                                   forward-pass and whole-case prediction timings (PanSegNet, PNet-MSA)\n");
 }
@@ -208,8 +210,32 @@ int predict(int argc, char** argv, const QStringList& args)
       return Failed;
     }
     inputArg = QString::fromStdString(series->sourcePath);
+    if (modelArg.isEmpty() && series->modality != db::Modality::Other)
+    {
+      // The model promoted for the series' modality (panseg model promote), verified.
+      try
+      {
+        std::string label;
+        if (const auto dir = db::promotedModelDir(*database, db::to_string(series->modality), &label))
+        {
+          modelArg = QString::fromStdString(*dir);
+          std::fprintf(stderr, "using the promoted %s model %s\n", db::to_string(series->modality).c_str(),
+                       label.c_str());
+        }
+      }
+      catch (const std::exception& e)
+      {
+        printError(QString::fromUtf8(e.what()));
+        return Failed;
+      }
+    }
     if (modelArg.isEmpty())
+    {
       modelArg = ui::WorkerClient::defaultModelDir();
+      if (!modelArg.isEmpty())
+        std::fprintf(stderr, "no model promoted for %s; using the demo model %s\n",
+                     db::to_string(series->modality).c_str(), qPrintable(modelArg));
+    }
     if (modelArg.isEmpty())
     {
       printError("no model package given and no demo model installed; use --model DIR");

@@ -6,6 +6,7 @@
 #include "core/io/Deidentify.h"
 #include "core/io/DicomSeg.h"
 #include "core/io/ImageIO.h"
+#include "database/DatasetExport.h"
 #include "database/StudyDatabase.h"
 
 #include <QCoreApplication>
@@ -125,35 +126,26 @@ int exportSegCommand(const QStringList& args)
       printError("--mask-version must be a mask version id (see panseg db masks)");
       return Usage;
     }
-    db::StudyDatabase db(a.value("db").toStdString());
-    const auto version = db.maskVersion(id);
-    if (!version)
-      throw Error("no mask version " + std::to_string(id) + " in " + a.value("db").toStdString());
-    const auto series = db.series(version->seriesId);
-    if (!series || series->format != "DICOM")
-      throw Error("mask version " + std::to_string(id) + " belongs to a " +
-                  (series ? series->format : "missing") +
-                  " series; DICOM SEG export needs a DICOM source series");
-    source = series->sourcePath;
-    mask = db.loadMask(id);
-    if (version->modelVersionId != 0 && opt.algorithmName.empty())
+    if (a.has("deidentify"))
     {
-      opt.algorithmName = version->modelLabel.substr(0, version->modelLabel.find(' '));
-      if (version->modelLabel.find(' ') != std::string::npos)
-        opt.algorithmVersion = version->modelLabel.substr(version->modelLabel.find(' ') + 1);
+      opt.deidentifySalt = a.value("salt").toStdString();
+      if (opt.deidentifySalt.empty())
+        throw Error("--deidentify needs --salt S (the same secret as `panseg deidentify` of the "
+                    "series, so the SEG's UIDs and dates match the de-identified images)");
     }
-    if (opt.contentCreator.empty() && version->modelVersionId == 0)
-      opt.contentCreator = version->authorName;
+    db::StudyDatabase db(a.value("db").toStdString());
+    if (!db.maskVersion(id))
+      throw Error("no mask version " + std::to_string(id) + " in " + a.value("db").toStdString());
+    const SegExportReport r = db::exportMaskVersionAsSeg(db, id, a.value("out").toStdString(), opt, label);
+    std::printf("wrote %s: %d segment(s), %d frame(s), %lld voxels%s\n", qPrintable(a.value("out")), r.segments,
+                r.frames, static_cast<long long>(r.voxels), a.has("deidentify") ? ", de-identified" : "");
+    return Ok;
   }
-  else
-  {
-    source = a.value("image").toStdString();
-    const Image image = readImage(source);
-    if (image.info.format != "DICOM")
-      throw Error(source +
-                  " is not a DICOM series; DICOM SEG export needs the DICOM source images");
-    mask = readMaskFor(a.value("mask").toStdString(), image.geometry);
-  }
+  source = a.value("image").toStdString();
+  const Image image = readImage(source);
+  if (image.info.format != "DICOM")
+    throw Error(source + " is not a DICOM series; DICOM SEG export needs the DICOM source images");
+  mask = readMaskFor(a.value("mask").toStdString(), image.geometry);
   if (label > 0)
   {
     if (mask.countLabel(label) == 0)

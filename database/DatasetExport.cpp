@@ -10,6 +10,7 @@
 #include <QJsonObject>
 #include <QString>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <unistd.h>
@@ -63,6 +64,65 @@ void exportSeriesImage(const StudyDatabase& db, int64_t seriesId, const std::str
 {
   checkOutputFolder(path);
   writeImage(db.loadImage(seriesId, true), path);
+}
+
+SegExportReport exportMaskVersionAsSeg(const StudyDatabase& db, int64_t maskVersionId, const std::string& path,
+                                       SegExportOptions options, int label)
+{
+  if (label < 0 || label > 255)
+    throw Error("the label must be a whole number from 0 to 255, not " + std::to_string(label));
+  const auto version = db.maskVersion(maskVersionId);
+  if (!version)
+    throw Error("no mask version " + std::to_string(maskVersionId) + " in the study database");
+  const auto series = db.series(version->seriesId);
+  if (!series || series->format != "DICOM")
+    throw Error("mask version " + std::to_string(maskVersionId) + " belongs to a " +
+                (series ? series->format : "missing") + " series; DICOM SEG export needs a DICOM source series");
+  checkOutputFolder(path);
+  LabelMask mask = db.loadMask(maskVersionId);
+  if (version->modelVersionId != 0 && options.algorithmName.empty())
+  {
+    const size_t space = version->modelLabel.find(' ');
+    options.algorithmName = version->modelLabel.substr(0, space);
+    if (space != std::string::npos)
+      options.algorithmVersion = version->modelLabel.substr(space + 1);
+  }
+  if (options.contentCreator.empty() && version->modelVersionId == 0)
+    options.contentCreator = version->authorName;
+  if (label > 0)
+  {
+    if (mask.countLabel(label) == 0)
+      throw Error("label " + std::to_string(label) + " is empty in the mask");
+    mask = mask.binary(label);
+  }
+  return exportDicomSeg(mask, series->sourcePath, options, path);
+}
+
+namespace
+{
+bool endsWith(const std::string& s, const std::string& suffix)
+{
+  if (s.size() < suffix.size())
+    return false;
+  for (size_t i = 0; i < suffix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[s.size() - suffix.size() + i])) != suffix[i])
+      return false;
+  return true;
+}
+} // namespace
+
+void exportMaskVersionAs(const StudyDatabase& db, int64_t maskVersionId, const std::string& path,
+                         const MaskExportOptions& options)
+{
+  if (endsWith(path, ".dcm"))
+  {
+    SegExportOptions seg;
+    if (!options.softwareVersion.empty())
+      seg.softwareVersion = options.softwareVersion;
+    exportMaskVersionAsSeg(db, maskVersionId, path, seg, options.label);
+    return;
+  }
+  exportMaskVersion(db, maskVersionId, path, options.label);
 }
 
 NnUnetExportReport exportNnUnet(const StudyDatabase& db, const std::string& folder, const NnUnetExportOptions& options)

@@ -4,6 +4,7 @@
 // dataset for training elsewhere. Every file is written atomically (core/io writers); the
 // nnU-Net folder is assembled in a hidden sibling and renamed into place only when complete, so
 // a failure never leaves a partial dataset. Errors throw panseg::Error with one line.
+#include "core/io/DicomSeg.h"
 #include "database/StudyDatabase.h"
 
 #include <optional>
@@ -18,6 +19,25 @@ void exportMaskVersion(const StudyDatabase& db, int64_t maskVersionId, const std
 /// Writes the image of series `seriesId` (read from its source and checked against its content
 /// hash) to `path`.
 void exportSeriesImage(const StudyDatabase& db, int64_t seriesId, const std::string& path);
+
+/// Writes mask version `maskVersionId` as a DICOM SEG referencing its series' DICOM source
+/// (`panseg export-seg --db --mask-version`, the study browser's Export...). Throws when the series
+/// is not a DICOM series. AI masks get the model label ("model_id version") as algorithm name and
+/// version unless `options` names one; manual masks get their author as content creator unless
+/// set. With label > 0 only that label is kept, as 1. Blinding applies (StudyDatabase::loadMask).
+SegExportReport exportMaskVersionAsSeg(const StudyDatabase& db, int64_t maskVersionId, const std::string& path,
+                                       SegExportOptions options, int label = 0);
+
+struct MaskExportOptions
+{
+  int label = 0;               // > 0: keep only this label, as 1
+  std::string softwareVersion; // DICOM SEG: SoftwareVersions (empty = the SEG writer's default)
+};
+
+/// Writes mask version `maskVersionId` in the format its path names: .dcm = DICOM SEG
+/// (exportMaskVersionAsSeg), else .nii.gz / .nii / .nrrd / .mha (exportMaskVersion).
+void exportMaskVersionAs(const StudyDatabase& db, int64_t maskVersionId, const std::string& path,
+                         const MaskExportOptions& options = {});
 
 struct NnUnetExportOptions
 {

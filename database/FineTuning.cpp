@@ -3,6 +3,7 @@
 #include "core/AtomicFile.h"
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
+#include "database/ContentHash.h"
 #include "database/ModelRegistry.h"
 #include "database/SharedSql.h"
 #include "database/SqlDialect.h"
@@ -446,5 +447,42 @@ std::optional<int64_t> defaultModelFor(const StudyDatabase& db, const std::strin
   if (q.next())
     return q.value(0).toLongLong();
   return std::nullopt;
+}
+
+std::optional<std::string> promotedModelDir(const StudyDatabase& db, const std::string& modalityIn,
+                                            std::string* label)
+{
+  const std::string modality = normalizeModality(modalityIn);
+  std::optional<int64_t> id = defaultModelFor(db, modality);
+  if (!id && modality.rfind("MRI-", 0) == 0)
+    id = defaultModelFor(db, "MRI");
+  if (!id)
+    return std::nullopt;
+  for (const ModelVersion& m : db.modelVersions())
+  {
+    if (m.id != *id)
+      continue;
+    const std::string what = "promoted model " + m.modelId + " version " + m.version +
+                             " was moved or changed: ";
+    const ModelFile* weights = nullptr;
+    for (const ModelFile& f : m.files)
+      if (fs::path(f.path).filename() == "weights.bin")
+        weights = &f;
+    if (!weights)
+      throw Error(what + "the registry lists no weights.bin (registry id " + std::to_string(m.id) +
+                  ")");
+    std::error_code ec;
+    if (!fs::is_regular_file(weights->path, ec))
+      throw Error(what + weights->path + " does not exist; promote another model (panseg model "
+                         "promote ID --modality " + modality + ") or pass --model");
+    if (sha256OfFile(weights->path) != weights->sha256)
+      throw Error(what + weights->path + " no longer has the registered SHA-256; promote another "
+                         "model (panseg model promote ID --modality " + modality + ") or pass --model");
+    if (label)
+      *label = m.modelId + " " + m.version + " (registry id " + std::to_string(m.id) + ")";
+    return fs::path(weights->path).parent_path().string();
+  }
+  throw Error("the default " + modality + " model (registry id " + std::to_string(*id) +
+              ") is not in the registry");
 }
 } // namespace panseg::db

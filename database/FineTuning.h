@@ -90,6 +90,12 @@ bool requestJobCancel(const StudyDatabase& db, int64_t jobId, std::string* why =
 void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& modality);
 /// The default model of a modality, if one was promoted.
 std::optional<int64_t> defaultModelFor(const StudyDatabase& db, const std::string& modality);
+/// The package folder of the model promoted for `modality` (exact match, then "MRI" for an
+/// MRI-T1W/MRI-T2W series), or nullopt when none was promoted. Checks that the folder's weights.bin
+/// still hashes to the registry's SHA-256; throws Error "promoted model X version V was moved or
+/// changed: ..." otherwise. `label` (optional) gets "X V (registry id N)".
+std::optional<std::string> promotedModelDir(const StudyDatabase& db, const std::string& modality,
+                                            std::string* label = nullptr);
 /// "CT", "MRI", "MRI-T1W", "MRI-T2W" for the spellings parseModality accepts (MR -> MRI); throws.
 std::string normalizeModality(const std::string& modality);
 } // namespace panseg::db

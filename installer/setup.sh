@@ -62,6 +62,9 @@ case "$MODE" in
     DATA="${PANSEG_DATA:-$HOME/.local/share/panseg}/demo"
     log "generating the synthetic demo study in $DATA"
     "$BUILD_DIR/app/panseg" demo --out "$DATA"
+    # The demo series also go into the study database (duplicates are recognised on later runs),
+    # so the Study dock lists them and Segmentation > Predict stores AI mask versions.
+    "$BUILD_DIR/app/panseg" import "$DATA" --center demo || log "could not add the demo study to the database"
     log "starting the workstation"
     exec "$BUILD_DIR/app/panseg" "$DATA/ct.nii.gz" "$DATA/ct_pancreas.nii.gz"
     ;;

@@ -3,6 +3,8 @@
 #include "database/FineTuning.h"
 #include "database/JobTableModel.h"
 #include "database/StudyDatabase.h"
+#include "database/TrainingCurve.h"
+#include "ui/TrainingCurveView.h"
 
 #include <QComboBox>
 #include <QCoreApplication>
@@ -12,12 +14,14 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QItemSelectionModel>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QProcess>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QSplitter>
 #include <QTableView>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -79,10 +83,16 @@ JobsDock::JobsDock(const QString& dataFolder, QWidget* parent)
   auto* buttons = new QHBoxLayout;
   buttons->addWidget(cancel);
   buttons->addWidget(m_status, 1);
+  m_curve = new TrainingCurveView;
+  m_curve->setObjectName("TrainingCurveView");
+  auto* split = new QSplitter(Qt::Vertical);
+  split->addWidget(m_view);
+  split->addWidget(m_curve);
   auto* layout = new QVBoxLayout(this);
-  layout->addWidget(m_view);
+  layout->addWidget(split);
   layout->addLayout(buttons);
   connect(cancel, &QPushButton::clicked, this, &JobsDock::cancelSelected);
+  connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, &JobsDock::updateCurve);
   m_timer = new QTimer(this);
   m_timer->setInterval(2000);
   connect(m_timer, &QTimer::timeout, this, &JobsDock::refresh);
@@ -100,10 +110,36 @@ void JobsDock::refresh()
       m_db = std::make_unique<db::StudyDatabase>(m_dataFolder.toStdString());
     m_model->reload(*m_db);
     m_status->clear();
+    updateCurve();
   }
   catch (const std::exception& e)
   {
     m_status->setText(tr("Jobs unavailable: %1").arg(QString::fromUtf8(e.what())));
+  }
+}
+
+void JobsDock::selectRow(int row)
+{
+  m_view->selectRow(row);
+  updateCurve();
+}
+
+void JobsDock::updateCurve()
+{
+  const QModelIndexList rows = m_view->selectionModel()->selectedRows();
+  if (rows.isEmpty() || !m_db)
+  {
+    m_curve->setCurve({});
+    return;
+  }
+  try
+  {
+    m_curve->setCurve(db::readTrainingCurve(*m_db, m_model->jobAt(rows.first().row()).id));
+  }
+  catch (const std::exception& e)
+  {
+    m_curve->setCurve({});
+    m_status->setText(tr("Curve unavailable: %1").arg(QString::fromUtf8(e.what())));
   }
 }
 

@@ -24,6 +24,8 @@ class StudyDatabase;
 
 namespace panseg::ui
 {
+class TrainingCurveView;
+
 /// What the dialog asks for.
 struct FineTuneRequest
 {
@@ -49,13 +51,19 @@ public:
   ~JobsDock() override;
   void refresh();
   db::JobTableModel* model() const { return m_model; }
+  /// The loss / validation Dice chart of the selected job (empty when none is selected).
+  TrainingCurveView* curveView() const { return m_curve; }
+  /// Selects the job in `row` of model() (the chart follows).
+  void selectRow(int row);
 
 private:
   void cancelSelected();
+  void updateCurve();
   QString m_dataFolder;
   std::unique_ptr<db::StudyDatabase> m_db;
   db::JobTableModel* m_model = nullptr;
   QTableView* m_view = nullptr;
+  TrainingCurveView* m_curve = nullptr;
   QLabel* m_status = nullptr;
   QTimer* m_timer = nullptr;
 };

@@ -23,6 +23,7 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableView>
+#include <QTextBrowser>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -64,6 +65,8 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   m_approve = new QPushButton(tr("Approve"));
   m_return = new QPushButton(tr("Return..."));
   m_report = new QPushButton(tr("Report..."));
+  m_showReport = new QPushButton(tr("Show Report"));
+  m_showReport->setObjectName("showStudyReport");
 
   auto* top = new QHBoxLayout;
   top->addWidget(new QLabel(tr("Study:")));
@@ -80,6 +83,7 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   coord->addWidget(m_create);
   coord->addWidget(m_approve);
   coord->addWidget(m_return);
+  coord->addWidget(m_showReport);
   coord->addWidget(m_report);
   auto* v = new QVBoxLayout(this);
   v->addLayout(top);
@@ -108,6 +112,7 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   connect(m_approve, &QPushButton::clicked, this, &ReaderStudyPanel::approveSelected);
   connect(m_return, &QPushButton::clicked, this, &ReaderStudyPanel::returnSelected);
   connect(m_report, &QPushButton::clicked, this, &ReaderStudyPanel::writeReportDialog);
+  connect(m_showReport, &QPushButton::clicked, this, &ReaderStudyPanel::showReport);
 }
 
 ReaderStudyPanel::~ReaderStudyPanel()
@@ -134,7 +139,7 @@ bool ReaderStudyPanel::openDatabase(const QString& folder, QString* error)
     return false;
   }
   const bool coordinator = isCoordinator(*m_db);
-  for (QPushButton* b : {m_create, m_approve, m_return, m_report})
+  for (QPushButton* b : {m_create, m_approve, m_return, m_report, m_showReport})
     b->setVisible(coordinator);
   refresh();
   return true;
@@ -452,5 +457,37 @@ void ReaderStudyPanel::writeReportDialog()
   {
     fail(tr("Report"), e);
   }
+}
+QDialog* ReaderStudyPanel::showReport()
+{
+  const QString version = QCoreApplication::applicationVersion();
+  Report report;
+  try
+  {
+    report = buildStudyReport(db::computeStudyReport(*m_db, currentStudyId()),
+                              version.isEmpty() ? "(unknown)" : version);
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Report"), e);
+    return nullptr;
+  }
+  auto* dialog = new QDialog(this);
+  dialog->setObjectName("studyReportViewer");
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->setWindowTitle(report.title);
+  auto* browser = new QTextBrowser(dialog);
+  browser->setObjectName("studyReportText");
+  loadIntoDocument(report, *browser->document());
+  auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, dialog);
+  QPushButton* saveAs = buttons->addButton(tr("Save As..."), QDialogButtonBox::ActionRole);
+  connect(saveAs, &QPushButton::clicked, this, &ReaderStudyPanel::writeReportDialog);
+  connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::close);
+  auto* layout = new QVBoxLayout(dialog);
+  layout->addWidget(browser);
+  layout->addWidget(buttons);
+  dialog->resize(1000, 800);
+  dialog->show();
+  return dialog;
 }
 } // namespace panseg::ui

@@ -17,6 +17,8 @@ class QProgressBar;
 class QPushButton;
 class QTableView;
 
+class QDialog;
+
 namespace panseg::db
 {
 class StudyDatabase;
@@ -62,6 +64,9 @@ public slots:
   void returnSelected();
   void createStudyDialog();
   void writeReportDialog();
+  /// Shows the current study's report (tables and plots, as written to PDF/HTML) in a window;
+  /// returns it (nullptr after showing an error). "Save As..." in it writes the files.
+  QDialog* showReport();
 
 signals:
   /// The main window should show the series and the mask (startingMask(readId)).
@@ -84,6 +89,7 @@ private:
   QLabel* m_status = nullptr;
   QPushButton *m_next = nullptr, *m_open = nullptr, *m_submit = nullptr, *m_rate = nullptr;
   QPushButton *m_create = nullptr, *m_approve = nullptr, *m_return = nullptr, *m_report = nullptr;
+  QPushButton* m_showReport = nullptr;
   int64_t m_openedRead = 0;
   QString m_lastError;
 };

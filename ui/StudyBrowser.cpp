@@ -1,14 +1,18 @@
 #include "ui/StudyBrowser.h"
 
 #include "core/Error.h"
+#include "database/DatasetExport.h"
+#include "database/FineTuning.h"
 #include "database/ModelRegistry.h"
 #include "database/SeriesTableModel.h"
 #include "ui/MaskListModel.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QComboBox>
 #include <QDialog>
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -162,8 +166,23 @@ void StudyBrowser::buildUi()
   m_showButton = new QPushButton(tr("Show"));
   m_showButton->setObjectName("showMaskButton");
   m_showButton->setToolTip(tr("Show the selected mask version in the viewer"));
+  m_submitButton = new QPushButton(tr("Submit"));
+  m_submitButton->setObjectName("submitMaskButton");
+  m_submitButton->setToolTip(tr("Submit the selected (saved) draft mask version for approval"));
+  m_exportButton = new QPushButton(tr("Export..."));
+  m_exportButton->setObjectName("exportMaskButton");
+  m_exportButton->setToolTip(tr("Export the selected mask version as NIfTI, NRRD or DICOM SEG"));
+  m_maskView->setContextMenuPolicy(Qt::ActionsContextMenu);
+  auto* showAction = new QAction(tr("Show"), m_maskView);
+  auto* exportAction = new QAction(tr("Export..."), m_maskView);
+  m_maskView->addAction(showAction);
+  m_maskView->addAction(exportAction);
+  connect(showAction, &QAction::triggered, this, &StudyBrowser::showSelectedMask);
+  connect(exportAction, &QAction::triggered, this, &StudyBrowser::chooseAndExportMask);
   auto* maskButtons = new QHBoxLayout;
   maskButtons->addStretch(1);
+  maskButtons->addWidget(m_exportButton);
+  maskButtons->addWidget(m_submitButton);
   maskButtons->addWidget(m_showButton);
 
   auto* bottom = new QWidget;
@@ -203,6 +222,14 @@ void StudyBrowser::buildUi()
   connect(m_maskView, &QAbstractItemView::doubleClicked, this, &StudyBrowser::showSelectedMask);
   connect(m_openButton, &QPushButton::clicked, this, &StudyBrowser::openSelectedSeries);
   connect(m_showButton, &QPushButton::clicked, this, &StudyBrowser::showSelectedMask);
+  connect(m_exportButton, &QPushButton::clicked, this, &StudyBrowser::chooseAndExportMask);
+  connect(m_submitButton, &QPushButton::clicked, this,
+          [this]
+          {
+            QString error;
+            if (!submitMaskVersion(selectedMaskId(), &error))
+              showError(tr("Submit for approval"), error);
+          });
   connect(m_refreshButton, &QPushButton::clicked, this, &StudyBrowser::refresh);
 }
 
@@ -232,6 +259,22 @@ bool StudyBrowser::openDatabase(const QString& dataFolder, QString* error)
 }
 
 QString StudyBrowser::dataFolder() const { return m_db ? qs(m_db->dataFolder()) : QString(); }
+
+QString StudyBrowser::promotedModelDir(int64_t seriesId, QString* label) const
+{
+  if (!m_db)
+    return {};
+  const auto series = m_db->series(seriesId);
+  if (!series || series->modality == db::Modality::Other)
+    return {};
+  std::string text;
+  const auto dir = db::promotedModelDir(*m_db, db::to_string(series->modality), &text);
+  if (!dir)
+    return {};
+  if (label)
+    *label = QString::fromStdString(text);
+  return QString::fromStdString(*dir);
+}
 
 panseg::Image StudyBrowser::loadSeries(int64_t seriesId) const
 {
@@ -360,6 +403,8 @@ void StudyBrowser::updateButtons()
   m_refreshButton->setEnabled(m_db != nullptr);
   m_openButton->setEnabled(selectedSeriesId() != 0);
   m_showButton->setEnabled(selectedMaskId() != 0);
+  m_exportButton->setEnabled(selectedMaskId() != 0);
+  m_submitButton->setEnabled(selectedMaskId() != 0);
 }
 
 void StudyBrowser::rebuildCenterChoices()
@@ -674,6 +719,63 @@ int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask&
   return id;
 }
 
+bool StudyBrowser::submitMaskVersion(int64_t versionId, QString* error)
+{
+  QString message;
+  if (!m_db)
+    message = tr("No study database is open.");
+  else if (versionId <= 0)
+    message = tr("No mask version to submit: open or save a mask version first.");
+  else
+  {
+    try
+    {
+      m_db->setMaskState(versionId, db::MaskState::Submitted);
+    }
+    catch (const std::exception& e)
+    {
+      message = QString::fromUtf8(e.what());
+    }
+  }
+  if (!message.isEmpty())
+  {
+    m_lastError = message;
+    if (error)
+      *error = message;
+    return false;
+  }
+  refresh();
+  selectMask(versionId);
+  showStatus(tr("Submitted mask version %1 for approval.").arg(versionId));
+  return true;
+}
+
+int64_t StudyBrowser::submitOpenedMask(const panseg::LabelMask* unsavedEdits, int64_t* savedVersion, QString* error)
+{
+  if (savedVersion)
+    *savedVersion = 0;
+  int64_t versionId = m_openedMask;
+  if (unsavedEdits)
+  {
+    if (m_openedSeries <= 0)
+    {
+      if (error)
+        *error = tr("Open a series from the study browser first.");
+      return 0;
+    }
+    versionId = saveMaskVersion(m_openedSeries, *unsavedEdits, m_openedMask);
+    if (versionId <= 0)
+    {
+      if (error)
+        *error = m_lastError;
+      return 0;
+    }
+    if (savedVersion)
+      *savedVersion = versionId;
+  }
+  return submitMaskVersion(versionId, error) ? versionId : 0;
+}
+
 int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const panseg::LabelMask& mask,
                                      const QString& modelDir)
 {
@@ -698,6 +800,56 @@ int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const pans
   provenance.modelVersionId = modelVersion;
   provenance.note = "predicted from " + modelDir.toStdString();
   return saveMaskVersion(m_openedSeries, mask, provenance);
+}
+
+void StudyBrowser::chooseAndExportMask()
+{
+  const int64_t id = selectedMaskId();
+  if (!m_db || id == 0)
+  {
+    showError(tr("Export mask"), tr("Select a mask version to export."));
+    return;
+  }
+  const QString nifti = tr("NIfTI (*.nii.gz)");
+  const QString nrrd = tr("NRRD (*.nrrd)");
+  const QString seg = tr("DICOM SEG (*.dcm)");
+  QString filter = nifti;
+  QString path = QFileDialog::getSaveFileName(this, tr("Export mask version %1").arg(id),
+                                              QStringLiteral("mask_version_%1.nii.gz").arg(id),
+                                              nifti + ";;" + nrrd + ";;" + seg, &filter);
+  if (path.isEmpty())
+    return;
+  // The dialog may not append the filter's extension: add it when the name has none we write.
+  const QString lower = path.toLower();
+  if (!lower.endsWith(".nii.gz") && !lower.endsWith(".nii") && !lower.endsWith(".nrrd") &&
+      !lower.endsWith(".mha") && !lower.endsWith(".dcm"))
+    path += filter == seg ? ".dcm" : filter == nrrd ? ".nrrd" : ".nii.gz";
+  exportMaskVersion(id, path);
+}
+
+bool StudyBrowser::exportMaskVersion(int64_t maskVersionId, const QString& path)
+{
+  if (!m_db)
+  {
+    showError(tr("Export mask"), tr("No study database is open."));
+    return false;
+  }
+  try
+  {
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    db::MaskExportOptions options;
+    options.softwareVersion = QApplication::applicationVersion().toStdString();
+    db::exportMaskVersionAs(*m_db, maskVersionId, path.toStdString(), options);
+    QApplication::restoreOverrideCursor();
+  }
+  catch (const std::exception& e)
+  {
+    QApplication::restoreOverrideCursor();
+    showError(tr("Export mask"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  showStatus(tr("Exported mask version %1 to %2.").arg(maskVersionId).arg(QDir::toNativeSeparators(path)));
+  return true;
 }
 
 void StudyBrowser::showError(const QString& title, const QString& message)

@@ -59,6 +59,10 @@ public:
   /// Throw panseg::Error with a one-line message (also when no database is open).
   panseg::Image loadSeries(int64_t seriesId) const;
   panseg::LabelMask loadMask(int64_t maskVersionId) const;
+  /// The package folder of the model promoted for the series' modality (db::promotedModelDir, with
+  /// `label` "model version (registry id N)"); empty when none was promoted or the series' modality
+  /// is unknown. Throws panseg::Error when the promoted model was moved or changed.
+  QString promotedModelDir(int64_t seriesId, QString* label = nullptr) const;
 
   /// Saves `mask` as a new version of `seriesId` (every save is a new version; earlier ones stay
   /// readable), refreshes the tables and selects it. Returns its id, or 0 after showing the error.
@@ -69,6 +73,16 @@ public:
   /// returns 0 when the shown image is not the opened series (opened from a file instead: then the
   /// prediction stays a file). Returns the new version's id; 0 after showing an error.
   int64_t savePrediction(const panseg::Image& shownImage, const panseg::LabelMask& mask, const QString& modelDir);
+
+  /// "Submit for approval": moves version `versionId` from draft to submitted through
+  /// StudyDatabase::setMaskState (which refuses steps outside the review workflow and audits the
+  /// change), then refreshes the mask list. False with the one-line reason in *error (not shown).
+  bool submitMaskVersion(int64_t versionId, QString* error);
+  /// Submits the opened mask version (openedMaskId()). With `unsavedEdits`, first saves that mask
+  /// as a new draft version edited from the opened one (like saveMaskVersion; *savedVersion gets
+  /// its id, also when the submit then fails) and submits the new version. Returns the submitted
+  /// version's id, or 0 with the reason in *error.
+  int64_t submitOpenedMask(const panseg::LabelMask* unsavedEdits, int64_t* savedVersion, QString* error);
 
   /// Series / mask version selected in the tables (0 = none).
   int64_t selectedSeriesId() const;
@@ -98,6 +112,9 @@ public:
   QComboBox* centerCombo() const { return m_center; }
   QPushButton* openButton() const { return m_openButton; }
   QPushButton* showMaskButton() const { return m_showButton; }
+  QPushButton* exportMaskButton() const { return m_exportButton; }
+  /// Submits the selected (saved) mask version for approval.
+  QPushButton* submitMaskButton() const { return m_submitButton; }
   QPushButton* importButton() const { return m_importButton; }
   db::SeriesTableModel* seriesModel() const { return m_seriesModel; }
   db::SeriesFilterModel* seriesFilterModel() const { return m_filterModel; }
@@ -118,6 +135,13 @@ public slots:
   /// Emits openMaskRequested for the selected version (the Show button, double click); emits
   /// openSeriesRequested first when that series is not the opened one.
   void showSelectedMask();
+  /// Asks for a file name (NIfTI *.nii.gz, NRRD *.nrrd, DICOM SEG *.dcm) and exports the selected
+  /// mask version there (the Export... button, the mask table's context menu, Study > Export).
+  void chooseAndExportMask();
+  /// Writes mask version `maskVersionId` to `path` in the format its extension names
+  /// (db::exportMaskVersionAs: .dcm = DICOM SEG, only for DICOM series; AI masks carry their model
+  /// as the algorithm). True on success; false after showing the error (lastError()).
+  bool exportMaskVersion(int64_t maskVersionId, const QString& path);
   /// Asks for a folder (or files) and imports it (the Import... button, File > Import).
   void chooseAndImport();
   void chooseFilesAndImport();
@@ -168,6 +192,8 @@ private:
   QPushButton* m_refreshButton = nullptr;
   QPushButton* m_openButton = nullptr;
   QPushButton* m_showButton = nullptr;
+  QPushButton* m_exportButton = nullptr;
+  QPushButton* m_submitButton = nullptr;
   QLabel* m_maskTitle = nullptr;
   QLabel* m_status = nullptr;
 

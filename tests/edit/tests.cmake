@@ -4,3 +4,8 @@ if(TARGET panseg_ui)
   panseg_add_test(tst_edit_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_edit_gui.cpp
                   LIBS panseg_ui panseg_database GUI)
 endif()
+# Crash recovery with a real SIGKILL of a child main window (docs/editing.md).
+if(TARGET panseg_ui)
+  panseg_add_test(tst_edit_recovery SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_edit_recovery.cpp
+                  LIBS panseg_ui panseg_core GUI)
+endif()

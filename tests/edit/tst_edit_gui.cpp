@@ -195,6 +195,88 @@ private slots:
     QVERIFY(w.close());
   }
 
+  // Study > Submit mask for approval: unsaved edits are saved as a new version first, and that
+  // version goes draft -> submitted in the real database, audited; a second submit is refused.
+  void submitForApproval()
+  {
+    QVERIFY(m_tmp.isValid());
+    const QString imagePath = m_tmp.path() + "/submit_ct.nii.gz";
+    writeImage(synthetic::ct(), imagePath.toStdString());
+    const QString dbFolder = m_tmp.path() + "/submit_db";
+    int64_t seriesId = 0;
+    {
+      db::StudyDatabase db(dbFolder.toStdString());
+      const db::ImportReport r = db::importPaths(db, {imagePath.toStdString()});
+      QCOMPARE(r.importedSeries.size(), size_t(1));
+      seriesId = r.importedSeries.front();
+    }
+    ui::StudyBrowser browser;
+    QVERIFY2(browser.openDatabase(dbFolder), qPrintable(browser.lastError()));
+    MainWindow w;
+    w.resize(1000, 800);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QObject::connect(&browser, &ui::StudyBrowser::openSeriesRequested, &w,
+                     [&](int64_t id) { w.setImage(browser.loadSeries(id)); });
+    QVERIFY(browser.selectSeries(seriesId));
+    browser.openSelectedSeries();
+    QCOMPARE(browser.openedSeriesId(), seriesId);
+    QCOMPARE(browser.openedMaskId(), int64_t(0));
+    QString error;
+    int64_t saved = -1;
+    // Nothing opened and nothing edited: nothing to submit.
+    QCOMPARE(browser.submitOpenedMask(nullptr, &saved, &error), int64_t(0));
+    QVERIFY2(error.contains("No mask version to submit"), qPrintable(error));
+
+    EditController* edit = w.editController();
+    edit->setRecoveryDir(m_tmp.path() + "/submit_recovery");
+    edit->setTool(EditController::Tool::Paint);
+    edit->setBrushRadiusMm(2.0);
+    edit->pressAt(SliceOrientation::Axial, {20, 20, 10});
+    edit->release();
+    QVERIFY(edit->isModified());
+    const LabelMask edited = w.model()->mask();
+    QVERIFY(edited.countLabel(1) > 0);
+
+    error.clear();
+    const int64_t id = browser.submitOpenedMask(&w.model()->mask(), &saved, &error);
+    QVERIFY2(id > 0, qPrintable(error));
+    QCOMPARE(saved, id);
+    QCOMPARE(browser.openedMaskId(), id);
+    {
+      db::StudyDatabase db(dbFolder.toStdString());
+      const auto v = db.maskVersion(id);
+      QVERIFY(v.has_value());
+      QCOMPARE(v->state, db::MaskState::Submitted);
+      QVERIFY(db.loadMask(id).voxels == edited.voxels); // the edits, not the mask before them
+      bool audited = false;
+      for (const db::AuditEntry& e : db.auditLog("mask_versions", id))
+        if (e.action == "set-mask-state" && e.detailsJson.find("\"submitted\"") != std::string::npos &&
+            e.detailsJson.find("\"draft\"") != std::string::npos)
+          audited = true;
+      QVERIFY(audited);
+    }
+
+    // Submitting again (nothing unsaved now) is not a step of the review workflow.
+    error.clear();
+    QCOMPARE(browser.submitOpenedMask(nullptr, &saved, &error), int64_t(0));
+    QCOMPARE(saved, int64_t(0));
+    QVERIFY2(error.contains("from submitted to submitted: not a step of the review workflow"), qPrintable(error));
+    // An approved version cannot be submitted either.
+    {
+      db::StudyDatabase db(dbFolder.toStdString());
+      db.setMaskState(id, db::MaskState::Approved);
+    }
+    error.clear();
+    QVERIFY(!browser.submitMaskVersion(id, &error));
+    QVERIFY2(error.contains("from approved to submitted: not a step of the review workflow"), qPrintable(error));
+    {
+      db::StudyDatabase db(dbFolder.toStdString());
+      QCOMPARE(db.maskVersion(id)->state, db::MaskState::Approved);
+    }
+    edit->markSaved();
+  }
+
   void compareModeColoursAndLiveDice()
   {
     MainWindow w;

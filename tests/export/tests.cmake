@@ -7,6 +7,8 @@ if(TARGET panseg_ui)
                   LIBS panseg_ui panseg_database panseg_io Qt6::Gui)
   panseg_add_test(tst_dataset_export SOURCES ${_ex}/tst_dataset_export.cpp ${_ex}/ExportTestUtil.h
                   LIBS panseg_database panseg_io)
+  # The study browser's Export... (NIfTI / NRRD / DICOM SEG) on real widgets and shared data.
+  panseg_add_test(tst_export_gui SOURCES ${_ex}/tst_export_gui.cpp LIBS panseg_ui panseg_database panseg_io GUI)
 endif()
 if(TARGET panseg)
   panseg_add_test(tst_export_cli SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/export/tst_export_cli.cpp

@@ -7,7 +7,9 @@
 #include "database/FineTuning.h"
 #include "database/JobTableModel.h"
 #include "database/StudyDatabase.h"
+#include "database/TrainingCurve.h"
 
+#include <QDir>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -112,7 +114,30 @@ private slots:
             .contains("series1," + QString::fromStdString(database.series(1)->patientKey) + "\n"));
     QFile progress(jobDir + "/progress.jsonl");
     QVERIFY(progress.open(QIODevice::ReadOnly));
-    QVERIFY(QString::fromUtf8(progress.readAll()).contains("\"event\": \"epoch\""));
+    const QByteArray progressText = progress.readAll();
+    QVERIFY(progressText.contains("\"event\": \"epoch\""));
+    // The Jobs dock's curve: one point per "epoch" line, with its loss and validation Dice.
+    QJsonArray epochLines;
+    for (const QByteArray& line : progressText.split('\n'))
+    {
+      const QJsonObject o = QJsonDocument::fromJson(line).object();
+      if (o.value("event").toString() == "epoch")
+        epochLines.append(o);
+    }
+    QCOMPARE(epochLines.size(), 1);
+    const panseg::db::TrainingCurve curve = panseg::db::readTrainingCurve(database, 1);
+    QCOMPARE(int(curve.points.size()), epochLines.size());
+    QCOMPARE(curve.epochs, 1);
+    QCOMPARE(curve.lastEpoch(), 1);
+    for (int i = 0; i < epochLines.size(); ++i)
+    {
+      const QJsonObject o = epochLines[i].toObject();
+      QCOMPARE(curve.points[size_t(i)].epoch, o.value("epoch").toInt() + 1);
+      QCOMPARE(curve.points[size_t(i)].loss, o.value("loss").toDouble());
+      QCOMPARE(curve.points[size_t(i)].valDice, o.value("val_dice").toDouble());
+      QVERIFY(curve.points[size_t(i)].loss > 0);
+      QVERIFY(curve.points[size_t(i)].valDice >= 0 && curve.points[size_t(i)].valDice <= 1);
+    }
     QFile csv(jobDir + "/eval.csv");
     QVERIFY(csv.open(QIODevice::ReadOnly));
     const QStringList lines = QString::fromUtf8(csv.readAll()).split('\n', Qt::SkipEmptyParts);
@@ -187,6 +212,58 @@ private slots:
     const auto entries = database.auditLog("model_versions", 1);
     QVERIFY(QString::fromStdString(entries.back().detailsJson)
                 .contains("\"previous_model_version_id\":" + QString::number(m_newModel)));
+  }
+
+  void predictWithoutModelUsesThePromotedModel()
+  {
+    QVERIFY(m_newModel > 0);
+    Run r = runPanseg(
+        {"model", "promote", QString::number(m_newModel), "--modality", "CT", "--db", m_db});
+    QVERIFY2(r.code == 0, qPrintable(show(r)));
+    r = runPanseg(
+        {"predict", "--series", "2", "--db", m_db, "--threads", "2", "--no-tta", "--step", "1"});
+    QVERIFY2(r.code == 0, qPrintable(show(r)));
+    QVERIFY2(r.err.contains(QRegularExpression("using the promoted CT model \\S+ 1-ft1 \\(registry id " +
+                                               QString::number(m_newModel) + "\\)")),
+             qPrintable(show(r)));
+    panseg::db::StudyDatabase database(m_db.toStdString());
+    const auto masks = database.masksOf(2);
+    QVERIFY(!masks.empty());
+    QVERIFY(masks.back().source == panseg::db::MaskSource::AI);
+    QCOMPARE(masks.back().modelVersionId, m_newModel);
+    QCOMPARE(int(database.modelVersions().size()), 2); // no new registry row
+  }
+
+  void promotedModelMovedOrChangedIsAClearError()
+  {
+    const QString out = m_tmp.filePath("ft1");
+    const auto masksBefore = [&]
+    {
+      panseg::db::StudyDatabase database(m_db.toStdString());
+      return database.masksOf(2).size();
+    }();
+    // Changed weights: the SHA-256 no longer matches the registry.
+    {
+      QFile w(out + "/weights.bin");
+      QVERIFY(w.open(QIODevice::Append));
+      w.write("x");
+    }
+    Run r = runPanseg({"predict", "--series", "2", "--db", m_db});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains(QRegularExpression(
+                 "promoted model \\S+ version 1-ft1 was moved or changed: .*weights.bin no longer has "
+                 "the registered SHA-256")),
+             qPrintable(show(r)));
+    // Moved folder.
+    QVERIFY(QDir().rename(out, m_tmp.filePath("ft1-moved")));
+    r = runPanseg({"predict", "--series", "2", "--db", m_db});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains(QRegularExpression(
+                 "promoted model \\S+ version 1-ft1 was moved or changed: .*ft1/weights.bin does not "
+                 "exist")),
+             qPrintable(show(r)));
+    panseg::db::StudyDatabase database(m_db.toStdString());
+    QCOMPARE(database.masksOf(2).size(), masksBefore); // nothing saved
   }
 
   void mismatchedGeometryIsAClearErrorAndTheJobFails()

@@ -4,11 +4,15 @@
 #include "database/FineTuning.h"
 #include "database/JobTableModel.h"
 #include "database/StudyDatabase.h"
+#include "database/TrainingCurve.h"
 #include "ui/JobsDock.h"
+#include "ui/TrainingCurveView.h"
 
 #include <QApplication>
 #include <QDir>
 #include <QFile>
+#include <QImage>
+#include <QPainter>
 #include <QProcess>
 #include <QPushButton>
 #include <QTableView>
@@ -83,6 +87,65 @@ private slots:
                 .data()
                 .toString()
                 .contains("process gone"));
+  }
+
+  void dockDrawsTheSelectedJobsCurves()
+  {
+    QTemporaryDir tmp;
+    QVERIFY(tmp.isValid());
+    const QString dbDir = tmp.filePath("db");
+    {
+      panseg::db::StudyDatabase db(dbDir.toStdString());
+      panseg::db::Job job;
+      job.kind = "training";
+      const int64_t jobId = db.createJob(job);
+      const QString folder = QString::fromStdString(panseg::db::jobFolder(db, jobId));
+      QVERIFY(QDir().mkpath(folder));
+      QFile log(folder + "/progress.jsonl");
+      QVERIFY(log.open(QIODevice::WriteOnly));
+      log.write(R"({"event": "training", "epoch": 0, "epochs": 3, "iteration": 1, "iterations": 2})"
+                "\n"
+                R"({"event": "epoch", "epoch": 0, "epochs": 3, "loss": 0.8, "val_dice": 0.4})"
+                "\n"
+                R"({"event": "epoch", "epoch": 1, "epochs": 3, "loss": 0.5, "val_dice": 0.7})"
+                "\n");
+    }
+    panseg::ui::JobsDock dock(dbDir);
+    dock.show();
+    auto* chart = dock.findChild<panseg::ui::TrainingCurveView*>("TrainingCurveView");
+    QVERIFY(chart);
+    QVERIFY(chart->curve().empty()); // nothing selected
+    dock.selectRow(0);
+    QCOMPARE(int(chart->curve().points.size()), 2);
+    QCOMPARE(chart->curve().epochs, 3);
+    QCOMPARE(chart->curve().points[1].valDice, 0.7);
+    QCOMPARE(chart->curve().lastEpoch(), 3);
+    QCOMPARE(chart->curve().maxLoss(), 0.8);
+
+    // Rendered into an image: the loss (orange) and Dice (blue) lines are there.
+    QImage img(400, 200, QImage::Format_RGB32);
+    img.fill(Qt::white);
+    {
+      QPainter p(&img);
+      chart->paintChart(p, img.rect());
+    }
+    const QRgb background = img.pixel(img.width() / 2, img.height() - 1);
+    int differing = 0, orange = 0, blue = 0;
+    for (int y = 0; y < img.height(); ++y)
+      for (int x = 0; x < img.width(); ++x)
+      {
+        const QColor c = img.pixelColor(x, y);
+        differing += img.pixel(x, y) != background;
+        orange += c.red() > 180 && c.green() > 70 && c.green() < 130 && c.blue() < 80;
+        blue += c.blue() > 150 && c.red() < 70 && c.green() > 90 && c.green() < 150;
+      }
+    QVERIFY2(differing > 500, qPrintable(QString::number(differing)));
+    QVERIFY2(orange > 50, qPrintable(QString::number(orange)));
+    QVERIFY2(blue > 50, qPrintable(QString::number(blue)));
+    // An empty curve draws only its message, without crashing.
+    chart->setCurve({});
+    QPainter p(&img);
+    chart->paintChart(p, img.rect());
   }
 };
 

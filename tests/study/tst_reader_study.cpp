@@ -10,6 +10,11 @@
 #include "database/StudyReport.h"
 #include "ui/MaskListModel.h"
 #include "ui/ReaderStudyPanel.h"
+
+#include <QDialog>
+#include <QImage>
+#include <QTextBrowser>
+#include <QTextDocument>
 #include "ui/ReaderWorklistModel.h"
 #include "ui/reports/StudyReportDocument.h"
 
@@ -732,11 +737,33 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
     QCOMPARE(panel.submitOpenedRead(truthOf(e, seriesId)), int64_t(0)); // nothing opened any more
     QVERIFY(!panel.lastError().isEmpty());
   }
+  qputenv("PANSEG_USER", "bob"); // bob reads both cases: alice's case becomes a compared pair
+  {
+    ui::ReaderStudyPanel panel;
+    QVERIFY(panel.openDatabase(folder));
+    for (int i = 0; i < 2; ++i)
+    {
+      QSignalSpy opened(&panel, &ui::ReaderStudyPanel::readOpened);
+      panel.openNext();
+      QCOMPARE(opened.count(), 1);
+      QVERIFY(panel.submitOpenedRead(truthOf(e, opened[0][1].toLongLong())) > 0);
+    }
+  }
   qputenv("PANSEG_USER", "carol");
   {
     ui::ReaderStudyPanel panel;
     QVERIFY(panel.openDatabase(folder));
     QCOMPARE(panel.worklistModel()->rowCount(), 4); // the coordinator sees every read
+    // The report in the GUI: the same document as the PDF, with its plots as resources.
+    QDialog* viewer = panel.showReport();
+    QVERIFY(viewer);
+    auto* text = viewer->findChild<QTextBrowser*>("studyReportText");
+    QVERIFY(text);
+    QVERIFY2(text->toPlainText().contains("panel"), qPrintable(text->toPlainText().left(400)));
+    const QImage plot =
+        text->document()->resource(QTextDocument::ImageResource, QUrl("report-image:0")).value<QImage>();
+    QVERIFY(!plot.isNull());
+    viewer->close();
   }
   qunsetenv("PANSEG_USER");
 }

@@ -130,16 +130,21 @@ QString toHtml(const Report& report, bool inlineImages)
 
 void writeHtml(const Report& report, const QString& path) { save(path, toHtml(report, true).toUtf8()); }
 
-void writePdf(const Report& report, const QString& path)
+void loadIntoDocument(const Report& report, QTextDocument& doc)
 {
-  if (!qobject_cast<QGuiApplication*>(QCoreApplication::instance()))
-    throw Error("cannot write the PDF " + path.toStdString() + ": no QGuiApplication (internal error)");
-  QTextDocument doc;
   size_t imageIndex = 0;
   for (const ReportSection& s : report.sections)
     for (const ReportImage& img : s.images)
       doc.addResource(QTextDocument::ImageResource, QUrl(imageName(imageIndex++)), img.image);
   doc.setHtml(toHtml(report, false));
+}
+
+void writePdf(const Report& report, const QString& path)
+{
+  if (!qobject_cast<QGuiApplication*>(QCoreApplication::instance()))
+    throw Error("cannot write the PDF " + path.toStdString() + ": no QGuiApplication (internal error)");
+  QTextDocument doc;
+  loadIntoDocument(report, doc);
 
   QByteArray bytes;
   {

@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+class QTextDocument;
+
 namespace panseg::ui
 {
 struct ReportTable
@@ -71,6 +73,9 @@ struct Report
 /// The report as one HTML document. With inlineImages the images are PNG data URIs (one
 /// self-contained file); otherwise they reference resources "report-image:N" (used for PDF).
 QString toHtml(const Report& report, bool inlineImages = true);
+/// Puts the report into a QTextDocument with its images as resources (what writePdf prints and what
+/// the GUI's report viewer shows in a QTextBrowser).
+void loadIntoDocument(const Report& report, QTextDocument& document);
 /// Writes toHtml(report) as UTF-8.
 void writeHtml(const Report& report, const QString& path);
 /// Writes an A4 PDF (portrait or landscape, 2 cm margins, page numbers at the bottom). Needs a
