@@ -264,6 +264,18 @@ void EditController::fillLasso(SliceOrientation o, const std::vector<std::array<
   runOperation([&](LabelEditor& ed) { return ed.fillPolygon(plane, poly, m_paint, erase); });
 }
 
+void EditController::cutLasso(SliceOrientation o, const std::vector<std::array<double, 3>>& points,
+                              bool cutInside)
+{
+  const int axis = sliceAxis(o);
+  const auto [au, av] = planeAxes(axis);
+  std::vector<Point2> poly;
+  poly.reserve(points.size());
+  for (const auto& p : points)
+    poly.push_back({p[au], p[av]});
+  runOperation([&](LabelEditor& ed) { return ed.scissors(axis, poly, cutInside, m_paint); });
+}
+
 // ---- operations -----------------------------------------------------------------------------
 
 int64_t EditController::proposeFillBetweenSlices(SliceOrientation o)

@@ -32,7 +32,8 @@ public:
     Navigate, // mouse moves the cursor (no editing)
     Paint,
     Erase,
-    Lasso // freehand polygon filled on release (Erase modifier: Ctrl)
+    Lasso,   // freehand polygon filled on release (Erase modifier: Ctrl)
+    Scissors // freehand polygon cut through the whole volume along the view (Ctrl: cut outside)
   };
 
   explicit EditController(ViewerModel* model, QObject* parent = nullptr);
@@ -72,6 +73,11 @@ public:
   /// current slice.
   void fillLasso(panseg::SliceOrientation o, const std::vector<std::array<double, 3>>& points,
                  bool erase);
+
+  /// Scissors: clears the active label inside (cutInside) or outside the freehand polygon on
+  /// every slice along the view's direction (continuous voxel indices of the current slice).
+  void cutLasso(panseg::SliceOrientation o, const std::vector<std::array<double, 3>>& points,
+                bool cutInside);
 
   // ---- mask operations on the active label --------------------------------------------------
   /// Signed-distance interpolation across empty slices along the view's slice axis. The result is

@@ -69,6 +69,8 @@ void MainWindow::buildEditMenu()
        QT_TR_NOOP("Erase")},
       {EditController::Tool::Lasso, QT_TR_NOOP("&Lasso Fill (Ctrl: clear)"), Qt::Key_P, "toolLasso",
        QT_TR_NOOP("Lasso")},
+      {EditController::Tool::Scissors, QT_TR_NOOP("&Scissors through the volume (Ctrl: cut outside)"),
+       Qt::Key_X, "toolScissors", QT_TR_NOOP("Scissors")},
   };
   for (const ToolDef& t : tools)
   {
@@ -325,7 +327,7 @@ void MainWindow::syncEditControls()
   }
   for (QAction* a : m_toolGroup->actions())
   {
-    static const char* names[] = {"toolNavigate", "toolPaint", "toolErase", "toolLasso"};
+    static const char* names[] = {"toolNavigate", "toolPaint", "toolErase", "toolLasso", "toolScissors"};
     a->setChecked(a->objectName() == names[static_cast<int>(m_edit->tool())]);
   }
   m_undoAction->setEnabled(m_edit->canUndo());

@@ -299,7 +299,7 @@ void SliceView::mousePressEvent(QMouseEvent* e)
     if (m_edit && m_edit->isEditingTool() && m_model->hasImage() &&
         !e->modifiers().testFlag(Qt::ShiftModifier))
     {
-      if (m_edit->tool() == EditController::Tool::Lasso)
+      if (m_edit->tool() == EditController::Tool::Lasso || m_edit->tool() == EditController::Tool::Scissors)
       {
         m_drag = Drag::Lasso;
         m_lassoWidget = {e->position()};
@@ -395,8 +395,11 @@ void SliceView::mouseReleaseEvent(QMouseEvent* e)
     m_lassoIndex.clear();
     m_lassoWidget.clear();
     m_drag = Drag::None;
-    if (points.size() >= 3)
-      m_edit->fillLasso(m_orientation, points, e->modifiers().testFlag(Qt::ControlModifier));
+    const bool ctrl = e->modifiers().testFlag(Qt::ControlModifier);
+    if (points.size() >= 3 && m_edit->tool() == EditController::Tool::Scissors)
+      m_edit->cutLasso(m_orientation, points, !ctrl);
+    else if (points.size() >= 3)
+      m_edit->fillLasso(m_orientation, points, ctrl);
     update();
   }
   m_drag = Drag::None;

@@ -277,6 +277,54 @@ private slots:
     edit->markSaved();
   }
 
+  void scissorsCutThroughTheVolume()
+  {
+    MainWindow w;
+    w.resize(1000, 800);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    const Geometry g = synthetic::ctGeometry();
+    w.setImage(synthetic::ct());
+    LabelMask block(g, 0);
+    for (int64_t z = 0; z < g.size[2]; ++z)
+      for (int64_t y = 5; y < 45; ++y)
+        for (int64_t x = 5; x < 45; ++x)
+          block.at(x, y, z) = 1;
+    w.setMask(block);
+    auto* scissors = w.findChild<QAction*>("toolScissors");
+    QVERIFY(scissors);
+    scissors->trigger();
+    QCOMPARE(w.editController()->tool(), EditController::Tool::Scissors);
+
+    // A square lasso around voxels 15..25 (x, y) on axial slice 20, drawn with the mouse.
+    w.setSliceIndex(MainWindow::ViewKind::Axial, 20);
+    ui::SliceView* axial = w.sliceView(MainWindow::ViewKind::Axial);
+    QApplication::processEvents();
+    const std::array<std::array<int64_t, 3>, 5> corners{
+        {{14, 14, 20}, {26, 14, 20}, {26, 26, 20}, {14, 26, 20}, {14, 14, 20}}};
+    QTest::mousePress(axial, Qt::LeftButton, {}, axial->voxelToWidget(corners[0]).toPoint());
+    for (size_t i = 1; i < corners.size(); ++i)
+      QTest::mouseMove(axial, axial->voxelToWidget(corners[i]).toPoint());
+    QTest::mouseRelease(axial, Qt::LeftButton, {}, axial->voxelToWidget(corners[4]).toPoint());
+
+    // Cut on every slice along the view; outside the lasso nothing changed; one undo step.
+    const LabelMask& m = w.model()->mask();
+    for (int64_t z = 0; z < g.size[2]; ++z)
+    {
+      QCOMPARE(int(m.at(20, 20, z)), 0);
+      QCOMPARE(int(m.at(16, 24, z)), 0);
+      QCOMPARE(int(m.at(8, 8, z)), 1);
+      QCOMPARE(int(m.at(40, 20, z)), 1);
+      QCOMPARE(int(m.at(20, 40, z)), 1);
+    }
+    const int64_t removed = block.countLabel(1) - m.countLabel(1);
+    QVERIFY2(removed >= 11 * 11 * g.size[2] && removed <= 13 * 13 * g.size[2], qPrintable(QString::number(removed)));
+    QVERIFY(w.editController()->canUndo());
+    w.editController()->undo();
+    QVERIFY(w.model()->mask().voxels == block.voxels);
+    w.editController()->markSaved(); // nothing to ask about on close
+  }
+
   void compareModeColoursAndLiveDice()
   {
     MainWindow w;
