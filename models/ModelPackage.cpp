@@ -290,6 +290,20 @@ bool looksLikeModelPackage(const std::string& dir)
 
 namespace
 {
+/// plans.json "intensity_properties": the CT statistics, or null (both package types).
+std::string intensityJson(const PreprocessingSpec& pp)
+{
+  if (!pp.intensity)
+    return "null";
+  const IntensityProperties& ip = *pp.intensity;
+  std::ostringstream s;
+  s << "{\"mean\": " << number(ip.mean) << ", \"sd\": " << number(ip.sd)
+    << ", \"percentile_00_5\": " << number(ip.percentile00_5) << ", \"percentile_99_5\": " << number(ip.percentile99_5)
+    << ", \"median\": " << number(ip.median) << ", \"mn\": " << number(ip.min) << ", \"mx\": " << number(ip.max)
+    << "}";
+  return s.str();
+}
+
 std::string pnetPlansJsonText(const ModelPackage& pkg)
 {
   const PNetMsaSpec& n = pkg.pnet;
@@ -305,16 +319,7 @@ std::string pnetPlansJsonText(const ModelPackage& pkg)
     << "    \"in_plane_spacing_yx_mm\": [" << number(n.inPlaneSpacingYxMm[0]) << ", "
     << number(n.inPlaneSpacingYxMm[1]) << "],\n"
     << "    \"normalization_scheme\": " << json::quote(pp.normalization) << ",\n";
-  if (pp.intensity)
-  {
-    const IntensityProperties& ip = *pp.intensity;
-    s << "    \"intensity_properties\": {\"mean\": " << number(ip.mean) << ", \"sd\": " << number(ip.sd)
-      << ", \"percentile_00_5\": " << number(ip.percentile00_5)
-      << ", \"percentile_99_5\": " << number(ip.percentile99_5) << ", \"median\": " << number(ip.median)
-      << ", \"mn\": " << number(ip.min) << ", \"mx\": " << number(ip.max) << "},\n";
-  }
-  else
-    s << "    \"intensity_properties\": null,\n";
+  s << "    \"intensity_properties\": " << intensityJson(pp) << ",\n";
   s << "    \"use_mask_for_norm\": " << (pp.useMaskForNorm ? "true" : "false") << "\n  },\n";
   std::string lcc = "[";
   for (std::size_t i = 0; i < pp.largestComponentLabels.size(); ++i)
@@ -347,16 +352,7 @@ std::string plansJsonText(const ModelPackage& pkg)
   s << "  \"preprocessing\": {\n"
     << "    \"target_spacing_zyx_mm\": " << array(pp.targetSpacingMm) << ",\n"
     << "    \"normalization_scheme\": " << json::quote(pp.normalization) << ",\n";
-  if (pp.intensity)
-  {
-    const IntensityProperties& ip = *pp.intensity;
-    s << "    \"intensity_properties\": {\"mean\": " << number(ip.mean) << ", \"sd\": " << number(ip.sd)
-      << ", \"percentile_00_5\": " << number(ip.percentile00_5)
-      << ", \"percentile_99_5\": " << number(ip.percentile99_5) << ", \"median\": " << number(ip.median)
-      << ", \"mn\": " << number(ip.min) << ", \"mx\": " << number(ip.max) << "},\n";
-  }
-  else
-    s << "    \"intensity_properties\": null,\n";
+  s << "    \"intensity_properties\": " << intensityJson(pp) << ",\n";
   s << "    \"use_mask_for_norm\": " << (pp.useMaskForNorm ? "true" : "false") << ",\n"
     << "    \"anisotropy_threshold\": " << number(pp.anisotropyThreshold) << ",\n"
     << "    \"transpose_forward\": " << array(pp.transposeForward) << ",\n"

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <unistd.h>
+#include "CheckMacros.h"
 
 namespace
 {
@@ -29,54 +30,7 @@ namespace fs = std::filesystem;
 using namespace panseg;
 using namespace panseg::models;
 
-int g_failures = 0;
-int g_checks = 0;
 std::string g_tmp;
-
-#define VERIFY(cond)                                                                               \
-  do                                                                                               \
-  {                                                                                                \
-    ++g_checks;                                                                                    \
-    if (!(cond))                                                                                   \
-    {                                                                                              \
-      ++g_failures;                                                                                \
-      std::printf("  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                \
-    }                                                                                              \
-  } while (0)
-
-#define VERIFY_NEAR(a, b, tol)                                                                     \
-  do                                                                                               \
-  {                                                                                                \
-    ++g_checks;                                                                                    \
-    const double va_ = (a), vb_ = (b);                                                             \
-    if (!(std::abs(va_ - vb_) <= (tol)))                                                           \
-    {                                                                                              \
-      ++g_failures;                                                                                \
-      std::printf("  FAIL %s:%d: %s ~ %s (%.9g vs %.9g)\n", __FILE__, __LINE__, #a, #b, va_, vb_); \
-    }                                                                                              \
-  } while (0)
-
-#define VERIFY_THROWS(expr, needle)                                                                \
-  do                                                                                               \
-  {                                                                                                \
-    ++g_checks;                                                                                    \
-    try                                                                                            \
-    {                                                                                              \
-      expr;                                                                                        \
-      ++g_failures;                                                                                \
-      std::printf("  FAIL %s:%d: no panseg::Error from %s\n", __FILE__, __LINE__, #expr);          \
-    }                                                                                              \
-    catch (const panseg::Error& e_)                                                                \
-    {                                                                                              \
-      const std::string m_ = e_.what();                                                            \
-      std::printf("  error as expected: %s\n", m_.c_str());                                        \
-      if (m_.find(needle) == std::string::npos)                                                    \
-      {                                                                                            \
-        ++g_failures;                                                                              \
-        std::printf("  FAIL %s:%d: message lacks \"%s\"\n", __FILE__, __LINE__, needle);           \
-      }                                                                                            \
-    }                                                                                              \
-  } while (0)
 
 using Clock = std::chrono::steady_clock;
 double secondsSince(Clock::time_point t0)
