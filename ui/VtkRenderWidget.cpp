@@ -168,8 +168,9 @@ void VtkRenderWidget::handleVtkEvent(vtkObject*, unsigned long eventId, void* ca
   {
   case vtkCommand::WindowMakeCurrentEvent:
     // Only the context: QOpenGLWidget::makeCurrent() would also rebind Qt's framebuffer
-    // behind VTK's state cache while VTK is building its own framebuffers.
-    if (QOpenGLContext::currentContext() != context())
+    // behind VTK's state cache while VTK is building its own framebuffers. A widget that was
+    // never shown has no context yet (VTK may still ask, e.g. when a widget is disabled).
+    if (context() && QOpenGLContext::currentContext() != context())
       context()->makeCurrent(context()->surface());
     break;
   case vtkCommand::WindowIsCurrentEvent:
