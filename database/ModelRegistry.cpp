@@ -39,7 +39,7 @@ const ModelFile* findFile(const std::vector<ModelFile>& files, const std::string
 }
 } // namespace
 
-ModelPackageInfo readModelPackageInfo(const std::string& dirIn)
+ModelPackageInfo readModelPackageInfo(const std::string& dirIn, bool hashFiles)
 {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -55,7 +55,7 @@ ModelPackageInfo readModelPackageInfo(const std::string& dirIn)
     if (!fs::is_regular_file(p, ec))
       throw Error("model package " + info.dir + " has no " + name + " (a package needs plans.json, model.json, "
                   "weights.json and weights.bin)");
-    info.files.push_back({ p.string(), sha256OfFile(p.string()) });
+    info.files.push_back({ p.string(), hashFiles ? sha256OfFile(p.string()) : std::string() });
   }
   QFile f(QString::fromStdString(info.dir + "/model.json"));
   if (!f.open(QIODevice::ReadOnly))
@@ -76,6 +76,7 @@ ModelPackageInfo readModelPackageInfo(const std::string& dirIn)
   info.version = text("version");
   info.modelType = text("model_type");
   info.modality = text("modality");
+  info.speedClass = text("speed_class");
   info.description = text("description");
   info.demo = o.value("demo").toBool(false);
   info.modelId = text("id");

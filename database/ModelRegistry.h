@@ -18,14 +18,16 @@ struct ModelPackageInfo
   std::string name;         // model.json "name"
   std::string modelType;    // "pansegnet", "pnet-msa", ...
   std::string modality;     // "CT", "MR", ...
+  std::string speedClass;   // model.json "speed_class" ("fast-cpu", "gpu", ...); empty when absent
   std::string description;
   bool demo = false;        // model.json "demo" (not for clinical use)
   std::vector<ModelFile> files; // the package's files with their SHA-256
 };
 
 /// Reads DIR/model.json and hashes the package files. Throws panseg::Error naming the problem
-/// (not a folder, missing file, model.json not JSON, no version).
-ModelPackageInfo readModelPackageInfo(const std::string& dir);
+/// (not a folder, missing file, model.json not JSON, no version). `hashFiles` false: the files are
+/// checked and listed with an empty SHA-256 (cheap; for listing packages, not for registering).
+ModelPackageInfo readModelPackageInfo(const std::string& dir, bool hashFiles = true);
 
 /// The registry id of the package: the existing row when (id, version) is registered with the same
 /// weights, a new row otherwise (audited by StudyDatabase). Throws when (id, version) is already

@@ -4,6 +4,7 @@
 // recent files and screenshots.
 
 #include "core/Volume.h"
+#include "database/ModelCatalog.h"
 
 #include <QFuture>
 #include <QFutureWatcher>
@@ -24,6 +25,11 @@ class QMenu;
 class QProgressDialog;
 class QSlider;
 class QTemporaryDir;
+
+namespace panseg::db
+{
+class StudyDatabase;
+}
 
 namespace panseg::ui
 {
@@ -113,6 +119,21 @@ public:
   /// The model package used by "Predict Pancreas" (QSettings "predict/modelDir", else the demo).
   QString predictionModelDir() const;
   void setPredictionModelDir(const QString& dir);
+  /// Where Segmentation > Model looks for package folders (default db::defaultModelSearchRoots()).
+  void setModelSearchRoots(const QStringList& roots) { m_modelSearchRoots = roots; }
+  QStringList modelSearchRoots() const { return m_modelSearchRoots; }
+  /// The study database whose registered and promoted models Segmentation > Model lists; asked
+  /// each time the menu opens (nullptr: none open).
+  void setModelRegistry(std::function<db::StudyDatabase*()> provider)
+  {
+    m_modelRegistry = std::move(provider);
+  }
+  /// What Segmentation > Model lists: db::listModelPackages over the search roots, the registry and
+  /// the current choice. `registryError` gets a registry failure (the rest is still listed).
+  std::vector<db::ModelCatalogEntry> modelCatalog(QString* registryError = nullptr) const;
+  /// The catalog label of the package in `dir` ("NAME vX — TYPE · CT · fast on CPU · demo"), or its
+  /// folder name when it cannot be read.
+  QString modelLabel(const QString& dir) const;
   /// Where the last successful prediction was saved.
   QString lastPredictionPath() const { return m_predictOutput; }
 
@@ -147,6 +168,8 @@ private:
   void buildEditToolBar();
   void syncEditControls();
   void finishPrediction(bool ok, const QString& message);
+  void rebuildModelMenu();
+  void chooseModelPackageFolder();
   void buildToolBar();
   void buildViews();
   void applyDarkTheme();
@@ -207,6 +230,10 @@ private:
   QString m_predictOutput, m_predictPending;
   QAction* m_predictAction = nullptr;
   QAction* m_fastAction = nullptr;
+  QMenu* m_modelMenu = nullptr;          // Segmentation > Model, rebuilt when it opens
+  QActionGroup* m_modelGroup = nullptr;  // its exclusive model actions
+  QStringList m_modelSearchRoots;
+  std::function<db::StudyDatabase*()> m_modelRegistry;
   quint64 m_imageGeneration = 0, m_predictGeneration = 0;
 };
 

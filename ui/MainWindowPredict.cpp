@@ -1,6 +1,7 @@
-// MainWindow's "Segmentation" menu: PanSegNet prediction of the open image through the worker
-// process (WorkerClient). Only the glue lives here: the protocol is WorkerClient's, the model
-// and output locations are WorkerClient's helpers, the mask goes to the ViewerModel.
+// MainWindow's "Segmentation" menu: prediction of the open image through the worker process
+// (WorkerClient) and the Model submenu. Only the glue lives here: the protocol is WorkerClient's,
+// the model and output locations are WorkerClient's helpers, the list of models and their labels
+// db::listModelPackages (database/ModelCatalog), the mask goes to the ViewerModel.
 #include "ui/MainWindow.h"
 
 #include "core/io/ImageIO.h"
@@ -8,6 +9,7 @@
 #include "ui/WorkerClient.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QCoreApplication>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -50,21 +52,13 @@ void MainWindow::buildSegmentationMenu()
   QMenu* seg = menuBar()->addMenu(tr("&Segmentation"));
   m_predictAction = seg->addAction(tr("&Predict Pancreas..."), this, [this] { predictPancreas(); });
   m_predictAction->setShortcut(QKeySequence(tr("Ctrl+P")));
-  seg->addAction(tr("Choose &Model Package..."), this,
-                 [this]
-                 {
-                   const QString dir = QFileDialog::getExistingDirectory(
-                       this, tr("Choose Model Package Folder"), predictionModelDir());
-                   if (dir.isEmpty())
-                     return;
-                   if (!WorkerClient::looksLikeModelPackage(dir))
-                     showError(tr("Model Package"),
-                               tr("%1 is not a model package (it needs plans.json, model.json and "
-                                  "weights.json)")
-                                   .arg(dir));
-                   else
-                     setPredictionModelDir(dir);
-                 });
+  // One checkable action per package of the catalog, rebuilt each time the submenu opens.
+  m_modelSearchRoots = db::defaultModelSearchRoots();
+  m_modelMenu = seg->addMenu(tr("&Model"));
+  m_modelMenu->setObjectName(QStringLiteral("modelMenu"));
+  m_modelMenu->setToolTipsVisible(true);
+  connect(m_modelMenu, &QMenu::aboutToShow, this, &MainWindow::rebuildModelMenu);
+  rebuildModelMenu(); // so that the menu is not empty before it is first shown (shortcuts, tests)
   m_fastAction = seg->addAction(tr("&Fast Mode (no TTA, fewer windows)"));
   m_fastAction->setCheckable(true);
   m_fastAction->setChecked(settings().value(kFastKey, false).toBool());
@@ -132,6 +126,87 @@ QString MainWindow::predictionModelDir() const
 void MainWindow::setPredictionModelDir(const QString& dir)
 {
   settings().setValue(kModelKey, QFileInfo(dir).absoluteFilePath());
+}
+
+std::vector<db::ModelCatalogEntry> MainWindow::modelCatalog(QString* registryError) const
+{
+  QStringList extra;
+  for (const QString& dir : { predictionModelDir(), WorkerClient::defaultModelDir() })
+    if (!dir.isEmpty() && !extra.contains(dir))
+      extra << dir;
+  const db::StudyDatabase* registry = m_modelRegistry ? m_modelRegistry() : nullptr;
+  std::string error;
+  auto entries = db::listModelPackages(m_modelSearchRoots, registry, extra, &error);
+  if (registryError)
+    *registryError = QString::fromStdString(error);
+  return entries;
+}
+
+QString MainWindow::modelLabel(const QString& dir) const
+{
+  const db::ModelCatalogEntry e = db::describeModelPackage(dir.toStdString());
+  return e.usable() ? QString::fromStdString(e.label) : QFileInfo(dir).fileName();
+}
+
+void MainWindow::rebuildModelMenu()
+{
+  m_modelMenu->clear();
+  delete m_modelGroup; // and the model actions, its children
+  m_modelGroup = new QActionGroup(m_modelMenu);
+  m_modelGroup->setExclusive(true);
+  QString registryError;
+  const std::vector<db::ModelCatalogEntry> entries = modelCatalog(&registryError);
+  const std::string current = predictionModelDir().toStdString();
+  const int checked = db::findModelCatalogEntry(entries, current);
+  for (size_t i = 0; i < entries.size(); ++i)
+  {
+    const db::ModelCatalogEntry& e = entries[i];
+    const QString label = QString::fromStdString(e.label);
+    const QString dir = QString::fromStdString(e.dir);
+    auto* a = new QAction(QString(label).replace('&', QStringLiteral("&&")), m_modelGroup);
+    a->setCheckable(true);
+    a->setChecked(int(i) == checked);
+    a->setEnabled(e.usable());
+    a->setData(dir);
+    QStringList tip;
+    if (!e.description.empty())
+      tip << QString::fromStdString(e.description);
+    tip << dir;
+    if (e.registered())
+      tip << tr("Registered in the study database (registry id %1)").arg(e.registryId);
+    if (!e.usable())
+      tip << QString::fromStdString(e.error);
+    a->setToolTip(tip.join('\n'));
+    connect(a, &QAction::triggered, this,
+            [this, dir, label]
+            {
+              setPredictionModelDir(dir);
+              showStatus(tr("Predict Pancreas uses %1.").arg(label));
+            });
+    m_modelMenu->addAction(a);
+  }
+  if (entries.empty())
+    m_modelMenu->addAction(tr("No model packages found"))->setEnabled(false);
+  if (!registryError.isEmpty())
+    m_modelMenu->addAction(tr("Study database models unavailable: %1").arg(registryError))->setEnabled(false);
+  m_modelMenu->addSeparator();
+  m_modelMenu->addAction(tr("Other Model Package &Folder..."), this, &MainWindow::chooseModelPackageFolder);
+}
+
+void MainWindow::chooseModelPackageFolder()
+{
+  const QString dir =
+      QFileDialog::getExistingDirectory(this, tr("Choose Model Package Folder"), predictionModelDir());
+  if (dir.isEmpty())
+    return;
+  if (!WorkerClient::looksLikeModelPackage(dir))
+    showError(tr("Model Package"),
+              tr("%1 is not a model package (it needs plans.json, model.json and weights.json)").arg(dir));
+  else
+  {
+    setPredictionModelDir(dir);
+    showStatus(tr("Predict Pancreas uses %1.").arg(modelLabel(dir)));
+  }
 }
 
 bool MainWindow::isPredicting() const
@@ -223,7 +298,7 @@ bool MainWindow::predictPancreas(const QString& modelDirIn)
     connect(m_predictProgress, &QProgressDialog::canceled, this, &MainWindow::cancelPrediction);
   }
   const QString title = tr("Predicting the pancreas with %1%2...")
-                            .arg(modelName, req.fast ? tr(" (fast mode)") : QString());
+                            .arg(modelLabel(modelDir), req.fast ? tr(" (fast mode)") : QString());
   m_predictProgress->setProperty("title", title);
   m_predictProgress->setProperty("estimate", QString());
   m_predictProgress->setLabelText(title + "\n" + tr("Starting the worker"));

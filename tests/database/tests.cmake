@@ -15,3 +15,8 @@ if(TARGET panseg_database)
   endforeach()
   set_tests_properties(tst_database_reliability PROPERTIES TIMEOUT 300)
 endif()
+# The model catalog (bundled package folders, registry, promoted defaults, menu labels).
+if(TARGET panseg_database)
+  panseg_add_test(tst_model_catalog SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/database/tst_model_catalog.cpp
+                  LIBS panseg_database)
+endif()

@@ -29,3 +29,11 @@ endif()
 if(TARGET panseg_ui) # the study browser (needs the GUI build, like the viewer tests)
   panseg_add_test(tst_study_browser SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ui/tst_study_browser.cpp LIBS panseg_ui panseg_database GUI)
 endif()
+# Segmentation > Model: the model catalog in the window's menu (fake packages, a real study database).
+if(TARGET panseg_ui)
+  panseg_add_test(tst_model_menu SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ui/tst_model_menu.cpp
+                  ${CMAKE_CURRENT_SOURCE_DIR}/ui/SyntheticData.h LIBS panseg_ui panseg_database GUI)
+  target_include_directories(tst_model_menu PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/ui)
+  target_compile_definitions(tst_model_menu PRIVATE
+                             PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+endif()
