@@ -8,6 +8,8 @@
 #include "models/PanSegNet.h"
 #include "models/Predictor.h"
 #include "models/TrainerData.h"
+#include "models/TrainerTorch.h"
+#include "models/Weights.h"
 
 #include <algorithm>
 #include <chrono>
@@ -16,7 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <random>
+#include <optional>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -171,181 +173,501 @@ std::vector<PNetMsaTrainCase> phantomTrainCases(std::uint32_t seed0, int n)
   return out;
 }
 
+namespace
+{
+/// The shortest decimal text that reads back as `v`.
+std::string num17(double v)
+{
+  for (int precision = 15;; precision = 17)
+  {
+    std::ostringstream s;
+    s.precision(precision);
+    s << v;
+    if (precision == 17 || std::strtod(s.str().c_str(), nullptr) == v)
+      return s.str();
+  }
+}
+
+std::string joined(const std::vector<std::string>& v)
+{
+  std::string out;
+  for (const std::string& x : v)
+    out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+/// Everything that shapes the trajectory; a checkpoint records it and a resume must match it.
+std::vector<std::pair<std::string, std::string>> trajectorySettings(const PNetMsaTrainOptions& o,
+                                                                    const ModelPackage& meta, int cnnEpochs,
+                                                                    const std::vector<std::string>& trainIds,
+                                                                    const std::vector<std::string>& valIds)
+{
+  const PNetMsaSpec& sp = meta.pnet;
+  const auto& ip = meta.preprocessing.intensity;
+  return { { "network", sp.summary() + " " + num17(sp.inPlaneSpacingYxMm[0]) + "x" + num17(sp.inPlaneSpacingYxMm[1]) +
+                            " mm" },
+           { "modality", meta.info.modality },
+           { "intensity", ip ? num17(ip->mean) + "," + num17(ip->sd) + "," + num17(ip->percentile00_5) + "," +
+                                   num17(ip->percentile99_5)
+                             : "none" },
+           { "loss", o.loss },
+           { "epochs", std::to_string(o.epochs) },
+           { "cnn_epochs", std::to_string(cnnEpochs) },
+           { "iterations_per_epoch", std::to_string(o.iterationsPerEpoch) },
+           { "batch", std::to_string(o.batch) },
+           { "rnn_sequence", std::to_string(o.rnnSequence) },
+           { "learning_rate", num17(o.learningRate) },
+           { "rnn_learning_rate", num17(o.rnnLearningRate) },
+           { "foreground_slice_fraction", num17(o.foregroundSliceFraction) },
+           { "seed", std::to_string(o.seed) },
+           { "base_model", o.baseModelDir },
+           { "training_cases", joined(trainIds) },
+           { "validation_cases", joined(valIds) } };
+}
+
+std::string adamKey(const torch::Tensor& p)
+{
+  return c10::guts::to_string(p.unsafeGetTensorImpl()); // torch::optim::Adam's state key
+}
+
+/// Adam's per-parameter state as checkpoint tensors: exp_avg at 2 i, exp_avg_sq at 2 i + 1
+/// (i = index in `params`), with the step counts.
+void saveAdam(torch::optim::Adam& opt, const std::vector<torch::Tensor>& params, std::vector<torch::Tensor>& tensors,
+              std::vector<std::int64_t>& steps)
+{
+  tensors.assign(2 * params.size(), torch::Tensor());
+  steps.assign(params.size(), 0);
+  for (std::size_t i = 0; i < params.size(); ++i)
+  {
+    const auto it = opt.state().find(adamKey(params[i]));
+    if (it == opt.state().end())
+      continue;
+    auto& st = static_cast<torch::optim::AdamParamState&>(*it->second);
+    tensors[2 * i] = st.exp_avg();
+    tensors[2 * i + 1] = st.exp_avg_sq();
+    steps[i] = st.step();
+  }
+}
+
+void loadAdam(torch::optim::Adam& opt, const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& tensors,
+              const std::vector<std::int64_t>& steps, const std::string& ctx)
+{
+  if (tensors.size() > 2 * params.size() || steps.size() != params.size())
+    throw Error(ctx + ": the optimizer state does not match the network");
+  for (std::size_t i = 0; i < params.size(); ++i)
+  {
+    if (2 * i + 1 >= tensors.size() || !tensors[2 * i].defined() || !tensors[2 * i + 1].defined())
+      continue;
+    if (tensors[2 * i].sizes() != params[i].sizes())
+      throw Error(ctx + ": optimizer state " + std::to_string(i) + " has the wrong shape");
+    auto st = std::make_unique<torch::optim::AdamParamState>();
+    st->step(steps[i]);
+    st->exp_avg(tensors[2 * i].to(params[i].device()));
+    st->exp_avg_sq(tensors[2 * i + 1].to(params[i].device()));
+    opt.state()[adamKey(params[i])] = std::move(st);
+  }
+}
+
+json::Value jarray(const std::vector<std::string>& v)
+{
+  json::Value a;
+  a.type = json::Value::Type::Array;
+  for (const std::string& x : v)
+    a.array.push_back(jstr(x));
+  return a;
+}
+} // namespace
+
 PNetMsaTrainResult trainPnetMsa(const std::vector<PNetMsaTrainCase>& train,
                                 const std::vector<PNetMsaTrainCase>& validation, const PNetMsaTrainOptions& o)
 {
   const auto t0 = Clock::now();
   if (train.empty())
     throw Error("no training cases");
-  if (o.modality != "CT" && o.modality != "MR")
-    throw Error("modality must be CT or MR, not '" + o.modality + "'");
   if (o.loss != "jaccard" && o.loss != "ce" && o.loss != "balanced-ce")
     throw Error("unknown loss '" + o.loss + "' (jaccard, ce, balanced-ce)");
-  if (o.batch < 1 || o.rnnSequence < 2 || o.cnnIterations < 0 || o.rnnIterations < 0)
-    throw Error("batch must be >= 1, the BiRNN sequence >= 2 and the iteration counts >= 0");
+  if (o.batch < 1 || o.rnnSequence < 2 || o.epochs < 1 || o.iterationsPerEpoch < 1)
+    throw Error("epochs, iterations per epoch and batch must be >= 1 and the BiRNN sequence >= 2");
   const int threads = configureThreads(o.threads);
+  const torch::Device device = parseDevice(o.device);
   auto log = [&](const std::string& s)
   {
     if (o.log)
       o.log(s);
   };
-  auto stopped = [&] { return o.stop && o.stop->load(); };
 
-  ModelPackage meta = pnetMsaPackageTemplate(o.modality, o.spec);
-  if (o.modality == "CT")
-    meta.preprocessing.intensity = foregroundProperties(train);
-  meta.info.name = o.info.name.empty() ? meta.info.name : o.info.name;
+  // ---- the package's metadata: a base model's, or the template's
+  ModelPackage meta;
+  std::optional<ModelPackage> base;
+  if (!o.baseModelDir.empty())
+  {
+    base = loadModelPackage(o.baseModelDir);
+    if (!base->isPnetMsa())
+      throw Error("base model " + base->dir + " is a " + base->info.modelType +
+                  " model; a pnet-msa training needs a pnet-msa base model");
+    meta = *base;
+    meta.info.metrics = json::Value();
+    meta.info.lineage = json::Value();
+    meta.info.demo = o.info.demo || base->info.demo;
+  }
+  else
+  {
+    if (o.modality != "CT" && o.modality != "MR")
+      throw Error("modality must be CT or MR, not '" + o.modality + "'");
+    meta = pnetMsaPackageTemplate(o.modality, o.spec);
+    if (o.modality == "CT")
+      meta.preprocessing.intensity = foregroundProperties(train);
+    meta.info.demo = o.info.demo;
+  }
+  if (!o.info.name.empty())
+    meta.info.name = o.info.name;
   meta.info.version = o.info.version.empty() ? "1" : o.info.version;
   if (!o.info.description.empty())
     meta.info.description = o.info.description;
   meta.info.trainingData = o.info.trainingData;
-  meta.info.demo = o.info.demo;
   meta.info.clinicalUse = false;
+  const bool hasRnn = meta.pnet.birnn;
+  const int epochs = o.epochs;
+  const int cnnEpochs = !hasRnn ? epochs
+                        : o.cnnEpochs > 0 ? std::min(o.cnnEpochs, epochs)
+                        : epochs < 2     ? epochs
+                                         : std::clamp(static_cast<int>(std::lround(0.8 * epochs)), 1, epochs - 1);
 
   std::vector<Prepared> tr, va;
+  std::vector<std::string> trainIds, valIds;
   for (const PNetMsaTrainCase& c : train)
+  {
     tr.push_back(prepare(c, meta, threads));
+    trainIds.push_back(c.id);
+  }
   for (const PNetMsaTrainCase& c : validation)
+  {
     va.push_back(prepare(c, meta, threads));
+    valIds.push_back(c.id);
+  }
   log(fmt("prepared %.0f training and %.0f validation cases (%.1f s)", static_cast<double>(tr.size()),
           static_cast<double>(va.size()), secondsSince(t0)));
+  const auto settings = trajectorySettings(o, meta, cnnEpochs, trainIds, valIds);
 
-  torch::manual_seed(o.seed);
-  std::mt19937_64 rng(o.seed);
-  PNetMsaModel model(o.spec);
   PNetMsaTrainResult r;
+  r.epochs = epochs;
+  r.cnnEpochs = cnnEpochs;
+  torch::manual_seed(o.seed);
+  PNetMsaModel model(meta.pnet);
+  if (base)
+    loadStateDict(*model, stateDictOf(*loadPnetMsaNetwork(*base)));
+  model->to(device);
   r.parameters = parameterCount(*model);
-  const double thr = o.spec.threshold;
-  r.diceUntrained = meanDice(model, va, true, thr);
-  log(fmt("parameters %.0f; untrained validation Dice %.4f", static_cast<double>(r.parameters), r.diceUntrained));
+  const std::vector<torch::Tensor> params = model->parameters();
+  const double thr = meta.pnet.threshold;
 
-  auto checkpoint = [&](int it)
+  // ---- the checkpoint to resume from
+  const std::string ckptPath = o.checkpointDir.empty() ? std::string() : o.checkpointDir + "/" + kCheckpointFileName;
+  std::optional<CheckpointData> resumeFrom;
+  json::Value resumeState;
+  double previousSeconds = 0.0;
+  if (o.resume && !ckptPath.empty() && fs::exists(ckptPath))
   {
-    if (o.checkpointDir.empty() || o.checkpointEvery <= 0 || it % o.checkpointEvery)
-      return;
-    ModelPackage ck = meta;
-    ck.info.lineage.object.clear();
-    ck.info.lineage.object.emplace_back("checkpoint_iteration", jnum(it));
-    savePnetMsaPackage(o.checkpointDir, ck, model);
+    resumeFrom = readCheckpoint(ckptPath);
+    resumeState = json::parse(resumeFrom->headerJson, ckptPath);
+    if (resumeState.at("format", ckptPath).asString(ckptPath) != "panseg-pnet-msa-train-1")
+      throw Error("cannot resume from " + ckptPath + ": it is not a pnet-msa training checkpoint");
+    const json::Value& saved = resumeState.at("settings", ckptPath);
+    for (const auto& [key, value] : settings)
+    {
+      const json::Value* v = saved.find(key);
+      const std::string was = v && v->isString() ? v->string : "(absent)";
+      if (was != value)
+        throw Error("cannot resume from " + ckptPath + ": it was written with " + key + " = " + was +
+                    ", this run has " + value + " (start again without --resume, or use the same settings)");
+    }
+    loadStateDict(*model, resumeFrom->weights);
+    model->to(device);
+    r.startEpoch = static_cast<int>(resumeState.at("epochs_completed", ckptPath).asInt(ckptPath));
+    r.diceUntrained = resumeState.at("dice_untrained", ckptPath).asNumber(ckptPath);
+    r.diceCnn = resumeState.at("dice_cnn", ckptPath).asNumber(ckptPath);
+    previousSeconds = resumeState.at("training_seconds", ckptPath).asNumber(ckptPath);
+    for (const json::Value& h : resumeState.at("history", ckptPath).array)
+    {
+      PNetMsaEpoch e;
+      e.epoch = static_cast<int>(h.at("epoch", ckptPath).asInt(ckptPath));
+      e.stage = h.at("stage", ckptPath).asString(ckptPath);
+      e.iterations = static_cast<int>(h.at("iterations", ckptPath).asInt(ckptPath));
+      e.loss = h.at("loss", ckptPath).asNumber(ckptPath);
+      if (const auto* v = h.find("val_dice"); v && v->isNumber())
+        e.valDice = v->number;
+      e.seconds = h.at("seconds", ckptPath).asNumber(ckptPath);
+      r.history.push_back(e);
+    }
+    log(fmt("resuming after epoch %.0f of %.0f from ", r.startEpoch, epochs) + ckptPath);
+  }
+  else
+  {
+    r.diceUntrained = meanDice(model, va, true, thr);
+    log(fmt("parameters %.0f; validation Dice before training %.4f", static_cast<double>(r.parameters),
+            r.diceUntrained));
+  }
+
+  TrainProgress ev;
+  ev.epochs = epochs;
+  ev.iterations = o.iterationsPerEpoch;
+  ev.device = o.device;
+  auto report = [&](TrainProgress::Phase phase) -> bool
+  {
+    ev.phase = phase;
+    ev.elapsedSeconds = previousSeconds + secondsSince(t0);
+    const int stepsDone = ev.epoch * o.iterationsPerEpoch + ev.iteration - r.startEpoch * o.iterationsPerEpoch;
+    const int stepsLeft = (epochs - ev.epoch) * o.iterationsPerEpoch - ev.iteration;
+    ev.etaSeconds = stepsDone > 0 ? secondsSince(t0) / stepsDone * std::max(0, stepsLeft)
+                                  : std::numeric_limits<double>::quiet_NaN();
+    return !o.progress || o.progress(ev);
   };
+  auto cancelled = [&] { return o.stop && o.stop->load(); };
+
+  std::unique_ptr<torch::optim::Adam> opt;
+  bool optIsRnn = false;
+  auto makeOptimizer = [&](bool rnnStage)
+  {
+    if (!rnnStage)
+      opt = std::make_unique<torch::optim::Adam>(model->cnn->parameters(), torch::optim::AdamOptions(o.learningRate));
+    else
+    {
+      std::vector<torch::optim::OptimizerParamGroup> groups;
+      groups.emplace_back(model->rnn->parameters(), std::make_unique<torch::optim::AdamOptions>(o.rnnLearningRate));
+      groups.emplace_back(model->cnn->parameters(),
+                          std::make_unique<torch::optim::AdamOptions>(o.learningRate / 10));
+      opt = std::make_unique<torch::optim::Adam>(std::move(groups), torch::optim::AdamOptions(o.rnnLearningRate));
+    }
+    optIsRnn = rnnStage;
+  };
+  if (resumeFrom)
+  {
+    const bool savedRnn = resumeState.at("optimizer", ckptPath).asString(ckptPath) == "birnn";
+    const bool nextRnn = r.startEpoch >= cnnEpochs;
+    makeOptimizer(nextRnn);
+    if (savedRnn == nextRnn)
+    {
+      std::vector<std::int64_t> steps;
+      for (const double s : resumeState.at("adam_steps", ckptPath).asNumberVector(ckptPath))
+        steps.push_back(static_cast<std::int64_t>(s));
+      loadAdam(*opt, params, resumeFrom->momentum, steps, ckptPath);
+    }
+    resumeFrom.reset();
+  }
+
   const double cnnBudget = o.maxSeconds > 0 ? 0.8 * o.maxSeconds : 0.0;
-
-  // ---- stage 1: the CNN, deep supervision
-  const auto tCnn = Clock::now();
+  bool budgetCnnOver = false, budgetOver = false;
+  for (int epoch = r.startEpoch; epoch < epochs && !budgetOver; ++epoch)
   {
+    const bool rnnStage = epoch >= cnnEpochs;
+    if (rnnStage && !hasRnn)
+      break;
+    if (!rnnStage && budgetCnnOver)
+      continue;
+    if (!opt || optIsRnn != rnnStage)
+      makeOptimizer(rnnStage);
     model->train();
-    torch::optim::Adam opt(model->cnn->parameters(), torch::optim::AdamOptions(o.learningRate));
-    std::uniform_real_distribution<double> u01(0.0, 1.0);
-    for (int it = 1; it <= o.cnnIterations; ++it)
+    if (rnnStage)
+      model->cnn->eval(); // BatchNorm: running statistics; gradients still flow into the CNN
+    const auto te = Clock::now();
+    ev.epoch = epoch;
+    ev.learningRate = rnnStage ? o.rnnLearningRate : o.learningRate;
+    double lossSum = 0.0;
+    int steps = 0;
+    for (int it = 1; it <= o.iterationsPerEpoch; ++it)
     {
-      if (stopped() || (cnnBudget > 0 && secondsSince(t0) > cnnBudget))
-        break;
-      const Prepared& p = tr[std::uniform_int_distribution<std::size_t>(0, tr.size() - 1)(rng)];
-      const std::int64_t d = p.volume.size(0);
-      std::vector<std::int64_t> idx;
-      for (int b = 0; b < o.batch; ++b)
+      if (cancelled())
       {
-        const bool fg = !p.foregroundSlices.empty() && u01(rng) < o.foregroundSliceFraction;
-        idx.push_back(fg ? p.foregroundSlices[std::uniform_int_distribution<std::size_t>(
-                               0, p.foregroundSlices.size() - 1)(rng)]
-                         : std::uniform_int_distribution<std::int64_t>(0, d - 1)(rng));
-      }
-      const torch::Tensor sel = torch::tensor(idx, torch::kLong);
-      const torch::Tensor x = p.stacks.index_select(0, sel), y = p.target.index_select(0, sel);
-      const PNetMsaOutputs out = model->cnn->forwardAll(x);
-      torch::Tensor loss = pnetLoss(o.loss, out.fused, y);
-      for (const torch::Tensor& s : out.sides)
-        loss = loss + pnetLoss(o.loss, s, y);
-      loss = loss / static_cast<double>(out.sides.size() + 1);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      r.cnnLoss.push_back(loss.item<double>());
-      r.cnnIterations = it;
-      if (it % 25 == 0)
-        log(fmt("cnn iteration %.0f: loss %.4f (%.1f s)", it, r.cnnLoss.back(), secondsSince(t0)));
-      checkpoint(it);
-    }
-  }
-  r.cnnSeconds = secondsSince(tCnn);
-  r.diceCnn = meanDice(model, va, false, thr);
-  log(fmt("CNN: %.0f iterations, %.1f s; validation Dice %.4f", r.cnnIterations, r.cnnSeconds, r.diceCnn));
-
-  // ---- stage 2: BiRNN end to end (CNN BatchNorm statistics frozen)
-  const auto tRnn = Clock::now();
-  if (model->rnn && o.rnnIterations > 0)
-  {
-    model->train();
-    model->cnn->eval(); // BatchNorm: running statistics; gradients still flow into the CNN
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(model->rnn->parameters(), std::make_unique<torch::optim::AdamOptions>(o.rnnLearningRate));
-    groups.emplace_back(model->cnn->parameters(), std::make_unique<torch::optim::AdamOptions>(o.learningRate / 10));
-    torch::optim::Adam opt(std::move(groups), torch::optim::AdamOptions(o.rnnLearningRate));
-    for (int it = 1; it <= o.rnnIterations; ++it)
-    {
-      if (stopped() || (o.maxSeconds > 0 && secondsSince(t0) > o.maxSeconds))
+        r.cancelled = true;
         break;
-      const Prepared& p = tr[std::uniform_int_distribution<std::size_t>(0, tr.size() - 1)(rng)];
-      const std::int64_t d = p.volume.size(0), len = std::min<std::int64_t>(o.rnnSequence, d);
-      const std::int64_t centre = p.foregroundSlices.empty()
-                                      ? std::uniform_int_distribution<std::int64_t>(0, d - 1)(rng)
-                                      : p.foregroundSlices[std::uniform_int_distribution<std::size_t>(
-                                            0, p.foregroundSlices.size() - 1)(rng)];
-      const std::int64_t start = std::clamp<std::int64_t>(centre - len / 2, 0, d - len);
-      const torch::Tensor x = p.stacks.narrow(0, start, len), y = p.target.narrow(0, start, len);
-      const torch::Tensor cnnLogits = model->cnn->forward(x);
-      const torch::Tensor logits = model->rnn->forward(torch::sigmoid(cnnLogits));
-      const torch::Tensor loss = pnetLoss(o.loss, logits, y) + 0.5 * pnetLoss(o.loss, cnnLogits, y);
-      opt.zero_grad();
+      }
+      if ((!rnnStage && cnnBudget > 0 && secondsSince(t0) > cnnBudget) ||
+          (o.maxSeconds > 0 && secondsSince(t0) > o.maxSeconds))
+      {
+        (rnnStage ? budgetOver : budgetCnnOver) = true;
+        break;
+      }
+      TrainRng rng = TrainRng::stream(o.seed, rnnStage ? 2 : 1, static_cast<std::uint64_t>(epoch),
+                                      static_cast<std::uint64_t>(it));
+      const Prepared& p = tr[rng.below(tr.size())];
+      const std::int64_t d = p.volume.size(0);
+      torch::Tensor loss;
+      if (!rnnStage)
+      {
+        std::vector<std::int64_t> idx;
+        for (int b = 0; b < o.batch; ++b)
+        {
+          const bool fg = !p.foregroundSlices.empty() && rng.uniform() < o.foregroundSliceFraction;
+          idx.push_back(fg ? p.foregroundSlices[rng.below(p.foregroundSlices.size())]
+                           : static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(d))));
+        }
+        const torch::Tensor sel = torch::tensor(idx, torch::kLong);
+        const torch::Tensor x = p.stacks.index_select(0, sel).to(device), y = p.target.index_select(0, sel).to(device);
+        const PNetMsaOutputs out = model->cnn->forwardAll(x);
+        loss = pnetLoss(o.loss, out.fused, y);
+        for (const torch::Tensor& s : out.sides)
+          loss = loss + pnetLoss(o.loss, s, y);
+        loss = loss / static_cast<double>(out.sides.size() + 1);
+      }
+      else
+      {
+        const std::int64_t len = std::min<std::int64_t>(o.rnnSequence, d);
+        const std::int64_t centre =
+            p.foregroundSlices.empty() ? static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(d)))
+                                       : p.foregroundSlices[rng.below(p.foregroundSlices.size())];
+        const std::int64_t start = std::clamp<std::int64_t>(centre - len / 2, 0, d - len);
+        const torch::Tensor x = p.stacks.narrow(0, start, len).to(device), y = p.target.narrow(0, start, len).to(device);
+        const torch::Tensor cnnLogits = model->cnn->forward(x);
+        const torch::Tensor logits = model->rnn->forward(torch::sigmoid(cnnLogits));
+        loss = pnetLoss(o.loss, logits, y) + 0.5 * pnetLoss(o.loss, cnnLogits, y);
+      }
+      opt->zero_grad();
       loss.backward();
-      opt.step();
-      r.rnnLoss.push_back(loss.item<double>());
-      r.rnnIterations = it;
-      if (it % 25 == 0)
-        log(fmt("birnn iteration %.0f: loss %.4f (%.1f s)", it, r.rnnLoss.back(), secondsSince(t0)));
-      checkpoint(o.cnnIterations + it);
+      opt->step();
+      const double lv = loss.item<double>();
+      (rnnStage ? r.rnnLoss : r.cnnLoss).push_back(lv);
+      (rnnStage ? r.rnnIterations : r.cnnIterations) += 1;
+      lossSum += lv;
+      ++steps;
+      ev.iteration = it;
+      ev.lastLoss = lv;
+      ev.loss = lossSum / steps;
+      if (!report(TrainProgress::Phase::Training))
+      {
+        r.cancelled = true;
+        break;
+      }
     }
+    if (r.cancelled)
+      break; // the partial epoch is discarded; the last checkpoint is the resume point
+    if (steps == 0)
+      continue;
+    PNetMsaEpoch rec;
+    rec.epoch = epoch;
+    rec.stage = rnnStage ? "birnn" : "cnn";
+    rec.iterations = steps;
+    rec.loss = lossSum / steps;
+    ev.iteration = 0;
+    ev.iterations = static_cast<int>(va.size());
+    report(TrainProgress::Phase::Validating);
+    ev.iterations = o.iterationsPerEpoch;
+    rec.valDice = va.empty() ? std::numeric_limits<double>::quiet_NaN() : meanDice(model, va, rnnStage, thr);
+    rec.seconds = secondsSince(te);
+    r.history.push_back(rec);
+    if (!rnnStage)
+      r.diceCnn = va.empty() ? 0.0 : rec.valDice;
+    if (!ckptPath.empty())
+    {
+      std::ostringstream st;
+      st << "{\"format\": \"panseg-pnet-msa-train-1\", \"epochs_completed\": " << epoch + 1
+         << ", \"epochs\": " << epochs << ", \"optimizer\": \"" << (rnnStage ? "birnn" : "cnn")
+         << "\", \"dice_untrained\": " << num17(r.diceUntrained) << ", \"dice_cnn\": " << num17(r.diceCnn)
+         << ", \"training_seconds\": " << num17(previousSeconds + secondsSince(t0)) << ", \"adam_steps\": [";
+      CheckpointData ck;
+      std::vector<std::int64_t> adamSteps;
+      saveAdam(*opt, params, ck.momentum, adamSteps);
+      for (std::size_t i = 0; i < adamSteps.size(); ++i)
+        st << (i ? ", " : "") << adamSteps[i];
+      st << "], \"history\": [";
+      for (std::size_t i = 0; i < r.history.size(); ++i)
+      {
+        const PNetMsaEpoch& h = r.history[i];
+        st << (i ? ", " : "") << "{\"epoch\": " << h.epoch << ", \"stage\": \"" << h.stage
+           << "\", \"iterations\": " << h.iterations << ", \"loss\": " << num17(h.loss)
+           << ", \"val_dice\": " << (std::isfinite(h.valDice) ? num17(h.valDice) : "null")
+           << ", \"seconds\": " << num17(h.seconds) << "}";
+      }
+      st << "], \"settings\": {";
+      for (std::size_t i = 0; i < settings.size(); ++i)
+        st << (i ? ", " : "") << json::quote(settings[i].first) << ": " << json::quote(settings[i].second);
+      st << "}}";
+      ck.headerJson = st.str();
+      ck.weights = stateDictOf(*model);
+      fs::create_directories(o.checkpointDir);
+      writeCheckpoint(ckptPath, ck);
+    }
+    ev.valDice = std::isfinite(rec.valDice) ? rec.valDice : ev.valDice;
+    ev.loss = rec.loss;
+    ev.message = fmt("epoch %.0f/%.0f", epoch + 1, epochs) + (rnnStage ? " (BiRNN)" : " (CNN)") +
+                 fmt(": loss %.4f, validation Dice %.4f, %.1f s", rec.loss, rec.valDice, rec.seconds);
+    log(ev.message);
+    ev.iteration = o.iterationsPerEpoch;
+    report(TrainProgress::Phase::EpochDone);
+    ev.message.clear();
   }
+  for (const PNetMsaEpoch& h : r.history)
+    (h.stage == "cnn" ? r.cnnSeconds : r.rnnSeconds) += h.seconds;
   model->eval();
-  r.rnnSeconds = secondsSince(tRnn);
-  r.diceFinal = meanDice(model, va, true, thr);
-  log(fmt("BiRNN: %.0f iterations, %.1f s; validation Dice %.4f", r.rnnIterations, r.rnnSeconds, r.diceFinal));
-  for (int k = 1; k <= 9; ++k)
+  r.seconds = secondsSince(t0);
+  if (r.cancelled)
   {
-    double s = 0;
-    for (const Prepared& p : va)
-      s += dice(pnetMsaProbabilities(model, p.volume, 8, true), p.mask, k / 10.0);
-    r.thresholdDice.emplace_back(k / 10.0, va.empty() ? 0.0 : s / static_cast<double>(va.size()));
+    log(fmt("cancelled after %.0f of %.0f epochs", r.history.size(), epochs));
+    return r;
   }
+  r.completed = true;
+  // The final validation: each case's probabilities once, thresholded at 0.1 .. 0.9 (Fig. 5).
+  std::vector<double> sums(9, 0.0);
+  double finalSum = 0.0;
+  for (const Prepared& p : va)
+  {
+    const torch::Tensor prob = pnetMsaProbabilities(model, p.volume, 8, true);
+    finalSum += dice(prob, p.mask, thr);
+    for (int k = 1; k <= 9; ++k)
+      sums[static_cast<std::size_t>(k - 1)] += dice(prob, p.mask, k / 10.0);
+  }
+  const double nVal = std::max<double>(1.0, static_cast<double>(va.size()));
+  r.diceFinal = finalSum / nVal;
+  for (int k = 1; k <= 9; ++k)
+    r.thresholdDice.emplace_back(k / 10.0, sums[static_cast<std::size_t>(k - 1)] / nVal);
+  log(fmt("validation Dice: before %.4f, after the CNN %.4f, final %.4f", r.diceUntrained, r.diceCnn, r.diceFinal));
 
   // ---- package
-  auto num = [](double v) { return jnum(v); };
-  auto str = [](const std::string& v) { return jstr(v); };
-  meta.info.metrics.object = { { "dice_val_network_grid", num(r.diceFinal) },
-                               { "dice_val_cnn_only", num(r.diceCnn) },
-                               { "dice_val_untrained", num(r.diceUntrained) },
-                               { "validation_cases", num(static_cast<double>(va.size())) },
-                               { "parameters", num(static_cast<double>(r.parameters)) } };
+  meta.info.metrics.type = json::Value::Type::Object;
+  meta.info.metrics.object = { { base ? "dice_val_base_model" : "dice_val_untrained", jnum(r.diceUntrained) },
+                               { "dice_val_cnn_only", jnum(r.diceCnn) },
+                               { "dice_val_network_grid", jnum(r.diceFinal) },
+                               { "validation_cases", jnum(static_cast<double>(va.size())) },
+                               { "parameters", jnum(static_cast<double>(r.parameters)) } };
   std::ostringstream th;
   for (const auto& [t, dsc] : r.thresholdDice)
     th << (th.tellp() > 0 ? " " : "") << t << ":" << std::round(dsc * 1000) / 1000;
-  meta.info.metrics.object.emplace_back("dice_vs_threshold", str(th.str()));
-  meta.info.lineage.object = { { "source", str("panseg-train --model-type pnet-msa") },
-                               { "loss", str(o.loss) },
-                               { "cnn_iterations", num(r.cnnIterations) },
-                               { "rnn_iterations", num(r.rnnIterations) },
-                               { "batch", num(o.batch) },
-                               { "seed", num(static_cast<double>(o.seed)) },
-                               { "training_cases", num(static_cast<double>(tr.size())) },
-                               { "seconds", num(std::round(secondsSince(t0))) } };
+  meta.info.metrics.object.emplace_back("dice_vs_threshold", jstr(th.str()));
+  meta.info.lineage.type = json::Value::Type::Object;
+  meta.info.lineage.object = { { "source", jstr("panseg-train --model-type pnet-msa") },
+                               { "loss", jstr(o.loss) },
+                               { "epochs", jnum(epochs) },
+                               { "cnn_epochs", jnum(cnnEpochs) },
+                               { "iterations_per_epoch", jnum(o.iterationsPerEpoch) },
+                               { "cnn_iterations", jnum(cnnEpochs * o.iterationsPerEpoch) },
+                               { "rnn_iterations", jnum((epochs - cnnEpochs) * o.iterationsPerEpoch) },
+                               { "batch", jnum(o.batch) },
+                               { "seed", jnum(static_cast<double>(o.seed)) },
+                               { "device", jstr(o.device) },
+                               { "training_cases", jarray(trainIds) },
+                               { "validation_cases", jarray(valIds) },
+                               { "seconds", jnum(std::round(previousSeconds + r.seconds)) } };
+  if (r.startEpoch > 0)
+    meta.info.lineage.object.emplace_back("resumed_from_epoch", jnum(r.startEpoch));
+  if (base)
+  {
+    meta.info.lineage.object.emplace_back("base_model", jstr(base->dir));
+    meta.info.lineage.object.emplace_back("base_model_id", jstr(base->id()));
+  }
+  if (!o.commandLine.empty())
+    meta.info.lineage.object.emplace_back("command", jstr(o.commandLine));
   if (!o.outputDir.empty())
     r.package = savePnetMsaPackage(o.outputDir, meta, model);
   else
     r.package = meta;
+  ev.phase = TrainProgress::Phase::Finished;
+  ev.epoch = epochs - 1;
+  ev.iteration = o.iterationsPerEpoch;
+  ev.valDice = r.diceFinal;
+  ev.message = fmt("finished: validation Dice %.4f (CNN %.4f, start %.4f)", r.diceFinal, r.diceCnn, r.diceUntrained);
+  report(TrainProgress::Phase::Finished);
   r.seconds = secondsSince(t0);
   return r;
 }
-
 std::vector<std::pair<double, double>> thresholdStability(const ModelPackage& pkg,
                                                           const std::vector<PNetMsaTrainCase>& cases, int threads)
 {
@@ -379,104 +701,4 @@ std::vector<std::pair<double, double>> thresholdStability(const ModelPackage& pk
   return out;
 }
 
-int pnetMsaTrainMain(int argc, char** argv)
-{
-  static const char* kUsage =
-      "usage: panseg-train --model-type pnet-msa demo --out MODEL_DIR [options]\n"
-      "  Cai et al.'s PNet-MSA + BiRNN on generated CT phantoms (docs/pnet-msa.md).\n"
-      "  --cases N            phantoms in all (default 12)      --val-cases N   of them for validation (2)\n"
-      "  --phantom-seed S     first phantom seed (1001)         --seed S        training seed (1)\n"
-      "  --cnn-iterations N   (600)   --rnn-iterations N (150)  --batch N       slices per step (8)\n"
-      "  --loss jaccard|ce|balanced-ce (jaccard)                --seconds S     wall-clock budget\n"
-      "  --threads N          --no-birnn                        --name TEXT     --version V\n"
-      "  --checkpoint-every N iterations (0 = none; written to MODEL_DIR.checkpoint, package format)\n";
-  std::map<std::string, std::string> v;
-  std::vector<std::string> pos;
-  bool noBirnn = false;
-  for (int i = 1; i < argc; ++i)
-  {
-    const std::string s = argv[i];
-    if (s == "--no-birnn")
-      noBirnn = true;
-    else if (s == "--help")
-    {
-      std::printf("%s", kUsage);
-      return 0;
-    }
-    else if (s.rfind("--", 0) == 0)
-    {
-      if (i + 1 >= argc)
-        throw Error("option " + s + " needs a value");
-      v[s.substr(2)] = argv[++i];
-    }
-    else
-      pos.push_back(s);
-  }
-  auto get = [&](const std::string& k, const std::string& def) { return v.count(k) ? v[k] : def; };
-  auto toInt = [&](const std::string& k, long def)
-  {
-    const std::string s = get(k, std::to_string(def));
-    char* end = nullptr;
-    const long x = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || *end)
-      throw Error("--" + k + " must be a whole number, not '" + s + "'");
-    return x;
-  };
-  static const std::vector<std::string> known = { "model-type", "out", "cases", "val-cases", "phantom-seed", "seed",
-                                                  "cnn-iterations", "rnn-iterations", "batch", "loss", "seconds",
-                                                  "threads", "name", "version", "checkpoint-every" };
-  for (const auto& kv : v)
-    if (std::find(known.begin(), known.end(), kv.first) == known.end())
-      throw Error("unknown option --" + kv.first + " for --model-type pnet-msa (see --help)");
-  if (pos.size() != 1 || pos[0] != "demo")
-    throw Error("--model-type pnet-msa trains on generated phantoms only: panseg-train --model-type pnet-msa "
-                "demo --out DIR");
-  const std::string out = get("out", "");
-  if (out.empty())
-    throw Error("--out MODEL_DIR is required");
-  const int n = static_cast<int>(toInt("cases", 12)), nVal = static_cast<int>(toInt("val-cases", 2));
-  if (n < 2 || nVal < 1 || nVal >= n)
-    throw Error("needs --cases >= 2 and 1 <= --val-cases < --cases");
-  const long seed0 = toInt("phantom-seed", 1001);
-  if (seed0 <= 1 && seed0 + n > 1)
-    throw Error("--phantom-seed range must not include seed 1 (the demo study)");
-  PNetMsaTrainOptions o;
-  o.spec.birnn = !noBirnn;
-  o.cnnIterations = static_cast<int>(toInt("cnn-iterations", o.cnnIterations));
-  o.rnnIterations = static_cast<int>(toInt("rnn-iterations", o.rnnIterations));
-  o.batch = static_cast<int>(toInt("batch", o.batch));
-  o.seed = static_cast<std::uint64_t>(toInt("seed", 1));
-  o.threads = static_cast<int>(toInt("threads", 0));
-  o.loss = get("loss", "jaccard");
-  o.maxSeconds = std::atof(get("seconds", "0").c_str());
-  o.outputDir = out;
-  o.checkpointEvery = static_cast<int>(toInt("checkpoint-every", 0));
-  o.checkpointDir = out + ".checkpoint";
-  o.info.name = get("name", "PNet-MSA demo (synthetic phantoms)");
-  o.info.version = get("version", "1");
-  o.info.demo = true;
-  std::ostringstream td;
-  td << n - nVal << " synthetic abdominal CT phantoms for training and " << nVal
-     << " for validation (panseg::demo::generatePhantom seeds " << seed0 << ".." << seed0 + n - 1
-     << ", 96 x 80 x 64 voxels of 3.2 x 3.2 x 3.0 mm)";
-  o.info.trainingData = td.str();
-  o.log = [](const std::string& s)
-  {
-    std::printf("%s\n", s.c_str());
-    std::fflush(stdout);
-  };
-  const auto t0 = Clock::now();
-  std::vector<PNetMsaTrainCase> all = phantomTrainCases(static_cast<std::uint32_t>(seed0), n);
-  std::vector<PNetMsaTrainCase> val(std::make_move_iterator(all.end() - nVal), std::make_move_iterator(all.end()));
-  all.resize(static_cast<std::size_t>(n - nVal));
-  std::printf("generated %d phantoms (%.1f s)\n", n, secondsSince(t0));
-  const PNetMsaTrainResult r = trainPnetMsa(all, val, o);
-  std::error_code ec;
-  fs::remove_all(o.checkpointDir, ec);
-  std::printf("wrote %s: %s, %lld parameters; validation Dice untrained %.4f, CNN %.4f, CNN+BiRNN %.4f "
-              "(%.0f s)\n",
-              r.package.dir.c_str(), r.package.networkSummary().c_str(), static_cast<long long>(r.parameters),
-              r.diceUntrained, r.diceCnn, r.diceFinal, r.seconds);
-  return 0;
-}
 } // namespace panseg::models

@@ -232,7 +232,8 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
     opt.message("fp16 is CUDA autocast only; the CPU predicts in float32");
   if (pkg.isPnetMsa())
   {
-    // 2D slices: no sliding window, no GPU out-of-memory fallback (a few hundred MB at most).
+    // 2D slices, no sliding window: GPU out-of-memory halves the slices per call, then moves to
+    // the CPU (Predictor::predict).
     d.pnet = std::make_unique<PNetMsaRunner>(pkg, d.device);
     d.parameters = d.pnet->parameterCount();
     d.fp16 = false;
@@ -326,7 +327,48 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
 {
   Impl& d = *impl_;
   if (d.pnet)
-    return d.pnet->predict(image, opt);
+  {
+    for (;;)
+    {
+      std::string what;
+      try
+      {
+        if (d.fakeOom >= 0 && !d.fellBack && d.batch > d.fakeOom)
+          TORCH_CHECK(false, "CUDA out of memory (simulated by PANSEG_TEST_FAKE_OOM)");
+        PredictOptions o = opt;
+        o.maxBatch = d.batch;
+        PredictResult r = d.pnet->predict(image, o);
+        r.fellBackToCpu = d.fellBack;
+        return r;
+      }
+      catch (const c10::Error& e)
+      {
+        what = e.what_without_backtrace();
+      }
+      const bool simulated = d.fakeOom >= 0 && !d.fellBack;
+      if (!(d.device.is_cuda() || simulated) || !isOutOfMemory(what))
+      {
+        if (isOutOfMemory(what) || what.find("not enough memory") != std::string::npos ||
+            what.find("can't allocate") != std::string::npos)
+          throw Error("not enough memory for the network on the CPU (" + firstLine(what) + ")");
+        throw Error("the network failed: " + firstLine(what));
+      }
+      freeGpuCache();
+      if (d.batch > 1)
+      {
+        d.batch = std::max<std::int64_t>(1, d.batch / 2);
+        if (opt.message)
+          opt.message("GPU out of memory; retrying with " + std::to_string(d.batch) +
+                      (d.batch == 1 ? " slice per call" : " slices per call"));
+        continue;
+      }
+      if (opt.message)
+        opt.message("GPU out of memory even with one slice per call; continuing on the CPU");
+      d.pnet = std::make_unique<PNetMsaRunner>(d.pkg, torch::Device(torch::kCPU));
+      d.device = torch::Device(torch::kCPU);
+      d.fellBack = true;
+    }
+  }
   const ModelPackage& pkg = d.pkg;
   const auto t0 = Clock::now();
   PredictResult r;

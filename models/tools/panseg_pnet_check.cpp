@@ -413,6 +413,28 @@ void testPredict()
   PredictOptions c = opt;
   c.progress = [](const PredictProgress& p) { return p.message.find("network") == std::string::npos; };
   VERIFY_THROWS(predictor.predict(ph.ct, c), "cancelled");
+
+  // GPU out of memory (simulated: PANSEG_TEST_FAKE_OOM=N fails calls of more than N slices until
+  // the fallback): fewer slices per call, then the CPU; the same mask either way.
+  for (const char* limit : { "2", "0" })
+  {
+    setenv("PANSEG_TEST_FAKE_OOM", limit, 1);
+    std::vector<std::string> notes;
+    PredictOptions o = opt;
+    o.message = [&](const std::string& m) { notes.push_back(m); };
+    Predictor oom(pkg, o);
+    const PredictResult ro = oom.predict(ph.ct, o);
+    unsetenv("PANSEG_TEST_FAKE_OOM");
+    std::string all;
+    for (const std::string& n : notes)
+      all += n + "; ";
+    std::printf("  simulated out of memory above %s slices per call: %s\n", limit, all.c_str());
+    VERIFY(ro.mask.voxels == r.mask.voxels);
+    VERIFY(all.find("retrying with 4 slices per call") != std::string::npos);
+    VERIFY(all.find("retrying with 2 slices per call") != std::string::npos);
+    VERIFY(ro.fellBackToCpu == (limit[0] == '0'));
+    VERIFY((all.find("continuing on the CPU") != std::string::npos) == (limit[0] == '0'));
+  }
 }
 
 // ---- a short training run ------------------------------------------------------------------------
@@ -431,8 +453,9 @@ void testTrain()
   o.spec.features = 16;
   o.spec.sideFeatures = 8;
   o.spec.inPlaneSpacingYxMm = { 6.4, 6.4 };
-  o.cnnIterations = 150;
-  o.rnnIterations = 20;
+  o.epochs = 8; // 7 CNN epochs of 20 steps, then 1 BiRNN epoch of 20 steps
+  o.cnnEpochs = 7;
+  o.iterationsPerEpoch = 20;
   o.batch = 4;
   o.learningRate = 3e-3;
   o.foregroundSliceFraction = 0.9;
@@ -468,6 +491,107 @@ void testTrain()
   VERIFY(d > 0.3);
 }
 
+
+// ---- checkpoints, resume and fine-tuning ---------------------------------------------------------
+
+double maxWeightDifference(const ModelPackage& a, const ModelPackage& b)
+{
+  const StateDict wa = readPackageWeights(a), wb = readPackageWeights(b);
+  if (wa.size() != wb.size())
+    return 1e30;
+  double m = 0;
+  for (std::size_t i = 0; i < wa.size(); ++i)
+  {
+    if (wa[i].first != wb[i].first || wa[i].second.sizes() != wb[i].second.sizes())
+      return 1e30;
+    m = std::max(m, (wa[i].second - wb[i].second).abs().max().item<double>());
+  }
+  return m;
+}
+
+void testResume()
+{
+  std::vector<PNetMsaTrainCase> cases = phantomTrainCases(2101, 3);
+  std::vector<PNetMsaTrainCase> val;
+  val.push_back(std::move(cases.back()));
+  cases.pop_back();
+  PNetMsaTrainOptions o;
+  o.spec.features = 8;
+  o.spec.sideFeatures = 4;
+  o.spec.inPlaneSpacingYxMm = { 6.4, 6.4 };
+  o.epochs = 3; // 2 CNN epochs, then 1 BiRNN epoch
+  o.iterationsPerEpoch = 4;
+  o.batch = 2;
+  o.rnnSequence = 6;
+  o.seed = 7;
+
+  // The uninterrupted run.
+  PNetMsaTrainOptions full = o;
+  full.outputDir = g_tmp + "/resume-full";
+  full.checkpointDir = g_tmp + "/resume-full.ckpt";
+  const PNetMsaTrainResult a = trainPnetMsa(cases, val, full);
+  VERIFY(a.completed && !a.cancelled && a.cnnEpochs == 2 && a.history.size() == 3);
+  VERIFY(a.history[0].stage == "cnn" && a.history[2].stage == "birnn");
+  VERIFY(fs::exists(full.checkpointDir + "/" + kCheckpointFileName));
+
+  // Cancelled after epoch 1 (inside the CNN stage: Adam's state must come back) and after epoch 2
+  // (the stage boundary: the BiRNN optimizer starts fresh), then resumed: the same weights.
+  for (const int cancelAfter : { 1, 2 })
+  {
+    PNetMsaTrainOptions part = o;
+    part.outputDir = g_tmp + "/resume-part" + std::to_string(cancelAfter);
+    part.checkpointDir = part.outputDir + ".ckpt";
+    // Cancels at the first step after epoch `cancelAfter` (that epoch's checkpoint is written).
+    part.progress = [cancelAfter](const TrainProgress& p)
+    { return !(p.phase == TrainProgress::Phase::Training && p.epoch == cancelAfter); };
+    const PNetMsaTrainResult b = trainPnetMsa(cases, val, part);
+    VERIFY(b.cancelled && !b.completed && static_cast<int>(b.history.size()) == cancelAfter);
+    VERIFY(!fs::exists(part.outputDir));
+    PNetMsaTrainOptions resumed = o;
+    resumed.outputDir = part.outputDir;
+    resumed.checkpointDir = part.checkpointDir;
+    resumed.resume = true;
+    const PNetMsaTrainResult c = trainPnetMsa(cases, val, resumed);
+    VERIFY(c.completed && c.startEpoch == cancelAfter && c.history.size() == 3);
+    const double diff = maxWeightDifference(loadModelPackage(full.outputDir), loadModelPackage(resumed.outputDir));
+    std::printf("  cancelled after epoch %d and resumed: max |weight difference| to the uninterrupted run %.3g; "
+                "final Dice %.4f vs %.4f\n",
+                cancelAfter, diff, c.diceFinal, a.diceFinal);
+    VERIFY(diff == 0.0);
+    VERIFY_NEAR(c.diceFinal, a.diceFinal, 0.0);
+    VERIFY_NEAR(c.history[0].loss, a.history[0].loss, 0.0);
+  }
+
+  // A checkpoint of other settings is refused, naming the setting; the checkpoint stays.
+  PNetMsaTrainOptions other = o;
+  other.learningRate = 5e-3;
+  other.checkpointDir = full.checkpointDir;
+  other.resume = true;
+  VERIFY_THROWS(trainPnetMsa(cases, val, other), "learning_rate");
+  VERIFY(fs::exists(full.checkpointDir + "/" + kCheckpointFileName));
+
+  // Fine-tuning: the base model's weights and preprocessing; its Dice is the starting point.
+  PNetMsaTrainOptions ft = o;
+  ft.baseModelDir = full.outputDir;
+  ft.spec = PNetMsaSpec{}; // ignored: the base model's network is used
+  ft.epochs = 1;
+  ft.learningRate = 1e-4;
+  ft.outputDir = g_tmp + "/resume-ft";
+  const PNetMsaTrainResult f = trainPnetMsa(cases, val, ft);
+  std::printf("  fine-tuned from the base model: starting Dice %.4f (base %.4f), final %.4f\n", f.diceUntrained,
+              a.diceFinal, f.diceFinal);
+  VERIFY_NEAR(f.diceUntrained, a.diceFinal, 1e-9);
+  const ModelPackage fp = loadModelPackage(ft.outputDir);
+  VERIFY(fp.pnet.features == 8 && fp.info.metrics.find("dice_val_base_model"));
+  VERIFY(fp.info.lineage.find("base_model_id") && fp.info.lineage.find("validation_cases"));
+  VERIFY(fp.preprocessing.intensity && a.package.preprocessing.intensity &&
+         fp.preprocessing.intensity->mean == a.package.preprocessing.intensity->mean);
+  // A missing base model is named.
+  PNetMsaTrainOptions wrong = o;
+  wrong.baseModelDir = g_tmp + "/no-such-model";
+  VERIFY_THROWS(trainPnetMsa(cases, val, wrong), "no-such-model");
+}
+
 struct Group
 {
   const char* name;
@@ -482,7 +606,8 @@ int main(int argc, char** argv)
   fs::create_directories(g_tmp);
   configureThreads(0);
   const Group groups[] = { { "network", testNetwork }, { "convlstm", testConvLstm }, { "loss", testLoss },
-                           { "package", testPackage }, { "predict", testPredict }, { "train", testTrain } };
+                           { "package", testPackage }, { "predict", testPredict }, { "train", testTrain },
+                           { "resume", testResume } };
   int ran = 0;
   for (const Group& g : groups)
   {

@@ -15,6 +15,7 @@
 #include "models/PNetMsaTrainer.h"
 #include "models/Predictor.h"
 #include "models/Trainer.h"
+#include "models/TrainerData.h"
 
 #ifdef PANSEG_TRAIN_WITH_IO
 #include "core/io/ImageIO.h"
@@ -68,7 +69,8 @@ const char* kUsage =
     "usage:\n"
     "  panseg-train --data DIR --out MODEL_DIR [options]\n"
     "  panseg-train demo --out MODEL_DIR [--cases N] [--val-cases N] [--phantom-seed S] [options]\n"
-    "  panseg-train --model-type pnet-msa demo --out MODEL_DIR [...]  (PNet-MSA + BiRNN; its own --help)\n"
+    "  panseg-train --model-type pnet-msa --data DIR | demo --out MODEL_DIR [...]\n"
+    "                           PNet-MSA + BiRNN (see --model-type pnet-msa --help)\n"
     "\n"
     "DIR holds nnU-Net's imagesTr/CASE_0000.nii.gz + labelsTr/CASE.nii.gz, or CASE.nii.gz +\n"
     "CASE_seg.nii.gz pairs (.nii, .nii.gz, .nrrd, .mha, .mhd); an optional DIR/patients.csv\n"
@@ -111,7 +113,7 @@ Args parseArgs(int argc, char** argv)
 {
   static const std::vector<std::string> flagNames = {"resume", "jaccard", "json", "no-amp",
                                                       "no-augmentation", "help", "no-evaluate",
-                                                      "keep-checkpoint"};
+                                                      "keep-checkpoint", "no-birnn"};
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -465,12 +467,178 @@ void applyCommonOptions(const Args& a, TrainOptions& o)
     o.modelInfo.modality = a.get("modality");
 }
 
+// ---- PNet-MSA (docs/pnet-msa.md) -------------------------------------------------------------
+
+const char* kPnetUsage =
+    "usage:\n"
+    "  panseg-train --model-type pnet-msa --data DIR --out MODEL_DIR [options]\n"
+    "  panseg-train --model-type pnet-msa demo --out MODEL_DIR [--cases N] [--val-cases N] [--phantom-seed S]\n"
+    "Cai et al.'s PNet-MSA + BiRNN: the CNN's epochs first, then the BiRNN's (docs/pnet-msa.md).\n"
+    "DIR as for PanSegNet (imagesTr/labelsTr or CASE + CASE_seg pairs, optional patients.csv).\n"
+    "options:\n"
+    "  --base-model DIR          fine-tune this pnet-msa package (its network, preprocessing, weights)\n"
+    "  --epochs N (15)  --cnn-epochs N (80 %)  --iters N per epoch (50)  --batch N slices (8)\n"
+    "  --lr X (1e-3; 1e-4 to fine-tune)  --rnn-lr X (1e-2)  --loss jaccard|ce|balanced-ce (jaccard)\n"
+    "  --in-plane-spacing MM     network in-plane spacing (3.2)   --modality CT|MR (CT)   --no-birnn\n"
+    "  --folds K --fold F | --val-fraction X   split by patient (hold-out 0.2)\n"
+    "  --seed S  --threads N  --device cpu|cuda[:N]  --seconds S (wall-clock budget)\n"
+    "  --resume  continue from MODEL_DIR.checkpoint   --keep-checkpoint   --json   --name TEXT  --version V\n";
+
+int runPnetMsa(const Args& a, int argc, char** argv)
+{
+  if (a.has("help"))
+  {
+    std::printf("%s", kPnetUsage);
+    return 0;
+  }
+  static const std::vector<std::string> known = {
+      "model-type", "out",     "data",         "base-model", "epochs", "cnn-epochs", "iters",        "batch",
+      "lr",         "rnn-lr",  "loss",         "seed",       "threads", "device",    "seconds",      "name",
+      "version",    "modality", "in-plane-spacing", "folds", "fold",   "val-fraction", "cases",      "val-cases",
+      "phantom-seed"};
+  for (const auto& kv : a.values)
+    if (std::find(known.begin(), known.end(), kv.first) == known.end())
+      throw Error("option --" + kv.first + " does not apply to --model-type pnet-msa (see --model-type pnet-msa --help)");
+  for (const char* f : {"no-augmentation", "no-evaluate"})
+    if (a.has(f))
+      throw Error(std::string("option --") + f + " does not apply to --model-type pnet-msa");
+  const bool demoMode = !a.positional.empty() && a.positional[0] == "demo";
+  if (!a.positional.empty() && !demoMode)
+    throw Error("unknown command '" + a.positional[0] + "' (see panseg-train --model-type pnet-msa --help)");
+  if (demoMode == (a.values.count("data") > 0))
+    throw Error("give either --data DIR or the 'demo' command");
+  const std::string out = a.get("out");
+  if (out.empty())
+    throw Error("--out MODEL_DIR is required");
+  const bool json = a.has("json");
+
+  PNetMsaTrainOptions o;
+  o.spec.birnn = !a.has("no-birnn");
+  if (a.values.count("in-plane-spacing"))
+  {
+    const double mm = toDouble(a.get("in-plane-spacing"), "--in-plane-spacing");
+    if (mm <= 0)
+      throw Error("--in-plane-spacing must be positive (mm)");
+    o.spec.inPlaneSpacingYxMm = {mm, mm};
+  }
+  o.modality = a.get("modality", "CT");
+  o.loss = a.has("jaccard") ? "jaccard" : a.get("loss", "jaccard");
+  o.epochs = static_cast<int>(toInt(a.get("epochs", "15"), "--epochs"));
+  o.cnnEpochs = static_cast<int>(toInt(a.get("cnn-epochs", "0"), "--cnn-epochs"));
+  o.iterationsPerEpoch = static_cast<int>(toInt(a.get("iters", "50"), "--iters"));
+  o.batch = static_cast<int>(toInt(a.get("batch", "8"), "--batch"));
+  o.seed = static_cast<std::uint64_t>(toInt(a.get("seed", "1"), "--seed"));
+  o.threads = static_cast<int>(toInt(a.get("threads", "0"), "--threads"));
+  o.device = a.get("device", "cpu");
+  o.maxSeconds = toDouble(a.get("seconds", "0"), "--seconds");
+  o.baseModelDir = a.get("base-model");
+  o.learningRate = toDouble(a.get("lr", o.baseModelDir.empty() ? "1e-3" : "1e-4"), "--lr");
+  o.rnnLearningRate = toDouble(a.get("rnn-lr", o.baseModelDir.empty() ? "1e-2" : "1e-3"), "--rnn-lr");
+  o.outputDir = out;
+  o.checkpointDir = out + ".checkpoint";
+  o.resume = a.has("resume");
+  o.info.version = a.get("version", "1");
+  std::string cmd = "panseg-train";
+  for (int i = 1; i < argc; ++i)
+    cmd += " " + shellQuote(argv[i]);
+  o.commandLine = cmd;
+  if (!json)
+    o.log = [](const std::string& s) {
+      std::printf("%s\n", s.c_str());
+      std::fflush(stdout);
+    };
+  else
+    o.progress = makeProgress(true);
+  o.stop = &g_stop;
+
+  std::vector<PNetMsaTrainCase> train, val;
+  if (demoMode)
+  {
+    const int n = static_cast<int>(toInt(a.get("cases", "12"), "--cases"));
+    const int nVal = static_cast<int>(toInt(a.get("val-cases", "2"), "--val-cases"));
+    if (n < 2 || nVal < 1 || nVal >= n)
+      throw Error("demo needs --cases >= 2 and 1 <= --val-cases < --cases");
+    const long seed0 = toInt(a.get("phantom-seed", "1001"), "--phantom-seed");
+    if (seed0 <= 1 && seed0 + n > 1)
+      throw Error("--phantom-seed range must not include seed 1 (the demo study)");
+    train = phantomTrainCases(static_cast<std::uint32_t>(seed0), n);
+    val.assign(std::make_move_iterator(train.end() - nVal), std::make_move_iterator(train.end()));
+    train.resize(static_cast<std::size_t>(n - nVal));
+    o.info.name = a.get("name", "PNet-MSA demo (synthetic phantoms)");
+    o.info.demo = true;
+    std::ostringstream td;
+    td << n - nVal << " synthetic abdominal CT phantoms for training and " << nVal
+       << " for validation (panseg::demo::generatePhantom seeds " << seed0 << ".." << seed0 + n - 1
+       << ", 96 x 80 x 64 voxels of 3.2 x 3.2 x 3.0 mm); no patient data";
+    o.info.trainingData = td.str();
+    o.info.description = "Cai et al.'s PNet-MSA (2D, 3 adjacent slices) with the bidirectional ConvLSTM, trained "
+                         "by panseg-train on generated phantoms. DEMO ONLY: it has never seen a patient and must "
+                         "not be used clinically.";
+  }
+  else
+  {
+    const std::string data = a.get("data");
+    std::vector<TrainCase> cases = loadDataFolder(data, json);
+    std::vector<std::pair<std::string, std::string>> ids;
+    for (const TrainCase& c : cases)
+      ids.emplace_back(c.id, c.patientId);
+    SplitOptions so;
+    if (a.values.count("folds"))
+      so.folds = static_cast<int>(toInt(a.get("folds"), "--folds"));
+    if (a.values.count("fold"))
+      so.fold = static_cast<int>(toInt(a.get("fold"), "--fold"));
+    if (a.values.count("val-fraction"))
+      so.validationFraction = toDouble(a.get("val-fraction"), "--val-fraction");
+    so.seed = o.seed;
+    const DataSplit split = splitByPatient(ids, so);
+    for (TrainCase& c : cases)
+    {
+      checkTrainCase(c, 2);
+      PNetMsaTrainCase pc{c.id, std::move(c.image), std::move(c.mask)};
+      const bool isVal = std::find(split.validationIds.begin(), split.validationIds.end(), pc.id) !=
+                         split.validationIds.end();
+      (isVal ? val : train).push_back(std::move(pc));
+    }
+    if (!json)
+      std::printf("split: %s\n", split.description.c_str());
+    o.info.name = a.get("name", o.baseModelDir.empty() ? "PNet-MSA (panseg-train)" : "");
+    o.info.trainingData = std::to_string(train.size() + val.size()) + " cases from " + data;
+    if (!o.baseModelDir.empty() && !a.values.count("name"))
+      o.info.name = loadModelPackage(o.baseModelDir).info.name + " (fine-tuned)";
+  }
+
+  installSignalHandlers();
+  const PNetMsaTrainResult r = trainPnetMsa(train, val, o);
+  if (r.cancelled)
+  {
+    std::printf("%scancelled%s after %d of %d epochs; continue with the same command and --resume\n",
+                json ? "" : "\n",
+                g_signal ? (" by signal " + std::to_string(static_cast<int>(g_signal)) + " from pid " +
+                            std::to_string(static_cast<int>(g_signalPid)))
+                               .c_str()
+                         : "",
+                static_cast<int>(r.history.size()), r.epochs);
+    return 130;
+  }
+  if (!a.has("keep-checkpoint"))
+  {
+    std::error_code ec;
+    fs::remove_all(o.checkpointDir, ec);
+  }
+  if (!json)
+    std::printf("wrote %s: %s, %lld parameters; validation Dice before %.4f, CNN %.4f, CNN + BiRNN %.4f "
+                "(%.0f s)\n",
+                r.package.dir.c_str(), r.package.networkSummary().c_str(), static_cast<long long>(r.parameters),
+                r.diceUntrained, r.diceCnn, r.diceFinal, r.seconds);
+  return 0;
+}
+
 int run(int argc, char** argv)
 {
   const Args a = parseArgs(argc, argv);
   const std::string modelType = a.get("model-type", "pansegnet");
   if (modelType == "pnet-msa")
-    return pnetMsaTrainMain(argc, argv); // models/PNetMsaTrainer.h, docs/pnet-msa.md
+    return runPnetMsa(a, argc, argv); // models/PNetMsaTrainer.h, docs/pnet-msa.md
   if (modelType != "pansegnet")
     throw Error("--model-type must be pansegnet or pnet-msa, not '" + modelType + "'");
   if (a.has("help") || argc < 2)
