@@ -74,6 +74,8 @@ static void attachStudyBrowser(ui::MainWindow& w)
   QString error;
   if (!browser->openDatabase({}, &error))
     w.statusBar()->showMessage(QObject::tr("Study database unavailable: %1").arg(error), 10000);
+  // Segmentation > Model also lists the registered models and the promoted defaults.
+  w.setModelRegistry([browser] { return browser->database(); });
   auto fail = [&w](const char* what, const std::exception& e) {
     QMessageBox::warning(&w, QObject::tr(what), QString::fromUtf8(e.what()));
   };
@@ -176,7 +178,9 @@ static void attachStudyBrowser(ui::MainWindow& w)
       for (const auto& s : browser->database()->listSeries())
         if (!s.center.empty() && !centers.contains(QString::fromStdString(s.center)))
           centers << QString::fromStdString(s.center);
-    ui::FineTuneDialog dialog(browser->dataFolder(), ui::WorkerClient::defaultModelDir(), centers, &w);
+    const auto models = db::listModelPackages(db::defaultModelSearchRoots(), browser->database(),
+                                              {ui::WorkerClient::defaultModelDir()});
+    ui::FineTuneDialog dialog(browser->dataFolder(), w.predictionModelDir(), centers, models, &w);
     if (dialog.exec() != QDialog::Accepted)
       return;
     QString error;

@@ -380,16 +380,36 @@ QStringList validationCases(const QString& packageDir)
 const QStringList kTrainValueOptions = {
     "db",      "data",  "base-model", "modality", "center", "from",         "to",   "epochs",
     "iters",   "batch", "lr",         "folds",    "fold",   "val-fraction", "seed", "device",
-    "threads", "out",   "resume-job", "version",  "name",   "plan"};
+    "threads", "out",   "resume-job", "version",  "name",   "plan",         "model-type", "loss",
+    "cnn-epochs"};
 const QStringList kTrainFlags = {"no-evaluate", "quiet", "jaccard", "no-augmentation", "resume"};
 /// Options passed to panseg-train unchanged.
-const QStringList kPassedValues = {"epochs",       "iters", "batch",  "lr",      "folds", "fold",
-                                   "val-fraction", "seed",  "device", "threads", "plan"};
+const QStringList kPassedValues = {"epochs", "iters",  "batch",   "lr",   "folds", "fold",      "val-fraction",
+                                   "seed",   "device", "threads", "plan", "loss",  "cnn-epochs"};
 const QStringList kPassedFlags = {"jaccard", "no-augmentation"};
 
-QJsonArray trainerSettings(const Args& a)
+/// The model type to train: the base model's (a different --model-type is refused), else
+/// --model-type, else PanSegNet.
+QString trainingModelType(const Args& a, const QString& baseDir)
+{
+  const QString asked = a.value("model-type");
+  if (!asked.isEmpty() && asked != "pansegnet" && asked != "pnet-msa")
+    throw Error("--model-type must be pansegnet or pnet-msa, not '" + s(asked) + "'");
+  if (baseDir.isEmpty())
+    return asked.isEmpty() ? QStringLiteral("pansegnet") : asked;
+  const QString baseType = q(readModelPackageInfo(s(baseDir)).modelType);
+  if (!asked.isEmpty() && asked != baseType)
+    throw Error("the base model " + s(baseDir) + " is a " + s(baseType) + " model; --model-type " + s(asked) +
+                " needs a base model of that type (or no base model to train from scratch)");
+  return baseType.isEmpty() ? QStringLiteral("pansegnet") : baseType;
+}
+
+/// Options for panseg-train: the model type (when not PanSegNet) and the options passed unchanged.
+QJsonArray trainerSettings(const Args& a, const QString& modelType)
 {
   QJsonArray out;
+  if (modelType != "pansegnet")
+    out << "--model-type" << modelType;
   for (const QString& k : kPassedValues)
     if (a.has(k))
       out << "--" + k << a.value(k);
@@ -652,7 +672,7 @@ int trainPlain(const Args& a, const QString& trainer)
     args << "--version" << a.value("version");
   if (a.has("name"))
     args << "--name" << a.value("name");
-  for (const auto& v : trainerSettings(a))
+  for (const auto& v : trainerSettings(a, trainingModelType(a, baseDir)))
     args << v.toString();
   if (a.has("resume"))
     args << "--resume";
@@ -703,15 +723,19 @@ bool pidAlive(const QString& pidPath)
 QString trainUsage()
 {
   return QStringLiteral(
-      "  panseg train --db DIR --base-model M --out MODEL_DIR [--modality CT|MR] [--center C] "
-      "[--from DATE]\n"
+      "  panseg train --db DIR [--base-model M | --model-type pansegnet|pnet-msa] --out MODEL_DIR\n"
+      "               [--modality CT|MR] [--center C] [--from DATE]\n"
       "               [--to DATE] [--epochs N] [--iters N] [--folds K --fold F | --val-fraction X] "
       "[--seed S]\n"
       "               [--device cpu|cuda] [--threads N] [--version V] [--no-evaluate] [--quiet]\n"
-      "                                   fine-tune M (package folder or registry id) on approved "
-      "masks as a\n"
-      "                                   job; evaluates against M on the held-out cases and "
-      "registers the model\n"
+      "                                   fine-tune M (package folder or registry id; its model type) "
+      "on approved\n"
+      "                                   masks as a job, or train a new model of the type; evaluates "
+      "against M on\n"
+      "                                   the held-out cases and registers the model. pnet-msa also "
+      "takes\n"
+      "                                   [--cnn-epochs N] [--loss jaccard|ce|balanced-ce] "
+      "(docs/pnet-msa.md)\n"
       "  panseg train --data DIR --out MODEL_DIR [--base-model DIR] [same options] [--resume]\n"
       "  panseg train --resume-job ID [--db DIR]   continue a cancelled or failed job from its "
       "checkpoint\n"
@@ -775,6 +799,7 @@ int trainCommand(int argc, char** argv, const QStringList& args)
     p.baseId = resolveModel(*db, s(a.value("base-model")), &dir);
     p.baseDir = q(dir);
   }
+  const QString modelType = trainingModelType(a, p.baseDir);
   CaseSelection sel;
   sel.modality = s(a.value("modality"));
   sel.center = s(a.value("center"));
@@ -801,7 +826,8 @@ int trainCommand(int argc, char** argv, const QStringList& args)
                                                    {"from", q(sel.fromDate)},
                                                    {"to", q(sel.toDate)}}},
                          {"cases", cases},
-                         {"settings", trainerSettings(a)},
+                         {"settings", trainerSettings(a, modelType)},
+                         {"model_type", modelType},
                          {"out", p.outDir},
                          {"version", a.value("version")},
                          {"device", a.value("device", "cpu")},

@@ -11,6 +11,7 @@
 #include <QDateTime>
 #include <QDialogButtonBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -158,11 +159,31 @@ void JobsDock::cancelSelected()
 }
 
 FineTuneDialog::FineTuneDialog(const QString& dataFolder, const QString& defaultBaseModel,
-                               const QStringList& centers, QWidget* parent)
+                               const QStringList& centers, const std::vector<db::ModelCatalogEntry>& models,
+                               QWidget* parent)
     : QDialog(parent), m_dataFolder(dataFolder)
 {
   setWindowTitle(tr("Fine-tune model"));
-  m_base = new QLineEdit(defaultBaseModel);
+  m_base = new QComboBox;
+  m_base->setObjectName(QStringLiteral("BaseModel"));
+  m_base->setEditable(true);
+  m_base->setInsertPolicy(QComboBox::NoInsert);
+  m_base->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  m_base->setMinimumContentsLength(40);
+  for (const db::ModelCatalogEntry& e : models)
+    if (e.usable())
+      m_base->addItem(QString::fromStdString(e.label), QString::fromStdString(e.dir));
+  const int preset = db::findModelCatalogEntry(models, defaultBaseModel.toStdString());
+  const int item = preset >= 0 ? m_base->findData(QString::fromStdString(models[size_t(preset)].dir)) : -1;
+  if (item >= 0)
+    m_base->setCurrentIndex(item);
+  else
+    m_base->setEditText(defaultBaseModel);
+  m_modelType = new QLabel;
+  m_modelType->setObjectName(QStringLiteral("BaseModelType"));
+  m_modelType->setWordWrap(true);
+  connect(m_base, &QComboBox::currentTextChanged, this, &FineTuneDialog::updateModelType);
+  updateModelType();
   m_modality = new QComboBox;
   m_modality->addItem(tr("any"), QString());
   for (const char* m : {"CT", "MR", "MRI-T1W", "MRI-T2W"})
@@ -181,6 +202,7 @@ FineTuneDialog::FineTuneDialog(const QString& dataFolder, const QString& default
                         QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
   auto* form = new QFormLayout;
   form->addRow(tr("Base model (folder or registry id)"), m_base);
+  form->addRow(QString(), m_modelType);
   form->addRow(tr("Modality"), m_modality);
   form->addRow(tr("Center"), m_center);
   form->addRow(tr("Epochs"), m_epochs);
@@ -198,11 +220,44 @@ FineTuneDialog::FineTuneDialog(const QString& dataFolder, const QString& default
   layout->addWidget(box);
 }
 
+QString FineTuneDialog::baseModel() const
+{
+  const int i = m_base->currentIndex();
+  if (i >= 0 && m_base->currentText() == m_base->itemText(i))
+    return m_base->itemData(i).toString();
+  return m_base->currentText().trimmed();
+}
+
+void FineTuneDialog::updateModelType()
+{
+  const QString base = baseModel();
+  if (base.isEmpty())
+  {
+    m_modelType->setText(tr("Choose the model to start from."));
+    return;
+  }
+  if (!QFileInfo(base).isDir())
+  {
+    m_modelType->setText(tr("Registry id or folder: checked when the job starts."));
+    return;
+  }
+  const db::ModelCatalogEntry e = db::describeModelPackage(base.toStdString());
+  if (!e.usable())
+  {
+    m_modelType->setText(QString::fromStdString(e.error));
+    return;
+  }
+  QString text = tr("Trains a %1 model").arg(QString::fromStdString(db::modelTypeText(e.modelType)));
+  if (!e.speedClass.empty())
+    text += tr(" (%1)").arg(QString::fromStdString(db::speedClassText(e.speedClass)));
+  m_modelType->setText(text + ".");
+}
+
 FineTuneRequest FineTuneDialog::request() const
 {
   FineTuneRequest r;
   r.dataFolder = m_dataFolder;
-  r.baseModel = m_base->text().trimmed();
+  r.baseModel = baseModel();
   r.modality = m_modality->currentData().toString();
   r.center = m_center->currentData().toString();
   r.epochs = m_epochs->value();

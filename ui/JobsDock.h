@@ -3,6 +3,8 @@
 // forward input: the table is db::JobTableModel, cancelling is db::requestJobCancel, and a
 // fine-tuning job is `panseg train --db ...` started detached (trainCommandArguments), so that it
 // keeps running when the GUI closes and shows up again in the dock on reopening.
+#include "database/ModelCatalog.h"
+
 #include <QDialog>
 #include <QString>
 #include <QStringList>
@@ -72,13 +74,22 @@ class FineTuneDialog : public QDialog
 {
   Q_OBJECT
 public:
+  /// `models`: the packages offered as base models (db::listModelPackages); the field stays
+  /// editable for another folder or a registry id. The base model's type (PanSegNet or PNet-MSA)
+  /// decides what the job trains; it is shown under the field.
   FineTuneDialog(const QString& dataFolder, const QString& defaultBaseModel,
-                 const QStringList& centers, QWidget* parent = nullptr);
+                 const QStringList& centers, const std::vector<db::ModelCatalogEntry>& models = {},
+                 QWidget* parent = nullptr);
   FineTuneRequest request() const;
+  /// The base model: the chosen package's folder, or the text typed.
+  QString baseModel() const;
 
 private:
+  void updateModelType();
+
   QString m_dataFolder;
-  QLineEdit* m_base = nullptr;
+  QComboBox* m_base = nullptr;
+  QLabel* m_modelType = nullptr;
   QComboBox* m_modality = nullptr;
   QComboBox* m_center = nullptr;
   QSpinBox* m_epochs = nullptr;

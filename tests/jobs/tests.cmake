@@ -1,12 +1,13 @@
 # Fine-tuning jobs (docs/fine-tuning.md): the real `panseg train` with the real panseg-train and
 # panseg-worker on generated phantoms in a temporary study database.
 if(TARGET panseg AND TARGET panseg-train AND TARGET panseg-worker)
-  foreach(_t tst_jobs tst_jobs_cancel)
+  foreach(_t tst_jobs tst_jobs_cancel tst_jobs_pnet)
     panseg_add_test(${_t} SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/jobs/${_t}.cpp
                             ${CMAKE_CURRENT_SOURCE_DIR}/jobs/JobsTestUtil.h
                     LIBS panseg_database panseg_io panseg_core Qt6::Core)
     target_compile_definitions(${_t} PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>"
-                                             PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+                                             PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo"
+                                             PANSEG_PNET_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/pnet-msa-demo")
     add_dependencies(${_t} panseg panseg-train panseg-worker)
     set_tests_properties(${_t} PROPERTIES TIMEOUT 300 LABELS jobs)
   endforeach()
@@ -16,4 +17,5 @@ endif()
 if(TARGET panseg_ui)
   panseg_add_test(tst_jobs_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/jobs/tst_jobs_gui.cpp
                   LIBS panseg_ui panseg_database GUI)
+  target_compile_definitions(tst_jobs_gui PRIVATE PANSEG_MODELS_DIR="${PROJECT_SOURCE_DIR}/resources/models")
 endif()

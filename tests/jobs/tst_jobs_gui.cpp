@@ -3,12 +3,15 @@
 // --db` command line that the GUI starts detached.
 #include "database/FineTuning.h"
 #include "database/JobTableModel.h"
+#include "database/ModelCatalog.h"
 #include "database/StudyDatabase.h"
 #include "database/TrainingCurve.h"
 #include "ui/JobsDock.h"
 #include "ui/TrainingCurveView.h"
 
 #include <QApplication>
+#include <QComboBox>
+#include <QLabel>
 #include <QDir>
 #include <QFile>
 #include <QImage>
@@ -39,6 +42,30 @@ private slots:
     QVERIFY(a.join(' ').contains("--base-model /models/demo"));
     QVERIFY(a.join(' ').contains("--epochs 3 --iters 7"));
     QVERIFY(a.join(' ').contains("--modality CT --center site-b"));
+  }
+
+  void dialogOffersTheCatalogAndShowsTheModelType()
+  {
+    // The two shipped demo packages: PanSegNet and PNet-MSA (fast on CPU).
+    const auto models = panseg::db::listModelPackages({PANSEG_MODELS_DIR});
+    QVERIFY(models.size() >= 2);
+    panseg::ui::FineTuneDialog dialog("/data/studies", PANSEG_MODELS_DIR "/demo", {}, models);
+    auto* base = dialog.findChild<QComboBox*>("BaseModel");
+    auto* type = dialog.findChild<QLabel*>("BaseModelType");
+    QVERIFY(base && type);
+    QCOMPARE(base->count(), int(models.size()));
+    QVERIFY(panseg::db::sameModelDir(dialog.request().baseModel.toStdString(), PANSEG_MODELS_DIR "/demo"));
+    QCOMPARE(type->text(), QString("Trains a PanSegNet 3D model."));
+    const int pnet = base->findText("PNet-MSA", Qt::MatchContains);
+    QVERIFY(pnet >= 0);
+    base->setCurrentIndex(pnet);
+    QCOMPARE(type->text(), QString("Trains a PNet-MSA 2D + BiRNN model (fast on CPU)."));
+    QVERIFY(panseg::db::sameModelDir(dialog.request().baseModel.toStdString(), PANSEG_MODELS_DIR "/pnet-msa-demo"));
+    QVERIFY(panseg::ui::trainCommandArguments(dialog.request()).join(' ').contains("pnet-msa-demo"));
+    // Typed: a registry id is passed as typed and resolved when the job starts.
+    base->setEditText("3");
+    QCOMPARE(dialog.request().baseModel, QString("3"));
+    QCOMPARE(type->text(), QString("Registry id or folder: checked when the job starts."));
   }
 
   void dockListsJobsAndCancelsARunningOne()
