@@ -431,6 +431,17 @@ void printSummary(const TrainResult& r, const std::string& out, bool json)
 
 // ---- commands --------------------------------------------------------------------------------
 
+/// --folds, --fold and --val-fraction onto `so`.
+void applySplitOptions(const Args& a, SplitOptions& so)
+{
+  if (a.values.count("folds"))
+    so.folds = static_cast<int>(toInt(a.get("folds"), "--folds"));
+  if (a.values.count("fold"))
+    so.fold = static_cast<int>(toInt(a.get("fold"), "--fold"));
+  if (a.values.count("val-fraction"))
+    so.validationFraction = toDouble(a.get("val-fraction"), "--val-fraction");
+}
+
 void applyCommonOptions(const Args& a, TrainOptions& o)
 {
   if (a.values.count("epochs"))
@@ -443,12 +454,7 @@ void applyCommonOptions(const Args& a, TrainOptions& o)
     o.initialLearningRate = toDouble(a.get("lr"), "--lr");
   if (a.values.count("seed"))
     o.seed = static_cast<std::uint64_t>(toInt(a.get("seed"), "--seed"));
-  if (a.values.count("folds"))
-    o.split.folds = static_cast<int>(toInt(a.get("folds"), "--folds"));
-  if (a.values.count("fold"))
-    o.split.fold = static_cast<int>(toInt(a.get("fold"), "--fold"));
-  if (a.values.count("val-fraction"))
-    o.split.validationFraction = toDouble(a.get("val-fraction"), "--val-fraction");
+  applySplitOptions(a, o.split);
   if (a.values.count("threads"))
     o.threads = static_cast<int>(toInt(a.get("threads"), "--threads"));
   if (a.values.count("validate-every"))
@@ -561,6 +567,9 @@ int runPnetMsa(const Args& a, int argc, char** argv)
     const long seed0 = toInt(a.get("phantom-seed", "1001"), "--phantom-seed");
     if (seed0 <= 1 && seed0 + n > 1)
       throw Error("--phantom-seed range must not include seed 1 (the demo study)");
+    for (const char* k : {"folds", "fold", "val-fraction"})
+      if (a.values.count(k))
+        throw Error(std::string("--") + k + " applies to --data; demo validates on the last --val-cases phantoms");
     train = phantomTrainCases(static_cast<std::uint32_t>(seed0), n);
     val.assign(std::make_move_iterator(train.end() - nVal), std::make_move_iterator(train.end()));
     train.resize(static_cast<std::size_t>(n - nVal));
@@ -583,12 +592,7 @@ int runPnetMsa(const Args& a, int argc, char** argv)
     for (const TrainCase& c : cases)
       ids.emplace_back(c.id, c.patientId);
     SplitOptions so;
-    if (a.values.count("folds"))
-      so.folds = static_cast<int>(toInt(a.get("folds"), "--folds"));
-    if (a.values.count("fold"))
-      so.fold = static_cast<int>(toInt(a.get("fold"), "--fold"));
-    if (a.values.count("val-fraction"))
-      so.validationFraction = toDouble(a.get("val-fraction"), "--val-fraction");
+    applySplitOptions(a, so);
     so.seed = o.seed;
     const DataSplit split = splitByPatient(ids, so);
     for (TrainCase& c : cases)
