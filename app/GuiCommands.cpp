@@ -123,6 +123,8 @@ static void attachStudyBrowser(ui::MainWindow& w)
   // Saving the shown (possibly edited) mask as a new version; the editor then counts it saved and
   // the recovery file goes. Also what "Save" in the unsaved-edits prompt on close does.
   auto saveShownMask = [&w, browser]() -> bool {
+    if (browser->openedSeriesId() <= 0 && w.model()->hasMask())
+      return w.saveMaskAsInteractive(); // an image opened from a file: its mask goes to a file
     if (browser->openedSeriesId() <= 0 || !w.model()->hasMask())
     {
       QMessageBox::information(&w, QObject::tr("Save mask"),

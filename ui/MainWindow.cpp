@@ -308,6 +308,9 @@ void MainWindow::buildMenus()
           this->openMask(path);
       });
   openMask->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+  m_saveMaskAsAction = file->addAction(tr("Save Mask &As..."), this, [this] { saveMaskAsInteractive(); });
+  m_saveMaskAsAction->setObjectName(QStringLiteral("saveMaskAs"));
+  m_saveMaskAsAction->setShortcut(QKeySequence(tr("Ctrl+Alt+S")));
   m_recentMenu = file->addMenu(tr("&Recent Files"));
   rebuildRecentMenu();
   file->addSeparator();

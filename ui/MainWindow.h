@@ -116,6 +116,13 @@ public:
   void setSaveMaskHandler(std::function<bool()> handler) { m_saveMaskHandler = std::move(handler); }
   /// Asks what to do with unsaved edits (Save / Discard / Cancel); true when it is fine to go on.
   bool confirmUnsavedEdits(const QString& action);
+  /// Writes the shown mask to `path` (.nii.gz, .nii, .nrrd, .mha or .mhd; atomic and read back, so
+  /// a failed write leaves the old file) and marks the edits saved; the mask is then that file.
+  /// On failure shows the error and returns false, and the edits stay unsaved.
+  bool saveMaskAs(const QString& path);
+  /// File > Save Mask As...: asks for the file (default: the mask's own file when it is one of
+  /// those formats, else next to the image) and saves there.
+  bool saveMaskAsInteractive();
   /// The model package used by "Predict Pancreas" (QSettings "predict/modelDir", else the demo).
   QString predictionModelDir() const;
   void setPredictionModelDir(const QString& dir);
@@ -230,6 +237,7 @@ private:
   QString m_predictOutput, m_predictPending;
   QAction* m_predictAction = nullptr;
   QAction* m_fastAction = nullptr;
+  QAction* m_saveMaskAsAction = nullptr;
   QMenu* m_modelMenu = nullptr;          // Segmentation > Model, rebuilt when it opens
   QActionGroup* m_modelGroup = nullptr;  // its exclusive model actions
   QStringList m_modelSearchRoots;

@@ -11,7 +11,9 @@
 #include <QAction>
 #include <QActionGroup>
 #include <QDoubleSpinBox>
+#include <QDir>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QInputDialog>
 #include <QLabel>
 #include <QMenu>
@@ -347,11 +349,14 @@ bool MainWindow::confirmUnsavedEdits(const QString& action)
   QPushButton* save = m_saveMaskHandler
                           ? box.addButton(tr("Save as New Version"), QMessageBox::AcceptRole)
                           : nullptr;
+  QPushButton* saveFile = box.addButton(tr("Save as File..."), QMessageBox::AcceptRole);
   QPushButton* discard = box.addButton(tr("Discard Edits"), QMessageBox::DestructiveRole);
   box.addButton(QMessageBox::Cancel);
   box.exec();
   if (save && box.clickedButton() == save)
     return m_saveMaskHandler();
+  if (box.clickedButton() == saveFile)
+    return saveMaskAsInteractive();
   if (box.clickedButton() == discard)
   {
     m_edit->discardRecovery();
@@ -359,6 +364,71 @@ bool MainWindow::confirmUnsavedEdits(const QString& action)
     return true;
   }
   return false;
+}
+
+namespace
+{
+bool isMaskFileName(const QString& path)
+{
+  const QString n = path.toLower();
+  for (const char* ext : { ".nii.gz", ".nii", ".nrrd", ".mha", ".mhd" })
+    if (n.endsWith(QLatin1String(ext)) && n.size() > int(qstrlen(ext)))
+      return true;
+  return false;
+}
+} // namespace
+
+bool MainWindow::saveMaskAs(const QString& path)
+{
+  if (!m_model->hasMask())
+  {
+    showError(tr("Save Mask"), tr("There is no mask to save: open or predict one first."));
+    return false;
+  }
+  if (!isMaskFileName(path))
+  {
+    showError(tr("Save Mask"), tr("Cannot save a mask as %1: choose a .nii.gz, .nii, .nrrd, .mha or .mhd file "
+                                  "(DICOM SEG: Study browser > Export, or panseg export-seg).")
+                                   .arg(QFileInfo(path).fileName()));
+    return false;
+  }
+  try
+  {
+    writeMask(m_model->mask(), path.toStdString());
+  }
+  catch (const std::exception& e)
+  {
+    showError(tr("Save Mask"), tr("The mask was not saved to %1: %2").arg(path, QString::fromUtf8(e.what())));
+    return false;
+  }
+  if (m_edit)
+    m_edit->markSaved();
+  m_maskPath = QFileInfo(path).absoluteFilePath();
+  updateTitle();
+  showStatus(tr("Mask saved to %1").arg(path));
+  return true;
+}
+
+bool MainWindow::saveMaskAsInteractive()
+{
+  if (!m_model->hasMask())
+  {
+    showError(tr("Save Mask"), tr("There is no mask to save: open or predict one first."));
+    return false;
+  }
+  QString suggestion = m_maskPath;
+  if (!isMaskFileName(suggestion))
+  {
+    QString base = QFileInfo(m_imagePath).fileName();
+    for (const char* ext : { ".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd" })
+      if (base.endsWith(QLatin1String(ext), Qt::CaseInsensitive))
+        base.chop(int(qstrlen(ext)));
+    suggestion = QFileInfo(m_imagePath).dir().filePath((base.isEmpty() ? QStringLiteral("mask") : base) +
+                                                       QStringLiteral("_seg.nii.gz"));
+  }
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Save Mask As"), suggestion, tr("Label maps (*.nii.gz *.nii *.nrrd *.mha *.mhd)"));
+  return !path.isEmpty() && saveMaskAs(path);
 }
 
 } // namespace panseg::ui

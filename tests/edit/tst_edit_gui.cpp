@@ -195,6 +195,71 @@ private slots:
     QVERIFY(w.close());
   }
 
+  // File > Save Mask As: an image and mask opened from files, edited, saved to a new file that
+  // reads back exactly; bad names and unwritable folders are refused and keep the edits unsaved;
+  // the unsaved-edits prompt offers saving to a file.
+  void saveMaskAsFile()
+  {
+    const QString imagePath = m_tmp.path() + "/file_ct.nii.gz", maskPath = m_tmp.path() + "/file_ct_seg.nii.gz";
+    writeImage(synthetic::ct(), imagePath.toStdString());
+    writeMask(synthetic::mask(), maskPath.toStdString());
+    MainWindow w;
+    w.resize(1200, 950);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QVERIFY(w.openImage(imagePath));
+    QTRY_VERIFY_WITH_TIMEOUT(w.model()->hasImage(), 20000);
+    QVERIFY(w.openMask(maskPath));
+    QTRY_VERIFY_WITH_TIMEOUT(w.model()->hasMask(), 20000);
+    EditController* edit = w.editController();
+    edit->setRecoveryDir(m_tmp.path() + "/recovery-file");
+    w.findChild<QAction*>("toolPaint")->trigger();
+    w.setSliceIndex(MainWindow::ViewKind::Axial, 20);
+    ui::SliceView* axial = w.sliceView(MainWindow::ViewKind::Axial);
+    QApplication::processEvents();
+    const int64_t before = w.model()->mask().countLabel(1);
+    QTest::mouseClick(axial, Qt::LeftButton, {}, axial->voxelToWidget({5, 5, 20}).toPoint());
+    QVERIFY(edit->isModified());
+    QVERIFY(w.model()->mask().countLabel(1) > before); // countLabel(0) = any non-zero label
+    const LabelMask edited = w.model()->mask();
+
+    QVERIFY(w.findChild<QAction*>("saveMaskAs"));
+    QVERIFY(!w.saveMaskAs(m_tmp.path() + "/edited.txt"));
+    QVERIFY2(w.lastError().contains("choose a .nii.gz, .nii, .nrrd, .mha or .mhd file"), qPrintable(w.lastError()));
+    QVERIFY(!w.saveMaskAs(m_tmp.path() + "/no/such/folder/edited.nii.gz"));
+    QVERIFY2(w.lastError().contains("The mask was not saved to"), qPrintable(w.lastError()));
+    QVERIFY(edit->isModified());
+    QVERIFY(!QFile::exists(m_tmp.path() + "/edited.txt"));
+
+    const QString out = m_tmp.path() + "/edited_seg.nrrd";
+    QVERIFY2(w.saveMaskAs(out), qPrintable(w.lastError()));
+    QVERIFY(!edit->isModified());
+    QVERIFY(w.windowTitle().contains("edited_seg.nrrd"));
+    const LabelMask back = readMask(out.toStdString());
+    QVERIFY(back.geometry.sameGrid(edited.geometry));
+    QVERIFY(back.voxels == edited.voxels);
+    QVERIFY(readMask(maskPath.toStdString()).voxels == synthetic::mask().voxels); // the original is untouched
+
+    // Another edit: closing asks, and the prompt offers "Save as File...".
+    QTest::mouseClick(axial, Qt::LeftButton, {}, axial->voxelToWidget({40, 10, 20}).toPoint());
+    QVERIFY(edit->isModified());
+    QStringList buttons;
+    QTimer::singleShot(300,
+                       [&buttons]
+                       {
+                         auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+                         if (!box)
+                           return;
+                         for (QAbstractButton* b : box->buttons())
+                           buttons << b->text();
+                         for (QAbstractButton* b : box->buttons())
+                           if (b->text() == "Discard Edits")
+                             b->click();
+                       });
+    QVERIFY(w.close());
+    QVERIFY2(buttons.contains("Save as File..."), qPrintable(buttons.join(", ")));
+  }
+
   // Study > Submit mask for approval: unsaved edits are saved as a new version first, and that
   // version goes draft -> submitted in the real database, audited; a second submit is refused.
   void submitForApproval()
