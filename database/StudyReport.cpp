@@ -242,6 +242,7 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
     }
     const size_t readers = out.study.readers.size();
     std::vector<int> r1, r2;
+    std::vector<std::vector<int>> counts; // case -> rating category -> readers (Fleiss)
     for (int64_t s : out.study.seriesIds)
     {
       const auto it = byCase.find(s);
@@ -261,11 +262,17 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
         r1.push_back(int(it->second.begin()->second));
         r2.push_back(int(std::next(it->second.begin())->second));
       }
+      std::vector<int> c(4, 0);
+      for (const auto& [reader, rating] : it->second)
+        ++c[size_t(rating)];
+      counts.push_back(c);
     }
     acc.strictRate =
         acc.casesRatedByAll > 0 ? double(acc.casesAllAccept) / acc.casesRatedByAll : 0.0;
     if (!r1.empty())
       acc.cohenKappa = stats::cohenKappa(r1, r2).kappa;
+    if (readers >= 3 && !counts.empty())
+      acc.fleissKappa = stats::fleissKappa(counts).kappa;
     out.acceptance = acc;
   }
   return out;

@@ -77,6 +77,8 @@ struct AcceptanceSummary
   double strictRate = 0; // casesAllAccept / casesRatedByAll (0 when none)
   std::map<std::string, std::map<std::string, int>> perReader; // reader -> rating -> count
   std::optional<double> cohenKappa; // between the two readers' ratings (exactly two readers)
+  std::optional<double> fleissKappa; // among all readers' ratings (three or more readers), over
+                                     // the cases rated by all; categories accept/minor/major/reject
 };
 
 struct StudyReportData

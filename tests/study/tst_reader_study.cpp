@@ -184,6 +184,7 @@ private slots:
   void blindingOnEveryRoute();
   void intraObserverWashOut();
   void aiReviewStrictBothAccept();
+  void aiReviewFleissKappaAmongThreeReaders();
   void consensusMajorityVoteAndReturn();
   void scriptedEndToEndStudyCsvMatchesPdf();
   void panelOpensAndSubmitsReads();
@@ -499,6 +500,57 @@ void TstReaderStudy::aiReviewStrictBothAccept()
   QCOMPARE(data.pairs[0].readerB, std::string("AI"));
   const QString html = ui::toHtml(ui::buildStudyReport(data, "test", false));
   QVERIFY(html.contains("Accepted 1 of 3 cases rated by all readers (33.3 %)"));
+}
+
+void TstReaderStudy::aiReviewFleissKappaAmongThreeReaders()
+{
+  Env e;
+  setUp(e, 3);
+  int64_t studyId = 0;
+  {
+    StudyDatabase db(e.dir, as("carol"));
+    ModelVersion mv;
+    mv.modelId = "panseg-ct";
+    mv.version = "test";
+    const int64_t model = db.registerModelVersion(mv);
+    for (const auto& c : e.cases)
+    {
+      MaskProvenance p;
+      p.source = MaskSource::AI;
+      p.modelVersionId = model;
+      db.saveMaskVersion(c.seriesId, c.truth, p);
+    }
+    NewReaderStudy s;
+    s.name = "ai3";
+    s.design = StudyDesign::AiReview;
+    s.readers = {"alice", "bob", "dave"};
+    s.seriesIds = seriesIds(e);
+    studyId = ReaderStudy(db).createStudy(s);
+  }
+  // Per case (accept, minor, major, reject) counts: (3,0,0,0), (2,1,0,0), (0,0,1,2). By hand:
+  // P_i = 1, 1/3, 1/3 -> P = 5/9; p_j = 5/9, 1/9, 1/9, 2/9 -> P_e = 31/81; kappa = 14/50 = 0.28.
+  const std::map<std::string, std::vector<AiRating>> ratings = {
+      {"alice", {AiRating::Accept, AiRating::Accept, AiRating::Reject}},
+      {"bob", {AiRating::Accept, AiRating::Minor, AiRating::Reject}},
+      {"dave", {AiRating::Accept, AiRating::Accept, AiRating::Major}}};
+  for (const auto& [name, r] : ratings)
+  {
+    StudyDatabase db(e.dir, as(name));
+    ReaderStudy rs(db);
+    for (size_t i = 0; i < e.cases.size(); ++i)
+      rs.rateAiMask(studyId, e.cases[i].seriesId, r[i]);
+  }
+  StudyDatabase carol(e.dir, as("carol"));
+  const StudyReportData data = computeStudyReport(carol, studyId);
+  QVERIFY(data.acceptance);
+  QCOMPARE(data.acceptance->casesRatedByAll, 3);
+  QVERIFY(!data.acceptance->cohenKappa); // three readers: Fleiss, not Cohen
+  QVERIFY(data.acceptance->fleissKappa);
+  QVERIFY(std::abs(*data.acceptance->fleissKappa - 0.28) < 1e-12);
+  const QString html = ui::toHtml(ui::buildStudyReport(data, "test", false));
+  QVERIFY2(html.contains("Fleiss' kappa among the 3 readers' ratings (accept, minor, major, reject; cases "
+                         "rated by all): 0.280."),
+           qPrintable(html));
 }
 
 void TstReaderStudy::consensusMajorityVoteAndReturn()

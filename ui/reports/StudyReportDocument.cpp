@@ -207,6 +207,11 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
     if (a.cohenKappa)
       ai.paragraphs << QString("Cohen's kappa between the two readers' ratings: %1.")
                            .arg(*a.cohenKappa, 0, 'f', 3);
+    if (a.fleissKappa)
+      ai.paragraphs << QString("Fleiss' kappa among the %1 readers' ratings (accept, minor, major, "
+                               "reject; cases rated by all): %2.")
+                           .arg(data.study.readers.size())
+                           .arg(*a.fleissKappa, 0, 'f', 3);
     ReportTable rt;
     rt.caption = "Ratings per reader";
     rt.columns = {"Reader", "accept", "minor", "major", "reject"};
