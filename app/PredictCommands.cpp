@@ -444,20 +444,28 @@ int benchPredict(int argc, char** argv, const QStringList& args)
     return Failed;
   }
   QStringList workerArgs{ "bench" };
-  Args a(args, { "skip-paper", "skip-case", "fast-only" });
+  Args a(args, { "skip-paper", "skip-case", "fast-only", "skip-demo" });
   if (!a.error.isEmpty() || !a.positionals.isEmpty())
   {
     printError(a.error.isEmpty() ? "usage: panseg bench predict [--device auto|cpu|cuda] [--reps N] [--paper-reps N] "
-                                   "[--case CT.nii.gz] [--skip-paper] [--skip-case] [--fast-only]"
+                                   "[--case CT.nii.gz] [--skip-paper] [--skip-case] [--fast-only] [--skip-demo]"
                                  : a.error);
     return Usage;
   }
   for (const QString k : { "device", "reps", "paper-reps", "case", "threads" })
     if (a.has(k))
       workerArgs << "--" + k << a.value(k);
-  for (const QString k : { "skip-paper", "skip-case", "fast-only" })
+  for (const QString k : { "skip-paper", "skip-case", "fast-only", "skip-demo" })
     if (a.has(k))
       workerArgs << "--" + k;
+  // The shipped demo packages (next to the executable in a build, share/panseg/models installed).
+  for (const QString& dir : { QCoreApplication::applicationDirPath() + "/models",
+                              QCoreApplication::applicationDirPath() + "/../share/panseg/models" })
+    if (QFileInfo(dir + "/demo/model.json").exists() && QFileInfo(dir + "/pnet-msa-demo/model.json").exists())
+    {
+      workerArgs << "--demo-models" << QDir(dir).absolutePath();
+      break;
+    }
   const QByteArray sharedEnv = qgetenv("PANSEG_SHARED_DIR");
   workerArgs << "--shared" << (sharedEnv.isEmpty() ? QString(PANSEG_SHARED_DIR) : QString::fromLocal8Bit(sharedEnv));
   QProcess p;

@@ -5,6 +5,7 @@
 //
 // Torch-free translation unit: only the torch-free APIs of models/ are used here.
 #include "core/Error.h"
+#include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
 #include "models/Json.h"
 #include "models/ModelPackage.h"
@@ -58,11 +59,12 @@ const char* kUsageText = R"(usage:
   panseg-worker info --model DIR
       Validate a model package and print it as one JSON line.
   panseg-worker bench [--device auto|cpu|cuda] [--reps N] [--paper-reps N] [--case PATH]
-                [--shared DIR] [--skip-paper] [--skip-case] [--fast-only]
+                [--shared DIR] [--skip-paper] [--skip-case] [--fast-only] [--demo-models DIR] [--skip-demo]
       Per-patch forward time (fp32, and fp16 on CUDA) for the paper-like and the fixture plan,
       whole-case time with and without TTA on a real CT (pipeline fixture CT plans + fixture
       weights; --fast-only: the --fast mode only), then PNet-MSA + BiRNN (random weights) on the
-      same case, peak RSS and GPU memory. Human-readable text, not JSON.
+      same case; the shipped demo packages (DIR/demo, DIR/pnet-msa-demo) on the demo study with
+      their Dice; peak RSS and GPU memory. Human-readable text, not JSON.
 Exit status: 0 done, 1 error, 2 usage error, 3 cancelled.
 Stdin: a line "cancel" cancels (as does SIGTERM).
 )";
@@ -181,7 +183,7 @@ Args parseArgs(int argc, char** argv)
   static const std::vector<std::string> withValue = { "--model", "--input", "--output", "--device",
                                                       "--step", "--threads", "--batch",
                                                       "--probabilities", "--reps", "--paper-reps",
-                                                      "--case", "--shared" };
+                                                      "--case", "--shared", "--demo-models" };
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -418,10 +420,83 @@ double median(std::vector<double> v)
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+/// The two shipped demo packages (PanSegNet and PNet-MSA, trained on generated phantoms) on the
+/// demo study (phantom seed 1, never trained on): whole-case time and Dice against its truth.
+void benchDemoPackages(const std::string& dir, const PredictOptions& base, int reps)
+{
+  const std::string pansegnetDir = dir + "/demo", pnetDir = dir + "/pnet-msa-demo";
+  if (dir.empty() || !fs::is_directory(pansegnetDir) || !fs::is_directory(pnetDir))
+  {
+    std::printf("\ndemo packages skipped: %s/{demo,pnet-msa-demo} absent\n", dir.empty() ? "--demo-models" : dir.c_str());
+    return;
+  }
+  demo::PhantomOptions po;
+  po.seed = 1;
+  po.generateMr = false;
+  const demo::Phantom ph = demo::generatePhantom(po);
+  std::printf("\ndemo packages on the demo study (phantom seed 1, %lld x %lld x %lld, not trained on), Dice "
+              "against its truth\n",
+              static_cast<long long>(ph.ct.geometry.size[0]), static_cast<long long>(ph.ct.geometry.size[1]),
+              static_cast<long long>(ph.ct.geometry.size[2]));
+  std::printf("%-34s %8s %10s %10s %8s\n", "model", "passes", "median s", "net s", "Dice");
+  struct Row
+  {
+    const char* name;
+    std::string dir;
+    bool fast;
+  };
+  double pansegnetSeconds = 0.0, pnetSeconds = 0.0;
+  for (const Row& row : { Row{ "PanSegNet demo, no TTA", pansegnetDir, false },
+                          Row{ "PanSegNet demo, --fast", pansegnetDir, true },
+                          Row{ "PNet-MSA demo (2D + BiRNN)", pnetDir, false } })
+  {
+    try
+    {
+      const ModelPackage pkg = loadModelPackage(row.dir);
+      PredictOptions o = base;
+      o.tta = false;
+      o.fast = row.fast;
+      Predictor predictor(pkg, o);
+      std::vector<double> total, net;
+      PredictResult r;
+      for (int i = 0; i < reps + 1; ++i) // the first run warms up (not counted)
+      {
+        r = predictor.predict(ph.ct, o);
+        if (i == 0)
+          continue;
+        total.push_back(r.seconds);
+        net.push_back(r.networkSeconds);
+      }
+      std::int64_t inter = 0, na = 0, nb = 0;
+      for (std::size_t i = 0; i < r.mask.voxels.size(); ++i)
+      {
+        const bool x = r.mask.voxels[i] != 0, y = ph.pancreas.voxels[i] != 0;
+        inter += x && y;
+        na += x;
+        nb += y;
+      }
+      const double dice = na + nb ? 2.0 * static_cast<double>(inter) / static_cast<double>(na + nb) : 1.0;
+      std::printf("%-34s %8lld %10.2f %10.2f %8.4f\n", row.name, static_cast<long long>(r.forwardPasses),
+                  median(total), median(net), dice);
+      std::fflush(stdout);
+      if (pkg.isPnetMsa())
+        pnetSeconds = median(total);
+      else if (!row.fast)
+        pansegnetSeconds = median(total);
+    }
+    catch (const Error& e)
+    {
+      std::printf("%-34s failed: %s\n", row.name, e.what());
+    }
+  }
+  if (pansegnetSeconds > 0 && pnetSeconds > 0)
+    std::printf("whole-case time ratio PanSegNet demo (no TTA) / PNet-MSA demo = %.2f\n", pansegnetSeconds / pnetSeconds);
+}
+
 int cmdBench(const Args& a)
 {
   checkKnown(a, { "--device", "--reps", "--paper-reps", "--case", "--shared", "--skip-paper",
-                  "--skip-case", "--threads", "--fast-only" });
+                  "--skip-case", "--threads", "--fast-only", "--demo-models", "--skip-demo" });
   const std::string shared = a.get("--shared", std::getenv("PANSEG_SHARED_DIR") && *std::getenv("PANSEG_SHARED_DIR")
                                                    ? std::getenv("PANSEG_SHARED_DIR")
                                                    : PANSEG_SHARED_DIR);
@@ -560,6 +635,8 @@ int cmdBench(const Args& a)
       fs::remove_all(pnetDir, ec);
     }
   }
+  if (!a.has("--skip-demo"))
+    benchDemoPackages(a.get("--demo-models", ""), base, cuda ? 3 : 1);
   std::printf("\npeak RSS: %.0f MiB", peakRssMb());
   const double gpu = gpuPeakMemoryMb();
   if (gpu >= 0)
