@@ -513,7 +513,9 @@ int runPnetMsa(const Args& a, int argc, char** argv)
     throw Error("unknown command '" + a.positional[0] + "' (see panseg-train --model-type pnet-msa --help)");
   if (demoMode == (a.values.count("data") > 0))
     throw Error("give either --data DIR or the 'demo' command");
-  const std::string out = a.get("out");
+  std::string out = a.get("out");
+  while (out.size() > 1 && out.back() == '/')
+    out.pop_back(); // the checkpoint goes beside it, to MODEL_DIR.checkpoint
   if (out.empty())
     throw Error("--out MODEL_DIR is required");
   const bool json = a.has("json");
