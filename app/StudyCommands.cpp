@@ -385,13 +385,35 @@ int review(const QStringList& args, bool approve)
 int consensus(const QStringList& args)
 {
   const Args a(args, {});
-  if (bad(a, "panseg study consensus STUDY SERIES_ID [--db DIR] [--user NAME]", 2, 2))
+  if (bad(a,
+          "panseg study consensus STUDY SERIES_ID [--method majority|staple] [--db DIR] [--user "
+          "NAME]",
+          2, 2))
     return Usage;
+  const std::optional<ConsensusMethod> method =
+      parseConsensusMethod(a.value("method", "majority").toStdString());
+  if (!method)
+  {
+    printError("unknown consensus method '" + a.value("method") + "' (allowed: majority, staple)");
+    return Usage;
+  }
   auto db = openDb(a);
   ReaderStudy rs(*db);
   const ReaderStudyInfo s = rs.findStudy(a.positionals[0].toStdString());
-  const int64_t mask = rs.buildConsensus(s.id, positiveId(a.positionals[1], "SERIES_ID"));
-  std::printf("consensus (majority vote) saved as mask version %lld\n", (long long)mask);
+  const ConsensusResult r =
+      rs.buildConsensusWithDetails(s.id, positiveId(a.positionals[1], "SERIES_ID"), *method);
+  if (*method == ConsensusMethod::MajorityVote)
+  {
+    std::printf("consensus (majority vote) saved as mask version %lld\n", (long long)r.maskVersionId);
+    return Ok;
+  }
+  std::printf("consensus (STAPLE) of %zu reads saved as mask version %lld; %d iterations%s, prior %.6f\n",
+              r.inputs.size(), (long long)r.maskVersionId, r.iterations,
+              r.converged ? "" : " (not converged)", r.prior);
+  std::printf("%6s %-14s %12s %12s\n", "read", "reader", "sensitivity", "specificity");
+  for (const ConsensusResult::Input& in : r.inputs)
+    std::printf("%6lld %-14s %12.4f %12.4f\n", (long long)in.readId, in.readerName.c_str(), in.sensitivity,
+                in.specificity);
   return Ok;
 }
 
@@ -478,7 +500,8 @@ QString studyUsage()
          "  panseg study read READ_ID [--out MASK] | submit READ_ID MASK | rate STUDY SERIES "
          "accept|minor|major|reject\n"
          "  panseg study approve READ_ID [--comment T] | return READ_ID --comment T | consensus "
-         "STUDY SERIES | close STUDY\n"
+         "STUDY SERIES\n"
+         "                      [--method majority|staple] | close STUDY\n"
          "  panseg report --study STUDY --out FILE.{pdf,csv,html} [--db DIR] [--user NAME]\n"
          "                                   reader studies (docs/reader-studies.md); --user "
          "defaults to $PANSEG_USER\n";

@@ -1,6 +1,7 @@
 #include "database/ReaderStudy.h"
 
 #include "core/Error.h"
+#include "core/metrics/Staple.h"
 #include "database/SharedSql.h"
 #include "database/SqlDialect.h"
 #include "database/StudyDatabase.h"
@@ -14,6 +15,7 @@
 #include <QVariant>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -193,6 +195,12 @@ std::string to_string(AiRating r)
   }
   return "accept";
 }
+
+std::string to_string(ConsensusMethod m)
+{
+  return m == ConsensusMethod::Staple ? "staple" : "majority";
+}
+
 namespace
 {
 std::string lower(const std::string& s)
@@ -228,6 +236,16 @@ std::optional<ReadState> parseReadState(const std::string& text)
       return s;
   return std::nullopt;
 }
+std::optional<ConsensusMethod> parseConsensusMethod(const std::string& text)
+{
+  const std::string t = lower(text);
+  if (t == "majority" || t == "majority-vote")
+    return ConsensusMethod::MajorityVote;
+  if (t == "staple")
+    return ConsensusMethod::Staple;
+  return std::nullopt;
+}
+
 std::optional<AiRating> parseAiRating(const std::string& text)
 {
   const std::string t = lower(text);
@@ -743,63 +761,134 @@ std::vector<AiRatingRecord> ReaderStudy::ratings(int64_t studyId) const
   return out;
 }
 
-int64_t ReaderStudy::buildConsensus(int64_t studyId, int64_t seriesId)
+int64_t ReaderStudy::buildConsensus(int64_t studyId, int64_t seriesId, ConsensusMethod method)
+{
+  return buildConsensusWithDetails(studyId, seriesId, method).maskVersionId;
+}
+
+ConsensusResult ReaderStudy::buildConsensusWithDetails(int64_t studyId, int64_t seriesId,
+                                                       ConsensusMethod method)
 {
   requireCoordinator(m_db, "build a consensus mask");
   const ReaderStudyInfo info = study(studyId);
   const std::string what =
       "build the consensus of series " + std::to_string(seriesId) + " in study '" + info.name + "'";
-  std::vector<int64_t> inputs;
+  ConsensusResult result;
+  result.method = method;
   for (const ReadRecord& r : reads(studyId))
     if (r.seriesId == seriesId && r.readNumber == 1 && finished(r.state) && r.maskVersionId > 0)
-      inputs.push_back(r.maskVersionId);
-  if (inputs.size() < 2)
+      result.inputs.push_back({r.id, r.maskVersionId, r.readerName, 0, 0});
+  const size_t n = result.inputs.size();
+  if (n < 2)
     throw Error("cannot " + what + ": it needs at least two submitted first reads (has " +
-                std::to_string(inputs.size()) + ")");
-  std::vector<uint16_t> votes;
-  LabelMask out;
-  for (int64_t id : inputs)
-  {
-    const LabelMask m = m_db.loadMask(id);
-    if (votes.empty())
-    {
-      out = LabelMask(m.geometry, 0);
-      votes.assign(m.voxels.size(), 0);
-    }
-    for (size_t i = 0; i < m.voxels.size(); ++i)
-      votes[i] += (info.label == 0 ? m.voxels[i] != 0 : m.voxels[i] == info.label) ? 1 : 0;
-  }
+                std::to_string(n) + ")");
   const uint8_t value = uint8_t(info.label == 0 ? 1 : info.label);
-  for (size_t i = 0; i < votes.size(); ++i)
-    out.voxels[i] = 2 * size_t(votes[i]) > inputs.size() ? value : 0;
+  LabelMask out;
+  std::string note;
+  QJsonObject details{{"study", qint64(studyId)}, {"series", qint64(seriesId)}};
+  if (method == ConsensusMethod::MajorityVote)
+  {
+    std::vector<uint16_t> votes;
+    for (const ConsensusResult::Input& in : result.inputs)
+    {
+      const LabelMask m = m_db.loadMask(in.maskVersionId);
+      if (votes.empty())
+      {
+        out = LabelMask(m.geometry, 0);
+        votes.assign(m.voxels.size(), 0);
+      }
+      else if (m.voxels.size() != votes.size())
+        throw Error("cannot " + what + ": the mask of read " + std::to_string(in.readId) +
+                    " is not on the grid of the first read's mask");
+      for (size_t i = 0; i < m.voxels.size(); ++i)
+        votes[i] += (info.label == 0 ? m.voxels[i] != 0 : m.voxels[i] == info.label) ? 1 : 0;
+    }
+    for (size_t i = 0; i < votes.size(); ++i)
+      out.voxels[i] = 2 * size_t(votes[i]) > n ? value : 0;
+    note = "majority vote of " + std::to_string(n) + " reads, reader study '" + info.name + "'";
+  }
+  else
+  {
+    std::vector<LabelMask> masks;
+    masks.reserve(n);
+    for (const ConsensusResult::Input& in : result.inputs)
+      masks.push_back(m_db.loadMask(in.maskVersionId));
+    std::vector<const LabelMask*> raters;
+    for (size_t j = 0; j < n; ++j)
+    {
+      std::string why;
+      if (j > 0 && !masks[j].geometry.sameGrid(masks[0].geometry, &why))
+        throw Error("cannot " + what + ": the mask of read " + std::to_string(result.inputs[j].readId) +
+                    " is not on the grid of read " + std::to_string(result.inputs[0].readId) + "'s mask: " +
+                    why);
+      raters.push_back(&masks[j]);
+    }
+    StapleOptions o;
+    o.label = info.label;
+    o.foregroundValue = value;
+    StapleResult st;
+    try
+    {
+      st = staple(raters, o);
+    }
+    catch (const Error& e)
+    {
+      throw Error("cannot " + what + ": " + e.what());
+    }
+    out = std::move(st.consensus);
+    result.prior = st.prior;
+    result.iterations = st.iterations;
+    result.converged = st.converged;
+    // Reads by id (never reader names): the note travels with the mask version.
+    note = "STAPLE of " + std::to_string(n) + " reads, reader study '" + info.name + "'; " +
+           std::to_string(st.iterations) + " iterations" + (st.converged ? "" : " (not converged)") +
+           "; sensitivity/specificity:";
+    QJsonArray perRead;
+    char buf[96];
+    for (size_t j = 0; j < n; ++j)
+    {
+      ConsensusResult::Input& in = result.inputs[j];
+      in.sensitivity = st.sensitivity[j];
+      in.specificity = st.specificity[j];
+      std::snprintf(buf, sizeof buf, " read %lld %.4f/%.4f", (long long)in.readId, in.sensitivity,
+                    in.specificity);
+      note += std::string(buf) + (j + 1 < n ? "," : "");
+      perRead.append(QJsonObject{{"read", qint64(in.readId)},
+                                 {"mask_version", qint64(in.maskVersionId)},
+                                 {"sensitivity", in.sensitivity},
+                                 {"specificity", in.specificity}});
+    }
+    details["staple"] = QJsonObject{{"reads", perRead},
+                                    {"prior", st.prior},
+                                    {"iterations", st.iterations},
+                                    {"converged", st.converged},
+                                    {"region_voxels", qint64(st.regionVoxels)}};
+  }
   MaskProvenance p;
   p.source = MaskSource::Consensus;
   p.state = MaskState::Submitted;
-  p.note = "majority vote of " + std::to_string(inputs.size()) + " reads, reader study '" +
-           info.name + "'";
+  p.note = note;
   const int64_t maskId = m_db.saveMaskVersion(seriesId, out, p);
+  result.maskVersionId = maskId;
   QJsonArray in;
-  for (int64_t id : inputs)
-    in.append(qint64(id));
+  for (const ConsensusResult::Input& i : result.inputs)
+    in.append(qint64(i.maskVersionId));
   const Sql sql(m_db);
   const QDateTime at = now();
   Transaction tx(sql, what);
   const int64_t rowId = i64(
       sql.scalar("INSERT INTO reader_study_consensus (study_id, series_id, mask_version_id, method,"
-                 " inputs, created_by, created_at) VALUES (?, ?, ?, 'majority', ?, ?, ?)"
+                 " inputs, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
                  " RETURNING id",
-                 {qlonglong(studyId), qlonglong(seriesId), qlonglong(maskId),
+                 {qlonglong(studyId), qlonglong(seriesId), qlonglong(maskId), qs(to_string(method)),
                   QString::fromUtf8(QJsonDocument(in).toJson(QJsonDocument::Compact)),
                   qlonglong(m_db.currentUser().id), qs(iso(at))},
                  what));
-  sql.audit("build-consensus", "reader_study_consensus", rowId,
-            QJsonObject{{"study", qint64(studyId)},
-                        {"series", qint64(seriesId)},
-                        {"mask_version", qint64(maskId)},
-                        {"method", "majority"},
-                        {"inputs", in}},
-            at);
+  details["mask_version"] = qint64(maskId);
+  details["method"] = qs(to_string(method));
+  details["inputs"] = in;
+  sql.audit("build-consensus", "reader_study_consensus", rowId, details, at);
   tx.commit();
-  return maskId;
+  return result;
 }
 } // namespace panseg::db

@@ -8,7 +8,8 @@
 // cases in a random order drawn from the study's seed (deterministic). Readers start a read, and
 // submit a mask, which is saved as a new immutable mask version (source "reader", state
 // "submitted") and linked to the read. The coordinator approves the read or returns it with a
-// comment; a consensus mask (voxel-wise majority vote) is saved with source "consensus".
+// comment; a consensus mask (voxel-wise majority vote, or STAPLE: core/metrics/Staple.h) is saved
+// with source "consensus".
 // Every change is one transaction with an audit entry. Blinding is enforced by StudyDatabase
 // itself (Blinding.h), not here, so that no route around this class can leak a mask.
 //
@@ -48,6 +49,11 @@ enum class ReadState
   Approved,   // "approved"
   Returned    // "returned" (to the reader, with a comment; read again)
 };
+enum class ConsensusMethod
+{
+  MajorityVote, // "majority"
+  Staple        // "staple": STAPLE (EM estimate of each reader's sensitivity and specificity)
+};
 enum class AiRating
 {
   Accept, // "accept"
@@ -59,6 +65,8 @@ std::string to_string(StudyDesign d);
 std::string to_string(StartFrom s);
 std::string to_string(ReadState s);
 std::string to_string(AiRating r);
+std::string to_string(ConsensusMethod m);
+std::optional<ConsensusMethod> parseConsensusMethod(const std::string& text); // also "majority-vote"
 std::optional<StudyDesign>
 parseStudyDesign(const std::string& text); // also "inter-observer", "intra-observer"
 std::optional<StartFrom> parseStartFrom(const std::string& text);
@@ -136,6 +144,27 @@ struct AiRatingRecord
   std::string ratedAt;
 };
 
+/// What buildConsensusWithDetails produced. Reader names are only filled here (for coordinators,
+/// who see them in reads() anyway); the saved note and audit entry name reads by id.
+struct ConsensusResult
+{
+  int64_t maskVersionId = 0;
+  ConsensusMethod method = ConsensusMethod::MajorityVote;
+  struct Input
+  {
+    int64_t readId = 0;
+    int64_t maskVersionId = 0;
+    std::string readerName;
+    double sensitivity = 0; // STAPLE only
+    double specificity = 0; // STAPLE only
+  };
+  std::vector<Input> inputs; // the first reads used, in reads() order
+  // STAPLE only (core/metrics/Staple.h):
+  double prior = 0;
+  int iterations = 0;
+  bool converged = false;
+};
+
 class ReaderStudy
 {
 public:
@@ -154,10 +183,15 @@ public:
   void approveRead(int64_t readId, const std::string& comment = {});
   /// Returns a submitted read to its reader with a comment (its mask version goes back to draft).
   void returnRead(int64_t readId, const std::string& comment);
-  /// Voxel-wise majority vote (strictly more than half of the masks; ties go to background) of
-  /// the submitted or approved first reads of the case. Saved as a MaskSource::Consensus version
-  /// whose voxels carry the study label (1 when the label is 0). Returns the version id.
-  int64_t buildConsensus(int64_t studyId, int64_t seriesId);
+  /// Consensus of the submitted or approved first reads of the case (at least two). Majority
+  /// vote: voxels marked by strictly more than half of the masks (ties go to background). STAPLE:
+  /// core::staple with its defaults on the study label (probability >= 0.5), the note recording
+  /// each read's sensitivity and specificity. Saved as a MaskSource::Consensus version whose
+  /// voxels carry the study label (1 when the label is 0). Returns the version id.
+  int64_t buildConsensus(int64_t studyId, int64_t seriesId,
+                         ConsensusMethod method = ConsensusMethod::MajorityVote);
+  /// The same, returning the inputs and (STAPLE) the per-read estimates.
+  ConsensusResult buildConsensusWithDetails(int64_t studyId, int64_t seriesId, ConsensusMethod method);
   /// Every read of the study (coordinators only: readers see their worklist).
   std::vector<ReadRecord> reads(int64_t studyId) const;
   std::vector<AiRatingRecord> ratings(int64_t studyId) const;

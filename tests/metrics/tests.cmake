@@ -12,3 +12,5 @@ panseg_add_test(tst_stats SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/metrics/tst_stats.
                 LIBS panseg_core)
 panseg_add_test(tst_shape_stats SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/metrics/tst_shape_stats.cpp
                 LIBS panseg_core)
+panseg_add_test(tst_staple SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/metrics/tst_staple.cpp
+                LIBS panseg_core)

@@ -4,6 +4,7 @@
 #include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
 #include "core/metrics/Agreement.h"
+#include "core/metrics/Staple.h"
 #include "database/ContentHash.h"
 #include "database/ReaderStudy.h"
 #include "database/StudyDatabase.h"
@@ -186,6 +187,7 @@ private slots:
   void aiReviewStrictBothAccept();
   void aiReviewFleissKappaAmongThreeReaders();
   void consensusMajorityVoteAndReturn();
+  void consensusStapleMatchesCore();
   void scriptedEndToEndStudyCsvMatchesPdf();
   void panelOpensAndSubmitsReads();
 };
@@ -615,6 +617,100 @@ void TstReaderStudy::consensusMajorityVoteAndReturn()
   QCOMPARE(differing, int64_t(0));
   QVERIFY(positives > 20);
   // Readers are blinded to the consensus while the study is open.
+  StudyDatabase alice(e.dir, as("alice"));
+  QVERIFY(errorOf([&] { alice.loadMask(consensus); }).contains("blinded"));
+}
+
+void TstReaderStudy::consensusStapleMatchesCore()
+{
+  Env e;
+  setUp(e, 1);
+  const int64_t series = e.cases[0].seriesId;
+  const LabelMask& truth = e.cases[0].truth;
+  int64_t studyId = 0;
+  {
+    StudyDatabase db(e.dir, as("carol"));
+    NewReaderStudy s;
+    s.name = "staple";
+    s.readers = {"alice", "bob", "dave"};
+    s.seriesIds = {series};
+    studyId = ReaderStudy(db).createStudy(s);
+  }
+  // Dave adds a false-positive slab: STAPLE must give him the lowest specificity.
+  LabelMask sloppy = grownX(truth);
+  for (int64_t y = 0; y < 6; ++y)
+    for (int64_t x = 0; x < truth.nx(); ++x)
+      sloppy.at(x, y, truth.nz() / 2) = 1;
+  const std::vector<LabelMask> drawn = {truth, shifted(truth, 1, 0, 0), sloppy};
+  const std::vector<std::string> names = {"alice", "bob", "dave"};
+  for (size_t i = 0; i < 3; ++i)
+  {
+    StudyDatabase db(e.dir, as(names[i]));
+    ReaderStudy rs(db);
+    const ReadRecord r = rs.startRead(rs.worklist(studyId).next->id);
+    rs.submitRead(r.id, drawn[i]);
+  }
+  const QString dir = QString::fromStdString(e.dir);
+  const QStringList where{"--db", dir, "--user", "carol"};
+  const Run wrong = runPanseg(QStringList{"study", "consensus", "staple", QString::number(series), "--method",
+                                          "vote"} + where);
+  QVERIFY(wrong.code != 0);
+  QVERIFY2(wrong.err.contains("unknown consensus method 'vote' (allowed: majority, staple)"),
+           qPrintable(wrong.err));
+
+  const Run ok = runPanseg(QStringList{"study", "consensus", "staple", QString::number(series), "--method",
+                                       "staple"} + where);
+  QVERIFY2(ok.code == 0, qPrintable(ok.err));
+  const QRegularExpressionMatch m =
+      QRegularExpression("consensus \\(STAPLE\\) of 3 reads saved as mask version (\\d+)").match(ok.out);
+  QVERIFY2(m.hasMatch(), qPrintable(ok.out));
+  const int64_t consensus = m.captured(1).toLongLong();
+
+  StudyDatabase carol(e.dir, as("carol"));
+  ReaderStudy rs(carol);
+  std::vector<LabelMask> stored;
+  std::vector<std::string> readers;
+  for (const ReadRecord& r : rs.reads(studyId))
+  {
+    stored.push_back(carol.loadMask(r.maskVersionId));
+    readers.push_back(r.readerName);
+  }
+  QCOMPARE(stored.size(), size_t(3));
+  const StapleResult expected = staple({&stored[0], &stored[1], &stored[2]});
+  const LabelMask saved = carol.loadMask(consensus);
+  QCOMPARE(saved.voxels, expected.consensus.voxels);
+  QVERIFY(saved.countLabel(0) > 20);
+  // One line per reader with the same estimates, rounded to 4 decimals.
+  for (size_t j = 0; j < 3; ++j)
+  {
+    const QString line = QString("%1 %2 %3")
+                             .arg(QString::fromStdString(readers[j]), -14)
+                             .arg(expected.sensitivity[j], 12, 'f', 4)
+                             .arg(expected.specificity[j], 12, 'f', 4);
+    QVERIFY2(ok.out.contains(line), qPrintable(ok.out + "\nmissing: " + line));
+  }
+  const size_t dave = size_t(std::find(readers.begin(), readers.end(), "dave") - readers.begin());
+  QVERIFY(dave < 3);
+  for (size_t j = 0; j < 3; ++j)
+    if (j != dave)
+      QVERIFY(expected.specificity[dave] < expected.specificity[j]);
+
+  const MaskVersion mv = *carol.maskVersion(consensus);
+  QCOMPARE(mv.source, MaskSource::Consensus);
+  const QString note = QString::fromStdString(mv.note);
+  QVERIFY2(note.startsWith("STAPLE of 3 reads, reader study 'staple'"), qPrintable(note));
+  QVERIFY2(!note.contains("alice") && !note.contains("bob") && !note.contains("dave"), qPrintable(note));
+
+  // The API gives the full-precision estimates and records the method.
+  const ConsensusResult api = rs.buildConsensusWithDetails(studyId, series, ConsensusMethod::Staple);
+  QCOMPARE(carol.loadMask(api.maskVersionId).voxels, expected.consensus.voxels);
+  for (size_t j = 0; j < 3; ++j)
+  {
+    QCOMPARE(api.inputs[j].sensitivity, expected.sensitivity[j]);
+    QCOMPARE(api.inputs[j].specificity, expected.specificity[j]);
+  }
+  QCOMPARE(api.iterations, expected.iterations);
+  // Readers stay blinded to it while the study is open.
   StudyDatabase alice(e.dir, as("alice"));
   QVERIFY(errorOf([&] { alice.loadMask(consensus); }).contains("blinded"));
 }
