@@ -555,21 +555,24 @@ void TstReaderStudy::aiReviewFleissKappaAmongThreeReaders()
            qPrintable(html));
 }
 
+/// A study of one case read by alice, bob and dave, created by the coordinator carol.
+int64_t createThreeReaderStudy(const Env& e, const std::string& name, int64_t series)
+{
+  StudyDatabase db(e.dir, as("carol"));
+  NewReaderStudy s;
+  s.name = name;
+  s.readers = {"alice", "bob", "dave"};
+  s.seriesIds = {series};
+  return ReaderStudy(db).createStudy(s);
+}
+
 void TstReaderStudy::consensusMajorityVoteAndReturn()
 {
   Env e;
   setUp(e, 1);
   const int64_t series = e.cases[0].seriesId;
   const LabelMask& truth = e.cases[0].truth;
-  int64_t studyId = 0;
-  {
-    StudyDatabase db(e.dir, as("carol"));
-    NewReaderStudy s;
-    s.name = "consensus";
-    s.readers = {"alice", "bob", "dave"};
-    s.seriesIds = {series};
-    studyId = ReaderStudy(db).createStudy(s);
-  }
+  const int64_t studyId = createThreeReaderStudy(e, "consensus", series);
   const std::vector<LabelMask> drawn = {shifted(truth, 1, 0, 0), shifted(truth, 0, 1, 0),
                                         grownX(truth)};
   const std::vector<std::string> names = {"alice", "bob", "dave"};
@@ -627,15 +630,7 @@ void TstReaderStudy::consensusStapleMatchesCore()
   setUp(e, 1);
   const int64_t series = e.cases[0].seriesId;
   const LabelMask& truth = e.cases[0].truth;
-  int64_t studyId = 0;
-  {
-    StudyDatabase db(e.dir, as("carol"));
-    NewReaderStudy s;
-    s.name = "staple";
-    s.readers = {"alice", "bob", "dave"};
-    s.seriesIds = {series};
-    studyId = ReaderStudy(db).createStudy(s);
-  }
+  const int64_t studyId = createThreeReaderStudy(e, "staple", series);
   // Dave adds a false-positive slab: STAPLE must give him the lowest specificity.
   LabelMask sloppy = grownX(truth);
   for (int64_t y = 0; y < 6; ++y)
