@@ -54,6 +54,7 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   m_table->verticalHeader()->hide();
   m_progress = new QProgressBar;
   m_status = new QLabel;
+  m_status->setObjectName("studyStatus");
   m_status->setWordWrap(true);
   m_next = new QPushButton(tr("Open next"));
   m_open = new QPushButton(tr("Open selected"));
@@ -67,6 +68,15 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   m_report = new QPushButton(tr("Report..."));
   m_showReport = new QPushButton(tr("Show Report"));
   m_showReport->setObjectName("showStudyReport");
+  m_consensusMethod = new QComboBox;
+  m_consensusMethod->setObjectName("consensusMethod");
+  m_consensusMethod->addItem(tr("majority vote"), QStringLiteral("majority"));
+  m_consensusMethod->addItem(tr("STAPLE"), QStringLiteral("staple"));
+  m_consensusMethod->setToolTip(tr("Consensus of the case's reads: voxels marked by more than half of the "
+                                   "readers, or STAPLE (each reader's sensitivity and specificity estimated "
+                                   "by EM)"));
+  m_consensus = new QPushButton(tr("Build consensus"));
+  m_consensus->setObjectName("buildConsensus");
 
   auto* top = new QHBoxLayout;
   top->addWidget(new QLabel(tr("Study:")));
@@ -85,6 +95,10 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   coord->addWidget(m_return);
   coord->addWidget(m_showReport);
   coord->addWidget(m_report);
+  auto* consensus = new QHBoxLayout;
+  consensus->addWidget(m_consensusMethod);
+  consensus->addWidget(m_consensus);
+  consensus->addStretch();
   auto* v = new QVBoxLayout(this);
   v->addLayout(top);
   v->addWidget(m_progress);
@@ -92,6 +106,7 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   v->addLayout(reader);
   v->addLayout(ai);
   v->addLayout(coord);
+  v->addLayout(consensus);
   v->addWidget(m_status);
 
   connect(m_studies, qOverload<int>(&QComboBox::currentIndexChanged), this,
@@ -113,6 +128,7 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   connect(m_return, &QPushButton::clicked, this, &ReaderStudyPanel::returnSelected);
   connect(m_report, &QPushButton::clicked, this, &ReaderStudyPanel::writeReportDialog);
   connect(m_showReport, &QPushButton::clicked, this, &ReaderStudyPanel::showReport);
+  connect(m_consensus, &QPushButton::clicked, this, [this] { buildConsensusForSelected(); });
 }
 
 ReaderStudyPanel::~ReaderStudyPanel()
@@ -139,8 +155,9 @@ bool ReaderStudyPanel::openDatabase(const QString& folder, QString* error)
     return false;
   }
   const bool coordinator = isCoordinator(*m_db);
-  for (QPushButton* b : {m_create, m_approve, m_return, m_report, m_showReport})
+  for (QPushButton* b : {m_create, m_approve, m_return, m_report, m_showReport, m_consensus})
     b->setVisible(coordinator);
+  m_consensusMethod->setVisible(coordinator);
   refresh();
   return true;
 }
@@ -357,6 +374,42 @@ void ReaderStudyPanel::approveSelected()
   catch (const std::exception& e)
   {
     fail(tr("Approve"), e);
+  }
+}
+
+int64_t ReaderStudyPanel::buildConsensusForSelected()
+{
+  const QModelIndexList rows = m_table->selectionModel()->selectedRows();
+  const db::ReadRecord* read = rows.isEmpty() ? nullptr : m_model->readAt(rows.first().row());
+  if (!m_rs || !read)
+  {
+    m_lastError = tr("Select a read of the case first.");
+    m_status->setText(m_lastError);
+    return 0;
+  }
+  try
+  {
+    const auto method = db::parseConsensusMethod(m_consensusMethod->currentData().toString().toStdString());
+    const db::ConsensusResult r = m_rs->buildConsensusWithDetails(currentStudyId(), read->seriesId, *method);
+    QString text = tr("Consensus (%1) of %2 reads saved as mask version %3.")
+                       .arg(m_consensusMethod->currentText())
+                       .arg(r.inputs.size())
+                       .arg(r.maskVersionId);
+    if (*method == db::ConsensusMethod::Staple)
+      for (const db::ConsensusResult::Input& in : r.inputs)
+        text += tr("\nRead %1 (%2): sensitivity %3, specificity %4")
+                    .arg(in.readId)
+                    .arg(QString::fromStdString(in.readerName))
+                    .arg(in.sensitivity, 0, 'f', 4)
+                    .arg(in.specificity, 0, 'f', 4);
+    refreshWorklist(); // (it rewrites the status line)
+    m_status->setText(text);
+    return r.maskVersionId;
+  }
+  catch (const std::exception& e)
+  {
+    fail(tr("Build consensus"), e);
+    return 0;
   }
 }
 

@@ -62,6 +62,11 @@ public slots:
   void rateSelected();
   void approveSelected();
   void returnSelected();
+  /// Builds the consensus of the selected read's case with the chosen method (majority vote or
+  /// STAPLE: db::ReaderStudy::buildConsensusWithDetails); the status line gives the new mask
+  /// version and, for STAPLE, each read's sensitivity and specificity. Returns the version id
+  /// (0 and lastError on refusal).
+  int64_t buildConsensusForSelected();
   void createStudyDialog();
   void writeReportDialog();
   /// Shows the current study's report (tables and plots, as written to PDF/HTML) in a window;
@@ -90,6 +95,8 @@ private:
   QPushButton *m_next = nullptr, *m_open = nullptr, *m_submit = nullptr, *m_rate = nullptr;
   QPushButton *m_create = nullptr, *m_approve = nullptr, *m_return = nullptr, *m_report = nullptr;
   QPushButton* m_showReport = nullptr;
+  QComboBox* m_consensusMethod = nullptr;
+  QPushButton* m_consensus = nullptr;
   int64_t m_openedRead = 0;
   QString m_lastError;
 };

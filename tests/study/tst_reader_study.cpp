@@ -12,8 +12,12 @@
 #include "ui/MaskListModel.h"
 #include "ui/ReaderStudyPanel.h"
 
+#include <QComboBox>
 #include <QDialog>
 #include <QImage>
+#include <QLabel>
+#include <QPushButton>
+#include <QTableView>
 #include <QTextBrowser>
 #include <QTextDocument>
 #include "ui/ReaderWorklistModel.h"
@@ -708,6 +712,33 @@ void TstReaderStudy::consensusStapleMatchesCore()
   // Readers stay blinded to it while the study is open.
   StudyDatabase alice(e.dir, as("alice"));
   QVERIFY(errorOf([&] { alice.loadMask(consensus); }).contains("blinded"));
+
+  // The coordinator's dock: choose STAPLE, select a read of the case, Build consensus.
+  qputenv("PANSEG_USER", "carol");
+  ui::ReaderStudyPanel panel;
+  QVERIFY(panel.openDatabase(QString::fromStdString(e.dir)));
+  panel.selectStudy(studyId);
+  auto* method = panel.findChild<QComboBox*>("consensusMethod");
+  auto* build = panel.findChild<QPushButton*>("buildConsensus");
+  auto* status = panel.findChild<QLabel*>("studyStatus");
+  QVERIFY(method && build && status);
+  QCOMPARE(panel.buildConsensusForSelected(), int64_t(0)); // nothing selected
+  QVERIFY(panel.lastError().contains("Select a read"));
+  method->setCurrentIndex(method->findData("staple"));
+  auto* table = panel.findChild<QTableView*>();
+  QVERIFY(table);
+  table->selectRow(0);
+  const size_t versionsBefore = carol.masksOf(series).size();
+  build->click();
+  const auto after = carol.masksOf(series);
+  QCOMPARE(after.size(), versionsBefore + 1);
+  QCOMPARE(after.back().source, MaskSource::Consensus);
+  QCOMPARE(carol.loadMask(after.back().id).voxels, expected.consensus.voxels);
+  QVERIFY2(status->text().startsWith("Consensus (STAPLE) of 3 reads saved as mask version " +
+                                     QString::number(after.back().id)),
+           qPrintable(status->text()));
+  QVERIFY2(status->text().contains(QString("specificity %1").arg(expected.specificity[dave], 0, 'f', 4)),
+           qPrintable(status->text()));
 }
 
 void TstReaderStudy::scriptedEndToEndStudyCsvMatchesPdf()
