@@ -569,11 +569,13 @@ void StudyBrowser::pollImportProgress()
   if (p.total > 0)
   {
     m_progress->setRange(0, p.total);
-    m_progress->setValue(std::min(p.done, p.total));
     m_progress->setLabelText(tr("Imported %1 of %2 items\n%3 (%4)")
                                  .arg(p.done)
                                  .arg(p.total)
                                  .arg(QFileInfo(qs(p.path)).fileName(), qs(p.stage)));
+    // Last: a window-modal QProgressDialog processes events in setValue(), where the import may
+    // finish (finishImport clears m_progress), so nothing may use m_progress after it.
+    m_progress->setValue(std::min(p.done, p.total));
   }
   else
     m_progress->setLabelText(tr("Looking for images and masks...\n%1").arg(qs(p.path)));
