@@ -475,4 +475,31 @@ std::string quote(const std::string& s)
   out += '"';
   return out;
 }
+Value number(double v)
+{
+  Value x;
+  if (std::isfinite(v))
+  {
+    x.type = Value::Type::Number;
+    x.number = v;
+  }
+  return x;
+}
+
+Value text(const std::string& s)
+{
+  Value x;
+  x.type = Value::Type::String;
+  x.string = s;
+  return x;
+}
+
+Value strings(const std::vector<std::string>& items)
+{
+  Value x;
+  x.type = Value::Type::Array;
+  for (const std::string& s : items)
+    x.array.push_back(text(s));
+  return x;
+}
 } // namespace panseg::models::json

@@ -57,4 +57,11 @@ Value parseFile(const std::string& path);
 
 /// Escapes a string for writing JSON (quotes included).
 std::string quote(const std::string& s);
+
+// Builders (model.json metrics and lineage).
+/// A number; null when `v` is not finite (JSON has no NaN or infinity).
+Value number(double v);
+Value text(const std::string& s);
+/// An array of strings.
+Value strings(const std::vector<std::string>& items);
 } // namespace panseg::models::json

@@ -115,15 +115,6 @@ std::vector<ClassInfo> defaultClasses(std::int64_t k)
   return out;
 }
 
-std::string nowIso()
-{
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 } // namespace
 
 std::string toJsonText(const json::Value& v, int indent)
@@ -401,7 +392,7 @@ std::string modelJsonText(const ModelPackage& pkg)
   if (!m.speedClass.empty())
     s << "  \"speed_class\": " << json::quote(m.speedClass) << ",\n";
   s
-    << "  \"created\": " << json::quote(m.created.empty() ? nowIso() : m.created) << ",\n"
+    << "  \"created\": " << json::quote(m.created.empty() ? utcNowIso() : m.created) << ",\n"
     << "  \"weights\": {\"file\": \"weights.bin\", \"index\": \"weights.json\", \"dtype\": \"float32\"}\n"
     << "}\n";
   return s.str();
@@ -701,5 +692,14 @@ ModelPackage packageFromPipelineFixture(const std::string& plansPath, const std:
   pkg.weightsIndexPath = (fs::path(parityDir) / "weights.json").string();
   pkg.validate();
   return pkg;
+}
+std::string utcNowIso()
+{
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 } // namespace panseg::models

@@ -175,4 +175,6 @@ ModelPackage writeRandomPnetMsaPackage(const std::string& dir, const std::string
 
 /// Serialises a JSON value (2-space indentation).
 std::string toJsonText(const json::Value& v, int indent = 0);
+/// The current time as ISO 8601 UTC ("2026-11-23T03:50:00Z"), for model.json "created".
+std::string utcNowIso();
 } // namespace panseg::models

@@ -45,16 +45,6 @@ public:
   torch::Tensor weight, bias, runningMean, runningVar;
 };
 TORCH_MODULE(PnetBatchNorm);
-
-std::string nowIso()
-{
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 } // namespace
 
 // ---- PNet-MSA --------------------------------------------------------------------------------
@@ -335,7 +325,7 @@ ModelPackage savePnetMsaPackage(const std::string& dir, ModelPackage meta, PNetM
   meta.pnet.inputSlices = arch.inputSlices;
   meta.pnet.birnn = static_cast<bool>(model->rnn);
   if (meta.info.created.empty())
-    meta.info.created = nowIso();
+    meta.info.created = utcNowIso();
   if (meta.classes.empty())
     meta.classes = { { 0, "background" }, { 1, "pancreas" } };
   meta.preprocessing.targetSpacingMm = { 1.0, meta.pnet.inPlaneSpacingYxMm[0], meta.pnet.inPlaneSpacingYxMm[1] };

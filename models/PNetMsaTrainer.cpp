@@ -133,22 +133,6 @@ double meanDice(PNetMsaModel& model, const std::vector<Prepared>& cases, bool us
   return s / static_cast<double>(cases.size());
 }
 
-json::Value jnum(double v)
-{
-  json::Value j;
-  j.type = json::Value::Type::Number;
-  j.number = v;
-  return j;
-}
-
-json::Value jstr(const std::string& v)
-{
-  json::Value j;
-  j.type = json::Value::Type::String;
-  j.string = v;
-  return j;
-}
-
 std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 0)
 {
   char buf[256];
@@ -268,14 +252,6 @@ void loadAdam(torch::optim::Adam& opt, const std::vector<torch::Tensor>& params,
   }
 }
 
-json::Value jarray(const std::vector<std::string>& v)
-{
-  json::Value a;
-  a.type = json::Value::Type::Array;
-  for (const std::string& x : v)
-    a.array.push_back(jstr(x));
-  return a;
-}
 } // namespace
 
 PNetMsaTrainResult trainPnetMsa(const std::vector<PNetMsaTrainCase>& train,
@@ -623,38 +599,38 @@ PNetMsaTrainResult trainPnetMsa(const std::vector<PNetMsaTrainCase>& train,
 
   // ---- package
   meta.info.metrics.type = json::Value::Type::Object;
-  meta.info.metrics.object = { { base ? "dice_val_base_model" : "dice_val_untrained", jnum(r.diceUntrained) },
-                               { "dice_val_cnn_only", jnum(r.diceCnn) },
-                               { "dice_val_network_grid", jnum(r.diceFinal) },
-                               { "validation_cases", jnum(static_cast<double>(va.size())) },
-                               { "parameters", jnum(static_cast<double>(r.parameters)) } };
+  meta.info.metrics.object = { { base ? "dice_val_base_model" : "dice_val_untrained", json::number(r.diceUntrained) },
+                               { "dice_val_cnn_only", json::number(r.diceCnn) },
+                               { "dice_val_network_grid", json::number(r.diceFinal) },
+                               { "validation_cases", json::number(static_cast<double>(va.size())) },
+                               { "parameters", json::number(static_cast<double>(r.parameters)) } };
   std::ostringstream th;
   for (const auto& [t, dsc] : r.thresholdDice)
     th << (th.tellp() > 0 ? " " : "") << t << ":" << std::round(dsc * 1000) / 1000;
-  meta.info.metrics.object.emplace_back("dice_vs_threshold", jstr(th.str()));
+  meta.info.metrics.object.emplace_back("dice_vs_threshold", json::text(th.str()));
   meta.info.lineage.type = json::Value::Type::Object;
-  meta.info.lineage.object = { { "source", jstr("panseg-train --model-type pnet-msa") },
-                               { "loss", jstr(o.loss) },
-                               { "epochs", jnum(epochs) },
-                               { "cnn_epochs", jnum(cnnEpochs) },
-                               { "iterations_per_epoch", jnum(o.iterationsPerEpoch) },
-                               { "cnn_iterations", jnum(cnnEpochs * o.iterationsPerEpoch) },
-                               { "rnn_iterations", jnum((epochs - cnnEpochs) * o.iterationsPerEpoch) },
-                               { "batch", jnum(o.batch) },
-                               { "seed", jnum(static_cast<double>(o.seed)) },
-                               { "device", jstr(o.device) },
-                               { "training_cases", jarray(trainIds) },
-                               { "validation_cases", jarray(valIds) },
-                               { "seconds", jnum(std::round(previousSeconds + r.seconds)) } };
+  meta.info.lineage.object = { { "source", json::text("panseg-train --model-type pnet-msa") },
+                               { "loss", json::text(o.loss) },
+                               { "epochs", json::number(epochs) },
+                               { "cnn_epochs", json::number(cnnEpochs) },
+                               { "iterations_per_epoch", json::number(o.iterationsPerEpoch) },
+                               { "cnn_iterations", json::number(cnnEpochs * o.iterationsPerEpoch) },
+                               { "rnn_iterations", json::number((epochs - cnnEpochs) * o.iterationsPerEpoch) },
+                               { "batch", json::number(o.batch) },
+                               { "seed", json::number(static_cast<double>(o.seed)) },
+                               { "device", json::text(o.device) },
+                               { "training_cases", json::strings(trainIds) },
+                               { "validation_cases", json::strings(valIds) },
+                               { "seconds", json::number(std::round(previousSeconds + r.seconds)) } };
   if (r.startEpoch > 0)
-    meta.info.lineage.object.emplace_back("resumed_from_epoch", jnum(r.startEpoch));
+    meta.info.lineage.object.emplace_back("resumed_from_epoch", json::number(r.startEpoch));
   if (base)
   {
-    meta.info.lineage.object.emplace_back("base_model", jstr(base->dir));
-    meta.info.lineage.object.emplace_back("base_model_id", jstr(base->id()));
+    meta.info.lineage.object.emplace_back("base_model", json::text(base->dir));
+    meta.info.lineage.object.emplace_back("base_model_id", json::text(base->id()));
   }
   if (!o.commandLine.empty())
-    meta.info.lineage.object.emplace_back("command", jstr(o.commandLine));
+    meta.info.lineage.object.emplace_back("command", json::text(o.commandLine));
   if (!o.outputDir.empty())
     r.package = savePnetMsaPackage(o.outputDir, meta, model);
   else

@@ -15,37 +15,11 @@ namespace panseg::models
 {
 namespace
 {
-json::Value jstr(const std::string& s)
-{
-  json::Value v;
-  v.type = json::Value::Type::String;
-  v.string = s;
-  return v;
-}
-
-json::Value jnum(double d)
-{
-  json::Value v;
-  v.type = json::Value::Type::Number;
-  v.number = d;
-  return v;
-}
-
 json::Value jobj()
 {
   json::Value v;
   v.type = json::Value::Type::Object;
   return v;
-}
-
-std::string nowIso()
-{
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 /// postprocessing.json (nnU-Net v1 consolidation): {"for_which_classes": [1] or [[1]], ...}.
@@ -184,24 +158,24 @@ ModelPackage importNnUNetResult(const std::string& resultDir, const std::string&
                           : opt.trainingData;
   info.description = "PanSegNet (Generic_TransUNet) imported from an nnU-Net v1 result folder; " +
                      network.summary() + ". Research use only.";
-  info.created = nowIso();
+  info.created = utcNowIso();
   info.metrics = jobj();
   info.lineage = jobj();
   auto& l = info.lineage.object;
-  l.emplace_back("source", jstr("nnU-Net v1 result folder"));
-  l.emplace_back("result_folder", jstr(root.string()));
-  l.emplace_back("checkpoint", jstr(foldName + "/" + opt.checkpoint + ".model"));
-  l.emplace_back("plans", jstr(fs::relative(plansSource, root, ec).string()));
+  l.emplace_back("source", json::text("nnU-Net v1 result folder"));
+  l.emplace_back("result_folder", json::text(root.string()));
+  l.emplace_back("checkpoint", json::text(foldName + "/" + opt.checkpoint + ".model"));
+  l.emplace_back("plans", json::text(fs::relative(plansSource, root, ec).string()));
   if (!plansNote.empty())
-    l.emplace_back("plans_note", jstr(plansNote));
-  l.emplace_back("epoch", jnum(static_cast<double>(ck.epoch)));
-  l.emplace_back("trainer", jstr(plans.trainerName));
-  l.emplace_back("plans_stage", jnum(static_cast<double>(plans.stage)));
-  l.emplace_back("postprocessing", jstr(pkg.preprocessing.largestComponentLabels.empty()
+    l.emplace_back("plans_note", json::text(plansNote));
+  l.emplace_back("epoch", json::number(static_cast<double>(ck.epoch)));
+  l.emplace_back("trainer", json::text(plans.trainerName));
+  l.emplace_back("plans_stage", json::number(static_cast<double>(plans.stage)));
+  l.emplace_back("postprocessing", json::text(pkg.preprocessing.largestComponentLabels.empty()
                                             ? "none"
                                             : "largest connected component (postprocessing.json)"));
-  l.emplace_back("imported_by", jstr("panseg-models import-nnunet"));
-  l.emplace_back("imported_at", jstr(info.created));
+  l.emplace_back("imported_by", json::text("panseg-models import-nnunet"));
+  l.emplace_back("imported_at", json::text(info.created));
 
   // Write into a temporary sibling, verify by loading it back, then move it into place.
   const fs::path out = fs::absolute(outDir, ec);

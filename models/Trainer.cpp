@@ -52,23 +52,6 @@ double round6(double v)
 }
 
 // json::Value builders for model.json's free-form metrics and lineage.
-json::Value jnum(double v)
-{
-  json::Value x;
-  if (std::isfinite(v))
-  {
-    x.type = json::Value::Type::Number;
-    x.number = v;
-  }
-  return x;
-}
-json::Value jstr(const std::string& s)
-{
-  json::Value x;
-  x.type = json::Value::Type::String;
-  x.string = s;
-  return x;
-}
 json::Value jarr(std::vector<json::Value> items = {})
 {
   json::Value x;
@@ -92,14 +75,6 @@ void jset(json::Value& o, const std::string& k, json::Value v)
     }
   o.object.emplace_back(k, std::move(v));
 }
-json::Value jstrings(const std::vector<std::string>& v)
-{
-  std::vector<json::Value> a;
-  for (const auto& s : v)
-    a.push_back(jstr(s));
-  return jarr(a);
-}
-
 std::string joined(const std::vector<std::string>& v, const char* sep = ",")
 {
   std::string s;
@@ -387,60 +362,60 @@ void writeModel(const TrainOptions& o, const TrainResult& r, PanSegNet& net,
   for (const auto& h : r.history)
     if (std::isfinite(h.valDice))
       lastVal = h.valDice;
-  jset(metrics, "dice_val", jnum(round6(lastVal)));
+  jset(metrics, "dice_val", json::number(round6(lastVal)));
   jset(metrics, "dice_val_note",
-       jstr("mean Dice over the held-out cases, whole-case sliding window without mirroring, "
+       json::text("mean Dice over the held-out cases, whole-case sliding window without mirroring, "
             "on the preprocessed grid, after the last epoch"));
   if (last && !last->valDicePerCase.empty())
   {
     json::Value per = jobj();
     for (std::size_t i = 0; i < last->valDicePerCase.size() && i < r.validationIds.size(); ++i)
-      jset(per, r.validationIds[i], jnum(round6(last->valDicePerCase[i])));
+      jset(per, r.validationIds[i], json::number(round6(last->valDicePerCase[i])));
     jset(metrics, "dice_val_per_case", per);
   }
   if (std::isfinite(r.finalValDiceLargestComponent))
-    jset(metrics, "dice_val_largest_component", jnum(round6(r.finalValDiceLargestComponent)));
+    jset(metrics, "dice_val_largest_component", json::number(round6(r.finalValDiceLargestComponent)));
   if (std::isfinite(r.initialValDice))
-    jset(metrics, "dice_val_before_training", jnum(r.initialValDice));
+    jset(metrics, "dice_val_before_training", json::number(r.initialValDice));
   if (last)
   {
-    jset(metrics, "final_train_loss", jnum(round6(last->trainLoss)));
-    jset(metrics, "final_train_ce", jnum(round6(last->trainCe)));
-    jset(metrics, "final_train_overlap_loss", jnum(round6(last->trainOverlap)));
+    jset(metrics, "final_train_loss", json::number(round6(last->trainLoss)));
+    jset(metrics, "final_train_ce", json::number(round6(last->trainCe)));
+    jset(metrics, "final_train_overlap_loss", json::number(round6(last->trainOverlap)));
   }
   pkg.info.metrics = metrics;
 
   json::Value lin = pkg.info.lineage.isObject() ? pkg.info.lineage : jobj();
-  jset(lin, "source", jstr("panseg-train"));
-  jset(lin, "trainer", jstr("panseg-train: nnU-Net v1 / nnTransUNetTrainerV2 recipe (LibTorch)"));
+  jset(lin, "source", json::text("panseg-train"));
+  jset(lin, "trainer", json::text("panseg-train: nnU-Net v1 / nnTransUNetTrainerV2 recipe (LibTorch)"));
   if (!o.baseModelDir.empty())
-    jset(lin, "base_model", jstr(o.baseModelDir));
+    jset(lin, "base_model", json::text(o.baseModelDir));
   if (!o.commandLine.empty())
-    jset(lin, "command_line", jstr(o.commandLine));
-  jset(lin, "seed", jnum(static_cast<double>(o.seed)));
-  jset(lin, "split", jstr(r.splitDescription));
-  jset(lin, "split_seed", jnum(static_cast<double>(o.split.seed)));
-  jset(lin, "training_cases", jstrings(r.trainIds));
-  jset(lin, "validation_cases", jstrings(r.validationIds));
-  jset(lin, "epochs", jnum(o.epochs));
-  jset(lin, "iterations_per_epoch", jnum(o.iterationsPerEpoch));
-  jset(lin, "batch_size", jnum(o.batchSize));
-  jset(lin, "loss", jstr(lossName(o.loss)));
-  jset(lin, "initial_learning_rate", jnum(o.initialLearningRate));
-  jset(lin, "device", jstr(r.device));
-  jset(lin, "threads", jnum(r.threads));
-  jset(lin, "parameters", jnum(static_cast<double>(r.parameters)));
-  jset(lin, "training_seconds", jnum(round6(r.totalTrainingSeconds)));
-  jset(lin, "wall_seconds_last_session", jnum(round6(r.wallSeconds)));
-  jset(lin, "resumed_from_epoch", jnum(r.startEpoch));
+    jset(lin, "command_line", json::text(o.commandLine));
+  jset(lin, "seed", json::number(static_cast<double>(o.seed)));
+  jset(lin, "split", json::text(r.splitDescription));
+  jset(lin, "split_seed", json::number(static_cast<double>(o.split.seed)));
+  jset(lin, "training_cases", json::strings(r.trainIds));
+  jset(lin, "validation_cases", json::strings(r.validationIds));
+  jset(lin, "epochs", json::number(o.epochs));
+  jset(lin, "iterations_per_epoch", json::number(o.iterationsPerEpoch));
+  jset(lin, "batch_size", json::number(o.batchSize));
+  jset(lin, "loss", json::text(lossName(o.loss)));
+  jset(lin, "initial_learning_rate", json::number(o.initialLearningRate));
+  jset(lin, "device", json::text(r.device));
+  jset(lin, "threads", json::number(r.threads));
+  jset(lin, "parameters", json::number(static_cast<double>(r.parameters)));
+  jset(lin, "training_seconds", json::number(round6(r.totalTrainingSeconds)));
+  jset(lin, "wall_seconds_last_session", json::number(round6(r.wallSeconds)));
+  jset(lin, "resumed_from_epoch", json::number(r.startEpoch));
   std::vector<json::Value> curve;
   for (const auto& h : r.history)
   {
     json::Value e = jobj();
-    jset(e, "epoch", jnum(h.epoch));
-    jset(e, "lr", jnum(round6(h.learningRate)));
-    jset(e, "loss", jnum(round6(h.trainLoss)));
-    jset(e, "val_dice", jnum(round6(h.valDice)));
+    jset(e, "epoch", json::number(h.epoch));
+    jset(e, "lr", json::number(round6(h.learningRate)));
+    jset(e, "loss", json::number(round6(h.trainLoss)));
+    jset(e, "val_dice", json::number(round6(h.valDice)));
     curve.push_back(e);
   }
   jset(lin, "curve", jarr(curve));

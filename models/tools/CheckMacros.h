@@ -1,6 +1,6 @@
 #pragma once
-// The check tools' assertions (panseg_models_check, panseg_train_check, panseg_pnet_check): plain
-// executables run by ctest, counting checks and failures instead of a test framework (models/
+// The check tools' assertions (panseg_models_check, panseg_train_check, panseg_pnet_check,
+// panseg_pipeline_check): plain executables run by ctest, counting checks and failures instead of a test framework (models/
 // builds with LibTorch alone). Include once per tool, inside nothing.
 #include "core/Error.h"
 

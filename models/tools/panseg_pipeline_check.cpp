@@ -33,6 +33,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "CheckMacros.h"
+
 #ifndef PANSEG_SHARED_DIR
 #define PANSEG_SHARED_DIR ""
 #endif
@@ -43,20 +45,8 @@ namespace fs = std::filesystem;
 using namespace panseg;
 using namespace panseg::models;
 
-int g_checks = 0, g_failures = 0;
 std::string g_shared;
 std::string g_tmp;
-
-#define VERIFY(cond)                                                                               \
-  do                                                                                               \
-  {                                                                                                \
-    ++g_checks;                                                                                    \
-    if (!(cond))                                                                                   \
-    {                                                                                              \
-      ++g_failures;                                                                                \
-      std::printf("  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                \
-    }                                                                                              \
-  } while (0)
 
 std::string shared(const std::string& rel)
 {
