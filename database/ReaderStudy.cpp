@@ -79,13 +79,13 @@ public:
   }
 };
 
-/// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+/// A write transaction (SharedSql::beginWrite) ... COMMIT, rolled back unless committed.
 class Transaction
 {
 public:
   Transaction(const Sql& sql, const std::string& what) : m_sql(sql)
   {
-    m_sql.exec(SqlDialect::sqlite().beginWrite(), {}, what);
+    m_sql.beginWrite(what);
     m_active = true;
   }
   ~Transaction()
