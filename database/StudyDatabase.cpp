@@ -650,6 +650,20 @@ void connectServer(StudyDatabase::Impl& d, const std::string& location)
 }
 } // namespace
 
+namespace
+{
+std::function<std::string(const std::string&)>& defaultPrompt()
+{
+  static std::function<std::string(const std::string&)> prompt;
+  return prompt;
+}
+} // namespace
+
+void StudyDatabase::setDefaultPasswordPrompt(std::function<std::string(const std::string& prompt)> prompt)
+{
+  defaultPrompt() = std::move(prompt);
+}
+
 bool StudyDatabase::isServer() const { return d->server; }
 const SqlDialect& StudyDatabase::dialect() const { return d->dialect; }
 
@@ -662,6 +676,8 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
   {
     d->server = true;
     d->dialect = SqlDialect::postgresql();
+    if (!d->options.passwordPrompt)
+      d->options.passwordPrompt = defaultPrompt();
     connectServer(*d, dataFolder);
   }
   else

@@ -41,6 +41,10 @@ public:
     std::function<std::string(const std::string& prompt)> passwordPrompt;
   };
 
+  /// Server mode: the password prompt used when OpenOptions::passwordPrompt is empty (the
+  /// command line installs one that asks on the terminal, as psql does).
+  static void setDefaultPasswordPrompt(std::function<std::string(const std::string& prompt)> prompt);
+
   /// $PANSEG_DB_DIR when set, else <GenericDataLocation>/panseg/studies (~/.local/share/...).
   /// Not AppDataLocation: that depends on the application name, which the GUI sets and the
   /// command line does not, and both must find the same database.

@@ -81,6 +81,18 @@ const char* kFunctions[] = {
   "   RETURN NEW;"
   " END $$",
 
+  // Live updates (database/server/ChangeListener.h): the table and, for reader-study rows, the
+  // study id; nothing that blinding hides.
+  "CREATE OR REPLACE FUNCTION panseg_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$"
+  " BEGIN"
+  "   IF TG_TABLE_NAME LIKE 'reader_study_%' THEN"
+  "     PERFORM pg_notify('panseg_changes', TG_TABLE_NAME || ':' || NEW.study_id);"
+  "   ELSE"
+  "     PERFORM pg_notify('panseg_changes', TG_TABLE_NAME);"
+  "   END IF;"
+  "   RETURN NULL;"
+  " END $$",
+
   // Account administration (admins only). The password arrives as a SCRAM-SHA-256 verifier
   // computed by the client (libpq's PQencryptPasswordConn): the plain text never reaches the
   // server or its logs.
@@ -200,6 +212,14 @@ std::vector<std::string> serverSecurityStatements()
   out.push_back("DROP TRIGGER IF EXISTS audit_log_actor ON audit_log");
   out.push_back("CREATE TRIGGER audit_log_actor BEFORE INSERT ON audit_log FOR EACH ROW"
                 " EXECUTE FUNCTION panseg_audit_actor()");
+
+  for (const char* t : { "mask_versions", "jobs", "series", "reader_studies", "reader_study_reads",
+                         "reader_study_ratings", "reader_study_consensus" })
+  {
+    out.push_back(std::string("DROP TRIGGER IF EXISTS ") + t + "_notify ON " + t);
+    out.push_back(std::string("CREATE TRIGGER ") + t + "_notify AFTER INSERT OR UPDATE ON " + t +
+                  " FOR EACH ROW EXECUTE FUNCTION panseg_notify_change()");
+  }
 
   // Row-level security. FORCE is not set: the owner (who runs init and migrations) sees all.
   struct Policy

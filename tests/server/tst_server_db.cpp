@@ -11,8 +11,11 @@
 #include "database/ReaderStudy.h"
 #include "database/StudyDatabase.h"
 #include "database/StudyReport.h"
+#include "database/server/ChangeListener.h"
 #include "database/server/ServerAdmin.h"
 
+#include <QElapsedTimer>
+#include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -327,6 +330,45 @@ private slots:
     QCOMPARE(out, QString("4"));
     QCOMPARE(bob.masksOf(ReaderStudy(bob).study(serverStudy).seriesIds.front()).size(), size_t(2));
     QVERIFY(bob.verifyFiles().empty());
+  }
+
+  void liveUpdatesAcrossWorkstationsAndRestarts()
+  {
+    // The coordinator's workstation listens; a reader on another "workstation" (a psql process
+    // with her own password) changes her read: the coordinator hears of it within 2 s.
+    db::ChangeListener listener(uri("carol"), pw("carol-password"), nullptr, 200);
+    QTRY_VERIFY_WITH_TIMEOUT(listener.listening(), 5000);
+    QSignalSpy spy(&listener, &db::ChangeListener::changed);
+    auto touchRead = [&] {
+      QString out, err;
+      QCOMPARE(m_pg.psql("bob", "bob-password", m_db,
+                         "UPDATE reader_study_reads SET comment = comment WHERE reader_id = panseg_me()", &out, &err),
+               0);
+    };
+    auto heard = [&](const QString& prefix) {
+      if (qEnvironmentVariableIsSet("PANSEG_DEBUG_LISTEN"))
+        for (const auto& args : spy)
+          qInfo() << "heard" << args.value(0).toString();
+      for (const auto& args : spy)
+        if (args.value(0).toString().startsWith(prefix))
+          return true;
+      return false;
+    };
+    QElapsedTimer t;
+    t.start();
+    touchRead();
+    QTRY_VERIFY_WITH_TIMEOUT(heard("reader_study_reads:"), 2000);
+    for (const auto& args : spy)
+      qInfo() << "heard" << args.value(0).toString();
+    qInfo("notification after %lld ms", static_cast<long long>(t.elapsed()));
+    // The server restarts: the listener reconnects, resubscribes and hears the next change.
+    QString why;
+    QVERIFY2(m_pg.restart(&why), qPrintable(why));
+    QTRY_VERIFY_WITH_TIMEOUT(heard("reconnected"), 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(listener.listening(), 5000);
+    spy.clear();
+    touchRead();
+    QTRY_VERIFY_WITH_TIMEOUT(heard("reader_study_reads:"), 2000);
   }
 
   void serverDownIsAClearError()
