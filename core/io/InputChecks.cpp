@@ -936,12 +936,16 @@ private:
 
 namespace
 {
-std::recursive_mutex g_stderrMutex;
+std::recursive_mutex g_stderrMutex; // recursive: a progress callback may read again
 }
 
 StderrToLibraryLog::StderrToLibraryLog()
 {
-  g_stderrMutex.lock();
+  // Another thread's capture already holds fd 2 (and will log what this call prints): never
+  // wait for it, a long read must not block a write in the GUI thread.
+  if (!g_stderrMutex.try_lock())
+    return;
+  m_owner = true;
   std::fflush(stderr);
   m_capture = std::tmpfile();
   if (!m_capture)
@@ -957,6 +961,8 @@ StderrToLibraryLog::StderrToLibraryLog()
 
 StderrToLibraryLog::~StderrToLibraryLog()
 {
+  if (!m_owner)
+    return;
   std::fflush(stderr);
   if (m_saved >= 0)
   {

@@ -52,8 +52,9 @@ DicomSliceCheck checkDicomSlice(const std::string& path);
 void routeLibraryMessages();
 
 /// While alive, whatever C code prints straight to stderr (the NIfTI library's "** ERROR: ..."
-/// lines) goes to the library log instead of the terminal. One at a time (a mutex); keep the scope
-/// to one library call.
+/// lines) goes to the library log instead of the terminal. fd 2 is process-wide: while one thread
+/// captures, a capture started by another thread does nothing (it never waits). Keep the scope to
+/// one library call.
 class StderrToLibraryLog
 {
 public:
@@ -63,6 +64,7 @@ public:
   StderrToLibraryLog& operator=(const StderrToLibraryLog&) = delete;
 
 private:
+  bool m_owner = false;
   int m_saved = -1;
   std::FILE* m_capture = nullptr;
 };

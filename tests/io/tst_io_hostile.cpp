@@ -12,6 +12,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -467,6 +468,21 @@ private slots:
     QVERIFY2(QRegularExpression("passwd\\.mhd: .*header's folder").match(r.out).hasMatch(), qPrintable(show(r)));
     QVERIFY2(QRegularExpression("series: .*02\\.dcm \\(SamplesPerPixel is 513").match(r.out).hasMatch(),
              qPrintable(show(r)));
+  }
+
+  /// The library messages kept off the terminal are not lost: PANSEG_LIBRARY_LOG collects them.
+  void libraryMessagesGoToTheLog()
+  {
+    const QString log = at("library.log");
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("PANSEG_LIBRARY_LOG", log);
+    p.setProcessEnvironment(env);
+    p.start(PANSEG_EXE, { "info", at("dicom/garbage_slice") });
+    QVERIFY(p.waitForFinished(kTimeoutMs));
+    const QString err = QString::fromUtf8(p.readAllStandardError()).trimmed();
+    QVERIFY2(p.exitCode() == 1 && err.startsWith("panseg: error: ") && !err.contains('\n'), qPrintable(err));
+    QVERIFY2(readFile(log).contains("GDCM: "), readFile(log).constData());
   }
 
   /// A series with an unreadable slice in the middle: refused naming the slice, or with
