@@ -426,11 +426,8 @@ void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& 
     QJsonObject details{{"modality", qs(modality)}, {"model", qs(label)}};
     details.insert("previous_model_version_id",
                    previous.isValid() ? QJsonValue(previous.toLongLong()) : QJsonValue());
-    sql.exec("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
-             " VALUES (?, ?, ?, 'promote-model', 'model_versions', ?, ?)",
-             {now, userId, qs(u.username), qlonglong(modelVersionId),
-              QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact))},
-             what);
+    db.appendAudit("promote-model", "model_versions", modelVersionId,
+                   QJsonDocument(details).toJson(QJsonDocument::Compact).toStdString(), now.toStdString());
     sql.exec("COMMIT", {}, what);
   }
   catch (...)
