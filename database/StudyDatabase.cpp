@@ -1743,6 +1743,10 @@ AuditChainReport StudyDatabase::verifyAuditChain() const
     r.problem = "the audit log is not hash-chained (schema version " + std::to_string(d->schemaVersion) + ")";
     return r;
   }
+  // Server mode: row-level security shows readers and clinicians only their own entries.
+  if (d->server && !d->scalar("SELECT panseg_exempt()", {}, "check who may read the audit log").toBool())
+    throw Error("only the owner, admins and coordinators can verify the audit log of " + d->dbPath +
+                " (row-level security shows " + d->user.username + " only their own entries)");
   QSqlQuery q = d->prepare("SELECT id, at, user_id, actor, action, table_name, record_id, details, seq, prev_hash,"
                            " entry_hash FROM audit_log ORDER BY id");
   q.setForwardOnly(true);
