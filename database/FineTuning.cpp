@@ -398,6 +398,10 @@ int64_t registerTrainedModel(StudyDatabase& db, const std::string& packageDir,
 
 void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& modalityIn)
 {
+  // The default model changes every user's predictions: coordinators and admins only.
+  if (const User& me = db.currentUser(); me.role != Role::Admin && me.role != Role::Coordinator)
+    throw Error("only a coordinator or an admin may promote a model (user " + me.username + " is a " +
+                to_string(me.role) + ")");
   const std::string modality = normalizeModality(modalityIn);
   std::string label;
   for (const ModelVersion& m : db.modelVersions())
