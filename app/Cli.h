@@ -26,6 +26,8 @@ public:
   bool has(const QString& name) const { return m_values.contains(name); }
   QString value(const QString& name, const QString& fallback = {}) const { return m_values.value(name, fallback); }
   int intValue(const QString& name, int fallback, bool* ok = nullptr) const;
+  /// The option names given (without "--").
+  QStringList keys() const { return m_values.keys(); }
   QString error; // unknown option or missing value
   QStringList unknown;
 

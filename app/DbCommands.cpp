@@ -17,6 +17,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 
 #include <algorithm>
@@ -61,6 +62,23 @@ StudyDatabase::OpenOptions openOptions(const Args& a)
   return o;
 }
 
+/// Options the synopsis does not name (plus --db and --user) are usage errors: a mistyped
+/// --user must not quietly run the command as the login user.
+bool unknownOption(const Args& a, const QString& synopsis)
+{
+  static const QRegularExpression option("--([a-z][a-z-]*)");
+  QStringList allowed{ "db", "user" };
+  for (auto it = option.globalMatch(synopsis); it.hasNext();)
+    allowed << it.next().captured(1);
+  for (const QString& key : a.keys())
+    if (!allowed.contains(key))
+    {
+      printError("unknown option --" + key + "; usage: " + synopsis);
+      return true;
+    }
+  return false;
+}
+
 bool usageError(const Args& a, const QString& synopsis, int minPos, int maxPos)
 {
   if (!a.error.isEmpty())
@@ -68,6 +86,8 @@ bool usageError(const Args& a, const QString& synopsis, int minPos, int maxPos)
     printError(a.error);
     return true;
   }
+  if (unknownOption(a, synopsis))
+    return true;
   if (a.positionals.size() < minPos || (maxPos >= 0 && a.positionals.size() > maxPos))
   {
     printError("usage: " + synopsis);
@@ -440,6 +460,8 @@ int dbUser(const QStringList& args)
     printError(a.error.isEmpty() ? "usage: " + synopsis : a.error);
     return Usage;
   }
+  if (unknownOption(a, synopsis))
+    return Usage;
   const QString verb = a.positionals[0];
   auto needs = [&](int n) {
     if (a.positionals.size() == n)

@@ -618,6 +618,12 @@ private slots:
     QCOMPARE(r.code, 1);
     r = runPanseg({ "db", "user", "role", "carla", "wizard", "--db", db }, "root-admin");
     QCOMPARE(r.code, 2);
+    // A mistyped --user is a usage error, not a silent run as the login user.
+    r = runPanseg({ "db", "user", "add", "x", "--role", "admin", "--db", db, "--usr", "root-admin" }, "carla");
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("unknown option --usr"), qPrintable(show(r)));
+    r = runPanseg({ "db", "list", "--db", db, "--usr", "carla" });
+    QCOMPARE(r.code, 2);
     r = runPanseg({ "db", "user", "list", "--db", db, "--json" }, "root-admin");
     const QJsonArray users = QJsonDocument::fromJson(r.out.toUtf8()).object()["users"].toArray();
     QCOMPARE(users.size(), 3);
