@@ -1039,8 +1039,11 @@ void StudyDatabase::setUserRole(int64_t userId, Role role)
 
 namespace
 {
-void requireAdmin(const User& u, const std::string& what)
+void requireAdmin(const User& u, const std::string& what, bool server)
 {
+  // On a server an account is also a database role with a password: panseg server user ...
+  if (server)
+    throw Error("on a database server, accounts are managed with panseg server user add|list|role|disable|enable");
   if (u.role != Role::Admin)
     throw Error("only an admin may " + what + " (user " + u.username + " is a " + to_string(u.role) + ")");
 }
@@ -1048,14 +1051,14 @@ void requireAdmin(const User& u, const std::string& what)
 
 User StudyDatabase::addUserAsAdmin(const std::string& username, Role role, const std::string& displayName)
 {
-  requireAdmin(d->user, "add users");
+  requireAdmin(d->user, "add users", d->server);
   addUser(username, role, displayName); // not the first user: an admin exists, the role is kept
   return *userByName(username);
 }
 
 void StudyDatabase::setUserRoleAsAdmin(const std::string& username, Role role)
 {
-  requireAdmin(d->user, "change roles");
+  requireAdmin(d->user, "change roles", d->server);
   const auto u = userByName(username);
   if (!u)
     throw Error("no user " + username + " in " + d->dbPath);
@@ -1066,7 +1069,7 @@ void StudyDatabase::setUserRoleAsAdmin(const std::string& username, Role role)
 
 void StudyDatabase::setUserActive(const std::string& username, bool active)
 {
-  requireAdmin(d->user, active ? "enable users" : "disable users");
+  requireAdmin(d->user, active ? "enable users" : "disable users", d->server);
   const std::string what = (active ? "enable user " : "disable user ") + username;
   WriteTransaction tx(*d, what);
   const QVariant id = d->scalar("SELECT id FROM users WHERE username = ?", { qs(username) }, what);
