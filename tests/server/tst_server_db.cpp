@@ -13,6 +13,7 @@
 #include "database/StudyReport.h"
 #include "database/server/ChangeListener.h"
 #include "database/server/ServerAdmin.h"
+#include "database/server/ServerSecurity.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -150,7 +151,7 @@ private slots:
     const ServerInitReport r = initServer(uri("owner1"), pw("owner-password"));
     QCOMPARE(r.owner, std::string("owner1"));
     QVERIFY(r.schemaVersion >= 4);
-    QCOMPARE(r.securityVersion, 1);
+    QCOMPARE(r.securityVersion, serverSecurityVersion());
     QVERIFY(QString::fromStdString(r.database).indexOf("owner-password") < 0);
     // Running it again changes nothing and fails on nothing.
     QCOMPARE(initServer(uri("owner1"), pw("owner-password")).schemaVersion, r.schemaVersion);
@@ -330,6 +331,12 @@ private slots:
     QCOMPARE(out, QString("4"));
     QCOMPARE(bob.masksOf(ReaderStudy(bob).study(serverStudy).seriesIds.front()).size(), size_t(2));
     QVERIFY(bob.verifyFiles().empty());
+    // One audit hash chain across the server's users (readers find its head through
+    // panseg_audit_head(), which row-level security does not limit); only exempt roles verify it.
+    const AuditChainReport chain = sc.verifyAuditChain();
+    QVERIFY2(chain.ok, chain.problem.c_str());
+    QVERIFY(chain.entries > 10);
+    QVERIFY(errorOf([&] { bob.verifyAuditChain(); }).contains("only the owner, admins and coordinators"));
   }
 
   void liveUpdatesAcrossWorkstationsAndRestarts()
