@@ -6,6 +6,7 @@
 #include "core/AtomicFile.h"
 #include "core/io/ImageIO.h"
 #include "database/FineTuning.h"
+#include "database/ImagePaths.h"
 #include "database/ModelRegistry.h"
 #include "database/StudyDatabase.h"
 #include "ui/WorkerClient.h"
@@ -226,7 +227,7 @@ int predict(int argc, char** argv, const QStringList& args)
                    .arg(QString::fromStdString(database->currentUser().username)));
       return Failed;
     }
-    inputArg = QString::fromStdString(series->sourcePath);
+    inputArg = QString::fromStdString(db::localImagePath(series->sourcePath)); // PANSEG_PATH_MAP
     if (modelArg.isEmpty() && series->modality != db::Modality::Other)
     {
       // The model promoted for the series' modality (panseg model promote), verified.

@@ -5,6 +5,7 @@
 #include "core/Error.h"
 #include "database/SqlDialect.h"
 #include "database/StudyDatabase.h"
+#include "database/server/Connection.h"
 
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -28,6 +29,8 @@ public:
   /// busy database.
   QSqlQuery exec(const std::string& sql, const QVariantList& binds, const std::string& what) const
   {
+    if (m_db.isServer())
+      reviveIfLost(m_conn, m_db.dialect().connectionSetup(30000));
     QSqlQuery q(m_conn);
     // Without binds the statement runs as it is: PostgreSQL cannot prepare BEGIN or COMMIT.
     bool ok = false;
@@ -86,6 +89,6 @@ public:
 
 protected:
   const StudyDatabase& m_db;
-  QSqlDatabase m_conn;
+  mutable QSqlDatabase m_conn;
 };
 } // namespace panseg::db::detail

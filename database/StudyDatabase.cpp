@@ -5,8 +5,10 @@
 #include "core/io/ImageIO.h"
 #include "database/Blinding.h"
 #include "database/ContentHash.h"
+#include "database/ImagePaths.h"
 #include "database/Schema.h"
 #include "database/SqlDialect.h"
+#include "database/server/Connection.h"
 #include "database/server/ServerSecurity.h"
 
 #include <QCryptographicHash>
@@ -175,6 +177,7 @@ struct StudyDatabase::Impl
 {
   SqlDialect dialect = SqlDialect::sqlite();
   bool server = false; // PostgreSQL (server mode): masks in mask_blobs, identity from the server
+  mutable bool inTransaction = false; // a WriteTransaction is open on this connection
   OpenOptions options;
   std::string folder;
   std::string dbPath;
@@ -260,6 +263,7 @@ struct StudyDatabase::Impl
 
   QSqlQuery prepare(const std::string& sql) const
   {
+    revive();
     QSqlQuery q(db);
     if (!q.prepare(qs(sql)))
       throw sqlError(q.lastError(), "prepare a statement");
@@ -276,8 +280,17 @@ struct StudyDatabase::Impl
     }
   }
 
+  /// Server mode: reopens a connection the server dropped (restart) before the next statement.
+  void revive() const
+  {
+    if (server && !inTransaction) // never continue a transaction on a new connection
+      reviveIfLost(const_cast<QSqlDatabase&>(db), dialect.connectionSetup(options.busyTimeoutMs));
+  }
+
   void execDirect(const std::string& sql, const std::string& what) const
   {
+    if (sql.rfind("ROLLBACK", 0) != 0 && sql.rfind("COMMIT", 0) != 0)
+      revive();
     QSqlQuery q(db);
     if (!q.exec(qs(sql)))
     {
@@ -494,11 +507,13 @@ public:
   {
     m_d.execDirect(m_d.dialect.beginWrite(), what);
     m_active = true;
+    m_d.inTransaction = true;
     if (const std::string lock = m_d.dialect.writeLock(); !lock.empty())
       m_d.execDirect(lock, what);
   }
   ~WriteTransaction()
   {
+    m_d.inTransaction = false;
     if (m_active)
     {
       QSqlQuery q(m_d.db);
@@ -509,6 +524,7 @@ public:
   {
     m_d.execDirect("COMMIT", m_what);
     m_active = false;
+    m_d.inTransaction = false;
   }
   WriteTransaction(const WriteTransaction&) = delete;
   WriteTransaction& operator=(const WriteTransaction&) = delete;
@@ -1285,12 +1301,14 @@ Image StudyDatabase::loadImage(int64_t seriesId, bool verifyContent) const
   if (!s)
     throw Error("no series with id " + std::to_string(seriesId) + " in " + d->dbPath);
   std::error_code ec;
-  if (!fs::exists(s->sourcePath, ec))
+  const std::string path = localImagePath(s->sourcePath); // PANSEG_PATH_MAP (ImagePaths.h)
+  const std::string mapped = path == s->sourcePath ? std::string() : " (mapped to " + path + " by PANSEG_PATH_MAP)";
+  if (!fs::exists(path, ec))
     throw Error("the image of series " + std::to_string(seriesId) + " is stored by reference at " + s->sourcePath +
-                ", which no longer exists (moved or deleted?)");
-  Image img = readImage(s->sourcePath);
+                mapped + ", which does not exist on this workstation (moved, deleted, or a share not mounted?)");
+  Image img = readImage(path);
   if (verifyContent && imageContentHash(img) != s->contentHash)
-    throw Error("the image of series " + std::to_string(seriesId) + " at " + s->sourcePath +
+    throw Error("the image of series " + std::to_string(seriesId) + " at " + path + mapped +
                 " has changed since it was imported (its content hash differs); import it again as a new series");
   return img;
 }

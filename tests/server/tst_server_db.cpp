@@ -388,9 +388,27 @@ private slots:
     QVERIFY(errorOf([&] { carol.masksOf(series); }).contains("not reachable"));
     QString why;
     QVERIFY2(m_pg.restart(&why), qPrintable(why));
-    // A new session works again once the server is back; nothing was lost.
+    // A new session works again once the server is back; nothing was lost. The session that
+    // saw the server go away reconnects by itself on its next statement.
     StudyDatabase again(uri("carol"), pw("carol-password"));
     QCOMPARE(again.masksOf(series).size(), size_t(2));
+    QCOMPARE(carol.masksOf(series).size(), size_t(2));
+  }
+
+  void imagePathsMapToThisWorkstation()
+  {
+    // The series were imported from m_tmp; another workstation mounts the same folder elsewhere.
+    StudyDatabase carol(uri("carol"), pw("carol-password"));
+    const auto s = carol.listSeries().front();
+    QTemporaryDir elsewhere;
+    const QString mount = elsewhere.path() + "/share";
+    QVERIFY(QFile::link(m_tmp.path(), mount));
+    const QString recordedFolder = QFileInfo(QString::fromStdString(s.sourcePath)).absolutePath();
+    qputenv("PANSEG_PATH_MAP", QString("/nowhere/else=/x;%1=%2").arg(recordedFolder, mount).toUtf8());
+    QCOMPARE(carol.loadImage(s.id).geometry.size, s.geometry.size);
+    qputenv("PANSEG_PATH_MAP", QString("%1=%2/missing").arg(recordedFolder, mount).toUtf8());
+    QVERIFY(errorOf([&] { carol.loadImage(s.id); }).contains("mapped to"));
+    qunsetenv("PANSEG_PATH_MAP");
   }
 
   void sqliteModeRefusesServerCommands()
