@@ -51,4 +51,9 @@ bool needsVirtualDisplay();
 /// Runs `panseg ARGS` again under xvfb-run and returns its exit code.
 int rerunUnderXvfb(char** argv, const QStringList& args);
 void printError(const QString& message);
+/// The application object of a headless subcommand (HeadlessApp.cpp): QCoreApplication, or with
+/// `gui` a QGuiApplication on the offscreen platform (never a display). main() releases it (after
+/// flushing stdout) before returning, so nothing Qt is torn down during exit().
+void ensureHeadlessApplication(bool gui);
+void releaseHeadlessApplication();
 } // namespace panseg::cli
