@@ -2,7 +2,7 @@
 // A real study database in a temporary folder for the review-workstation tests: "coord" (the
 // first user: admin), coordinator "carol", readers alice and bob, `n` phantom CT series whose
 // images are NIfTI files beside the database, and an AI mask version of every series (model
-// "demo 1", run by alice) also written as a file, as the GUI's prediction would have left it.
+// "demo 1", run by alice unless told otherwise) also written as a file, as the GUI's prediction would have left it.
 #include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
 #include "database/ContentHash.h"
@@ -38,8 +38,8 @@ struct Fixture
   std::vector<LabelMask> truths;
 };
 
-/// Fills `f` (call with QVERIFY(!QTest::currentTestFailed()) after).
-inline void setUp(Fixture& f, int n)
+/// Fills `f` (call with QVERIFY(!QTest::currentTestFailed()) after). `aiAuthor` ran the model.
+inline void setUp(Fixture& f, int n, const std::string& aiAuthor = "alice")
 {
   QVERIFY(f.tmp.isValid());
   f.dir = f.tmp.path() + "/db";
@@ -79,7 +79,7 @@ inline void setUp(Fixture& f, int n)
   m.modelId = "demo";
   m.version = "1";
   const int64_t model = db.registerModelVersion(m);
-  StudyDatabase alice(f.dir.toStdString(), as("alice"));
+  StudyDatabase alice(f.dir.toStdString(), as(aiAuthor));
   for (int i = 0; i < n; ++i)
   {
     MaskProvenance p;

@@ -8,3 +8,13 @@ if(TARGET panseg_ui AND TARGET panseg)
   target_compile_definitions(tst_review_cli PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>")
   add_dependencies(tst_review_cli panseg)
 endif()
+if(TARGET panseg_ui)
+  panseg_add_test(tst_review_workstation SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_review_workstation.cpp
+                  ${CMAKE_CURRENT_LIST_DIR}/ReviewFixture.h LIBS panseg_ui panseg_database panseg_io GUI)
+  set_tests_properties(tst_review_workstation PROPERTIES TIMEOUT 600)
+  if(TARGET panseg-worker)
+    target_compile_definitions(tst_review_workstation PRIVATE PANSEG_WORKER_PATH="$<TARGET_FILE:panseg-worker>"
+                               PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+    add_dependencies(tst_review_workstation panseg-worker)
+  endif()
+endif()
