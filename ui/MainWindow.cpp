@@ -140,6 +140,13 @@ MainWindow::MainWindow(QWidget* parent)
   buildToolBar();
   buildEditToolBar();
   {
+    // Earlier versions kept these per operating-system account, where every PanSeg user of a
+    // shared login saw them: they are dropped, never shown to anyone.
+    QSettings legacy = makeSettings();
+    for (const char* key : {kRecentKey, "predict/modelDir", "predict/fast"})
+      legacy.remove(QLatin1String(key));
+  }
+  {
     // Per-user settings and recovery folder for the default user (setActingUser changes them).
     const QString user = m_user;
     m_user.clear();

@@ -140,6 +140,9 @@ private slots:
       QCOMPARE(alice.recentFiles().size(), 2);
       QVERIFY(alice.recentFiles().first().endsWith(QFileInfo(f.aiMaskPaths[0]).fileName()));
     }
+    // A list kept per operating-system account by an earlier version is dropped, never shown.
+    QSettings(QStringLiteral("PanSeg"), QStringLiteral("PanSeg Workstation"))
+        .setValue("viewer/recentFiles", QStringList{"mask|" + f.aiMaskPaths[0]});
     // bob, on the same account, gets his own (empty) list, in the API and in File > Recent Files.
     MainWindow bob;
     bob.setActingUser("bob");
@@ -152,6 +155,7 @@ private slots:
     for (QAction* a : recent->actions())
       QVERIFY2(!a->text().contains("pred") && !a->toolTip().contains("pred"), qPrintable(a->text()));
     QVERIFY(bob.userSettingsKey("predict/modelDir") != MainWindow::settingsKeyFor("alice", "predict/modelDir"));
+    QVERIFY(!QSettings(QStringLiteral("PanSeg"), QStringLiteral("PanSeg Workstation")).contains("viewer/recentFiles"));
     // Back to alice: hers are still there.
     bob.setActingUser("alice");
     QCOMPARE(bob.recentFiles().size(), 2);
