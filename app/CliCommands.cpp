@@ -129,7 +129,9 @@ int info(const QStringList& args)
   Args a(args, { "json" });
   if (!checkArgs(a, 1, 1, "panseg info PATH [--json]"))
     return Usage;
-  const Image img = readImage(a.positionals[0].toStdString());
+  ReadOptions read;
+  read.allowUnknownSpacing = true; // shown, marked unknown; volume/import refuse such images
+  const Image img = readImage(a.positionals[0].toStdString(), {}, read);
   const auto [mn, mx] = std::minmax_element(img.voxels.begin(), img.voxels.end());
   const Geometry& g = img.geometry;
   if (a.has("json"))
@@ -139,6 +141,12 @@ int info(const QStringList& args)
     o["format"] = QString::fromStdString(img.info.format);
     o["size"] = QJsonArray{ qint64(g.size[0]), qint64(g.size[1]), qint64(g.size[2]) };
     o["spacing_mm"] = arr3(g.spacingMm);
+    o["spacing_known"] = img.info.spacingKnown;
+    QJsonArray warnings;
+    for (const auto& w : img.info.warnings)
+      warnings.append(QString::fromStdString(w));
+    if (!warnings.isEmpty())
+      o["warnings"] = warnings;
     o["origin_mm"] = arr3(g.originMm);
     QJsonArray dir;
     for (double d : g.direction)
@@ -162,7 +170,11 @@ int info(const QStringList& args)
   std::printf("format:      %s%s\n", img.info.format.c_str(),
               img.info.pixelType.empty() ? "" : (" (" + img.info.pixelType + ")").c_str());
   std::printf("size:        %lld x %lld x %lld voxels\n", (long long)g.size[0], (long long)g.size[1], (long long)g.size[2]);
-  std::printf("spacing:     %.4f x %.4f x %.4f mm\n", g.spacingMm[0], g.spacingMm[1], g.spacingMm[2]);
+  if (img.info.spacingKnown)
+    std::printf("spacing:     %.4f x %.4f x %.4f mm\n", g.spacingMm[0], g.spacingMm[1], g.spacingMm[2]);
+  else
+    std::printf("spacing:     unknown (%s), shown as %.4f x %.4f x %.4f mm\n", img.info.spacingNote.c_str(),
+                g.spacingMm[0], g.spacingMm[1], g.spacingMm[2]);
   std::printf("origin:      (%.3f, %.3f, %.3f) mm LPS\n", g.originMm[0], g.originMm[1], g.originMm[2]);
   std::printf("direction:   [%.4f %.4f %.4f; %.4f %.4f %.4f; %.4f %.4f %.4f] (%s)\n", g.direction[0], g.direction[1],
               g.direction[2], g.direction[3], g.direction[4], g.direction[5], g.direction[6], g.direction[7],
@@ -171,6 +183,8 @@ int info(const QStringList& args)
   std::printf("intensity:   %g .. %g\n", double(*mn), double(*mx));
   if (img.info.dicomFileCount > 0)
     std::printf("dicom files: %d\n", img.info.dicomFileCount);
+  for (const auto& w : img.info.warnings)
+    std::printf("warning:     %s\n", w.c_str());
   for (const auto& [k, v] : img.info.tags)
     if (k != "SeriesKey")
       std::printf("  %-22s %s\n", k.c_str(), v.c_str());

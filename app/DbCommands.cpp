@@ -409,12 +409,14 @@ std::vector<StudyDatabase::NewSeries> syntheticRows(int n)
 int importCommand(const QStringList& args)
 {
   ensureCoreApplication();
-  const Args a(args, { "json", "verbose" });
-  const QString synopsis = "panseg import PATH... [--db DIR] [--center NAME] [--mask-state STATE] [--json] [--verbose]";
+  const Args a(args, { "json", "verbose", "accept-gaps" });
+  const QString synopsis =
+    "panseg import PATH... [--db DIR] [--center NAME] [--mask-state STATE] [--accept-gaps] [--json] [--verbose]";
   if (usageError(a, synopsis, 1, -1))
     return Usage;
   ImportOptions options;
   options.center = a.value("center").toStdString();
+  options.acceptGaps = a.has("accept-gaps");
   if (a.has("mask-state"))
   {
     const auto s = parseMaskState(a.value("mask-state").toStdString());
@@ -453,6 +455,7 @@ int importCommand(const QStringList& args)
                            { "duplicate_masks", issues(r.duplicateMasks) },
                            { "skipped", issues(r.skipped) },
                            { "failures", issues(r.failures) },
+                           { "flagged", issues(r.flagged) },
                            { "cancelled", r.cancelled },
                            { "seconds", r.seconds } });
   else
@@ -468,6 +471,12 @@ int importCommand(const QStringList& args)
       if (a.has("verbose"))
         for (const auto& s : r.skipped)
           std::printf("  %s: %s\n", s.path.c_str(), s.reason.c_str());
+    }
+    if (!r.flagged.empty())
+    {
+      std::printf("flagged %zu (imported with an accepted defect):\n", r.flagged.size());
+      for (const auto& f : r.flagged)
+        std::printf("  %s: %s\n", f.path.c_str(), f.reason.c_str());
     }
     if (!r.failures.empty())
     {
@@ -673,7 +682,7 @@ int benchDb(const QStringList& argsIn)
 QString dbUsage()
 {
   return QStringLiteral(
-    "  panseg import PATH... [--db DIR] [--center NAME] [--mask-state STATE] [--json] [--verbose]\n"
+    "  panseg import PATH... [--db DIR] [--center NAME] [--mask-state STATE] [--accept-gaps] [--json] [--verbose]\n"
     "                                   add DICOM folders, NIfTI/NRRD/MHA files and image+mask pairs to the\n"
     "                                   study database (duplicates are recognised by content)\n"
     "  panseg db list [--db DIR] [--modality M] [--search TEXT] [--center NAME] [--json]\n"

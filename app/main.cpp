@@ -3,10 +3,13 @@
 #include "Cli.h"
 #include "DbCommands.h"
 #include "SegCommands.h"
+#include "ServerCommands.h"
 #include "VolumeCommands.h"
 #include "EditBench.h"
 #include "StudyCommands.h"
 #include "TrainCommands.h"
+
+#include "database/StudyDatabase.h"
 
 #include <QFileInfo>
 
@@ -34,11 +37,17 @@ static int dispatch(int argc, char** argv)
     text.replace("  panseg --version", studyUsage() + "  panseg --version");
     text.replace("  panseg --version", volumeUsage() + "  panseg --version");
     text.replace("  panseg --version", trainUsage() + "  panseg --version");
+    text.replace("  panseg --version", serverUsage() + "  panseg --version");
     std::printf("%s", qPrintable(text));
     return Ok;
   }
+  // Server mode: a password the server asks for and libpq did not find is asked on the
+  // terminal, as psql does (database/StudyDatabase.h).
+  panseg::db::StudyDatabase::setDefaultPasswordPrompt(terminalPassword);
   try
   {
+    if (cmd == "server")
+      return serverCommand(rest);
     if (cmd == "export-seg")
       return exportSegCommand(rest);
     if (cmd == "import-seg")

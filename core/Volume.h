@@ -43,6 +43,9 @@ struct ImageInfo
   int dicomFileCount = 0;
   std::string pixelType; // component type in the file, e.g. "int16"
   std::map<std::string, std::string> tags; // selected DICOM tags (PatientID, SeriesDescription, ...)
+  bool spacingKnown = true;  // false: the file gives no voxel spacing (geometry shows 1 mm)
+  std::string spacingNote;   // why it is unknown, e.g. "no PixelSpacing"
+  std::vector<std::string> warnings; // accepted defects the user should see (e.g. a slice gap)
 };
 
 struct Image : Volume<float>

@@ -408,7 +408,7 @@ void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& 
                 " in the registry (see panseg db models)");
   const Sql sql(db);
   const std::string what = "promote model version " + std::to_string(modelVersionId);
-  sql.exec(SqlDialect::sqlite().beginWrite(), {}, what);
+  sql.beginWrite(what);
   try
   {
     QSqlQuery q = sql.exec("SELECT model_version_id FROM model_defaults WHERE modality = ?",
@@ -418,9 +418,10 @@ void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& 
     const User& u = db.currentUser();
     const QVariant userId =
         u.id > 0 ? QVariant(qlonglong(u.id)) : QVariant(QMetaType::fromType<qlonglong>());
-    sql.exec("INSERT OR REPLACE INTO model_defaults (modality, model_version_id, promoted_by, "
-             "promoted_at)"
-             " VALUES (?, ?, ?, ?)",
+    sql.exec("INSERT INTO model_defaults (modality, model_version_id, promoted_by, promoted_at)"
+             " VALUES (?, ?, ?, ?) ON CONFLICT (modality) DO UPDATE SET"
+             " model_version_id = excluded.model_version_id, promoted_by = excluded.promoted_by,"
+             " promoted_at = excluded.promoted_at",
              {qs(modality), qlonglong(modelVersionId), userId, now}, what);
     QJsonObject details{{"modality", qs(modality)}, {"model", qs(label)}};
     details.insert("previous_model_version_id",

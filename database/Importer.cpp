@@ -8,6 +8,7 @@
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
@@ -438,7 +439,9 @@ private:
     Image img;
     try
     {
-      img = readImage(item.readPath, [this](double) { return !cancelled(); });
+      ReadOptions read;
+      read.acceptGaps = m_options.acceptGaps;
+      img = readImage(item.readPath, [this](double) { return !cancelled(); }, read);
     }
     catch (const std::exception& e)
     {
@@ -516,16 +519,26 @@ private:
       s.sourcePath = item.readPath;
       s.contentHash = imageContentHash(img);
       s.fileCount = item.dicom ? img.info.dicomFileCount : 1;
-      s.auditDetails = QJsonDocument(QJsonObject{ { "modality_reason", QString::fromStdString(guess.reason) } })
-                         .toJson(QJsonDocument::Compact)
-                         .toStdString();
+      QJsonObject audit{ { "modality_reason", QString::fromStdString(guess.reason) } };
+      if (!img.info.warnings.empty())
+      {
+        QJsonArray w;
+        for (const auto& text : img.info.warnings)
+          w.append(QString::fromStdString(text));
+        audit["warnings"] = w;
+      }
+      s.auditDetails = QJsonDocument(audit).toJson(QJsonDocument::Compact).toStdString();
       const auto added = m_db.addSeries(s);
       item.seriesId = added.id;
       if (added.duplicate)
         m_report.duplicateSeries.push_back(
           { item.readPath, "same content as series " + std::to_string(added.id) + " already in the database" });
       else
+      {
         m_report.importedSeries.push_back(added.id);
+        for (const auto& text : img.info.warnings)
+          m_report.flagged.push_back({ item.readPath, "series " + std::to_string(added.id) + ": " + text });
+      }
     }
     catch (const std::exception& e)
     {

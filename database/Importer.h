@@ -20,7 +20,8 @@
 //     (e.g. LAS against a DICOM series' LPS) is reoriented (never resampled), and says so in its
 //     note. Several candidates or none: the mask is skipped with the reason.
 // Each series and each mask is one transaction; a failure is reported with its reason and
-// leaves nothing of that item behind. Duplicates (same content hash) are counted, not added.
+// leaves nothing of that item behind, and the import goes on with the next item (a damaged or
+// hostile file is refused by core/io with one line, never a crash: core/io/README.md). Duplicates (same content hash) are counted, not added.
 // Images are stored by reference (absolute path + content hash); masks are copied into the
 // data folder (files/masks) as new immutable versions with source "import".
 
@@ -38,6 +39,9 @@ struct ImportOptions
   std::string center;                    // site for series whose tags name none (overrides tags when set)
   MaskState maskState = MaskState::Draft; // review state of imported masks
   const std::atomic<bool>* cancel = nullptr; // set from another thread to stop after the current item
+  /// A DICOM series with unreadable slices is refused unless this is set; then its readable
+  /// slices are imported and the series is listed in ImportReport::flagged with the gap.
+  bool acceptGaps = false;
 };
 
 struct ImportProgress
@@ -64,6 +68,7 @@ struct ImportReport
   std::vector<ImportIssue> duplicateMasks;
   std::vector<ImportIssue> failures; // could not be read or stored
   std::vector<ImportIssue> skipped;  // deliberately not imported (no image for a mask, not an image, ...)
+  std::vector<ImportIssue> flagged;  // imported with a defect the user accepted (a slice gap); also in the audit
   bool cancelled = false;
   double seconds = 0.0;
 

@@ -79,13 +79,13 @@ public:
   }
 };
 
-/// BEGIN IMMEDIATE ... COMMIT, rolled back unless committed.
+/// A write transaction (SharedSql::beginWrite) ... COMMIT, rolled back unless committed.
 class Transaction
 {
 public:
   Transaction(const Sql& sql, const std::string& what) : m_sql(sql)
   {
-    m_sql.exec(SqlDialect::sqlite().beginWrite(), {}, what);
+    m_sql.beginWrite(what);
     m_active = true;
   }
   ~Transaction()
@@ -656,6 +656,46 @@ int64_t ReaderStudy::submitRead(int64_t readId, const LabelMask& mask, const std
   return maskId;
 }
 
+namespace
+{
+/// Approve or return a submitted read: the read and its mask version change state in ONE write
+/// transaction, each only if it is still "submitted", so that two coordinators (one approving,
+/// one returning) cannot both win: the second finds nothing left to change and is told so.
+void reviewRead(const StudyDatabase& db, const ReadRecord& r, const char* readState, const char* maskState,
+                const std::string& comment, const QDateTime& at, const char* action)
+{
+  const Sql sql(db);
+  const std::string what = std::string(action) + " read " + std::to_string(r.id);
+  Transaction tx(sql, what);
+  const int changed =
+      sql.exec("UPDATE reader_study_reads SET state = ?, reviewed_by = ?, reviewed_at = ?, comment = ?"
+               " WHERE id = ? AND state = 'submitted'",
+               {readState, qlonglong(db.currentUser().id), qs(iso(at)), qs(comment), qlonglong(r.id)}, what)
+          .numRowsAffected();
+  if (changed != 1)
+  {
+    const QVariant now =
+        sql.scalar("SELECT state FROM reader_study_reads WHERE id = ?", {qlonglong(r.id)}, what);
+    throw Error("cannot " + what + ": someone else has just changed it (it is now " +
+                now.toString().toStdString() + ")");
+  }
+  const int masks =
+      sql.exec("UPDATE mask_versions SET state = ?, state_changed_at = ? WHERE id = ? AND state = 'submitted'",
+               {maskState, qs(iso(at)), qlonglong(r.maskVersionId)}, what)
+          .numRowsAffected();
+  if (masks != 1)
+    throw Error("cannot " + what + ": its mask version " + std::to_string(r.maskVersionId) +
+                " is no longer submitted");
+  QJsonObject maskDetails{{"from", "submitted"}, {"to", maskState}};
+  if (!comment.empty())
+    maskDetails["note"] = qs(comment);
+  sql.audit("set-mask-state", "mask_versions", r.maskVersionId, maskDetails, at);
+  sql.audit(std::string(action) + "-read", "reader_study_reads", r.id,
+            QJsonObject{{"mask_version", qint64(r.maskVersionId)}, {"comment", qs(comment)}}, at);
+  tx.commit();
+}
+} // namespace
+
 void ReaderStudy::approveRead(int64_t readId, const std::string& comment)
 {
   requireCoordinator(m_db, "approve a read");
@@ -663,18 +703,7 @@ void ReaderStudy::approveRead(int64_t readId, const std::string& comment)
   if (r.state != ReadState::Submitted)
     throw Error("cannot approve read " + std::to_string(readId) + ": it is " + to_string(r.state) +
                 ", not submitted");
-  m_db.setMaskState(r.maskVersionId, MaskState::Approved, comment);
-  const Sql sql(m_db);
-  const QDateTime at = now();
-  Transaction tx(sql, "approve a read");
-  sql.exec("UPDATE reader_study_reads SET state = 'approved', reviewed_by = ?, reviewed_at = ?, "
-           "comment = ?"
-           " WHERE id = ?",
-           {qlonglong(m_db.currentUser().id), qs(iso(at)), qs(comment), qlonglong(readId)},
-           "approve a read");
-  sql.audit("approve-read", "reader_study_reads", readId,
-            QJsonObject{{"mask_version", qint64(r.maskVersionId)}, {"comment", qs(comment)}}, at);
-  tx.commit();
+  reviewRead(m_db, r, "approved", "approved", comment, now(), "approve");
 }
 
 void ReaderStudy::returnRead(int64_t readId, const std::string& comment)
@@ -686,18 +715,7 @@ void ReaderStudy::returnRead(int64_t readId, const std::string& comment)
   if (r.state != ReadState::Submitted)
     throw Error("cannot return read " + std::to_string(readId) + ": it is " + to_string(r.state) +
                 ", not submitted");
-  m_db.setMaskState(r.maskVersionId, MaskState::Draft, comment);
-  const Sql sql(m_db);
-  const QDateTime at = now();
-  Transaction tx(sql, "return a read");
-  sql.exec("UPDATE reader_study_reads SET state = 'returned', reviewed_by = ?, reviewed_at = ?, "
-           "comment = ?"
-           " WHERE id = ?",
-           {qlonglong(m_db.currentUser().id), qs(iso(at)), qs(comment), qlonglong(readId)},
-           "return a read");
-  sql.audit("return-read", "reader_study_reads", readId,
-            QJsonObject{{"mask_version", qint64(r.maskVersionId)}, {"comment", qs(comment)}}, at);
-  tx.commit();
+  reviewRead(m_db, r, "returned", "draft", comment, now(), "return");
 }
 
 void ReaderStudy::rateAiMask(int64_t studyId, int64_t seriesId, AiRating rating)

@@ -29,14 +29,26 @@ public:
   QSqlQuery exec(const std::string& sql, const QVariantList& binds, const std::string& what) const
   {
     QSqlQuery q(m_conn);
-    if (!q.prepare(QString::fromStdString(sql)))
-      throw Error("cannot " + what + " (" + m_db.databasePath() + "): " + q.lastError().text().toStdString());
-    for (const auto& b : binds)
-      q.addBindValue(b);
-    if (!q.exec())
+    // Without binds the statement runs as it is: PostgreSQL cannot prepare BEGIN or COMMIT.
+    bool ok = false;
+    if (binds.isEmpty())
+      ok = q.exec(QString::fromStdString(sql));
+    else
+    {
+      if (!q.prepare(QString::fromStdString(sql)))
+        throw Error("cannot " + what + " (" + m_db.databasePath() + "): " + q.lastError().text().toStdString());
+      for (const auto& b : binds)
+        q.addBindValue(b);
+      ok = q.exec();
+    }
+    if (!ok)
     {
       const std::string text = q.lastError().text().toStdString();
-      if (SqlDialect::sqlite().isBusyError(text))
+      // PostgreSQL: a failed statement aborts the transaction; end it now, so that the
+      // statement can be released and nothing runs on in an aborted transaction.
+      if (m_db.isServer())
+        rollback();
+      if (m_db.dialect().isBusyError(text))
         throw Error("cannot " + what + ": the study database " + m_db.databasePath() + " is busy; try again");
       throw Error("cannot " + what + " (" + m_db.databasePath() + "): " + text);
     }
@@ -47,6 +59,23 @@ public:
   {
     QSqlQuery q = exec(sql, binds, what);
     return q.next() ? q.value(0) : QVariant();
+  }
+  /// Starts a write transaction holding the database's write lock (StudyDatabase's rule).
+  void beginWrite(const std::string& what) const
+  {
+    exec(m_db.dialect().beginWrite(), {}, what);
+    if (const std::string lock = m_db.dialect().writeLock(); !lock.empty())
+    {
+      try
+      {
+        exec(lock, {}, what);
+      }
+      catch (...)
+      {
+        rollback();
+        throw;
+      }
+    }
   }
   void rollback() const
   {

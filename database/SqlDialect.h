@@ -14,9 +14,14 @@ class SqlDialect
 public:
   enum class Engine
   {
-    SQLite
+    SQLite,
+    PostgreSQL
   };
   static SqlDialect sqlite();
+  static SqlDialect postgresql();
+  /// True for a location that names a PostgreSQL server ("postgresql://..." or "postgres://...")
+  /// rather than a data folder.
+  static bool isServerLocation(const std::string& location);
 
   Engine engine() const { return m_engine; }
   /// Qt SQL driver name ("QSQLITE").
@@ -31,6 +36,15 @@ public:
   /// Starts a write transaction that takes the write lock at once (SQLite: BEGIN IMMEDIATE), so a
   /// writer waits for the lock up front instead of failing when it upgrades a read transaction.
   std::string beginWrite() const;
+  /// Statement run right after beginWrite() that serialises writers (PostgreSQL: a
+  /// transaction-scoped advisory lock, so that writers queue as they do on SQLite's write lock;
+  /// waits at most the lock timeout). Empty for SQLite.
+  std::string writeLock() const;
+  /// Rewrites a portable CREATE TABLE statement for this engine (PostgreSQL: INTEGER becomes
+  /// BIGINT, REAL becomes DOUBLE PRECISION, so ids and volumes keep SQLite's 64-bit range).
+  std::string adaptDdl(const std::string& sql) const;
+  /// True when an error text means "the table does not exist".
+  bool isMissingTableError(const std::string& message) const;
   /// Column type of surrogate primary keys.
   std::string idColumn() const;
   /// Triggers that refuse every UPDATE and DELETE on `table` with `message`.

@@ -1,11 +1,13 @@
 #include "database/StudyDatabase.h"
 
+#include "core/AtomicFile.h"
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
 #include "database/Blinding.h"
 #include "database/ContentHash.h"
 #include "database/Schema.h"
 #include "database/SqlDialect.h"
+#include "database/server/ServerSecurity.h"
 
 #include <QDateTime>
 #include <QJsonArray>
@@ -15,6 +17,8 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QStandardPaths>
+#include <QUrl>
+#include <QUrlQuery>
 #include <QUuid>
 #include <QVariant>
 
@@ -143,6 +147,7 @@ bool isManagedMaskName(const std::string& name)
 struct StudyDatabase::Impl
 {
   SqlDialect dialect = SqlDialect::sqlite();
+  bool server = false; // PostgreSQL (server mode): masks in mask_blobs, identity from the server
   OpenOptions options;
   std::string folder;
   std::string dbPath;
@@ -170,6 +175,8 @@ struct StudyDatabase::Impl
       return Error("cannot " + what + ": the study database " + dbPath +
                    " is busy (another process has held its write lock for more than " +
                    std::to_string(options.busyTimeoutMs / 1000) + " s); try again");
+    if (server)
+      return serverError(text, what);
     if (has("file is not a database"))
       return Error(dbPath + " is not a SQLite database (the file is corrupt or is something else); restore it from "
                             "a backup or move it away to start a new study database");
@@ -186,6 +193,42 @@ struct StudyDatabase::Impl
     return Error("cannot " + what + " (" + dbPath + "): " + text);
   }
 
+  /// Server mode: the PostgreSQL error classes users meet, each with its own line.
+  Error serverError(const std::string& text, const std::string& what) const
+  {
+    auto has = [&](const char* s) { return text.find(s) != std::string::npos; };
+    if (has("password authentication failed"))
+      return Error("sign-in to " + dbPath + " failed: wrong user name or password");
+    if (has("no password supplied"))
+      return Error("sign-in to " + dbPath +
+                   " needs a password (give it at the prompt, in PGPASSWORD or in ~/.pgpass)");
+    if (has("is not permitted to log in") || has("has expired"))
+      return Error("sign-in to " + dbPath + " refused: the account is disabled or expired; ask an administrator");
+    if (has("Connection refused") || has("could not connect") || has("server closed the connection") ||
+        has("no connection to the server") || has("terminating connection") || has("timeout expired"))
+      return Error("cannot " + what + ": the database server " + dbPath + " is not reachable (" + firstLine(text) +
+                   "); unsaved edits stay in the recovery file, try again when the server is back");
+    if (has("permission denied for database"))
+      return Error("sign-in to " + dbPath +
+                   " refused: this account may not use this database (it is not a PanSeg user there); an "
+                   "administrator adds users with panseg server user add");
+    if (has("permission denied") || has("row-level security"))
+      return Error("cannot " + what + ": your account has no permission for this on " + dbPath + " (" +
+                   firstLine(text) + ")");
+    if (has("database") && has("does not exist"))
+      return Error("the database named in " + dbPath + " does not exist on the server; check the URI");
+    if (has("SSL") || has("certificate"))
+      return Error("cannot connect securely to " + dbPath + ": " + firstLine(text));
+    return Error("cannot " + what + " (" + dbPath + "): " + firstLine(text));
+  }
+  static std::string firstLine(const std::string& text)
+  {
+    std::string t = text.substr(0, text.find('\n'));
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\r'))
+      t.pop_back();
+    return t;
+  }
+
   QSqlQuery prepare(const std::string& sql) const
   {
     QSqlQuery q(db);
@@ -197,14 +240,33 @@ struct StudyDatabase::Impl
   void run(QSqlQuery& q, const std::string& what) const
   {
     if (!q.exec())
-      throw sqlError(q.lastError(), what);
+    {
+      const QSqlError e = q.lastError();
+      endAbortedTransaction();
+      throw sqlError(e, what);
+    }
   }
 
   void execDirect(const std::string& sql, const std::string& what) const
   {
     QSqlQuery q(db);
     if (!q.exec(qs(sql)))
-      throw sqlError(q.lastError(), what);
+    {
+      const QSqlError e = q.lastError();
+      endAbortedTransaction();
+      throw sqlError(e, what);
+    }
+  }
+
+  /// PostgreSQL: a failed statement aborts the whole transaction; roll it back at once, so that
+  /// the failed statement can be released and nothing runs on in it.
+  void endAbortedTransaction() const
+  {
+    if (server)
+    {
+      QSqlQuery r(db);
+      r.exec("ROLLBACK");
+    }
   }
 
   /// First column of the first row, or an invalid QVariant when there is no row.
@@ -240,6 +302,18 @@ struct StudyDatabase::Impl
   }
 
   std::string maskFolder() const { return folder + "/" + kMaskFolder; }
+
+  /// Server mode: a private local file for a mask on its way into or out of the database.
+  std::string scratchPath(const std::string& rel) const
+  {
+    std::error_code ec;
+    const fs::path dir = fs::temp_directory_path(ec) / ("panseg-" + std::to_string(::geteuid()));
+    fs::create_directories(dir, ec);
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    return (dir / (QUuid::createUuid().toString(QUuid::Id128).left(12).toStdString() + "-" +
+                   fs::path(rel).filename().string()))
+      .string();
+  }
 };
 
 namespace
@@ -253,6 +327,8 @@ public:
   {
     m_d.execDirect(m_d.dialect.beginWrite(), what);
     m_active = true;
+    if (const std::string lock = m_d.dialect.writeLock(); !lock.empty())
+      m_d.execDirect(lock, what);
   }
   ~WriteTransaction()
   {
@@ -417,65 +493,195 @@ std::string StudyDatabase::defaultDataFolder()
 
 StudyDatabase::StudyDatabase(const std::string& dataFolder) : StudyDatabase(dataFolder, OpenOptions{}) {}
 
+namespace
+{
+/// Local mode: the data folder with panseg.sqlite and files/masks.
+void openLocalFile(StudyDatabase::Impl& d, const std::string& dataFolder)
+{
+  std::error_code ec;
+  d.folder = fs::weakly_canonical(fs::absolute(dataFolder, ec), ec).string();
+  if (d.folder.empty())
+    d.folder = dataFolder;
+  while (d.folder.size() > 1 && d.folder.back() == '/')
+    d.folder.pop_back();
+  d.dbPath = d.folder + "/" + StudyDatabase::kDatabaseFileName;
+
+  // --- the folder: present (or creatable), a folder, writable -------------------------------
+  if (fs::exists(d.folder, ec) && !fs::is_directory(d.folder, ec))
+    throw Error("the data folder " + d.folder + " is a file, not a folder");
+  if (!fs::exists(d.folder, ec))
+  {
+    fs::create_directories(d.folder, ec);
+    if (ec)
+      throw Error("cannot create the data folder " + d.folder + ": " + ec.message());
+  }
+  if (::access(d.folder.c_str(), W_OK | X_OK) != 0)
+    throw Error("the data folder " + d.folder + " is read-only for user " + osUserName() + " (" +
+                std::strerror(errno) +
+                "); the study database needs write access there for its journal and mask files");
+  // --- the database file: absent, empty, or a SQLite file we may write ----------------------
+  if (fs::exists(d.dbPath, ec))
+  {
+    if (fs::is_directory(d.dbPath, ec))
+      throw Error(d.dbPath + " is a folder, not a study database file");
+    const auto size = fs::file_size(d.dbPath, ec);
+    if (size > 0)
+    {
+      std::ifstream in(d.dbPath, std::ios::binary);
+      std::string head(16, '\0');
+      in.read(head.data(), 16);
+      if (!in || head != d.dialect.fileMagic())
+        throw Error(d.dbPath + " is not a SQLite database (it does not start with the SQLite header: the file "
+                                "is corrupt or is something else); restore it from a backup or move it away to "
+                                "start a new study database");
+    }
+    if (::access(d.dbPath.c_str(), R_OK | W_OK) != 0)
+      throw Error("the study database " + d.dbPath + " is read-only for user " + osUserName() + " (" +
+                  std::strerror(errno) + ")");
+  }
+  fs::create_directories(d.maskFolder(), ec);
+  if (ec)
+    throw Error("cannot create " + d.maskFolder() + ": " + ec.message());
+
+  // --- connect ------------------------------------------------------------------------------
+  d.connectionName = "panseg-db-" + QUuid::createUuid().toString(QUuid::WithoutBraces);
+  d.db = QSqlDatabase::addDatabase(qs(d.dialect.driver()), d.connectionName);
+  if (!d.db.isValid())
+    throw Error("the Qt SQLite driver (QSQLITE) is not available; install libqt6sql6-sqlite");
+  d.db.setDatabaseName(qs(d.dbPath));
+  d.db.setConnectOptions(qs(d.dialect.connectOptions(d.options.busyTimeoutMs)));
+  if (!d.db.open())
+    throw d.sqlError(d.db.lastError(), "open the study database");
+}
+
+/// Server mode: may this connection change the schema (it owns the database)?
+bool serverSchemaOwner(const StudyDatabase::Impl& d)
+{
+  return d.scalar("SELECT pg_catalog.pg_get_userbyid(datdba) = current_user FROM pg_catalog.pg_database"
+                  " WHERE datname = current_database()",
+                  {}, "read the database owner")
+    .toBool();
+}
+
+/// Server mode, owner only: creates or refreshes the server-only objects (ServerSecurity.h)
+/// when this program's version of them is newer than the database's, in one transaction.
+void applyServerSecurity(StudyDatabase::Impl& d)
+{
+  int applied = 0;
+  {
+    QSqlQuery q(d.db);
+    if (q.exec("SELECT MAX(version) FROM panseg_server_setup") && q.next())
+      applied = q.value(0).toInt();
+  }
+  if (applied >= serverSecurityVersion())
+    return;
+  WriteTransaction tx(d, "set up the database server for PanSeg");
+  for (const std::string& sql : serverSecurityStatements())
+  {
+    QSqlQuery q(d.db);
+    if (!q.exec(qs(sql)))
+    {
+      const std::string text = q.lastError().text().toStdString();
+      if (text.find("permission denied to create role") != std::string::npos)
+        throw Error("cannot set up " + d.dbPath + ": its owner " + str(d.scalar("SELECT current_user", {}, "x")) +
+                    " needs the CREATEROLE attribute (ALTER ROLE ... CREATEROLE) to create PanSeg's group roles");
+      throw d.sqlError(q.lastError(), "set up the database server for PanSeg");
+    }
+  }
+  tx.commit();
+}
+} // namespace
+
+namespace
+{
+/// Server mode: connects with Qt's PostgreSQL driver. The URI's user, host, port, database and
+/// parameters (sslmode, sslrootcert, ...) go to libpq; what the URI leaves out libpq takes from
+/// its environment (PGUSER, PGPASSWORD, ~/.pgpass, PGSSLMODE, ...).
+void connectServer(StudyDatabase::Impl& d, const std::string& location)
+{
+  const QUrl url(QString::fromStdString(location), QUrl::StrictMode);
+  if (!url.isValid() || url.host().isEmpty())
+    throw Error("not a PostgreSQL URI: " + location + " (expected postgresql://[user@]host[:port]/database)");
+  QUrl shown = url;
+  shown.setPassword(QString());
+  d.folder = shown.toString(QUrl::RemovePassword).toStdString();
+  d.dbPath = d.folder;
+  const QString database = url.path().mid(1);
+  if (database.isEmpty() || database.contains('/'))
+    throw Error("the PostgreSQL URI " + d.folder + " names no database (postgresql://host[:port]/database)");
+  d.connectionName = "panseg-db-" + QUuid::createUuid().toString(QUuid::WithoutBraces);
+  d.db = QSqlDatabase::addDatabase(qs(d.dialect.driver()), d.connectionName);
+  if (!d.db.isValid())
+    throw Error("the Qt PostgreSQL driver (QPSQL) is not available; install libqt6sql6-psql");
+  d.db.setHostName(url.host());
+  if (url.port() > 0)
+    d.db.setPort(url.port());
+  d.db.setDatabaseName(database);
+  if (!url.userName().isEmpty())
+    d.db.setUserName(url.userName());
+  QString password = url.password();
+  if (!d.options.password.empty())
+    password = QString::fromStdString(d.options.password);
+  QStringList options{ QString::fromStdString(d.dialect.connectOptions(d.options.busyTimeoutMs)) };
+  const QUrlQuery query(url);
+  for (const auto& [key, value] : query.queryItems(QUrl::FullyDecoded))
+  {
+    if (key.contains(';') || value.contains(';') || key == "password")
+      throw Error("the PostgreSQL URI " + d.folder + " has a parameter PanSeg does not pass on: " + key.toStdString());
+    options << key + "=" + value;
+  }
+  d.db.setConnectOptions(options.join(';'));
+  if (!password.isEmpty())
+    d.db.setPassword(password);
+  if (!d.db.open())
+  {
+    const std::string text = d.db.lastError().text().toStdString();
+    if (password.isEmpty() && d.options.passwordPrompt && text.find("no password supplied") != std::string::npos)
+    {
+      const std::string user = url.userName().isEmpty() ? qgetenv("PGUSER").toStdString() : url.userName().toStdString();
+      password = QString::fromStdString(d.options.passwordPrompt(
+        "Password for " + (user.empty() ? std::string("your account") : user) + " on " + d.folder + ": "));
+      d.db.setPassword(password);
+      if (d.db.open())
+        return;
+    }
+    throw d.sqlError(d.db.lastError(), "connect to the study database server");
+  }
+}
+} // namespace
+
+namespace
+{
+std::function<std::string(const std::string&)>& defaultPrompt()
+{
+  static std::function<std::string(const std::string&)> prompt;
+  return prompt;
+}
+} // namespace
+
+void StudyDatabase::setDefaultPasswordPrompt(std::function<std::string(const std::string& prompt)> prompt)
+{
+  defaultPrompt() = std::move(prompt);
+}
+
+bool StudyDatabase::isServer() const { return d->server; }
+const SqlDialect& StudyDatabase::dialect() const { return d->dialect; }
+
 StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& options) : d(std::make_unique<Impl>())
 {
   d->options = options;
   if (dataFolder.empty())
     throw Error("no data folder given for the study database");
-  std::error_code ec;
-  d->folder = fs::weakly_canonical(fs::absolute(dataFolder, ec), ec).string();
-  if (d->folder.empty())
-    d->folder = dataFolder;
-  while (d->folder.size() > 1 && d->folder.back() == '/')
-    d->folder.pop_back();
-  d->dbPath = d->folder + "/" + kDatabaseFileName;
-
-  // --- the folder: present (or creatable), a folder, writable -------------------------------
-  if (fs::exists(d->folder, ec) && !fs::is_directory(d->folder, ec))
-    throw Error("the data folder " + d->folder + " is a file, not a folder");
-  if (!fs::exists(d->folder, ec))
+  if (SqlDialect::isServerLocation(dataFolder))
   {
-    fs::create_directories(d->folder, ec);
-    if (ec)
-      throw Error("cannot create the data folder " + d->folder + ": " + ec.message());
+    d->server = true;
+    d->dialect = SqlDialect::postgresql();
+    if (!d->options.passwordPrompt)
+      d->options.passwordPrompt = defaultPrompt();
+    connectServer(*d, dataFolder);
   }
-  if (::access(d->folder.c_str(), W_OK | X_OK) != 0)
-    throw Error("the data folder " + d->folder + " is read-only for user " + osUserName() + " (" +
-                std::strerror(errno) +
-                "); the study database needs write access there for its journal and mask files");
-  // --- the database file: absent, empty, or a SQLite file we may write ----------------------
-  if (fs::exists(d->dbPath, ec))
-  {
-    if (fs::is_directory(d->dbPath, ec))
-      throw Error(d->dbPath + " is a folder, not a study database file");
-    const auto size = fs::file_size(d->dbPath, ec);
-    if (size > 0)
-    {
-      std::ifstream in(d->dbPath, std::ios::binary);
-      std::string head(16, '\0');
-      in.read(head.data(), 16);
-      if (!in || head != d->dialect.fileMagic())
-        throw Error(d->dbPath + " is not a SQLite database (it does not start with the SQLite header: the file "
-                                "is corrupt or is something else); restore it from a backup or move it away to "
-                                "start a new study database");
-    }
-    if (::access(d->dbPath.c_str(), R_OK | W_OK) != 0)
-      throw Error("the study database " + d->dbPath + " is read-only for user " + osUserName() + " (" +
-                  std::strerror(errno) + ")");
-  }
-  fs::create_directories(d->maskFolder(), ec);
-  if (ec)
-    throw Error("cannot create " + d->maskFolder() + ": " + ec.message());
-
-  // --- connect ------------------------------------------------------------------------------
-  d->connectionName = "panseg-db-" + QUuid::createUuid().toString(QUuid::WithoutBraces);
-  d->db = QSqlDatabase::addDatabase(qs(d->dialect.driver()), d->connectionName);
-  if (!d->db.isValid())
-    throw Error("the Qt SQLite driver (QSQLITE) is not available; install libqt6sql6-sqlite");
-  d->db.setDatabaseName(qs(d->dbPath));
-  d->db.setConnectOptions(qs(d->dialect.connectOptions(options.busyTimeoutMs)));
-  if (!d->db.open())
-    throw d->sqlError(d->db.lastError(), "open the study database");
+  else
+    openLocalFile(*d, dataFolder);
   for (const std::string& sql : d->dialect.connectionSetup(options.busyTimeoutMs))
   {
     QSqlQuery q(d->db);
@@ -487,7 +693,8 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
                   q.value(0).toString().toStdString() + "'); is the data folder on a network file system?");
   }
   // Reading the catalogue touches the first pages: garbage past the header shows up here.
-  d->scalar("SELECT COUNT(*) FROM sqlite_master", {}, "read the study database");
+  if (!d->server)
+    d->scalar("SELECT COUNT(*) FROM sqlite_master", {}, "read the study database");
 
   // --- schema -------------------------------------------------------------------------------
   const int latest = latestSchemaVersion();
@@ -496,7 +703,7 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
     QSqlQuery q(d->db);
     if (!q.exec("SELECT MAX(version) FROM schema_version"))
     {
-      if (q.lastError().text().contains("no such table"))
+      if (d->dialect.isMissingTableError(q.lastError().text().toStdString()))
         return 0;
       throw d->sqlError(q.lastError(), "read the schema version");
     }
@@ -506,6 +713,14 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
   if (current > latest)
     throw Error("the study database " + d->dbPath + " has schema version " + std::to_string(current) +
                 ", newer than this PanSeg understands (" + std::to_string(latest) + "); update PanSeg");
+  // On a server only the database owner changes the schema (panseg server init); everyone
+  // else meets a schema the owner prepared.
+  if (d->server && current < target && !serverSchemaOwner(*d))
+    throw Error(current == 0 ? "the database " + d->dbPath +
+                                 " is not set up for PanSeg; its owner runs: panseg server init " + d->dbPath
+                             : "the database " + d->dbPath + " has schema version " + std::to_string(current) +
+                                 " and this PanSeg needs " + std::to_string(target) +
+                                 "; its owner runs: panseg server init " + d->dbPath);
   if (current < target)
   {
     WriteTransaction tx(*d, "upgrade the study database schema");
@@ -517,7 +732,8 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
       if (m.version <= current || m.version > target)
         continue;
       for (const std::string& sql : m.statements)
-        d->execDirect(sql, "apply schema migration " + std::to_string(m.version) + " (" + m.description + ")");
+        d->execDirect(d->dialect.adaptDdl(sql),
+                      "apply schema migration " + std::to_string(m.version) + " (" + m.description + ")");
       QSqlQuery q = d->prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)");
       q.addBindValue(m.version);
       q.addBindValue(qs(m.description));
@@ -530,8 +746,31 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
     tx.commit();
   }
   d->schemaVersion = current;
+  if (d->server && serverSchemaOwner(*d))
+    applyServerSecurity(*d);
 
   // --- the acting user ----------------------------------------------------------------------
+  if (d->server)
+  {
+    // The server authenticated this connection: its role is the user. No name given on the
+    // command line or in the environment can change that.
+    const std::string signedIn = str(d->scalar("SELECT session_user", {}, "read the signed-in user"));
+    if (!d->options.username.empty() && d->options.username != signedIn)
+      throw Error("--user is not accepted with a database server: you are signed in to " + d->dbPath + " as " +
+                  signedIn + " (sign in as " + d->options.username + " to act as them)");
+    d->options.username = signedIn;
+    if (auto u = userByName(signedIn))
+      d->user = *u;
+    else if (serverSchemaOwner(*d)) // the owner who set the database up is its first admin
+      d->user = addUser(signedIn, Role::Admin);
+    else
+      throw Error("you are signed in to " + d->dbPath + " as " + signedIn +
+                  ", who is not a PanSeg user of this database; an administrator adds you with: panseg server "
+                  "user add " + signedIn + " --role reader --db " + d->dbPath);
+    if (!d->user.active)
+      throw Error("user " + signedIn + " is disabled in the study database " + d->dbPath);
+    return;
+  }
   if (d->options.username.empty())
     d->options.username = QString::fromLocal8Bit(qgetenv("PANSEG_USER")).toStdString();
   const std::string name = d->options.username.empty() ? osUserName() : d->options.username;
@@ -854,7 +1093,8 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
   const std::string stamp = QDateTime::currentDateTimeUtc().toString("yyyyMMddThhmmsszzz").toStdString();
   const std::string rel = std::string(kMaskFolder) + "/" + std::to_string(seriesId) + "/m" + stamp + "-" +
                           QUuid::createUuid().toString(QUuid::Id128).left(8).toStdString() + ".nii.gz";
-  const std::string abs = absolutePath(rel);
+  // Server mode: the file is a local scratch copy whose bytes go into mask_blobs.
+  const std::string abs = d->server ? d->scratchPath(rel) : absolutePath(rel);
   std::error_code ec;
   fs::create_directories(fs::path(abs).parent_path(), ec);
   if (ec)
@@ -885,6 +1125,17 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
         qs(contentHash), qlonglong(nonZero), double(nonZero) * voxelMl, qs(jsonText(labelVolumes)), qs(provenance.note),
         qs(provenance.importedFrom) },
       what);
+    if (d->server)
+    {
+      std::ifstream in(abs, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (sha256Hex(bytes) != sha)
+        throw Error("cannot " + what + ": the mask file changed while it was being stored (" + abs + ")");
+      QSqlQuery b = d->prepare("INSERT INTO mask_blobs (mask_version_id, data) VALUES (?, ?)");
+      b.addBindValue(qlonglong(id));
+      b.addBindValue(QByteArray::fromStdString(bytes));
+      d->run(b, what);
+    }
     QJsonObject details{ { "series", qlonglong(seriesId) },
                          { "source", qs(to_string(provenance.source)) },
                          { "state", qs(to_string(provenance.state)) },
@@ -899,6 +1150,8 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
       details["imported_from"] = qs(provenance.importedFrom);
     d->audit(provenance.source == MaskSource::Import ? "import-mask" : "save-mask", "mask_versions", id, details);
     tx.commit();
+    if (d->server)
+      fs::remove(abs, ec);
     return id;
   }
   catch (...)
@@ -983,9 +1236,39 @@ LabelMask StudyDatabase::loadMask(int64_t versionId) const
   const auto m = maskVersion(versionId);
   if (!m)
     throw Error("no mask version " + std::to_string(versionId) + " in " + d->dbPath);
-  const std::string abs = absolutePath(m->filePath);
   const std::string which = "mask version " + std::to_string(versionId) + " of series " + std::to_string(m->seriesId);
   std::error_code ec;
+  if (d->server)
+  {
+    const QVariant data = d->scalar("SELECT data FROM mask_blobs WHERE mask_version_id = ?", { qlonglong(versionId) },
+                                    "read " + which);
+    if (!data.isValid())
+      throw Error(which + ": its voxels are missing from the database " + d->dbPath + " (or not visible to " +
+                  d->user.username + ")");
+    const QByteArray bytes = data.toByteArray();
+    const std::string sha = sha256Hex(bytes.toStdString());
+    if (sha != m->sha256)
+      throw Error(which + ": its stored voxels were altered after they were saved (SHA-256 " + sha.substr(0, 12) +
+                  "..., expected " + m->sha256.substr(0, 12) + "...); restore the database from a backup");
+    const std::string tmp = d->scratchPath(m->filePath);
+    fs::create_directories(fs::path(tmp).parent_path(), ec);
+    {
+      writeFileAtomically(tmp, bytes.toStdString());
+    }
+    try
+    {
+      LabelMask mask = readMask(tmp);
+      fs::remove(tmp, ec);
+      mask.sourcePath.clear();
+      return mask;
+    }
+    catch (...)
+    {
+      fs::remove(tmp, ec);
+      throw;
+    }
+  }
+  const std::string abs = absolutePath(m->filePath);
   if (!fs::exists(abs, ec))
     throw Error(which + ": its file " + abs + " is missing (deleted or moved outside PanSeg); restore it from a backup");
   const std::string sha = sha256OfFile(abs);
@@ -1076,8 +1359,8 @@ void StudyDatabase::updateJob(int64_t jobId, JobState state, double progress, co
   QSqlQuery q = d->prepare(
     "UPDATE jobs SET state = ?, progress = ?, message = ?,"
     " result_mask_version_id = COALESCE(?, result_mask_version_id),"
-    " started_at = CASE WHEN ? AND started_at = '' THEN ? ELSE started_at END,"
-    " finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?");
+    " started_at = CASE WHEN ? = 1 AND started_at = '' THEN ? ELSE started_at END,"
+    " finished_at = CASE WHEN ? = 1 THEN ? ELSE finished_at END WHERE id = ?");
   q.addBindValue(qs(to_string(state)));
   q.addBindValue(progress);
   q.addBindValue(qs(message));
@@ -1165,6 +1448,22 @@ std::string StudyDatabase::integrityCheck() const
 
 std::vector<FileProblem> StudyDatabase::verifyFiles() const
 {
+  if (d->server)
+  {
+    QSqlQuery q = d->prepare("SELECT m.id, m.file_path, m.sha256, b.data FROM mask_versions m"
+                             " LEFT JOIN mask_blobs b ON b.mask_version_id = m.id ORDER BY m.id");
+    d->run(q, "read the stored masks");
+    std::vector<FileProblem> out;
+    while (q.next())
+    {
+      const std::string where = d->dbPath + " mask_blobs/" + str(q.value(0));
+      if (q.value(3).isNull())
+        out.push_back({ i64(q.value(0)), where, "missing" });
+      else if (const std::string sha = sha256Hex(q.value(3).toByteArray().toStdString()); sha != str(q.value(2)))
+        out.push_back({ i64(q.value(0)), where, "altered (SHA-256 " + sha + ", expected " + str(q.value(2)) + ")" });
+    }
+    return out;
+  }
   QSqlQuery q = d->prepare("SELECT id, file_path, sha256 FROM mask_versions ORDER BY id");
   d->run(q, "list mask files");
   std::vector<FileProblem> out;
@@ -1197,6 +1496,8 @@ std::vector<FileProblem> StudyDatabase::verifyFiles() const
 StudyDatabase::SweepReport StudyDatabase::sweepOrphanFiles()
 {
   SweepReport report;
+  if (d->server) // nothing on disk: a killed client's transaction is rolled back by the server
+    return report;
   // Never wait for the lock here: when another process writes, the sweep is simply skipped.
   d->execDirect(d->dialect.setBusyTimeout(0), "set the busy timeout");
   std::optional<WriteTransaction> tx;

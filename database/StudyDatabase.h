@@ -11,7 +11,9 @@
 
 #include "core/Volume.h"
 #include "database/Records.h"
+#include "database/SqlDialect.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,7 +33,17 @@ public:
     int busyTimeoutMs = 30000;   // how long a writer waits for another process's write lock
     bool sweepOrphans = true;    // remove files left by killed processes (see sweepOrphanFiles)
     int maxSchemaVersion = 0;    // migrate only up to this version (tests of migrations); 0 = all
+    // Server mode (a postgresql:// location) only: the password when the caller has one (the
+    // GUI's sign-in dialog); else libpq's own rules apply (the URI, PGPASSWORD, ~/.pgpass), and
+    // when the server asks for a password that none of them gave, passwordPrompt is asked (the
+    // command line prompts on a terminal). Never stored.
+    std::string password;
+    std::function<std::string(const std::string& prompt)> passwordPrompt;
   };
+
+  /// Server mode: the password prompt used when OpenOptions::passwordPrompt is empty (the
+  /// command line installs one that asks on the terminal, as psql does).
+  static void setDefaultPasswordPrompt(std::function<std::string(const std::string& prompt)> prompt);
 
   /// $PANSEG_DB_DIR when set, else <GenericDataLocation>/panseg/studies (~/.local/share/...).
   /// Not AppDataLocation: that depends on the application name, which the GUI sets and the
@@ -41,13 +53,23 @@ public:
   /// Opens (creating when absent) the database in `dataFolder`, applies missing migrations and
   /// removes orphaned temporary files. Throws Error for a read-only folder, a file that is not
   /// a SQLite database, a corrupt one, or a schema newer than this program.
+  ///
+  /// Server mode: `dataFolder` may instead be a libpq URI, postgresql://[user@]host[:port]/dbname
+  /// [?sslmode=verify-full&sslrootcert=...]. PostgreSQL authenticates the user (the acting user is
+  /// the signed-in role; OpenOptions::username must be empty or the same name), blinding is
+  /// enforced by the server's row-level security, and mask voxels are stored in the database.
+  /// The schema is created by `panseg server init` (database/server/ServerAdmin.h).
   explicit StudyDatabase(const std::string& dataFolder, const OpenOptions& options);
   explicit StudyDatabase(const std::string& dataFolder);
   ~StudyDatabase();
   StudyDatabase(const StudyDatabase&) = delete;
   StudyDatabase& operator=(const StudyDatabase&) = delete;
 
+  /// The data folder, or in server mode the URI without its password.
   const std::string& dataFolder() const;
+  /// True for a shared PostgreSQL database (server mode).
+  bool isServer() const;
+  const SqlDialect& dialect() const;
   std::string databasePath() const;
   /// Absolute path of a path stored relative to the data folder.
   std::string absolutePath(const std::string& relative) const;

@@ -22,6 +22,7 @@ PACKAGES=(
   libboost-math-dev zlib1g-dev dcmtk libdcmtk-dev
   xvfb xauth libgl1-mesa-dri
   libxlsxwriter-dev poppler-utils
+  libqt6sql6-psql libpq-dev postgresql
 )
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }

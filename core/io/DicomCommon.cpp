@@ -6,6 +6,7 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 
@@ -56,6 +57,11 @@ void registerDicomDecoders()
 void quietDcmtkLog()
 {
   static std::once_flag once;
-  std::call_once(once, [] { OFLog::configure(OFLogger::ERROR_LOG_LEVEL); });
+  std::call_once(once, [] {
+    // Errors included: the workstation reports each failure itself in one line; PANSEG_VERBOSE=1
+    // brings DCMTK's own warnings back for debugging.
+    const char* v = std::getenv("PANSEG_VERBOSE");
+    OFLog::configure(v && *v && std::string(v) != "0" ? OFLogger::WARN_LOG_LEVEL : OFLogger::OFF_LOG_LEVEL);
+  });
 }
 } // namespace panseg

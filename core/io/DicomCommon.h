@@ -16,7 +16,7 @@ std::string transferSyntaxName(const std::string& uid);
 /// once.
 void registerDicomDecoders();
 
-/// DCMTK logs warnings to stderr by default; the workstation reports its own errors, so keep only
-/// errors.
+/// DCMTK logs warnings and errors to stderr by default; the workstation reports its own errors in
+/// one line, so DCMTK stays silent unless PANSEG_VERBOSE=1.
 void quietDcmtkLog();
 } // namespace panseg

@@ -700,6 +700,33 @@ LoadedSeg loadSeg(const std::string& path)
   if (ds.findAndGetUint16(DCM_Rows, out.rows).bad() ||
       ds.findAndGetUint16(DCM_Columns, out.cols).bad() || out.rows == 0 || out.cols == 0)
     throw Error(path + " is not a valid DICOM SEG: no Rows/Columns");
+  // DCMTK's segmentation module trusts NumberOfFrames and the pixel data length (a SEG with
+  // NumberOfFrames 0 crashed it): both are checked here first.
+  {
+    OFString framesText;
+    Sint32 frames = 0;
+    if (ds.findAndGetOFString(DCM_NumberOfFrames, framesText).bad() ||
+        ds.findAndGetSint32(DCM_NumberOfFrames, frames).bad() || frames < 1)
+      throw Error(path + " is not a valid DICOM SEG: NumberOfFrames is " +
+                  (framesText.empty() ? std::string("missing") : std::string(framesText.c_str())) +
+                  " (at least 1 is required)");
+    Uint16 bits = 0;
+    if (ds.findAndGetUint16(DCM_BitsAllocated, bits).bad() || (bits != 1 && bits != 8 && bits != 16))
+      throw Error(path + " is not a valid DICOM SEG: BitsAllocated is " + std::to_string(bits) +
+                  " (1 or 8 expected)");
+    DcmElement* pixel = nullptr;
+    const double need = std::ceil(double(out.rows) * out.cols * frames * bits / 8.0);
+    if (ds.findAndGetElement(DCM_PixelData, pixel).bad() || !pixel || double(pixel->getLength()) < need)
+      throw Error(path + " is not a valid DICOM SEG: its pixel data holds " +
+                  std::to_string(pixel ? pixel->getLength() : 0) + " bytes, " + std::to_string(frames) +
+                  " frames of " + std::to_string(out.rows) + "x" + std::to_string(out.cols) + " need " +
+                  std::to_string(uint64_t(need)));
+    DcmSequenceOfItems* perFrame = nullptr;
+    if (ds.findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, perFrame).good() && perFrame &&
+        perFrame->card() != static_cast<unsigned long>(frames))
+      throw Error(path + " is not a valid DICOM SEG: " + std::to_string(perFrame->card()) +
+                  " per-frame functional groups for " + std::to_string(frames) + " frames");
+  }
   DcmSegmentation* raw = nullptr;
   c = DcmSegmentation::loadDataset(ds, raw);
   if (c.bad() || !raw)

@@ -1,5 +1,6 @@
 #include "core/io/ImageIO.h"
 #include "core/io/DicomSeg.h"
+#include "core/io/InputChecks.h"
 
 #include "core/Error.h"
 #include "core/Reorient.h"
@@ -141,44 +142,11 @@ template <typename TImage> void applyGeometry(const Geometry& g, TImage* img)
   img->SetDirection(dir);
 }
 
-/// ITK's gzip readers accept a truncated stream silently (the missing voxels come back as
-/// garbage or zeros), so every .gz file is checked end to end first: zlib verifies the CRC and
-/// length in the gzip trailer.
-void verifyGzip(const std::string& path)
-{
-  gzFile gz = gzopen(path.c_str(), "rb");
-  if (!gz)
-    throw Error("cannot open " + path);
-  std::vector<char> buf(1 << 20);
-  int n = 0;
-  while ((n = gzread(gz, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
-  {
-  }
-  int errnum = Z_OK;
-  const char* msg = gzerror(gz, &errnum);
-  const std::string text = msg ? msg : "";
-  gzclose(gz);
-  if (n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END))
-    throw Error(path + " is truncated or corrupt (gzip: " + (text.empty() ? "read error" : text) + ")");
-}
-
-/// For uncompressed NIfTI: the file must hold every voxel the header announces.
-void verifyUncompressedSize(const std::string& path, const itk::ImageIOBase* io)
-{
-  const std::string l = lower(path);
-  if (!endsWith(l, ".nii"))
-    return;
-  const auto need = static_cast<uintmax_t>(io->GetImageSizeInBytes());
-  const auto have = fs::file_size(path);
-  if (have < need + 348)
-    throw Error(path + " is truncated: " + std::to_string(have) + " bytes, the header announces " +
-                std::to_string(need) + " bytes of voxels");
-}
-
 /// Inspects a file's header: dimension and components. Throws a clear Error when it is not a
 /// 3-D scalar volume.
-itk::ImageIOBase::Pointer probe(const std::string& path)
+itk::ImageIOBase::Pointer probe(const std::string& path, io::HeaderFacts* facts = nullptr)
 {
+  io::routeLibraryMessages();
   if (!fs::exists(path))
     throw Error("file not found: " + path);
   if (fs::is_regular_file(path) && fs::file_size(path) == 0)
@@ -188,10 +156,14 @@ itk::ImageIOBase::Pointer probe(const std::string& path)
     throw Error("unsupported or unreadable image format: " + path +
                 " (expected NIfTI .nii/.nii.gz, NRRD, MetaImage .mha/.mhd or DICOM)");
   io->SetFileName(path);
-  if (endsWith(lower(path), ".gz"))
-    verifyGzip(path);
+  // Our own header checks first: the libraries abort on some malformed headers (a NaN in a NIfTI
+  // sform) and read others wrongly (truncated data, a NaN origin, a missing spacing).
+  const io::HeaderFacts checked = io::checkHeader(path);
+  if (facts)
+    *facts = checked;
   try
   {
+    io::StderrToLibraryLog quiet;
     io->ReadImageInformation();
   }
   catch (const itk::ExceptionObject& e)
@@ -215,7 +187,6 @@ itk::ImageIOBase::Pointer probe(const std::string& path)
     throw Error(path + " is a 2-D image (" + std::to_string(io->GetDimensions(0)) + "x" +
                 std::to_string(dim > 1 ? io->GetDimensions(1) : 1) +
                 "); a 3-D volume with at least 2 slices is required");
-  verifyUncompressedSize(path, io);
   return io;
 }
 
@@ -242,6 +213,7 @@ void runWithProgress(itk::ProcessObject* po, const ProgressFn& progress, const s
   }
   try
   {
+    io::StderrToLibraryLog quiet;
     po->Update();
   }
   catch (const itk::ProcessAborted&)
@@ -305,6 +277,8 @@ struct SliceFile
   std::string path;
   std::vector<double> ipp;
   std::vector<double> iop;
+  std::string seriesUid;
+  std::string sopClass;
 };
 
 struct ScanResult
@@ -313,10 +287,28 @@ struct ScanResult
   std::map<std::string, std::string> describe;           // key -> description
   size_t filesExamined = 0;
   size_t dicomFiles = 0;
+  std::vector<std::string> unreadable; // DICOM-looking files (DICM magic, .dcm/.ima) GDCM cannot parse
+  std::vector<SliceFile> noPixels;     // image-class DICOM files without Rows (cut-off headers)
 };
+
+/// "DICM" after the 128-byte preamble, or a DICOM extension: a file meant to be DICOM.
+bool looksLikeDicom(const std::string& path)
+{
+  const std::string l = lower(path);
+  if (endsWith(l, ".dcm") || endsWith(l, ".ima"))
+    return true;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    return false;
+  char magic[132] = {};
+  const size_t n = std::fread(magic, 1, sizeof magic, f);
+  std::fclose(f);
+  return n == sizeof magic && std::memcmp(magic + 128, "DICM", 4) == 0;
+}
 
 ScanResult scanFolder(const std::string& folder)
 {
+  io::routeLibraryMessages();
   ScanResult r;
   std::vector<std::string> files;
   std::error_code ec;
@@ -340,7 +332,11 @@ ScanResult scanFolder(const std::string& folder)
   for (const auto& f : files)
   {
     if (!scanner.IsKey(f.c_str()))
+    {
+      if (looksLikeDicom(f))
+        r.unreadable.push_back(f);
       continue; // not DICOM
+    }
     ++r.dicomFiles;
     auto value = [&](const gdcm::Tag& t) {
       const char* v = scanner.GetValue(f.c_str(), t);
@@ -351,9 +347,12 @@ ScanResult scanFolder(const std::string& folder)
       sop = value(kMediaSopClass);
     if (isNonImageSopClass(sop))
       continue;
+    SliceFile s{ f, parseDecimals(value(kIpp)), parseDecimals(value(kIop)), value(kSeriesUid), sop };
     if (value(kRows).empty())
-      continue; // no pixel matrix
-    SliceFile s{ f, parseDecimals(value(kIpp)), parseDecimals(value(kIop)) };
+    {
+      r.noPixels.push_back(s); // no pixel matrix: a slice whose header is cut off, or another object
+      continue;
+    }
     std::string key = value(kSeriesUid);
     if (key.empty())
     {
@@ -473,8 +472,10 @@ Image toImage(const FloatImage* img)
   return out;
 }
 
-Image readDicomSeries(const std::string& folder, const std::string& preferredFile, const ProgressFn& progress)
+Image readDicomSeries(const std::string& folder, const std::string& preferredFile, const ProgressFn& progress,
+                      const ReadOptions& options)
 {
+  io::routeLibraryMessages();
   ScanResult scan = scanFolder(folder);
   if (scan.filesExamined == 0)
     throw Error("folder is empty: " + folder);
@@ -497,7 +498,55 @@ Image readDicomSeries(const std::string& folder, const std::string& preferredFil
   if (chosen == scan.groups.end())
     throw Error(preferredFile + " is not an image slice of a DICOM series in " + folder);
 
-  SortedSeries series = sortAndCheck(chosen->second, folder);
+  // Every slice is examined with DCMTK before GDCM decodes it (GDCM asserts or crashes on some
+  // malformed headers and only warns about truncated pixel data), and a DICOM file of the folder
+  // that cannot be parsed at all may be a slice of this series: either makes a gap.
+  std::vector<SliceFile> readable;
+  std::vector<std::string> bad;
+  bool spacingKnown = true;
+  for (const auto& s : chosen->second)
+  {
+    const io::DicomSliceCheck check = io::checkDicomSlice(s.path);
+    if (!check.problem.empty())
+    {
+      if (!preferredFile.empty() && fs::equivalent(s.path, preferredFile))
+        throw Error("DICOM " + s.path + ": " + check.problem);
+      bad.push_back(fs::path(s.path).filename().string() + " (" + check.problem + ")");
+      continue;
+    }
+    spacingKnown = spacingKnown && check.pixelSpacingKnown;
+    readable.push_back(s);
+  }
+  for (const auto& u : scan.unreadable)
+    bad.push_back(fs::path(u).filename().string() + " (not a readable DICOM file)");
+  // A file of the same series and class without a pixel matrix is a slice cut off in its header.
+  const SliceFile& first = chosen->second.front();
+  for (const auto& n : scan.noPixels)
+    if ((n.seriesUid.empty() || n.seriesUid == first.seriesUid) && (n.sopClass.empty() || n.sopClass == first.sopClass))
+      bad.push_back(fs::path(n.path).filename().string() + " (no pixel data: its header is cut off)");
+  std::vector<std::string> warnings;
+  if (!bad.empty())
+  {
+    std::string list = bad.front();
+    if (bad.size() > 1)
+      list += " and " + std::to_string(bad.size() - 1) + " more";
+    if (!options.acceptGaps)
+      throw Error("DICOM series in " + folder + " has an unreadable slice: " + list +
+                  "; refused because a series with a missing slice is measured wrong (panseg import "
+                  "--accept-gaps imports the readable slices, flagged)");
+    std::string all;
+    for (const auto& b : bad)
+      all += (all.empty() ? "" : "; ") + b;
+    warnings.push_back("slice gap accepted: " + std::to_string(bad.size()) + " unreadable file(s) left out: " + all);
+  }
+  if (readable.empty())
+    throw Error("no readable slice in the DICOM series in " + folder);
+  if (!spacingKnown && !options.allowUnknownSpacing)
+    throw Error("DICOM series in " + folder +
+                " has no PixelSpacing: its voxel size is unknown, so every length and volume would be wrong; "
+                "refused (panseg info shows it with the spacing marked unknown)");
+
+  SortedSeries series = sortAndCheck(readable, folder);
   auto gdcmIO = itk::GDCMImageIO::New();
   FloatImage::Pointer out;
   if (series.files.size() == 1)
@@ -506,6 +555,7 @@ Image readDicomSeries(const std::string& folder, const std::string& preferredFil
     gdcmIO->SetFileName(series.files[0]);
     try
     {
+      io::StderrToLibraryLog quiet;
       gdcmIO->ReadImageInformation();
     }
     catch (const itk::ExceptionObject& e)
@@ -520,6 +570,7 @@ Image readDicomSeries(const std::string& folder, const std::string& preferredFil
     reader->SetFileName(series.files[0]);
     try
     {
+      io::StderrToLibraryLog quiet;
       reader->Update();
     }
     catch (const itk::ExceptionObject& e)
@@ -571,6 +622,13 @@ Image readDicomSeries(const std::string& folder, const std::string& preferredFil
       image.info.tags[name] = v;
   }
   image.info.tags["SeriesKey"] = chosen->first;
+  image.info.warnings = warnings;
+  if (!spacingKnown)
+  {
+    image.info.spacingKnown = false;
+    image.info.spacingNote = "no PixelSpacing";
+    image.info.warnings.push_back("spacing unknown (no PixelSpacing), shown as 1 mm");
+  }
   return image;
 }
 
@@ -579,6 +637,7 @@ Image readDicomSeries(const std::string& folder, const std::string& preferredFil
 /// the process, and a reader must never take the workstation down.
 bool isDicomFile(const std::string& path)
 {
+  io::routeLibraryMessages();
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f)
     return false;
@@ -596,6 +655,7 @@ bool isDicomFile(const std::string& path)
 
 std::string sopClassOf(const std::string& path)
 {
+  io::routeLibraryMessages();
   gdcm::Scanner scanner;
   scanner.AddTag(kSopClass);
   scanner.AddTag(kMediaSopClass);
@@ -635,6 +695,7 @@ std::string tempSibling(const std::string& path)
 
 template <typename TImage> void writeAtomically(TImage* img, const std::string& path)
 {
+  io::routeLibraryMessages();
   if (formatOf(path).empty() || formatOf(path) == "DICOM")
     throw Error("cannot write " + path + ": use .nii, .nii.gz, .nrrd, .mha or .mhd");
   const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
@@ -650,6 +711,7 @@ template <typename TImage> void writeAtomically(TImage* img, const std::string& 
   writer->SetUseCompression(true);
   try
   {
+    io::StderrToLibraryLog quiet;
     writer->Update();
   }
   catch (const itk::ExceptionObject& e)
@@ -684,6 +746,9 @@ template <typename TImage> void writeAtomically(TImage* img, const std::string& 
 }
 } // namespace
 
+static Image readImageUnchecked(const std::string& path, const ProgressFn& progress, const ReadOptions& options);
+static LabelMask readMaskAs(const std::string& path, itk::IOComponentEnum type);
+
 bool looksLikeImagePath(const std::string& path)
 {
   if (fs::is_directory(path))
@@ -691,14 +756,21 @@ bool looksLikeImagePath(const std::string& path)
   return !formatOf(path).empty();
 }
 
-Image readImage(const std::string& path, const ProgressFn& progress)
+Image readImage(const std::string& path, const ProgressFn& progress, const ReadOptions& options)
+{
+  Image image = readImageUnchecked(path, progress, options);
+  io::checkGeometry(image.geometry, path);
+  return image;
+}
+
+static Image readImageUnchecked(const std::string& path, const ProgressFn& progress, const ReadOptions& options)
 {
   if (path.empty())
     throw Error("no image path given");
   if (!fs::exists(path))
     throw Error("file or folder not found: " + path);
   if (fs::is_directory(path))
-    return readDicomSeries(path, "", progress);
+    return readDicomSeries(path, "", progress, options);
   if (formatOf(path) == "DICOM" || (formatOf(path).empty() && isDicomFile(path)))
   {
     if (fs::file_size(path) == 0)
@@ -710,11 +782,21 @@ Image readImage(const std::string& path, const ProgressFn& progress)
       throw Error(path + " is a DICOM " + sopClassName(sop) + " object, not an image series" +
                   (sop == "1.2.840.10008.5.1.4.1.1.66.4" ? "; open it as a mask (DICOM SEG) instead" : ""));
     const std::string folder = fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string();
-    return readDicomSeries(folder, path, progress);
+    return readDicomSeries(folder, path, progress, options);
   }
-  auto io = probe(path);
+  io::HeaderFacts facts;
+  auto io = probe(path, &facts);
+  if (!facts.spacingKnown && !options.allowUnknownSpacing)
+    throw Error(path + ": " + facts.spacingNote +
+                ", so the voxel size is unknown and every length and volume would be wrong; refused");
   auto itkImg = readFile<FloatImage>(path, progress);
   Image image = toImage(itkImg);
+  if (!facts.spacingKnown)
+  {
+    image.info.spacingKnown = false;
+    image.info.spacingNote = facts.spacingNote;
+    image.info.warnings.push_back("spacing unknown (" + facts.spacingNote + "), shown as 1 mm");
+  }
   image.info.sourcePath = path;
   image.info.format = formatOf(path);
   image.info.pixelType = itk::ImageIOBase::GetComponentTypeAsString(io->GetComponentType());
@@ -761,9 +843,19 @@ LabelMask readMask(const std::string& path)
     throw Error(path + " is a folder; a mask must be a NIfTI, NRRD or MetaImage file or a DICOM SEG file");
   if (isSegMaskPath(path))
     return importDicomSeg(path).mask; // grid from the SEG's own frames
-  auto io = probe(path);
+  io::HeaderFacts facts;
+  auto io = probe(path, &facts);
+  LabelMask mask = readMaskAs(path, io->GetComponentType());
+  if (!facts.spacingKnown)
+    throw Error(path + ": " + facts.spacingNote + ", so the voxel size is unknown and its volume would be wrong");
+  io::checkGeometry(mask.geometry, path);
+  return mask;
+}
+
+static LabelMask readMaskAs(const std::string& path, itk::IOComponentEnum type)
+{
   using C = itk::IOComponentEnum;
-  switch (io->GetComponentType())
+  switch (type)
   {
     case C::UCHAR:
       return readLabelsAs<unsigned char>(path);

@@ -13,12 +13,27 @@ namespace panseg
 /// Progress callback: fraction in [0,1]; return false to cancel (throws Error "cancelled").
 using ProgressFn = std::function<bool(double)>;
 
+/// What a reader may accept beyond a sound, complete file (both off by default: refused).
+struct ReadOptions
+{
+  /// DICOM: read a series although some of its slices are unreadable (or a DICOM file in its
+  /// folder cannot be read); the bad slices are left out and info.warnings names them.
+  bool acceptGaps = false;
+  /// Read an image whose file gives no voxel spacing (DICOM without PixelSpacing, NRRD without
+  /// space directions/spacings): the geometry shows 1 mm, info.spacingKnown is false and
+  /// info.spacingNote says why. Otherwise such an image is refused.
+  bool allowUnknownSpacing = false;
+};
+
 /// Reads NIfTI (.nii, .nii.gz), NRRD (.nrrd, .nhdr), MetaImage (.mha, .mhd) or a DICOM series
 /// (path = folder or one file of the series). Intensities are converted to float32
-/// (DICOM rescale slope/intercept applied).
-Image readImage(const std::string& path, const ProgressFn& progress = {});
+/// (DICOM rescale slope/intercept applied). Damaged or hostile files are refused with one line
+/// (core/io/README.md lists the rules): every byte the header promises must be there, geometry
+/// must be finite, a DICOM series must have no unreadable slice.
+Image readImage(const std::string& path, const ProgressFn& progress = {}, const ReadOptions& options = {});
 
 /// Reads a label map of any integer or float pixel type; values must be integers in 0..255.
+/// A mask whose file gives no spacing is refused (its volume would be wrong).
 LabelMask readMask(const std::string& path);
 
 /// Reads a mask and checks it lies on `reference`'s grid; throws Error naming the difference.

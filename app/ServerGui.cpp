@@ -1,0 +1,153 @@
+// Department mode in the main window (docs/department-mode.md): the sign-in dialog before the
+// window when the study database is a PostgreSQL server, "signed in as" in the status bar, the
+// account actions, and live refresh of the docks when another workstation changes something.
+#include "ServerCommands.h"
+
+#include "database/StudyDatabase.h"
+#include "database/server/ChangeListener.h"
+#include "database/server/SignIn.h"
+#include "ui/AccountDialogs.h"
+#include "ui/JobsDock.h"
+#include "ui/MainWindow.h"
+#include "ui/ReaderStudyPanel.h"
+#include "ui/StudyBrowser.h"
+
+#include <QApplication>
+#include <QInputDialog>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QStatusBar>
+
+namespace panseg::cli
+{
+namespace
+{
+QString g_password; // the session's password, in memory only
+
+/// Starts a new workstation process on `location` (the sign-in dialog opens there) and closes
+/// this one once its window agreed to close (unsaved edits are asked about first).
+void restartOn(ui::MainWindow& w, const QString& location)
+{
+  if (!w.close())
+    return;
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  QStringList envList;
+  for (const QString& key : env.keys())
+    if (key != "PANSEG_DB_DIR")
+      envList << key + "=" + env.value(key);
+  if (!location.isEmpty())
+    envList << "PANSEG_DB_DIR=" + location;
+  QProcess p;
+  p.setProgram(QCoreApplication::applicationFilePath());
+  p.setEnvironment(envList);
+  p.startDetached();
+  QApplication::quit();
+}
+} // namespace
+
+bool signInIfServer()
+{
+  const std::string location = db::StudyDatabase::defaultDataFolder();
+  if (!db::SqlDialect::isServerLocation(location))
+    return true;
+  // The profile shown is the server without a user; the dialog adds the user.
+  ui::SignInDialog dialog(QString::fromStdString(location).replace(QRegularExpression("//[^@/]*@"), "//"));
+  if (dialog.exec() != QDialog::Accepted)
+    return false;
+  g_password = dialog.password();
+  qputenv("PANSEG_DB_DIR", dialog.location().toUtf8());
+  const QString password = g_password;
+  db::StudyDatabase::setDefaultPasswordPrompt([password](const std::string&) { return password.toStdString(); });
+  return true;
+}
+
+void attachServerSession(ui::MainWindow& w)
+{
+  auto* browser = w.findChild<ui::StudyBrowser*>();
+  db::StudyDatabase* database = browser ? browser->database() : nullptr;
+  auto* summary = new QLabel(&w);
+  summary->setObjectName("sessionLabel");
+  summary->setText(database ? QString::fromStdString(db::sessionSummary(*database))
+                            : QObject::tr("no study database"));
+  w.statusBar()->addPermanentWidget(summary);
+
+  QMenu* study = nullptr;
+  for (QAction* a : w.menuBar()->actions())
+    if (a->menu() && a->menu()->objectName() == "studyMenu")
+      study = a->menu();
+  if (!study)
+    for (QAction* a : w.menuBar()->actions())
+      if (a->menu() && a->text().remove('&') == QObject::tr("Study"))
+        study = a->menu();
+  if (!study)
+    return;
+  QMenu* account = study->addMenu(QObject::tr("&Account"));
+  account->setObjectName("accountMenu");
+  const bool server = database && database->isServer();
+  QAction* signIn = account->addAction(server ? QObject::tr("Sign &Out") : QObject::tr("Sign &In to Department Server..."));
+  signIn->setObjectName(server ? "signOutAction" : "signInAction");
+  QObject::connect(signIn, &QAction::triggered, &w, [&w, server] {
+    if (server)
+    {
+      restartOn(w, QString::fromStdString(db::StudyDatabase::defaultDataFolder()));
+      return;
+    }
+    bool ok = false;
+    const QString uri = QInputDialog::getText(&w, QObject::tr("Department server"),
+                                              QObject::tr("Server (postgresql://host[:port]/database):"),
+                                              QLineEdit::Normal, "postgresql://", &ok);
+    if (ok && db::SqlDialect::isServerLocation(uri.toStdString()))
+      restartOn(w, uri);
+    else if (ok)
+      QMessageBox::warning(&w, QObject::tr("Department server"),
+                           QObject::tr("A department server is a PostgreSQL URI: postgresql://host[:port]/database"));
+  });
+  QAction* password = account->addAction(QObject::tr("Change My &Password..."));
+  password->setObjectName("changePasswordAction");
+  password->setEnabled(server);
+  QObject::connect(password, &QAction::triggered, &w, [&w, browser] {
+    if (browser && browser->database())
+      ui::ChangePasswordDialog(*browser->database(), &w).exec();
+  });
+  QAction* users = account->addAction(QObject::tr("&Users and Roles..."));
+  users->setObjectName("usersAction");
+  users->setEnabled(database && database->currentUser().role == db::Role::Admin);
+  QObject::connect(users, &QAction::triggered, &w, [&w, browser] {
+    if (browser && browser->database())
+      ui::UsersDialog(*browser->database(), &w).exec();
+  });
+
+  if (!server)
+    return;
+  // Live: another workstation's change refreshes the docks within about a second.
+  db::StudyDatabase::OpenOptions o;
+  o.password = g_password.toStdString();
+  auto* listener = new db::ChangeListener(db::StudyDatabase::defaultDataFolder(), o, &w);
+  QObject::connect(listener, &db::ChangeListener::changed, &w, [&w](const QString& what) {
+    if (auto* panel = w.findChild<ui::ReaderStudyPanel*>(); panel && what.startsWith("reader_stud"))
+      panel->refresh();
+    if (auto* b = w.findChild<ui::StudyBrowser*>(); b && (what == "mask_versions" || what == "series"))
+      b->refresh();
+    if (auto* jobs = w.findChild<ui::JobsDock*>(); jobs && what == "jobs")
+      jobs->refresh();
+    if (what == "reconnected")
+    {
+      if (auto* panel = w.findChild<ui::ReaderStudyPanel*>())
+        panel->refresh();
+      if (auto* b = w.findChild<ui::StudyBrowser*>())
+        b->refresh();
+    }
+  });
+  QObject::connect(listener, &db::ChangeListener::listeningChanged, &w, [&w, summary](bool on) {
+    summary->setStyleSheet(on ? QString() : QString("color: #b00020;"));
+    if (!on)
+      w.statusBar()->showMessage(QObject::tr("The database server is not reachable; your unsaved edits stay in "
+                                             "the recovery file. Reconnecting..."),
+                                 10000);
+  });
+}
+} // namespace panseg::cli

@@ -1,0 +1,157 @@
+#include "database/server/ServerAdmin.h"
+
+#include "core/Error.h"
+#include "database/SharedSql.h"
+#include "database/server/ServerSecurity.h"
+
+#include <QDateTime>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSqlDriver>
+
+#include <libpq-fe.h>
+
+namespace panseg::db
+{
+namespace
+{
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+void requireServer(const StudyDatabase& db, const char* what)
+{
+  if (!db.isServer())
+    throw Error(std::string(what) + " needs a database server (--db postgresql://...); the local study database " +
+                db.databasePath() + " has users without passwords (panseg db user ...)");
+}
+
+/// The SCRAM-SHA-256 verifier of `password` for role `name`, computed here by libpq.
+std::string scramVerifier(const StudyDatabase& db, const std::string& name, const std::string& password)
+{
+  const QSqlDatabase conn = QSqlDatabase::database(qs(db.connectionName()), false);
+  const QVariant handle = conn.driver() ? conn.driver()->handle() : QVariant();
+  if (!handle.isValid() || (qstrcmp(handle.typeName(), "PGconn*") != 0 && qstrcmp(handle.typeName(), "pg_conn*") != 0))
+    throw Error(std::string("cannot hash the password: no PostgreSQL connection (") + (handle.isValid() ? handle.typeName() : "none") + ")");
+  PGconn* pg = *static_cast<PGconn* const*>(handle.constData());
+  char* verifier = PQencryptPasswordConn(pg, password.c_str(), name.c_str(), "scram-sha-256");
+  if (!verifier)
+    throw Error(std::string("cannot hash the password: ") + PQerrorMessage(pg));
+  std::string out = verifier;
+  PQfreemem(verifier);
+  return out;
+}
+
+void checkPassword(const std::string& password)
+{
+  if (password.size() < 8)
+    throw Error("the password must have at least 8 characters");
+}
+
+class AdminSql : public detail::SharedSql
+{
+public:
+  using SharedSql::SharedSql;
+  void audit(const std::string& action, const std::string& name, const QJsonObject& details) const
+  {
+    const User& u = m_db.currentUser();
+    const QVariant uid = u.id > 0 ? QVariant(qlonglong(u.id)) : QVariant(QMetaType::fromType<qlonglong>());
+    const QVariant target = scalar("SELECT id FROM users WHERE username = ?", { qs(name) }, "find user " + name);
+    exec("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
+         " VALUES (?, ?, ?, ?, 'users', ?, ?)",
+         { QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), uid, qs(u.username), qs(action),
+           target.isValid() ? target : QVariant(QMetaType::fromType<qlonglong>()),
+           QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact)) },
+         "write the audit log");
+  }
+  void commit() const { exec("COMMIT", {}, "commit"); }
+};
+
+/// Runs `body` in one write transaction; rolls back on failure.
+template <typename F>
+void inTransaction(const AdminSql& sql, const std::string& what, F body)
+{
+  sql.beginWrite(what);
+  try
+  {
+    body();
+    sql.commit();
+  }
+  catch (...)
+  {
+    sql.rollback();
+    throw;
+  }
+}
+} // namespace
+
+ServerInitReport initServer(const std::string& uri, const StudyDatabase::OpenOptions& options)
+{
+  if (!SqlDialect::isServerLocation(uri))
+    throw Error("panseg server init needs a PostgreSQL URI (postgresql://host[:port]/database), not " + uri);
+  StudyDatabase::OpenOptions o = options;
+  StudyDatabase db(uri, o); // the owner's open applies migrations and the server objects
+  const AdminSql sql(db);
+  ServerInitReport r;
+  r.database = db.databasePath();
+  r.owner = db.currentUser().username;
+  r.schemaVersion = db.schemaVersion();
+  r.securityVersion = sql.scalar("SELECT MAX(version) FROM panseg_server_setup", {}, "read the set-up version").toInt();
+  return r;
+}
+
+User serverAddUser(StudyDatabase& db, const std::string& name, Role role, const std::string& password,
+                   const std::string& displayName)
+{
+  requireServer(db, "panseg server user add");
+  if (!password.empty())
+    checkPassword(password);
+  const AdminSql sql(db);
+  const std::string verifier = password.empty() ? std::string() : scramVerifier(db, name, password);
+  inTransaction(sql, "add user " + name, [&] {
+    sql.exec("SELECT panseg_add_user(?, ?, ?, ?)", { qs(name), qs(to_string(role)), qs(displayName), qs(verifier) },
+             "add user " + name);
+    sql.audit("add-user", name, QJsonObject{ { "username", qs(name) }, { "role", qs(to_string(role)) } });
+  });
+  return *db.userByName(name);
+}
+
+void serverSetUserRole(StudyDatabase& db, const std::string& name, Role role)
+{
+  requireServer(db, "panseg server user role");
+  const AdminSql sql(db);
+  inTransaction(sql, "change the role of " + name, [&] {
+    const QVariant old = sql.scalar("SELECT role FROM users WHERE username = ?", { qs(name) }, "find user " + name);
+    sql.exec("SELECT panseg_set_user_role(?, ?)", { qs(name), qs(to_string(role)) }, "change the role of " + name);
+    sql.audit("set-user-role", name, QJsonObject{ { "from", old.toString() }, { "to", qs(to_string(role)) } });
+  });
+}
+
+void serverSetUserActive(StudyDatabase& db, const std::string& name, bool active)
+{
+  requireServer(db, "panseg server user disable");
+  const AdminSql sql(db);
+  inTransaction(sql, std::string(active ? "enable" : "disable") + " user " + name, [&] {
+    sql.exec("SELECT panseg_set_user_active(?, ?)", { qs(name), active }, "change account " + name);
+    sql.audit(active ? "enable-user" : "disable-user", name, QJsonObject{ { "username", qs(name) } });
+  });
+}
+
+void serverChangeOwnPassword(StudyDatabase& db, const std::string& newPassword)
+{
+  requireServer(db, "changing a password");
+  checkPassword(newPassword);
+  const std::string me = db.currentUser().username;
+  const AdminSql sql(db);
+  const std::string verifier = scramVerifier(db, me, newPassword);
+  // ALTER ROLE takes no parameters: the verifier is a quoted literal ('SCRAM-SHA-256$...' holds
+  // no quote), the name an identifier quoted by the server.
+  if (verifier.find('\'') != std::string::npos)
+    throw Error("cannot change the password: unexpected verifier");
+  const std::string ident = sql.scalar("SELECT quote_ident(?)", { qs(me) }, "quote the user name").toString().toStdString();
+  inTransaction(sql, "change the password of " + me, [&] {
+    QSqlQuery q(sql.connection());
+    if (!q.exec(qs("ALTER ROLE " + ident + " PASSWORD '" + verifier + "'")))
+      throw Error("cannot change the password of " + me + ": " + q.lastError().text().toStdString());
+    sql.audit("change-password", me, QJsonObject{});
+  });
+}
+} // namespace panseg::db

@@ -1,0 +1,14 @@
+# Department mode on a real PostgreSQL server started by the test (tests/PgTestServer.h).
+find_package(Qt6 6.4 REQUIRED COMPONENTS Network Sql)
+panseg_add_test(tst_server_db SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server/tst_server_db.cpp
+                LIBS panseg_database panseg_io panseg_core Qt6::Sql Qt6::Network)
+# Several workstations as processes: the panseg CLI in server mode, kill -9 during saves,
+# concurrent writers, approve-vs-return race. Needs the panseg executable and db_helper.
+if(TARGET panseg AND TARGET panseg_db_helper)
+  panseg_add_test(tst_server_workstations SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server/tst_server_workstations.cpp
+                  LIBS panseg_database panseg_io panseg_core Qt6::Sql Qt6::Network)
+  target_compile_definitions(tst_server_workstations PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>"
+                             PANSEG_DB_HELPER="$<TARGET_FILE:panseg_db_helper>")
+  add_dependencies(tst_server_workstations panseg panseg_db_helper)
+  set_tests_properties(tst_server_workstations PROPERTIES TIMEOUT 600)
+endif()
