@@ -60,4 +60,9 @@ void printError(const QString& message);
 /// the rule). Throws Error for an empty --user. Commands that never open the database refuse
 /// --user as an unknown option.
 std::string actingUserOption(const Args& a);
+/// The application object of a headless subcommand (HeadlessApp.cpp): QCoreApplication, or with
+/// `gui` a QGuiApplication on the offscreen platform (never a display). main() releases it (after
+/// flushing stdout) before returning, so nothing Qt is torn down during exit().
+void ensureHeadlessApplication(bool gui);
+void releaseHeadlessApplication();
 } // namespace panseg::cli

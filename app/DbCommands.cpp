@@ -41,12 +41,7 @@ QString qs(const std::string& s) { return QString::fromStdString(s); }
 /// Qt SQL loads its driver as a plugin, which needs an application object.
 void ensureCoreApplication()
 {
-  if (QCoreApplication::instance())
-    return;
-  static int argc = 1;
-  static char name[] = "panseg";
-  static char* argv[] = { name, nullptr };
-  static QCoreApplication app(argc, argv);
+  ensureHeadlessApplication(false); // released by main() (Cli.h)
 }
 
 QString dataFolderOf(const Args& a)

@@ -7,9 +7,7 @@
 #include "ui/EditController.h"
 #include "ui/RecoveryPrompt.h"
 #include "ui/MainWindow.h"
-#include "ui/StudyBrowser.h"
-#include "ui/JobsDock.h"
-#include "database/JobTableModel.h"
+#include "ui/Workstation.h"
 #include "ui/WorkerClient.h"
 #include "ui/ViewerModel.h"
 
@@ -63,138 +61,6 @@ int rerunUnderXvfb(char** argv, const QStringList& args)
   return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : Failed;
 }
 
-/// The study database as a dock beside the views, with a Study menu: import, open a series and
-/// its masks, save the shown mask as a new version.
-static void attachStudyBrowser(ui::MainWindow& w)
-{
-  auto* browser = new ui::StudyBrowser;
-  auto* dock = new QDockWidget(QObject::tr("Studies"), &w);
-  dock->setObjectName("StudyBrowserDock");
-  dock->setWidget(browser);
-  w.addDockWidget(Qt::LeftDockWidgetArea, dock);
-  QString error;
-  if (!browser->openDatabase({}, &error))
-    w.statusBar()->showMessage(QObject::tr("Study database unavailable: %1").arg(error), 10000);
-  // Segmentation > Model also lists the registered models and the promoted defaults.
-  w.setModelRegistry([browser] { return browser->database(); });
-  auto fail = [&w](const char* what, const std::exception& e) {
-    QMessageBox::warning(&w, QObject::tr(what), QString::fromUtf8(e.what()));
-  };
-  browser->setOpenGuard([&w] { return w.confirmUnsavedEdits(QObject::tr("opening another series or mask")); });
-  QObject::connect(browser, &ui::StudyBrowser::openSeriesRequested, &w, [&w, browser, fail](int64_t id) {
-    try
-    {
-      w.setImage(browser->loadSeries(id));
-      // Predict Pancreas then uses the model promoted for the series' modality, if any.
-      try
-      {
-        QString label;
-        const QString promoted = browser->promotedModelDir(id, &label);
-        if (!promoted.isEmpty() && promoted != w.predictionModelDir())
-        {
-          w.setPredictionModelDir(promoted);
-          w.statusBar()->showMessage(QObject::tr("Predict Pancreas uses the promoted model %1.").arg(label), 10000);
-        }
-      }
-      catch (const std::exception& e)
-      {
-        w.statusBar()->showMessage(QString::fromUtf8(e.what()), 15000);
-      }
-    }
-    catch (const std::exception& e)
-    {
-      fail("Open series", e);
-    }
-  });
-  QObject::connect(browser, &ui::StudyBrowser::openMaskRequested, &w, [&w, browser, fail](int64_t, int64_t maskId) {
-    try
-    {
-      w.setMask(browser->loadMask(maskId));
-    }
-    catch (const std::exception& e)
-    {
-      fail("Open mask", e);
-    }
-  });
-  QMenu* study = w.menuBar()->addMenu(QObject::tr("&Study"));
-  study->addAction(QObject::tr("&Import into database..."), QKeySequence(QObject::tr("Ctrl+I")), browser,
-                   &ui::StudyBrowser::chooseAndImport);
-  study->addAction(QObject::tr("Import &files..."), browser, &ui::StudyBrowser::chooseFilesAndImport);
-  study->addAction(QObject::tr("&Export mask version..."), browser, &ui::StudyBrowser::chooseAndExportMask);
-  // Saving the shown (possibly edited) mask as a new version; the editor then counts it saved and
-  // the recovery file goes. Also what "Save" in the unsaved-edits prompt on close does.
-  auto saveShownMask = [&w, browser]() -> bool {
-    if (browser->openedSeriesId() <= 0 && w.model()->hasMask())
-      return w.saveMaskAsInteractive(); // an image opened from a file: its mask goes to a file
-    if (browser->openedSeriesId() <= 0 || !w.model()->hasMask())
-    {
-      QMessageBox::information(&w, QObject::tr("Save mask"),
-                               QObject::tr("Open a series from the study browser and show a mask first."));
-      return false;
-    }
-    const int64_t id = browser->saveMaskVersion(browser->openedSeriesId(), w.model()->mask(), browser->openedMaskId());
-    if (id > 0 && w.editController())
-      w.editController()->markSaved();
-    return id > 0;
-  };
-  study->addAction(QObject::tr("&Save mask as new version"), QKeySequence::Save, &w, [saveShownMask] { saveShownMask(); });
-  w.setSaveMaskHandler(saveShownMask);
-  // Submit for approval (draft -> submitted, audited). Unsaved edits are saved first as a new
-  // version, and that version is submitted (StudyBrowser::submitOpenedMask).
-  study->addAction(QObject::tr("Su&bmit mask for approval"), &w, [&w, browser] {
-    ui::EditController* edit = w.editController();
-    const bool unsaved = edit && edit->isModified() && w.model()->hasMask();
-    if (browser->openedSeriesId() <= 0 || (!unsaved && browser->openedMaskId() <= 0))
-    {
-      QMessageBox::information(&w, QObject::tr("Submit mask for approval"),
-                               QObject::tr("Open a series and a mask version from the study browser first."));
-      return;
-    }
-    int64_t saved = 0;
-    QString error;
-    const int64_t id = browser->submitOpenedMask(unsaved ? &w.model()->mask() : nullptr, &saved, &error);
-    if (saved > 0)
-      edit->markSaved();
-    if (id <= 0)
-      QMessageBox::warning(&w, QObject::tr("Submit mask for approval"), error);
-    else
-      w.statusBar()->showMessage(QObject::tr("Mask version %1 submitted for approval.").arg(id), 10000);
-  });
-  // A prediction of a series opened from the database becomes its newest AI mask version.
-  QObject::connect(&w, &ui::MainWindow::predictionFinished, browser, [&w, browser](bool ok, const QString&) {
-    if (ok && w.model()->hasMask())
-      browser->savePrediction(w.model()->image(), w.model()->mask(), w.predictionModelDir());
-  });
-  study->addAction(dock->toggleViewAction());
-  attachVolumeTable(w, browser, study);
-  // Fine-tuning jobs (docs/fine-tuning.md): the dock polls the jobs table; the dialog starts
-  // `panseg train --db` detached, so the job outlives the GUI and is listed again on reopening.
-  auto* jobs = new ui::JobsDock(browser->dataFolder());
-  auto* jobsDock = new QDockWidget(QObject::tr("Jobs"), &w);
-  jobsDock->setObjectName("JobsDock");
-  jobsDock->setWidget(jobs);
-  w.addDockWidget(Qt::BottomDockWidgetArea, jobsDock);
-  jobsDock->setVisible(jobs->model()->rowCount() > 0);
-  study->addAction(QObject::tr("&Fine-tune model..."), &w, [&w, browser, jobs, jobsDock] {
-    QStringList centers;
-    if (browser->database())
-      for (const auto& s : browser->database()->listSeries())
-        if (!s.center.empty() && !centers.contains(QString::fromStdString(s.center)))
-          centers << QString::fromStdString(s.center);
-    const auto models = db::listModelPackages(db::defaultModelSearchRoots(), browser->database(),
-                                              {ui::WorkerClient::defaultModelDir()});
-    ui::FineTuneDialog dialog(browser->dataFolder(), w.predictionModelDir(), centers, models, &w);
-    if (dialog.exec() != QDialog::Accepted)
-      return;
-    QString error;
-    if (!ui::startDetachedTraining(dialog.request(), &error))
-      QMessageBox::warning(&w, QObject::tr("Fine-tune model"), error);
-    jobsDock->show();
-    jobs->refresh();
-  });
-  study->addAction(jobsDock->toggleViewAction());
-}
-
 int gui(int argc, char** argv, const QStringList& paths)
 {
   ui::MainWindow::configurePlatform();
@@ -207,8 +73,7 @@ int gui(int argc, char** argv, const QStringList& paths)
     return Ok;
   ui::MainWindow w;
   w.resize(1400, 950);
-  attachStudyBrowser(w);
-  attachReaderStudyPanel(w);
+  ui::attachWorkstation(w); // study browser, reader study, Volumes and Jobs docks, Study menu
   attachServerSession(w);
   w.show();
   // Unsaved mask edits autosaved before a crash are offered at start (ui/RecoveryPrompt).

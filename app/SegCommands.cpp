@@ -51,12 +51,7 @@ bool checkOptions(const QStringList& args, const Args& a, const QStringList& all
 /// Qt SQL loads its driver as a plugin, which needs an application object.
 void ensureCoreApplication()
 {
-  if (QCoreApplication::instance())
-    return;
-  static int argc = 1;
-  static char name[] = "panseg";
-  static char* argv[] = {name, nullptr};
-  static std::unique_ptr<QCoreApplication> app = std::make_unique<QCoreApplication>(argc, argv);
+  ensureHeadlessApplication(false); // released by main() (Cli.h)
 }
 } // namespace
 

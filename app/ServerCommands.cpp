@@ -60,12 +60,7 @@ QString qs(const std::string& s) { return QString::fromStdString(s); }
 
 void ensureCoreApplication()
 {
-  if (QCoreApplication::instance())
-    return;
-  static int argc = 1;
-  static char name[] = "panseg";
-  static char* argv[] = { name, nullptr };
-  static QCoreApplication app(argc, argv);
+  ensureHeadlessApplication(false); // released by main() before exit (Cli.h)
 }
 
 std::string location(const Args& a)

@@ -29,17 +29,10 @@ QString qs(const std::string& s)
   return QString::fromStdString(s);
 }
 
-/// PDF output needs a QGuiApplication; the offscreen platform is enough and needs no display.
+/// PDF output needs a QGuiApplication: offscreen, never a display (Cli.h).
 void ensureGuiApplication()
 {
-  if (QCoreApplication::instance())
-    return;
-  if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-    qputenv("QT_QPA_PLATFORM", "offscreen");
-  static int argc = 1;
-  static char name[] = "panseg";
-  static char* argv[] = {name, nullptr};
-  static QGuiApplication app(argc, argv);
+  ensureHeadlessApplication(true);
 }
 
 std::unique_ptr<StudyDatabase> openDb(const Args& a)

@@ -19,6 +19,4 @@ int studyCommand(const QStringList& args);
 int reportCommand(const QStringList& args);
 /// Usage lines for `panseg --help`.
 QString studyUsage();
-/// Docks the reader-study panel (ui/ReaderStudyPanel.h) in the main window (StudyGui.cpp).
-void attachReaderStudyPanel(ui::MainWindow& w);
 } // namespace panseg::cli

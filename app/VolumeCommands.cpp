@@ -28,22 +28,7 @@ QString qs(const std::string& s) { return QString::fromStdString(s); }
 /// QGuiApplication, which runs on the offscreen platform here (no display needed).
 void ensureApplication(bool gui)
 {
-  if (QCoreApplication::instance())
-    return;
-  static int argc = 1;
-  static char name[] = "panseg";
-  static char* argv[] = { name, nullptr };
-  // Function-local statics constructed here are destroyed before the Qt globals they create.
-  if (gui)
-  {
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
-      qputenv("QT_QPA_PLATFORM", "offscreen");
-    static QGuiApplication app(argc, argv);
-  }
-  else
-  {
-    static QCoreApplication app(argc, argv);
-  }
+  ensureHeadlessApplication(gui); // offscreen, released by main() (Cli.h)
 }
 
 /// Unknown options and a missing value are usage errors (returns false after printing).

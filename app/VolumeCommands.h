@@ -22,9 +22,6 @@ int volumesCommand(const QStringList& args);
 int exportCommand(const QStringList& args);
 /// panseg export-nnunet [--db DIR] --out DIR [--modality M] [--label N] [--approved-only|--include-unapproved]
 int exportNnUnetCommand(const QStringList& args);
-/// Adds "Pancreas volumes..." to `menu`: opens the Volumes dock (ui/VolumeTableView) on the
-/// browser's database (VolumeDock.cpp).
-void attachVolumeTable(ui::MainWindow& w, ui::StudyBrowser* browser, QMenu* menu);
 /// Usage lines for `panseg --help`.
 QString volumeUsage();
 } // namespace panseg::cli

@@ -16,7 +16,7 @@
 #include <algorithm>
 #include <cstdio>
 
-int main(int argc, char** argv)
+static int dispatch(int argc, char** argv)
 {
   using namespace panseg::cli;
   QStringList args;
@@ -118,4 +118,12 @@ int main(int argc, char** argv)
     printError(e.what());
     return Failed;
   }
+}
+
+int main(int argc, char** argv)
+{
+  // Headless subcommands' application object goes here, before exit() (HeadlessApp.cpp).
+  const int code = dispatch(argc, argv);
+  panseg::cli::releaseHeadlessApplication();
+  return code;
 }

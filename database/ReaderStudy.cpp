@@ -595,6 +595,9 @@ LabelMask ReaderStudy::startingMask(int64_t readId) const
   const ReaderStudyInfo info = study(r.studyId);
   if (r.readerId != m_db.currentUser().id)
     requireCoordinator(m_db, "see another reader's starting mask");
+  // A returned read goes on from the reader's last submitted version (kept linked on return).
+  if (r.state == ReadState::Returned && r.maskVersionId > 0)
+    return m_db.loadMask(r.maskVersionId);
   if (info.startFrom == StartFrom::Ai || info.design == StudyDesign::AiReview)
     for (size_t i = 0; i < info.seriesIds.size(); ++i)
       if (info.seriesIds[i] == r.seriesId && info.aiMaskIds[i] > 0)

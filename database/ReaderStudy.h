@@ -207,8 +207,8 @@ public:
   Worklist worklist(int64_t studyId, const std::string& readerName = {}) const;
   /// Marks the read in progress and returns it; refuses a locked, finished or foreign read.
   ReadRecord startRead(int64_t readId);
-  /// The mask a read starts from: the study's AI mask of the case (start from AI, AI review),
-  /// or an empty mask on the series' grid.
+  /// The mask a read starts from: for a returned read the reader's last submitted version; else
+  /// the study's AI mask of the case (start from AI, AI review), or an empty mask on the grid.
   LabelMask startingMask(int64_t readId) const;
   /// Saves `mask` as the read's mask version (reader, submitted) and links it; returns its id.
   int64_t submitRead(int64_t readId, const LabelMask& mask, const std::string& note = {});

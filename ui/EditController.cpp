@@ -125,6 +125,12 @@ Brush EditController::brushFor(SliceOrientation o) const
 
 bool EditController::ensureEditor()
 {
+  if (!m_lockReason.isEmpty())
+  {
+    m_lastError = m_lockReason;
+    emit errorOccurred(m_lastError);
+    return false;
+  }
   if (m_editor)
     return true;
   if (!m_model->hasImage())
@@ -303,6 +309,14 @@ int64_t EditController::proposeFillBetweenSlices(SliceOrientation o)
   }
 }
 
+void EditController::setLocked(const QString& reason)
+{
+  if (!reason.isEmpty() && m_inStroke)
+    release();
+  m_lockReason = reason;
+  emit settingsChanged();
+}
+
 void EditController::acceptProposal()
 {
   m_pendingProposal = false;
@@ -365,7 +379,7 @@ void EditController::undo()
 {
   if (m_inStroke)
     release();
-  if (!m_editor || !m_editor->canUndo())
+  if (!m_editor || !m_editor->canUndo() || !ensureEditor())
     return;
   m_pendingProposal = false;
   afterEdit(m_editor->undo());
@@ -373,7 +387,7 @@ void EditController::undo()
 
 void EditController::redo()
 {
-  if (!m_editor || m_inStroke || !m_editor->canRedo())
+  if (!m_editor || m_inStroke || !m_editor->canRedo() || !ensureEditor())
     return;
   afterEdit(m_editor->redo());
 }

@@ -99,6 +99,11 @@ public:
   void removeIslands(double minVolumeMl);
 
   // ---- undo / state --------------------------------------------------------------------------
+  /// Refuses every edit (strokes, lasso, operations, undo/redo) with `reason` through
+  /// errorOccurred while it is non-empty, e.g. while a prediction is about to replace the mask.
+  void setLocked(const QString& reason);
+  bool isLocked() const { return !m_lockReason.isEmpty(); }
+  QString lockReason() const { return m_lockReason; }
   bool canUndo() const;
   bool canRedo() const;
   void undo();
@@ -152,6 +157,7 @@ private:
   bool m_strokeErase = false;
   std::array<int64_t, 3> m_last{};
   bool m_pendingProposal = false;
+  QString m_lockReason;
   QString m_lastError;
   QString m_recoveryDir;
   QString m_recoveryNote;

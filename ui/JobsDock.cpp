@@ -75,6 +75,8 @@ JobsDock::JobsDock(const QString& dataFolder, QWidget* parent)
   m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
   m_view->setSelectionMode(QAbstractItemView::SingleSelection);
   m_view->horizontalHeader()->setStretchLastSection(false);
+  m_view->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  m_view->setWordWrap(false);
   m_view->horizontalHeader()->setSectionResizeMode(db::JobTableModel::MessageColumn,
                                                    QHeaderView::Stretch);
   m_view->verticalHeader()->hide();
@@ -94,14 +96,29 @@ JobsDock::JobsDock(const QString& dataFolder, QWidget* parent)
   layout->addLayout(buttons);
   connect(cancel, &QPushButton::clicked, this, &JobsDock::cancelSelected);
   connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, &JobsDock::updateCurve);
+  // Live state from the job records: every 1.5 s while the dock is shown, every 5 s while it is
+  // hidden (so that the workstation can show it when a job starts elsewhere).
   m_timer = new QTimer(this);
-  m_timer->setInterval(2000);
+  m_timer->setInterval(kHiddenPollMs);
   connect(m_timer, &QTimer::timeout, this, &JobsDock::refresh);
   m_timer->start();
   refresh();
 }
 
 JobsDock::~JobsDock() = default;
+
+void JobsDock::showEvent(QShowEvent* e)
+{
+  QWidget::showEvent(e);
+  m_timer->setInterval(kVisiblePollMs);
+  refresh(); // at once: what was shown last may be seconds old
+}
+
+void JobsDock::hideEvent(QHideEvent* e)
+{
+  QWidget::hideEvent(e);
+  m_timer->setInterval(kHiddenPollMs);
+}
 
 void JobsDock::refresh()
 {

@@ -48,8 +48,11 @@ class JobsDock : public QWidget
 {
   Q_OBJECT
 public:
-  /// Opens its own connection to the database in `dataFolder` (polling, every 2 s while visible).
+  /// Opens its own connection to the database in `dataFolder` and polls the job table: every
+  /// kVisiblePollMs while shown, kHiddenPollMs while hidden.
   explicit JobsDock(const QString& dataFolder, QWidget* parent = nullptr);
+  static constexpr int kVisiblePollMs = 1500;
+  static constexpr int kHiddenPollMs = 5000;
   ~JobsDock() override;
   void refresh();
   db::JobTableModel* model() const { return m_model; }
@@ -57,6 +60,10 @@ public:
   TrainingCurveView* curveView() const { return m_curve; }
   /// Selects the job in `row` of model() (the chart follows).
   void selectRow(int row);
+
+protected:
+  void showEvent(QShowEvent* e) override;
+  void hideEvent(QHideEvent* e) override;
 
 private:
   void cancelSelected();

@@ -30,6 +30,7 @@
 #include <QStatusBar>
 #include <QSurfaceFormat>
 #include <QToolBar>
+#include <QVBoxLayout>
 #include <QWindow>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -56,6 +57,23 @@ QString messageOf(const std::exception& e)
   const QString m = QString::fromLocal8Bit(e.what());
   return m.isEmpty() ? QObject::tr("unknown error") : m;
 }
+
+} // namespace
+
+/// The study database's rule for the acting user without a database: $PANSEG_USER, else the
+/// operating-system login name.
+QString MainWindow::defaultActingUser()
+{
+  QString u = qEnvironmentVariable("PANSEG_USER");
+  if (u.isEmpty())
+    u = qEnvironmentVariable("USER");
+  if (u.isEmpty())
+    u = qEnvironmentVariable("LOGNAME");
+  return u.isEmpty() ? QStringLiteral("unknown") : u;
+}
+
+namespace
+{
 
 QSettings makeSettings()
 {
@@ -110,7 +128,8 @@ void MainWindow::configurePlatform()
   QSurfaceFormat::setDefaultFormat(VtkRenderWidget::vtkSurfaceFormat());
 }
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), m_model(new ViewerModel(this))
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), m_model(new ViewerModel(this)), m_user(defaultActingUser())
 {
   setObjectName("PanSegMainWindow");
   setAcceptDrops(true);
@@ -120,6 +139,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), m_model(new Viewe
   buildMenus();
   buildToolBar();
   buildEditToolBar();
+  {
+    // Earlier versions kept these per operating-system account, where every PanSeg user of a
+    // shared login saw them: they are dropped, never shown to anyone.
+    QSettings legacy = makeSettings();
+    for (const char* key : {kRecentKey, "predict/modelDir", "predict/fast"})
+      legacy.remove(QLatin1String(key));
+  }
+  {
+    // Per-user settings and recovery folder for the default user (setActingUser changes them).
+    const QString user = m_user;
+    m_user.clear();
+    setActingUser(user);
+  }
 
   m_hoverLabel = new QLabel(this);
   m_infoLabel = new QLabel(this);
@@ -130,6 +162,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), m_model(new Viewe
   connect(m_model, &ViewerModel::imageChanged, this,
           [this]
           {
+            setPredictionBlocked(m_predictPolicy && m_model->hasImage() ? m_predictPolicy(m_model->image())
+                                                                        : QString());
             syncControlsFromModel();
             updateTitle();
             m_infoLabel->setText(m_model->imageSummary());
@@ -236,7 +270,21 @@ void MainWindow::buildViews()
     m_surfaceWidget = placeholder;
   }
   layoutViews();
-  setCentralWidget(central);
+  // The review banner (e.g. a returned read's comment) sits above the views, where the reader works.
+  auto* container = new QWidget(this);
+  container->setObjectName("viewContainer");
+  auto* column = new QVBoxLayout(container);
+  column->setContentsMargins(0, 0, 0, 0);
+  column->setSpacing(0);
+  m_banner = new QLabel(container);
+  m_banner->setObjectName("reviewBanner");
+  m_banner->setWordWrap(true);
+  m_banner->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  m_banner->setStyleSheet("QLabel { background: #5a4a12; color: #fff3c4; padding: 6px 10px; font-weight: bold; }");
+  m_banner->hide();
+  column->addWidget(m_banner);
+  column->addWidget(central, 1);
+  setCentralWidget(container);
 }
 
 void MainWindow::layoutViews()
@@ -392,7 +440,16 @@ void MainWindow::buildMenus()
   buildSegmentationMenu();
   buildEditMenu();
 
-  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  buildHelpMenu();
+
+  for (QMenu* m : menuBar()->findChildren<QMenu*>())
+    m->setPalette(palette());
+}
+
+void MainWindow::buildHelpMenu()
+{
+  QMenu* help = m_helpMenu = menuBar()->addMenu(tr("&Help"));
+  help->setObjectName("helpMenu");
   help->addAction(tr("Mouse and &Keyboard..."), this,
                   [this]
                   {
@@ -431,8 +488,58 @@ void MainWindow::buildMenus()
                     box->open();
                   });
 
-  for (QMenu* m : menuBar()->findChildren<QMenu*>())
-    m->setPalette(palette());
+  help->addSeparator();
+  QAction* about = help->addAction(tr("&About PanSeg Workstation..."), this,
+                  [this]
+                  {
+                    const QString version = QCoreApplication::applicationVersion();
+                    auto* box = new QMessageBox(
+                        QMessageBox::Information, tr("About PanSeg Workstation"),
+                        tr("<h3>PanSeg Workstation %1</h3>"
+                           "<p>Pancreas segmentation on CT and MRI: review, editing, reader studies, "
+                           "volumes, fine-tuning (PanSegNet, PNet-MSA).</p>"
+                           "<p><b>Research use only. Not a medical device.</b> Not for diagnosis or "
+                           "treatment decisions.</p>"
+                           "<p>Licence: the terms of this build are set by its distributor (the "
+                           "source tree ships no licence file yet). Libraries keep their own: Qt 6 "
+                           "(LGPL v3), VTK, ITK and DCMTK (BSD-style), LibTorch (BSD-style, worker "
+                           "processes only).</p>"
+                           "<p>Signed in as <b>%2</b>.</p>")
+                            .arg(version.isEmpty() ? tr("(development build)") : version.toHtmlEscaped(),
+                                 m_user.toHtmlEscaped()),
+                        QMessageBox::Close, this);
+                    box->setObjectName("aboutBox");
+                    box->setAttribute(Qt::WA_DeleteOnClose);
+                    box->open();
+                  });
+  about->setObjectName("aboutAction");
+  about->setMenuRole(QAction::AboutRole);
+  // Menus added later (the workstation's Study menu, ...) go before Help.
+  menuBar()->installEventFilter(this);
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event)
+{
+  if (watched == menuBar() && event->type() == QEvent::ActionAdded && m_helpMenu)
+  {
+    const QList<QAction*> actions = menuBar()->actions();
+    QAction* help = m_helpMenu->menuAction();
+    if (!actions.isEmpty() && actions.last() != help)
+    {
+      // Re-appended after the event (removing inside the event handler confuses QMenuBar).
+      QMetaObject::invokeMethod(
+          this,
+          [this, help]
+          {
+            if (menuBar()->actions().isEmpty() || menuBar()->actions().last() == help)
+              return;
+            menuBar()->removeAction(help);
+            menuBar()->addAction(help);
+          },
+          Qt::QueuedConnection);
+    }
+  }
+  return QMainWindow::eventFilter(watched, event);
 }
 
 void MainWindow::buildToolBar()
@@ -530,10 +637,15 @@ void MainWindow::syncControlsFromModel()
 void MainWindow::updateTitle()
 {
   QString t = tr("PanSeg Workstation");
-  if (!m_imagePath.isEmpty())
-    t += QStringLiteral(" - ") + QFileInfo(m_imagePath).fileName();
-  if (!m_maskPath.isEmpty() && m_model->hasMask())
-    t += QStringLiteral(" + ") + QFileInfo(m_maskPath).fileName();
+  if (!m_documentTitle.isEmpty())
+    t += QStringLiteral(" - ") + m_documentTitle;
+  else
+  {
+    if (!m_imagePath.isEmpty())
+      t += QStringLiteral(" - ") + QFileInfo(m_imagePath).fileName();
+    if (!m_maskPath.isEmpty() && m_model->hasMask())
+      t += QStringLiteral(" + ") + QFileInfo(m_maskPath).fileName();
+  }
   if (m_edit && m_edit->isModified())
     t += tr(" [edited]");
   setWindowTitle(t);
@@ -562,6 +674,8 @@ void MainWindow::setImage(Image image)
   else
     m_imagePath = QString::fromStdString(image.info.sourcePath);
   m_maskPath.clear();
+  m_documentTitle.clear(); // the caller names a database series again after this
+  setReviewBanner({});
   m_model->setImage(std::move(image));
   m_hoverLabel->setText(m_model->describeVoxel(m_model->cursor()));
 }
@@ -619,7 +733,8 @@ bool MainWindow::loadMaskBlocking(const QString& path, QString* error)
     {
       LabelMask mask = readMaskFor(path.toStdString(), m_model->geometry());
       mask.sourcePath = path.toStdString();
-      if (m_model->setMask(std::move(mask), &message))
+      message = maskRefusal(mask);
+      if (message.isEmpty() && m_model->setMask(std::move(mask), &message))
       {
         m_maskPath = path;
         updateTitle();
@@ -808,7 +923,8 @@ void MainWindow::finishJob()
   {
     QString error;
     const int labels = static_cast<int>(out.mask->labels().size());
-    if (m_model->setMask(std::move(*out.mask), &error))
+    error = maskRefusal(*out.mask);
+    if (error.isEmpty() && m_model->setMask(std::move(*out.mask), &error))
     {
       m_maskPath = req.path;
       updateTitle();
@@ -920,7 +1036,7 @@ void MainWindow::closeEvent(QCloseEvent* e)
 // ---- recent files ----------------------------------------------------------------------------
 QStringList MainWindow::recentFiles() const
 {
-  return makeSettings().value(kRecentKey).toStringList();
+  return makeSettings().value(userSettingsKey(kRecentKey)).toStringList();
 }
 
 void MainWindow::addRecentFile(const QString& path, bool asMask)
@@ -928,12 +1044,12 @@ void MainWindow::addRecentFile(const QString& path, bool asMask)
   const QString entry = (asMask ? QStringLiteral("mask|") : QStringLiteral("image|")) +
                         QFileInfo(path).absoluteFilePath();
   QSettings s = makeSettings();
-  QStringList list = s.value(kRecentKey).toStringList();
+  QStringList list = s.value(userSettingsKey(kRecentKey)).toStringList();
   list.removeAll(entry);
   list.prepend(entry);
   while (list.size() > kMaxRecentFiles)
     list.removeLast();
-  s.setValue(kRecentKey, list);
+  s.setValue(userSettingsKey(kRecentKey), list);
   rebuildRecentMenu();
 }
 
@@ -962,10 +1078,89 @@ void MainWindow::rebuildRecentMenu()
     m_recentMenu->addAction(tr("Clear List"), this,
                             [this]
                             {
-                              makeSettings().remove(kRecentKey);
+                              makeSettings().remove(userSettingsKey(kRecentKey));
                               rebuildRecentMenu();
                             });
   }
+}
+
+// ---- acting user and review context ----------------------------------------------------------
+QString MainWindow::settingsKeyFor(const QString& user, const QString& key)
+{
+  // One group per PanSeg user; '/' and '\\' in a name must not open other groups.
+  QString name = user;
+  name.replace('/', '_').replace('\\', '_');
+  return QStringLiteral("users/") + name + '/' + key;
+}
+
+void MainWindow::setActingUser(const QString& user)
+{
+  const QString u = user.isEmpty() ? defaultActingUser() : user;
+  if (u == m_user)
+    return;
+  m_user = u;
+  rebuildRecentMenu();
+  if (m_fastAction)
+  {
+    const QSignalBlocker block(m_fastAction);
+    m_fastAction->setChecked(makeSettings().value(userSettingsKey("predict/fast"), false).toBool());
+  }
+  // Unsaved edits are autosaved per user too: nobody is offered another user's recovery file.
+  if (m_edit)
+  {
+    QString name = m_user;
+    name.replace('/', '_').replace('\\', '_');
+    m_edit->setRecoveryDir(EditController::defaultRecoveryDir() + "/users/" + name);
+  }
+}
+
+QString MainWindow::maskRefusal(const LabelMask& mask) const
+{
+  if (!m_maskGuard || !m_model->hasImage())
+    return {};
+  try
+  {
+    return m_maskGuard(m_model->image(), mask);
+  }
+  catch (const std::exception& e)
+  {
+    return messageOf(e);
+  }
+}
+
+void MainWindow::setPredictionBlocked(const QString& reason)
+{
+  m_predictBlocked = reason;
+  applyPredictAvailability();
+}
+
+void MainWindow::applyPredictAvailability()
+{
+  if (!m_predictAction)
+    return;
+  m_predictAction->setEnabled(m_predictBlocked.isEmpty());
+  m_predictAction->setToolTip(m_predictBlocked.isEmpty() ? tr("Predict the pancreas on the shown image (Ctrl+P)")
+                                                         : m_predictBlocked);
+  m_predictAction->setStatusTip(m_predictAction->toolTip());
+}
+
+void MainWindow::setReviewBanner(const QString& text)
+{
+  if (!m_banner)
+    return;
+  m_banner->setText(text);
+  m_banner->setVisible(!text.isEmpty());
+}
+
+QString MainWindow::reviewBanner() const
+{
+  return m_banner && m_banner->isVisible() ? m_banner->text() : QString();
+}
+
+void MainWindow::setDocumentTitle(const QString& title)
+{
+  m_documentTitle = title;
+  updateTitle();
 }
 
 // ---- capture ---------------------------------------------------------------------------------

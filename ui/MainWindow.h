@@ -22,6 +22,7 @@ class QSpinBox;
 class QGridLayout;
 class QLabel;
 class QMenu;
+class QProgressBar;
 class QProgressDialog;
 class QSlider;
 class QTemporaryDir;
@@ -96,15 +97,58 @@ public:
   /// Single view filling the window, or the 2x2 layout when `kind` is already maximised.
   void toggleMaximized(ViewKind kind);
 
+  // ---- the acting PanSeg user and review context ----------------------------------------------
+  /// Everything the window remembers (recent files, model choice, fast mode, the edit recovery
+  /// file) is kept per PanSeg user, not per operating-system account: QSettings keys under
+  /// "users/<name>/". Default: $PANSEG_USER, else the login name (the study database's rule);
+  /// the workstation sets the database's current user. The recent-files menu is rebuilt.
+  void setActingUser(const QString& user);
+  QString actingUser() const { return m_user; }
+  /// The QSettings key of `key` for the acting user ("users/<name>/<key>").
+  QString userSettingsKey(const QString& key) const { return settingsKeyFor(m_user, key); }
+  static QString settingsKeyFor(const QString& user, const QString& key);
+  /// $PANSEG_USER, else the login name: the acting user before setActingUser.
+  static QString defaultActingUser();
+  /// Asked before a mask read from a file is shown (File > Open Mask, Recent Files, drops):
+  /// returns why the acting user may not see it (e.g. the study database hides it by blinding),
+  /// or an empty string. The mask is then refused with that reason.
+  void setMaskGuard(std::function<QString(const panseg::Image&, const panseg::LabelMask&)> guard)
+  {
+    m_maskGuard = std::move(guard);
+  }
+  /// Disables Segmentation > Predict Pancreas with `reason` as its tooltip (empty: allowed again),
+  /// e.g. during a blinded read that starts from scratch.
+  void setPredictionBlocked(const QString& reason);
+  /// Asked whenever another image is shown: why prediction is not allowed on it (empty = it is);
+  /// the answer goes to setPredictionBlocked.
+  void setPredictionPolicy(std::function<QString(const panseg::Image&)> policy)
+  {
+    m_predictPolicy = std::move(policy);
+  }
+  QString predictionBlockedReason() const { return m_predictBlocked; }
+  QAction* predictAction() const { return m_predictAction; }
+  /// A line above the views for what the reader must see while working (e.g. the coordinator's
+  /// comment on a returned read); empty hides it.
+  void setReviewBanner(const QString& text);
+  QString reviewBanner() const;
+  /// What the window title names instead of file names (e.g. "PAT-100 / venous phase / mask v3
+  /// (draft)"); empty = the file names. Cleared when another image is opened from a file.
+  void setDocumentTitle(const QString& title);
+
   // ---- prediction (MainWindowPredict.cpp) ------------------------------------------------
-  /// Predicts the pancreas on the open image in the worker process, with a progress dialog
-  /// (estimate, Cancel). `modelDir` empty: the remembered package, else the demo package, else
+  /// Predicts the pancreas on the open image in the worker process, in the background: progress,
+  /// estimate and Cancel sit in the status bar (predictionStatus()), the views stay usable, and
+  /// edits of the shown mask are refused until the prediction replaces it (or fails, or is
+  /// cancelled). `modelDir` empty: the remembered package, else the demo package, else
   /// a folder dialog. The mask becomes the overlay and is saved under
   /// WorkerClient::predictionOutputPath(). Returns false when refused (no image, running, no
   /// model); predictionFinished() reports the outcome otherwise.
   bool predictPancreas(const QString& modelDir = {});
   void cancelPrediction();
   bool isPredicting() const;
+  /// The status-bar part shown while predicting (label "predictionLabel", progress bar
+  /// "predictionProgress", button "cancelPrediction"); hidden otherwise.
+  QWidget* predictionStatus() const { return m_predictStatus; }
   WorkerClient* workerClient() const { return m_worker; }
 
   // ---- mask editing (MainWindowEdit.cpp) ------------------------------------------------------
@@ -199,6 +243,17 @@ private:
   QGridLayout* m_grid = nullptr;
   int m_maximized = -1; // index of the maximised view, -1 for 2x2
 
+  QString m_user;
+  std::function<QString(const panseg::Image&, const panseg::LabelMask&)> m_maskGuard;
+  QString m_predictBlocked;
+  std::function<QString(const panseg::Image&)> m_predictPolicy;
+  QString m_documentTitle;
+  QLabel* m_banner = nullptr;
+  QMenu* m_helpMenu = nullptr;
+  bool eventFilter(QObject* watched, QEvent* event) override;
+  QString maskRefusal(const panseg::LabelMask& mask) const;
+  void buildHelpMenu();
+  void applyPredictAvailability();
   QMenu* m_recentMenu = nullptr;
   QMenu* m_presetMenu = nullptr;
   QActionGroup* m_presetGroup = nullptr;
@@ -225,6 +280,8 @@ private:
   QAction* m_undoAction = nullptr;
   QAction* m_redoAction = nullptr;
   QAction* m_brush3DAction = nullptr;
+  QAction* m_brushLargerAction = nullptr;
+  QAction* m_brushSmallerAction = nullptr;
   QAction* m_thresholdAction = nullptr;
   QDoubleSpinBox* m_brushSizeSpin = nullptr;
   QSpinBox* m_labelSpin = nullptr;
@@ -232,7 +289,10 @@ private:
   QDoubleSpinBox* m_thresholdMaxSpin = nullptr;
   // prediction (MainWindowPredict.cpp)
   WorkerClient* m_worker = nullptr;
-  QProgressDialog* m_predictProgress = nullptr;
+  QWidget* m_predictStatus = nullptr; // in the status bar while predicting: text, bar, Cancel
+  QLabel* m_predictLabel = nullptr;
+  QProgressBar* m_predictBar = nullptr;
+  QString m_predictTitle, m_predictEstimate;
   std::shared_ptr<QTemporaryDir> m_predictTemp; // temporary input (shared_ptr: incomplete type)
   QString m_predictOutput, m_predictPending;
   QAction* m_predictAction = nullptr;

@@ -93,6 +93,16 @@ void MainWindow::buildEditMenu()
   m_brush3DAction->setCheckable(true);
   m_brush3DAction->setShortcut(QKeySequence(Qt::Key_D));
   connect(m_brush3DAction, &QAction::toggled, m_edit, &EditController::setBrush3D);
+  // +/- resize the brush wherever the focus is (window shortcuts), while a paint tool is active;
+  // with the navigation tool the actions are disabled and the keys zoom the focused slice view.
+  m_brushLargerAction = menu->addAction(tr("&Larger Brush"), m_edit, [this] { m_edit->stepBrushSize(1); });
+  m_brushLargerAction->setObjectName("brushLarger");
+  m_brushLargerAction->setShortcuts({QKeySequence(Qt::Key_Plus), QKeySequence(Qt::Key_Equal)});
+  m_brushLargerAction->setShortcutContext(Qt::WindowShortcut);
+  m_brushSmallerAction = menu->addAction(tr("&Smaller Brush"), m_edit, [this] { m_edit->stepBrushSize(-1); });
+  m_brushSmallerAction->setObjectName("brushSmaller");
+  m_brushSmallerAction->setShortcut(QKeySequence(Qt::Key_Minus));
+  m_brushSmallerAction->setShortcutContext(Qt::WindowShortcut);
   QAction* square = menu->addAction(tr("S&quare Brush"));
   square->setCheckable(true);
   connect(square, &QAction::toggled, m_edit,
@@ -261,7 +271,7 @@ void MainWindow::buildEditToolBar()
   m_brushSizeSpin->setRange(0.25, 50.0);
   m_brushSizeSpin->setSingleStep(0.5);
   m_brushSizeSpin->setSuffix(tr(" mm"));
-  m_brushSizeSpin->setToolTip(tr("Brush radius in mm (+/- in a slice view)"));
+  m_brushSizeSpin->setToolTip(tr("Brush radius in mm (+/- while a paint tool is active)"));
   connect(m_brushSizeSpin, &QDoubleSpinBox::valueChanged, m_edit,
           &EditController::setBrushRadiusMm);
   bar->addWidget(m_brushSizeSpin);
@@ -320,6 +330,8 @@ void MainWindow::syncEditControls()
   m_brushSizeSpin->setValue(m_edit->brushRadiusMm());
   m_labelSpin->setValue(m_edit->activeLabel());
   m_brush3DAction->setChecked(m_edit->brush3D());
+  m_brushLargerAction->setEnabled(m_edit->isEditingTool());
+  m_brushSmallerAction->setEnabled(m_edit->isEditingTool());
   const edit::IntensityRange r = m_edit->threshold();
   m_thresholdAction->setChecked(r.enabled);
   if (r.enabled)

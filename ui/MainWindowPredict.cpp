@@ -16,7 +16,12 @@
 #include <QJsonObject>
 #include <QMenu>
 #include <QMenuBar>
-#include <QProgressDialog>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QProgressBar>
+#include <QStatusBar>
+#include <QToolButton>
+#include "ui/EditController.h"
 #include <QSettings>
 #include <QTemporaryDir>
 
@@ -61,8 +66,8 @@ void MainWindow::buildSegmentationMenu()
   rebuildModelMenu(); // so that the menu is not empty before it is first shown (shortcuts, tests)
   m_fastAction = seg->addAction(tr("&Fast Mode (no TTA, fewer windows)"));
   m_fastAction->setCheckable(true);
-  m_fastAction->setChecked(settings().value(kFastKey, false).toBool());
-  connect(m_fastAction, &QAction::toggled, this, [](bool on) { settings().setValue(kFastKey, on); });
+  m_fastAction->setChecked(settings().value(userSettingsKey(kFastKey), false).toBool());
+  connect(m_fastAction, &QAction::toggled, this, [this](bool on) { settings().setValue(userSettingsKey(kFastKey), on); });
   seg->addSeparator();
   QAction* cancel = seg->addAction(tr("&Cancel Prediction"), this, &MainWindow::cancelPrediction);
   cancel->setEnabled(false);
@@ -73,37 +78,57 @@ void MainWindow::buildSegmentationMenu()
             cancel->setEnabled(true);
             m_predictAction->setEnabled(false);
           });
+  // Progress lives in the status bar (no dialog): the views stay usable while the worker runs.
+  m_predictStatus = new QWidget(this);
+  m_predictStatus->setObjectName("predictionStatus");
+  auto* row = new QHBoxLayout(m_predictStatus);
+  row->setContentsMargins(0, 0, 0, 0);
+  m_predictLabel = new QLabel(m_predictStatus);
+  m_predictLabel->setObjectName("predictionLabel");
+  m_predictBar = new QProgressBar(m_predictStatus);
+  m_predictBar->setObjectName("predictionProgress");
+  m_predictBar->setRange(0, 1000);
+  m_predictBar->setFixedWidth(160);
+  m_predictBar->setTextVisible(true);
+  m_predictBar->setFormat(QStringLiteral("%p%"));
+  auto* cancelButton = new QToolButton(m_predictStatus);
+  cancelButton->setObjectName("cancelPrediction");
+  cancelButton->setText(tr("Cancel"));
+  cancelButton->setToolTip(tr("Stop the prediction (the shown mask stays as it is)"));
+  connect(cancelButton, &QToolButton::clicked, this, &MainWindow::cancelPrediction);
+  row->addWidget(m_predictLabel);
+  row->addWidget(m_predictBar);
+  row->addWidget(cancelButton);
+  statusBar()->addPermanentWidget(m_predictStatus);
+  m_predictStatus->hide();
+
   connect(m_worker, &WorkerClient::estimateReady, this,
           [this](qint64 passes, double seconds, const QString& device)
           {
-            if (m_predictProgress)
-              m_predictProgress->setProperty(
-                  "estimate", tr("Estimated %1 (%2 forward passes on %3)")
-                                  .arg(WorkerClient::formatDuration(seconds))
-                                  .arg(passes)
-                                  .arg(device));
+            m_predictEstimate = tr("estimated %1 (%2 forward passes on %3)")
+                                    .arg(WorkerClient::formatDuration(seconds))
+                                    .arg(passes)
+                                    .arg(device);
+            m_predictBar->setToolTip(m_predictEstimate);
           });
   connect(m_worker, &WorkerClient::progress, this,
           [this](double f, const QString& message, double eta)
           {
-            if (!m_predictProgress || m_worker->wasCancelled())
+            if (!isPredicting() || m_worker->wasCancelled())
               return;
-            QString text = m_predictProgress->property("title").toString();
-            const QString est = m_predictProgress->property("estimate").toString();
-            if (!est.isEmpty())
-              text += "\n" + est;
-            text += "\n" + message;
+            QString text = message;
             if (eta >= 0)
               text += tr(", %1 left").arg(WorkerClient::formatDuration(eta));
-            m_predictProgress->setLabelText(text);
-            m_predictProgress->setValue(qBound(0, int(f * 1000), 999));
+            m_predictLabel->setText(text);
+            m_predictLabel->setToolTip(m_predictTitle + (m_predictEstimate.isEmpty() ? QString() : "\n" + m_predictEstimate));
+            m_predictBar->setValue(qBound(0, int(f * 1000), 999));
           });
   connect(m_worker, &WorkerClient::note, this, [this](const QString& m) { showStatus(m); });
   auto done = [this, cancel](bool ok, const QString& message)
   {
     cancel->setEnabled(false);
-    m_predictAction->setEnabled(true);
     finishPrediction(ok, message);
+    applyPredictAvailability();
   };
   connect(m_worker, &WorkerClient::finished, this,
           [done](const QJsonObject& result)
@@ -117,7 +142,7 @@ void MainWindow::buildSegmentationMenu()
 
 QString MainWindow::predictionModelDir() const
 {
-  const QString remembered = settings().value(kModelKey).toString();
+  const QString remembered = settings().value(userSettingsKey(kModelKey)).toString();
   if (WorkerClient::looksLikeModelPackage(remembered))
     return remembered;
   return WorkerClient::defaultModelDir();
@@ -125,7 +150,7 @@ QString MainWindow::predictionModelDir() const
 
 void MainWindow::setPredictionModelDir(const QString& dir)
 {
-  settings().setValue(kModelKey, QFileInfo(dir).absoluteFilePath());
+  settings().setValue(userSettingsKey(kModelKey), QFileInfo(dir).absoluteFilePath());
 }
 
 std::vector<db::ModelCatalogEntry> MainWindow::modelCatalog(QString* registryError) const
@@ -219,8 +244,7 @@ void MainWindow::cancelPrediction()
   if (!isPredicting())
     return;
   m_worker->cancel();
-  if (m_predictProgress)
-    m_predictProgress->setLabelText(tr("Cancelling..."));
+  m_predictLabel->setText(tr("Cancelling..."));
 }
 
 bool MainWindow::predictPancreas(const QString& modelDirIn)
@@ -233,6 +257,11 @@ bool MainWindow::predictPancreas(const QString& modelDirIn)
   if (!m_model->hasImage())
   {
     showError(tr("Predict Pancreas"), tr("Open an image first."));
+    return false;
+  }
+  if (!m_predictBlocked.isEmpty())
+  {
+    showError(tr("Predict Pancreas"), m_predictBlocked);
     return false;
   }
   // The prediction replaces the shown mask: unsaved edits are saved or given up first.
@@ -285,37 +314,29 @@ bool MainWindow::predictPancreas(const QString& modelDirIn)
   m_predictPending = req.outputPath;
   m_predictGeneration = m_imageGeneration;
 
-  if (!m_predictProgress)
-  {
-    m_predictProgress = new QProgressDialog(this);
-    m_predictProgress->setWindowTitle(tr("Predict Pancreas"));
-    m_predictProgress->setWindowModality(Qt::WindowModal);
-    m_predictProgress->setMinimumDuration(0);
-    m_predictProgress->setAutoClose(false);
-    m_predictProgress->setAutoReset(false);
-    m_predictProgress->setRange(0, 1000);
-    m_predictProgress->setMinimumWidth(460);
-    connect(m_predictProgress, &QProgressDialog::canceled, this, &MainWindow::cancelPrediction);
-  }
   const QString title = tr("Predicting the pancreas with %1%2...")
                             .arg(modelLabel(modelDir), req.fast ? tr(" (fast mode)") : QString());
-  m_predictProgress->setProperty("title", title);
-  m_predictProgress->setProperty("estimate", QString());
-  m_predictProgress->setLabelText(title + "\n" + tr("Starting the worker"));
-  m_predictProgress->setValue(0);
-  m_predictProgress->show();
+  m_predictTitle = title;
+  m_predictEstimate.clear();
+  m_predictLabel->setText(tr("Predicting: starting the worker"));
+  m_predictLabel->setToolTip(title);
+  m_predictBar->setValue(0);
+  m_predictBar->setToolTip(QString());
+  m_predictStatus->show();
   showStatus(title);
+  // The prediction replaces the shown mask: editing it now would be lost when it lands.
+  if (m_edit)
+    m_edit->setLocked(tr("A prediction is replacing this mask: edits are refused until it has finished "
+                         "(or Cancel in the status bar)."));
   m_worker->start(req); // a missing worker reports through failed()
   return true;
 }
 
 void MainWindow::finishPrediction(bool ok, const QString& error)
 {
-  if (m_predictProgress)
-  {
-    m_predictProgress->hide();
-    m_predictProgress->reset();
-  }
+  m_predictStatus->hide();
+  if (m_edit)
+    m_edit->setLocked({});
   m_predictTemp.reset();
   if (!ok)
   {

@@ -50,7 +50,11 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   m_table->setModel(m_model);
   m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
   m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+  // Every column as wide as its contents (states, "returned"), the comment takes the rest and
+  // shows in full as a tooltip.
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   m_table->horizontalHeader()->setStretchLastSection(true);
+  m_table->setWordWrap(false);
   m_table->verticalHeader()->hide();
   m_progress = new QProgressBar;
   m_status = new QLabel;
@@ -322,10 +326,12 @@ int64_t ReaderStudyPanel::submitOpenedRead(const LabelMask& mask)
 {
   try
   {
+    const int64_t series = m_rs->read(m_openedRead).seriesId;
     const int64_t id = m_rs->submitRead(m_openedRead, mask);
     m_status->setText(tr("Read %1 submitted as mask version %2.").arg(m_openedRead).arg(id));
     m_openedRead = 0;
     refreshWorklist();
+    emit studyChanged(series);
     return id;
   }
   catch (const std::exception& e)
@@ -338,6 +344,19 @@ int64_t ReaderStudyPanel::submitOpenedRead(const LabelMask& mask)
 LabelMask ReaderStudyPanel::startingMask(int64_t readId) const
 {
   return m_rs->startingMask(readId);
+}
+
+QString ReaderStudyPanel::readBanner(int64_t readId) const
+{
+  if (!m_rs || readId <= 0)
+    return {};
+  const db::ReadRecord r = m_rs->read(readId);
+  if (r.state != db::ReadState::Returned)
+    return {};
+  QString text = tr("Returned by the coordinator: \u201c%1\u201d").arg(qs(r.comment));
+  if (r.maskVersionId > 0)
+    text += tr("  \u2014 your submitted version %1 is loaded; edit it and submit again.").arg(r.maskVersionId);
+  return text;
 }
 Image ReaderStudyPanel::loadImage(int64_t seriesId) const
 {
@@ -368,8 +387,10 @@ void ReaderStudyPanel::approveSelected()
 {
   try
   {
-    m_rs->approveRead(selectedReadId());
+    const int64_t id = selectedReadId();
+    m_rs->approveRead(id);
     refreshWorklist();
+    emit studyChanged(m_rs->read(id).seriesId);
   }
   catch (const std::exception& e)
   {
@@ -402,8 +423,10 @@ int64_t ReaderStudyPanel::buildConsensusForSelected()
                     .arg(QString::fromStdString(in.readerName))
                     .arg(in.sensitivity, 0, 'f', 4)
                     .arg(in.specificity, 0, 'f', 4);
+    const int64_t series = read->seriesId; // (refreshWorklist replaces the rows `read` points into)
     refreshWorklist(); // (it rewrites the status line)
     m_status->setText(text);
+    emit studyChanged(series);
     return r.maskVersionId;
   }
   catch (const std::exception& e)
@@ -425,6 +448,7 @@ void ReaderStudyPanel::returnSelected()
   {
     m_rs->returnRead(id, comment.toStdString());
     refreshWorklist();
+    emit studyChanged(m_rs->read(id).seriesId);
   }
   catch (const std::exception& e)
   {

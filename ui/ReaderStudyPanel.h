@@ -49,8 +49,12 @@ public:
   bool openRead(int64_t readId);
   /// Submits `mask` for the opened read. Returns the mask version id (0 and lastError on refusal).
   int64_t submitOpenedRead(const LabelMask& mask);
-  /// The starting mask and image of a read (for the main window).
+  /// The starting mask and image of a read (for the main window): a returned read starts from
+  /// the reader's last submitted version (db::ReaderStudy::startingMask).
   LabelMask startingMask(int64_t readId) const;
+  /// What the reader must see above the views while reading `readId`: for a returned read the
+  /// coordinator's comment (empty otherwise).
+  QString readBanner(int64_t readId) const;
   Image loadImage(int64_t seriesId) const;
   QString lastError() const { return m_lastError; }
   ReaderWorklistModel* worklistModel() const { return m_model; }
@@ -78,6 +82,8 @@ signals:
   void readOpened(int64_t readId, int64_t seriesId);
   /// The user asked to submit the shown mask for the opened read.
   void submitRequested(int64_t readId);
+  /// A read was submitted, approved or returned, or a consensus saved: mask lists are stale.
+  void studyChanged(int64_t seriesId);
 
 private:
   bool fail(const QString& what, const std::exception& e);

@@ -58,6 +58,8 @@ QVariant ReaderWorklistModel::data(const QModelIndex& index, int role) const
     return {};
   if (role == ReadIdRole)
     return qlonglong(r->id);
+  if (role == Qt::ToolTipRole && (index.column() == CommentColumn || index.column() == StateColumn))
+    return data(index, Qt::DisplayRole); // the full text, however narrow the column
   if (role != Qt::DisplayRole)
     return {};
   switch (index.column())

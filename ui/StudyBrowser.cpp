@@ -162,7 +162,10 @@ void StudyBrowser::buildUi()
   m_maskView->setEditTriggers(QAbstractItemView::NoEditTriggers);
   m_maskView->setAlternatingRowColors(true);
   m_maskView->verticalHeader()->hide();
+  // Columns as wide as their contents: states ("submitted", "approved") are never cut.
+  m_maskView->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   m_maskView->horizontalHeader()->setStretchLastSection(true);
+  m_maskView->setWordWrap(false);
   m_showButton = new QPushButton(tr("Show"));
   m_showButton->setObjectName("showMaskButton");
   m_showButton->setToolTip(tr("Show the selected mask version in the viewer"));

@@ -15,7 +15,7 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QProgressDialog>
+#include <QLabel>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -154,13 +154,11 @@ private slots:
     QVERIFY(finished.count() == 1 || finished.wait(20000));
     QVERIFY(!finished.at(0).at(0).toBool());
     QVERIFY2(w.lastError().contains("was not found"), qPrintable(w.lastError()));
-    QProgressDialog* progress = nullptr;
-    for (QProgressDialog* p : w.findChildren<QProgressDialog*>())
-      if (p->property("title").isValid())
-        progress = p;
-    QVERIFY(progress);
-    QCOMPARE(progress->property("title").toString(),
-             QString("Predicting the pancreas with %1...").arg(kPNetLabel));
+    // The prediction's title (model label) is the status-bar progress label's tooltip.
+    QVERIFY(w.predictionStatus());
+    auto* label = w.predictionStatus()->findChild<QLabel*>("predictionLabel");
+    QVERIFY(label);
+    QCOMPARE(label->toolTip(), QString("Predicting the pancreas with %1...").arg(kPNetLabel));
     for (QMessageBox* b : w.findChildren<QMessageBox*>())
       b->close();
   }

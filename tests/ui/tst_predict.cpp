@@ -6,6 +6,7 @@
 #include "SharedData.h"
 #include "SyntheticData.h"
 #include "core/io/ImageIO.h"
+#include "ui/EditController.h"
 #include "ui/MainWindow.h"
 #include "ui/SliceView.h"
 #include "ui/ViewerModel.h"
@@ -17,7 +18,7 @@
 #include <QFileInfo>
 #include <QMessageBox>
 #include <QProcess>
-#include <QProgressDialog>
+#include <QToolButton>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -143,7 +144,7 @@ private slots:
 
   void predictShowsMask()
   {
-    settings().setValue("predict/fast", true);
+    settings().setValue(MainWindow::settingsKeyFor(MainWindow::defaultActingUser(), "predict/fast"), true);
     MainWindow& w = window();
     w.setImage(synthetic::ct()); // not from a file: the window writes a temporary NIfTI
     const quint64 before = w.model()->dataRevision();
@@ -151,12 +152,21 @@ private slots:
     QSignalSpy finished(&w, &MainWindow::predictionFinished);
     QVERIFY(w.predictPancreas(m_package));
     QVERIFY(w.isPredicting());
-    auto* dialog = w.findChild<QProgressDialog*>();
-    QVERIFY(dialog && dialog->isVisible());
+    // In the background: progress in the status bar, no modal dialog, the views still respond,
+    // and the mask about to be replaced refuses edits.
+    QWidget* status = w.predictionStatus();
+    QVERIFY(status && status->isVisible());
+    QVERIFY(!QApplication::activeModalWidget());
+    const int slice = w.model()->sliceIndex(panseg::SliceOrientation::Axial);
+    w.sliceView(VK::Axial)->setFocus();
+    QTest::keyClick(w.sliceView(VK::Axial), Qt::Key_Up);
+    QCOMPARE(w.model()->sliceIndex(panseg::SliceOrientation::Axial), slice + 1);
+    QVERIFY(w.editController()->isLocked());
     QVERIFY(finished.wait(180000));
     QVERIFY2(finished.at(0).at(0).toBool(), qPrintable(finished.at(0).at(1).toString()));
     qInfo("%s", qPrintable(finished.at(0).at(1).toString()));
-    QVERIFY(!dialog->isVisible());
+    QVERIFY(!status->isVisible());
+    QVERIFY(!w.editController()->isLocked());
     QVERIFY(w.model()->hasMask());
     QVERIFY(w.model()->dataRevision() > before);
     QVERIFY(!maskChanged.isEmpty());
@@ -181,7 +191,7 @@ private slots:
 
   void cancelStopsWorker()
   {
-    settings().setValue("predict/fast", false); // full TTA: long enough to cancel
+    settings().setValue(MainWindow::settingsKeyFor(MainWindow::defaultActingUser(), "predict/fast"), false); // full TTA: long enough to cancel
     MainWindow& w = window();
     const QString input = m_tmp.filePath("ct_for_cancel.nii.gz");
     writeImage(synthetic::ct(), input.toStdString());
@@ -197,11 +207,9 @@ private slots:
       QTest::qWait(20);
     QVERIFY2(finished.isEmpty(), "finished before it could be cancelled");
     QCOMPARE(w.workerClient()->startedEvent().value("input").toString(), input);
-    // Cancel as the user does: the progress dialog's Cancel button.
-    auto* dialog = w.findChild<QProgressDialog*>();
-    QVERIFY(dialog);
-    QPushButton* cancelButton = dialog->findChild<QPushButton*>();
-    QVERIFY(cancelButton);
+    // Cancel as the user does: the Cancel button in the status bar.
+    auto* cancelButton = w.predictionStatus()->findChild<QToolButton*>("cancelPrediction");
+    QVERIFY(cancelButton && cancelButton->isVisible());
     t.restart();
     QTest::mouseClick(cancelButton, Qt::LeftButton);
     QVERIFY(finished.wait(30000));

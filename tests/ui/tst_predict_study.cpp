@@ -32,7 +32,8 @@ private slots:
   {
     QVERIFY(m_tmp.isValid());
     qputenv("PANSEG_WORKER", PANSEG_WORKER_PATH);
-    QSettings(QStringLiteral("PanSeg"), QStringLiteral("PanSeg Workstation")).setValue("predict/fast", true);
+    QSettings(QStringLiteral("PanSeg"), QStringLiteral("PanSeg Workstation"))
+        .setValue(MainWindow::settingsKeyFor(MainWindow::defaultActingUser(), "predict/fast"), true);
   }
 
   void predictionOfSeriesBecomesAiVersion()
