@@ -1234,6 +1234,18 @@ void StudyDatabase::setMaskState(int64_t versionId, MaskState state, const std::
 LabelMask StudyDatabase::loadMask(int64_t versionId) const
 {
   const auto m = maskVersion(versionId);
+  if (!m && d->server && d->schemaVersion >= 3)
+  {
+    // The server's row-level security hides a blinded version outright, so the reason cannot
+    // be told apart from absence without asking the server to leak it: name the open studies.
+    std::string studies;
+    for (const std::string& name : BlindingRules::openStudiesOf(d->connectionName, d->user))
+      studies += (studies.empty() ? "'" : ", '") + name + "'";
+    if (!studies.empty())
+      throw Error("blinded: mask version " + std::to_string(versionId) + " is not visible to " + d->user.username +
+                  " on " + d->dbPath + ": the server hides other people's masks while reader study " + studies +
+                  " is open (or the version does not exist)");
+  }
   if (!m)
     throw Error("no mask version " + std::to_string(versionId) + " in " + d->dbPath);
   const std::string which = "mask version " + std::to_string(versionId) + " of series " + std::to_string(m->seriesId);
