@@ -183,7 +183,8 @@ public:
       return { "--db", QString::fromStdString(m_folder) };
     return { "--db", QString::fromStdString(m_folder), "--user", QString::fromStdString(user) };
   }
-  /// The environment for a `panseg` run as `user`: PGPASSWORD on a server.
+  /// The environment for a `panseg` run as `user`: PGPASSWORD on a server; locally PANSEG_USER
+  /// (the `panseg db ...` commands take no --user: they act as $PANSEG_USER or the login name).
   QProcessEnvironment cliEnv(const std::string& user,
                              QProcessEnvironment env = QProcessEnvironment::systemEnvironment()) const
   {
@@ -191,6 +192,8 @@ public:
     env.remove("PGPASSWORD");
     if (m_pg)
       env.insert("PGPASSWORD", QString::fromStdString(password(serverName(user))));
+    else if (!user.empty())
+      env.insert("PANSEG_USER", QString::fromStdString(user));
     return env;
   }
   /// For code that opens the database itself from a location only (GUI panels): sets
