@@ -343,7 +343,7 @@ void TstReaderStudy::blindingOnEveryRoute()
   {
     for (const QString& m : {load, truth})
       QVERIFY2(m.startsWith("blinded: mask version") &&
-                   m.contains("the server hides other people's masks while reader study 'blind' is open"),
+                   m.contains("the server hides what reader study 'blind' blinds while open"),
                qPrintable(m));
     QVERIFY(!bob.maskVersion(aliceMask));
     QVERIFY(!bob.maskVersion(truthMask));
@@ -434,7 +434,7 @@ void TstReaderStudy::intraObserverWashOut()
   QVERIFY(!rs.read(second.id).locked);
   // Her earlier read of the case is now blinded to her.
   const QString earlier = errorOf([&] { db.loadMask(read1); });
-  QVERIFY2(earlier.contains(e.db.server() ? "while reader study 'intra' is open"
+  QVERIFY2(earlier.contains(e.db.server() ? "the server hides what reader study 'intra' blinds while open"
                                           : "is your earlier read of this case in reader study 'intra'"),
            qPrintable(earlier));
   QVERIFY(db.masksOf(first.seriesId).empty());
