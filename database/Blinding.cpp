@@ -98,6 +98,21 @@ std::string BlindingRules::reasonHidden(const MaskVersion& mask) const
   return {};
 }
 
+std::vector<std::string> BlindingRules::openStudiesOf(const QString& connection, const User& user)
+{
+  std::vector<std::string> out;
+  if (exempt(user) || user.id <= 0)
+    return out;
+  QSqlQuery q = runQuery(connection,
+                         "SELECT s.name FROM reader_studies s"
+                         " JOIN reader_study_readers r ON r.study_id = s.id"
+                         " WHERE s.status = 'open' AND r.user_id = ? ORDER BY s.id",
+                         {qlonglong(user.id)});
+  while (q.next())
+    out.push_back(q.value(0).toString().toStdString());
+  return out;
+}
+
 std::set<int64_t> BlindingRules::blindedSeries(const QString& connection, const User& user)
 {
   std::set<int64_t> out;

@@ -37,6 +37,9 @@ public:
 
   /// Series on which `user` is blinded (empty for admins and coordinators).
   static std::set<int64_t> blindedSeries(const QString& connection, const User& user);
+  /// Names of the open reader studies that `user` reads (empty for admins and coordinators).
+  /// Server mode uses them to explain a mask version the server's row-level security hides.
+  static std::vector<std::string> openStudiesOf(const QString& connection, const User& user);
   /// Admins and coordinators are never blinded.
   static bool exempt(const User& user);
 

@@ -303,7 +303,7 @@ int64_t ReaderStudy::createStudy(const NewReaderStudy& s)
     throw Error("cannot " + what + ": a series is listed twice");
 
   // Readers: existing users must have the reader (or clinician) role, since blinding does not
-  // apply to coordinators and admins; missing ones are created as readers.
+  // apply to coordinators and admins; missing ones are created as readers (local mode only).
   std::vector<User> readers;
   for (const std::string& name : names)
   {
@@ -314,6 +314,11 @@ int64_t ReaderStudy::createStudy(const NewReaderStudy& s)
           "; readers need the reader role (blinding does not apply to coordinators and admins)");
     if (u && !u->active)
       throw Error("cannot " + what + ": user " + name + " is deactivated");
+    // On a server every reader is an account that signs in; only an admin creates accounts.
+    if (!u && m_db.isServer())
+      throw Error("cannot " + what + ": reader " + name + " has no account on " + m_db.databasePath() +
+                  "; an administrator adds it first with: panseg server user add " + name +
+                  " --role reader --db " + m_db.databasePath());
     readers.push_back(u ? *u : m_db.addUser(name, Role::Reader));
   }
 
@@ -497,7 +502,14 @@ ReadRecord ReaderStudy::read(int64_t readId) const
   QSqlQuery q = Sql(m_db).exec(std::string(kReadSelect) + " WHERE r.id = ?", {qlonglong(readId)},
                                "read a read");
   if (!q.next())
+  {
+    // On a server a reader sees only their own reads (row-level security) while a study is open.
+    if (m_db.isServer() && m_db.currentUser().role != Role::Admin && m_db.currentUser().role != Role::Coordinator)
+      throw Error("read " + std::to_string(readId) + " is not one of your reads (" + m_db.currentUser().username +
+                  "): the server shows a reader only their own reads while a study is open (or it does not exist in " +
+                  m_db.databasePath() + ")");
     throw Error("no read " + std::to_string(readId) + " in " + m_db.databasePath());
+  }
   return readFromRow(q, now());
 }
 

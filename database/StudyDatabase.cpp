@@ -1549,6 +1549,19 @@ bool StudyDatabase::blindedAnywhere() const
 LabelMask StudyDatabase::loadMask(int64_t versionId) const
 {
   const auto m = maskVersion(versionId);
+  if (!m && d->server && d->schemaVersion >= 3)
+  {
+    // The server's row-level security hides a blinded version outright, so the reason cannot
+    // be told apart from absence without asking the server to leak it: name the open studies.
+    const std::vector<std::string> open = BlindingRules::openStudiesOf(d->connectionName, d->user);
+    std::string studies;
+    for (const std::string& name : open)
+      studies += (studies.empty() ? "'" : ", '") + name + "'";
+    if (!open.empty())
+      throw Error("blinded: mask version " + std::to_string(versionId) + " is not visible to " + d->user.username +
+                  " on " + d->dbPath + ": the server hides what reader stud" + (open.size() == 1 ? "y " : "ies ") +
+                  studies + " blind" + (open.size() == 1 ? "s" : "") + " while open (or the version does not exist)");
+  }
   if (!m)
     throw Error("no mask version " + std::to_string(versionId) + " in " + d->dbPath);
   const std::string which = "mask version " + std::to_string(versionId) + " of series " + std::to_string(m->seriesId);

@@ -6,7 +6,7 @@ if(TARGET panseg_database)
   add_executable(panseg_db_helper ${_db}/db_helper.cpp ${_db}/DbTestUtil.h)
   target_link_libraries(panseg_db_helper PRIVATE panseg_database Qt6::Sql panseg_warnings)
 
-  panseg_add_test(tst_database SOURCES ${_db}/tst_database.cpp ${_db}/DbTestUtil.h LIBS panseg_database Qt6::Sql)
+  panseg_add_test(tst_database BOTH_BACKENDS SOURCES ${_db}/tst_database.cpp ${_db}/DbTestUtil.h LIBS panseg_database Qt6::Sql)
   panseg_add_test(tst_database_reliability SOURCES ${_db}/tst_database_reliability.cpp ${_db}/DbTestUtil.h
                   LIBS panseg_database Qt6::Sql)
   foreach(t tst_database tst_database_reliability)

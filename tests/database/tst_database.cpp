@@ -1,7 +1,10 @@
 // The study database on real SQLite files in temporary folders: schema and migrations, import
 // (synthetic layouts and ../shared/data/totalsegmentator), mask versions, audit log, checks of
-// files and of the database itself, the browser's table model.
+// files and of the database itself, the browser's table model. With PANSEG_TEST_BACKEND=postgresql
+// (ctest's tst_database_pg) the portable functions run on a fresh database of a real PostgreSQL
+// server each (tests/TestBackend.h); those about the SQLite file and its folder skip there.
 #include "../SharedData.h"
+#include "../TestBackend.h"
 #include "DbTestUtil.h"
 
 #include "core/Error.h"
@@ -68,6 +71,28 @@ Image noiseImage(const Geometry& g, unsigned seed)
 
 std::string dir(const QTemporaryDir& t, const char* sub = "db") { return (t.path() + "/" + sub).toStdString(); }
 
+/// What a careless tool or an attacker runs below PanSeg: sqlite3 on the file, or on a server
+/// psql as the database's owner (the strongest PanSeg account). Returns the error ("" = ran).
+QString rawExec(const test::TestDb& where, const StudyDatabase& db, const QString& sql)
+{
+  if (!where.server())
+    return dbtest::RawSql(db.databasePath()).exec(sql);
+  QString out, err;
+  const std::string owner = where.owner();
+  const int rc = where.pg()->psql(QString::fromStdString(owner), QString::fromStdString(test::TestDb::password(owner)),
+                                  where.databaseName(), sql, &out, &err);
+  return rc == 0 ? QString() : (err.isEmpty() ? QString("error") : err);
+}
+/// Server only: the first value `sql` gives, run by the owner with psql.
+QString ownerScalar(const test::TestDb& where, const QString& sql)
+{
+  QString out, err;
+  const std::string owner = where.owner();
+  where.pg()->psql(QString::fromStdString(owner), QString::fromStdString(test::TestDb::password(owner)),
+                   where.databaseName(), sql, &out, &err);
+  return out;
+}
+
 int countFiles(const std::string& folder, const std::string& prefix = {})
 {
   int n = 0;
@@ -87,6 +112,7 @@ private slots:
   // ---- schema --------------------------------------------------------------------------
   void freshDatabaseHasLatestSchema()
   {
+    PANSEG_LOCAL_ONLY("the SQLite file, its files/masks folder and constraints read with sqlite (server schema: tst_server_db)");
     QTemporaryDir t;
     {
       StudyDatabase db(dir(t));
@@ -118,6 +144,7 @@ private slots:
 
   void migrationsRunOnOpenAndKeepData()
   {
+    PANSEG_LOCAL_ONLY("migrations checked in the SQLite file");
     QTemporaryDir t;
     int64_t series = 0;
     {
@@ -148,6 +175,7 @@ private slots:
 
   void newerSchemaIsRefused()
   {
+    PANSEG_LOCAL_ONLY("a newer schema version written into the SQLite file");
     QTemporaryDir t;
     {
       StudyDatabase db(dir(t));
@@ -163,6 +191,7 @@ private slots:
   // ---- clear errors for a bad data folder ---------------------------------------------------
   void garbageFileIsNotADatabase()
   {
+    PANSEG_LOCAL_ONLY("the SQLite header");
     QTemporaryDir t;
     QDir().mkpath(QString::fromStdString(dir(t)));
     {
@@ -178,6 +207,7 @@ private slots:
 
   void damagedPagesAreReportedAsCorrupt()
   {
+    PANSEG_LOCAL_ONLY("corrupt SQLite pages");
     QTemporaryDir t;
     {
       StudyDatabase db(dir(t));
@@ -217,6 +247,7 @@ private slots:
 
   void dataFolderThatIsAFile()
   {
+    PANSEG_LOCAL_ONLY("the data folder");
     QTemporaryDir t;
     QFile f(t.path() + "/plain");
     QVERIFY(f.open(QIODevice::WriteOnly));
@@ -227,6 +258,7 @@ private slots:
 
   void readOnlyDataFolder()
   {
+    PANSEG_LOCAL_ONLY("a read-only data folder");
     // Root ignores permission bits, so the helper drops to "nobody" when the test runs as root.
     QTemporaryDir t;
     {
@@ -253,7 +285,8 @@ private slots:
   void seriesDuplicatesAndFilters()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     StudyDatabase::NewSeries s;
     s.patientKey = "dicom:P1";
     s.patientId = "P1";
@@ -310,7 +343,8 @@ private slots:
   void maskVersionsAreImmutableWithParentChain()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     const Geometry g = dbtest::grid(32, 24, 8);
     const int64_t series = dbtest::addSyntheticSeries(db, g, "chain");
     std::vector<int64_t> ids;
@@ -339,19 +373,26 @@ private slots:
       QCOMPARE(versions[i].voxelCount, saved[i].countLabel(0));
       QVERIFY(std::abs(versions[i].volumeMl - saved[i].volumeMl(0)) < 1e-9);
       QVERIFY(std::abs(versions[i].labelVolumesMl.at(2) - saved[i].volumeMl(2)) < 1e-9);
-      QCOMPARE(versions[i].sha256, sha256OfFile(db.absolutePath(versions[i].filePath)));
-      QVERIFY(versions[i].filePath.rfind("files/masks/", 0) == 0);
+      if (where.server()) // the same bytes in mask_blobs, hashed by the server
+        QCOMPARE(ownerScalar(where, QString("SELECT encode(sha256(data), 'hex') FROM mask_blobs WHERE mask_version_id = %1")
+                                      .arg(ids[i]))
+                   .toStdString(),
+                 versions[i].sha256);
+      else
+      {
+        QCOMPARE(versions[i].sha256, sha256OfFile(db.absolutePath(versions[i].filePath)));
+        QVERIFY(versions[i].filePath.rfind("files/masks/", 0) == 0);
+      }
     }
     QCOMPARE(db.series(series)->maskCount, 3);
     QCOMPARE(db.series(series)->latestMaskId, ids[2]);
 
     // The database refuses to change or delete a version, whoever asks.
-    dbtest::RawSql raw(db.databasePath());
-    QString e = raw.exec(QString("UPDATE mask_versions SET file_path = 'x.nii.gz' WHERE id = %1").arg(ids[0]));
+    QString e = rawExec(where, db, QString("UPDATE mask_versions SET file_path = 'x.nii.gz' WHERE id = %1").arg(ids[0]));
     QVERIFY2(e.contains("immutable"), qPrintable(e));
-    e = raw.exec(QString("UPDATE mask_versions SET volume_ml = 0 WHERE id = %1").arg(ids[0]));
+    e = rawExec(where, db, QString("UPDATE mask_versions SET volume_ml = 0 WHERE id = %1").arg(ids[0]));
     QVERIFY2(e.contains("immutable"), qPrintable(e));
-    e = raw.exec(QString("DELETE FROM mask_versions WHERE id = %1").arg(ids[0]));
+    e = rawExec(where, db, QString("DELETE FROM mask_versions WHERE id = %1").arg(ids[0]));
     QVERIFY2(e.contains("immutable"), qPrintable(e));
     QCOMPARE(db.masksOf(series).size(), size_t(3));
 
@@ -361,6 +402,7 @@ private slots:
                                     { "does not lie on the series' grid" });
     QVERIFY2(err.isEmpty(), qPrintable(err));
     QCOMPARE(countFiles(dir(t) + "/files"), before);
+    QCOMPARE(db.masksOf(series).size(), size_t(3));
     // A parent from another series is refused.
     const int64_t other = dbtest::addSyntheticSeries(db, g, "other");
     MaskProvenance wrongParent;
@@ -368,12 +410,14 @@ private slots:
     const QString err2 = expectError([&] { db.saveMaskVersion(other, saved[0], wrongParent); }, { "belongs to series" });
     QVERIFY2(err2.isEmpty(), qPrintable(err2));
     QCOMPARE(countFiles(dir(t) + "/files"), before);
+    QVERIFY(db.masksOf(other).empty());
   }
 
   void reviewWorkflow()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     const Geometry g = dbtest::grid(8, 8, 4);
     const int64_t series = dbtest::addSyntheticSeries(db, g, "review");
     const int64_t v = db.saveMaskVersion(series, dbtest::randomMask(g, 3), {});
@@ -394,7 +438,8 @@ private slots:
   void modelVersionsAndAiMasks()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     const Geometry g = dbtest::grid(8, 8, 4);
     const int64_t series = dbtest::addSyntheticSeries(db, g, "ai");
     QString err = expectError(
@@ -436,12 +481,13 @@ private slots:
     QVERIFY(!db.job(job)->finishedAt.empty());
     QCOMPARE(db.jobs().size(), size_t(1));
 
-    dbtest::RawSql raw(db.databasePath());
-    QVERIFY(raw.exec("UPDATE model_versions SET version = 'x'").contains("immutable"));
+    const QString e = rawExec(where, db, "UPDATE model_versions SET version = 'x'");
+    QVERIFY2(e.contains("immutable"), qPrintable(e));
   }
 
   void usersAndRoles()
   {
+    PANSEG_LOCAL_ONLY("the first user becomes admin and others are created when they open the folder (server accounts: tst_server_db)");
     QTemporaryDir t;
     StudyDatabase::OpenOptions o;
     o.username = "alice";
@@ -466,18 +512,21 @@ private slots:
   void auditLogIsAppendOnly()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     const Geometry g = dbtest::grid(8, 8, 4);
     const int64_t series = dbtest::addSyntheticSeries(db, g, "audit");
     db.saveMaskVersion(series, dbtest::randomMask(g, 1), {});
     const size_t n = db.auditLog().size();
     QVERIFY(n >= 4); // add-user, add-patient, add-study, import-series, save-mask (+ migrations)
-    dbtest::RawSql raw(db.databasePath());
-    QString e = raw.exec("UPDATE audit_log SET actor = 'mallory'");
+    QString e = rawExec(where, db, "UPDATE audit_log SET actor = 'mallory'");
     QVERIFY2(e.contains("append-only"), qPrintable(e));
-    e = raw.exec("DELETE FROM audit_log");
+    e = rawExec(where, db, "DELETE FROM audit_log");
     QVERIFY2(e.contains("append-only"), qPrintable(e));
-    QCOMPARE(raw.exec("INSERT INTO audit_log (at, actor, action) VALUES ('now', 'x', 'note')"), QString());
+    // Appending works (on a server only in one's own name: the actor is the signed-in user).
+    const QString actor = QString::fromStdString(db.currentUser().username);
+    QCOMPARE(rawExec(where, db, "INSERT INTO audit_log (at, actor, action) VALUES ('now', '" + actor + "', 'note')"),
+             QString());
     QCOMPARE(db.auditLog().size(), n + 1);
     for (const auto& entry : db.auditLog())
       QVERIFY(!entry.at.empty() && !entry.actor.empty() && !entry.action.empty());
@@ -487,26 +536,51 @@ private slots:
   void loadMaskDetectsTamperingAndLoss()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     const Geometry g = dbtest::grid(16, 16, 8);
     const int64_t series = dbtest::addSyntheticSeries(db, g, "tamper");
     const int64_t a = db.saveMaskVersion(series, dbtest::randomMask(g, 1), {});
     const int64_t b = db.saveMaskVersion(series, dbtest::randomMask(g, 2), {});
     const int64_t c = db.saveMaskVersion(series, dbtest::randomMask(g, 3), {});
     QVERIFY(db.verifyFiles().empty());
-    // Flip one byte of a's file, delete b's.
-    const std::string fa = db.absolutePath(db.maskVersion(a)->filePath);
+    // Flip one byte of a's file, delete b's. On a server the bytes are rows of mask_blobs: even
+    // the owner cannot change or delete them (triggers); a superuser who turns the triggers off can.
+    if (where.server())
     {
-      std::fstream f(fa, std::ios::binary | std::ios::in | std::ios::out);
-      f.seekg(100);
-      const char x = char(f.get());
-      f.seekp(100);
-      f.put(char(x ^ 0x5a));
+      const QString ida = QString::number(a), idb = QString::number(b);
+      QString e = rawExec(where, db, "UPDATE mask_blobs SET data = set_byte(data, 100, get_byte(data, 100) # 90)"
+                                     " WHERE mask_version_id = " + ida);
+      QVERIFY2(e.contains("immutable"), qPrintable(e));
+      e = rawExec(where, db, "DELETE FROM mask_blobs WHERE mask_version_id = " + idb);
+      QVERIFY2(e.contains("immutable"), qPrintable(e));
+      QVERIFY(db.verifyFiles().empty());
+      QString why;
+      QVERIFY2(where.pg()->superExec(where.databaseName(),
+                                     { "ALTER TABLE mask_blobs DISABLE TRIGGER USER",
+                                       "UPDATE mask_blobs SET data = set_byte(data, 100, get_byte(data, 100) # 90)"
+                                       " WHERE mask_version_id = " + ida,
+                                       "DELETE FROM mask_blobs WHERE mask_version_id = " + idb,
+                                       "ALTER TABLE mask_blobs ENABLE TRIGGER USER" },
+                                     &why),
+               qPrintable(why));
     }
-    fs::remove(db.absolutePath(db.maskVersion(b)->filePath));
+    else
+    {
+      const std::string fa = db.absolutePath(db.maskVersion(a)->filePath);
+      {
+        std::fstream f(fa, std::ios::binary | std::ios::in | std::ios::out);
+        f.seekg(100);
+        const char x = char(f.get());
+        f.seekp(100);
+        f.put(char(x ^ 0x5a));
+      }
+      fs::remove(db.absolutePath(db.maskVersion(b)->filePath));
+    }
     QString err = expectError([&] { db.loadMask(a); }, { "mask version", "altered", "SHA-256" });
     QVERIFY2(err.isEmpty(), qPrintable(err));
-    err = expectError([&] { db.loadMask(b); }, { "missing", db.maskVersion(b)->filePath.c_str() });
+    err = expectError([&] { db.loadMask(b); },
+                      { "missing", where.server() ? "mask version" : db.maskVersion(b)->filePath.c_str() });
     QVERIFY2(err.isEmpty(), qPrintable(err));
     QVERIFY(db.loadMask(c).voxels == dbtest::randomMask(g, 3).voxels);
     const auto problems = db.verifyFiles();
@@ -518,6 +592,7 @@ private slots:
 
   void orphansAreSweptOnOpen()
   {
+    PANSEG_LOCAL_ONLY("temporary and orphaned files in files/masks");
     QTemporaryDir t;
     int64_t series = 0;
     std::string kept;
@@ -602,7 +677,8 @@ private slots:
     std::ofstream(p("plain/README.md")) << "notes";
 
     QTemporaryDir dbDir;
-    StudyDatabase db(dir(dbDir));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(dbDir)), where.options({}));
     std::vector<ImportProgress> ticks;
     const ImportReport r = importPath(db, src.toStdString(), [&](const ImportProgress& pr) {
       ticks.push_back(pr);
@@ -637,8 +713,11 @@ private slots:
       QVERIFY(db.loadMask(mv.id).voxels == readMask(mv.importedFrom).voxels);
       QCOMPARE(db.loadImage(id).voxels.size(), size_t(g.voxelCount()));
     }
-    // The failed file left nothing: three mask files only.
-    QCOMPARE(countFiles(dir(dbDir) + "/files/masks"), 3);
+    // The failed file left nothing: three mask files (on a server three rows of mask_blobs) only.
+    if (where.server())
+      QCOMPARE(ownerScalar(where, "SELECT count(*) FROM mask_blobs"), QString("3"));
+    else
+      QCOMPARE(countFiles(dir(dbDir) + "/files/masks"), 3);
 
     // Importing again adds nothing.
     const ImportReport again = importPath(db, src.toStdString());
@@ -663,7 +742,8 @@ private slots:
     const Geometry g = dbtest::grid(12, 12, 4);
     for (unsigned i = 0; i < 5; ++i)
       writeImage(noiseImage(g, 100 + i), (t.path() + QString("/c%1.nii.gz").arg(i)).toStdString());
-    StudyDatabase db(dir(t, "db"));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t, "db")), where.options({}));
     int calls = 0;
     const ImportReport r = importPath(db, t.path().toStdString() + "/c0.nii.gz");
     QCOMPARE(r.importedSeries.size(), size_t(1));
@@ -686,7 +766,8 @@ private slots:
   {
     PANSEG_REQUIRE_SHARED("data/totalsegmentator");
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     const ImportReport r = importPath(db, S("data/totalsegmentator"));
     QString failures;
     for (const auto& f : r.failures)
@@ -757,7 +838,8 @@ private slots:
       QSKIP("set PANSEG_LONG_TESTS=1 to import all of ../shared/data (several minutes)");
     PANSEG_REQUIRE_SHARED("data");
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     const ImportReport r = importPath(db, S("data"));
     for (const auto& f : r.failures)
       qInfo("failure: %s: %s", f.path.c_str(), f.reason.c_str());
@@ -776,7 +858,8 @@ private slots:
   void seriesTableModelFiltersAndSorts()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t)), where.options({}));
     std::vector<StudyDatabase::NewSeries> rows;
     const Modality kinds[] = { Modality::CT, Modality::MriT1w, Modality::MriT2w, Modality::Other };
     for (int i = 0; i < 200; ++i)

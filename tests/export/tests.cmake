@@ -3,7 +3,7 @@
 if(TARGET panseg_ui)
   find_package(Qt6 6.4 REQUIRED COMPONENTS Gui)
   set(_ex ${CMAKE_CURRENT_SOURCE_DIR}/export)
-  panseg_add_test(tst_volume_table SOURCES ${_ex}/tst_volume_table.cpp ${_ex}/ExportTestUtil.h
+  panseg_add_test(tst_volume_table BOTH_BACKENDS SOURCES ${_ex}/tst_volume_table.cpp ${_ex}/ExportTestUtil.h
                   LIBS panseg_ui panseg_database panseg_io Qt6::Gui)
   panseg_add_test(tst_dataset_export SOURCES ${_ex}/tst_dataset_export.cpp ${_ex}/ExportTestUtil.h
                   LIBS panseg_database panseg_io)

@@ -1,8 +1,11 @@
 // The clinicians' volume table and its files: volumes on imported reference data against the
 // mask files themselves and SOURCES.md, follow-up deltas, filters, exact CSV, XLSX read back from
-// the zip, PDF rendered by poppler, the report writer, and bad input.
+// the zip, PDF rendered by poppler, the report writer, and bad input. Each study database is a
+// SQLite folder, or with PANSEG_TEST_BACKEND=postgresql a fresh database on a real PostgreSQL
+// server (tests/TestBackend.h; ctest's tst_volume_table_pg).
 #include "ExportTestUtil.h"
 #include "../SharedData.h"
+#include "../TestBackend.h"
 
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
@@ -35,7 +38,7 @@ namespace fs = std::filesystem;
 
 namespace
 {
-std::string dir(const QTemporaryDir& t, const QString& sub = "db") { return (t.path() + "/" + sub).toStdString(); }
+QString dir(const QTemporaryDir& t, const QString& sub = "db") { return t.path() + "/" + sub; }
 
 QByteArray readAll(const QString& path)
 {
@@ -74,13 +77,6 @@ Fixture buildFixture(StudyDatabase& db)
   f.m3 = db.saveMaskVersion(f.s3, extest::maskWith(g, 1100), extest::provenance(MaskSource::Reader));
   f.m4 = db.saveMaskVersion(f.s4, extest::maskWith(extest::grid(1.0, 1.0, 3.0), 500), extest::provenance(MaskSource::Reader));
   return f;
-}
-
-StudyDatabase::OpenOptions asAlice()
-{
-  StudyDatabase::OpenOptions o;
-  o.username = "alice";
-  return o;
 }
 
 ui::VolumeExportInfo fixedInfo()
@@ -123,7 +119,8 @@ private slots:
   {
     PANSEG_REQUIRE_SHARED("data/totalsegmentator");
     QTemporaryDir t;
-    StudyDatabase db(dir(t));
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     const ImportReport r = importPath(db, paths::shared("data/totalsegmentator").toStdString());
     QVERIFY(r.failures.empty());
     QCOMPARE(r.importedMasks.size(), size_t(7));
@@ -191,7 +188,8 @@ private slots:
   void sourcesApprovalAndFollowUp()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t), asAlice());
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     const Fixture fx = buildFixture(db);
     const VolumeTable all = buildVolumeTable(db, VolumeFilter{});
     QCOMPARE(all.rows.size(), size_t(5)); // s1: reader(approved) + AI; s2; s3; s4
@@ -243,7 +241,8 @@ private slots:
   void filters()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t), asAlice());
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     const Fixture fx = buildFixture(db);
     VolumeFilter f;
     f.approvedOnly = true;
@@ -300,7 +299,8 @@ private slots:
   void csvIsExact()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t), asAlice());
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     const Fixture fx = buildFixture(db);
     VolumeFilter f;
     f.approvedOnly = true;
@@ -346,7 +346,8 @@ private slots:
     if (!haveTool("unzip"))
       QSKIP("unzip is not installed");
     QTemporaryDir t;
-    StudyDatabase db(dir(t), asAlice());
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     const Fixture fx = buildFixture(db);
     const VolumeTable v = buildVolumeTable(db, VolumeFilter{});
     const QString path = t.path() + "/volumes.xlsx";
@@ -390,7 +391,8 @@ private slots:
     if (!haveTool("pdftoppm") || !haveTool("pdftotext"))
       QSKIP("poppler-utils (pdftoppm, pdftotext) are not installed");
     QTemporaryDir t;
-    StudyDatabase db(dir(t), asAlice());
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     buildFixture(db);
     const VolumeTable v = buildVolumeTable(db, VolumeFilter{});
     const QString path = t.path() + "/volumes.pdf";
@@ -466,7 +468,8 @@ private slots:
   void volumeDock()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t), asAlice());
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     const Fixture fx = buildFixture(db);
     ui::VolumeTableView view;
     view.setSoftwareVersion("9.9.9");
@@ -510,7 +513,8 @@ private slots:
   void badInputLeavesNoFile()
   {
     QTemporaryDir t;
-    StudyDatabase db(dir(t), asAlice());
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     buildFixture(db);
     const VolumeTable v = buildVolumeTable(db, VolumeFilter{});
 

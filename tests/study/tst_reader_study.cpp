@@ -1,5 +1,7 @@
-// Reader studies on real SQLite databases in temporary folders, with synthetic phantoms as the
-// series and perturbed ground truths as the readers' masks.
+// Reader studies on real study databases (a SQLite folder, or with PANSEG_TEST_BACKEND=postgresql
+// a fresh database on a real PostgreSQL server: tests/TestBackend.h), with synthetic phantoms as
+// the series and perturbed ground truths as the readers' masks.
+#include "../TestBackend.h"
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
@@ -69,28 +71,27 @@ LabelMask grownX(const LabelMask& m)
   return out;
 }
 
-StudyDatabase::OpenOptions as(const std::string& user)
-{
-  StudyDatabase::OpenOptions o;
-  o.username = user;
-  return o;
-}
-
 struct Env
 {
   QTemporaryDir tmp;
-  std::string dir;
+  test::TestDb db;
   std::vector<Case> cases;
+  /// Where and how `user` opens the study database.
+  std::string at(const std::string& user) const { return db.location(user); }
+  StudyDatabase::OpenOptions as(const std::string& user) const { return db.options(user); }
 };
 
 /// A database owned by "coord" (the first user: admin), with coordinator "carol", and `n`
-/// phantom series (alternating CT / MRI-T1W and centers "north" / "south").
+/// phantom series (alternating CT / MRI-T1W and centers "north" / "south"). On a server the
+/// readers alice, bob and dave get their accounts here (local mode creates them on the fly).
 void setUp(Env& e, int n)
 {
   QVERIFY(e.tmp.isValid());
-  e.dir = (e.tmp.path() + "/db").toStdString();
-  StudyDatabase db(e.dir, as("coord"));
-  db.addUser("carol", Role::Coordinator);
+  QString why;
+  QVERIFY2(e.db.create(e.tmp.path() + "/db", "coord", &why), qPrintable(why));
+  StudyDatabase db(e.at("coord"), e.as("coord"));
+  e.db.addUser(db, "carol", Role::Coordinator);
+  e.db.addAccounts(db, {"alice", "bob", "dave"});
   for (int i = 0; i < n; ++i)
   {
     demo::PhantomOptions po;
@@ -144,15 +145,14 @@ struct Run
   int code = -1;
   QString out, err;
 };
-Run runPanseg(const QStringList& args, const QString& user = {})
+/// `args` + the database arguments of `user` (tests/TestBackend.h).
+Run runPanseg(const Env& e, const QStringList& args, const std::string& user)
 {
   QProcess p;
-  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  QProcessEnvironment env = e.db.cliEnv(user);
   env.insert("QT_QPA_PLATFORM", "offscreen");
-  if (!user.isEmpty())
-    env.insert("PANSEG_USER", user);
   p.setProcessEnvironment(env);
-  p.start(PANSEG_EXE, args);
+  p.start(PANSEG_EXE, args + e.db.cliArgs(user));
   Run r;
   if (!p.waitForFinished(50000))
   {
@@ -200,7 +200,7 @@ void TstReaderStudy::readingOrderIsRandomButDeterministic()
 {
   Env e;
   setUp(e, 6);
-  StudyDatabase db(e.dir, as("coord"));
+  StudyDatabase db(e.at("coord"), e.as("coord"));
   ReaderStudy rs(db);
   auto orders = [&](int64_t studyId)
   {
@@ -249,7 +249,7 @@ void TstReaderStudy::onlyCoordinatorsCreateAndReview()
   Env e;
   setUp(e, 2);
   {
-    StudyDatabase db(e.dir, as("carol"));
+    StudyDatabase db(e.at("carol"), e.as("carol"));
     NewReaderStudy s;
     s.name = "roles";
     s.readers = {"alice", "bob"};
@@ -259,8 +259,25 @@ void TstReaderStudy::onlyCoordinatorsCreateAndReview()
     s.readers = {"alice", "carol"};
     QVERIFY(
         errorOf([&] { ReaderStudy(db).createStudy(s); }).contains("readers need the reader role"));
+    // A reader without an account: local mode adds her; on a server only an admin creates
+    // accounts, and the error says how.
+    s.name = "new-reader";
+    s.readers = {"alice", "erin"};
+    if (e.db.server())
+    {
+      const QString err = errorOf([&] { ReaderStudy(db).createStudy(s); });
+      QVERIFY2(err.contains("reader erin has no account") &&
+                   err.contains("panseg server user add erin --role reader --db postgresql://"),
+               qPrintable(err));
+      QVERIFY(!db.userByName("erin"));
+    }
+    else
+    {
+      ReaderStudy(db).createStudy(s);
+      QCOMPARE(db.userByName("erin")->role, Role::Reader);
+    }
   }
-  StudyDatabase db(e.dir, as("alice"));
+  StudyDatabase db(e.at("alice"), e.as("alice"));
   ReaderStudy rs(db);
   NewReaderStudy s;
   s.name = "by-a-reader";
@@ -274,9 +291,12 @@ void TstReaderStudy::onlyCoordinatorsCreateAndReview()
   QCOMPARE(w.total, 2);
   QVERIFY(w.next);
   // Someone else's read cannot be started or submitted.
-  StudyDatabase bobDb(e.dir, as("bob"));
+  StudyDatabase bobDb(e.at("bob"), e.as("bob"));
   const Worklist bw = ReaderStudy(bobDb).worklist(study);
-  QVERIFY(errorOf([&] { rs.startRead(bw.reads[0].id); }).contains("belongs to bob"));
+  // (On a server alice cannot even see bob's read: row-level security.)
+  const QString foreign = errorOf([&] { rs.startRead(bw.reads[0].id); });
+  QVERIFY2(foreign.contains(e.db.server() ? "is not one of your reads (alice)" : "belongs to bob"),
+           qPrintable(foreign));
   rs.startRead(w.next->id);
   const int64_t mask = rs.submitRead(w.next->id, truthOf(e, w.next->seriesId));
   QCOMPARE(db.maskVersion(mask)->state, MaskState::Submitted);
@@ -294,7 +314,7 @@ void TstReaderStudy::blindingOnEveryRoute()
   const int64_t series = e.cases[0].seriesId;
   int64_t studyId = 0, aliceMask = 0, truthMask = 0;
   {
-    StudyDatabase db(e.dir, as("coord"));
+    StudyDatabase db(e.at("coord"), e.as("coord"));
     MaskProvenance p;
     p.source = MaskSource::Import;
     p.importedFrom = "/reference/truth.nii.gz";
@@ -306,7 +326,7 @@ void TstReaderStudy::blindingOnEveryRoute()
     studyId = ReaderStudy(db).createStudy(s);
   }
   {
-    StudyDatabase db(e.dir, as("alice"));
+    StudyDatabase db(e.at("alice"), e.as("alice"));
     ReaderStudy rs(db);
     for (const ReadRecord& r : rs.worklist(studyId).reads)
       if (r.seriesId == series)
@@ -314,15 +334,28 @@ void TstReaderStudy::blindingOnEveryRoute()
     // Her own read: visible to her.
     QCOMPARE(db.loadMask(aliceMask).voxels, shifted(e.cases[0].truth, 1, 0, 0).voxels);
   }
-  StudyDatabase bob(e.dir, as("bob"));
-  // loadMask and maskVersion refuse with the reason and the study.
+  StudyDatabase bob(e.at("bob"), e.as("bob"));
+  // loadMask and maskVersion refuse with the reason and the study. On a server the server hides
+  // the rows themselves (row-level security): PanSeg names the open study, not whose mask it is.
   const QString load = errorOf([&] { bob.loadMask(aliceMask); });
-  QVERIFY2(load.startsWith("blinded: mask version") &&
-               load.contains("belongs to another reader in reader study 'blind'"),
-           qPrintable(load));
-  QVERIFY(errorOf([&] { bob.maskVersion(aliceMask); }).contains("another reader"));
-  QVERIFY(errorOf([&] { bob.loadMask(truthMask); })
-              .contains("hidden from the readers in reader study 'blind'"));
+  const QString truth = errorOf([&] { bob.loadMask(truthMask); });
+  if (e.db.server())
+  {
+    for (const QString& m : {load, truth})
+      QVERIFY2(m.startsWith("blinded: mask version") &&
+                   m.contains("the server hides what reader study 'blind' blinds while open"),
+               qPrintable(m));
+    QVERIFY(!bob.maskVersion(aliceMask));
+    QVERIFY(!bob.maskVersion(truthMask));
+  }
+  else
+  {
+    QVERIFY2(load.startsWith("blinded: mask version") &&
+                 load.contains("belongs to another reader in reader study 'blind'"),
+             qPrintable(load));
+    QVERIFY(errorOf([&] { bob.maskVersion(aliceMask); }).contains("another reader"));
+    QVERIFY2(truth.contains("hidden from the readers in reader study 'blind'"), qPrintable(truth));
+  }
   // Listing: neither Alice's read nor the reference; the series summary does not leak them.
   QVERIFY(bob.masksOf(series).empty());
   QCOMPARE(bob.series(series)->maskCount, 0);
@@ -334,28 +367,22 @@ void TstReaderStudy::blindingOnEveryRoute()
   model.reload(bob, series);
   QCOMPARE(model.rowCount(), 0);
   // The command line: `panseg db masks` and `panseg db list` as Bob.
-  const Run masks = runPanseg(
-      {"db", "masks", QString::number(series), "--db", QString::fromStdString(e.dir), "--json"},
-      "bob");
+  const Run masks = runPanseg(e, {"db", "masks", QString::number(series), "--json"}, "bob");
   QCOMPARE(masks.code, 0);
   QVERIFY2(!masks.out.contains(QString("\"id\": %1,").arg(aliceMask)), qPrintable(masks.out));
   QVERIFY(QJsonDocument::fromJson(masks.out.toUtf8()).object()["masks"].toArray().isEmpty());
   const Run list =
-      runPanseg({"db", "list", "--db", QString::fromStdString(e.dir), "--json"}, "bob");
+      runPanseg(e, {"db", "list", "--json"}, "bob");
   QCOMPARE(list.code, 0);
   QVERIFY(!list.out.contains("latest_mask\""));
-  const Run other = runPanseg(
-      {"study", "worklist", "blind", "--reader", "alice", "--db", QString::fromStdString(e.dir)},
-      "bob");
+  const Run other = runPanseg(e, {"study", "worklist", "blind", "--reader", "alice"}, "bob");
   QCOMPARE(other.code, 1);
   QVERIFY(other.err.contains("only a coordinator"));
   // Alice's mask is visible to the coordinator, and to Bob once the study is closed.
   {
-    StudyDatabase carol(e.dir, as("carol"));
+    StudyDatabase carol(e.at("carol"), e.as("carol"));
     QCOMPARE(carol.masksOf(series).size(), size_t(2));
-    const Run asCarol = runPanseg(
-        {"db", "masks", QString::number(series), "--db", QString::fromStdString(e.dir), "--json"},
-        "carol");
+    const Run asCarol = runPanseg(e, {"db", "masks", QString::number(series), "--json"}, "carol");
     QVERIFY(asCarol.out.contains(QString("\"id\": %1").arg(aliceMask)));
     ReaderStudy(carol).closeStudy(studyId);
   }
@@ -371,7 +398,7 @@ void TstReaderStudy::intraObserverWashOut()
   auto now = [&] { return clock; };
   int64_t studyId = 0;
   {
-    StudyDatabase db(e.dir, as("carol"));
+    StudyDatabase db(e.at("carol"), e.as("carol"));
     NewReaderStudy s;
     s.name = "intra";
     s.design = StudyDesign::IntraObserver;
@@ -380,7 +407,7 @@ void TstReaderStudy::intraObserverWashOut()
     s.seriesIds = seriesIds(e);
     studyId = ReaderStudy(db, now).createStudy(s);
   }
-  StudyDatabase db(e.dir, as("alice"));
+  StudyDatabase db(e.at("alice"), e.as("alice"));
   ReaderStudy rs(db, now);
   Worklist w = rs.worklist(studyId);
   QCOMPARE(w.total, 4);
@@ -406,15 +433,17 @@ void TstReaderStudy::intraObserverWashOut()
   clock = clock.addDays(1).addSecs(1);
   QVERIFY(!rs.read(second.id).locked);
   // Her earlier read of the case is now blinded to her.
-  QVERIFY(errorOf([&] { db.loadMask(read1); })
-              .contains("is your earlier read of this case in reader study 'intra'"));
+  const QString earlier = errorOf([&] { db.loadMask(read1); });
+  QVERIFY2(earlier.contains(e.db.server() ? "the server hides what reader study 'intra' blinds while open"
+                                          : "is your earlier read of this case in reader study 'intra'"),
+           qPrintable(earlier));
   QVERIFY(db.masksOf(first.seriesId).empty());
   rs.startRead(second.id);
   const int64_t read2 = rs.submitRead(second.id, grownX(truthOf(e, first.seriesId)));
   QCOMPARE(db.loadMask(read2).voxels,
            grownX(truthOf(e, first.seriesId)).voxels); // the latest read stays hers
   // The report pairs read 2 (test) with read 1 (reference).
-  StudyDatabase carol(e.dir, as("carol"));
+  StudyDatabase carol(e.at("carol"), e.as("carol"));
   const StudyReportData data = computeStudyReport(carol, studyId);
   QCOMPARE(data.pairs.size(), size_t(1));
   QCOMPARE(data.pairs[0].maskA, read2);
@@ -436,7 +465,7 @@ void TstReaderStudy::aiReviewStrictBothAccept()
   int64_t studyId = 0;
   std::vector<int64_t> aiMasks;
   {
-    StudyDatabase db(e.dir, as("carol"));
+    StudyDatabase db(e.at("carol"), e.as("carol"));
     ModelVersion mv;
     mv.modelId = "panseg-ct";
     mv.version = "test";
@@ -459,7 +488,7 @@ void TstReaderStudy::aiReviewStrictBothAccept()
   const std::vector<AiRating> bob = {AiRating::Accept, AiRating::Minor, AiRating::Accept};
   for (const auto& [name, ratings] : {std::make_pair("alice", alice), std::make_pair("bob", bob)})
   {
-    StudyDatabase db(e.dir, as(name));
+    StudyDatabase db(e.at(name), e.as(name));
     ReaderStudy rs(db);
     // The AI mask is what readers review: visible, and the starting mask of their reads.
     QCOMPARE(db.masksOf(e.cases[0].seriesId).size(), size_t(1));
@@ -484,13 +513,13 @@ void TstReaderStudy::aiReviewStrictBothAccept()
     }
   }
   {
-    StudyDatabase dave(e.dir, as("dave"));
+    StudyDatabase dave(e.at("dave"), e.as("dave"));
     QVERIFY(
         errorOf([&]
                 { ReaderStudy(dave).rateAiMask(studyId, e.cases[0].seriesId, AiRating::Accept); })
             .contains("not one of its readers"));
   }
-  StudyDatabase carol(e.dir, as("carol"));
+  StudyDatabase carol(e.at("carol"), e.as("carol"));
   const StudyReportData data = computeStudyReport(carol, studyId);
   QVERIFY(data.acceptance);
   QCOMPARE(data.acceptance->cases, 3);
@@ -514,7 +543,7 @@ void TstReaderStudy::aiReviewFleissKappaAmongThreeReaders()
   setUp(e, 3);
   int64_t studyId = 0;
   {
-    StudyDatabase db(e.dir, as("carol"));
+    StudyDatabase db(e.at("carol"), e.as("carol"));
     ModelVersion mv;
     mv.modelId = "panseg-ct";
     mv.version = "test";
@@ -541,12 +570,12 @@ void TstReaderStudy::aiReviewFleissKappaAmongThreeReaders()
       {"dave", {AiRating::Accept, AiRating::Accept, AiRating::Major}}};
   for (const auto& [name, r] : ratings)
   {
-    StudyDatabase db(e.dir, as(name));
+    StudyDatabase db(e.at(name), e.as(name));
     ReaderStudy rs(db);
     for (size_t i = 0; i < e.cases.size(); ++i)
       rs.rateAiMask(studyId, e.cases[i].seriesId, r[i]);
   }
-  StudyDatabase carol(e.dir, as("carol"));
+  StudyDatabase carol(e.at("carol"), e.as("carol"));
   const StudyReportData data = computeStudyReport(carol, studyId);
   QVERIFY(data.acceptance);
   QCOMPARE(data.acceptance->casesRatedByAll, 3);
@@ -562,7 +591,7 @@ void TstReaderStudy::aiReviewFleissKappaAmongThreeReaders()
 /// A study of one case read by alice, bob and dave, created by the coordinator carol.
 int64_t createThreeReaderStudy(const Env& e, const std::string& name, int64_t series)
 {
-  StudyDatabase db(e.dir, as("carol"));
+  StudyDatabase db(e.at("carol"), e.as("carol"));
   NewReaderStudy s;
   s.name = name;
   s.readers = {"alice", "bob", "dave"};
@@ -583,21 +612,21 @@ void TstReaderStudy::consensusMajorityVoteAndReturn()
   int64_t bobRead = 0;
   for (size_t i = 0; i < 3; ++i)
   {
-    StudyDatabase db(e.dir, as(names[i]));
+    StudyDatabase db(e.at(names[i]), e.as(names[i]));
     ReaderStudy rs(db);
     const ReadRecord r = rs.startRead(rs.worklist(studyId).next->id);
     rs.submitRead(r.id, i == 1 ? truth : drawn[i]); // Bob's first try is returned below
     if (i == 1)
       bobRead = r.id;
   }
-  StudyDatabase carol(e.dir, as("carol"));
+  StudyDatabase carol(e.at("carol"), e.as("carol"));
   ReaderStudy rs(carol);
   QVERIFY(errorOf([&] { rs.returnRead(bobRead, ""); }).contains("needs a comment"));
   const int64_t firstMask = rs.read(bobRead).maskVersionId;
   rs.returnRead(bobRead, "please include the uncinate process");
   QCOMPARE(carol.maskVersion(firstMask)->state, MaskState::Draft);
   {
-    StudyDatabase db(e.dir, as("bob"));
+    StudyDatabase db(e.at("bob"), e.as("bob"));
     ReaderStudy bobRs(db);
     const Worklist w = bobRs.worklist(studyId);
     QVERIFY(w.next);
@@ -624,7 +653,7 @@ void TstReaderStudy::consensusMajorityVoteAndReturn()
   QCOMPARE(differing, int64_t(0));
   QVERIFY(positives > 20);
   // Readers are blinded to the consensus while the study is open.
-  StudyDatabase alice(e.dir, as("alice"));
+  StudyDatabase alice(e.at("alice"), e.as("alice"));
   QVERIFY(errorOf([&] { alice.loadMask(consensus); }).contains("blinded"));
 }
 
@@ -644,28 +673,26 @@ void TstReaderStudy::consensusStapleMatchesCore()
   const std::vector<std::string> names = {"alice", "bob", "dave"};
   for (size_t i = 0; i < 3; ++i)
   {
-    StudyDatabase db(e.dir, as(names[i]));
+    StudyDatabase db(e.at(names[i]), e.as(names[i]));
     ReaderStudy rs(db);
     const ReadRecord r = rs.startRead(rs.worklist(studyId).next->id);
     rs.submitRead(r.id, drawn[i]);
   }
-  const QString dir = QString::fromStdString(e.dir);
-  const QStringList where{"--db", dir, "--user", "carol"};
-  const Run wrong = runPanseg(QStringList{"study", "consensus", "staple", QString::number(series), "--method",
-                                          "vote"} + where);
+  const Run wrong = runPanseg(e, {"study", "consensus", "staple", QString::number(series), "--method", "vote"},
+                              "carol");
   QVERIFY(wrong.code != 0);
   QVERIFY2(wrong.err.contains("unknown consensus method 'vote' (allowed: majority, staple)"),
            qPrintable(wrong.err));
 
-  const Run ok = runPanseg(QStringList{"study", "consensus", "staple", QString::number(series), "--method",
-                                       "staple"} + where);
+  const Run ok =
+    runPanseg(e, {"study", "consensus", "staple", QString::number(series), "--method", "staple"}, "carol");
   QVERIFY2(ok.code == 0, qPrintable(ok.err));
   const QRegularExpressionMatch m =
       QRegularExpression("consensus \\(STAPLE\\) of 3 reads saved as mask version (\\d+)").match(ok.out);
   QVERIFY2(m.hasMatch(), qPrintable(ok.out));
   const int64_t consensus = m.captured(1).toLongLong();
 
-  StudyDatabase carol(e.dir, as("carol"));
+  StudyDatabase carol(e.at("carol"), e.as("carol"));
   ReaderStudy rs(carol);
   std::vector<LabelMask> stored;
   std::vector<std::string> readers;
@@ -710,13 +737,13 @@ void TstReaderStudy::consensusStapleMatchesCore()
   }
   QCOMPARE(api.iterations, expected.iterations);
   // Readers stay blinded to it while the study is open.
-  StudyDatabase alice(e.dir, as("alice"));
+  StudyDatabase alice(e.at("alice"), e.as("alice"));
   QVERIFY(errorOf([&] { alice.loadMask(consensus); }).contains("blinded"));
 
   // The coordinator's dock: choose STAPLE, select a read of the case, Build consensus.
-  qputenv("PANSEG_USER", "carol");
   ui::ReaderStudyPanel panel;
-  QVERIFY(panel.openDatabase(QString::fromStdString(e.dir)));
+  QVERIFY(panel.openDatabase(e.db.actAs("carol")));
+  test::TestDb::stopActing();
   panel.selectStudy(studyId);
   auto* method = panel.findChild<QComboBox*>("consensusMethod");
   auto* build = panel.findChild<QPushButton*>("buildConsensus");
@@ -747,10 +774,9 @@ void TstReaderStudy::scriptedEndToEndStudyCsvMatchesPdf()
     QSKIP("pdftotext (poppler-utils) is not installed");
   Env e;
   setUp(e, 4);
-  const QString dir = QString::fromStdString(e.dir);
   auto run = [&](const QStringList& args, const QString& user)
   {
-    Run r = runPanseg(args + QStringList{"--db", dir, "--user", user}, {});
+    Run r = runPanseg(e, args, user.toStdString());
     if (r.code != 0)
       qWarning("panseg %s: %s", qPrintable(args.join(' ')), qPrintable(r.err));
     return r;
@@ -770,7 +796,7 @@ void TstReaderStudy::scriptedEndToEndStudyCsvMatchesPdf()
   // Alice reads through the service (as the GUI does), Bob through the command line; each works
   // through the worklist in its order: start the read, draw, submit.
   {
-    StudyDatabase db(e.dir, as("alice"));
+    StudyDatabase db(e.at("alice"), e.as("alice"));
     ReaderStudy rs(db);
     const int64_t study = rs.findStudy("e2e").id;
     for (int k = 0; k < 4; ++k)
@@ -839,7 +865,7 @@ void TstReaderStudy::scriptedEndToEndStudyCsvMatchesPdf()
   QVERIFY(pdf.contains("Reader study report: e2e"));
   QVERIFY(pdf.contains("PanSeg Workstation"));
   std::vector<double> dice;
-  StudyDatabase carol(e.dir, as("carol"));
+  StudyDatabase carol(e.at("carol"), e.as("carol"));
   const StudyReportData data = computeStudyReport(carol, ReaderStudy(carol).findStudy("e2e").id);
   for (int i = 1; i < lines.size(); ++i)
   {
@@ -881,18 +907,16 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
   setUp(e, 2);
   int64_t studyId = 0;
   {
-    StudyDatabase db(e.dir, as("carol"));
+    StudyDatabase db(e.at("carol"), e.as("carol"));
     NewReaderStudy s;
     s.name = "panel";
     s.readers = {"alice", "bob"};
     s.seriesIds = seriesIds(e);
     studyId = ReaderStudy(db).createStudy(s);
   }
-  const QString folder = QString::fromStdString(e.dir);
-  qputenv("PANSEG_USER", "alice");
   {
     ui::ReaderStudyPanel panel;
-    QVERIFY(panel.openDatabase(folder));
+    QVERIFY(panel.openDatabase(e.db.actAs("alice")));
     QCOMPARE(panel.currentStudyId(), studyId);
     QCOMPARE(panel.worklistModel()->rowCount(), 2);
     QSignalSpy opened(&panel, &ui::ReaderStudyPanel::readOpened);
@@ -911,10 +935,9 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
     QCOMPARE(panel.submitOpenedRead(truthOf(e, seriesId)), int64_t(0)); // nothing opened any more
     QVERIFY(!panel.lastError().isEmpty());
   }
-  qputenv("PANSEG_USER", "bob"); // bob reads both cases: alice's case becomes a compared pair
   {
-    ui::ReaderStudyPanel panel;
-    QVERIFY(panel.openDatabase(folder));
+    ui::ReaderStudyPanel panel; // bob reads both cases: alice's case becomes a compared pair
+    QVERIFY(panel.openDatabase(e.db.actAs("bob")));
     for (int i = 0; i < 2; ++i)
     {
       QSignalSpy opened(&panel, &ui::ReaderStudyPanel::readOpened);
@@ -923,10 +946,9 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
       QVERIFY(panel.submitOpenedRead(truthOf(e, opened[0][1].toLongLong())) > 0);
     }
   }
-  qputenv("PANSEG_USER", "carol");
   {
     ui::ReaderStudyPanel panel;
-    QVERIFY(panel.openDatabase(folder));
+    QVERIFY(panel.openDatabase(e.db.actAs("carol")));
     QCOMPARE(panel.worklistModel()->rowCount(), 4); // the coordinator sees every read
     // The report in the GUI: the same document as the PDF, with its plots as resources.
     QDialog* viewer = panel.showReport();
@@ -939,7 +961,7 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
     QVERIFY(!plot.isNull());
     viewer->close();
   }
-  qunsetenv("PANSEG_USER");
+  test::TestDb::stopActing();
 }
 
 QTEST_MAIN(TstReaderStudy)
