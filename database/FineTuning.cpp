@@ -9,6 +9,9 @@
 #include "database/SqlDialect.h"
 
 #include <QDateTime>
+#include <QRegularExpression>
+#include <QStandardPaths>
+#include <QUrl>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -181,6 +184,19 @@ void exportTrainingCases(const StudyDatabase& db, const std::vector<TrainingCase
 
 std::string jobFolder(const StudyDatabase& db, int64_t jobId)
 {
+  if (db.isServer())
+  {
+    // A server holds no files: a job's data, checkpoints and logs stay on the workstation that
+    // runs it, in a folder per server database (host, port and name, without user or password).
+    const QUrl url(QString::fromStdString(db.dataFolder()));
+    const QString key = (url.host() + "_" + QString::number(url.port(5432)) + "_" + url.path().mid(1))
+                            .replace(QRegularExpression("[^A-Za-z0-9._-]"), "_");
+    const QString base = qEnvironmentVariableIsSet("PANSEG_JOBS_DIR")
+                             ? qEnvironmentVariable("PANSEG_JOBS_DIR")
+                             : QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) +
+                                   "/panseg/server-jobs";
+    return (fs::path(base.toStdString()) / key.toStdString() / std::to_string(jobId)).lexically_normal().string();
+  }
   return (fs::path(db.dataFolder()) / "files" / "jobs" / std::to_string(jobId))
       .lexically_normal()
       .string();
