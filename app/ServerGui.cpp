@@ -60,6 +60,9 @@ bool signInIfServer()
     return false;
   g_password = dialog.password();
   qputenv("PANSEG_DB_DIR", dialog.location().toUtf8());
+  // Child processes of this session (training jobs, evaluation) sign in the libpq way.
+  if (!g_password.isEmpty())
+    qputenv("PGPASSWORD", g_password.toUtf8());
   const QString password = g_password;
   db::StudyDatabase::setDefaultPasswordPrompt([password](const std::string&) { return password.toStdString(); });
   return true;

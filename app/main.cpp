@@ -44,7 +44,13 @@ static int dispatch(int argc, char** argv)
   }
   // Server mode: a password the server asks for and libpq did not find is asked on the
   // terminal, as psql does (database/StudyDatabase.h).
-  panseg::db::StudyDatabase::setDefaultPasswordPrompt(terminalPassword);
+  // A password given at the prompt also goes to this command's child processes (PGPASSWORD).
+  panseg::db::StudyDatabase::setDefaultPasswordPrompt([](const std::string& prompt) {
+    const std::string password = terminalPassword(prompt);
+    if (!password.empty())
+      qputenv("PGPASSWORD", QByteArray::fromStdString(password));
+    return password;
+  });
   // One identity rule: every command that opens the study database acts as --user NAME (else
   // $PANSEG_USER, else the login name); those that open none refuse --user instead of ignoring it.
   static const QStringList kNoDatabase = { "info", "volume", "agreement", "screenshot", "demo", "bench", "deidentify",

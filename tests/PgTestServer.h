@@ -14,6 +14,8 @@
 #include <QTemporaryDir>
 #include <QUuid>
 
+#include <cerrno>
+#include <csignal>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,6 +50,12 @@ public:
     if (!m_tmp.isValid())
       return fail(error, "no temporary folder");
     m_asRoot = ::geteuid() == 0;
+    stopServersOfDeadTests();
+    {
+      QFile owner(m_tmp.path() + "/" + kOwnerFile);
+      owner.open(QIODevice::WriteOnly);
+      owner.write(QByteArray::number(qint64(::getpid())));
+    }
     ::chmod(m_tmp.path().toLocal8Bit().constData(), 0755);
     m_data = m_tmp.path() + "/data";
     m_socket = m_tmp.path() + "/sock";
@@ -182,6 +190,31 @@ public:
   }
 
 private:
+  static constexpr const char* kOwnerFile = "panseg-pgtest-owner.pid";
+
+  /// A test process that crashed never stopped its server: stop the servers whose test process
+  /// is gone (their folders hold kOwnerFile with a pid that no longer runs) and remove them.
+  void stopServersOfDeadTests() const
+  {
+    const QDir tmp = QDir::temp();
+    for (const QString& name : tmp.entryList(QDir::Dirs | QDir::NoDotAndDotDot))
+    {
+      const QString dir = tmp.filePath(name);
+      QFile owner(dir + "/" + kOwnerFile);
+      if (!owner.open(QIODevice::ReadOnly))
+        continue;
+      const qint64 pid = owner.readAll().trimmed().toLongLong();
+      if (pid <= 0 || ::kill(pid_t(pid), 0) == 0 || errno != ESRCH)
+        continue;
+      if (QFile::exists(dir + "/data/postmaster.pid"))
+      {
+        QString ignored;
+        run({ m_bin + "/pg_ctl", "-D", dir + "/data", "-m", "immediate", "-w", "stop" }, &ignored);
+      }
+      QDir(dir).removeRecursively();
+    }
+  }
+
   static bool fail(QString* error, const QString& why)
   {
     if (error)
