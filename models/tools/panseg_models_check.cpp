@@ -598,6 +598,7 @@ void testPackage()
               imported.network.summary().c_str(), imported.info.modality.c_str(),
               imported.weights.size(), static_cast<long long>(imported.weightsBytes));
   VERIFY(looksLikeModelPackage(out));
+  VERIFY(imported.weightsVerified); // the import records weights.bin's SHA-256 in model.json
   VERIFY(!fs::exists(out + ".importing-" + std::to_string(::getpid())));
   const ModelPackage pkg = loadModelPackage(out);
   VERIFY(pkg.network == PlanConfig::fixture());
