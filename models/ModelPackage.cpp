@@ -2,6 +2,7 @@
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
+#include "models/Sha256.h"
 
 #include <algorithm>
 #include <cctype>
@@ -169,6 +170,10 @@ void PNetMsaSpec::validate() const
     throw Error("plans.json: pnet_msa.convs_per_unit must be 1..8, found " + std::to_string(convsPerUnit));
   if (features < 1 || features > 512 || sideFeatures < 1 || sideFeatures > 512)
     throw Error("plans.json: pnet_msa.features and side_features must be 1..512");
+  if (inputSlices > 31)
+    throw Error("plans.json: pnet_msa.input_slices " + std::to_string(inputSlices) + " exceeds the limit of 31");
+  if (sliceBatch > 1024)
+    throw Error("plans.json: inference.slice_batch " + std::to_string(sliceBatch) + " exceeds the limit of 1024");
   if (inputSlices < 1 || inputSlices % 2 == 0)
     throw Error("plans.json: pnet_msa.input_slices must be odd and positive, found " +
                 std::to_string(inputSlices));
@@ -230,22 +235,54 @@ void ModelPackage::validate() const
   for (double s : pp.targetSpacingMm)
     if (!(s > 0) || !std::isfinite(s))
       throw Error("plans.json: preprocessing.target_spacing_zyx_mm must be positive");
-  nnunet::NormalizationScheme scheme;
-  try
-  {
-    scheme = nnunet::normalizationSchemeFromName(pp.normalization);
-  }
-  catch (const Error&)
-  {
+  // normalizationSchemeFromName maps every unknown name to nonCT, so check the name itself.
+  if (pp.normalization != "CT" && pp.normalization != "CT2" && pp.normalization != "nonCT" &&
+      pp.normalization != "noNorm")
     throw Error("plans.json: preprocessing.normalization_scheme \"" + pp.normalization +
                 "\" is not one of CT, CT2, nonCT, noNorm");
-  }
+  const nnunet::NormalizationScheme scheme = nnunet::normalizationSchemeFromName(pp.normalization);
   if ((scheme == nnunet::NormalizationScheme::CT || scheme == nnunet::NormalizationScheme::CT2) &&
       !pp.intensity)
     throw Error("plans.json: preprocessing.intensity_properties is required for the " +
                 pp.normalization + " normalisation");
-  if (pp.intensity && !(pp.intensity->sd > 0))
-    throw Error("plans.json: preprocessing.intensity_properties.sd must be positive");
+  if (pp.intensity)
+  {
+    const IntensityProperties& ip = *pp.intensity;
+    const std::string ic = "plans.json: preprocessing.intensity_properties.";
+    for (const auto& [name, v] : { std::pair<const char*, double>{ "mean", ip.mean }, { "sd", ip.sd },
+                                   { "percentile_00_5", ip.percentile00_5 },
+                                   { "percentile_99_5", ip.percentile99_5 }, { "median", ip.median },
+                                   { "mn", ip.min }, { "mx", ip.max } })
+      if (!std::isfinite(v))
+        throw Error(ic + name + " must be a finite number");
+    if (!(ip.sd > 0))
+      throw Error(ic + "sd must be positive, found " + number(ip.sd));
+    if (!(ip.percentile00_5 < ip.percentile99_5))
+      throw Error(ic + "percentile_00_5 (" + number(ip.percentile00_5) +
+                  ") must be below percentile_99_5 (" + number(ip.percentile99_5) +
+                  "): the clipping range is reversed or empty");
+    if (ip.min > ip.max)
+      throw Error(ic + "mn (" + number(ip.min) + ") is above mx (" + number(ip.max) + ")");
+  }
+  if (!(pp.anisotropyThreshold > 0) || !std::isfinite(pp.anisotropyThreshold))
+    throw Error("plans.json: preprocessing.anisotropy_threshold must be positive, found " +
+                number(pp.anisotropyThreshold));
+  if (!isPnetMsa() && weightsBytes > 0)
+  {
+    // The plan must describe exactly the tensors weights.bin holds; checked here, before any
+    // network is built, so a plan that asks for 100000 layers fails at once instead of allocating.
+    const double values = network.stateDictValues();
+    if (values * 4 != static_cast<double>(weightsBytes))
+    {
+      char buf[200];
+      std::snprintf(buf, sizeof buf,
+                    " has %.0f weight values (%.1f MB) but weights.bin holds %lld (%.1f MB): the plan "
+                    "does not belong to these weights",
+                    values, values * 4 / 1e6, static_cast<long long>(weightsBytes / 4),
+                    static_cast<double>(weightsBytes) / 1e6);
+      throw Error("plans.json: the network it describes (" + network.summary() + ")" + buf);
+    }
+  }
   const std::array<std::int64_t, 3> identity{ 0, 1, 2 };
   if (pp.transposeForward != identity || pp.transposeBackward != identity)
     throw Error("plans.json: preprocessing.transpose_forward/backward must be [0, 1, 2] "
@@ -393,16 +430,37 @@ std::string modelJsonText(const ModelPackage& pkg)
     s << "  \"speed_class\": " << json::quote(m.speedClass) << ",\n";
   s
     << "  \"created\": " << json::quote(m.created.empty() ? utcNowIso() : m.created) << ",\n"
-    << "  \"weights\": {\"file\": \"weights.bin\", \"index\": \"weights.json\", \"dtype\": \"float32\"}\n"
+    << "  \"weights\": {\"file\": \"weights.bin\", \"index\": \"weights.json\", \"dtype\": \"float32\""
+    << (m.weightsSha256.empty() ? std::string() : ", \"sha256\": " + json::quote(m.weightsSha256)) << "}\n"
     << "}\n";
   return s.str();
 }
 
-void writePackageMetadata(const std::string& dir, const ModelPackage& pkg)
+void writePackageMetadata(const std::string& dir, const ModelPackage& pkgIn)
 {
+  ModelPackage pkg = pkgIn;
+  const fs::path weights = fs::path(dir) / "weights.bin";
+  std::error_code ec;
+  if (fs::is_regular_file(weights, ec))
+  {
+    // Record what is on disk now (a package copied from a base model must not keep the base's).
+    pkg.info.weightsSha256 = scanWeightsFile(weights.string()).sha256;
+    pkg.weightsBytes = static_cast<std::int64_t>(fs::file_size(weights, ec));
+    if (ec)
+      pkg.weightsBytes = 0;
+  }
   pkg.validate();
   writeFileAtomically((fs::path(dir) / "plans.json").string(), plansJsonText(pkg));
   writeFileAtomically((fs::path(dir) / "model.json").string(), modelJsonText(pkg));
+}
+
+std::string unverifiedWeightsNote(const ModelPackage& pkg)
+{
+  if (pkg.weightsVerified)
+    return "";
+  return "model package " + pkg.dir + ": model.json records no SHA-256 for weights.bin (written "
+         "before checksums), so its weights are unverified (SHA-256 now " +
+         pkg.weightsSha256.substr(0, 16) + "...)";
 }
 
 ModelPackage loadModelPackage(const std::string& dirIn)
@@ -551,6 +609,15 @@ ModelPackage loadModelPackage(const std::string& dirIn)
       m.created = v->asString(mc + ": created");
     if (const auto* v = model.find("speed_class"))
       m.speedClass = v->asString(mc + ": speed_class");
+    if (const auto* w = model.find("weights"); w && w->isObject())
+      if (const auto* v = w->find("sha256"); v && !v->isNull())
+      {
+        m.weightsSha256 = v->asString(mc + ": weights.sha256");
+        if (!looksLikeSha256(m.weightsSha256))
+          throw Error(mc + ": weights.sha256 must be 64 hexadecimal digits, found \"" + m.weightsSha256 + "\"");
+        std::transform(m.weightsSha256.begin(), m.weightsSha256.end(), m.weightsSha256.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      }
     if (const auto* pm = plans.find("modality"); pm && pm->isString() && pm->string != m.modality)
       throw Error("plans.json says modality \"" + pm->string + "\" but model.json says \"" +
                   m.modality + "\"");
@@ -588,6 +655,8 @@ ModelPackage loadModelPackage(const std::string& dirIn)
       {
         if (d < 0)
           throw Error(kc + ": negative dimension in shape");
+        if (d > 0 && numel > fileBytes / d)
+          throw Error(kc + ": shape is larger than weights.bin");
         numel *= d;
       }
       if (e.nbytes != numel * 4)
@@ -599,6 +668,26 @@ ModelPackage loadModelPackage(const std::string& dirIn)
     }
     pkg.weightsBytes = fileBytes;
     pkg.validate();
+
+    // ---- weights.bin itself: one pass for the checksum and the sanity of the values
+    const WeightsScan scan = scanWeightsFile(pkg.weightsPath);
+    pkg.weightsSha256 = scan.sha256;
+    if (!m.weightsSha256.empty() && m.weightsSha256 != scan.sha256)
+      throw Error("weights.bin: SHA-256 mismatch (model.json records " + m.weightsSha256 +
+                  ", the file hashes to " + scan.sha256 +
+                  "): the weights were changed or damaged after the package was written");
+    pkg.weightsVerified = !m.weightsSha256.empty();
+    if (scan.allZero)
+      throw Error("weights.bin: every weight is zero (a wiped or never-written file)");
+    if (scan.firstNonFiniteOffset >= 0)
+    {
+      std::string name = "?";
+      for (const WeightEntry& e : pkg.weights)
+        if (scan.firstNonFiniteOffset >= e.offset && scan.firstNonFiniteOffset < e.offset + e.nbytes)
+          name = e.name;
+      throw Error("weights.bin: tensor '" + name + "' holds NaN or infinite values (byte offset " +
+                  std::to_string(scan.firstNonFiniteOffset) + ")");
+    }
   }
   catch (const Error& e)
   {

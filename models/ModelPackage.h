@@ -83,6 +83,9 @@ struct ModelInfo
   /// How fast the model predicts, for listings: "fast-cpu" (a whole case in seconds on a CPU),
   /// "gpu-recommended" (minutes on a CPU); empty = not stated (PanSegNet packages before it).
   std::string speedClass;
+  /// model.json "weights": {"sha256": ...}: weights.bin's SHA-256 as the writer recorded it;
+  /// empty for packages written before checksums (loaded, but reported as unverified).
+  std::string weightsSha256;
 };
 
 /// One entry of weights.json.
@@ -105,6 +108,10 @@ struct ModelPackage
   std::string weightsIndexPath; // weights.json
   std::vector<WeightEntry> weights;
   std::int64_t weightsBytes = 0;
+  /// Set by loadModelPackage: weights.bin's SHA-256 as read now, and whether model.json recorded
+  /// one (a recorded one that differs is an error, so verified means "matches the record").
+  std::string weightsSha256;
+  bool weightsVerified = false;
   /// Only for info.modelType "pnet-msa" (`network` then keeps its defaults: 1 input channel,
   /// 2 classes, and is not used).
   PNetMsaSpec pnet;
@@ -122,7 +129,10 @@ struct ModelPackage
 };
 
 /// Reads and checks DIR/plans.json, DIR/model.json and DIR/weights.json (index consistent with
-/// weights.bin's size). Every failure is a panseg::Error naming the file and the key, e.g.
+/// weights.bin's size; the plan's state-dict size equal to it, so an absurd plan fails before a
+/// network is built), then reads weights.bin once: its SHA-256 must equal model.json's
+/// "weights.sha256" when recorded ("weights.bin: SHA-256 mismatch ..."), and all-zero or NaN /
+/// infinite weights are refused. Every failure is a panseg::Error naming the file and the key, e.g.
 /// "model package /x: plans.json: missing key \"preprocessing\"". Shapes of the tensors against
 /// the network are checked when the weights are loaded (PackageWeights.h), naming the key.
 ModelPackage loadModelPackage(const std::string& dir);
@@ -133,7 +143,12 @@ bool looksLikeModelPackage(const std::string& dir);
 /// The two metadata files' text.
 std::string plansJsonText(const ModelPackage& pkg);
 std::string modelJsonText(const ModelPackage& pkg);
-/// Writes plans.json and model.json into `dir` (atomically each).
+/// Unverified packages (no SHA-256 in model.json): one line saying so, for logs and the worker's
+/// "message" event; empty for a verified package.
+std::string unverifiedWeightsNote(const ModelPackage& pkg);
+/// Writes plans.json and model.json into `dir` (atomically each). When DIR/weights.bin exists its
+/// SHA-256 is computed and recorded in model.json (whatever pkg.info.weightsSha256 says), so every
+/// writer (import, panseg-train, the demo packages, package-fixture) records the weights it wrote.
 void writePackageMetadata(const std::string& dir, const ModelPackage& pkg);
 
 /// Fills the network, preprocessing and classes of a package from nnU-Net v1 plans (`network`

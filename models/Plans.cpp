@@ -5,6 +5,7 @@
 #include "models/Pickle.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -161,17 +162,132 @@ void PlanConfig::validate() const
                   toString(total));
   if (baseFeatures < 1 || maxFeatures < 1 || inputChannels < 1 || numClasses < 1)
     throw Error(ctx + "feature, channel and class counts must be positive");
+  // Bounds per field, so that an absurd plan names what is wrong before anything is allocated.
+  auto limit = [&](const char* field, std::int64_t value, std::int64_t max, const char* usual)
+  {
+    if (value > max)
+      throw Error(ctx + field + " " + std::to_string(value) + " exceeds the limit of " +
+                  std::to_string(max) + " (" + usual + ")");
+  };
+  for (std::size_t a = 0; a < 3; ++a)
+    limit("patch_size", patchSize[a], PlanLimits::kMaxPatchAxis, "per axis; the paper uses 32x224x224");
+  limit("base_num_features", baseFeatures, PlanLimits::kMaxBaseFeatures, "the paper uses 32");
+  limit("max_num_features", maxFeatures, PlanLimits::kMaxFeatures, "the paper uses 320");
+  limit("input_channels", inputChannels, PlanLimits::kMaxInputChannels, "one per modality");
+  limit("num_classes", numClasses, PlanLimits::kMaxClasses, "output channels, background included");
   if (attention.enabled)
   {
     if (attention.dModel < 2 || attention.numHeads < 1 || attention.numLayers < 1 ||
         attention.dimFeedforward < 1)
       throw Error(ctx + "attention sizes must be positive");
+    limit("attention.num_layers", attention.numLayers, PlanLimits::kMaxAttentionLayers, "the paper uses 8");
+    limit("attention.d_model", attention.dModel, PlanLimits::kMaxDModel, "the paper uses 512");
+    limit("attention.nhead", attention.numHeads, PlanLimits::kMaxHeads, "the paper uses 8");
+    limit("attention.dim_feedforward", attention.dimFeedforward, PlanLimits::kMaxFeedforward,
+          "the paper uses 512");
     if (attention.dModel % attention.numHeads != 0)
       throw Error(ctx + "attention d_model " + std::to_string(attention.dModel) +
                   " is not divisible by nhead " + std::to_string(attention.numHeads));
     if (attention.dModel % 2 != 0)
       throw Error(ctx + "attention d_model must be even (sinusoidal positional encoding)");
   }
+  char buf[200];
+  const double params = parameterCount();
+  if (params > PlanLimits::kMaxParameters)
+  {
+    std::snprintf(buf, sizeof buf,
+                  "the network would have %.3g parameters (%.1f GB of float32), above the limit of "
+                  "%.3g; check base_num_features, max_num_features and attention",
+                  params, params * 4 / 1e9, PlanLimits::kMaxParameters);
+    throw Error(ctx + buf);
+  }
+  const double act = activationBytesEstimate();
+  if (act > PlanLimits::kMaxActivationBytes)
+  {
+    std::snprintf(buf, sizeof buf,
+                  "patch_size %s with %lld features at full resolution needs about %.0f GiB of "
+                  "activations per forward pass, above the limit of %.0f GiB",
+                  toString(patchSize).c_str(), static_cast<long long>(baseFeatures), act / (1ull << 30),
+                  PlanLimits::kMaxActivationBytes / (1ull << 30));
+    throw Error(ctx + buf);
+  }
+}
+
+double PlanConfig::parameterCount() const
+{
+  auto vol = [](const Vec3& k) { return static_cast<double>(k[0]) * static_cast<double>(k[1]) * static_cast<double>(k[2]); };
+  // Conv3d with bias + InstanceNorm3d (affine): in*out*k + out + 2*out.
+  auto convNorm = [&](double in, double out, const Vec3& k) { return in * out * vol(k) + 3 * out; };
+  const std::int64_t P = numPools();
+  double n = 0;
+  double in = static_cast<double>(inputChannels);
+  for (std::int64_t s = 0; s <= P; ++s)
+  {
+    const double out = static_cast<double>(stageChannels(s));
+    const Vec3& k = convKernels[static_cast<std::size_t>(s)];
+    n += convNorm(in, out, k) + convNorm(out, out, k);
+    in = out;
+  }
+  for (std::int64_t u = 0; u < P; ++u)
+  {
+    const std::int64_t s = P - 1 - u;
+    const double deeper = static_cast<double>(stageChannels(s + 1)), here = static_cast<double>(stageChannels(s));
+    const Vec3 k = decoderKernel(u);
+    n += deeper * here * vol(poolStrides[static_cast<std::size_t>(s)]); // transposed conv, no bias
+    n += convNorm(2 * here, here, k) + convNorm(here, here, k);
+    n += here * static_cast<double>(numClasses); // 1x1x1 head, no bias
+  }
+  if (attention.enabled)
+  {
+    const double c = static_cast<double>(stageChannels(P)), d = static_cast<double>(attention.dModel),
+                 f = static_cast<double>(attention.dimFeedforward);
+    n += (c * d + d) + (d * c + c);                                                    // projections
+    n += static_cast<double>(attention.numLayers) * (4 * (d * d + d) + (d * f + f) + (f * d + d) + 4 * d);
+  }
+  return n;
+}
+
+double PlanConfig::stateDictValues() const
+{
+  double n = parameterCount();
+  if (attention.enabled)
+  {
+    double tokens = 1;
+    const Vec3 g = bottleneckGrid();
+    for (std::int64_t v : g)
+      tokens *= static_cast<double>(v);
+    n += tokens * static_cast<double>(attention.dModel); // pos_encode.pe
+  }
+  return n;
+}
+
+double PlanConfig::activationBytesEstimate() const
+{
+  double bytes = 0;
+  Vec3 grid = patchSize;
+  double fullVoxels = 1;
+  for (std::int64_t v : patchSize)
+    fullVoxels *= static_cast<double>(v);
+  for (std::int64_t s = 0; s <= numPools(); ++s)
+  {
+    if (s > 0)
+      for (std::size_t a = 0; a < 3; ++a)
+        grid[a] /= std::max<std::int64_t>(1, poolStrides[static_cast<std::size_t>(s - 1)][a]);
+    double voxels = 1;
+    for (std::int64_t v : grid)
+      voxels *= static_cast<double>(v);
+    // conv output, norm output and the activation kept for the skip, plus the decoder's copy.
+    bytes += 4.0 * 4 * static_cast<double>(stageChannels(s)) * voxels;
+  }
+  bytes += 4.0 * 2 * static_cast<double>(numClasses) * fullVoxels;
+  if (attention.enabled)
+  {
+    double tokens = 1;
+    for (std::int64_t v : grid)
+      tokens *= static_cast<double>(v);
+    bytes += 4.0 * 2 * tokens * static_cast<double>(4 * attention.dModel + attention.dimFeedforward);
+  }
+  return bytes;
 }
 
 std::string PlanConfig::summary() const

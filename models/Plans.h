@@ -31,6 +31,24 @@ struct AttentionConfig
   bool operator!=(const AttentionConfig& o) const { return !(*this == o); }
 };
 
+/// What a plan may ask for. The paper's network is far inside every bound (43.9 M parameters,
+/// ~1.5 GB of activations, 8 attention layers); a plan beyond them is refused by validate(),
+/// naming the field, before a network is built.
+struct PlanLimits
+{
+  static constexpr std::int64_t kMaxPatchAxis = 1024;
+  static constexpr std::int64_t kMaxBaseFeatures = 1024;
+  static constexpr std::int64_t kMaxFeatures = 4096;
+  static constexpr std::int64_t kMaxInputChannels = 64;
+  static constexpr std::int64_t kMaxClasses = 1024;
+  static constexpr std::int64_t kMaxAttentionLayers = 64;
+  static constexpr std::int64_t kMaxDModel = 8192;
+  static constexpr std::int64_t kMaxHeads = 256;
+  static constexpr std::int64_t kMaxFeedforward = 32768;
+  static constexpr double kMaxParameters = 2e9;               // 8 GB of float32
+  static constexpr double kMaxActivationBytes = 64.0 * (1ull << 30); // 64 GiB per forward pass
+};
+
 /// Architecture of one network. P = poolStrides.size() down-samplings, P + 1 stages.
 struct PlanConfig
 {
@@ -66,7 +84,19 @@ struct PlanConfig
   Vec3 bottleneckGrid() const;
   std::int64_t tokenCount() const;
 
-  /// Throws panseg::Error describing the first inconsistency.
+  /// Learnable parameters of the network (exact: convolutions, instance norms, transposed
+  /// convolutions, heads, attention) and the values of its state dict (parameters + the
+  /// positional-encoding buffer), i.e. weights.bin's float32 count. Computed in double, so an
+  /// absurd plan gives a huge number instead of overflowing.
+  double parameterCount() const;
+  double stateDictValues() const;
+  /// Rough float32 bytes of the activations of one batch-1 forward pass (the largest tensors of
+  /// every stage, kept for the skips, plus the decoder and the attention tokens). The paper-like
+  /// plan gives ~1.5 GB; its measured peak RSS was 1.9 GiB.
+  double activationBytesEstimate() const;
+
+  /// Throws panseg::Error describing the first inconsistency, or naming the field that makes the
+  /// network absurdly large (kLimits below) before anything is allocated.
   void validate() const;
   /// One line, e.g. "patch 16x48x80, 5 stages (8-16-32-32-32), attention 96/8/2/96".
   std::string summary() const;

@@ -206,6 +206,11 @@ bool WorkerClient::start(const PredictRequest& request)
           });
   connect(m_process, &QProcess::finished, this, &WorkerClient::onFinished);
   connect(m_process, &QProcess::errorOccurred, this, &WorkerClient::onErrorOccurred);
+  // The worker ends itself when this process dies (PR_SET_PDEATHSIG + a watchdog); naming us lets
+  // it notice a death that happened before it could ask for that signal.
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert("PANSEG_PARENT_PID", QString::number(QCoreApplication::applicationPid()));
+  m_process->setProcessEnvironment(env);
   m_running = true;
   m_process->start(worker, argumentsFor(request));
   return true;

@@ -485,6 +485,8 @@ int cmdPackageInfo(const Args& a)
                                               : parameterCount(*loadPackageNetwork(pkg));
   printPackage(pkg);
   std::printf("  %lld parameters; weights load cleanly\n", static_cast<long long>(params));
+  std::printf("  weights.bin SHA-256 %s (%s)\n", pkg.weightsSha256.c_str(),
+              pkg.weightsVerified ? "matches model.json" : "UNVERIFIED: model.json records none");
   return 0;
 }
 

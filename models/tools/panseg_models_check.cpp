@@ -1,6 +1,6 @@
 // Tests of the models/ library: plain C++ (no Qt), so they also run in the standalone GPU build.
 //   panseg_models_check [--fixture DIR] [--skip-exit-code N] [group...]
-// Groups: plans network pickle parity checkpoint package (default: all). Groups that need the parity
+// Groups: plans network pickle parity checkpoint package safety (default: all). Groups that need the parity
 // fixture print SKIP and exit with the skip code (default 0) when the folder is absent.
 #include "core/Error.h"
 #include "models/Json.h"
@@ -10,10 +10,12 @@
 #include "models/Parity.h"
 #include "models/Pickle.h"
 #include "models/Plans.h"
+#include "models/Sha256.h"
 #include "models/Weights.h"
 #include "models/Zip.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +32,9 @@
 
 #ifndef PANSEG_SHARED_DIR
 #define PANSEG_SHARED_DIR ""
+#endif
+#ifndef PANSEG_DEMO_MODEL_DIR
+#define PANSEG_DEMO_MODEL_DIR ""
 #endif
 
 namespace
@@ -593,6 +598,7 @@ void testPackage()
               imported.network.summary().c_str(), imported.info.modality.c_str(),
               imported.weights.size(), static_cast<long long>(imported.weightsBytes));
   VERIFY(looksLikeModelPackage(out));
+  VERIFY(imported.weightsVerified); // the import records weights.bin's SHA-256 in model.json
   VERIFY(!fs::exists(out + ".importing-" + std::to_string(::getpid())));
   const ModelPackage pkg = loadModelPackage(out);
   VERIFY(pkg.network == PlanConfig::fixture());
@@ -681,6 +687,179 @@ void testPackage()
   VERIFY_THROWS(loadPackageNetwork(loadModelPackage(p8)), "seg_outputs.0.weight");
 }
 
+
+std::string readText(const fs::path& file)
+{
+  std::ifstream in(file, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void writeText(const fs::path& file, const std::string& text)
+{
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << text;
+}
+
+/// Replaces the first `from` in `file` (which must contain it).
+bool replaceIn(const fs::path& file, const std::string& from, const std::string& to)
+{
+  std::string text = readText(file);
+  const auto at = text.find(from);
+  if (at == std::string::npos)
+    return false;
+  text.replace(at, from.size(), to);
+  writeText(file, text);
+  return true;
+}
+
+/// Checksums, plan bounds and package validation (issue 21 part 5): no fixture needed; the
+/// shipped demo package (resources/models/demo) is copied and damaged.
+void testSafety()
+{
+  // SHA-256 against FIPS 180-4's examples.
+  VERIFY(sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  VERIFY(sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  VERIFY(sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  {
+    Sha256 h; // fed in odd pieces across block boundaries
+    const std::string a(1000000, 'a');
+    for (std::size_t at = 0; at < a.size(); at += 997)
+      h.update(a.data() + at, std::min<std::size_t>(997, a.size() - at));
+    VERIFY(h.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  }
+
+  // The plan's parameter count is exact (it decides whether a plan fits weights.bin).
+  VERIFY_EQ(static_cast<long long>(PlanConfig::fixture().parameterCount()), 483672LL);
+  VERIFY_EQ(static_cast<long long>(PlanConfig::paperLike().parameterCount()), 43921312LL);
+  {
+    PlanConfig plain = PlanConfig::paperLike();
+    plain.attention.enabled = false;
+    VERIFY_EQ(static_cast<long long>(plain.parameterCount()), 30968928LL);
+    const double act = PlanConfig::paperLike().activationBytesEstimate();
+    std::printf("    paper-like plan: activation estimate %.2f GB (measured peak RSS 1.9 GiB)\n", act / 1e9);
+    VERIFY(act > 0.5e9 && act < 4e9);
+  }
+
+  // Absurd plans are refused by the plan reader, naming the field, before anything is built.
+  const std::string demoDir = PANSEG_DEMO_MODEL_DIR;
+  const bool haveDemo = !demoDir.empty() && fs::is_regular_file(fs::path(demoDir) / "weights.bin");
+  const std::string basePlan =
+      haveDemo ? readText(fs::path(demoDir) / "plans.json") : PlanConfig::fixture().toJson();
+  auto absurd = [&](const std::string& from, const std::string& to, const char* needle)
+  {
+    std::string text = basePlan;
+    const auto at = text.find(from);
+    VERIFY(at != std::string::npos);
+    if (at == std::string::npos)
+      return;
+    text.replace(at, from.size(), to);
+    const auto t0 = std::chrono::steady_clock::now();
+    VERIFY_THROWS(PlanConfig::fromJsonText(text, "plans.json"), needle);
+    VERIFY(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 0.5);
+  };
+  absurd("\"num_layers\": 2", "\"num_layers\": 100000", "attention.num_layers 100000 exceeds the limit");
+  absurd("\"base_num_features\": 8", "\"base_num_features\": 1000000",
+         "base_num_features");
+  absurd(haveDemo ? "\"max_num_features\": 64" : "\"max_num_features\": 32", "\"max_num_features\": 100000",
+         "max_num_features");
+  absurd("\"nhead\": ", "\"nhead\": 4096, \"x\": ", "attention.nhead");
+  absurd("\"dim_feedforward\": ", "\"dim_feedforward\": 10000000, \"x\": ", "attention.dim_feedforward");
+  absurd("\"num_classes\": 2", "\"num_classes\": 100000", "num_classes");
+  // Every field within its bound, the product is not: parameters, activations.
+  absurd(haveDemo ? "\"base_num_features\": 8,\n  \"max_num_features\": 64"
+                  : "\"base_num_features\": 8,\n  \"max_num_features\": 32",
+         "\"base_num_features\": 1024,\n  \"max_num_features\": 4096", "parameters");
+  absurd(haveDemo ? "\"patch_size\": [16, 48, 64]" : "\"patch_size\": [16, 48, 80]",
+         "\"patch_size\": [1024, 1024, 1024]", "GiB of activations");
+
+  if (!haveDemo)
+  {
+    std::printf("SKIP package checks of the safety group: demo package absent at '%s'\n", demoDir.c_str());
+    return;
+  }
+  // The shipped demo package records its weights' SHA-256 and loads verified.
+  const ModelPackage demo = loadModelPackage(demoDir);
+  VERIFY(demo.weightsVerified);
+  VERIFY(demo.weightsSha256 == demo.info.weightsSha256);
+  VERIFY(demo.weightsSha256 == sha256Hex(readText(fs::path(demoDir) / "weights.bin")));
+  VERIFY(unverifiedWeightsNote(demo).empty());
+  VERIFY_EQ(static_cast<long long>(demo.network.stateDictValues() * 4), static_cast<long long>(demo.weightsBytes));
+
+  auto copyDemo = [&](const std::string& name)
+  {
+    const fs::path dir = fs::path(g_tmp) / name;
+    fs::remove_all(dir);
+    fs::create_directories(dir.parent_path());
+    fs::copy(demoDir, dir, fs::copy_options::recursive);
+    return dir;
+  };
+  const std::string shaKey = ", \"sha256\": \"" + demo.weightsSha256 + "\"";
+
+  // One flipped byte: refused, naming the file and the mismatch.
+  {
+    const fs::path d = copyDemo("flipped");
+    std::string w = readText(d / "weights.bin");
+    w[w.size() / 2] = static_cast<char>(w[w.size() / 2] ^ 0x01);
+    writeText(d / "weights.bin", w);
+    VERIFY_THROWS(loadModelPackage(d.string()), "weights.bin: SHA-256 mismatch");
+  }
+  // No checksum (a package from before checksums): loads, reported as unverified.
+  {
+    const fs::path d = copyDemo("old");
+    VERIFY(replaceIn(d / "model.json", shaKey, ""));
+    const ModelPackage old = loadModelPackage(d.string());
+    VERIFY(!old.weightsVerified && old.info.weightsSha256.empty());
+    const std::string note = unverifiedWeightsNote(old);
+    std::printf("    %s\n", note.c_str());
+    VERIFY(note.find("unverified") != std::string::npos && note.find("weights.bin") != std::string::npos);
+    // Writing the metadata again records the checksum.
+    writePackageMetadata(d.string(), old);
+    VERIFY(readText(d / "model.json").find(shaKey) != std::string::npos);
+    VERIFY(loadModelPackage(d.string()).weightsVerified);
+    // A wrongly formatted checksum is an error, not "unverified".
+    VERIFY(replaceIn(d / "model.json", demo.weightsSha256, "abc"));
+    VERIFY_THROWS(loadModelPackage(d.string()), "weights.sha256 must be 64 hexadecimal digits");
+  }
+  // All-zero and NaN weights (no checksum, so the values themselves are judged).
+  {
+    const fs::path d = copyDemo("zero");
+    VERIFY(replaceIn(d / "model.json", shaKey, ""));
+    writeText(d / "weights.bin", std::string(static_cast<std::size_t>(demo.weightsBytes), '\0'));
+    VERIFY_THROWS(loadModelPackage(d.string()), "weights.bin: every weight is zero");
+    std::string w = readText(fs::path(demoDir) / "weights.bin");
+    const WeightEntry& e = demo.weights[3];
+    const float nan = std::nanf("");
+    std::memcpy(&w[static_cast<std::size_t>(e.offset + 4)], &nan, 4);
+    writeText(d / "weights.bin", w);
+    VERIFY_THROWS(loadModelPackage(d.string()), ("tensor '" + e.name + "' holds NaN").c_str());
+  }
+  // plans.json that does not make sense.
+  auto brokenPlan = [&](const char* name, const std::string& from, const std::string& to, const char* needle)
+  {
+    const fs::path d = copyDemo(name);
+    VERIFY(replaceIn(d / "plans.json", from, to));
+    VERIFY_THROWS(loadModelPackage(d.string()), needle);
+  };
+  brokenPlan("norm", "\"normalization_scheme\": \"CT\"", "\"normalization_scheme\": \"CT3\"",
+             "normalization_scheme \"CT3\" is not one of CT, CT2, nonCT, noNorm");
+  brokenPlan("percentiles", "\"percentile_00_5\": -127.03, \"percentile_99_5\": 138",
+             "\"percentile_00_5\": 138, \"percentile_99_5\": -127.03",
+             "percentile_00_5 (138) must be below percentile_99_5 (-127.03)");
+  brokenPlan("sd", "\"sd\": 36.97770475399203", "\"sd\": 0", "intensity_properties.sd must be positive");
+  brokenPlan("layers", "\"num_layers\": 2", "\"num_layers\": 100000", "attention.num_layers 100000 exceeds");
+  brokenPlan("layers3", "\"num_layers\": 2", "\"num_layers\": 3", "the plan does not belong to these weights");
+  brokenPlan("aniso", "\"anisotropy_threshold\": 3", "\"anisotropy_threshold\": -1", "anisotropy_threshold");
+
+  // Packages PanSegNet writes record the checksum: the PNet-MSA writer (weights + metadata).
+  {
+    const fs::path d = fs::path(g_tmp) / "pnet";
+    const ModelPackage pnet = writeRandomPnetMsaPackage(d.string(), "CT", 7);
+    const ModelPackage again = loadModelPackage(d.string());
+    VERIFY(again.weightsVerified);
+    VERIFY(again.info.weightsSha256 == sha256Hex(readText(d / "weights.bin")));
+  }
+}
+
 struct Group
 {
   const char* name;
@@ -714,7 +893,8 @@ int main(int argc, char** argv)
                           {"pickle", false, testPickle},
                           {"parity", true, testParity},
                           {"checkpoint", true, testCheckpoint},
-                          {"package", true, testPackage}};
+                          {"package", true, testPackage},
+                          {"safety", false, testSafety}};
   int skipped = 0, ran = 0;
   for (const auto& g : groups)
   {

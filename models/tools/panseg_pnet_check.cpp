@@ -478,6 +478,7 @@ void testTrain()
     th += " " + std::to_string(t).substr(0, 3) + ":" + std::to_string(d).substr(0, 5);
   std::printf("  Dice vs threshold (network grid):%s\n", th.c_str());
   const ModelPackage pkg = loadModelPackage(o.outputDir);
+  VERIFY(pkg.weightsVerified); // the trained package records weights.bin's SHA-256
   VERIFY(pkg.isPnetMsa() && pkg.info.metrics.find("dice_val_network_grid"));
   // Through the Predictor on the validation phantom's own grid: Dice against its mask.
   PredictOptions po;

@@ -37,6 +37,9 @@
 #include <vector>
 
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 namespace
 {
@@ -55,7 +58,10 @@ extern "C" void onSignal(int sig, siginfo_t* info, void*)
   g_stop = true;
 }
 
-void installSignalHandlers()
+/// `dieWithParent` (--json, i.e. started by panseg / the job system): a SIGTERM arrives when the
+/// parent dies, so training stops at the next iteration with its checkpoint instead of running on
+/// for hours with nobody reading its output.
+void installSignalHandlers(bool dieWithParent)
 {
   struct sigaction sa{};
   sa.sa_sigaction = onSignal;
@@ -63,6 +69,12 @@ void installSignalHandlers()
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+#ifdef __linux__
+  if (dieWithParent)
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#else
+  (void)dieWithParent;
+#endif
 }
 
 const char* kUsage =
@@ -613,7 +625,7 @@ int runPnetMsa(const Args& a, int argc, char** argv)
       o.info.name = loadModelPackage(o.baseModelDir).info.name + " (fine-tuned)";
   }
 
-  installSignalHandlers();
+  installSignalHandlers(json);
   const PNetMsaTrainResult r = trainPnetMsa(train, val, o);
   if (r.cancelled)
   {
@@ -766,7 +778,7 @@ int run(int argc, char** argv)
                 static_cast<unsigned long long>(o.seed), o.device.c_str());
   o.validateInitial = true;
 
-  installSignalHandlers();
+  installSignalHandlers(json);
   const TrainResult r = train(cases, o, makeProgress(json));
   printSummary(r, out, json);
   if (r.cancelled)

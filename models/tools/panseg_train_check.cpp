@@ -552,8 +552,10 @@ void testShort()
   VERIFY(pkg.preprocessing.intensity.has_value());
   VERIFY(std::abs(pkg.preprocessing.intensity->mean - r.intensity.mean) < 1e-9);
   VERIFY(pkg.info.metrics.find("dice_val") && pkg.info.lineage.find("curve"));
+  VERIFY(pkg.weightsVerified); // panseg-train's package records weights.bin's SHA-256
   const PanSegNet net = loadPackageNetwork(pkg);
   VERIFY(parameterCount(*net) == r.parameters);
+  VERIFY(static_cast<std::int64_t>(pkg.network.parameterCount()) == r.parameters); // the plan's own count
   std::printf("  largest-component post-processing: val Dice %.4f -> %.4f, package labels %zu\n",
               val, r.finalValDiceLargestComponent, pkg.preprocessing.largestComponentLabels.size());
   VERIFY(pkg.preprocessing.largestComponentLabels.empty() ==

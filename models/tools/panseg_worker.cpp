@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -66,7 +67,8 @@ const char* kUsageText = R"(usage:
       same case; the shipped demo packages (DIR/demo, DIR/pnet-msa-demo) on the demo study with
       their Dice; peak RSS and GPU memory. Human-readable text, not JSON.
 Exit status: 0 done, 1 error, 2 usage error, 3 cancelled.
-Stdin: a line "cancel" cancels (as does SIGTERM).
+Stdin: a line "cancel" cancels (as does SIGTERM; a step that cannot be interrupted is ended after
+a 1 s grace, a second signal ends the worker at once). The worker ends with its parent.
 )";
 
 /// Bad command line: reported with exit status 2.
@@ -77,9 +79,38 @@ struct UsageError : Error
 
 std::atomic<bool> g_cancel{ false };
 std::mutex g_outMutex;
+/// The first SIGTERM / SIGINT (0: none yet) and the process that started the worker.
+volatile std::sig_atomic_t g_signal = 0;
+pid_t g_parent = 0;
 
-extern "C" void onSignal(int)
+/// Async-signal-safe: write(2) only.
+void rawStderr(const char* text)
 {
+  const ssize_t ignored = ::write(2, text, std::strlen(text));
+  (void)ignored;
+}
+
+bool parentGone()
+{
+  return g_parent > 1 && ::getppid() != g_parent;
+}
+
+/// SIGTERM / SIGINT: cancel at the next check (between network calls), and the watchdog ends the
+/// process after a short grace when the current step cannot be interrupted (building a network,
+/// one long forward pass). A second signal, or a signal after the parent died, ends it at once.
+extern "C" void onSignal(int sig)
+{
+  if (parentGone())
+  {
+    rawStderr("panseg-worker: the parent process ended; stopping\n");
+    ::_exit(kCancelled);
+  }
+  if (g_signal != 0)
+  {
+    rawStderr("panseg-worker: stopped by a second signal\n");
+    ::_exit(kCancelled);
+  }
+  g_signal = sig;
   g_cancel.store(true);
 }
 
@@ -248,6 +279,57 @@ void watchStdin()
       .detach();
 }
 
+/// Seconds a signalled worker may take to stop cooperatively before the watchdog ends it
+/// (PANSEG_WORKER_SIGNAL_GRACE_MS overrides, 0..60000 ms).
+int signalGraceMs()
+{
+  const char* env = std::getenv("PANSEG_WORKER_SIGNAL_GRACE_MS");
+  const int ms = env && *env ? std::atoi(env) : 1000;
+  return std::clamp(ms, 0, 60000);
+}
+
+/// Ends the process when the parent is gone (checked every 100 ms, also where PR_SET_PDEATHSIG
+/// does not exist) or when a signal was not honoured within the grace period.
+void startWatchdog()
+{
+  std::thread(
+      []
+      {
+        const int graceMs = signalGraceMs();
+        int waitedMs = 0;
+        for (;;)
+        {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          if (parentGone())
+          {
+            rawStderr("panseg-worker: the parent process ended; stopping\n");
+            ::_exit(kCancelled);
+          }
+          if (g_signal == 0)
+            continue;
+          waitedMs += 50;
+          if (waitedMs < graceMs)
+            continue;
+          const std::string msg = "panseg-worker: stopped by signal " + std::to_string(static_cast<int>(g_signal)) +
+                                  " during a step that cannot be interrupted (after " +
+                                  std::to_string(graceMs) + " ms)\n";
+          rawStderr(msg.c_str());
+          {
+            // The client reads "cancelled" as for a cooperative cancel; take the lock briefly so
+            // the line does not land inside another one, but never wait on a stuck writer.
+            std::unique_lock<std::mutex> lock(g_outMutex, std::defer_lock);
+            for (int i = 0; i < 20 && !lock.try_lock(); ++i)
+              std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            const char line[] = "{\"event\":\"cancelled\",\"forced\":true}\n";
+            const ssize_t ignored = ::write(1, line, sizeof line - 1);
+            (void)ignored;
+          }
+          ::_exit(kCancelled);
+        }
+      })
+      .detach();
+}
+
 void installCancelHandlers()
 {
   struct sigaction sa
@@ -257,11 +339,37 @@ void installCancelHandlers()
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  // Who started us: PANSEG_PARENT_PID when the client sets it (ui::WorkerClient does, so a parent
+  // that died before this line is noticed too), else the current parent.
+  const char* env = std::getenv("PANSEG_PARENT_PID");
+  g_parent = env && *env ? static_cast<pid_t>(std::atol(env)) : ::getppid();
 #ifdef __linux__
   // If the workstation dies, the worker is told to stop instead of running on alone.
   prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
+  if (parentGone())
+  {
+    rawStderr("panseg-worker: the parent process ended before the worker started; stopping\n");
+    ::_exit(kCancelled);
+  }
+  startWatchdog();
   watchStdin();
+}
+
+/// Test hook (PANSEG_TEST_WORKER_STALL_SECONDS=N): after loading the package, spin for N seconds
+/// without looking at the cancel flag, like a step that cannot be interrupted (building a very
+/// large network, one paper-size forward pass on a CPU). Lets tests check that SIGTERM and the
+/// parent's death still end the worker promptly.
+void testStall()
+{
+  const char* env = std::getenv("PANSEG_TEST_WORKER_STALL_SECONDS");
+  if (!env || !*env)
+    return;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(std::atof(env));
+  volatile double sink = 0;
+  while (std::chrono::steady_clock::now() < until)
+    for (int i = 0; i < 100000; ++i)
+      sink = sink + 1.0;
 }
 
 PredictOptions predictOptionsFrom(const Args& a)
@@ -301,6 +409,9 @@ int cmdPredict(const Args& a)
     throw Error("--output must be an image file path (.nii.gz, .nii, .nrrd, .mha): " + output);
   PredictOptions opt = predictOptionsFrom(a);
   const ModelPackage pkg = loadModelPackage(a.get("--model"));
+  if (const std::string note = unverifiedWeightsNote(pkg); !note.empty())
+    Event("message").str("message", note).emit();
+  testStall();
 
   auto lastEmit = std::chrono::steady_clock::now() - std::chrono::seconds(10);
   double lastFraction = -1.0;
@@ -349,6 +460,7 @@ int cmdPredict(const Args& a)
       .boolean("tta", so.mirror)
       .num("step", so.stepSize)
       .integer("pid", ::getpid())
+      .boolean("weights_verified", pkg.weightsVerified)
       .emit();
   if (g_cancel.load())
     throw Error("cancelled");
@@ -408,6 +520,8 @@ int cmdInfo(const Args& a)
       .str("normalization", pkg.preprocessing.normalization)
       .integer("tensors", static_cast<long long>(pkg.weights.size()))
       .integer("weights_bytes", pkg.weightsBytes)
+      .str("weights_sha256", pkg.weightsSha256)
+      .boolean("weights_verified", pkg.weightsVerified)
       .emit();
   return kOk;
 }
@@ -669,9 +783,15 @@ int main(int argc, char** argv)
       return cmdPredict(a);
     }
     if (a.command == "info")
+    {
+      installCancelHandlers();
       return cmdInfo(a);
+    }
     if (a.command == "bench")
+    {
+      installCancelHandlers();
       return cmdBench(a);
+    }
     return emitError("unknown command '" + a.command + "' (predict, info, bench; see --help)", kExitUsage);
   }
   catch (const UsageError& e)

@@ -25,3 +25,14 @@ if(TARGET panseg AND TARGET panseg_database)
   add_dependencies(tst_db_cli panseg)
   set_tests_properties(tst_db_cli PROPERTIES TIMEOUT 600)
 endif()
+
+# Issue 21 part 5: the worker dies with its parent, honours SIGTERM, refuses absurd plans and
+# damaged packages (tests/app/tst_worker_safety.cpp).
+if(TARGET panseg AND TARGET panseg-worker)
+  panseg_add_test(tst_worker_safety SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/app/tst_worker_safety.cpp LIBS Qt6::Core)
+  target_compile_definitions(tst_worker_safety PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>"
+                                                       PANSEG_WORKER_EXE="$<TARGET_FILE:panseg-worker>"
+                                                       PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+  add_dependencies(tst_worker_safety panseg panseg-worker)
+  set_tests_properties(tst_worker_safety PROPERTIES TIMEOUT 900)
+endif()
