@@ -1,6 +1,7 @@
 // Subcommands that need the real main window: the GUI itself and `screenshot`.
 #include "Cli.h"
 #include "ServerCommands.h"
+#include "ui/ServerSession.h"
 #include "StudyCommands.h"
 #include "VolumeCommands.h"
 
@@ -69,12 +70,12 @@ int gui(int argc, char** argv, const QStringList& paths)
   QApplication::setOrganizationName("PanSeg");
   QApplication::setApplicationVersion(PANSEG_VERSION);
   // Department mode: sign in before anything opens the database (docs/department-mode.md).
-  if (!signInIfServer())
+  if (!ui::signInIfServer())
     return Ok;
   ui::MainWindow w;
   w.resize(1400, 950);
   ui::attachWorkstation(w); // study browser, reader study, Volumes and Jobs docks, Study menu
-  attachServerSession(w);
+  ui::attachServerSession(w);
   w.show();
   // Unsaved mask edits autosaved before a crash are offered at start (ui/RecoveryPrompt).
   ui::offerRecovery(w);

@@ -189,8 +189,8 @@ std::string jobFolder(const StudyDatabase& db, int64_t jobId)
     // A server holds no files: a job's data, checkpoints and logs stay on the workstation that
     // runs it, in a folder per server database (host, port and name, without user or password).
     const QUrl url(QString::fromStdString(db.dataFolder()));
-    const QString key = (url.host() + "_" + QString::number(url.port(5432)) + "_" + url.path().mid(1))
-                            .replace(QRegularExpression("[^A-Za-z0-9._-]"), "_");
+    QString key = url.host() + "_" + QString::number(url.port(5432)) + "_" + url.path().mid(1);
+    key.replace(QRegularExpression("[^A-Za-z0-9._-]"), "_");
     const QString base = qEnvironmentVariableIsSet("PANSEG_JOBS_DIR")
                              ? qEnvironmentVariable("PANSEG_JOBS_DIR")
                              : QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) +

@@ -2,6 +2,8 @@
 // SHA-256 (FIPS 180-4) for model package checksums: weights.bin's digest is stored in model.json
 // ("weights": {"sha256": ...}) and checked when a package is loaded. Standard library only (models/
 // must build without Qt); `sha256sum` prints the same hex digest.
+#include "core/Sha256.h"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -9,23 +11,8 @@
 
 namespace panseg::models
 {
-class Sha256
-{
-public:
-  Sha256();
-  void update(const void* data, std::size_t size);
-  /// The digest as 64 lowercase hex characters; the object must not be updated afterwards.
-  std::string hexDigest();
-
-private:
-  void block(const std::uint8_t* p);
-  std::array<std::uint32_t, 8> h_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t used_ = 0;
-  std::uint64_t totalBytes_ = 0;
-};
-
-std::string sha256Hex(const std::string& bytes);
+using panseg::Sha256;   // core/Sha256.h
+using panseg::sha256Hex;
 
 /// What one pass over weights.bin finds: its SHA-256, whether every byte is zero, and the byte
 /// offset of the first float32 that is NaN or infinite (-1 when none).

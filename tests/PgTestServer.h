@@ -82,15 +82,7 @@ public:
              error))
       return false;
     m_port = freePort();
-    const QString opts = QString("-p %1 -c listen_addresses=127.0.0.1 -c unix_socket_directories=%2 -c fsync=off "
-                                 "-c max_connections=60 -c shared_buffers=32MB")
-                           .arg(m_port)
-                           .arg(m_socket);
-    if (!run({ m_bin + "/pg_ctl", "-D", m_data, "-o", opts, "-l", m_tmp.path() + "/log", "-w", "-t", "60", "start" },
-             error))
-      return false;
-    m_running = true;
-    return true;
+    return launch(error);
   }
 
   /// Stops the server now (immediate) or restarts it later with start-again.
@@ -106,15 +98,7 @@ public:
   bool restart(QString* error)
   {
     stop();
-    const QString opts = QString("-p %1 -c listen_addresses=127.0.0.1 -c unix_socket_directories=%2 -c fsync=off "
-                                 "-c max_connections=60 -c shared_buffers=32MB")
-                           .arg(m_port)
-                           .arg(m_socket);
-    if (!run({ m_bin + "/pg_ctl", "-D", m_data, "-o", opts, "-l", m_tmp.path() + "/log", "-w", "-t", "60", "start" },
-             error))
-      return false;
-    m_running = true;
-    return true;
+    return launch(error);
   }
 
   int port() const { return m_port; }
@@ -190,6 +174,20 @@ public:
   }
 
 private:
+  /// pg_ctl start on m_port, listening on 127.0.0.1 only; waits until it accepts connections.
+  bool launch(QString* error)
+  {
+    const QString opts = QString("-p %1 -c listen_addresses=127.0.0.1 -c unix_socket_directories=%2 -c fsync=off "
+                                 "-c max_connections=60 -c shared_buffers=32MB")
+                           .arg(m_port)
+                           .arg(m_socket);
+    if (!run({ m_bin + "/pg_ctl", "-D", m_data, "-o", opts, "-l", m_tmp.path() + "/log", "-w", "-t", "60", "start" },
+             error))
+      return false;
+    m_running = true;
+    return true;
+  }
+
   static constexpr const char* kOwnerFile = "panseg-pgtest-owner.pid";
 
   /// A test process that crashed never stopped its server: stop the servers whose test process

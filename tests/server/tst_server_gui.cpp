@@ -5,6 +5,14 @@
 #include "database/StudyDatabase.h"
 #include "database/server/ServerAdmin.h"
 #include "ui/AccountDialogs.h"
+#include "ui/MainWindow.h"
+#include "ui/ServerSession.h"
+#include "ui/Workstation.h"
+
+#include <QApplication>
+#include <QMenu>
+#include <QStatusBar>
+#include <QTimer>
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -136,6 +144,38 @@ private slots:
     QTest::keyClick(dialog.repeatEdit(), Qt::Key_Return);
     QCOMPARE(dialog.result(), int(QDialog::Accepted));
     QCOMPARE(StudyDatabase(uri("rita"), pw("rita-new-password")).currentUser().username, std::string("rita"));
+  }
+
+  void workstationSignsInAndSaysWho()
+  {
+    // The workstation started on a server: the sign-in dialog comes first, then the window says
+    // who is signed in and offers the account actions a clinician may use.
+    qputenv("PANSEG_DB_DIR", QString("postgresql://127.0.0.1:%1/%2").arg(m_pg.port()).arg(m_db).toUtf8());
+    QTimer::singleShot(300, [] {
+      auto* d = qobject_cast<ui::SignInDialog*>(QApplication::activeModalWidget());
+      QVERIFY(d);
+      d->userEdit()->setText("rita");
+      d->passwordEdit()->setText("rita-new-password");
+      QTest::mouseClick(d->signInButton(), Qt::LeftButton);
+    });
+    QVERIFY(ui::signInIfServer());
+    QVERIFY(qgetenv("PANSEG_DB_DIR").contains("rita@"));
+    ui::MainWindow w;
+    w.resize(1200, 800);
+    ui::attachWorkstation(w);
+    ui::attachServerSession(w);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    auto* label = w.findChild<QLabel*>("sessionLabel");
+    QVERIFY(label);
+    QVERIFY2(label->text().contains("signed in as rita (clinician)"), qPrintable(label->text()));
+    QVERIFY(w.findChild<QAction*>("signOutAction"));
+    QVERIFY(w.findChild<QAction*>("changePasswordAction")->isEnabled());
+    QVERIFY(!w.findChild<QAction*>("usersAction")->isEnabled()); // not an admin
+    QTest::qWait(300);
+    w.grab().save(QDir::temp().filePath("panseg-main-server.png"));
+    qunsetenv("PANSEG_DB_DIR");
+    qunsetenv("PGPASSWORD");
   }
 };
 

@@ -1,7 +1,7 @@
 // Department mode in the main window (docs/department-mode.md): the sign-in dialog before the
 // window when the study database is a PostgreSQL server, "signed in as" in the status bar, the
 // account actions, and live refresh of the docks when another workstation changes something.
-#include "ServerCommands.h"
+#include "ui/ServerSession.h"
 
 #include "database/StudyDatabase.h"
 #include "database/server/ChangeListener.h"
@@ -22,7 +22,7 @@
 #include <QRegularExpression>
 #include <QStatusBar>
 
-namespace panseg::cli
+namespace panseg::ui
 {
 namespace
 {
@@ -30,7 +30,7 @@ QString g_password; // the session's password, in memory only
 
 /// Starts a new workstation process on `location` (the sign-in dialog opens there) and closes
 /// this one once its window agreed to close (unsaved edits are asked about first).
-void restartOn(ui::MainWindow& w, const QString& location)
+void restartOn(MainWindow& w, const QString& location)
 {
   if (!w.close())
     return;
@@ -55,7 +55,7 @@ bool signInIfServer()
   if (!db::SqlDialect::isServerLocation(location))
     return true;
   // The profile shown is the server without a user; the dialog adds the user.
-  ui::SignInDialog dialog(QString::fromStdString(location).replace(QRegularExpression("//[^@/]*@"), "//"));
+  SignInDialog dialog(QString::fromStdString(location).replace(QRegularExpression("//[^@/]*@"), "//"));
   if (dialog.exec() != QDialog::Accepted)
     return false;
   g_password = dialog.password();
@@ -68,9 +68,9 @@ bool signInIfServer()
   return true;
 }
 
-void attachServerSession(ui::MainWindow& w)
+void attachServerSession(MainWindow& w)
 {
-  auto* browser = w.findChild<ui::StudyBrowser*>();
+  auto* browser = w.findChild<StudyBrowser*>();
   db::StudyDatabase* database = browser ? browser->database() : nullptr;
   auto* summary = new QLabel(&w);
   summary->setObjectName("sessionLabel");
@@ -114,14 +114,14 @@ void attachServerSession(ui::MainWindow& w)
   password->setEnabled(server);
   QObject::connect(password, &QAction::triggered, &w, [&w, browser] {
     if (browser && browser->database())
-      ui::ChangePasswordDialog(*browser->database(), &w).exec();
+      ChangePasswordDialog(*browser->database(), &w).exec();
   });
   QAction* users = account->addAction(QObject::tr("&Users and Roles..."));
   users->setObjectName("usersAction");
   users->setEnabled(database && database->currentUser().role == db::Role::Admin);
   QObject::connect(users, &QAction::triggered, &w, [&w, browser] {
     if (browser && browser->database())
-      ui::UsersDialog(*browser->database(), &w).exec();
+      UsersDialog(*browser->database(), &w).exec();
   });
 
   if (!server)
@@ -131,17 +131,17 @@ void attachServerSession(ui::MainWindow& w)
   o.password = g_password.toStdString();
   auto* listener = new db::ChangeListener(db::StudyDatabase::defaultDataFolder(), o, &w);
   QObject::connect(listener, &db::ChangeListener::changed, &w, [&w](const QString& what) {
-    if (auto* panel = w.findChild<ui::ReaderStudyPanel*>(); panel && what.startsWith("reader_stud"))
+    if (auto* panel = w.findChild<ReaderStudyPanel*>(); panel && what.startsWith("reader_stud"))
       panel->refresh();
-    if (auto* b = w.findChild<ui::StudyBrowser*>(); b && (what == "mask_versions" || what == "series"))
+    if (auto* b = w.findChild<StudyBrowser*>(); b && (what == "mask_versions" || what == "series"))
       b->refresh();
-    if (auto* jobs = w.findChild<ui::JobsDock*>(); jobs && what == "jobs")
+    if (auto* jobs = w.findChild<JobsDock*>(); jobs && what == "jobs")
       jobs->refresh();
     if (what == "reconnected")
     {
-      if (auto* panel = w.findChild<ui::ReaderStudyPanel*>())
+      if (auto* panel = w.findChild<ReaderStudyPanel*>())
         panel->refresh();
-      if (auto* b = w.findChild<ui::StudyBrowser*>())
+      if (auto* b = w.findChild<StudyBrowser*>())
         b->refresh();
     }
   });
@@ -153,4 +153,4 @@ void attachServerSession(ui::MainWindow& w)
                                  10000);
   });
 }
-} // namespace panseg::cli
+} // namespace panseg::ui
