@@ -715,7 +715,7 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
                 ", newer than this PanSeg understands (" + std::to_string(latest) + "); update PanSeg");
   // On a server only the database owner changes the schema (panseg server init); everyone
   // else meets a schema the owner prepared.
-  if (d->server && current < target && !serverSchemaOwner(*d))
+  if (d->server && current < target && (!options.setUpServer || !serverSchemaOwner(*d)))
     throw Error(current == 0 ? "the database " + d->dbPath +
                                  " is not set up for PanSeg; its owner runs: panseg server init " + d->dbPath
                              : "the database " + d->dbPath + " has schema version " + std::to_string(current) +
@@ -746,7 +746,7 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
     tx.commit();
   }
   d->schemaVersion = current;
-  if (d->server && serverSchemaOwner(*d))
+  if (d->server && options.setUpServer && serverSchemaOwner(*d))
     applyServerSecurity(*d);
 
   // --- the acting user ----------------------------------------------------------------------

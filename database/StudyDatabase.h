@@ -39,6 +39,9 @@ public:
     // command line prompts on a terminal). Never stored.
     std::string password;
     std::function<std::string(const std::string& prompt)> passwordPrompt;
+    // Server mode, the owner: apply missing migrations and the server set-up on open (as
+    // `panseg server init` does). false: refuse a database that is not set up, as for everyone.
+    bool setUpServer = true;
   };
 
   /// Server mode: the password prompt used when OpenOptions::passwordPrompt is empty (the

@@ -13,6 +13,7 @@
 #include "database/StudyReport.h"
 #include "database/server/ChangeListener.h"
 #include "database/server/ServerAdmin.h"
+#include "database/server/ServerSecurity.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -150,7 +151,7 @@ private slots:
     const ServerInitReport r = initServer(uri("owner1"), pw("owner-password"));
     QCOMPARE(r.owner, std::string("owner1"));
     QVERIFY(r.schemaVersion >= 4);
-    QCOMPARE(r.securityVersion, 1);
+    QCOMPARE(r.securityVersion, serverSecurityVersion());
     QVERIFY(QString::fromStdString(r.database).indexOf("owner-password") < 0);
     // Running it again changes nothing and fails on nothing.
     QCOMPARE(initServer(uri("owner1"), pw("owner-password")).schemaVersion, r.schemaVersion);
