@@ -1074,7 +1074,11 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
 
   // The write lock is held from before the file is written until its row is committed: the
   // orphan sweep (which takes the same lock) can then never remove a file a live writer needs.
-  WriteTransaction tx(*d, what);
+  // Server mode: the file is a private scratch copy that no sweep touches, so it is compressed
+  // and verified before the lock and writers queue only for the insert (docs/department-mode.md).
+  std::optional<WriteTransaction> tx;
+  if (!d->server)
+    tx.emplace(*d, what);
   if (provenance.parentId > 0)
   {
     const QVariant parentSeries = d->scalar("SELECT series_id FROM mask_versions WHERE id = ?",
@@ -1115,6 +1119,8 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
       throw Error("cannot " + what + ": " + why + " (" + abs + "; full disk, file size limit or failing storage)" +
                   freeSpaceNote(d->folder));
     const std::string sha = sha256OfFile(abs);
+    if (!tx)
+      tx.emplace(*d, what);
     const std::string now = nowUtc();
     const int64_t id = d->insertReturningId(
       "INSERT INTO mask_versions (series_id, parent_id, author_user_id, model_version_id, source, state, created_at,"
@@ -1149,7 +1155,7 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
     if (!provenance.importedFrom.empty())
       details["imported_from"] = qs(provenance.importedFrom);
     d->audit(provenance.source == MaskSource::Import ? "import-mask" : "save-mask", "mask_versions", id, details);
-    tx.commit();
+    tx->commit();
     if (d->server)
       fs::remove(abs, ec);
     return id;
