@@ -108,10 +108,11 @@ const char* kFunctions[] = {
   "     RAISE EXCEPTION 'invalid user name % (lower-case letters, digits, _ . -)', p_name; END IF;"
   // A user row without a login (copied from a local database: panseg db copy) gets its account.
   "   SELECT id INTO new_id FROM users WHERE username = p_name;"
-  "   IF FOUND AND EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members am"
+  "   IF FOUND AND (p_name = (SELECT pg_catalog.pg_get_userbyid(datdba)::text FROM pg_catalog.pg_database"
+  "                            WHERE datname = current_database()) OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members am"
   "              JOIN pg_catalog.pg_roles g ON g.oid = am.roleid JOIN pg_catalog.pg_roles u ON u.oid = am.member"
   "              WHERE u.rolname = p_name AND g.rolname IN ('panseg_admin', 'panseg_coordinator', 'panseg_reader',"
-  "                                                         'panseg_clinician')) THEN"
+  "                                                         'panseg_clinician'))) THEN"
   "     RAISE EXCEPTION 'user % already exists', p_name; END IF;"
   "   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_name) THEN"
   "     IF p_verifier IS NULL OR p_verifier = '' THEN"

@@ -238,6 +238,7 @@ private slots:
     QCOMPARE(serverAddUser(owner, "carol", Role::Coordinator, "carol-password").id, carolId);
     serverAddUser(owner, "alice", Role::Reader, "alice-password");
     QVERIFY(errorOf([&] { serverAddUser(owner, "alice", Role::Reader, "alice-password-2"); }).contains("already exists"));
+    QVERIFY(errorOf([&] { serverAddUser(owner, "copyowner", Role::Reader, "owner-password-2"); }).contains("already exists"));
 
     // The coordinator's report on the server equals the local one.
     StudyDatabase lc(m_local, as("carol"));
