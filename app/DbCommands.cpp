@@ -443,6 +443,10 @@ Workload runWorkload(const std::string& location, const StudyDatabase::OpenOptio
   Workload w;
   const bool server = SqlDialect::isServerLocation(location);
   StudyDatabase admin(location, adminOptions);
+  if (server && admin.currentUser().role != Role::Admin)
+    throw Error("panseg bench db --db needs a PanSeg admin account (it creates " + std::to_string(readers) +
+                " bench reader accounts); you are signed in to " + admin.databasePath() + " as " +
+                admin.currentUser().username + " (" + to_string(admin.currentUser().role) + ")");
   const std::string tag = "bench" + QUuid::createUuid().toString(QUuid::Id128).left(8).toStdString();
   Geometry g;
   g.size = size;
