@@ -5,6 +5,8 @@
 #include <QString>
 #include <QStringList>
 
+#include <string>
+
 namespace panseg::cli
 {
 /// Exit codes: 0 success, 1 failure (one-line error on stderr), 2 usage error.
@@ -24,6 +26,8 @@ public:
   bool has(const QString& name) const { return m_values.contains(name); }
   QString value(const QString& name, const QString& fallback = {}) const { return m_values.value(name, fallback); }
   int intValue(const QString& name, int fallback, bool* ok = nullptr) const;
+  /// The option names given (without "--").
+  QStringList keys() const { return m_values.keys(); }
   QString error; // unknown option or missing value
   QStringList unknown;
 
@@ -51,4 +55,9 @@ bool needsVirtualDisplay();
 /// Runs `panseg ARGS` again under xvfb-run and returns its exit code.
 int rerunUnderXvfb(char** argv, const QStringList& args);
 void printError(const QString& message);
+/// The one identity rule of every command that opens the study database: `--user NAME`, else
+/// $PANSEG_USER, else the login name (StudyDatabase::OpenOptions::username; empty = the rest of
+/// the rule). Throws Error for an empty --user. Commands that never open the database refuse
+/// --user as an unknown option.
+std::string actingUserOption(const Args& a);
 } // namespace panseg::cli

@@ -53,6 +53,13 @@ Args::Args(const QStringList& args, const QStringList& flagNames)
   }
 }
 
+std::string actingUserOption(const Args& a)
+{
+  if (a.has("user") && a.value("user").trimmed().isEmpty())
+    throw Error("--user needs a user name");
+  return a.value("user").trimmed().toStdString();
+}
+
 int Args::intValue(const QString& name, int fallback, bool* ok) const
 {
   if (!has(name))

@@ -20,6 +20,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QUrl>
 #include <QUuid>
@@ -31,6 +32,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -58,6 +60,31 @@ QString dataFolderOf(const Args& a)
   return a.has("db") ? a.value("db") : qs(StudyDatabase::defaultDataFolder());
 }
 
+/// --user NAME (else $PANSEG_USER, else the login name): the identity rule of every command.
+StudyDatabase::OpenOptions openOptions(const Args& a)
+{
+  StudyDatabase::OpenOptions o;
+  o.username = actingUserOption(a);
+  return o;
+}
+
+/// Options the synopsis does not name (plus --db and --user) are usage errors: a mistyped
+/// --user must not quietly run the command as the login user.
+bool unknownOption(const Args& a, const QString& synopsis)
+{
+  static const QRegularExpression option("--([a-z][a-z-]*)");
+  QStringList allowed{ "db", "user" };
+  for (auto it = option.globalMatch(synopsis); it.hasNext();)
+    allowed << it.next().captured(1);
+  for (const QString& key : a.keys())
+    if (!allowed.contains(key))
+    {
+      printError("unknown option --" + key + "; usage: " + synopsis);
+      return true;
+    }
+  return false;
+}
+
 bool usageError(const Args& a, const QString& synopsis, int minPos, int maxPos)
 {
   if (!a.error.isEmpty())
@@ -65,6 +92,8 @@ bool usageError(const Args& a, const QString& synopsis, int minPos, int maxPos)
     printError(a.error);
     return true;
   }
+  if (unknownOption(a, synopsis))
+    return true;
   if (a.positionals.size() < minPos || (maxPos >= 0 && a.positionals.size() > maxPos))
   {
     printError("usage: " + synopsis);
@@ -177,7 +206,7 @@ int dbList(const QStringList& args)
   }
   f.text = a.value("search").toStdString();
   f.center = a.value("center").toStdString();
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   const auto rows = db.listSeries(f);
   if (a.has("json"))
   {
@@ -217,7 +246,7 @@ int dbMasks(const QStringList& args)
     printError("SERIES_ID must be a positive whole number (see panseg db list)");
     return Usage;
   }
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   const auto s = db.series(id);
   if (!s)
   {
@@ -254,9 +283,22 @@ int dbCheck(const QStringList& args)
   const Args a(args, { "json" });
   if (usageError(a, "panseg db check [--db DIR] [--json]", 0, 0))
     return Usage;
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   const std::string integrity = db.integrityCheck();
-  const auto problems = db.verifyFiles();
+  auto problems = db.verifyFiles();
+  // File problems of mask versions hidden from this user are not named (the rules of loadMask).
+  problems.erase(std::remove_if(problems.begin(), problems.end(),
+                                [&](const FileProblem& p) {
+                                  try
+                                  {
+                                    return !db.maskVersion(p.maskVersionId);
+                                  }
+                                  catch (const Error&)
+                                  {
+                                    return true;
+                                  }
+                                }),
+                 problems.end());
   const auto& sweep = db.openSweepReport();
   if (a.has("json"))
   {
@@ -305,7 +347,7 @@ int dbSetModality(const QStringList& args)
     printError("usage: panseg db set-modality SERIES_ID CT|MRI|MRI-T1W|MRI-T2W|other [--db DIR]");
     return Usage;
   }
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   db.setSeriesModality(id, *m);
   std::printf("series %lld: modality %s\n", (long long)id, to_string(*m).c_str());
   return Ok;
@@ -314,7 +356,7 @@ int dbSetModality(const QStringList& args)
 int dbSetState(const QStringList& args)
 {
   const Args a(args, {});
-  if (usageError(a, "panseg db set-state MASK_VERSION_ID draft|submitted|approved|rejected [--note TEXT] [--db DIR]",
+  if (usageError(a, "panseg db set-state MASK_VERSION_ID draft|submitted|approved|rejected [--note TEXT] [--db DIR] [--user NAME]",
                  2, 2))
     return Usage;
   bool ok = false;
@@ -325,7 +367,7 @@ int dbSetState(const QStringList& args)
     printError("usage: panseg db set-state MASK_VERSION_ID draft|submitted|approved|rejected [--note TEXT] [--db DIR]");
     return Usage;
   }
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   db.setMaskState(id, *s, a.value("note").toStdString());
   std::printf("mask version %lld: %s\n", (long long)id, to_string(*s).c_str());
   return Ok;
@@ -343,8 +385,15 @@ int dbAudit(const QStringList& args)
     printError("--limit must be a whole number >= 0 (0 = all)");
     return Usage;
   }
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   auto log = db.auditLog();
+  // A reader blinded by an open reader study sees only their own entries: the others name and
+  // describe masks, reads, approvals and consensus results the blinding hides (Blinding.h).
+  const bool ownOnly = db.blindedAnywhere();
+  if (ownOnly)
+    log.erase(std::remove_if(log.begin(), log.end(),
+                             [&](const AuditEntry& e) { return e.userId != db.currentUser().id; }),
+              log.end());
   if (limit > 0 && log.size() > size_t(limit))
     log.erase(log.begin(), log.end() - limit);
   if (a.has("json"))
@@ -358,14 +407,143 @@ int dbAudit(const QStringList& args)
                                { "table", qs(e.tableName) },
                                { "record", qint64(e.recordId) },
                                { "details", QJsonDocument::fromJson(QByteArray::fromStdString(e.detailsJson)).object() } });
-    printJson(QJsonObject{ { "audit", list } });
+    QJsonObject o{ { "audit", list } };
+    if (ownOnly)
+      o["only_own_entries"] = true;
+    printJson(o);
     return Ok;
   }
+  if (ownOnly)
+    std::printf("(only your own entries: an open reader study blinds %s)\n", db.currentUser().username.c_str());
   for (const auto& e : log)
     std::printf("%6lld %-24s %-12s %-20s %s %lld %s\n", (long long)e.id, e.at.c_str(), e.actor.c_str(),
                 e.action.c_str(), e.tableName.empty() ? "-" : e.tableName.c_str(), (long long)e.recordId,
                 e.detailsJson.c_str());
   return Ok;
+}
+
+int dbVerifyAudit(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db verify-audit [--db DIR] [--user NAME] [--json]", 0, 0))
+    return Usage;
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+  const AuditChainReport r = db.verifyAuditChain();
+  if (a.has("json"))
+    printJson(QJsonObject{ { "database", qs(db.databasePath()) },
+                           { "ok", r.ok },
+                           { "entries", qint64(r.entries) },
+                           { "broken_entry", r.brokenEntryId ? QJsonValue(qint64(r.brokenEntryId)) : QJsonValue() },
+                           { "problem", qs(r.problem) },
+                           { "head_seq", qint64(r.headSeq) },
+                           { "head_hash", qs(r.headHash) } });
+  else if (r.ok)
+    std::printf("ok: %lld audit entries, hash chain intact; head: sequence %lld, hash %s\n", (long long)r.entries,
+                (long long)r.headSeq, r.headHash.c_str());
+  else
+    std::printf("BROKEN at entry %lld of %lld: %s\n", (long long)r.brokenEntryId, (long long)r.entries,
+                r.problem.c_str());
+  std::fflush(stdout);
+  if (!r.ok)
+  {
+    printError(r.brokenEntryId ? QString("the audit log of %1 is broken at entry %2: %3")
+                                   .arg(qs(db.databasePath()))
+                                   .arg(r.brokenEntryId)
+                                   .arg(qs(r.problem))
+                               : qs(r.problem));
+    return Failed;
+  }
+  return Ok;
+}
+
+int dbUser(const QStringList& args)
+{
+  const QString synopsis = "panseg db user add NAME --role admin|coordinator|reader|clinician [--display-name TEXT] | "
+                           "role NAME ROLE | disable NAME | enable NAME | list [--json]  [--db DIR] [--user NAME]";
+  const Args a(args, { "json" });
+  if (!a.error.isEmpty() || a.positionals.isEmpty())
+  {
+    printError(a.error.isEmpty() ? "usage: " + synopsis : a.error);
+    return Usage;
+  }
+  if (unknownOption(a, synopsis))
+    return Usage;
+  const QString verb = a.positionals[0];
+  auto needs = [&](int n) {
+    if (a.positionals.size() == n)
+      return true;
+    printError("usage: " + synopsis);
+    return false;
+  };
+  auto role = [&](const QString& text) -> std::optional<Role> {
+    const auto r = parseRole(text.toStdString());
+    if (!r)
+      printError("unknown role '" + text + "' (admin, coordinator, reader, clinician)");
+    return r;
+  };
+  if (verb == "list")
+  {
+    if (!needs(1))
+      return Usage;
+    StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+    const auto users = db.users();
+    if (a.has("json"))
+    {
+      QJsonArray list;
+      for (const User& u : users)
+        list.append(QJsonObject{ { "id", qint64(u.id) }, { "username", qs(u.username) },
+                                 { "display_name", qs(u.displayName) }, { "role", qs(to_string(u.role)) },
+                                 { "active", u.active }, { "created_at", qs(u.createdAt) } });
+      printJson(QJsonObject{ { "users", list } });
+      return Ok;
+    }
+    std::printf("%5s %-20s %-12s %-8s %s\n", "ID", "USER", "ROLE", "ACTIVE", "DISPLAY NAME");
+    for (const User& u : users)
+      std::printf("%5lld %-20s %-12s %-8s %s\n", (long long)u.id, u.username.c_str(), to_string(u.role).c_str(),
+                  u.active ? "yes" : "no", u.displayName.c_str());
+    std::printf("%zu users\n", users.size());
+    return Ok;
+  }
+  if (verb == "add")
+  {
+    if (!needs(2))
+      return Usage;
+    if (!a.has("role"))
+    {
+      printError("db user add needs --role admin|coordinator|reader|clinician");
+      return Usage;
+    }
+    const auto r = role(a.value("role"));
+    if (!r)
+      return Usage;
+    StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+    const User u = db.addUserAsAdmin(a.positionals[1].toStdString(), *r, a.value("display-name").toStdString());
+    std::printf("user %s added as %s (id %lld)\n", u.username.c_str(), to_string(u.role).c_str(), (long long)u.id);
+    return Ok;
+  }
+  if (verb == "role")
+  {
+    if (!needs(3))
+      return Usage;
+    const auto r = role(a.positionals[2]);
+    if (!r)
+      return Usage;
+    StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+    db.setUserRoleAsAdmin(a.positionals[1].toStdString(), *r);
+    std::printf("user %s is now %s\n", qPrintable(a.positionals[1]), to_string(*r).c_str());
+    return Ok;
+  }
+  if (verb == "disable" || verb == "enable")
+  {
+    if (!needs(2))
+      return Usage;
+    StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+    db.setUserActive(a.positionals[1].toStdString(), verb == "enable");
+    std::printf("user %s %s\n", qPrintable(a.positionals[1]), verb == "enable" ? "enabled" : "disabled");
+    return Ok;
+  }
+  printError("unknown db user command '" + verb + "'; usage: " + synopsis);
+  return Usage;
 }
 
 // ---- bench ------------------------------------------------------------------------------------
@@ -683,7 +861,7 @@ int importCommand(const QStringList& args)
     }
     options.maskState = *s;
   }
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   std::vector<std::string> paths;
   for (const auto& p : a.positionals)
     paths.push_back(p.toStdString());
@@ -766,7 +944,7 @@ int dbModels(const QStringList& args)
   const Args a(args, { "json" });
   if (usageError(a, "panseg db models [--db DIR] [--json]", 0, 0))
     return Usage;
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   const auto models = db.modelVersions();
   if (a.has("json"))
   {
@@ -796,7 +974,7 @@ int dbRegisterModel(const QStringList& args)
   const Args a(args, {});
   if (usageError(a, "panseg db register-model PACKAGE_DIR [--db DIR]", 1, 1))
     return Usage;
-  StudyDatabase db(dataFolderOf(a).toStdString());
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
   const auto info = readModelPackageInfo(a.positionals[0].toStdString());
   const int64_t id = registerModelPackage(db, info.dir);
   std::printf("model version %lld: %s %s (%s)\n", (long long)id, info.modelId.c_str(), info.version.c_str(),
@@ -810,6 +988,12 @@ int dbCopy(const QStringList& args)
   const Args a(args, { "json" });
   if (usageError(a, "panseg db copy --from DIR --to postgresql://owner@host[:port]/database [--json]", 0, 0))
     return Usage;
+  if (a.has("user") || a.has("db"))
+  {
+    printError("panseg db copy takes --from DIR --to URI, not --" + QString(a.has("user") ? "user" : "db") +
+               ": it reads the folder as it is and signs in to the server as the role in the URI (its owner)");
+    return Usage;
+  }
   if (!a.has("from") || !a.has("to"))
   {
     printError("usage: panseg db copy --from DIR --to postgresql://owner@host[:port]/database [--json]");
@@ -883,12 +1067,19 @@ int dbCommand(const QStringList& args)
     return dbAudit(rest);
   if (verb == "models")
     return dbModels(rest);
+  if (verb == "verify-audit")
+    return dbVerifyAudit(rest);
+  if (verb == "user")
+    return dbUser(rest);
   if (verb == "register-model")
     return dbRegisterModel(rest);
   if (verb == "copy")
     return dbCopy(rest);
-  printError(verb.isEmpty() ? "usage: panseg db list|masks|check|set-modality|set-state|audit|models|register-model|copy ..."
-                            : "unknown db command '" + verb + "' (list, masks, check, set-modality, set-state, audit, models, register-model, copy)");
+  printError(verb.isEmpty() ? "usage: panseg db list|masks|check|set-modality|set-state|audit|verify-audit|models|"
+                              "register-model|user|copy ..."
+                            : "unknown db command '" + verb +
+                                "' (list, masks, check, set-modality, set-state, audit, verify-audit, models, "
+                                "register-model, user, copy)");
   return Usage;
 }
 
@@ -1010,6 +1201,10 @@ QString dbUsage()
     "                                   series in the database; the mask versions of one series\n"
     "  panseg db check [--db DIR]       database integrity and every mask file's SHA-256\n"
     "  panseg db set-modality SERIES_ID MODALITY | set-state MASK_ID STATE [--note TEXT] | audit\n"
+    "  panseg db verify-audit [--db DIR] [--json]\n"
+    "                                   recomputes the audit log's hash chain; names the first broken entry\n"
+    "  panseg db user add NAME --role R [--display-name TEXT] | role NAME R | disable NAME | enable NAME | list\n"
+    "                                   user accounts and roles (admin only, audited)\n"
     "  panseg db models [--db DIR] [--json] | register-model PACKAGE_DIR [--db DIR]\n"
     "                                   the model registry; a package is registered once per id and version\n"
     "  panseg bench db [--reps N] [--rows N]\n"
@@ -1018,6 +1213,7 @@ QString dbUsage()
     "                                   department workload on a server next to a local SQLite folder\n"
     "  panseg db copy --from DIR --to URI [--json]\n"
     "                                   moving to a server: copy a local study database (owner of the target)\n"
-    "  (--db defaults to $PANSEG_DB_DIR, else ~/.local/share/panseg/studies)\n");
+    "  (--db defaults to $PANSEG_DB_DIR, else ~/.local/share/panseg/studies; every command that opens\n"
+    "   the database acts as --user NAME, else $PANSEG_USER, else the login name)\n");
 }
 } // namespace panseg::cli

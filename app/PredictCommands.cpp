@@ -185,6 +185,11 @@ int predict(int argc, char** argv, const QStringList& args)
     printError(a.error.isEmpty() ? QString("usage: ") + kPredictSynopsis : a.error);
     return Usage;
   }
+  if (a.has("user") && !a.has("series"))
+  {
+    printError("--user applies to the database form (--series ID); predicting files opens no database");
+    return Usage;
+  }
   QCoreApplication app(argc, argv);
   // Database form: the series' image in, a new AI mask version out.
   std::unique_ptr<db::StudyDatabase> database;
@@ -201,12 +206,24 @@ int predict(int argc, char** argv, const QStringList& args)
                                 : "--series must be a positive whole number (see panseg db list)");
       return Usage;
     }
+    db::StudyDatabase::OpenOptions openOptions;
+    openOptions.username = actingUserOption(a);
     database = std::make_unique<db::StudyDatabase>(
-      a.has("db") ? a.value("db").toStdString() : db::StudyDatabase::defaultDataFolder());
+      a.has("db") ? a.value("db").toStdString() : db::StudyDatabase::defaultDataFolder(), openOptions);
     const auto series = database->series(seriesId);
     if (!series)
     {
       printError(QString("no series %1 in %2").arg(seriesId).arg(QString::fromStdString(database->dataFolder())));
+      return Failed;
+    }
+    // A reader blinded on this series must not regenerate the AI mask the study hides (or see a
+    // volume that hints at it): the rules of loadMask, applied before anything is computed.
+    if (database->blindedOn(seriesId))
+    {
+      printError(QString("cannot predict series %1 as %2: an open reader study you read blinds you on it "
+                         "(predictions are for coordinators and admins until it is closed)")
+                   .arg(seriesId)
+                   .arg(QString::fromStdString(database->currentUser().username)));
       return Failed;
     }
     inputArg = QString::fromStdString(series->sourcePath);

@@ -84,7 +84,7 @@ int exportSegCommand(const QStringList& args)
       "[--creator NAME] [--deidentify [--salt S]]";
   Args a(args, {"deidentify"});
   if (!checkOptions(args, a,
-                    {"image", "mask", "db", "mask-version", "out", "label", "ai-model",
+                    {"image", "mask", "db", "user", "mask-version", "out", "label", "ai-model",
                      "ai-version", "description", "creator", "deidentify", "salt"},
                     0, 0, synopsis))
     return Usage;
@@ -133,7 +133,9 @@ int exportSegCommand(const QStringList& args)
         throw Error("--deidentify needs --salt S (the same secret as `panseg deidentify` of the "
                     "series, so the SEG's UIDs and dates match the de-identified images)");
     }
-    db::StudyDatabase db(a.value("db").toStdString());
+    db::StudyDatabase::OpenOptions o;
+    o.username = actingUserOption(a);
+    db::StudyDatabase db(a.value("db").toStdString(), o);
     if (!db.maskVersion(id))
       throw Error("no mask version " + std::to_string(id) + " in " + a.value("db").toStdString());
     const SegExportReport r = db::exportMaskVersionAsSeg(db, id, a.value("out").toStdString(), opt, label);

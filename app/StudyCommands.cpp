@@ -46,7 +46,7 @@ std::unique_ptr<StudyDatabase> openDb(const Args& a)
 {
   ensureGuiApplication();
   StudyDatabase::OpenOptions o;
-  o.username = a.value("user").toStdString();
+  o.username = actingUserOption(a);
   return std::make_unique<StudyDatabase>(
       (a.has("db") ? a.value("db") : qs(StudyDatabase::defaultDataFolder())).toStdString(), o);
 }

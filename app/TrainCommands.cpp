@@ -381,7 +381,7 @@ const QStringList kTrainValueOptions = {
     "db",      "data",  "base-model", "modality", "center", "from",         "to",   "epochs",
     "iters",   "batch", "lr",         "folds",    "fold",   "val-fraction", "seed", "device",
     "threads", "out",   "resume-job", "version",  "name",   "plan",         "model-type", "loss",
-    "cnn-epochs"};
+    "cnn-epochs", "user"};
 const QStringList kTrainFlags = {"no-evaluate", "quiet", "jaccard", "no-augmentation", "resume"};
 /// Options passed to panseg-train unchanged.
 const QStringList kPassedValues = {"epochs", "iters",  "batch",   "lr",   "folds", "fold",      "val-fraction",
@@ -707,7 +707,9 @@ int trainPlain(const Args& a, const QString& trainer)
 std::unique_ptr<StudyDatabase> openDb(const Args& a)
 {
   const QString dir = a.value("db", q(StudyDatabase::defaultDataFolder()));
-  return std::make_unique<StudyDatabase>(s(dir));
+  StudyDatabase::OpenOptions o;
+  o.username = actingUserOption(a);
+  return std::make_unique<StudyDatabase>(s(dir), o);
 }
 
 bool pidAlive(const QString& pidPath)
@@ -759,6 +761,8 @@ int trainCommand(int argc, char** argv, const QStringList& args)
       if (k.startsWith("--") && !kTrainValueOptions.contains(k.mid(2).section('=', 0, 0)) &&
           !kTrainFlags.contains(k.mid(2)))
         bad = "unknown option " + k;
+  if (bad.isEmpty() && a.has("user") && a.has("data"))
+    bad = "--user applies to the database form (--db DIR); training on --data opens no database";
   if (bad.isEmpty() && !a.has("resume-job") && !a.has("out"))
     bad = "--out MODEL_DIR is required";
   if (bad.isEmpty() && !a.has("resume-job") && a.has("data") == a.has("db"))
@@ -867,6 +871,9 @@ int jobsCommand(const QStringList& args)
                 "message");
   for (const Job& j : db->jobs())
   {
+    // A prediction job of a series the user is blinded on names the AI mask the study hides.
+    if (j.seriesId > 0 && db->blindedOn(j.seriesId))
+      continue;
     QString state = q(to_string(j.state));
     const bool stale =
         j.state == JobState::Running && !pidAlive(pidFile(*db, j.id)) && j.kind == "training";

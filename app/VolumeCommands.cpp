@@ -72,6 +72,13 @@ bool checkOptions(const QStringList& args, const Args& a, const QStringList& all
   return true;
 }
 
+StudyDatabase::OpenOptions openOptions(const Args& a)
+{
+  StudyDatabase::OpenOptions o;
+  o.username = actingUserOption(a);
+  return o;
+}
+
 std::string dataFolderOf(const Args& a)
 {
   return a.has("db") ? a.value("db").toStdString() : StudyDatabase::defaultDataFolder();
@@ -148,11 +155,11 @@ void printTable(const VolumeTable& t)
   }
 }
 
-const char* kVolumesSynopsis = "panseg volumes [--db DIR] [--series ID,...] [--modality M] [--center C] [--from DATE] "
+const char* kVolumesSynopsis = "panseg volumes [--db DIR] [--user NAME] [--series ID,...] [--modality M] [--center C] [--from DATE] "
                                "[--to DATE] [--approved-only] [--label N] [--follow-up] [--out FILE.csv|.xlsx|.pdf|.html]";
-const char* kExportSynopsis = "panseg export [--db DIR] (--mask-version ID [--label N] | --series ID) --out "
+const char* kExportSynopsis = "panseg export [--db DIR] [--user NAME] (--mask-version ID [--label N] | --series ID) --out "
                               "FILE.nii.gz|.nii|.nrrd|.mha";
-const char* kNnUnetSynopsis = "panseg export-nnunet [--db DIR] --out DIR [--modality M] [--label N] "
+const char* kNnUnetSynopsis = "panseg export-nnunet [--db DIR] [--user NAME] --out DIR [--modality M] [--label N] "
                               "[--approved-only | --include-unapproved]";
 } // namespace
 
@@ -171,7 +178,8 @@ int volumesCommand(const QStringList& args)
 {
   Args a(args, { "approved-only", "follow-up" });
   if (!checkOptions(args, a,
-                    { "db", "series", "modality", "center", "from", "to", "approved-only", "label", "follow-up", "out" },
+                    { "db", "user", "series", "modality", "center", "from", "to", "approved-only", "label", "follow-up",
+                      "out" },
                     kVolumesSynopsis))
     return Usage;
   const QString out = a.value("out");
@@ -194,6 +202,7 @@ int volumesCommand(const QStringList& args)
       f.seriesIds.push_back(v);
     }
   StudyDatabase::OpenOptions o;
+  o.username = actingUserOption(a);
   StudyDatabase db(dataFolderOf(a), o);
   const VolumeTable t = buildVolumeTable(db, f);
   if (out.isEmpty())
@@ -213,7 +222,7 @@ int volumesCommand(const QStringList& args)
 int exportCommand(const QStringList& args)
 {
   Args a(args, {});
-  if (!checkOptions(args, a, { "db", "mask-version", "series", "label", "out" }, kExportSynopsis))
+  if (!checkOptions(args, a, { "db", "user", "mask-version", "series", "label", "out" }, kExportSynopsis))
     return Usage;
   if (a.has("mask-version") == a.has("series") || !a.has("out"))
   {
@@ -221,7 +230,7 @@ int exportCommand(const QStringList& args)
     return Usage;
   }
   ensureApplication(false);
-  StudyDatabase db(dataFolderOf(a), StudyDatabase::OpenOptions{});
+  StudyDatabase db(dataFolderOf(a), openOptions(a));
   const std::string out = a.value("out").toStdString();
   if (a.has("mask-version"))
   {
@@ -237,7 +246,7 @@ int exportCommand(const QStringList& args)
 int exportNnUnetCommand(const QStringList& args)
 {
   Args a(args, { "approved-only", "include-unapproved" });
-  if (!checkOptions(args, a, { "db", "out", "modality", "label", "approved-only", "include-unapproved" },
+  if (!checkOptions(args, a, { "db", "user", "out", "modality", "label", "approved-only", "include-unapproved" },
                     kNnUnetSynopsis))
     return Usage;
   if (!a.has("out") || (a.has("approved-only") && a.has("include-unapproved")))
@@ -252,7 +261,7 @@ int exportNnUnetCommand(const QStringList& args)
   o.label = parseLabel(a, 1, 1);
   o.approvedOnly = !a.has("include-unapproved");
   o.softwareVersion = PANSEG_VERSION;
-  StudyDatabase db(dataFolderOf(a), StudyDatabase::OpenOptions{});
+  StudyDatabase db(dataFolderOf(a), openOptions(a));
   const NnUnetExportReport r = exportNnUnet(db, a.value("out").toStdString(), o);
   double total = 0;
   for (const auto& c : r.cases)

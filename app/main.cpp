@@ -13,6 +13,7 @@
 
 #include <QFileInfo>
 
+#include <algorithm>
 #include <cstdio>
 
 int main(int argc, char** argv)
@@ -44,6 +45,16 @@ int main(int argc, char** argv)
   // Server mode: a password the server asks for and libpq did not find is asked on the
   // terminal, as psql does (database/StudyDatabase.h).
   panseg::db::StudyDatabase::setDefaultPasswordPrompt(terminalPassword);
+  // One identity rule: every command that opens the study database acts as --user NAME (else
+  // $PANSEG_USER, else the login name); those that open none refuse --user instead of ignoring it.
+  static const QStringList kNoDatabase = { "info", "volume", "agreement", "screenshot", "demo", "bench", "deidentify",
+                                           "import-seg" };
+  if (kNoDatabase.contains(cmd) && !(cmd == "bench" && rest.value(0) == "db") &&
+      std::any_of(rest.begin(), rest.end(), [](const QString& s) { return s == "--user" || s.startsWith("--user="); }))
+  {
+    printError("--user: panseg " + cmd + " opens no study database (--user applies to the commands that do)");
+    return Usage;
+  }
   try
   {
     if (cmd == "server")

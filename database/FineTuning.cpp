@@ -398,6 +398,10 @@ int64_t registerTrainedModel(StudyDatabase& db, const std::string& packageDir,
 
 void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& modalityIn)
 {
+  // The default model changes every user's predictions: coordinators and admins only.
+  if (const User& me = db.currentUser(); me.role != Role::Admin && me.role != Role::Coordinator)
+    throw Error("only a coordinator or an admin may promote a model (user " + me.username + " is a " +
+                to_string(me.role) + ")");
   const std::string modality = normalizeModality(modalityIn);
   std::string label;
   for (const ModelVersion& m : db.modelVersions())
@@ -426,11 +430,8 @@ void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& 
     QJsonObject details{{"modality", qs(modality)}, {"model", qs(label)}};
     details.insert("previous_model_version_id",
                    previous.isValid() ? QJsonValue(previous.toLongLong()) : QJsonValue());
-    sql.exec("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
-             " VALUES (?, ?, ?, 'promote-model', 'model_versions', ?, ?)",
-             {now, userId, qs(u.username), qlonglong(modelVersionId),
-              QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact))},
-             what);
+    db.appendAudit("promote-model", "model_versions", modelVersionId,
+                   QJsonDocument(details).toJson(QJsonDocument::Compact).toStdString(), now.toStdString());
     sql.exec("COMMIT", {}, what);
   }
   catch (...)

@@ -86,7 +86,7 @@ bool requestJobCancel(const StudyDatabase& db, int64_t jobId, std::string* why =
 
 /// Makes a registered model the default for `modality` (CT, MR, MRI-T1W, ...): table model_defaults
 /// and an audit entry "promote-model" with the previous default. Throws for an unknown id or
-/// modality.
+/// modality, and for users who are neither coordinator nor admin.
 void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& modality);
 /// The default model of a modality, if one was promoted.
 std::optional<int64_t> defaultModelFor(const StudyDatabase& db, const std::string& modality);

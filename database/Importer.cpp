@@ -674,6 +674,12 @@ private:
       prov.note = note;
       m_report.importedMasks.push_back(m_db.saveMaskVersion(im.seriesId, mask, prov));
     }
+    catch (const DuplicateMaskError& e)
+    {
+      // Another import of the same file committed it between our check and our transaction.
+      m_report.duplicateMasks.push_back(
+        { m.path, e.existingId ? "same content as mask version " + std::to_string(e.existingId) : std::string(e.what()) });
+    }
     catch (const std::exception& e)
     {
       fail(m.path, e.what());

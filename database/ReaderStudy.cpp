@@ -70,12 +70,8 @@ public:
   void audit(const std::string& action, const std::string& table, int64_t recordId,
              const QJsonObject& details, const QDateTime& at) const
   {
-    const User& u = m_db.currentUser();
-    exec("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details) "
-         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-         {qs(iso(at)), idOrNull(u.id), qs(u.username), qs(action), qs(table), idOrNull(recordId),
-          QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact))},
-         "write the audit log");
+    m_db.appendAudit(action, table, recordId, QJsonDocument(details).toJson(QJsonDocument::Compact).toStdString(),
+                     iso(at));
   }
 };
 

@@ -14,6 +14,11 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
 {
   const std::string id = d.idColumn();
   std::vector<Migration> out;
+  const std::vector<std::string> frozenMaskColumns = { "id", "series_id", "parent_id", "author_user_id",
+                                                       "model_version_id", "source", "created_at", "file_path",
+                                                       "sha256", "content_hash", "voxel_count", "volume_ml",
+                                                       "label_volumes", "note", "imported_from" };
+  const char* frozenMaskMessage = "mask versions are immutable; save a new version instead";
 
   // ---- 1: the study database -------------------------------------------------------------
   Migration m1;
@@ -130,11 +135,7 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
   for (auto& s : d.appendOnlyTriggers("model_versions", "model versions are immutable"))
     m1.statements.push_back(s);
   // A mask version is immutable: only its review state (and when it changed) may be updated.
-  for (auto& s : d.frozenColumnsTriggers(
-         "mask_versions",
-         { "id", "series_id", "parent_id", "author_user_id", "model_version_id", "source", "created_at", "file_path",
-           "sha256", "content_hash", "voxel_count", "volume_ml", "label_volumes", "note", "imported_from" },
-         "mask versions are immutable; save a new version instead"))
+  for (auto& s : d.frozenColumnsTriggers("mask_versions", frozenMaskColumns, frozenMaskMessage))
     m1.statements.push_back(s);
   out.push_back(m1);
 
@@ -236,8 +237,39 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
     " promoted_at TEXT NOT NULL)",
   };
   out.push_back(m4);
+
+  // ---- 5: hash chain of the audit log (StudyDatabase::verifyAuditChain) ----------------------
+  // Each entry holds its sequence number, the hash of the entry before it and the SHA-256 of its
+  // own columns plus that hash. The append-only triggers are dropped while the existing entries
+  // are chained (in C++: step "chain-audit-log") and recreated in the same transaction.
+  Migration m5;
+  m5.version = 5;
+  m5.description = "hash chain of the audit log (seq, prev_hash, entry_hash)";
+  m5.statements = d.dropAppendOnlyTriggers("audit_log");
+  m5.statements.push_back("ALTER TABLE audit_log ADD COLUMN seq INTEGER");
+  m5.statements.push_back("ALTER TABLE audit_log ADD COLUMN prev_hash TEXT NOT NULL DEFAULT ''");
+  m5.statements.push_back("ALTER TABLE audit_log ADD COLUMN entry_hash TEXT NOT NULL DEFAULT ''");
+  m5.step = "chain-audit-log";
+  m5.statementsAfterStep = d.appendOnlyTriggers("audit_log", "the audit log is append-only");
+  out.push_back(m5);
+
+  // ---- 6: an imported mask exists once per series ------------------------------------------
+  // Two concurrent imports of one folder used to add every mask twice. Step
+  // "remove-duplicate-import-masks" removes such twins when nothing refers to them and they are
+  // in the same review state as the first copy (else the migration is refused, naming them);
+  // the immutability triggers are dropped for that and recreated.
+  Migration m6;
+  m6.version = 6;
+  m6.description = "an imported mask exists once per series (unique series and content hash)";
+  m6.statements = { d.dropTrigger("mask_versions", "mask_versions_frozen"),
+                    d.dropTrigger("mask_versions", "mask_versions_no_delete") };
+  m6.step = "remove-duplicate-import-masks";
+  m6.statementsAfterStep = d.frozenColumnsTriggers("mask_versions", frozenMaskColumns, frozenMaskMessage);
+  m6.statementsAfterStep.push_back("CREATE UNIQUE INDEX mask_versions_import_once ON mask_versions(series_id, content_hash)"
+                                   " WHERE source = 'import'");
+  out.push_back(m6);
   return out;
 }
 
-int latestSchemaVersion() { return 4; }
+int latestSchemaVersion() { return 6; }
 } // namespace panseg::db

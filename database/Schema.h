@@ -16,6 +16,11 @@ struct Migration
   int version = 0;
   std::string description;
   std::vector<std::string> statements;
+  /// A step in C++ that runs after `statements` (StudyDatabase knows them by name), e.g.
+  /// "chain-audit-log" computes the hash chain of the existing audit entries; then
+  /// `statementsAfterStep` run.
+  std::string step;
+  std::vector<std::string> statementsAfterStep;
 };
 
 /// All migrations, oldest first, versions 1, 2, ... without gaps.

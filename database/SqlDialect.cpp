@@ -108,6 +108,32 @@ std::vector<std::string> SqlDialect::appendOnlyTriggers(const std::string& table
   };
 }
 
+std::vector<std::string> SqlDialect::dropAppendOnlyTriggers(const std::string& table) const
+{
+  return { dropTrigger(table, table + "_no_update"), dropTrigger(table, table + "_no_delete") };
+}
+
+std::string SqlDialect::dropTrigger(const std::string& table, const std::string& trigger) const
+{
+  if (m_engine == Engine::PostgreSQL)
+    return "DROP TRIGGER IF EXISTS " + trigger + " ON " + table;
+  return "DROP TRIGGER IF EXISTS " + trigger;
+}
+
+std::string SqlDialect::auditHeadQuery(bool rowSecurity) const
+{
+  if (m_engine == Engine::PostgreSQL && rowSecurity)
+    return "SELECT seq, entry_hash FROM panseg_audit_head()";
+  return "SELECT seq, entry_hash FROM audit_log ORDER BY id DESC LIMIT 1";
+}
+
+bool SqlDialect::isUniqueViolation(const std::string& message) const
+{
+  if (m_engine == Engine::PostgreSQL)
+    return message.find("duplicate key value violates unique constraint") != std::string::npos;
+  return message.find("UNIQUE constraint failed") != std::string::npos;
+}
+
 std::vector<std::string> SqlDialect::frozenColumnsTriggers(const std::string& table,
                                                            const std::vector<std::string>& frozenColumns,
                                                            const std::string& message) const

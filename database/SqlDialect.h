@@ -49,6 +49,17 @@ public:
   std::string idColumn() const;
   /// Triggers that refuse every UPDATE and DELETE on `table` with `message`.
   std::vector<std::string> appendOnlyTriggers(const std::string& table, const std::string& message) const;
+  /// Drops the triggers of appendOnlyTriggers(table) (a migration that must rewrite rows
+  /// recreates them afterwards, in the same transaction).
+  std::vector<std::string> dropAppendOnlyTriggers(const std::string& table) const;
+  /// Drops one trigger of `table` when it exists.
+  std::string dropTrigger(const std::string& table, const std::string& trigger) const;
+  /// The last audit entry's (seq, entry_hash), for StudyDatabase::appendAudit. With
+  /// `rowSecurity` (PostgreSQL, a signed-in user whom row-level security shows only their own
+  /// entries) through panseg_audit_head(), which reads every row (ServerSecurity.cpp).
+  std::string auditHeadQuery(bool rowSecurity) const;
+  /// True when an error text of this engine means a UNIQUE constraint refused a row.
+  bool isUniqueViolation(const std::string& message) const;
   /// Trigger that refuses DELETE on `table`, and UPDATE of any of `frozenColumns`.
   std::vector<std::string> frozenColumnsTriggers(const std::string& table, const std::vector<std::string>& frozenColumns,
                                                  const std::string& message) const;

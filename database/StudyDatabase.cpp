@@ -9,6 +9,7 @@
 #include "database/SqlDialect.h"
 #include "database/server/ServerSecurity.h"
 
+#include <QCryptographicHash>
 #include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -135,6 +136,32 @@ bool fileHoldsVoxels(const std::string& path, const std::vector<uint8_t>& voxels
   return true;
 }
 
+// ---- the audit hash chain ----------------------------------------------------------------------
+const std::string kGenesisHash(64, '0'); // prev_hash of the first entry
+
+/// SHA-256 (hex) of an audit entry's canonical serialisation: every column but id and
+/// entry_hash, in a fixed order, each typed and length-prefixed (NULL distinct from 0 and "").
+std::string auditEntryHash(int64_t seq, const std::string& at, const QVariant& userId, const std::string& actor,
+                           const std::string& action, const std::string& table, const QVariant& recordId,
+                           const std::string& details, const std::string& prevHash)
+{
+  std::string s = "panseg-audit-v1;";
+  auto text = [&](const std::string& v) { s += "S" + std::to_string(v.size()) + ":" + v + ";"; };
+  auto integer = [&](const QVariant& v) {
+    s += v.isNull() || !v.isValid() ? std::string("N;") : "I" + std::to_string(v.toLongLong()) + ";";
+  };
+  integer(QVariant(qlonglong(seq)));
+  text(at);
+  integer(userId);
+  text(actor);
+  text(action);
+  text(table);
+  integer(recordId);
+  text(details);
+  text(prevHash);
+  return QCryptographicHash::hash(QByteArray::fromStdString(s), QCryptographicHash::Sha256).toHex().toStdString();
+}
+
 /// Orphan mask files are only ever files PanSeg named: "m<timestamp>-<8 hex>.nii.gz".
 bool isManagedMaskName(const std::string& name)
 {
@@ -155,6 +182,8 @@ struct StudyDatabase::Impl
   QSqlDatabase db;
   User user;
   int schemaVersion = 0;
+  bool auditChained = false; // schema 5: entries carry seq, prev_hash, entry_hash
+  mutable bool auditRowSecurityKnown = false, auditRowSecurity = false; // server mode: see appendAudit
   SweepReport openSweep;
 
   ~Impl()
@@ -289,16 +318,154 @@ struct StudyDatabase::Impl
 
   void audit(const std::string& action, const std::string& table, int64_t recordId, const QJsonObject& details) const
   {
-    QSqlQuery q = prepare("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
-                          " VALUES (?, ?, ?, ?, ?, ?, ?)");
-    q.addBindValue(qs(nowUtc()));
-    q.addBindValue(idOrNull(user.id));
-    q.addBindValue(qs(user.username.empty() ? osUserName() : user.username));
-    q.addBindValue(qs(action));
-    q.addBindValue(qs(table));
-    q.addBindValue(idOrNull(recordId));
-    q.addBindValue(qs(jsonText(details)));
+    appendAudit(action, table, recordId, jsonText(details), {});
+  }
+
+  /// The one function that writes the audit log (StudyDatabase::appendAudit). The caller's write
+  /// transaction holds the write lock, so "read the last hash, insert" cannot interleave.
+  void appendAudit(const std::string& action, const std::string& table, int64_t recordId,
+                   const std::string& detailsJson, const std::string& atIn) const
+  {
+    const std::string at = atIn.empty() ? nowUtc() : atIn;
+    const QVariant userId = idOrNull(user.id);
+    const std::string actor = user.username.empty() ? osUserName() : user.username;
+    const QVariant record = idOrNull(recordId);
+    const std::string details = detailsJson.empty() ? "{}" : detailsJson;
+    if (!auditChained) // a database opened below schema 5 (tests of migrations)
+    {
+      QSqlQuery q = prepare("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)");
+      for (const QVariant& v : QVariantList{ qs(at), userId, qs(actor), qs(action), qs(table), record, qs(details) })
+        q.addBindValue(v);
+      run(q, "write the audit log");
+      return;
+    }
+    // Server mode: the chain's head may lie in rows row-level security hides from this user.
+    if (server && !auditRowSecurityKnown)
+    {
+      auditRowSecurity = !scalar("SELECT pg_catalog.pg_get_userbyid(datdba) = current_user FROM pg_catalog.pg_database"
+                                 " WHERE datname = current_database()",
+                                 {}, "read the database owner")
+                            .toBool();
+      auditRowSecurityKnown = true;
+    }
+    QSqlQuery last = prepare(dialect.auditHeadQuery(server && auditRowSecurity));
+    run(last, "read the end of the audit log");
+    int64_t seq = 1;
+    std::string prev = kGenesisHash;
+    if (last.next())
+    {
+      seq = i64(last.value(0)) + 1;
+      prev = str(last.value(1));
+    }
+    const std::string hash = auditEntryHash(seq, at, userId, actor, action, table, record, details, prev);
+    QSqlQuery q = prepare("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details, seq,"
+                          " prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    for (const QVariant& v : QVariantList{ qs(at), userId, qs(actor), qs(action), qs(table), record, qs(details),
+                                           qlonglong(seq), qs(prev), qs(hash) })
+      q.addBindValue(v);
     run(q, "write the audit log");
+  }
+
+  /// Migration 5: chains the entries written before it, oldest first.
+  void chainExistingAuditEntries() const
+  {
+    struct Row
+    {
+      int64_t id;
+      std::string at, actor, action, table, details;
+      QVariant userId, recordId;
+    };
+    std::vector<Row> rows;
+    QSqlQuery q = prepare("SELECT id, at, user_id, actor, action, table_name, record_id, details FROM audit_log ORDER BY id");
+    run(q, "read the audit log");
+    while (q.next())
+      rows.push_back({ i64(q.value(0)), str(q.value(1)), str(q.value(3)), str(q.value(4)), str(q.value(5)),
+                       str(q.value(7)), q.value(2), q.value(6) });
+    std::string prev = kGenesisHash;
+    int64_t seq = 0;
+    for (const Row& r : rows)
+    {
+      ++seq;
+      const std::string hash =
+        auditEntryHash(seq, r.at, r.userId, r.actor, r.action, r.table, r.recordId, r.details, prev);
+      QSqlQuery u = prepare("UPDATE audit_log SET seq = ?, prev_hash = ?, entry_hash = ? WHERE id = ?");
+      u.addBindValue(qlonglong(seq));
+      u.addBindValue(qs(prev));
+      u.addBindValue(qs(hash));
+      u.addBindValue(qlonglong(r.id));
+      run(u, "chain the existing audit entries");
+      prev = hash;
+    }
+  }
+
+  /// Migration 6: removes the second and later copies of an imported mask on a series (left by
+  /// concurrent imports) when nothing refers to them and they are in the first copy's state;
+  /// otherwise refuses, naming them. Their files are left to the orphan sweep.
+  void removeDuplicateImportMasks() const
+  {
+    struct Twin
+    {
+      int64_t id, kept, series;
+      std::string file, sha;
+      bool removable;
+      std::string why;
+    };
+    std::vector<Twin> twins;
+    QSqlQuery q = prepare("SELECT id, series_id, content_hash, state, file_path, sha256 FROM mask_versions"
+                          " WHERE source = 'import' ORDER BY series_id, content_hash, id");
+    run(q, "look for duplicated imported masks");
+    int64_t keptId = 0, keptSeries = -1;
+    std::string keptHash, keptState;
+    while (q.next())
+    {
+      const int64_t id = i64(q.value(0)), series = i64(q.value(1));
+      const std::string hash = str(q.value(2)), state = str(q.value(3));
+      if (series != keptSeries || hash != keptHash)
+      {
+        keptId = id;
+        keptSeries = series;
+        keptHash = hash;
+        keptState = state;
+        continue;
+      }
+      twins.push_back({ id, keptId, series, str(q.value(4)), str(q.value(5)), state == keptState,
+                        state == keptState ? "" : "its review state differs" });
+    }
+    std::string blocked;
+    for (Twin& t : twins)
+    {
+      const QVariant refs = scalar(
+        "SELECT (SELECT COUNT(*) FROM mask_versions WHERE parent_id = ?)"
+        " + (SELECT COUNT(*) FROM reader_study_cases WHERE ai_mask_version_id = ?)"
+        " + (SELECT COUNT(*) FROM reader_study_reads WHERE mask_version_id = ?)"
+        " + (SELECT COUNT(*) FROM reader_study_ratings WHERE ai_mask_version_id = ?)"
+        " + (SELECT COUNT(*) FROM reader_study_consensus WHERE mask_version_id = ?)"
+        " + (SELECT COUNT(*) FROM jobs WHERE result_mask_version_id = ?)",
+        QVariantList(6, qlonglong(t.id)), "look for references to a duplicated mask");
+      if (refs.toLongLong() > 0)
+      {
+        t.removable = false;
+        t.why = "other records refer to it";
+      }
+      if (!t.removable)
+        blocked += (blocked.empty() ? "" : "; ") + std::string("mask version ") + std::to_string(t.id) +
+                   " (same import as version " + std::to_string(t.kept) + " of series " + std::to_string(t.series) +
+                   "): " + t.why;
+    }
+    if (!blocked.empty())
+      throw Error("cannot add the unique index of imported masks: two imports running at once added masks twice, "
+                  "and these copies cannot be removed safely: " +
+                  blocked + "; the database is left unchanged (open it with the previous PanSeg version)");
+    for (const Twin& t : twins)
+    {
+      QSqlQuery del = prepare("DELETE FROM mask_versions WHERE id = ?");
+      del.addBindValue(qlonglong(t.id));
+      run(del, "remove duplicated imported mask version " + std::to_string(t.id));
+      audit("remove-duplicate-mask", "mask_versions", t.id,
+            QJsonObject{ { "kept", qlonglong(t.kept) }, { "series", qlonglong(t.series) }, { "file", qs(t.file) },
+                         { "sha256", qs(t.sha) } });
+    }
   }
 
   std::string maskFolder() const { return folder + "/" + kMaskFolder; }
@@ -710,6 +877,7 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
     return q.next() ? q.value(0).toInt() : 0;
   };
   int current = readVersion();
+  d->auditChained = current >= 5;
   if (current > latest)
     throw Error("the study database " + d->dbPath + " has schema version " + std::to_string(current) +
                 ", newer than this PanSeg understands (" + std::to_string(latest) + "); update PanSeg");
@@ -726,14 +894,35 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
     WriteTransaction tx(*d, "upgrade the study database schema");
     d->execDirect(schemaVersionTableSql(), "create the schema_version table");
     current = readVersion(); // another process may have migrated while we waited for the lock
+    d->auditChained = current >= 5;
     const int from = current;
     for (const Migration& m : schemaMigrations(d->dialect))
     {
       if (m.version <= current || m.version > target)
         continue;
+      const std::string what = "apply schema migration " + std::to_string(m.version) + " (" + m.description + ")";
       for (const std::string& sql : m.statements)
-        d->execDirect(d->dialect.adaptDdl(sql),
-                      "apply schema migration " + std::to_string(m.version) + " (" + m.description + ")");
+        d->execDirect(d->dialect.adaptDdl(sql), what);
+      if (m.step == "chain-audit-log")
+      {
+        d->chainExistingAuditEntries();
+        d->auditChained = true;
+      }
+      else if (m.step == "remove-duplicate-import-masks")
+      {
+        try
+        {
+          d->removeDuplicateImportMasks();
+        }
+        catch (const std::exception& e)
+        {
+          throw Error("cannot " + what + " in " + d->dbPath + ": " + e.what());
+        }
+      }
+      else if (!m.step.empty())
+        throw Error("cannot " + what + ": unknown migration step " + m.step);
+      for (const std::string& sql : m.statementsAfterStep)
+        d->execDirect(d->dialect.adaptDdl(sql), what);
       QSqlQuery q = d->prepare("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)");
       q.addBindValue(m.version);
       q.addBindValue(qs(m.description));
@@ -777,7 +966,20 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
   if (auto u = userByName(name))
     d->user = *u;
   else
-    d->user = addUser(name, Role::Reader);
+  {
+    try
+    {
+      d->user = addUser(name, Role::Reader);
+    }
+    catch (const Error&)
+    {
+      // Another process opening the database at the same time added this user first.
+      const auto again = userByName(name);
+      if (!again)
+        throw;
+      d->user = *again;
+    }
+  }
   if (!d->user.active)
     throw Error("user " + name + " is deactivated in the study database " + d->dbPath);
 
@@ -833,6 +1035,54 @@ void StudyDatabase::setUserRole(int64_t userId, Role role)
   tx.commit();
   if (userId == d->user.id)
     d->user.role = role;
+}
+
+namespace
+{
+void requireAdmin(const User& u, const std::string& what, bool server)
+{
+  // On a server an account is also a database role with a password: panseg server user ...
+  if (server)
+    throw Error("on a database server, accounts are managed with panseg server user add|list|role|disable|enable");
+  if (u.role != Role::Admin)
+    throw Error("only an admin may " + what + " (user " + u.username + " is a " + to_string(u.role) + ")");
+}
+} // namespace
+
+User StudyDatabase::addUserAsAdmin(const std::string& username, Role role, const std::string& displayName)
+{
+  requireAdmin(d->user, "add users", d->server);
+  addUser(username, role, displayName); // not the first user: an admin exists, the role is kept
+  return *userByName(username);
+}
+
+void StudyDatabase::setUserRoleAsAdmin(const std::string& username, Role role)
+{
+  requireAdmin(d->user, "change roles", d->server);
+  const auto u = userByName(username);
+  if (!u)
+    throw Error("no user " + username + " in " + d->dbPath);
+  if (u->id == d->user.id && role != Role::Admin)
+    throw Error("an admin cannot take away their own admin role (another admin can)");
+  setUserRole(u->id, role);
+}
+
+void StudyDatabase::setUserActive(const std::string& username, bool active)
+{
+  requireAdmin(d->user, active ? "enable users" : "disable users", d->server);
+  const std::string what = (active ? "enable user " : "disable user ") + username;
+  WriteTransaction tx(*d, what);
+  const QVariant id = d->scalar("SELECT id FROM users WHERE username = ?", { qs(username) }, what);
+  if (!id.isValid())
+    throw Error("no user " + username + " in " + d->dbPath);
+  if (id.toLongLong() == d->user.id && !active)
+    throw Error("an admin cannot disable themselves");
+  QSqlQuery q = d->prepare("UPDATE users SET active = ? WHERE id = ?");
+  q.addBindValue(active ? 1 : 0);
+  q.addBindValue(id);
+  d->run(q, what);
+  d->audit(active ? "enable-user" : "disable-user", "users", id.toLongLong(), QJsonObject{ { "username", qs(username) } });
+  tx.commit();
 }
 
 std::vector<User> StudyDatabase::users() const
@@ -1094,6 +1344,16 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
          .isValid())
     throw Error("cannot " + what + ": model version " + std::to_string(provenance.modelVersionId) + " is not registered");
 
+  if (provenance.source == MaskSource::Import)
+  {
+    // Inside the write transaction: a concurrent import of the same file cannot slip in between
+    // (the unique index of migration 6 backs this up).
+    const QVariant twin = d->scalar("SELECT MIN(id) FROM mask_versions WHERE series_id = ? AND content_hash = ?",
+                                    { qlonglong(seriesId), qs(contentHash) }, "look for the same mask");
+    if (twin.isValid() && !twin.isNull())
+      throw DuplicateMaskError(twin.toLongLong(), "cannot " + what + ": the same mask is already version " +
+                                                    std::to_string(twin.toLongLong()));
+  }
   const std::string stamp = QDateTime::currentDateTimeUtc().toString("yyyyMMddThhmmsszzz").toStdString();
   const std::string rel = std::string(kMaskFolder) + "/" + std::to_string(seriesId) + "/m" + stamp + "-" +
                           QUuid::createUuid().toString(QUuid::Id128).left(8).toStdString() + ".nii.gz";
@@ -1122,15 +1382,25 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
     if (!tx)
       tx.emplace(*d, what);
     const std::string now = nowUtc();
-    const int64_t id = d->insertReturningId(
-      "INSERT INTO mask_versions (series_id, parent_id, author_user_id, model_version_id, source, state, created_at,"
-      " state_changed_at, file_path, sha256, content_hash, voxel_count, volume_ml, label_volumes, note, imported_from)"
-      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      { qlonglong(seriesId), idOrNull(provenance.parentId), qlonglong(d->user.id), idOrNull(provenance.modelVersionId),
-        qs(to_string(provenance.source)), qs(to_string(provenance.state)), qs(now), qs(now), qs(rel), qs(sha),
-        qs(contentHash), qlonglong(nonZero), double(nonZero) * voxelMl, qs(jsonText(labelVolumes)), qs(provenance.note),
-        qs(provenance.importedFrom) },
-      what);
+    int64_t id = 0;
+    try
+    {
+      id = d->insertReturningId(
+        "INSERT INTO mask_versions (series_id, parent_id, author_user_id, model_version_id, source, state, created_at,"
+        " state_changed_at, file_path, sha256, content_hash, voxel_count, volume_ml, label_volumes, note, imported_from)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        { qlonglong(seriesId), idOrNull(provenance.parentId), qlonglong(d->user.id), idOrNull(provenance.modelVersionId),
+          qs(to_string(provenance.source)), qs(to_string(provenance.state)), qs(now), qs(now), qs(rel), qs(sha),
+          qs(contentHash), qlonglong(nonZero), double(nonZero) * voxelMl, qs(jsonText(labelVolumes)),
+          qs(provenance.note), qs(provenance.importedFrom) },
+        what);
+    }
+    catch (const Error& e)
+    {
+      if (provenance.source == MaskSource::Import && d->dialect.isUniqueViolation(e.what()))
+        throw DuplicateMaskError(0, "cannot " + what + ": the same mask was imported at the same time");
+      throw;
+    }
     if (d->server)
     {
       std::ifstream in(abs, std::ios::binary);
@@ -1217,10 +1487,23 @@ std::optional<int64_t> StudyDatabase::maskIdByContentHash(int64_t seriesId, cons
 void StudyDatabase::setMaskState(int64_t versionId, MaskState state, const std::string& note)
 {
   const std::string what = "change the state of mask version " + std::to_string(versionId);
+  // The rules of loadMask: a version hidden from this user is answered like a missing one, so
+  // that neither its existence nor its state is disclosed.
+  const std::string notVisible = "cannot change its state: mask version " + std::to_string(versionId) +
+                                 " not found or not visible to " + d->user.username;
+  try
+  {
+    if (!maskVersion(versionId))
+      throw Error(notVisible);
+  }
+  catch (const Error&)
+  {
+    throw Error(notVisible);
+  }
   WriteTransaction tx(*d, what);
   const QVariant old = d->scalar("SELECT state FROM mask_versions WHERE id = ?", { qlonglong(versionId) }, what);
   if (!old.isValid())
-    throw Error("cannot " + what + ": no such mask version in " + d->dbPath);
+    throw Error(notVisible);
   const MaskState from = parseMaskState(str(old)).value_or(MaskState::Draft);
   if (!isAllowedTransition(from, state))
     throw Error("cannot " + what + " from " + to_string(from) + " to " + to_string(state) +
@@ -1235,6 +1518,20 @@ void StudyDatabase::setMaskState(int64_t versionId, MaskState state, const std::
     details["note"] = qs(note);
   d->audit("set-mask-state", "mask_versions", versionId, details);
   tx.commit();
+}
+
+bool StudyDatabase::blindedOn(int64_t seriesId) const
+{
+  if (d->schemaVersion < 3 || BlindingRules::exempt(d->user))
+    return false;
+  return BlindingRules::blindedSeries(d->connectionName, d->user).count(seriesId) > 0;
+}
+
+bool StudyDatabase::blindedAnywhere() const
+{
+  if (d->schemaVersion < 3 || BlindingRules::exempt(d->user))
+    return false;
+  return !BlindingRules::blindedSeries(d->connectionName, d->user).empty();
 }
 
 LabelMask StudyDatabase::loadMask(int64_t versionId) const
@@ -1439,6 +1736,83 @@ std::vector<AuditEntry> StudyDatabase::auditLog(const std::string& tableName, in
     out.push_back(std::move(e));
   }
   return out;
+}
+
+void StudyDatabase::appendAudit(const std::string& action, const std::string& table, int64_t recordId,
+                                const std::string& detailsJson, const std::string& at) const
+{
+  d->appendAudit(action, table, recordId, detailsJson, at);
+}
+
+AuditChainReport StudyDatabase::verifyAuditChain() const
+{
+  AuditChainReport r;
+  if (!d->auditChained)
+  {
+    r.problem = "the audit log is not hash-chained (schema version " + std::to_string(d->schemaVersion) + ")";
+    return r;
+  }
+  // Server mode: row-level security shows readers and clinicians only their own entries.
+  if (d->server && !d->scalar("SELECT panseg_exempt()", {}, "check who may read the audit log").toBool())
+    throw Error("only the owner, admins and coordinators can verify the audit log of " + d->dbPath +
+                " (row-level security shows " + d->user.username + " only their own entries)");
+  QSqlQuery q = d->prepare("SELECT id, at, user_id, actor, action, table_name, record_id, details, seq, prev_hash,"
+                           " entry_hash FROM audit_log ORDER BY id");
+  q.setForwardOnly(true);
+  d->run(q, "read the audit log");
+  std::string prevHash = kGenesisHash;
+  int64_t prevSeq = 0, prevId = 0;
+  auto fail = [&](int64_t id, const std::string& why) {
+    if (r.brokenEntryId == 0)
+    {
+      r.brokenEntryId = id;
+      r.problem = why;
+    }
+  };
+  while (q.next())
+  {
+    ++r.entries;
+    if (r.brokenEntryId)
+      continue; // count the rest
+    const int64_t id = i64(q.value(0));
+    const QVariant seqV = q.value(8);
+    const int64_t seq = i64(seqV);
+    const std::string prev = str(q.value(9)), stored = str(q.value(10));
+    const std::string entry = "entry " + std::to_string(id);
+    const std::string after = prevId ? "entry " + std::to_string(prevId) : "the start of the log";
+    if (stored.empty() || seqV.isNull())
+    {
+      fail(id, entry + " is not chained: it has no hash (written outside PanSeg, e.g. with raw SQL)");
+      continue;
+    }
+    const std::string hash = auditEntryHash(seq, str(q.value(1)), q.value(2), str(q.value(3)), str(q.value(4)),
+                                            str(q.value(5)), q.value(6), str(q.value(7)), prev);
+    if (hash != stored)
+      fail(id, "content altered: " + entry + "'s columns no longer match its hash");
+    else if (prev != prevHash)
+    {
+      if (seq > prevSeq + 1)
+      {
+        const int64_t gap = seq - prevSeq - 1;
+        fail(id, "entry missing: " + std::to_string(gap) + (gap == 1 ? " entry (sequence " : " entries (sequence ") +
+                   std::to_string(prevSeq + 1) + (gap > 1 ? ".." + std::to_string(seq - 1) : "") +
+                   (gap == 1 ? ") was" : ") were") + " removed between " + after + " and " + entry);
+      }
+      else
+        fail(id, "link broken: " + entry + " does not carry the hash of " + after +
+                   " (that entry was altered and re-hashed, or entries were reordered)");
+    }
+    else if (seq != prevSeq + 1)
+      fail(id, "link broken: " + entry + " has sequence number " + std::to_string(seq) + " after " +
+                 std::to_string(prevSeq));
+    prevHash = stored;
+    prevSeq = seq;
+    prevId = id;
+  }
+  r.ok = r.brokenEntryId == 0;
+  r.headSeq = prevSeq;
+  r.headHash = r.entries ? prevHash : std::string();
+  return r;
 }
 
 std::string StudyDatabase::integrityCheck() const

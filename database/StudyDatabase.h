@@ -9,6 +9,7 @@
 // folder: writers queue on the database's write lock (busy timeout, 30 s by default).
 // Every failure throws panseg::Error with a one-line message.
 
+#include "core/Error.h"
 #include "core/Volume.h"
 #include "database/Records.h"
 #include "database/SqlDialect.h"
@@ -21,6 +22,26 @@
 
 namespace panseg::db
 {
+/// Thrown by saveMaskVersion for an imported mask (MaskSource::Import) whose content is already a
+/// version of the series: the check runs inside the write transaction, backed by a unique index.
+class DuplicateMaskError : public Error
+{
+public:
+  DuplicateMaskError(int64_t existing, const std::string& message) : Error(message), existingId(existing) {}
+  int64_t existingId = 0; // 0 when only the unique index noticed
+};
+
+/// Result of StudyDatabase::verifyAuditChain.
+struct AuditChainReport
+{
+  bool ok = false;
+  int64_t entries = 0;       // rows in the audit log
+  int64_t brokenEntryId = 0; // the first entry whose hash or link does not hold (0 when ok)
+  std::string problem;       // why, one line ("content altered", "link broken", "entry missing", ...)
+  int64_t headSeq = 0;       // sequence number and hash of the last entry (note them elsewhere to
+  std::string headHash;      // detect a removed tail later)
+};
+
 class StudyDatabase
 {
 public:
@@ -87,6 +108,13 @@ public:
   /// The first user of a new database is an admin; later users start as readers.
   User addUser(const std::string& username, Role role, const std::string& displayName = {});
   void setUserRole(int64_t userId, Role role);
+  /// Account administration for `panseg db user ...`: admin only (throws Error naming the acting
+  /// user's role otherwise), audited. addUserAsAdmin keeps the given role (addUser makes the
+  /// first user of a database an admin); setUserActive(false) keeps the user's rows and history
+  /// but refuses to open the database as that user; an admin cannot disable themselves.
+  User addUserAsAdmin(const std::string& username, Role role, const std::string& displayName = {});
+  void setUserRoleAsAdmin(const std::string& username, Role role);
+  void setUserActive(const std::string& username, bool active);
   std::vector<User> users() const;
   std::optional<User> userByName(const std::string& username) const;
 
@@ -141,7 +169,13 @@ public:
   std::optional<MaskVersion> maskVersion(int64_t versionId) const;
   std::optional<int64_t> maskIdByContentHash(int64_t seriesId, const std::string& contentHash) const;
   /// Moves a version through the review workflow (see isAllowedTransition).
+  /// A version the current user may not see (the rules of loadMask) is refused with
+  /// "mask version N not found or not visible to USER", never with its state.
   void setMaskState(int64_t versionId, MaskState state, const std::string& note = {});
+  /// True when a reader study blinds the current user on this series (Blinding.h).
+  bool blindedOn(int64_t seriesId) const;
+  /// True when the current user is a reader of an open reader study that blinds them anywhere.
+  bool blindedAnywhere() const;
   /// Reads a version's file after checking its SHA-256; throws Error naming a missing or
   /// altered file, or "blinded: ..." when a reader study hides the version from the current user.
   LabelMask loadMask(int64_t versionId) const;
@@ -158,6 +192,15 @@ public:
   // ---- audit and checks -------------------------------------------------------------------
   /// Entries oldest first; optionally only those about one record.
   std::vector<AuditEntry> auditLog(const std::string& tableName = {}, int64_t recordId = 0) const;
+  /// Appends one audit entry to the hash chain: reads the last entry's hash and inserts the new
+  /// entry with its sequence number, that hash and the SHA-256 of its own columns. Must be called
+  /// inside the caller's write transaction (which serialises writers). Every audit entry of
+  /// database/ is written here. `detailsJson` is a JSON object; `at` defaults to now (UTC).
+  void appendAudit(const std::string& action, const std::string& table, int64_t recordId,
+                   const std::string& detailsJson, const std::string& at = {}) const;
+  /// Walks the audit log in id order and recomputes every hash and link; names the first broken
+  /// entry and why (altered, link broken, entry missing, not chained).
+  AuditChainReport verifyAuditChain() const;
   /// The engine's own check ("ok" or the problems, one per line).
   std::string integrityCheck() const;
   /// Mask rows whose file is missing or no longer has the recorded SHA-256.

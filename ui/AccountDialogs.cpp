@@ -39,6 +39,7 @@ QLabel* errorLine(QWidget* parent)
 SignInDialog::SignInDialog(const QString& serverUri, QWidget* parent) : QDialog(parent)
 {
   setWindowTitle(tr("Sign in to the department server"));
+  setMinimumWidth(560);
   m_server = new QComboBox(this);
   m_server->setEditable(true);
   m_server->setObjectName("server");
@@ -101,6 +102,7 @@ void SignInDialog::trySignIn()
   {
     m_error->setText(QString::fromUtf8(e.what()));
     m_password->selectAll();
+    adjustSize(); // room for the wrapped message
     return;
   }
   QSettings s = profileSettings();
@@ -205,6 +207,8 @@ UsersDialog::UsersDialog(db::StudyDatabase& db, QWidget* parent) : QDialog(paren
 void UsersDialog::reload()
 {
   const std::vector<db::User> users = m_db.users();
+  m_table->clearContents(); // also deletes the previous rows' combo boxes and buttons
+  m_table->setRowCount(0);
   m_table->setRowCount(int(users.size()));
   for (int i = 0; i < int(users.size()); ++i)
   {

@@ -52,15 +52,9 @@ public:
   using SharedSql::SharedSql;
   void audit(const std::string& action, const std::string& name, const QJsonObject& details) const
   {
-    const User& u = m_db.currentUser();
-    const QVariant uid = u.id > 0 ? QVariant(qlonglong(u.id)) : QVariant(QMetaType::fromType<qlonglong>());
     const QVariant target = scalar("SELECT id FROM users WHERE username = ?", { qs(name) }, "find user " + name);
-    exec("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
-         " VALUES (?, ?, ?, ?, 'users', ?, ?)",
-         { QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), uid, qs(u.username), qs(action),
-           target.isValid() ? target : QVariant(QMetaType::fromType<qlonglong>()),
-           QString::fromUtf8(QJsonDocument(details).toJson(QJsonDocument::Compact)) },
-         "write the audit log");
+    m_db.appendAudit(action, "users", target.isValid() ? target.toLongLong() : 0,
+                     QJsonDocument(details).toJson(QJsonDocument::Compact).toStdString());
   }
   void commit() const { exec("COMMIT", {}, "commit"); }
 };

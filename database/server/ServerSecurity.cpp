@@ -69,6 +69,12 @@ const char* kFunctions[] = {
   " SECURITY DEFINER SET search_path = public, pg_temp AS $$"
   " SELECT EXISTS (SELECT 1 FROM reader_studies WHERE id = p_study AND status = 'closed') $$",
 
+  // The head of the audit hash chain (StudyDatabase::appendAudit), which row-level security
+  // would otherwise hide from users who see only their own entries. Callers hold the write lock.
+  "CREATE OR REPLACE FUNCTION panseg_audit_head() RETURNS TABLE (seq bigint, entry_hash text) LANGUAGE sql STABLE"
+  " SECURITY DEFINER SET search_path = public, pg_temp AS $$"
+  " SELECT a.seq::bigint, a.entry_hash::text FROM audit_log a ORDER BY a.id DESC LIMIT 1 $$",
+
   // Every audit entry is written in the signed-in role's own name (the owner may write any).
   "CREATE OR REPLACE FUNCTION panseg_audit_actor() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER"
   " SET search_path = public, pg_temp AS $$"

@@ -18,3 +18,8 @@ if(TARGET panseg AND TARGET panseg_db_helper)
   add_dependencies(tst_server_copy panseg)
   set_tests_properties(tst_server_copy PROPERTIES TIMEOUT 600)
 endif()
+# The sign-in, users-and-roles and change-password dialogs under Xvfb against a real server.
+if(TARGET panseg_ui)
+  panseg_add_test(tst_server_gui GUI SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/server/tst_server_gui.cpp
+                  LIBS panseg_ui panseg_database panseg_io panseg_core Qt6::Sql Qt6::Network)
+endif()

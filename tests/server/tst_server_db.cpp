@@ -331,6 +331,12 @@ private slots:
     QCOMPARE(out, QString("4"));
     QCOMPARE(bob.masksOf(ReaderStudy(bob).study(serverStudy).seriesIds.front()).size(), size_t(2));
     QVERIFY(bob.verifyFiles().empty());
+    // One audit hash chain across the server's users (readers find its head through
+    // panseg_audit_head(), which row-level security does not limit); only exempt roles verify it.
+    const AuditChainReport chain = sc.verifyAuditChain();
+    QVERIFY2(chain.ok, chain.problem.c_str());
+    QVERIFY(chain.entries > 10);
+    QVERIFY(errorOf([&] { bob.verifyAuditChain(); }).contains("only the owner, admins and coordinators"));
   }
 
   void liveUpdatesAcrossWorkstationsAndRestarts()
