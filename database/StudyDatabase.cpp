@@ -324,11 +324,12 @@ struct StudyDatabase::Impl
   /// The one function that writes the audit log (StudyDatabase::appendAudit). The caller's write
   /// transaction holds the write lock, so "read the last hash, insert" cannot interleave.
   void appendAudit(const std::string& action, const std::string& table, int64_t recordId,
-                   const std::string& detailsJson, const std::string& atIn) const
+                   const std::string& detailsJson, const std::string& atIn, const User* as = nullptr) const
   {
     const std::string at = atIn.empty() ? nowUtc() : atIn;
-    const QVariant userId = idOrNull(user.id);
-    const std::string actor = user.username.empty() ? osUserName() : user.username;
+    const User& author = as ? *as : user;
+    const QVariant userId = idOrNull(author.id);
+    const std::string actor = author.username.empty() ? osUserName() : author.username;
     const QVariant record = idOrNull(recordId);
     const std::string details = detailsJson.empty() ? "{}" : detailsJson;
     if (!auditChained) // a database opened below schema 5 (tests of migrations)
@@ -1742,6 +1743,12 @@ void StudyDatabase::appendAudit(const std::string& action, const std::string& ta
                                 const std::string& detailsJson, const std::string& at) const
 {
   d->appendAudit(action, table, recordId, detailsJson, at);
+}
+
+void StudyDatabase::appendAuditAs(const User& author, const std::string& action, const std::string& table,
+                                  int64_t recordId, const std::string& detailsJson, const std::string& at) const
+{
+  d->appendAudit(action, table, recordId, detailsJson, at, &author);
 }
 
 AuditChainReport StudyDatabase::verifyAuditChain() const

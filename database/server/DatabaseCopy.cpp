@@ -326,28 +326,28 @@ DatabaseCopyReport copyDatabaseToServer(const std::string& dataFolder, const std
       report.rows[t.name] = n;
     }
 
-    // --- the audit log: appended after the server's entries, authors kept ---------------------
+    // --- the audit log: appended to the server's hash chain, authors and times kept -----------
     const long long auditBefore = sql.count("audit_log");
+    std::string localHead;
     {
-      QSqlQuery ins = sql.prepared("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
-                                   " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   "copy the audit log");
       QSqlQuery rows =
-        src.query("SELECT at, user_id, actor, action, table_name, record_id, details FROM audit_log ORDER BY id");
+        src.query("SELECT at, user_id, actor, action, table_name, record_id, details, entry_hash FROM audit_log"
+                  " ORDER BY id");
       long long n = 0;
       while (rows.next())
       {
-        ins.bindValue(0, rows.value(0));
-        ins.bindValue(1, mapUser(rows.value(1), "audit_log"));
-        ins.bindValue(2, rows.value(2));
-        ins.bindValue(3, rows.value(3));
-        ins.bindValue(4, rows.value(4));
+        User author;
+        const QVariant uid = mapUser(rows.value(1), "audit_log");
+        author.id = uid.isNull() ? 0 : uid.toLongLong();
+        author.username = str(rows.value(2));
         // An entry about a user names the user's row: its id on the server.
         const bool aboutUser = rows.value(4).toString() == "users" && !rows.value(5).isNull() &&
                                userId.count(rows.value(5).toLongLong());
-        ins.bindValue(5, aboutUser ? mapUser(rows.value(5), "audit_log") : rows.value(5));
-        ins.bindValue(6, rows.value(6));
-        sql.run(ins, "copy the audit log");
+        const long long record =
+          aboutUser ? mapUser(rows.value(5), "audit_log").toLongLong() : rows.value(5).toLongLong();
+        target.appendAuditAs(author, str(rows.value(3)), str(rows.value(4)), record, str(rows.value(6)),
+                             str(rows.value(0)));
+        localHead = str(rows.value(7));
         ++n;
       }
       report.rows["audit_log"] = n;
@@ -389,15 +389,15 @@ DatabaseCopyReport copyDatabaseToServer(const std::string& dataFolder, const std
     QJsonObject rows;
     for (const auto& [table, n] : report.rows)
       rows[qs(table)] = n;
-    sql.exec("INSERT INTO audit_log (at, user_id, actor, action, table_name, record_id, details)"
-             " VALUES (?, ?, ?, 'copy-database', '', NULL, ?)",
-             { QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs), qlonglong(target.currentUser().id), qs(me),
-               QString::fromUtf8(QJsonDocument(QJsonObject{ { "from", qs(from) },
-                                                            { "rows", rows },
-                                                            { "mask_bytes", report.maskBytes },
-                                                            { "users_without_login", qlonglong(report.usersCreated.size()) } })
-                                   .toJson(QJsonDocument::Compact)) },
-             "write the audit log");
+    // The folder's own chain head, so that the folder kept as backup can still be checked.
+    target.appendAudit("copy-database", "", 0,
+                       QJsonDocument(QJsonObject{ { "from", qs(from) },
+                                                  { "rows", rows },
+                                                  { "mask_bytes", report.maskBytes },
+                                                  { "local_audit_head", qs(localHead) },
+                                                  { "users_without_login", qlonglong(report.usersCreated.size()) } })
+                         .toJson(QJsonDocument::Compact)
+                         .toStdString());
     sql.exec("COMMIT", {}, "commit the copy");
   }
   catch (...)

@@ -284,6 +284,9 @@ private slots:
       aliceSubmits += e.action == "submit-read" && e.actor == "alice";
     QCOMPARE(aliceSubmits, 2);
     QCOMPARE(psqlOwner("panseg_copy", "SELECT count(*) FROM audit_log WHERE action = 'copy-database'"), QString("1"));
+    // The copied entries are part of the server's hash chain.
+    const AuditChainReport chain = owner.verifyAuditChain();
+    QVERIFY2(chain.ok, chain.problem.c_str());
 
     // Ids go on after the copied ones.
     int64_t maxMask = 0;
