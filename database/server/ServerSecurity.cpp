@@ -2,7 +2,7 @@
 
 namespace panseg::db
 {
-int serverSecurityVersion() { return 2; }  // bump when the statements change
+int serverSecurityVersion() { return 3; }  // bump when the statements change
 
 namespace
 {
