@@ -10,6 +10,9 @@
 #include "database/ModelRegistry.h"
 #include "database/SeriesTableModel.h"
 #include "database/StudyDatabase.h"
+#include "database/ReaderStudy.h"
+#include "database/server/DatabaseCopy.h"
+#include "database/server/ServerAdmin.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -19,6 +22,8 @@
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QTemporaryDir>
+#include <QUrl>
+#include <QUuid>
 
 #include <algorithm>
 #include <atomic>
@@ -28,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <unistd.h>
 
 namespace panseg::cli
@@ -581,6 +587,251 @@ std::vector<StudyDatabase::NewSeries> syntheticRows(int n)
   }
   return rows;
 }
+// ---- bench db --db URI: the department workload, server next to a local SQLite folder ---------
+struct Workload
+{
+  double worklistMs = 0, loadMs = 0, saveMs = 0;
+  double submitP50 = 0, submitP95 = 0;
+  int submits = 0, errors = 0;
+  std::string firstError;
+};
+
+double percentile(std::vector<double> v, double p)
+{
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  const size_t rank = size_t(std::ceil(p * double(v.size())));
+  return v[std::min(v.size() - 1, rank > 0 ? rank - 1 : 0)];
+}
+
+/// One run of the workload on `location` (a folder or a server URI) by `admin` (an admin or
+/// coordinator): a series on the mask grid and an inter-observer study with `readers` readers
+/// (bench accounts on a server, created with random passwords and disabled at the end). Reader 1
+/// times opening the worklist, saving and loading a mask; then every reader, each on their own
+/// connection in their own thread, opens the worklist, starts and submits their read at once.
+Workload runWorkload(const std::string& location, const StudyDatabase::OpenOptions& adminOptions, int readers,
+                     const Size3& size, int reps)
+{
+  Workload w;
+  const bool server = SqlDialect::isServerLocation(location);
+  StudyDatabase admin(location, adminOptions);
+  if (server && admin.currentUser().role != Role::Admin)
+    throw Error("panseg bench db --db needs a PanSeg admin account (it creates " + std::to_string(readers) +
+                " bench reader accounts); you are signed in to " + admin.databasePath() + " as " +
+                admin.currentUser().username + " (" + to_string(admin.currentUser().role) + ")");
+  const std::string tag = "bench" + QUuid::createUuid().toString(QUuid::Id128).left(8).toStdString();
+  Geometry g;
+  g.size = size;
+  g.spacingMm = { 0.78, 0.78, 2.5 };
+  StudyDatabase::NewSeries s;
+  s.patientKey = "synthetic:" + tag;
+  s.patientName = tag;
+  s.studyKey = s.patientKey;
+  s.modality = Modality::CT;
+  s.modalitySource = "synthetic";
+  s.geometry = g;
+  s.format = "NIfTI";
+  s.sourcePath = "/synthetic/" + tag;
+  s.contentHash = "synthetic-" + tag;
+  const int64_t seriesId = admin.addSeries(s).id;
+  // A pancreas-sized ellipsoid (label 1) in the middle of the grid.
+  LabelMask mask(g, 0);
+  const double rx = std::max(1.0, size[0] / 8.0), ry = std::max(1.0, size[1] / 12.0), rz = std::max(1.0, size[2] / 10.0);
+  for (int64_t z = 0; z < size[2]; ++z)
+    for (int64_t y = 0; y < size[1]; ++y)
+      for (int64_t x = 0; x < size[0]; ++x)
+      {
+        const double dx = (x - size[0] / 2.0) / rx, dy = (y - size[1] / 2.0) / ry, dz = (z - size[2] / 2.0) / rz;
+        if (dx * dx + dy * dy + dz * dz <= 1.0)
+          mask.at(x, y, z) = 1;
+      }
+
+  std::vector<std::string> names;
+  std::vector<StudyDatabase::OpenOptions> readerOptions;
+  std::vector<std::string> readerLocations;
+  for (int i = 0; i < readers; ++i)
+  {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "_r%02d", i + 1);
+    names.push_back(tag + buf);
+    StudyDatabase::OpenOptions o;
+    std::string at = location;
+    if (server)
+    {
+      o.password = QUuid::createUuid().toString(QUuid::Id128).toStdString();
+      serverAddUser(admin, names.back(), Role::Reader, o.password, "panseg bench db");
+      QUrl url(qs(location));
+      url.setUserName(qs(names.back()));
+      url.setPassword({});
+      at = url.toString().toStdString();
+    }
+    else
+      o.username = names.back();
+    readerOptions.push_back(o);
+    readerLocations.push_back(at);
+  }
+  NewReaderStudy ns;
+  ns.name = tag;
+  ns.readers = names;
+  ns.seriesIds = { seriesId };
+  ns.description = "panseg bench db";
+  const int64_t studyId = ReaderStudy(admin).createStudy(ns);
+
+  {
+    StudyDatabase r1(readerLocations[0], readerOptions[0]);
+    ReaderStudy rs(r1);
+    w.worklistMs = medianMs(reps, [&] {
+      if (rs.worklist(studyId).reads.empty())
+        throw Error("the benchmark worklist is empty");
+    });
+    MaskProvenance p;
+    p.source = MaskSource::Reader;
+    int64_t saved = 0;
+    w.saveMs = medianMs(reps, [&] { saved = r1.saveMaskVersion(seriesId, mask, p); });
+    w.loadMs = medianMs(reps, [&] {
+      if (r1.loadMask(saved).voxels != mask.voxels)
+        throw Error("the benchmark mask came back different");
+    });
+  }
+
+  std::atomic<int> ready{ 0 };
+  std::atomic<bool> go{ false };
+  std::vector<double> latency(size_t(readers), -1.0);
+  std::vector<std::string> errors(static_cast<size_t>(readers));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < readers; ++i)
+    threads.emplace_back([&, i] {
+      try
+      {
+        std::unique_ptr<StudyDatabase> db;
+        try
+        {
+          db = std::make_unique<StudyDatabase>(readerLocations[size_t(i)], readerOptions[size_t(i)]);
+        }
+        catch (...)
+        {
+          ++ready;
+          throw;
+        }
+        ++ready;
+        while (!go)
+          std::this_thread::yield();
+        QElapsedTimer t;
+        t.start();
+        ReaderStudy rs(*db);
+        const Worklist wl = rs.worklist(studyId);
+        if (!wl.next)
+          throw Error("no read to do");
+        rs.startRead(wl.next->id);
+        rs.submitRead(wl.next->id, mask);
+        latency[size_t(i)] = double(t.nsecsElapsed()) / 1e6;
+      }
+      catch (const std::exception& e)
+      {
+        errors[size_t(i)] = e.what();
+      }
+    });
+  while (ready < readers)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  go = true;
+  for (std::thread& t : threads)
+    t.join();
+  std::vector<double> done;
+  for (int i = 0; i < readers; ++i)
+  {
+    if (latency[size_t(i)] >= 0)
+      done.push_back(latency[size_t(i)]);
+    if (!errors[size_t(i)].empty())
+    {
+      ++w.errors;
+      if (w.firstError.empty())
+        w.firstError = errors[size_t(i)];
+    }
+  }
+  w.submits = int(done.size());
+  w.submitP50 = percentile(done, 0.5);
+  w.submitP95 = percentile(done, 0.95);
+  // Every submitted read is there, with its mask.
+  int linked = 0;
+  for (const ReadRecord& r : ReaderStudy(admin).reads(studyId))
+    linked += r.maskVersionId > 0 && r.state == ReadState::Submitted;
+  if (linked != w.submits)
+  {
+    ++w.errors;
+    if (w.firstError.empty())
+      w.firstError = std::to_string(w.submits) + " submissions succeeded but " + std::to_string(linked) +
+                     " reads hold a submitted mask";
+  }
+  if (server)
+    for (const std::string& n : names)
+      serverSetUserActive(admin, n, false);
+  return w;
+}
+
+int benchDepartment(const Args& a)
+{
+  const std::string uri = a.value("db").toStdString();
+  if (!SqlDialect::isServerLocation(uri))
+  {
+    printError("panseg bench db --db needs a PostgreSQL URI (postgresql://user@host[:port]/database), not " + a.value("db") +
+               "; without --db the benchmark uses temporary local folders");
+    return Usage;
+  }
+  const int reps = std::max(1, a.intValue("reps", 5));
+  const int readers = std::max(1, a.intValue("readers", 20));
+  Size3 size{ 512, 512, 300 };
+  if (a.has("mask"))
+  {
+    const QStringList parts = a.value("mask").split('x');
+    bool ok = parts.size() == 3;
+    for (int i = 0; ok && i < 3; ++i)
+      size[size_t(i)] = parts[i].toLongLong(&ok);
+    if (!ok || size[0] < 4 || size[1] < 4 || size[2] < 2)
+    {
+      printError("--mask wants XxYxZ (for example 512x512x300), not " + a.value("mask"));
+      return Usage;
+    }
+  }
+  QTemporaryDir tmp;
+  if (!tmp.isValid())
+  {
+    printError("cannot create a temporary folder for the SQLite baseline");
+    return Failed;
+  }
+  std::printf("panseg %s; department workload: %d readers, masks %lldx%lldx%lld, medians of %d\n"
+              "server %s (it keeps a synthetic series, an open bench study and %d disabled bench "
+              "accounts: use a scratch database)\nbaseline: SQLite in %s\n\n",
+              PANSEG_VERSION, readers, (long long)size[0], (long long)size[1], (long long)size[2], reps, uri.c_str(),
+              readers, qPrintable(tmp.path()));
+  std::fflush(stdout);
+  StudyDatabase::OpenOptions local;
+  local.username = "bench-coordinator";
+  const Workload l = runWorkload(tmp.path().toStdString() + "/sqlite", local, readers, size, reps);
+  const Workload p = runWorkload(uri, {}, readers, size, reps);
+  auto row = [](const char* name, double sqlite, double pg, const char* target) {
+    std::printf("%-40s %12.1f %12.1f %7.2fx  %s\n", name, sqlite, pg, sqlite > 0 ? pg / sqlite : 0.0, target);
+  };
+  std::printf("%-40s %12s %12s %8s  %s\n", "", "SQLite ms", "server ms", "ratio", "target (loopback)");
+  row("open worklist (reader, median)", l.worklistMs, p.worklistMs, "<= 100 ms");
+  row("load mask (median)", l.loadMs, p.loadMs, "<= 300 ms");
+  row("save mask (median)", l.saveMs, p.saveMs, "<= 500 ms");
+  char title[80];
+  std::snprintf(title, sizeof title, "%d readers submit at once: p50", readers);
+  row(title, l.submitP50, p.submitP50, "");
+  std::snprintf(title, sizeof title, "%d readers submit at once: p95", readers);
+  row(title, l.submitP95, p.submitP95, "");
+  std::printf("%-40s %12d %12d %8s  %s\n", "errors", l.errors, p.errors, "", "0");
+  if (l.errors + p.errors > 0)
+  {
+    printError(QString("%1 of %2 submissions failed: %3")
+                 .arg(l.errors + p.errors)
+                 .arg(2 * readers)
+                 .arg(qs(p.firstError.empty() ? l.firstError : p.firstError)));
+    return Failed;
+  }
+  return Ok;
+}
 } // namespace
 
 // ---- entry points -----------------------------------------------------------------------------
@@ -726,6 +977,72 @@ int dbRegisterModel(const QStringList& args)
   return Ok;
 }
 
+// panseg db copy --from DIR --to URI: moving a local study database to a server.
+int dbCopy(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db copy --from DIR --to postgresql://owner@host[:port]/database [--json]", 0, 0))
+    return Usage;
+  if (a.has("user") || a.has("db"))
+  {
+    printError("panseg db copy takes --from DIR --to URI, not --" + QString(a.has("user") ? "user" : "db") +
+               ": it reads the folder as it is and signs in to the server as the role in the URI (its owner)");
+    return Usage;
+  }
+  if (!a.has("from") || !a.has("to"))
+  {
+    printError("usage: panseg db copy --from DIR --to postgresql://owner@host[:port]/database [--json]");
+    return Usage;
+  }
+  const DatabaseCopyReport r = copyDatabaseToServer(a.value("from").toStdString(), a.value("to").toStdString());
+  if (a.has("json"))
+  {
+    QJsonObject rows;
+    for (const auto& [table, n] : r.rows)
+      rows[qs(table)] = n;
+    QJsonArray created;
+    for (const User& u : r.usersCreated)
+      created.append(QJsonObject{ { "username", qs(u.username) }, { "role", qs(to_string(u.role)) } });
+    printJson(QJsonObject{ { "from", qs(r.from) },
+                           { "to", qs(r.to) },
+                           { "rows", rows },
+                           { "mask_bytes", r.maskBytes },
+                           { "masks_verified", r.masksVerified },
+                           { "users_without_login", created },
+                           { "seconds", r.seconds } });
+    return Ok;
+  }
+  std::printf("copied %s into %s in %.1f s\n", r.from.c_str(), r.to.c_str(), r.seconds);
+  for (const auto& [table, n] : r.rows)
+    std::printf("  %-24s %8lld rows\n", table.c_str(), n);
+  std::printf("verified: row counts, and the SHA-256 of all %d masks (%.1f MB) as the server stores them\n",
+              r.masksVerified, double(r.maskBytes) / 1e6);
+  if (!r.usersMatched.empty())
+  {
+    std::printf("already users of the server (their rows were used):");
+    for (const std::string& n : r.usersMatched)
+      std::printf(" %s", n.c_str());
+    std::printf("\n");
+  }
+  if (!r.usersCreated.empty())
+  {
+    std::printf("%zu users have no account on the server yet; an admin gives each person one:\n", r.usersCreated.size());
+    for (const User& u : r.usersCreated)
+    {
+      const bool valid = std::find(r.invalidLoginNames.begin(), r.invalidLoginNames.end(), u.username) ==
+                         r.invalidLoginNames.end();
+      if (valid)
+        std::printf("  panseg server user add %s --role %s --db %s\n", u.username.c_str(), to_string(u.role).c_str(),
+                    r.to.c_str());
+      else
+        std::printf("  %s: not a valid server login name (lower-case letters, digits, _ . -); their rows stay "
+                    "under this name\n",
+                    u.username.c_str());
+    }
+  }
+  return Ok;
+}
+
 int dbCommand(const QStringList& args)
 {
   ensureCoreApplication();
@@ -751,11 +1068,13 @@ int dbCommand(const QStringList& args)
     return dbUser(rest);
   if (verb == "register-model")
     return dbRegisterModel(rest);
+  if (verb == "copy")
+    return dbCopy(rest);
   printError(verb.isEmpty() ? "usage: panseg db list|masks|check|set-modality|set-state|audit|verify-audit|models|"
-                              "register-model|user ..."
+                              "register-model|user|copy ..."
                             : "unknown db command '" + verb +
                                 "' (list, masks, check, set-modality, set-state, audit, verify-audit, models, "
-                                "register-model, user)");
+                                "register-model, user, copy)");
   return Usage;
 }
 
@@ -764,8 +1083,10 @@ int benchDb(const QStringList& argsIn)
   ensureCoreApplication();
   const QStringList args = argsIn.value(0) == "db" ? argsIn.mid(1) : argsIn;
   const Args a(args, {});
-  if (usageError(a, "panseg bench db [--reps N] [--rows N]", 0, 0))
+  if (usageError(a, "panseg bench db [--reps N] [--rows N] | --db postgresql://... [--readers N] [--mask XxYxZ] [--reps N]", 0, 0))
     return Usage;
+  if (a.has("db"))
+    return benchDepartment(a);
   const int reps = std::max(1, a.intValue("reps", 5));
   const int nRows = std::max(1, a.intValue("rows", 10000));
   const QString shared = qEnvironmentVariable("PANSEG_SHARED_DIR", PANSEG_SHARED_DIR);
@@ -883,6 +1204,10 @@ QString dbUsage()
     "                                   the model registry; a package is registered once per id and version\n"
     "  panseg bench db [--reps N] [--rows N]\n"
     "                                   import and browser-model timings (medians)\n"
+    "  panseg bench db --db URI [--readers N] [--mask XxYxZ] [--reps N]\n"
+    "                                   department workload on a server next to a local SQLite folder\n"
+    "  panseg db copy --from DIR --to URI [--json]\n"
+    "                                   moving to a server: copy a local study database (owner of the target)\n"
     "  (--db defaults to $PANSEG_DB_DIR, else ~/.local/share/panseg/studies; every command that opens\n"
     "   the database acts as --user NAME, else $PANSEG_USER, else the login name)\n");
 }

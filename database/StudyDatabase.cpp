@@ -337,11 +337,12 @@ struct StudyDatabase::Impl
   /// The one function that writes the audit log (StudyDatabase::appendAudit). The caller's write
   /// transaction holds the write lock, so "read the last hash, insert" cannot interleave.
   void appendAudit(const std::string& action, const std::string& table, int64_t recordId,
-                   const std::string& detailsJson, const std::string& atIn) const
+                   const std::string& detailsJson, const std::string& atIn, const User* as = nullptr) const
   {
     const std::string at = atIn.empty() ? nowUtc() : atIn;
-    const QVariant userId = idOrNull(user.id);
-    const std::string actor = user.username.empty() ? osUserName() : user.username;
+    const User& author = as ? *as : user;
+    const QVariant userId = idOrNull(author.id);
+    const std::string actor = author.username.empty() ? osUserName() : author.username;
     const QVariant record = idOrNull(recordId);
     const std::string details = detailsJson.empty() ? "{}" : detailsJson;
     if (!auditChained) // a database opened below schema 5 (tests of migrations)
@@ -899,7 +900,7 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
                 ", newer than this PanSeg understands (" + std::to_string(latest) + "); update PanSeg");
   // On a server only the database owner changes the schema (panseg server init); everyone
   // else meets a schema the owner prepared.
-  if (d->server && current < target && !serverSchemaOwner(*d))
+  if (d->server && current < target && (!options.setUpServer || !serverSchemaOwner(*d)))
     throw Error(current == 0 ? "the database " + d->dbPath +
                                  " is not set up for PanSeg; its owner runs: panseg server init " + d->dbPath
                              : "the database " + d->dbPath + " has schema version " + std::to_string(current) +
@@ -951,7 +952,7 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
     tx.commit();
   }
   d->schemaVersion = current;
-  if (d->server && serverSchemaOwner(*d))
+  if (d->server && options.setUpServer && serverSchemaOwner(*d))
     applyServerSecurity(*d);
 
   // --- the acting user ----------------------------------------------------------------------
@@ -1342,7 +1343,11 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
 
   // The write lock is held from before the file is written until its row is committed: the
   // orphan sweep (which takes the same lock) can then never remove a file a live writer needs.
-  WriteTransaction tx(*d, what);
+  // Server mode: the file is a private scratch copy that no sweep touches, so it is compressed
+  // and verified before the lock and writers queue only for the insert (docs/department-mode.md).
+  std::optional<WriteTransaction> tx;
+  if (!d->server)
+    tx.emplace(*d, what);
   if (provenance.parentId > 0)
   {
     const QVariant parentSeries = d->scalar("SELECT series_id FROM mask_versions WHERE id = ?",
@@ -1393,6 +1398,8 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
       throw Error("cannot " + what + ": " + why + " (" + abs + "; full disk, file size limit or failing storage)" +
                   freeSpaceNote(d->folder));
     const std::string sha = sha256OfFile(abs);
+    if (!tx)
+      tx.emplace(*d, what);
     const std::string now = nowUtc();
     int64_t id = 0;
     try
@@ -1437,7 +1444,7 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
     if (!provenance.importedFrom.empty())
       details["imported_from"] = qs(provenance.importedFrom);
     d->audit(provenance.source == MaskSource::Import ? "import-mask" : "save-mask", "mask_versions", id, details);
-    tx.commit();
+    tx->commit();
     if (d->server)
       fs::remove(abs, ec);
     return id;
@@ -1767,6 +1774,12 @@ void StudyDatabase::appendAudit(const std::string& action, const std::string& ta
                                 const std::string& detailsJson, const std::string& at) const
 {
   d->appendAudit(action, table, recordId, detailsJson, at);
+}
+
+void StudyDatabase::appendAuditAs(const User& author, const std::string& action, const std::string& table,
+                                  int64_t recordId, const std::string& detailsJson, const std::string& at) const
+{
+  d->appendAudit(action, table, recordId, detailsJson, at, &author);
 }
 
 AuditChainReport StudyDatabase::verifyAuditChain() const

@@ -60,6 +60,9 @@ public:
     // command line prompts on a terminal). Never stored.
     std::string password;
     std::function<std::string(const std::string& prompt)> passwordPrompt;
+    // Server mode, the owner: apply missing migrations and the server set-up on open (as
+    // `panseg server init` does). false: refuse a database that is not set up, as for everyone.
+    bool setUpServer = true;
   };
 
   /// Server mode: the password prompt used when OpenOptions::passwordPrompt is empty (the
@@ -195,6 +198,10 @@ public:
   /// database/ is written here. `detailsJson` is a JSON object; `at` defaults to now (UTC).
   void appendAudit(const std::string& action, const std::string& table, int64_t recordId,
                    const std::string& detailsJson, const std::string& at = {}) const;
+  /// The same in the name of `author` (id 0 = none): copying an audit log into a server
+  /// (database/server/DatabaseCopy.h), where only the owner may write entries for others.
+  void appendAuditAs(const User& author, const std::string& action, const std::string& table, int64_t recordId,
+                     const std::string& detailsJson, const std::string& at) const;
   /// Walks the audit log in id order and recomputes every hash and link; names the first broken
   /// entry and why (altered, link broken, entry missing, not chained).
   AuditChainReport verifyAuditChain() const;

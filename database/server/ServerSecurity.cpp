@@ -2,7 +2,7 @@
 
 namespace panseg::db
 {
-int serverSecurityVersion() { return 2; }  // bump when the statements change
+int serverSecurityVersion() { return 3; }  // bump when the statements change
 
 namespace
 {
@@ -112,7 +112,13 @@ const char* kFunctions[] = {
   "     RAISE EXCEPTION 'unknown role %', p_role; END IF;"
   "   IF p_name !~ '^[a-z_][a-z0-9_.-]*$' OR p_name LIKE 'panseg\\_%' OR p_name LIKE 'pg\\_%' THEN"
   "     RAISE EXCEPTION 'invalid user name % (lower-case letters, digits, _ . -)', p_name; END IF;"
-  "   IF EXISTS (SELECT 1 FROM users WHERE username = p_name) THEN"
+  // A user row without a login (copied from a local database: panseg db copy) gets its account.
+  "   SELECT id INTO new_id FROM users WHERE username = p_name;"
+  "   IF FOUND AND (p_name = (SELECT pg_catalog.pg_get_userbyid(datdba)::text FROM pg_catalog.pg_database"
+  "                            WHERE datname = current_database()) OR EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members am"
+  "              JOIN pg_catalog.pg_roles g ON g.oid = am.roleid JOIN pg_catalog.pg_roles u ON u.oid = am.member"
+  "              WHERE u.rolname = p_name AND g.rolname IN ('panseg_admin', 'panseg_coordinator', 'panseg_reader',"
+  "                                                         'panseg_clinician'))) THEN"
   "     RAISE EXCEPTION 'user % already exists', p_name; END IF;"
   "   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = p_name) THEN"
   "     IF p_verifier IS NULL OR p_verifier = '' THEN"
@@ -122,6 +128,12 @@ const char* kFunctions[] = {
   "     EXECUTE format('ALTER ROLE %I LOGIN PASSWORD %L', p_name, p_verifier);"
   "   END IF;"
   "   EXECUTE format('GRANT %I TO %I', 'panseg_' || p_role, p_name);"
+  "   IF new_id IS NOT NULL THEN"
+  "     UPDATE users SET role = p_role, active = 1,"
+  "       display_name = CASE WHEN coalesce(p_display, '') = '' THEN display_name ELSE p_display END"
+  "       WHERE id = new_id;"
+  "     RETURN new_id;"
+  "   END IF;"
   "   INSERT INTO users (username, display_name, role, active, created_at)"
   "     VALUES (p_name, coalesce(p_display, ''), p_role, 1,"
   "             to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
