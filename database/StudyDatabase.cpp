@@ -13,6 +13,8 @@
 
 #include <QCryptographicHash>
 #include <QDateTime>
+#include <QElapsedTimer>
+#include <QThread>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -869,7 +871,18 @@ StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& o
   for (const std::string& sql : d->dialect.connectionSetup(options.busyTimeoutMs))
   {
     QSqlQuery q(d->db);
-    if (!q.exec(qs(sql)))
+    bool ok = q.exec(qs(sql));
+    // Switching a new database to WAL needs it to itself, and SQLite does not wait for that
+    // (no busy handler): two processes creating the same database at once retry here, up to
+    // the busy timeout, instead of failing at once.
+    QElapsedTimer waited;
+    waited.start();
+    while (!ok && d->dialect.isBusyError(q.lastError().text().toStdString()) && waited.elapsed() < options.busyTimeoutMs)
+    {
+      QThread::msleep(20);
+      ok = q.exec(qs(sql));
+    }
+    if (!ok)
       throw d->sqlError(q.lastError(), "set up the study database connection");
     if (sql.find("journal_mode") != std::string::npos && q.next() &&
         q.value(0).toString().compare("wal", Qt::CaseInsensitive) != 0)
