@@ -1,5 +1,7 @@
 #include "ui/StudyBrowser.h"
 
+#include "database/ConcurrentVersions.h"
+
 #include "core/Error.h"
 #include "database/DatasetExport.h"
 #include "database/FineTuning.h"
@@ -719,7 +721,23 @@ int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask&
   selectMask(id);
   if (seriesId == m_openedSeries)
     m_openedMask = id;
-  showStatus(tr("Saved mask version %1 of series %2.").arg(id).arg(seriesId));
+  QString status = tr("Saved mask version %1 of series %2.").arg(id).arg(seriesId);
+  // Someone else saved on this series since this version was opened: both versions are kept.
+  try
+  {
+    const auto others = db::newerVersionsByOthers(m_db->masksOf(seriesId), provenance.parentId, id,
+                                                  m_db->currentUser().id);
+    if (!others.empty())
+      status += " " + tr("Note: %1 saved version %2 of this series after version %3 that you started from; "
+                         "both versions are kept.")
+                        .arg(qs(others.back().authorName))
+                        .arg(others.back().id)
+                        .arg(provenance.parentId);
+  }
+  catch (const std::exception&)
+  {
+  }
+  showStatus(status);
   emit maskVersionSaved(seriesId, id);
   return id;
 }

@@ -4,7 +4,11 @@
 #include "../PgTestServer.h"
 #include "database/StudyDatabase.h"
 #include "database/server/ServerAdmin.h"
+#include "core/demo/PhantomGenerator.h"
+#include "core/io/ImageIO.h"
+#include "database/ContentHash.h"
 #include "ui/AccountDialogs.h"
+#include "ui/StudyBrowser.h"
 #include "ui/MainWindow.h"
 #include "ui/ServerSession.h"
 #include "ui/Workstation.h"
@@ -144,6 +148,55 @@ private slots:
     QTest::keyClick(dialog.repeatEdit(), Qt::Key_Return);
     QCOMPARE(dialog.result(), int(QDialog::Accepted));
     QCOMPARE(StudyDatabase(uri("rita"), pw("rita-new-password")).currentUser().username, std::string("rita"));
+  }
+
+  void concurrentSaveIsToldAboutTheOtherVersion()
+  {
+    // Two coordinators edit the same version at their workstations; uma saves first. tess's
+    // save keeps both versions and her browser tells her about uma's.
+    StudyDatabase owner(uri("guiowner"), pw("guiowner-password"));
+    serverAddUser(owner, "tess", Role::Coordinator, "tess-password");
+    serverAddUser(owner, "uma", Role::Coordinator, "uma-password");
+    demo::PhantomOptions po;
+    po.size = { 32, 28, 16 };
+    po.spacingMm = { 8.0, 8.0, 10.0 };
+    po.threads = 2;
+    const demo::Phantom ph = demo::generatePhantom(po);
+    const std::string path = (m_config.path() + "/ct.nii.gz").toStdString();
+    writeImage(ph.ct, path);
+    const Image stored = readImage(path);
+    StudyDatabase::NewSeries ns;
+    ns.patientKey = ns.studyKey = "name:concurrent";
+    ns.modality = Modality::CT;
+    ns.geometry = stored.geometry;
+    ns.format = "NIfTI";
+    ns.sourcePath = path;
+    ns.contentHash = imageContentHash(stored);
+    const int64_t series = owner.addSeries(ns).id;
+    MaskProvenance p;
+    const int64_t base = owner.saveMaskVersion(series, ph.pancreas, p);
+
+    StudyDatabase::setDefaultPasswordPrompt([](const std::string&) { return std::string("tess-password"); });
+    ui::StudyBrowser browser;
+    QString error;
+    QVERIFY2(browser.openDatabase(QString::fromStdString(uri("tess")), &error), qPrintable(error));
+    StudyDatabase uma(uri("uma"), pw("uma-password"));
+    p.parentId = base;
+    LabelMask hers = ph.pancreas;
+    hers.voxels[0] = 1;
+    const int64_t umas = uma.saveMaskVersion(series, hers, p);
+    LabelMask mine = ph.pancreas;
+    mine.voxels[1] = 1;
+    const int64_t tess = browser.saveMaskVersion(series, mine, base);
+    QVERIFY(tess > umas);
+    QString shown;
+    for (QLabel* l : browser.findChildren<QLabel*>())
+      if (l->text().contains("Saved mask version"))
+        shown = l->text();
+    QVERIFY2(shown.contains(QString("uma saved version %1").arg(umas)) && shown.contains("both versions are kept"),
+             qPrintable(shown));
+    QCOMPARE(owner.masksOf(series).size(), size_t(3));
+    StudyDatabase::setDefaultPasswordPrompt({});
   }
 
   void workstationSignsInAndSaysWho()
