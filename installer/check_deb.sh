@@ -13,6 +13,7 @@ echo "$INFO" | grep -E "Package|Version|Depends"
 echo "$INFO" | grep -q "Package: panseg-workstation" || { echo "FAIL: package name"; exit 1; }
 echo "$INFO" | grep -q "Version: $VERSION" || { echo "FAIL: version"; exit 1; }
 echo "$INFO" | grep -q "libqt6sql6-sqlite" || { echo "FAIL: missing runtime Qt SQL plugin dependency"; exit 1; }
+echo "$INFO" | grep -q "libqt6sql6-psql" || { echo "FAIL: missing the Qt PostgreSQL driver dependency (department mode)"; exit 1; }
 echo "$INFO" | grep -Eq "libqt6widgets6|libqt6core6" || { echo "FAIL: shlibdeps found no Qt dependency"; exit 1; }
 CONTENTS=$(dpkg-deb -c "$DEB")
 for f in ./usr/bin/panseg ./usr/share/applications/panseg.desktop ./usr/share/icons/hicolor/scalable/apps/panseg.svg; do
