@@ -761,17 +761,20 @@ void applyServerSecurity(StudyDatabase::Impl& d)
   }
   if (applied >= serverSecurityVersion())
     return;
+  const std::string owner = str(d.scalar("SELECT current_user", {}, "read the signed-in role"));
   WriteTransaction tx(d, "set up the database server for PanSeg");
   for (const std::string& sql : serverSecurityStatements())
   {
-    QSqlQuery q(d.db);
-    if (!q.exec(qs(sql)))
+    try
     {
-      const std::string text = q.lastError().text().toStdString();
-      if (text.find("permission denied to create role") != std::string::npos)
-        throw Error("cannot set up " + d.dbPath + ": its owner " + str(d.scalar("SELECT current_user", {}, "x")) +
+      d.execDirect(sql, "set up the database server for PanSeg");
+    }
+    catch (const Error& e)
+    {
+      if (std::string(e.what()).find("permission denied to create role") != std::string::npos)
+        throw Error("cannot set up " + d.dbPath + ": its owner " + owner +
                     " needs the CREATEROLE attribute (ALTER ROLE ... CREATEROLE) to create PanSeg's group roles");
-      throw d.sqlError(q.lastError(), "set up the database server for PanSeg");
+      throw;
     }
   }
   tx.commit();
@@ -786,48 +789,25 @@ namespace
 void connectServer(StudyDatabase::Impl& d, const std::string& location)
 {
   const QUrl url(QString::fromStdString(location), QUrl::StrictMode);
-  if (!url.isValid() || url.host().isEmpty())
-    throw Error("not a PostgreSQL URI: " + location + " (expected postgresql://[user@]host[:port]/database)");
   QUrl shown = url;
   shown.setPassword(QString());
   d.folder = shown.toString(QUrl::RemovePassword).toStdString();
   d.dbPath = d.folder;
-  const QString database = url.path().mid(1);
-  if (database.isEmpty() || database.contains('/'))
-    throw Error("the PostgreSQL URI " + d.folder + " names no database (postgresql://host[:port]/database)");
   d.connectionName = "panseg-db-" + QUuid::createUuid().toString(QUuid::WithoutBraces);
   d.db = QSqlDatabase::addDatabase(qs(d.dialect.driver()), d.connectionName);
   if (!d.db.isValid())
     throw Error("the Qt PostgreSQL driver (QPSQL) is not available; install libqt6sql6-psql");
-  d.db.setHostName(url.host());
-  if (url.port() > 0)
-    d.db.setPort(url.port());
-  d.db.setDatabaseName(database);
-  if (!url.userName().isEmpty())
-    d.db.setUserName(url.userName());
-  QString password = url.password();
-  if (!d.options.password.empty())
-    password = QString::fromStdString(d.options.password);
-  QStringList options{ QString::fromStdString(d.dialect.connectOptions(d.options.busyTimeoutMs)) };
-  const QUrlQuery query(url);
-  for (const auto& [key, value] : query.queryItems(QUrl::FullyDecoded))
-  {
-    if (key.contains(';') || value.contains(';') || key == "password")
-      throw Error("the PostgreSQL URI " + d.folder + " has a parameter PanSeg does not pass on: " + key.toStdString());
-    options << key + "=" + value;
-  }
-  d.db.setConnectOptions(options.join(';'));
-  if (!password.isEmpty())
-    d.db.setPassword(password);
+  configureServerConnection(d.db, url, d.options.password, qs(d.dialect.connectOptions(d.options.busyTimeoutMs)),
+                            d.folder.empty() ? location : d.folder);
+  const QString password = d.db.password();
   if (!d.db.open())
   {
     const std::string text = d.db.lastError().text().toStdString();
     if (password.isEmpty() && d.options.passwordPrompt && text.find("no password supplied") != std::string::npos)
     {
       const std::string user = url.userName().isEmpty() ? qgetenv("PGUSER").toStdString() : url.userName().toStdString();
-      password = QString::fromStdString(d.options.passwordPrompt(
-        "Password for " + (user.empty() ? std::string("your account") : user) + " on " + d.folder + ": "));
-      d.db.setPassword(password);
+      d.db.setPassword(QString::fromStdString(d.options.passwordPrompt(
+        "Password for " + (user.empty() ? std::string("your account") : user) + " on " + d.folder + ": ")));
       if (d.db.open())
         return;
     }

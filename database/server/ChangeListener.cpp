@@ -1,5 +1,7 @@
 #include "database/server/ChangeListener.h"
 
+#include "database/server/Connection.h"
+
 #include <QSqlDatabase>
 #include <QSqlDriver>
 #include <QSqlQuery>
@@ -56,24 +58,17 @@ bool ChangeListener::connectAndListen()
   if (d->connectionName.isEmpty())
   {
     d->connectionName = "panseg-listen-" + QUuid::createUuid().toString(QUuid::WithoutBraces);
-    const QUrl url(QString::fromStdString(d->location));
     QSqlDatabase db = QSqlDatabase::addDatabase("QPSQL", d->connectionName);
-    db.setHostName(url.host());
-    if (url.port() > 0)
-      db.setPort(url.port());
-    db.setDatabaseName(url.path().mid(1));
-    if (!url.userName().isEmpty())
-      db.setUserName(url.userName());
-    QString password = url.password();
-    if (!d->options.password.empty())
-      password = QString::fromStdString(d->options.password);
-    if (!password.isEmpty())
-      db.setPassword(password);
-    QStringList options{ "connect_timeout=3" };
-    for (const auto& [key, value] : QUrlQuery(url).queryItems(QUrl::FullyDecoded))
-      if (!key.contains(';') && !value.contains(';') && key != "password")
-        options << key + "=" + value;
-    db.setConnectOptions(options.join(';'));
+    try
+    {
+      const QUrl url(QString::fromStdString(d->location));
+      configureServerConnection(db, url, d->options.password, "connect_timeout=3",
+                                url.toString(QUrl::RemovePassword).toStdString());
+    }
+    catch (const std::exception&)
+    {
+      return false; // the study database's own connection has said what is wrong with the URI
+    }
   }
   QSqlDatabase db = QSqlDatabase::database(d->connectionName, false);
   if (db.isOpen())

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "database/SharedSql.h"
+#include "database/server/Connection.h"
 #include "database/server/ServerSecurity.h"
 
 #include <QDateTime>
@@ -27,11 +28,9 @@ void requireServer(const StudyDatabase& db, const char* what)
 /// The SCRAM-SHA-256 verifier of `password` for role `name`, computed here by libpq.
 std::string scramVerifier(const StudyDatabase& db, const std::string& name, const std::string& password)
 {
-  const QSqlDatabase conn = QSqlDatabase::database(qs(db.connectionName()), false);
-  const QVariant handle = conn.driver() ? conn.driver()->handle() : QVariant();
-  if (!handle.isValid() || (qstrcmp(handle.typeName(), "PGconn*") != 0 && qstrcmp(handle.typeName(), "pg_conn*") != 0))
-    throw Error(std::string("cannot hash the password: no PostgreSQL connection (") + (handle.isValid() ? handle.typeName() : "none") + ")");
-  PGconn* pg = *static_cast<PGconn* const*>(handle.constData());
+  PGconn* pg = libpqConnection(QSqlDatabase::database(qs(db.connectionName()), false));
+  if (!pg)
+    throw Error("cannot hash the password: no PostgreSQL connection");
   char* verifier = PQencryptPasswordConn(pg, password.c_str(), name.c_str(), "scram-sha-256");
   if (!verifier)
     throw Error(std::string("cannot hash the password: ") + PQerrorMessage(pg));
