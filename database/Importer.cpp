@@ -1,5 +1,7 @@
 #include "database/Importer.h"
 
+#include "core/Text.h"
+
 #include "core/Error.h"
 #include "core/Reorient.h"
 #include "core/io/ImageIO.h"
@@ -26,17 +28,6 @@ namespace panseg::db
 {
 namespace
 {
-std::string lower(std::string s)
-{
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
-
-bool endsWith(const std::string& s, const std::string& suffix)
-{
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 /// File name without its image extension (".nii.gz" counts as one).
 std::string stemOf(const std::string& path)
 {

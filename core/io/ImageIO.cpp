@@ -1,4 +1,6 @@
 #include "core/io/ImageIO.h"
+
+#include "core/Text.h"
 #include "core/io/DicomSeg.h"
 #include "core/io/InputChecks.h"
 
@@ -37,17 +39,6 @@ namespace
 using FloatImage = itk::Image<float, 3>;
 using DoubleImage = itk::Image<double, 3>;
 using ByteImage = itk::Image<unsigned char, 3>;
-
-std::string lower(std::string s)
-{
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-bool endsWith(const std::string& s, const std::string& suffix)
-{
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string formatOf(const std::string& path)
 {

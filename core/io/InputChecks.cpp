@@ -1,4 +1,6 @@
 #include "core/io/InputChecks.h"
+
+#include "core/Text.h"
 #include "core/io/DicomCommon.h"
 
 #include "core/Error.h"
@@ -38,17 +40,6 @@ namespace panseg::io
 {
 namespace
 {
-std::string lower(std::string s)
-{
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
-
-bool endsWith(const std::string& s, const std::string& suffix)
-{
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string trim(const std::string& s)
 {
   const char* ws = " \t\r\n";
