@@ -4,6 +4,12 @@
 #include <cstdio>
 #include <cstring>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define PANSEG_SHA256_X86 1
+#endif
+
 namespace panseg
 {
 namespace
@@ -23,7 +29,86 @@ inline std::uint32_t rotr(std::uint32_t x, int n)
 {
   return (x >> n) | (x << (32 - n));
 }
+
+#ifdef PANSEG_SHA256_X86
+/// True when the processor has the SHA extensions (and the SSSE3/SSE4.1 they are used with).
+bool cpuHasShaExtensions()
+{
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d))
+    return false;
+  const bool ssse3 = (c >> 9) & 1u, sse41 = (c >> 19) & 1u;
+  if (!ssse3 || !sse41 || __get_cpuid_max(0, nullptr) < 7)
+    return false;
+  __cpuid_count(7, 0, a, b, c, d);
+  return (b >> 29) & 1u;
+}
+
+/// `count` 64-byte blocks with the x86 SHA instructions (SHA256RNDS2 does two rounds; MSG1/MSG2
+/// extend the message schedule four words at a time). The state is kept as the instructions
+/// want it: one register with A,B,E,F and one with C,D,G,H.
+__attribute__((target("sha,sse4.1,ssse3"))) void blocksSha(std::uint32_t* h, const std::uint8_t* p,
+                                                            std::size_t count)
+{
+  const __m128i byteSwap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h));      // a b c d (low lane first)
+  __m128i s1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 4)); // e f g h
+  t = _mm_shuffle_epi32(t, 0xB1);                                        // b a d c
+  s1 = _mm_shuffle_epi32(s1, 0x1B);                                      // h g f e
+  __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                // f e b a = ABEF
+  s1 = _mm_blend_epi16(s1, t, 0xF0);                                     // h g d c = CDGH
+  for (; count > 0; --count, p += 64)
+  {
+    const __m128i abef = s0, cdgh = s1;
+    __m128i w[4];
+    for (int i = 0; i < 4; ++i)
+      w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)), byteSwap);
+    for (int g = 0; g < 16; ++g) // rounds 4g .. 4g+3
+    {
+      __m128i m = _mm_add_epi32(w[g & 3], _mm_loadu_si128(reinterpret_cast<const __m128i*>(kRound + 4 * g)));
+      s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+      if (g >= 3 && g <= 14) // words of group g+1 = msg2(msg1-part + w[t-7 ..], words of group g)
+      {
+        const __m128i next = _mm_add_epi32(w[(g + 1) & 3], _mm_alignr_epi8(w[g & 3], w[(g + 3) & 3], 4));
+        w[(g + 1) & 3] = _mm_sha256msg2_epu32(next, w[g & 3]);
+      }
+      m = _mm_shuffle_epi32(m, 0x0E);
+      s0 = _mm_sha256rnds2_epu32(s0, s1, m);
+      if (g >= 1 && g <= 12) // first half of the schedule of group g+3
+        w[(g + 3) & 3] = _mm_sha256msg1_epu32(w[(g + 3) & 3], w[g & 3]);
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
+  }
+  // Back to a..h in memory order.
+  t = _mm_shuffle_epi32(s0, 0x1B);   // a b e f
+  s1 = _mm_shuffle_epi32(s1, 0xB1);  // g h c d
+  s0 = _mm_blend_epi16(t, s1, 0xF0); // a b c d
+  s1 = _mm_alignr_epi8(s1, t, 8);    // e f g h
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), s0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h + 4), s1);
+}
+
+const bool kCpuHasSha = cpuHasShaExtensions();
+#endif
+bool useShaExtensions = Sha256::processorInstructionsAvailable();
 } // namespace
+
+bool Sha256::processorInstructionsAvailable()
+{
+#ifdef PANSEG_SHA256_X86
+  return kCpuHasSha;
+#else
+  return false;
+#endif
+}
+
+bool Sha256::setProcessorInstructions(bool on)
+{
+  const bool before = useShaExtensions;
+  useShaExtensions = on && processorInstructionsAvailable();
+  return before;
+}
 
 Sha256::Sha256()
     : h_{ 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 }
@@ -83,9 +168,18 @@ void Sha256::update(const void* data, std::size_t size)
     size -= take;
     if (used_ < buffer_.size())
       return;
-    block(buffer_.data());
+    block(buffer_.data()); // one block: the portable code is as good
     used_ = 0;
   }
+#ifdef PANSEG_SHA256_X86
+  if (useShaExtensions && size >= 64)
+  {
+    const std::size_t blocks = size / 64;
+    blocksSha(h_.data(), p, blocks);
+    p += 64 * blocks;
+    size -= 64 * blocks;
+  }
+#endif
   for (; size >= 64; p += 64, size -= 64)
     block(p);
   if (size > 0)

@@ -1,13 +1,14 @@
 #include "database/ContentHash.h"
 
 #include "core/Error.h"
+#include "core/Sha256.h"
 
-#include <QCryptographicHash>
 #include <QFile>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 namespace panseg::db
 {
@@ -27,23 +28,19 @@ std::string num(double v, int decimals)
 
 template <typename T> std::string contentHash(const char* kind, const Geometry& g, const std::vector<T>& voxels)
 {
-  QCryptographicHash h(QCryptographicHash::Sha256);
+  // core/Sha256 (the processor's SHA instructions where it has them: a 512x512x300 mask hashes
+  // in about a tenth of the time of a portable implementation; `panseg bench db`).
+  Sha256 h;
   const std::string head = std::string(kind) + "\n" + canonicalGeometry(g) + "\n";
-  h.addData(QByteArrayView(head.data(), qsizetype(head.size())));
-  const char* p = reinterpret_cast<const char*>(voxels.data());
-  const size_t total = voxels.size() * sizeof(T);
-  // addData takes qsizetype; feed in chunks to stay independent of its width.
-  for (size_t off = 0; off < total; off += (size_t(1) << 28))
-    h.addData(QByteArrayView(p + off, qsizetype(std::min(total - off, size_t(1) << 28))));
-  return h.result().toHex().toStdString();
+  h.update(head.data(), head.size());
+  h.update(voxels.data(), voxels.size() * sizeof(T));
+  return h.hexDigest();
 }
 } // namespace
 
 std::string sha256Hex(const std::string& bytes)
 {
-  return QCryptographicHash::hash(QByteArrayView(bytes.data(), qsizetype(bytes.size())), QCryptographicHash::Sha256)
-    .toHex()
-    .toStdString();
+  return panseg::sha256Hex(bytes);
 }
 
 std::string sha256OfFile(const std::string& path)
@@ -51,10 +48,18 @@ std::string sha256OfFile(const std::string& path)
   QFile f(QString::fromStdString(path));
   if (!f.open(QIODevice::ReadOnly))
     throw Error("cannot read " + path + ": " + f.errorString().toStdString());
-  QCryptographicHash h(QCryptographicHash::Sha256);
-  if (!h.addData(&f))
-    throw Error("cannot read " + path + ": " + f.errorString().toStdString());
-  return h.result().toHex().toStdString();
+  Sha256 h;
+  std::vector<char> buf(size_t(1) << 20);
+  for (;;)
+  {
+    const qint64 n = f.read(buf.data(), qint64(buf.size()));
+    if (n < 0)
+      throw Error("cannot read " + path + ": " + f.errorString().toStdString());
+    if (n == 0)
+      break;
+    h.update(buf.data(), size_t(n));
+  }
+  return h.hexDigest();
 }
 
 std::string canonicalGeometry(const Geometry& g)
