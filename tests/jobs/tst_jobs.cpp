@@ -1,8 +1,11 @@
 // `panseg train --db`: approved phantom masks -> a tiny fine-tuning run of the shipped demo model
 // as a job -> new registry row with parent = base, lineage in model.json, eval.csv against the
 // base; promotion (default model + audit); no approved cases; a case whose image no longer matches
-// its mask.
+// its mask. Runs on both backends (tests/TestBackend.h): in the PostgreSQL run the database is a
+// real server, every `panseg` child signs in as its admin (PGPASSWORD), and the job folder is the
+// workstation's own (PANSEG_JOBS_DIR, under the test's temporary folder).
 #include "JobsTestUtil.h"
+#include "../TestBackend.h"
 
 #include "database/FineTuning.h"
 #include "database/JobTableModel.h"
@@ -18,14 +21,23 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <memory>
+
 using namespace jobs_test;
 
 class TstJobs : public QObject
 {
   Q_OBJECT
   QTemporaryDir m_tmp;
+  panseg::test::TestDb m_backend, m_emptyBackend;
   QString m_db;
   int64_t m_newModel = 0;
+
+  /// The test's database as its admin (a folder, or the server with the admin's password).
+  std::unique_ptr<panseg::db::StudyDatabase> open() const
+  {
+    return std::make_unique<panseg::db::StudyDatabase>(m_db.toStdString(), m_backend.options({}));
+  }
 
 private slots:
   void initTestCase()
@@ -33,12 +45,17 @@ private slots:
     QVERIFY(m_tmp.isValid());
     m_tmp.setAutoRemove(qEnvironmentVariableIsEmpty("PANSEG_KEEP_TEST_DIR"));
     QVERIFY2(QFile::exists(QString(PANSEG_DEMO_MODEL) + "/weights.bin"), PANSEG_DEMO_MODEL);
-    m_db = m_tmp.filePath("db");
+    QString why;
+    QVERIFY2(m_backend.create(m_tmp.filePath("db"), {}, &why), qPrintable(why));
+    m_db = QString::fromStdString(m_backend.location({}));
+    m_backend.actAs({}); // the `panseg` children inherit PGPASSWORD (server) or PANSEG_USER
+    qputenv("PANSEG_JOBS_DIR", m_tmp.filePath("server-jobs").toUtf8());
     writePhantoms(m_tmp.filePath("data"), 2001, 4);
     const Run r = runPanseg({"import", m_tmp.filePath("data"), "--db", m_db, "--center", "site-a",
                              "--mask-state", "approved"});
     QVERIFY2(r.code == 0, qPrintable(show(r)));
-    panseg::db::StudyDatabase database(m_db.toStdString());
+    const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
     const auto series = database.listSeries();
     QCOMPARE(int(series.size()), 4);
     for (const auto& s : series)
@@ -54,13 +71,16 @@ private slots:
                  "no approved cases to train on (center elsewhere; 4 series have an approved mask"),
              qPrintable(show(r)));
     // An empty database: the same, with 0.
-    const QString empty = m_tmp.filePath("emptydb");
+    QString why;
+    QVERIFY2(m_emptyBackend.create(m_tmp.filePath("emptydb"), {}, &why), qPrintable(why));
+    const QString empty = QString::fromStdString(m_emptyBackend.location({}));
     r = runPanseg({"train", "--db", empty, "--base-model", PANSEG_DEMO_MODEL, "--out",
                    m_tmp.filePath("never")});
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains("no approved cases to train on (no filter; 0 series"),
              qPrintable(show(r)));
-    panseg::db::StudyDatabase database(m_db.toStdString());
+    const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
     QVERIFY(database.jobs().empty());
     QVERIFY(!QFile::exists(m_tmp.filePath("never")));
   }
@@ -79,7 +99,8 @@ private slots:
              qPrintable(show(r)));
     QVERIFY2(r.out.contains("paired t-test, Dice new - base"), qPrintable(show(r)));
 
-    panseg::db::StudyDatabase database(m_db.toStdString());
+    const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
     const auto jobs = database.jobs();
     QCOMPARE(int(jobs.size()), 1);
     QCOMPARE(jobs[0].kind, std::string("training"));
@@ -107,6 +128,9 @@ private slots:
 
     // Job folder: the exported data (patients.csv by patient key), progress log, evaluation.
     const QString jobDir = QString::fromStdString(panseg::db::jobFolder(database, 1));
+    // Department mode: the job's files are on this workstation, the job record on the server.
+    QCOMPARE(jobDir.startsWith(m_tmp.filePath("server-jobs") + "/"), m_backend.server());
+    QCOMPARE(database.isServer(), m_backend.server());
     QFile patients(jobDir + "/data/patients.csv");
     QVERIFY(patients.open(QIODevice::ReadOnly));
     QVERIFY(
@@ -181,7 +205,8 @@ private slots:
   {
     QVERIFY(m_newModel > 0);
     {
-      panseg::db::StudyDatabase database(m_db.toStdString());
+      const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
       QVERIFY(!panseg::db::defaultModelFor(database, "CT").has_value());
     }
     Run r = runPanseg(
@@ -195,7 +220,8 @@ private slots:
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.contains("unknown modality 'PET'"), qPrintable(show(r)));
 
-    panseg::db::StudyDatabase database(m_db.toStdString());
+    const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
     QCOMPARE(panseg::db::defaultModelFor(database, "ct").value_or(0), m_newModel);
     QVERIFY(!panseg::db::defaultModelFor(database, "MR").has_value());
     int promotions = 0;
@@ -226,7 +252,8 @@ private slots:
     QVERIFY2(r.err.contains(QRegularExpression("using the promoted CT model \\S+ 1-ft1 \\(registry id " +
                                                QString::number(m_newModel) + "\\)")),
              qPrintable(show(r)));
-    panseg::db::StudyDatabase database(m_db.toStdString());
+    const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
     const auto masks = database.masksOf(2);
     QVERIFY(!masks.empty());
     QVERIFY(masks.back().source == panseg::db::MaskSource::AI);
@@ -239,7 +266,8 @@ private slots:
     const QString out = m_tmp.filePath("ft1");
     const auto masksBefore = [&]
     {
-      panseg::db::StudyDatabase database(m_db.toStdString());
+      const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
       return database.masksOf(2).size();
     }();
     // Changed weights: the SHA-256 no longer matches the registry.
@@ -262,14 +290,16 @@ private slots:
                  "promoted model \\S+ version 1-ft1 was moved or changed: .*ft1/weights.bin does not "
                  "exist")),
              qPrintable(show(r)));
-    panseg::db::StudyDatabase database(m_db.toStdString());
+    const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
     QCOMPARE(database.masksOf(2).size(), masksBefore); // nothing saved
   }
 
   void mismatchedGeometryIsAClearErrorAndTheJobFails()
   {
     // Replace the image of the first series by one on another grid (spacing changed).
-    panseg::db::StudyDatabase database(m_db.toStdString());
+    const auto database_ = open();
+    panseg::db::StudyDatabase& database = *database_;
     const auto series = database.listSeries();
     const std::string path = series.front().sourcePath;
     panseg::Image img = panseg::readImage(path);
@@ -282,7 +312,8 @@ private slots:
                  "case series\\d+: approved mask version \\d+ does not lie on the grid "
                  "of series \\d+'s image \\(.*spacing")),
              qPrintable(show(r)));
-    panseg::db::StudyDatabase after(m_db.toStdString());
+    const auto after_ = open();
+    panseg::db::StudyDatabase& after = *after_;
     const auto jobs = after.jobs();
     QCOMPARE(int(jobs.size()), 2);
     QVERIFY(jobs.back().state == panseg::db::JobState::Failed);
