@@ -120,6 +120,7 @@ QString serverUsage()
          "  panseg server whoami --db URI                     who the server signed you in as\n"
          "  panseg server user add NAME --role R [--display-name D] [--password-file F] --db URI\n"
          "  panseg server user list|role NAME R|disable NAME|enable NAME --db URI [--json]\n"
+         "  panseg server user expire NAME YYYY-MM-DD[THH:MM:SS]|never --db URI   (UTC)\n"
          "  panseg server password [--password-file F] --db URI   change your own password\n";
 }
 
@@ -186,18 +187,28 @@ int serverCommand(const QStringList& args)
       if (usageError(a, "panseg server user list --db URI [--json]", 0))
         return Usage;
       StudyDatabase db(location(a), {});
+      const std::map<std::string, AccountExpiry> expiries = serverAccountExpiries(db);
       QJsonArray list;
       for (const User& u : db.users())
       {
+        const auto e = expiries.find(u.username);
+        const bool expired = e != expiries.end() && e->second.expired;
+        const std::string until = e == expiries.end() ? std::string() : e->second.untilUtc;
         if (a.has("json"))
           list.append(QJsonObject{ { "id", qlonglong(u.id) },
                                    { "username", qs(u.username) },
                                    { "display_name", qs(u.displayName) },
                                    { "role", qs(to_string(u.role)) },
-                                   { "active", u.active } });
+                                   { "active", u.active },
+                                   { "valid_until_utc", until.empty() ? QJsonValue() : QJsonValue(qs(until)) },
+                                   { "expired", expired } });
         else
-          std::printf("%-20s %-12s %-8s %s\n", u.username.c_str(), to_string(u.role).c_str(),
-                      u.active ? "active" : "disabled", u.displayName.c_str());
+        {
+          const std::string state = !u.active ? "disabled" : expired ? "EXPIRED" : "active";
+          const std::string expiry = until.empty() ? "" : (expired ? "since " : "until ") + until + " UTC";
+          std::printf("%-20s %-12s %-8s %-30s %s\n", u.username.c_str(), to_string(u.role).c_str(), state.c_str(),
+                      expiry.c_str(), u.displayName.c_str());
+        }
       }
       if (a.has("json"))
         std::printf("%s", QJsonDocument(QJsonObject{ { "users", list } }).toJson(QJsonDocument::Indented).constData());
@@ -211,6 +222,21 @@ int serverCommand(const QStringList& args)
       StudyDatabase db(location(a), {});
       serverSetUserRole(db, a.positionals[0].toStdString(), role);
       std::printf("%s is now %s\n", qPrintable(a.positionals[0]), to_string(role).c_str());
+      return Ok;
+    }
+    if (verb == "expire")
+    {
+      if (usageError(a, "panseg server user expire NAME YYYY-MM-DD[THH:MM:SS]|never --db URI", 2))
+        return Usage;
+      StudyDatabase db(location(a), {});
+      serverSetUserExpiry(db, a.positionals[0].toStdString(), a.positionals[1].toStdString());
+      const auto e = serverAccountExpiries(db);
+      const auto it = e.find(a.positionals[0].toStdString());
+      if (it == e.end())
+        std::printf("%s never expires\n", qPrintable(a.positionals[0]));
+      else
+        std::printf("%s %s %s UTC\n", qPrintable(a.positionals[0]), it->second.expired ? "expired at" : "expires at",
+                    it->second.untilUtc.c_str());
       return Ok;
     }
     if (verb == "disable" || verb == "enable")

@@ -198,8 +198,10 @@ struct StudyDatabase::Impl
   Error serverError(const std::string& text, const std::string& what) const
   {
     auto has = [&](const char* s) { return text.find(s) != std::string::npos; };
-    if (has("password authentication failed"))
-      return Error("sign-in to " + dbPath + " failed: wrong user name or password");
+    if (has("password authentication failed")) // PostgreSQL says no more, also for an expired account
+      return Error("sign-in to " + dbPath +
+                   " failed: wrong user name or password, or the account has expired (the server does not say "
+                   "which; an administrator sees expiry dates in panseg server user list)");
     if (has("no password supplied"))
       return Error("sign-in to " + dbPath +
                    " needs a password (give it at the prompt, in PGPASSWORD or in ~/.pgpass)");

@@ -10,12 +10,15 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QInputDialog>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSettings>
 #include <QTableWidget>
 #include <QVBoxLayout>
+
+#include <map>
 
 namespace panseg::ui
 {
@@ -164,9 +167,9 @@ void ChangePasswordDialog::apply()
 UsersDialog::UsersDialog(db::StudyDatabase& db, QWidget* parent) : QDialog(parent), m_db(db)
 {
   setWindowTitle(db.isServer() ? tr("Accounts on %1").arg(qs(db.databasePath())) : tr("Users of the local database"));
-  resize(640, 420);
-  m_table = new QTableWidget(0, 4, this);
-  m_table->setHorizontalHeaderLabels({ tr("User"), tr("Name"), tr("Role"), tr("Account") });
+  resize(820, 420);
+  m_table = new QTableWidget(0, 5, this);
+  m_table->setHorizontalHeaderLabels({ tr("User"), tr("Name"), tr("Role"), tr("Account"), tr("Expires (UTC)") });
   m_table->horizontalHeader()->setStretchLastSection(true);
   m_table->verticalHeader()->hide();
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -207,6 +210,18 @@ UsersDialog::UsersDialog(db::StudyDatabase& db, QWidget* parent) : QDialog(paren
 void UsersDialog::reload()
 {
   const std::vector<db::User> users = m_db.users();
+  std::map<std::string, db::AccountExpiry> expiries;
+  if (m_db.isServer())
+  {
+    try
+    {
+      expiries = db::serverAccountExpiries(m_db);
+    }
+    catch (const std::exception& e)
+    {
+      m_status->setText(QString::fromUtf8(e.what()));
+    }
+  }
   m_table->clearContents(); // also deletes the previous rows' combo boxes and buttons
   m_table->setRowCount(0);
   m_table->setRowCount(int(users.size()));
@@ -225,6 +240,21 @@ void UsersDialog::reload()
     account->setEnabled(m_db.isServer());
     connect(account, &QPushButton::clicked, this, [this, i] { toggleActive(i); });
     m_table->setCellWidget(i, 3, account);
+    const auto e = expiries.find(u.username);
+    const QString expiry = e == expiries.end() ? tr("never")
+                           : e->second.expired ? tr("EXPIRED %1").arg(qs(e->second.untilUtc))
+                                               : qs(e->second.untilUtc);
+    auto* expire = new QPushButton(expiry + tr(" — Change…"), m_table);
+    expire->setEnabled(m_db.isServer());
+    connect(expire, &QPushButton::clicked, this, [this, i, e = e == expiries.end() ? QString() : qs(e->second.untilUtc)] {
+      bool ok = false;
+      const QString until = QInputDialog::getText(this, tr("Account expiry"),
+                                                  tr("Signs in until (UTC, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS), or never:"),
+                                                  QLineEdit::Normal, e.isEmpty() ? QStringLiteral("never") : e.left(10), &ok);
+      if (ok)
+        setExpiry(i, until.trimmed());
+    });
+    m_table->setCellWidget(i, 4, expire);
   }
   m_table->resizeColumnsToContents();
 }
@@ -286,6 +316,21 @@ void UsersDialog::toggleActive(int row)
     const auto u = m_db.userByName(name);
     db::serverSetUserActive(m_db, name, !(u && u->active));
     m_status->setText(tr("%1 %2.").arg(qs(name), u && u->active ? tr("disabled") : tr("enabled")));
+  }
+  catch (const std::exception& e)
+  {
+    m_status->setText(QString::fromUtf8(e.what()));
+  }
+  QMetaObject::invokeMethod(this, [this] { reload(); }, Qt::QueuedConnection);
+}
+void UsersDialog::setExpiry(int row, const QString& untilUtc)
+{
+  const std::string name = m_table->item(row, 0)->text().toStdString();
+  try
+  {
+    db::serverSetUserExpiry(m_db, name, untilUtc.toStdString());
+    m_status->setText(untilUtc.isEmpty() || untilUtc == "never" ? tr("%1 never expires.").arg(qs(name))
+                                                                  : tr("%1 signs in until %2 (UTC).").arg(qs(name), untilUtc));
   }
   catch (const std::exception& e)
   {

@@ -86,6 +86,9 @@ public:
   /// Applies the role chosen in row `row`'s combo box, or toggles its account.
   void applyRole(int row);
   void toggleActive(int row);
+  /// Server: the account in row `row` stops signing in after `untilUtc` (YYYY-MM-DD[THH:MM:SS],
+  /// UTC) or never ("never" or empty). Its button asks for the date.
+  void setExpiry(int row, const QString& untilUtc);
 
 private:
   void reload();

@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSqlDriver>
+#include <QSqlQuery>
 
 #include <libpq-fe.h>
 
@@ -126,6 +127,43 @@ void serverSetUserActive(StudyDatabase& db, const std::string& name, bool active
     sql.exec("SELECT panseg_set_user_active(?, ?)", { qs(name), active }, "change account " + name);
     sql.audit(active ? "enable-user" : "disable-user", name, QJsonObject{ { "username", qs(name) } });
   });
+}
+
+void serverSetUserExpiry(StudyDatabase& db, const std::string& name, const std::string& untilUtc)
+{
+  requireServer(db, "panseg server user expire");
+  QVariant until; // NULL: never
+  if (!untilUtc.empty() && untilUtc != "never")
+  {
+    QDateTime t = QDateTime::fromString(qs(untilUtc), Qt::ISODate);
+    if (!t.isValid())
+      t = QDateTime::fromString(qs(untilUtc), "yyyy-MM-dd HH:mm:ss");
+    if (!t.isValid())
+      throw Error("the expiry '" + untilUtc + "' is not a date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS, in UTC) or 'never'");
+    if (t.timeSpec() == Qt::LocalTime)
+      t.setTimeSpec(Qt::UTC);
+    until = t.toUTC().toString("yyyy-MM-dd HH:mm:ss") + "+00";
+  }
+  const AdminSql sql(db);
+  inTransaction(sql, "set the expiry of user " + name, [&] {
+    sql.exec("SELECT panseg_set_user_expiry(?, CAST(? AS timestamptz))", { qs(name), until }, "change account " + name);
+    sql.audit("set-user-expiry", name,
+              QJsonObject{ { "username", qs(name) }, { "valid_until", until.isNull() ? "never" : until.toString() } });
+  });
+}
+
+std::map<std::string, AccountExpiry> serverAccountExpiries(const StudyDatabase& db)
+{
+  requireServer(db, "account expiry");
+  const AdminSql sql(db);
+  std::map<std::string, AccountExpiry> out;
+  QSqlQuery q = sql.exec("SELECT u.username, to_char(r.rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
+                         " r.rolvaliduntil < now() FROM users u JOIN pg_catalog.pg_roles r ON r.rolname = u.username"
+                         " WHERE r.rolvaliduntil IS NOT NULL AND r.rolvaliduntil <> 'infinity'",
+                         {}, "read the account expiries");
+  while (q.next())
+    out[q.value(0).toString().toStdString()] = AccountExpiry{ q.value(1).toString().toStdString(), q.value(2).toBool() };
+  return out;
 }
 
 void serverChangeOwnPassword(StudyDatabase& db, const std::string& newPassword)

@@ -7,6 +7,7 @@
 
 #include "database/StudyDatabase.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,16 @@ User serverAddUser(StudyDatabase& db, const std::string& name, Role role, const 
 void serverSetUserRole(StudyDatabase& db, const std::string& name, Role role);
 /// Admin only: disables (NOLOGIN, inactive) or re-enables an account. Audited.
 void serverSetUserActive(StudyDatabase& db, const std::string& name, bool active);
+/// Admin only: the account stops signing in after `untilUtc` (ISO 8601 date or date and time,
+/// UTC; PostgreSQL's VALID UNTIL), or never (an empty string or "never"). Audited.
+void serverSetUserExpiry(StudyDatabase& db, const std::string& name, const std::string& untilUtc);
+struct AccountExpiry
+{
+  std::string untilUtc; // "YYYY-MM-DD HH:MM:SS" (UTC); empty = never
+  bool expired = false;
+};
+/// Every PanSeg account's expiry (PostgreSQL's pg_roles, which every user may read).
+std::map<std::string, AccountExpiry> serverAccountExpiries(const StudyDatabase& db);
 /// The signed-in user changes their own password. Audited (without the password).
 void serverChangeOwnPassword(StudyDatabase& db, const std::string& newPassword);
 } // namespace panseg::db

@@ -2,7 +2,7 @@
 
 namespace panseg::db
 {
-int serverSecurityVersion() { return 3; }  // bump when the statements change
+int serverSecurityVersion() { return 4; }  // bump when the statements change
 
 namespace
 {
@@ -173,6 +173,21 @@ const char* kFunctions[] = {
   "   EXECUTE format(CASE WHEN p_active THEN 'ALTER ROLE %I LOGIN' ELSE 'ALTER ROLE %I NOLOGIN' END, p_name);"
   "   UPDATE users SET active = CASE WHEN p_active THEN 1 ELSE 0 END WHERE username = p_name;"
   " END $$",
+
+  // Account expiry: PostgreSQL's VALID UNTIL (after it, the password no longer signs in);
+  // NULL = never.
+  "CREATE OR REPLACE FUNCTION panseg_set_user_expiry(p_name text, p_until timestamptz) RETURNS void"
+  " LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$"
+  " BEGIN"
+  "   IF NOT panseg_is_admin() THEN"
+  "     RAISE EXCEPTION 'permission denied: only a PanSeg admin sets account expiry'; END IF;"
+  "   IF NOT EXISTS (SELECT 1 FROM users WHERE username = p_name) THEN"
+  "     RAISE EXCEPTION 'no PanSeg user %', p_name; END IF;"
+  "   IF p_name = session_user::text AND p_until IS NOT NULL THEN"
+  "     RAISE EXCEPTION 'you cannot set an expiry on your own account'; END IF;"
+  "   EXECUTE format('ALTER ROLE %I VALID UNTIL %L', p_name,"
+  "                  coalesce(to_char(p_until AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00', 'infinity'));"
+  " END $$",
 };
 
 /// Tables every PanSeg user reads and writes (rows, never deletes), and those with blinding.
@@ -211,9 +226,9 @@ std::vector<std::string> serverSecurityStatements()
   for (const char* f : kFunctions)
     out.push_back(f);
   out.push_back("REVOKE ALL ON FUNCTION panseg_add_user(text, text, text, text), panseg_set_user_role(text, text),"
-                " panseg_set_user_active(text, boolean) FROM PUBLIC");
+                " panseg_set_user_active(text, boolean), panseg_set_user_expiry(text, timestamptz) FROM PUBLIC");
   out.push_back("GRANT EXECUTE ON FUNCTION panseg_add_user(text, text, text, text), panseg_set_user_role(text, text),"
-                " panseg_set_user_active(text, boolean) TO panseg_user");
+                " panseg_set_user_active(text, boolean), panseg_set_user_expiry(text, timestamptz) TO panseg_user");
 
   // Privileges: nothing for PUBLIC; read for every PanSeg user; write rows but never delete.
   out.push_back("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC");

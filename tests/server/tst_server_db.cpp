@@ -206,11 +206,27 @@ private slots:
     }
     QVERIFY(errorOf([&] { StudyDatabase x(uri("dave"), pw("dave-password")); }).contains("wrong user name or password"));
     QCOMPARE(StudyDatabase(uri("dave"), pw("dave-new-password")).currentUser().username, std::string("dave"));
+    // Account expiry (VALID UNTIL): past it the password no longer signs in, and the message
+    // names expiry; the admin sees it; "never" lifts it. Only admins set it, not on themselves.
+    QVERIFY(serverAccountExpiries(owner).count("dave") == 0);
+    serverSetUserExpiry(owner, "dave", "2099-01-31");
+    QCOMPARE(serverAccountExpiries(owner).at("dave").untilUtc, std::string("2099-01-31 00:00:00"));
+    QVERIFY(!serverAccountExpiries(owner).at("dave").expired);
+    QCOMPARE(StudyDatabase(uri("dave"), pw("dave-new-password")).currentUser().username, std::string("dave"));
+    serverSetUserExpiry(owner, "dave", "2020-06-01T12:00:00");
+    QVERIFY(serverAccountExpiries(owner).at("dave").expired);
+    QVERIFY(errorOf([&] { StudyDatabase x(uri("dave"), pw("dave-new-password")); }).contains("the account has expired"));
+    QVERIFY(errorOf([&] { serverSetUserExpiry(owner, "dave", "next tuesday"); }).contains("is not a date"));
+    QVERIFY(errorOf([&] { serverSetUserExpiry(alice, "dave", "never"); }).contains("only a PanSeg admin"));
+    QVERIFY(errorOf([&] { serverSetUserExpiry(owner, "owner1", "2020-01-01"); }).contains("your own account"));
+    serverSetUserExpiry(owner, "dave", "never");
+    QVERIFY(serverAccountExpiries(owner).count("dave") == 0);
+    QCOMPARE(StudyDatabase(uri("dave"), pw("dave-new-password")).currentUser().username, std::string("dave"));
     int audited = 0;
     for (const AuditEntry& e : owner.auditLog("users"))
       audited += e.action == "add-user" || e.action == "set-user-role" || e.action == "disable-user" ||
-                 e.action == "change-password";
-    QVERIFY2(audited >= 7, qPrintable(QString::number(audited)));
+                 e.action == "change-password" || e.action == "set-user-expiry";
+    QVERIFY2(audited >= 10, qPrintable(QString::number(audited)));
   }
 
   void studyBlindedByServerAndReportEqualsLocal()

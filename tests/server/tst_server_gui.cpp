@@ -26,6 +26,7 @@
 #include <QSettings>
 #include <QTemporaryDir>
 #include <QTableWidget>
+#include <QInputDialog>
 #include <QtTest>
 
 using namespace panseg;
@@ -125,6 +126,41 @@ private slots:
     qobject_cast<QComboBox*>(dialog.table()->cellWidget(row, 2))->setCurrentText("clinician");
     QTRY_VERIFY(dialog.statusLabel()->text().contains("rita is now clinician"));
     QCOMPARE(StudyDatabase(uri("rita"), pw("rita-password")).currentUser().role, Role::Clinician);
+    // Sam's account expires: the row's button asks for the date (typed into the real input dialog).
+    int samRow = -1;
+    for (int i = 0; i < dialog.table()->rowCount(); ++i)
+      if (dialog.table()->item(i, 0)->text() == "sam")
+        samRow = i;
+    QVERIFY(samRow >= 0);
+    auto* expire = qobject_cast<QPushButton*>(dialog.table()->cellWidget(samRow, 4));
+    QVERIFY(expire && expire->text().startsWith("never"));
+    bool answered = false;
+    QTimer::singleShot(200, this, [&] {
+      auto* input = qobject_cast<QInputDialog*>(QApplication::activeModalWidget());
+      if (!input)
+        return;
+      input->setTextValue("2021-03-04");
+      input->accept();
+      answered = true;
+    });
+    QTest::mouseClick(expire, Qt::LeftButton);
+    QVERIFY(answered);
+    QTRY_VERIFY2(dialog.statusLabel()->text().contains("sam signs in until 2021-03-04"),
+                 qPrintable(dialog.statusLabel()->text()));
+    QTRY_VERIFY(qobject_cast<QPushButton*>(dialog.table()->cellWidget(samRow, 4))->text().startsWith("EXPIRED 2021-03-04"));
+    dialog.grab().save(QDir::temp().filePath("panseg-users-expiry.png"));
+    try
+    {
+      StudyDatabase x(uri("sam"), pw("sam-password"));
+      QFAIL("an expired account signed in");
+    }
+    catch (const std::exception& e)
+    {
+      QVERIFY2(QString(e.what()).contains("the account has expired"), e.what());
+    }
+    dialog.setExpiry(samRow, "never");
+    QTRY_VERIFY(qobject_cast<QPushButton*>(dialog.table()->cellWidget(samRow, 4))->text().startsWith("never"));
+    QCOMPARE(StudyDatabase(uri("sam"), pw("sam-password")).currentUser().username, std::string("sam"));
     // A reader's dialog refuses with the server's reason.
     StudyDatabase rita(uri("rita"), pw("rita-password"));
     ui::UsersDialog hers(rita);

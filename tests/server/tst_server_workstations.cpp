@@ -15,6 +15,8 @@
 #include <QJsonObject>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
+#include <QDateTime>
+#include <QRegularExpression>
 #include <QtTest>
 
 #include <csignal>
@@ -106,6 +108,21 @@ private slots:
     QVERIFY2(r.code == 1 && r.err.contains("only a PanSeg admin"), qPrintable(show(r)));
     r = panseg("wsowner", { "server", "user", "list", "--json", "--db", uri("wsowner") });
     QVERIFY2(r.code == 0 && r.out.contains("\"carl\"") && r.out.contains("\"coordinator\""), qPrintable(show(r)));
+    // Account expiry from the command line: carl's account expired yesterday, then never expires.
+    const QString yesterday = QDateTime::currentDateTimeUtc().addDays(-1).toString("yyyy-MM-dd");
+    r = panseg("wsowner", { "server", "user", "expire", "carl", yesterday, "--db", uri("wsowner") });
+    QVERIFY2(r.code == 0 && r.out.contains("carl expired at " + yesterday + " 00:00:00 UTC"), qPrintable(show(r)));
+    r = panseg("wsowner", { "server", "user", "list", "--db", uri("wsowner") });
+    QVERIFY2(r.code == 0 && QRegularExpression("carl +coordinator +EXPIRED +since " + yesterday).match(r.out).hasMatch(),
+             qPrintable(show(r)));
+    r = panseg("carl", { "server", "whoami", "--db", uri("carl") });
+    QVERIFY2(r.code == 1 && r.err.contains("the account has expired") && r.err.count('\n') == 1, qPrintable(show(r)));
+    r = panseg("wsowner", { "server", "user", "expire", "carl", "someday", "--db", uri("wsowner") });
+    QVERIFY2(r.code == 1 && r.err.contains("is not a date"), qPrintable(show(r)));
+    r = panseg("wsowner", { "server", "user", "expire", "carl", "never", "--db", uri("wsowner") });
+    QVERIFY2(r.code == 0 && r.out.contains("carl never expires"), qPrintable(show(r)));
+    r = panseg("carl", { "server", "whoami", "--db", uri("carl") });
+    QVERIFY2(r.code == 0 && r.out.contains("signed in as carl (coordinator)"), qPrintable(show(r)));
 
     // Import two phantoms as carol, list them as alice, a study through the CLI.
     for (int i = 0; i < 2; ++i)
