@@ -1,5 +1,7 @@
 #include "ui/WorkerClient.h"
 
+#include "database/jobs/HelperProcess.h"
+
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QDir>
@@ -57,55 +59,10 @@ WorkerClient::~WorkerClient()
 
 QString WorkerClient::findWorker(QStringList* searched)
 {
-  QStringList tried;
-  const QString env = qEnvironmentVariable("PANSEG_WORKER");
-  if (!env.isEmpty())
-  {
-    tried << env + " ($PANSEG_WORKER)";
-    if (searched)
-      *searched = tried;
-    return QFileInfo(env).isExecutable() ? env : QString();
-  }
-  const QString appDir = QCoreApplication::instance() ? QCoreApplication::applicationDirPath() : QString();
-  QStringList candidates;
-  if (!appDir.isEmpty())
-    candidates << appDir + "/" + kWorkerName                 // installed side by side (bin/)
-               << appDir + "/../models/" + kWorkerName       // build tree: build/app -> build/models
-               << appDir + "/../lib/panseg/" + kWorkerName;  // a libexec-style install
-  for (const QString& c : candidates)
-  {
-    const QString p = QDir::cleanPath(c);
-    tried << p;
-    if (QFileInfo(p).isExecutable() && QFileInfo(p).isFile())
-    {
-      if (searched)
-        *searched = tried;
-      return p;
-    }
-  }
-  if (searched)
-    *searched = tried;
-  return {};
+  return db::findHelperTool(kWorkerName, "PANSEG_WORKER", searched);
 }
 
-QStringList WorkerClient::argumentsFor(const PredictRequest& r)
-{
-  QStringList a{ "predict", "--model", r.modelDir, "--input", r.inputPath, "--output", r.outputPath };
-  if (!r.device.isEmpty())
-    a << "--device" << r.device;
-  if (!r.tta)
-    a << "--no-tta";
-  if (r.step > 0)
-    a << "--step" << QString::number(r.step, 'g', 10);
-  if (r.fast)
-    a << "--fast";
-  if (r.threads > 0)
-    a << "--threads" << QString::number(r.threads);
-  if (!r.probabilitiesPath.isEmpty())
-    a << "--probabilities" << r.probabilitiesPath;
-  a << r.extraArguments;
-  return a;
-}
+QStringList WorkerClient::argumentsFor(const PredictRequest& r) { return db::workerPredictArguments(r); }
 
 QString WorkerClient::formatDuration(double s)
 {

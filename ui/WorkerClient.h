@@ -5,6 +5,8 @@
 //
 // Per start() exactly one of finished(), failed() or cancelled() follows.
 
+#include "database/jobs/WorkerCommand.h"
+
 #include <QJsonObject>
 #include <QObject>
 #include <QProcess>
@@ -15,20 +17,8 @@ class QTimer;
 
 namespace panseg::ui
 {
-/// What to predict (the worker's `predict` options).
-struct PredictRequest
-{
-  QString modelDir;
-  QString inputPath;  // image file or DICOM folder
-  QString outputPath; // mask file (.nii.gz, .nii, .nrrd, .mha), written atomically
-  QString device = QStringLiteral("auto"); // auto, cpu, cuda, cuda:N
-  bool tta = true;
-  double step = 0.0;  // 0: the package's (0.5)
-  bool fast = false;  // no TTA, step 1.0
-  int threads = 0;    // 0: all cores
-  QString probabilitiesPath; // optional foreground probability map
-  QStringList extraArguments;
-};
+/// What to predict (the worker's `predict` options): database/jobs/WorkerCommand.h.
+using PredictRequest = db::PredictRequest;
 
 class WorkerClient : public QObject
 {

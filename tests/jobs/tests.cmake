@@ -21,6 +21,18 @@ if(TARGET panseg AND TARGET panseg-train AND TARGET panseg-worker)
   endforeach()
 endif()
 
+# The training-job engine in-process (database/jobs/TrainingJobs.h), with the real panseg-train.
+if(TARGET panseg AND TARGET panseg-train)
+  panseg_add_test(tst_training_jobs SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/jobs/tst_training_jobs.cpp
+                  ${CMAKE_CURRENT_SOURCE_DIR}/jobs/JobsTestUtil.h
+                  LIBS panseg_database panseg_io panseg_core Qt6::Core)
+  target_compile_definitions(tst_training_jobs PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>"
+                             PANSEG_TRAIN_EXE="$<TARGET_FILE:panseg-train>"
+                             PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+  add_dependencies(tst_training_jobs panseg panseg-train)
+  set_tests_properties(tst_training_jobs PROPERTIES TIMEOUT 300 LABELS jobs)
+endif()
+
 # The Jobs dock and the Fine-tune dialog (widgets, no training).
 if(TARGET panseg_ui)
   panseg_add_test(tst_jobs_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/jobs/tst_jobs_gui.cpp

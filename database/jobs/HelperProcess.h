@@ -1,0 +1,34 @@
+#pragma once
+// The helper executables (panseg-train, panseg-worker: LibTorch never loads into panseg or the
+// GUI) and running one to its end while relaying its stdout lines. Used by the training-job
+// engine (TrainingJobs.h) and the prediction worker's client (ui/WorkerClient).
+#include <QByteArray>
+#include <QString>
+#include <QStringList>
+
+#include <functional>
+
+namespace panseg::db
+{
+/// A helper's path: $ENV when set (empty if that is not an executable), else next to the running
+/// executable, in the build tree's models/ folder beside it, or in ../lib/panseg. Empty when none
+/// exists; `tried` then lists the places looked at, for the error message.
+QString findHelperTool(const QString& name, const char* env, QStringList* tried = nullptr);
+/// findHelperTool, or an Error naming the places tried and the variable that overrides them.
+QString requireHelperTool(const QString& name, const char* env);
+
+struct ChildOutcome
+{
+  int exitCode = -1;
+  bool crashed = false;
+  bool cancelled = false; // exit 130, or a stop signal forwarded to the child
+  QString error;          // last line of stderr
+};
+
+/// Runs `exe args` to its end, calling onLine for every non-empty stdout line. A SIGINT, SIGTERM
+/// or SIGHUP to this process meanwhile is forwarded to the child as SIGTERM (panseg-train then
+/// keeps its last checkpoint and exits with 130); the previous handlers come back afterwards.
+/// Throws when the child cannot be started.
+ChildOutcome runHelper(const QString& exe, const QStringList& args, const std::function<void(const QByteArray&)>& onLine,
+                       qint64* childPid = nullptr);
+} // namespace panseg::db

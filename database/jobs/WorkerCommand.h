@@ -1,0 +1,26 @@
+#pragma once
+// The prediction worker's command line (panseg-worker predict, models/tools/panseg_worker.cpp):
+// what the GUI's worker client and the training-job engine's evaluation both start.
+#include <QString>
+#include <QStringList>
+
+namespace panseg::db
+{
+/// What to predict (the worker's `predict` options).
+struct PredictRequest
+{
+  QString modelDir;
+  QString inputPath;  // image file or DICOM folder
+  QString outputPath; // mask file (.nii.gz, .nii, .nrrd, .mha), written atomically
+  QString device = QStringLiteral("auto"); // auto, cpu, cuda, cuda:N
+  bool tta = true;
+  double step = 0.0;  // 0: the package's (0.5)
+  bool fast = false;  // no TTA, step 1.0
+  int threads = 0;    // 0: all cores
+  QString probabilitiesPath; // optional foreground probability map
+  QStringList extraArguments;
+};
+
+/// The worker's arguments for a request (after the executable).
+QStringList workerPredictArguments(const PredictRequest& request);
+} // namespace panseg::db
