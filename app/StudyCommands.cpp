@@ -5,6 +5,7 @@
 
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
+#include "database/ReadReview.h"
 #include "database/ReaderStudy.h"
 #include "database/StudyDatabase.h"
 #include "database/StudyReport.h"
@@ -23,6 +24,20 @@ namespace panseg::cli
 namespace
 {
 using namespace panseg::db;
+
+const char* kindName(ReviewItem::Kind k)
+{
+  switch (k)
+  {
+  case ReviewItem::Kind::Read:
+    return "read";
+  case ReviewItem::Kind::Consensus:
+    return "consensus";
+  case ReviewItem::Kind::Version:
+    return "version";
+  }
+  return "read";
+}
 
 QString qs(const std::string& s)
 {
@@ -422,6 +437,161 @@ int close(const QStringList& args)
   std::printf("reader study '%s' closed (blinding lifted)\n", s.name.c_str());
   return Ok;
 }
+
+// ---- the coordinator's review (database/ReadReview.h) --------------------------------------------
+int reviewQueue(const QStringList& args)
+{
+  const Args a(args, {"json"});
+  if (bad(a, "panseg study review [STUDY] [--db DIR] [--user NAME] [--json]", 0, 1))
+    return Usage;
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const int64_t study = a.positionals.isEmpty() ? 0 : rs.findStudy(a.positionals[0].toStdString()).id;
+  const std::vector<ReviewItem> items = ReadReview(*db).awaitingApproval(study);
+  if (a.has("json"))
+  {
+    QJsonArray arr;
+    for (const ReviewItem& i : items)
+    {
+      QJsonObject o{{"kind", kindName(i.kind)},
+                    {"study", i.studyId ? QJsonValue(qs(i.studyName)) : QJsonValue()},
+                    {"study_id", qint64(i.studyId)},
+                    {"series", qint64(i.seriesId)},
+                    {"mask_version", qint64(i.maskVersionId)},
+                    {"submitted_at", qs(i.submittedAt)}};
+      if (i.kind == ReviewItem::Kind::Read)
+      {
+        o["read"] = qint64(i.readId);
+        o["reader"] = qs(i.readerName);
+        o["read_number"] = i.readNumber;
+      }
+      else if (i.kind == ReviewItem::Kind::Consensus)
+        o["method"] = qs(i.method);
+      else
+      {
+        o["author"] = qs(i.readerName);
+        o["source"] = qs(i.method);
+      }
+      arr.append(o);
+    }
+    printJson(QJsonObject{{"awaiting_approval", arr}});
+    return Ok;
+  }
+  std::printf("%-24s %-10s %6s %6s %-14s %4s %6s %s\n", "STUDY", "KIND", "SERIES", "READ", "BY", "NO", "MASK",
+              "SUBMITTED (UTC)");
+  for (const ReviewItem& i : items)
+    std::printf("%-24s %-10s %6lld %6s %-14s %4s %6lld %s\n", i.studyId ? i.studyName.c_str() : "(no study)",
+                kindName(i.kind), (long long)i.seriesId, i.readId ? std::to_string(i.readId).c_str() : "-",
+                i.kind == ReviewItem::Kind::Consensus ? i.method.c_str() : i.readerName.c_str(),
+                i.readNumber ? std::to_string(i.readNumber).c_str() : "-", (long long)i.maskVersionId,
+                i.submittedAt.c_str());
+  std::printf("%zu awaiting approval\n", items.size());
+  return Ok;
+}
+
+int compare(const QStringList& args)
+{
+  const Args a(args, {"json", "ai", "consensus"});
+  const QString syn = "panseg study compare READ_ID (--read READ_ID | --ai | --consensus | --mask-version ID) "
+                      "[--db DIR] [--user NAME] [--json]";
+  if (bad(a, syn, 1, 1))
+    return Usage;
+  const int targets = int(a.has("read")) + int(a.has("ai")) + int(a.has("consensus")) + int(a.has("mask-version"));
+  if (targets != 1)
+  {
+    printError("name exactly one mask to compare with: --read, --ai, --consensus or --mask-version\nusage: " + syn);
+    return Usage;
+  }
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  ReadReview rr(*db);
+  const ReadRecord r = rs.read(positiveId(a.positionals[0], "READ_ID"));
+  const int64_t maskA = rr.maskOfRead(r.id);
+  const int label = rs.study(r.studyId).label;
+  int64_t maskB = 0;
+  std::string what;
+  if (a.has("read"))
+  {
+    const ReadRecord other = rs.read(positiveId(a.value("read"), "--read"));
+    if (other.studyId != r.studyId || other.seriesId != r.seriesId)
+      throw Error("read " + std::to_string(other.id) + " is not a read of the same case (study " +
+                  std::to_string(r.studyId) + ", series " + std::to_string(r.seriesId) + ")");
+    maskB = rr.maskOfRead(other.id);
+    what = "read " + std::to_string(other.id) + " by " + other.readerName +
+           (other.readNumber > 1 ? ", 2nd read" : "");
+  }
+  else if (a.has("mask-version"))
+  {
+    maskB = positiveId(a.value("mask-version"), "--mask-version");
+    what = "mask version " + std::to_string(maskB);
+  }
+  else
+  {
+    const auto kind = a.has("ai") ? ComparisonCandidate::Kind::Ai : ComparisonCandidate::Kind::Consensus;
+    for (const ComparisonCandidate& c : rr.comparisonCandidates(r.studyId, r.seriesId, maskA))
+      if (c.kind == kind && maskB == 0) // the newest consensus comes first
+      {
+        maskB = c.maskVersionId;
+        what = c.label();
+      }
+    if (maskB == 0)
+      throw Error("series " + std::to_string(r.seriesId) + " has no " + (a.has("ai") ? "AI mask" : "consensus mask") +
+                  " to compare read " + std::to_string(r.id) + " with");
+  }
+  const MaskPairAgreement p = rr.compareMasks(maskA, maskB, label);
+  const AgreementResult& m = p.agreement;
+  if (a.has("json"))
+  {
+    std::string json = toJson(m);
+    json.pop_back(); // the closing brace
+    std::printf("%s, \"read\": %lld, \"mask_a\": %lld, \"mask_b\": %lld, \"label\": %d}\n", json.c_str(),
+                (long long)r.id, (long long)maskA, (long long)maskB, label);
+    return Ok;
+  }
+  auto dist = [&](double v)
+  { return m.distancesDefined ? QString::number(v, 'f', 2) + " mm" : QString("n/a (one mask is empty)"); };
+  std::printf("A: read %lld by %s%s (mask version %lld)\nB: %s (mask version %lld), reference\n"
+              "label %d%s\n",
+              (long long)r.id, r.readerName.c_str(), r.readNumber > 1 ? ", 2nd read" : "", (long long)maskA,
+              what.c_str(), (long long)maskB, label, label == 0 ? " (any non-zero)" : "");
+  std::printf("dice       %.4f\njaccard    %.4f\nprecision  %.4f\nrecall     %.4f\n", m.dice, m.jaccard, m.precision,
+              m.recall);
+  std::printf("volume A   %.2f mL\nvolume B   %.2f mL\nA - B      %+.2f mL (vpe %+.4f)\n", m.volumeAMl, m.volumeBMl,
+              m.volumeAMl - m.volumeBMl, m.vpe);
+  std::printf("hd95       %s\nassd       %s\nhd         %s\n", qPrintable(dist(m.hd95Mm)), qPrintable(dist(m.assdMm)),
+              qPrintable(dist(m.hdMm)));
+  return Ok;
+}
+
+int approveConsensus(const QStringList& args)
+{
+  const Args a(args, {});
+  if (bad(a, "panseg study approve-consensus MASK_VERSION_ID [--comment TEXT] [--db DIR] [--user NAME]", 1, 1))
+    return Usage;
+  auto db = openDb(a);
+  const int64_t id = positiveId(a.positionals[0], "MASK_VERSION_ID");
+  ReadReview(*db).approveConsensus(id, a.value("comment").toStdString());
+  std::printf("consensus mask version %lld approved\n", (long long)id);
+  return Ok;
+}
+
+int reviewVersion(const QStringList& args, bool approve)
+{
+  const Args a(args, {});
+  if (bad(a,
+          approve ? "panseg study approve-version MASK_VERSION_ID [--comment TEXT] [--db DIR] [--user NAME]"
+                  : "panseg study return-version MASK_VERSION_ID --comment TEXT [--db DIR] [--user NAME]",
+          1, 1))
+    return Usage;
+  auto db = openDb(a);
+  const int64_t id = positiveId(a.positionals[0], "MASK_VERSION_ID");
+  if (approve)
+    ReadReview(*db).approveVersion(id, a.value("comment").toStdString());
+  else
+    ReadReview(*db).returnVersion(id, a.value("comment").toStdString());
+  std::printf("mask version %lld %s\n", (long long)id, approve ? "approved" : "returned to draft");
+  return Ok;
+}
 } // namespace
 
 int studyCommand(const QStringList& args)
@@ -450,12 +620,24 @@ int studyCommand(const QStringList& args)
     return consensus(rest);
   if (verb == "close")
     return close(rest);
+  if (verb == "review")
+    return reviewQueue(rest);
+  if (verb == "compare")
+    return compare(rest);
+  if (verb == "approve-consensus")
+    return approveConsensus(rest);
+  if (verb == "approve-version")
+    return reviewVersion(rest, true);
+  if (verb == "return-version")
+    return reviewVersion(rest, false);
   printError(verb.isEmpty()
                  ? "usage: panseg study "
-                   "create|list|show|worklist|read|submit|rate|approve|return|consensus|close ..."
+                   "create|list|show|worklist|read|submit|rate|approve|return|consensus|close|review|compare|"
+                   "approve-consensus|approve-version|return-version ..."
                  : "unknown study command '" + verb +
                        "' (create, list, show, worklist, read, submit, rate, approve, return, "
-                       "consensus, close)");
+                       "consensus, close, review, compare, approve-consensus, approve-version, "
+                       "return-version)");
   return Usage;
 }
 
@@ -495,6 +677,10 @@ QString studyUsage()
          "  panseg study approve READ_ID [--comment T] | return READ_ID --comment T | consensus "
          "STUDY SERIES\n"
          "                      [--method majority|staple] | close STUDY\n"
+         "  panseg study review [STUDY] [--json]   what awaits approval (submitted reads, consensus masks)\n"
+         "  panseg study compare READ_ID (--read READ_ID | --ai | --consensus | --mask-version ID) [--json]\n"
+         "  panseg study approve-consensus MASK_VERSION_ID [--comment T] | approve-version MASK_VERSION_ID\n"
+         "                      [--comment T] | return-version MASK_VERSION_ID --comment T\n"
          "  panseg report --study STUDY --out FILE.{pdf,csv,html} [--db DIR] [--user NAME]\n"
          "                                   reader studies (docs/reader-studies.md); --user "
          "defaults to $PANSEG_USER\n";

@@ -281,6 +281,13 @@ bool ReaderStudyPanel::openRead(int64_t readId)
 {
   if (!m_rs)
     return false;
+  if (isCoordinator(*m_db))
+  {
+    // Coordinators review; the blinding rule "a read is its reader's" stays for readers.
+    m_status->setText(tr("Read %1 opened for review (read-only).").arg(readId));
+    emit reviewRequested(readId);
+    return true;
+  }
   try
   {
     const db::ReadRecord r = m_rs->startRead(readId);

@@ -45,7 +45,9 @@ public:
   void selectStudy(int64_t studyId);
   /// The read the user opened last (0 = none).
   int64_t openedReadId() const { return m_openedRead; }
-  /// Starts read `readId` and emits readOpened. False (and lastError) on refusal.
+  /// Starts read `readId` and emits readOpened. False (and lastError) on refusal. For coordinators
+  /// and admins (who never read) it emits reviewRequested instead: the read opens read-only in
+  /// the Review dock (ui/ReviewPanel), whoever's it is.
   bool openRead(int64_t readId);
   /// Submits `mask` for the opened read. Returns the mask version id (0 and lastError on refusal).
   int64_t submitOpenedRead(const LabelMask& mask);
@@ -80,6 +82,8 @@ public slots:
 signals:
   /// The main window should show the series and the mask (startingMask(readId)).
   void readOpened(int64_t readId, int64_t seriesId);
+  /// A coordinator opened (double-clicked) a read: show it read-only for review.
+  void reviewRequested(int64_t readId);
   /// The user asked to submit the shown mask for the opened read.
   void submitRequested(int64_t readId);
   /// A read was submitted, approved or returned, or a consensus saved: mask lists are stale.

@@ -120,6 +120,19 @@ Rgb ViewerModel::agreementColor(int agreementClass)
   }
 }
 
+Rgb ViewerModel::contourColor(bool b)
+{
+  return b ? agreementColor(edit::AgreeOnlyB) : agreementColor(edit::AgreeOnlyA);
+}
+
+void ViewerModel::setComparisonStyle(ComparisonStyle style)
+{
+  if (style == m_comparisonStyle)
+    return;
+  m_comparisonStyle = style;
+  emit overlayChanged();
+}
+
 void ViewerModel::notifyMaskPainted()
 {
   emit maskPainted();
@@ -375,7 +388,10 @@ QImage ViewerModel::renderSlice(SliceOrientation o) const
   // Format_RGB32 rows are exactly width * 4 bytes: render row by row in case that changes.
   std::vector<uint32_t> px(grey.pixels.size());
   renderGrey(grey.pixels.data(), grey.pixels.size(), m_window, px.data());
-  if (m_mask && m_comparison)
+  if (m_mask && m_comparison && m_comparisonStyle == ComparisonStyle::Contours)
+    compositeContours(px.data(), extractSlice(mask(), m, slice), contourColor(false),
+                      extractSlice(*m_comparison, m, slice), contourColor(true), m_overlay);
+  else if (m_mask && m_comparison)
   {
     // Compare mode: agreement classes instead of labels.
     static const LabelColorTable agreement = []

@@ -86,6 +86,17 @@ public:
   panseg::edit::OverlapCounts comparisonCounts() const { return m_comparisonCounts; }
   /// Colour of an agreement class in compare mode (panseg::edit::AgreementClass).
   static panseg::Rgb agreementColor(int agreementClass);
+  /// How compare mode draws the two masks: agreement colours (filled or outlined like the
+  /// overlay), or each mask's contour in its own colour (A green, B magenta: contourColor).
+  enum class ComparisonStyle
+  {
+    Agreement,
+    Contours
+  };
+  ComparisonStyle comparisonStyle() const { return m_comparisonStyle; }
+  void setComparisonStyle(ComparisonStyle style);
+  /// Contour colour of mask A (`b` false) or B in ComparisonStyle::Contours.
+  static panseg::Rgb contourColor(bool b);
 
   // ---- cursor and slices -----------------------------------------------------------------
   VoxelIndex cursor() const { return m_cursor; }
@@ -164,6 +175,7 @@ private:
   std::shared_ptr<const panseg::LabelMask> m_liveMask; // editor's mask while editing
   std::shared_ptr<const panseg::LabelMask> m_comparison;
   panseg::edit::OverlapCounts m_comparisonCounts;
+  ComparisonStyle m_comparisonStyle = ComparisonStyle::Agreement;
   void recountComparison();
   quint64 m_revision = 0;
   VoxelIndex m_cursor{0, 0, 0};

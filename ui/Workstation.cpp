@@ -9,6 +9,7 @@
 #include "ui/JobsDock.h"
 #include "ui/MainWindow.h"
 #include "ui/ReaderStudyPanel.h"
+#include "ui/ReviewPanel.h"
 #include "ui/StudyBrowser.h"
 #include "ui/VolumeTableView.h"
 #include "ui/ViewerModel.h"
@@ -395,6 +396,97 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   // of the browser shows them at once.
   QObject::connect(panel, &ReaderStudyPanel::studyChanged, browser, [browser](int64_t) { browser->refresh(); });
   study->addAction(readerDock->toggleViewAction());
+
+  // ---- the coordinator's review screen (ui/ReviewPanel.h) -------------------------------------
+  auto* review = ws.review = new ReviewPanel;
+  auto* reviewDock = ws.reviewDock = new QDockWidget(QObject::tr("Review"), &w);
+  reviewDock->setObjectName("ReviewDock");
+  reviewDock->setWidget(review);
+  w.addDockWidget(Qt::RightDockWidgetArea, reviewDock);
+  w.tabifyDockWidget(readerDock, reviewDock);
+  review->setDatabase(panel->database());
+  const bool coordinator = panel->database() && (panel->database()->currentUser().role == db::Role::Admin ||
+                                                 panel->database()->currentUser().role == db::Role::Coordinator);
+  reviewDock->setVisible(coordinator);
+  if (coordinator && readerDock->isVisible())
+    readerDock->raise();
+  // What the review shows is read-only: the editor refuses strokes until another image or mask is
+  // shown (from the browser, a file, a read), which also drops the review's banner and comparison.
+  const QString reviewLock = QObject::tr("Read-only review: open the mask from the study browser to edit it as a new "
+                                         "version.");
+  auto reviewing = std::make_shared<bool>(false); // inside the review's own setImage / setMask
+  QObject::connect(review, &ReviewPanel::showRequested, &w,
+                   [&w, review, panel, reviewing, reviewLock](int64_t seriesId)
+                   {
+                     if (!w.confirmUnsavedEdits(QObject::tr("reviewing a read")))
+                       return;
+                     try
+                     {
+                       *reviewing = true;
+                       w.setImage(panel->loadImage(seriesId));
+                       if (review->shownMask())
+                         w.setMask(*review->shownMask());
+                       *reviewing = false;
+                     }
+                     catch (const std::exception& e)
+                     {
+                       *reviewing = false;
+                       QMessageBox::warning(&w, QObject::tr("Review"), QString::fromUtf8(e.what()));
+                       return;
+                     }
+                     if (w.editController())
+                       w.editController()->setLocked(reviewLock);
+                     if (const auto s = panel->database()->series(seriesId))
+                       w.setDocumentTitle(seriesTitle(*s) + " / " + review->titleText());
+                     w.setReviewBanner(review->bannerText());
+                   });
+  QObject::connect(review, &ReviewPanel::comparisonChanged, &w,
+                   [&w, review, reviewing]
+                   {
+                     if (!w.model()->hasImage())
+                       return;
+                     *reviewing = true;
+                     QString error;
+                     if (review->comparedMask() && w.model()->hasMask())
+                     {
+                       if (!w.model()->setComparisonMask(*review->comparedMask(), &error))
+                         w.statusBar()->showMessage(error, 10000);
+                     }
+                     else
+                       w.model()->clearComparison();
+                     w.model()->setComparisonStyle(review->contours() ? ViewerModel::ComparisonStyle::Contours
+                                                                      : ViewerModel::ComparisonStyle::Agreement);
+                     *reviewing = false;
+                     w.setReviewBanner(review->bannerText());
+                   });
+  auto leaveReview = [&w, reviewing, reviewLock]
+  {
+    EditController* edit = w.editController();
+    if (*reviewing || !edit || edit->lockReason() != reviewLock)
+      return;
+    edit->setLocked({});
+    w.model()->clearComparison();
+    w.model()->setComparisonStyle(ViewerModel::ComparisonStyle::Agreement);
+    if (w.reviewBanner().startsWith(QObject::tr("Review (read-only)")))
+      w.setReviewBanner({});
+  };
+  QObject::connect(w.model(), &ViewerModel::imageChanged, &w, leaveReview);
+  QObject::connect(w.model(), &ViewerModel::maskChanged, &w, leaveReview);
+  // A coordinator double-clicking any read in the reader-study dock reviews it.
+  QObject::connect(panel, &ReaderStudyPanel::reviewRequested, review,
+                   [review, reviewDock](int64_t readId)
+                   {
+                     reviewDock->show();
+                     reviewDock->raise();
+                     review->showRead(readId);
+                   });
+  // Decisions in either dock refresh the other, the worklists and the mask lists.
+  QObject::connect(review, &ReviewPanel::reviewed, panel, [panel, browser](int64_t) {
+    panel->refresh();
+    browser->refresh();
+  });
+  QObject::connect(panel, &ReaderStudyPanel::studyChanged, review, [review](int64_t) { review->refresh(); });
+  study->addAction(reviewDock->toggleViewAction());
 
   // Layout: the views keep most of the window; the bottom docks share one tabbed area.
   w.resizeDocks({dock}, {360}, Qt::Horizontal);

@@ -26,6 +26,7 @@ namespace panseg::ui
 class JobsDock;
 class MainWindow;
 class ReaderStudyPanel;
+class ReviewPanel;
 class StudyBrowser;
 
 /// The parts, for the GUI's wiring and for tests; owned by the window (a child QObject).
@@ -38,6 +39,10 @@ public:
   QDockWidget* browserDock = nullptr;
   ReaderStudyPanel* readerPanel = nullptr;
   QDockWidget* readerDock = nullptr;
+  /// The coordinator's review screen (tabbed with the reader-study dock; shown to coordinators
+  /// and admins): what awaits approval, any read read-only, comparison and agreement, decisions.
+  ReviewPanel* review = nullptr;
+  QDockWidget* reviewDock = nullptr;
   JobsDock* jobs = nullptr;
   QDockWidget* jobsDock = nullptr;
   QMenu* studyMenu = nullptr;

@@ -95,4 +95,25 @@ void compositeLabels(uint32_t* pixels, const SliceBuffer<uint8_t>& labels,
     }
 }
 
+void compositeContours(uint32_t* pixels, const SliceBuffer<uint8_t>& a, Rgb colorA,
+                       const SliceBuffer<uint8_t>& b, Rgb colorB, const OverlayStyle& style)
+{
+  if (!style.visible)
+    return;
+  const auto draw = [pixels](const SliceBuffer<uint8_t>& labels, Rgb color)
+  {
+    if (labels.pixels.empty())
+      return;
+    std::vector<uint8_t> binary(labels.pixels.size());
+    for (size_t i = 0; i < binary.size(); ++i)
+      binary[i] = labels.pixels[i] != 0 ? 1 : 0;
+    for (int y = 0; y < labels.height; ++y)
+      for (int x = 0; x < labels.width; ++x)
+        if (isOutlinePixel(binary.data(), labels.width, labels.height, x, y))
+          pixels[static_cast<size_t>(y) * labels.width + x] = blend(0, color, 1.0);
+  };
+  draw(b, colorB);
+  draw(a, colorA);
+}
+
 } // namespace panseg

@@ -54,4 +54,11 @@ bool isOutlinePixel(const uint8_t* labels, int width, int height, int x, int y);
 void compositeLabels(uint32_t* pixels, const SliceBuffer<uint8_t>& labels,
                      const LabelColorTable& colors, const OverlayStyle& style);
 
+/// Two masks as contours (compare mode): the outline of A's labelled pixels (any non-zero label,
+/// so borders between labels are not drawn) in `colorA` and of B's in `colorB`, opaque, over
+/// 0xFFRRGGBB pixels of the same size; where both outlines fall on a pixel A's colour wins.
+/// Nothing is drawn when `style.visible` is false.
+void compositeContours(uint32_t* pixels, const SliceBuffer<uint8_t>& a, Rgb colorA,
+                       const SliceBuffer<uint8_t>& b, Rgb colorB, const OverlayStyle& style);
+
 } // namespace panseg

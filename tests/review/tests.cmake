@@ -18,3 +18,17 @@ if(TARGET panseg_ui)
     add_dependencies(tst_review_workstation panseg-worker)
   endif()
 endif()
+# The coordinator's review (defect 5) from the command line:
+# `panseg study review|compare|approve-consensus|approve-version|return-version`.
+if(TARGET panseg)
+  panseg_add_test(tst_review_compare_cli SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_review_compare_cli.cpp
+                  ${CMAKE_CURRENT_LIST_DIR}/ReviewFixture.h LIBS panseg_database panseg_io panseg_core Qt6::Core)
+  target_compile_definitions(tst_review_compare_cli PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>")
+  add_dependencies(tst_review_compare_cli panseg)
+endif()
+# The coordinator's review screen (defect 5): the Review dock under xvfb.
+if(TARGET panseg_ui)
+  panseg_add_test(tst_review_screen SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_review_screen.cpp
+                  ${CMAKE_CURRENT_LIST_DIR}/ReviewFixture.h LIBS panseg_ui panseg_database panseg_io GUI)
+  set_tests_properties(tst_review_screen PROPERTIES TIMEOUT 300)
+endif()
