@@ -349,6 +349,11 @@ private slots:
     test::TestDb where;
     StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     const Fixture fx = buildFixture(db);
+    // A series whose spacing came from a float header (NIfTI pixdim): 0.7f, 0.7f, 1.6f are
+    // 0.699999988079071 and 1.600000023841858 as doubles; its volume has such a tail too.
+    const Geometry floats = extest::grid(double(0.7f), double(0.7f), double(1.6f));
+    const int64_t s5 = extest::addSeries(db, "P3", "2024-05-01", Modality::CT, "C", floats);
+    db.saveMaskVersion(s5, extest::maskWith(floats, 777), extest::provenance(MaskSource::Reader));
     const VolumeTable v = buildVolumeTable(db, VolumeFilter{});
     const QString path = t.path() + "/volumes.xlsx";
     ui::exportVolumeTable(v, path, fixedInfo());
@@ -373,6 +378,33 @@ private slots:
     auto has = [](const std::vector<double>& values, double x) {
       return std::any_of(values.begin(), values.end(), [x](double v) { return std::abs(v - x) < 1e-9; });
     };
+    // No cell carries a float-to-double tail: every number is written as the CSV prints it
+    // (volumes 4 decimals, spacing 6 significant digits), e.g. 1.6 and 0.7, never 1.600000023841858.
+    for (const char* sheet : { "xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml" })
+    {
+      const QString xml = extest::run("unzip", { "-p", path, sheet }).out;
+      QRegularExpression re("<v>([^<]+)</v>");
+      int cells = 0;
+      for (auto it = re.globalMatch(xml); it.hasNext();)
+      {
+        const QString v = it.next().captured(1);
+        bool number = false;
+        v.toDouble(&number);
+        if (!number)
+          continue;
+        ++cells;
+        const int dot = int(v.indexOf('.'));
+        QVERIFY2(dot < 0 || v.size() - dot - 1 <= 4, qPrintable(QString("%1: long number %2").arg(sheet, v)));
+      }
+      QVERIFY(cells > 0);
+    }
+    const double floatVolume = 777 * double(0.7f) * double(0.7f) * double(1.6f) / 1000.0;
+    const QString csvVolume = QString::number(floatVolume, 'f', 4);
+    QCOMPARE(csvVolume, QString("0.6092"));
+    const QString sheet1 = extest::run("unzip", { "-p", path, "xl/worksheets/sheet1.xml" }).out;
+    QVERIFY2(sheet1.contains("<v>0.6092</v>") && sheet1.contains("<v>0.7</v>") && sheet1.contains("<v>1.6</v>"),
+             qPrintable(sheet1.left(4000)));
+
     const auto vols = numbers("xl/worksheets/sheet1.xml");
     for (double x : { 1.6, 1.44, 2.0, 1.76, 0.5 * 3.0, 1000.0, 900.0, 1250.0, 0.8, 2.5 })
       QVERIFY2(has(vols, x), qPrintable(QString::number(x)));
