@@ -496,6 +496,40 @@ private slots:
     QCOMPARE(QDir(t.path()).entryList(QDir::Files | QDir::Hidden).size(), 2);
   }
 
+  void pdfKeepsHeadingsWithWhatFollows()
+  {
+    // k filler paragraphs, then a heading with a captioned table, then a heading with a
+    // paragraph: for k from 0 to 80 the headings and the caption come to lie at every height of
+    // the page, so some would end a page. None may (ui::paginate, the layout writePdf prints).
+    int breaks = 0;
+    for (int k = 0; k <= 80; ++k)
+    {
+      ui::Report r;
+      r.title = "Layout";
+      auto& filler = r.addSection("Filler");
+      for (int i = 0; i < k; ++i)
+        filler.paragraphs << QString("Paragraph %1 of the filler text.").arg(i);
+      auto& a = r.addSection("Table section");
+      ui::ReportTable table{ "The caption", { "Name", "Value" }, {} };
+      for (int i = 0; i < 6; ++i)
+        table.rows.push_back({ QString("row %1").arg(i), QString::number(i) });
+      a.tables.push_back(table);
+      auto& b = r.addSection("Text section");
+      b.paragraphs << "The text under the second heading.";
+      const ui::ReportPagination p = ui::paginate(r);
+      for (size_t i = 0; i + 1 < p.items.size(); ++i)
+      {
+        const auto& it = p.items[i];
+        breaks += it.breakBefore;
+        if (it.kind == ui::ReportPageItem::Kind::Heading || it.kind == ui::ReportPageItem::Kind::Caption)
+          QVERIFY2(p.items[i + 1].firstPage == it.lastPage,
+                   qPrintable(QString("k = %1: '%2' ends page %3").arg(k).arg(it.text).arg(it.lastPage + 1)));
+      }
+      QCOMPARE(p.items.back().text, QString("The text under the second heading."));
+    }
+    QVERIFY(breaks > 0); // the check above was exercised: some headings had to move
+  }
+
   // ---- the Volumes dock (real widgets, offscreen) -----------------------------------------
   void volumeDock()
   {
