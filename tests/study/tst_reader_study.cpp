@@ -20,6 +20,7 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QTableView>
+#include <QScrollBar>
 #include <QTextBrowser>
 #include <QTextDocument>
 #include "ui/ReaderWorklistModel.h"
@@ -1193,6 +1194,14 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
     auto* text = viewer->findChild<QTextBrowser*>("studyReportText");
     QVERIFY(text);
     QVERIFY2(text->toPlainText().contains("panel"), qPrintable(text->toPlainText().left(400)));
+    // It opens at the title, not scrolled to the end.
+    QVERIFY(QTest::qWaitForWindowExposed(viewer));
+    QCoreApplication::processEvents();
+    QVERIFY(text->verticalScrollBar()->maximum() > 0); // longer than the window
+    QCOMPARE(text->verticalScrollBar()->value(), 0);
+    QCOMPARE(text->textCursor().position(), 0);
+    if (const QString shots = qEnvironmentVariable("PANSEG_TEST_SCREENSHOTS"); !shots.isEmpty())
+      viewer->grab().save(shots + "/report-viewer.png");
     const QImage plot =
         text->document()->resource(QTextDocument::ImageResource, QUrl("report-image:0")).value<QImage>();
     QVERIFY(!plot.isNull());
