@@ -1137,6 +1137,20 @@ void TstReaderStudy::reportComparesReadersWithAiAndConsensus()
   QVERIFY(html.contains("Readers against the AI mask and the consensus"));
   QVERIFY(html.contains("Reader vs AI") && html.contains("Reader vs consensus"));
   QVERIFY(html.contains("Statistical methods"));
+  // The whole document with its twelve plots (three comparisons): no heading or caption ends a
+  // page, and the plots take three pages at most beyond the first row's.
+  const ui::Report report = ui::buildStudyReport(data, "test");
+  const ui::ReportPagination pages = ui::paginate(report);
+  for (size_t i = 0; i + 1 < pages.items.size(); ++i)
+    if (pages.items[i].kind == ui::ReportPageItem::Kind::Heading ||
+        pages.items[i].kind == ui::ReportPageItem::Kind::Caption)
+      QVERIFY2(pages.items[i + 1].firstPage == pages.items[i].lastPage, qPrintable(pages.items[i].text));
+  const auto grid = std::find_if(pages.items.begin(), pages.items.end(),
+                                 [](const ui::ReportPageItem& it) { return it.text == "Plots"; }) + 1;
+  QVERIFY(grid < pages.items.end() && grid->kind == ui::ReportPageItem::Kind::Table);
+  QVERIFY(grid->lastPage - grid->firstPage <= 3); // 6 rows of two: 3 pages, 4 when it starts low
+  if (const QString shots = qEnvironmentVariable("PANSEG_TEST_SCREENSHOTS"); !shots.isEmpty())
+    ui::writePdf(report, shots + "/study-report-ai-consensus.pdf");
 }
 
 void TstReaderStudy::panelOpensAndSubmitsReads()

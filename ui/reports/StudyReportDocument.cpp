@@ -66,7 +66,8 @@ QStringList studyReportMethods()
       "interval mean ± t(n - 1; 0.975) · SD / √n over the pairs, its bounds truncated to the "
       "metric's possible range (overlap metrics 0 to 1, kappa -1 to 1, distances from 0); with "
       "one pair there is none (n/a). Distance metrics are often skewed, so with few cases their "
-      "intervals are approximate.",
+      "intervals are approximate. Pairs are treated as independent; with three or more readers "
+      "the pairs of one case are not, so inter-observer intervals are then somewhat too narrow.",
       "The mean volume difference has the paired t interval; the Bland–Altman limits of agreement "
       "are the mean difference ± 1.96 SD.",
       QString("Kappa of the AI-review ratings: Cohen's kappa (two readers) with the large-sample "
