@@ -1215,7 +1215,12 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
     QCOMPARE(text->verticalScrollBar()->value(), 0);
     QCOMPARE(text->textCursor().position(), 0);
     if (const QString shots = qEnvironmentVariable("PANSEG_TEST_SCREENSHOTS"); !shots.isEmpty())
+    {
       viewer->grab().save(shots + "/report-viewer.png");
+      text->scrollToAnchor("plots");
+      text->verticalScrollBar()->setValue(text->verticalScrollBar()->maximum());
+      viewer->grab().save(shots + "/report-viewer-end.png");
+    }
     const QImage plot =
         text->document()->resource(QTextDocument::ImageResource, QUrl("report-image:0")).value<QImage>();
     QVERIFY(!plot.isNull());

@@ -166,9 +166,13 @@ public:
   }
   void point(double x, double y, const QColor& c)
   {
+    // A point on the frame (a Dice of exactly 1 at the top of its axis) is drawn whole.
+    const bool inside = x >= m_x0 && x <= m_x1 && y >= m_y0 && y <= m_y1;
+    m_p.setClipping(!inside);
     m_p.setPen(QPen(c.darker(130), 1));
     m_p.setBrush(c);
     m_p.drawEllipse(map(x, y), 4, 4);
+    m_p.setClipping(true);
   }
   void line(double xa, double ya, double xb, double yb, const QColor& c,
             Qt::PenStyle style = Qt::SolidLine, double width = 1.5)
