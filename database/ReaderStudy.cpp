@@ -790,6 +790,19 @@ std::vector<AiRatingRecord> ReaderStudy::ratings(int64_t studyId) const
   return out;
 }
 
+std::map<int64_t, int64_t> ReaderStudy::consensusMasks(int64_t studyId) const
+{
+  requireCoordinator(m_db, "see the consensus masks of a study");
+  const Sql sql(m_db);
+  QSqlQuery q = sql.exec("SELECT series_id, mask_version_id FROM reader_study_consensus"
+                         " WHERE study_id = ? ORDER BY id",
+                         {qlonglong(studyId)}, "list the consensus masks of a study");
+  std::map<int64_t, int64_t> out;
+  while (q.next())
+    out[i64(q.value(0))] = i64(q.value(1)); // later rows replace earlier ones
+  return out;
+}
+
 int64_t ReaderStudy::buildConsensus(int64_t studyId, int64_t seriesId, ConsensusMethod method)
 {
   return buildConsensusWithDetails(studyId, seriesId, method).maskVersionId;

@@ -22,6 +22,7 @@
 #include <QDateTime>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -195,6 +196,9 @@ public:
   /// Every read of the study (coordinators only: readers see their worklist).
   std::vector<ReadRecord> reads(int64_t studyId) const;
   std::vector<AiRatingRecord> ratings(int64_t studyId) const;
+  /// The newest consensus mask version of each case of the study that has one (series id ->
+  /// mask version id; coordinators only).
+  std::map<int64_t, int64_t> consensusMasks(int64_t studyId) const;
 
   // ---- everyone --------------------------------------------------------------------------------
   std::vector<ReaderStudyInfo> studies() const;

@@ -51,6 +51,34 @@ double metricValue(const AgreementResult& r, const std::string& metric)
   throw Error("unknown metric '" + metric + "'");
 }
 
+stats::MeanInterval metricMeanInterval(const std::vector<double>& values, const std::string& metric)
+{
+  stats::MeanInterval ci = stats::meanTInterval(values);
+  double lo = -INFINITY, hi = INFINITY;
+  if (metric == "dice" || metric == "jaccard" || metric == "precision" || metric == "recall")
+    lo = 0, hi = 1;
+  else if (metric == "kappa" || metric == "kappa_bbox")
+    lo = -1, hi = 1;
+  else if (metric == "vpe")
+    lo = -1;
+  else if (metric.size() > 3 && metric.compare(metric.size() - 3, 3, "_mm") == 0)
+    lo = 0;
+  if (std::isfinite(ci.lower))
+    ci.lower = std::clamp(ci.lower, lo, hi);
+  if (std::isfinite(ci.upper))
+    ci.upper = std::clamp(ci.upper, lo, hi);
+  return ci;
+}
+
+stats::BootstrapOptions kappaBootstrapOptions()
+{
+  stats::BootstrapOptions o;
+  o.resamples = 2000;
+  o.level = 0.95;
+  o.seed = 20240601;
+  return o;
+}
+
 namespace
 {
 bool counted(ReadState s)
@@ -73,6 +101,14 @@ double sdOrNan(const std::vector<double>& v)
 {
   return v.size() < 2 ? std::nan("") : stats::standardDeviation(v);
 }
+stats::MeanInterval intervalOrNan(const std::vector<double>& v, const std::string& metric)
+{
+  if (!v.empty())
+    return metricMeanInterval(v, metric);
+  stats::MeanInterval none;
+  none.mean = none.lower = none.upper = std::nan("");
+  return none;
+}
 } // namespace
 
 StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
@@ -86,6 +122,7 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
   const std::string comparison = comparisonOf(design);
   const int label = out.study.label;
   out.readsTotal = int(reads.size());
+  const std::map<int64_t, int64_t> consensus = rs.consensusMasks(studyId);
 
   for (size_t ci = 0; ci < out.study.seriesIds.size(); ++ci)
   {
@@ -113,14 +150,15 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
         it = masks.emplace(id, db.loadMask(id)).first;
       return it->second;
     };
-    auto addRow = [&](const std::string& nameA, int64_t a, const std::string& nameB, int64_t b)
+    auto addRow = [&](const std::string& nameA, int64_t a, const std::string& nameB, int64_t b,
+                      const std::string& kind)
     {
       StudyPairRow row;
       row.seriesId = seriesId;
       row.patient = series->patientId.empty() ? series->patientName : series->patientId;
       row.modality = to_string(series->modality);
       row.center = series->center;
-      row.comparison = comparison;
+      row.comparison = kind;
       row.readerA = nameA;
       row.readerB = nameB;
       row.maskA = a;
@@ -134,7 +172,7 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
         for (size_t j = i + 1; j < caseReads.size(); ++j)
           if (caseReads[i].readNumber == 1 && caseReads[j].readNumber == 1)
             addRow(caseReads[j].readerName, caseReads[j].maskVersionId, caseReads[i].readerName,
-                   caseReads[i].maskVersionId);
+                   caseReads[i].maskVersionId, comparison);
     }
     else if (design == StudyDesign::IntraObserver)
     {
@@ -142,13 +180,23 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
         if (caseReads[i].readerName == caseReads[i + 1].readerName &&
             caseReads[i].readNumber == 1 && caseReads[i + 1].readNumber == 2)
           addRow(caseReads[i].readerName + " (read 2)", caseReads[i + 1].maskVersionId,
-                 caseReads[i].readerName + " (read 1)", caseReads[i].maskVersionId);
+                 caseReads[i].readerName + " (read 1)", caseReads[i].maskVersionId, comparison);
     }
     else if (out.study.aiMaskIds[ci] > 0)
     {
       for (const ReadRecord& r : caseReads)
-        addRow(r.readerName, r.maskVersionId, "AI", out.study.aiMaskIds[ci]);
+        addRow(r.readerName, r.maskVersionId, "AI", out.study.aiMaskIds[ci], comparison);
     }
+    // Every reader's first read against the AI mask (AI review has this as "ai-edit") and
+    // against the study's consensus of the case.
+    if (design != StudyDesign::AiReview && out.study.aiMaskIds[ci] > 0)
+      for (const ReadRecord& r : caseReads)
+        if (r.readNumber == 1)
+          addRow(r.readerName, r.maskVersionId, "AI", out.study.aiMaskIds[ci], "reader-ai");
+    if (const auto c = consensus.find(seriesId); c != consensus.end())
+      for (const ReadRecord& r : caseReads)
+        if (r.readNumber == 1)
+          addRow(r.readerName, r.maskVersionId, "consensus", c->second, "reader-consensus");
   }
 
   // ---- Table 3 ----------------------------------------------------------------------------
@@ -177,6 +225,7 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
         s.summary = stats::summarize(v);
       else
         s.summary.mean = s.summary.sd = s.summary.median = std::nan("");
+      s.ci = intervalOrNan(v, metric);
       out.table3.push_back(s);
     }
 
@@ -199,7 +248,8 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
             hd.push_back(p->metrics.hd95Mm);
         }
         out.table4.push_back({c, groupBy, group, rows.size(), meanOrNan(dice), sdOrNan(dice),
-                              meanOrNan(hd), sdOrNan(hd)});
+                              meanOrNan(hd), sdOrNan(hd), intervalOrNan(dice, "dice"),
+                              intervalOrNan(hd, "hd95_mm")});
       }
     }
 
@@ -226,6 +276,32 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
     if (a.size() >= 3 && stats::standardDeviation(a) > 0 && stats::standardDeviation(b) > 0)
       v.pearson = stats::pearson(a, b);
     out.volumes.push_back(v);
+  }
+
+  // ---- each reader against the AI mask or the consensus ------------------------------------
+  for (const std::string& c : comparisons)
+  {
+    if (c != "reader-ai" && c != "reader-consensus" && c != "ai-edit")
+      continue;
+    std::map<std::string, std::vector<const StudyPairRow*>> byReader;
+    for (const auto& p : out.pairs)
+      if (p.comparison == c)
+        byReader[p.readerA].push_back(&p);
+    for (const auto& [reader, rows] : byReader)
+    {
+      std::vector<double> dice, hd;
+      size_t excluded = 0;
+      for (const auto* p : rows)
+      {
+        dice.push_back(p->metrics.dice);
+        if (p->metrics.distancesDefined && std::isfinite(p->metrics.hd95Mm))
+          hd.push_back(p->metrics.hd95Mm);
+        else
+          ++excluded;
+      }
+      out.readerComparisons.push_back({c, reader, rows.size(), intervalOrNan(dice, "dice"),
+                                       intervalOrNan(hd, "hd95_mm"), excluded});
+    }
   }
 
   // ---- AI review acceptance ----------------------------------------------------------------
@@ -270,9 +346,21 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
     acc.strictRate =
         acc.casesRatedByAll > 0 ? double(acc.casesAllAccept) / acc.casesRatedByAll : 0.0;
     if (!r1.empty())
-      acc.cohenKappa = stats::cohenKappa(r1, r2).kappa;
+    {
+      const stats::KappaResult k = stats::cohenKappa(r1, r2);
+      acc.cohenKappa = k.kappa;
+      if (std::isfinite(k.ciLower))
+        acc.cohenKappaCi = Interval{k.ciLower, k.ciUpper};
+    }
     if (readers >= 3 && !counts.empty())
+    {
       acc.fleissKappa = stats::fleissKappa(counts).kappa;
+      if (counts.size() >= 2)
+      {
+        const stats::BootstrapInterval b = stats::fleissKappaBootstrapCi(counts, kappaBootstrapOptions());
+        acc.fleissKappaCi = Interval{b.lower, b.upper};
+      }
+    }
     out.acceptance = acc;
   }
   return out;

@@ -9,7 +9,18 @@
 //    sorts later, B = the earlier one;
 //  * intra-observer: per reader and case, A = second read, B = first read;
 //  * AI review: per reader and case with a submitted edit, A = the edited mask, B = the AI mask.
+//  * reader against the AI mask ("reader-ai"; inter- and intra-observer studies whose case has an
+//    AI mask): A = the reader's first read, B = the study's AI mask of the case;
+//  * reader against the consensus ("reader-consensus"; cases with a consensus built in this
+//    study, the newest one): A = the reader's first read, B = the consensus.
 // Only submitted or approved reads count. Needs a coordinator or admin (it reads every mask).
+//
+// Confidence intervals (95 %): every mean (Table 3, Table 4, per reader) has Student's t interval
+// mean ± t(n-1) SD / sqrt(n), truncated to the metric's possible range (overlap metrics [0, 1],
+// kappa [-1, 1], distances >= 0; the report's methods section says so); the mean volume
+// difference has the paired t interval; Cohen's kappa of the AI-review ratings the large-sample
+// interval of Fleiss, Cohen & Everitt (1969); Fleiss' kappa a percentile bootstrap over cases
+// (2000 resamples, fixed seed 20240601).
 
 #include "core/metrics/Agreement.h"
 #include "core/stats/Comparison.h"
@@ -45,6 +56,7 @@ struct MetricSummary
   std::string metric; // "dice", "jaccard", "precision", "recall", "hd95_mm", "assd_mm", "kappa",
                       // "kappa_bbox", "vpe"
   stats::Summary summary;
+  stats::MeanInterval ci; // of the mean, truncated to the metric's range (NaN bounds for n < 2)
   size_t excluded = 0;
 };
 
@@ -56,6 +68,25 @@ struct GroupSummary
   size_t n = 0;
   double diceMean = 0, diceSd = 0;
   double hd95Mean = 0, hd95Sd = 0; // over the rows with defined distances (NaN when none)
+  stats::MeanInterval diceCi, hd95Ci; // t intervals of the two means (NaN bounds for n < 2)
+};
+
+/// One reader against a reference ("reader-ai", "reader-consensus", "ai-edit"): the reader's
+/// mean Dice and HD95 with their t intervals.
+struct ReaderComparison
+{
+  std::string comparison;
+  std::string reader;
+  size_t n = 0;
+  stats::MeanInterval dice;
+  stats::MeanInterval hd95; // over the pairs with defined distances
+  size_t hd95Excluded = 0;
+};
+
+struct Interval
+{
+  double lower = 0;
+  double upper = 0;
 };
 
 struct VolumeComparison
@@ -77,8 +108,10 @@ struct AcceptanceSummary
   double strictRate = 0; // casesAllAccept / casesRatedByAll (0 when none)
   std::map<std::string, std::map<std::string, int>> perReader; // reader -> rating -> count
   std::optional<double> cohenKappa; // between the two readers' ratings (exactly two readers)
+  std::optional<Interval> cohenKappaCi; // Fleiss, Cohen & Everitt (1969) large-sample, 95 %
   std::optional<double> fleissKappa; // among all readers' ratings (three or more readers), over
                                      // the cases rated by all; categories accept/minor/major/reject
+  std::optional<Interval> fleissKappaCi; // percentile bootstrap over cases, 95 %
 };
 
 struct StudyReportData
@@ -89,6 +122,7 @@ struct StudyReportData
   std::vector<MetricSummary> table3;
   std::vector<GroupSummary> table4;
   std::vector<VolumeComparison> volumes;
+  std::vector<ReaderComparison> readerComparisons; // per reader, for the comparisons above
   std::optional<AcceptanceSummary> acceptance; // AI-review studies
   int readsTotal = 0, readsDone = 0;
 };
@@ -101,4 +135,9 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId);
 const std::vector<std::pair<std::string, std::string>>& table3Metrics();
 /// A metric of a row by its Table 3 name.
 double metricValue(const AgreementResult& r, const std::string& metric);
+/// The t interval of the mean of `values` with its bounds truncated to the metric's possible
+/// range (dice, jaccard, precision, recall: [0, 1]; kappa: [-1, 1]; *_mm: >= 0; vpe: >= -1).
+stats::MeanInterval metricMeanInterval(const std::vector<double>& values, const std::string& metric);
+/// The bootstrap's settings of the Fleiss' kappa interval (named in the report's methods).
+stats::BootstrapOptions kappaBootstrapOptions();
 } // namespace panseg::db

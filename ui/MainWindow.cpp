@@ -43,6 +43,7 @@ namespace
 {
 constexpr int kMaxRecentFiles = 10;
 const char* const kRecentKey = "viewer/recentFiles";
+const char* const kInfoKey = "viewer/dicomInfo";
 
 struct LoadOutcome
 {
@@ -412,6 +413,20 @@ void MainWindow::buildMenus()
       [this] { m_model->setOverlayOpacity(m_model->overlayStyle().opacity - 0.1); });
   less->setShortcut(QKeySequence(Qt::Key_BracketLeft));
   view->addSeparator();
+
+  // Patient, study and series in the corners of the slice views; remembered per PanSeg user.
+  m_infoAction = view->addAction(tr("Show &DICOM Information"));
+  m_infoAction->setObjectName("dicomInfoAction");
+  m_infoAction->setCheckable(true);
+  m_infoAction->setChecked(true);
+  m_infoAction->setShortcut(QKeySequence(tr("Ctrl+Shift+I")));
+  connect(m_infoAction, &QAction::toggled, this,
+          [this](bool on)
+          {
+            for (SliceView* v : m_views)
+              v->setInfoVisible(on);
+            makeSettings().setValue(userSettingsKey(kInfoKey), on);
+          });
 
   QAction* maximize = view->addAction(tr("Maximize &Active View"), this,
                                       [this]
@@ -1104,6 +1119,14 @@ void MainWindow::setActingUser(const QString& user)
   {
     const QSignalBlocker block(m_fastAction);
     m_fastAction->setChecked(makeSettings().value(userSettingsKey("predict/fast"), false).toBool());
+  }
+  if (m_infoAction)
+  {
+    const bool on = makeSettings().value(userSettingsKey(kInfoKey), true).toBool();
+    const QSignalBlocker block(m_infoAction);
+    m_infoAction->setChecked(on);
+    for (SliceView* v : m_views)
+      v->setInfoVisible(on);
   }
   // Unsaved edits are autosaved per user too: nobody is offered another user's recovery file.
   if (m_edit)

@@ -261,6 +261,7 @@ private:
   QAction* m_openMaskAction = nullptr;
   QAction* m_overlayAction = nullptr;
   QAction* m_outlineAction = nullptr;
+  QAction* m_infoAction = nullptr; // View > Show DICOM Information (per PanSeg user)
   QAction* m_windowModeAction = nullptr;
   QComboBox* m_presetCombo = nullptr;
   QSlider* m_opacitySlider = nullptr;

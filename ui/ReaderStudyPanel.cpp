@@ -21,9 +21,11 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollBar>
 #include <QSpinBox>
 #include <QTableView>
 #include <QTextBrowser>
+#include <QTextCursor>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -571,7 +573,11 @@ QDialog* ReaderStudyPanel::showReport()
   layout->addWidget(browser);
   layout->addWidget(buttons);
   dialog->resize(1000, 800);
+  // Open at the title: the document was set behind the browser's back, so its cursor (and with
+  // it the view, once shown) would otherwise sit at the end of the report.
+  browser->moveCursor(QTextCursor::Start);
   dialog->show();
+  browser->verticalScrollBar()->setValue(0);
   return dialog;
 }
 } // namespace panseg::ui

@@ -1,5 +1,6 @@
 #include "ui/SliceView.h"
 
+#include "core/display/ImageAnnotations.h"
 #include "ui/EditController.h"
 #include "ui/ViewerModel.h"
 
@@ -257,6 +258,29 @@ void SliceView::drawOverlayText(QPainter& p)
       {static_cast<double>(cur[0]), static_cast<double>(cur[1]), static_cast<double>(cur[2])});
   shadowedText(p, area, Qt::AlignRight | Qt::AlignTop, slicePositionText(m, mm), kDimText);
 
+  if (m_infoVisible)
+  {
+    // Patient and study under the slice position, the series under the slice number; each
+    // line elided to 45 % of the view so the corners never meet.
+    const ImageAnnotations a = imageAnnotations(m_model->image().info);
+    const int maxWidth = std::max(40, int(area.width() * 0.45));
+    auto lines = [&](const QRectF& from, Qt::Alignment align, const std::vector<std::string>& texts)
+    {
+      QRectF r = from;
+      for (const std::string& t : texts)
+      {
+        if (t.empty())
+          continue;
+        shadowedText(p, r, align, fm.elidedText(QString::fromStdString(t), Qt::ElideRight, maxWidth),
+                     kText);
+        r.adjust(0, line, 0, 0);
+      }
+    };
+    lines(area.adjusted(0, line + 2, 0, 0), Qt::AlignRight | Qt::AlignTop,
+          {a.patientName, a.patientId, a.study});
+    lines(below.adjusted(0, line, 0, 0), Qt::AlignLeft | Qt::AlignTop, {a.series});
+  }
+
   const WindowLevel wl = m_model->windowLevel();
   QString wlText = tr("W %1  L %2")
                        .arg(wl.width, 0, 'f', wl.width < 10 ? 2 : 0)
@@ -269,6 +293,14 @@ void SliceView::drawOverlayText(QPainter& p)
   if (std::abs(s.zoom - 1.0) > 1e-3)
     shadowedText(p, area, Qt::AlignRight | Qt::AlignBottom,
                  tr("Zoom %1%").arg(std::lround(s.zoom * 100)), kDimText);
+}
+
+void SliceView::setInfoVisible(bool visible)
+{
+  if (visible == m_infoVisible)
+    return;
+  m_infoVisible = visible;
+  update();
 }
 
 // ---- input ----------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 #pragma once
-// One 2D slice view (axial, coronal or sagittal) of the ViewerModel, painted with QPainter.
+// One 2D slice view (axial, coronal or sagittal) of the ViewerModel, painted with QPainter, with
+// orientation letters, slice number and position, W/L, zoom and the DICOM information in the
+// corners.
 // It shows the model's state and turns mouse/keyboard input into model changes; it keeps no
 // state of its own besides the drag in progress.
 
@@ -38,6 +40,12 @@ public:
   /// Mask editing: with an editing tool active, a plain left drag paints/erases or draws a
   /// lasso through `edit` (nullptr: view only).
   void setEditController(EditController* edit);
+
+  /// The DICOM information overlay: patient name and ID, study date and description (top
+  /// right, under the slice position) and the series (top left, under the slice number), from
+  /// core/display/ImageAnnotations. On by default; View > Show DICOM Information toggles it.
+  void setInfoVisible(bool visible);
+  bool infoVisible() const { return m_infoVisible; }
 
   QSize sizeHint() const override { return {400, 400}; }
   QSize minimumSizeHint() const override { return {120, 120}; }
@@ -89,6 +97,7 @@ private:
   double m_dragStartWidth = 0, m_dragStartLevel = 0;
   std::optional<QPointF> m_hover;
   EditController* m_edit = nullptr;
+  bool m_infoVisible = true;
   QVector<QPointF> m_lassoWidget;                 // lasso outline in widget pixels
   std::vector<std::array<double, 3>> m_lassoIndex; // the same points as voxel indices
 };

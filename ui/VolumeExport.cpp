@@ -73,6 +73,11 @@ QString cellText(const Cell& c, const QString& column)
   return QString::number(qint64(std::llround(v)));
 }
 
+/// A numeric cell as XLSX stores it: the number the CSV prints (cellText), parsed back, so the
+/// workbook holds 1.6 where the spacing came from a float header as 1.600000023841858, and the
+/// two files agree digit for digit.
+double fileNumber(double v, const QString& column) { return cellText(Cell(v), column).toDouble(); }
+
 ReportTable toReportTable(const Sheet& s)
 {
   ReportTable t;
@@ -128,7 +133,9 @@ void writeXlsx(const VolumeTable& t, const QString& path, const VolumeExportInfo
         else
         {
           const bool ml = s.columns[int(c)].endsWith("_ml") || s.columns[int(c)].endsWith("_percent");
-          worksheet_write_number(ws, row, col, std::get<double>(s.rows[r][c]), ml ? twoDecimals : nullptr);
+          const double v = std::get<double>(s.rows[r][c]);
+          if (std::isfinite(v))
+            worksheet_write_number(ws, row, col, fileNumber(v, s.columns[int(c)]), ml ? twoDecimals : nullptr);
         }
       }
     worksheet_set_column(ws, 0, lxw_col_t(s.columns.size() - 1), 14, nullptr);

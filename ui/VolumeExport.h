@@ -18,7 +18,9 @@ struct VolumeExportInfo
   QDateTime generatedAt = QDateTime::currentDateTimeUtc();
 };
 
-/// Machine-readable table (CSV/XLSX column names, full precision: volume 4 decimals).
+/// Machine-readable table (CSV/XLSX column names; volumes and changes in mL and % with 4
+/// decimals, spacing with 6 significant digits, ids and counts whole). The XLSX cells hold the
+/// same numbers (no float-to-double tails such as 1.600000023841858).
 ReportTable volumeRowsTable(const db::VolumeTable& table);
 /// Follow-up table (change between consecutive studies).
 ReportTable followUpTable(const db::VolumeTable& table);

@@ -2,6 +2,8 @@
 
 #include "core/stats/StatsCheck.h"
 
+#include <boost/math/distributions/students_t.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -80,6 +82,28 @@ Summary summarize(const std::vector<double>& values)
   s.min = v.front();
   s.max = v.back();
   return s;
+}
+
+MeanInterval meanTInterval(const std::vector<double>& values, double level)
+{
+  detail::requireFinite(values, "t interval of the mean");
+  detail::requireLevel(level, "t interval of the mean");
+  MeanInterval out;
+  out.n = values.size();
+  out.level = level;
+  out.mean = mean(values);
+  if (values.size() < 2)
+  {
+    out.lower = out.upper = kNaN;
+    return out;
+  }
+  const double df = static_cast<double>(values.size() - 1);
+  const double t =
+      boost::math::quantile(boost::math::students_t_distribution<double>(df), 0.5 + level / 2);
+  const double half = t * standardDeviation(values) / std::sqrt(static_cast<double>(values.size()));
+  out.lower = out.mean - half;
+  out.upper = out.mean + half;
+  return out;
 }
 
 BootstrapInterval bootstrapCi(const std::vector<double>& values,

@@ -54,6 +54,18 @@ BootstrapInterval bootstrapCi(const std::vector<double>& values,
 BootstrapInterval bootstrapMeanCi(const std::vector<double>& values,
                                   const BootstrapOptions& options = {});
 
+/// Student's t confidence interval of the mean: mean ± t(n-1, (1+level)/2) · SD / sqrt(n).
+/// n = 1 gives NaN bounds (no spread to estimate); every value equal gives lower = upper = mean.
+struct MeanInterval
+{
+  size_t n = 0;
+  double mean = 0;
+  double lower = 0;
+  double upper = 0;
+  double level = 0.95;
+};
+MeanInterval meanTInterval(const std::vector<double>& values, double level = 0.95);
+
 double mean(const std::vector<double>& values);
 /// Sample standard deviation (n - 1); NaN for a single value.
 double standardDeviation(const std::vector<double>& values);

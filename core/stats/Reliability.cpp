@@ -3,6 +3,7 @@
 #include "core/stats/StatsCheck.h"
 
 #include <boost/math/distributions/fisher_f.hpp>
+#include <boost/math/distributions/normal.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -140,8 +141,9 @@ IccResult intraclassCorrelation(const std::vector<std::vector<double>>& ratings,
   return r;
 }
 
-KappaResult cohenKappa(const std::vector<int>& rater1, const std::vector<int>& rater2)
+KappaResult cohenKappa(const std::vector<int>& rater1, const std::vector<int>& rater2, double level)
 {
+  detail::requireLevel(level, "Cohen's kappa");
   if (rater1.size() != rater2.size())
     throw Error("Cohen's kappa: the raters rated different numbers of subjects (" +
                 std::to_string(rater1.size()) + " vs " + std::to_string(rater2.size()) + ")");
@@ -168,6 +170,39 @@ KappaResult cohenKappa(const std::vector<int>& rater1, const std::vector<int>& r
   r.kappa = r.chanceAgreement >= 1.0
                 ? 1.0
                 : (r.observedAgreement - r.chanceAgreement) / (1.0 - r.chanceAgreement);
+  if (r.chanceAgreement < 1.0)
+  {
+    // Fleiss, Cohen & Everitt (1969), in the form of Fleiss, Levin & Paik (2003), eq. 18.13:
+    // var = (A + B - C) / (n (1 - p_e)^2) with
+    //   A = sum_i p_ii [1 - (p_i. + p_.i)(1 - k)]^2,
+    //   B = (1 - k)^2 sum_{i != j} p_ij (p_.i + p_j.)^2,   C = [k - p_e (1 - k)]^2.
+    std::map<std::pair<int, int>, double> cells; // (rater 1, rater 2) -> proportion
+    for (size_t i = 0; i < rater1.size(); ++i)
+      cells[{rater1[i], rater2[i]}] += 1.0 / n;
+    auto share = [n](const std::map<int, double>& m, int c)
+    {
+      const auto it = m.find(c);
+      return it == m.end() ? 0.0 : it->second / n;
+    };
+    const double k = r.kappa, pe = r.chanceAgreement;
+    double a = 0, b = 0;
+    for (const auto& [cell, p] : cells)
+    {
+      const auto [i, j] = cell;
+      if (i == j)
+        a += p * std::pow(1.0 - (share(m1, i) + share(m2, i)) * (1.0 - k), 2);
+      else
+        b += p * std::pow(share(m2, i) + share(m1, j), 2);
+    }
+    b *= (1.0 - k) * (1.0 - k);
+    const double c = std::pow(k - pe * (1.0 - k), 2);
+    const double variance = std::max(0.0, a + b - c) / (n * (1.0 - pe) * (1.0 - pe));
+    r.standardError = std::sqrt(variance);
+    const double z =
+        boost::math::quantile(boost::math::normal_distribution<double>(), 0.5 + level / 2);
+    r.ciLower = std::max(-1.0, k - z * r.standardError);
+    r.ciUpper = std::min(1.0, k + z * r.standardError);
+  }
   return r;
 }
 
@@ -234,6 +269,28 @@ KappaResult fleissKappaFromRatings(const std::vector<std::vector<int>>& ratings)
     for (int c : ratings[i])
       ++counts[i][index[c]];
   return fleissKappa(counts);
+}
+
+BootstrapInterval fleissKappaBootstrapCi(const std::vector<std::vector<int>>& counts,
+                                         const BootstrapOptions& options)
+{
+  const KappaResult whole = fleissKappa(counts); // checks the table
+  // Resample subject indices; the statistic rebuilds the table from them.
+  std::vector<double> subjects(counts.size());
+  for (size_t i = 0; i < subjects.size(); ++i)
+    subjects[i] = static_cast<double>(i);
+  std::vector<std::vector<int>> sample(counts.size());
+  BootstrapInterval out = bootstrapCi(
+      subjects,
+      [&](const std::vector<double>& drawn)
+      {
+        for (size_t i = 0; i < drawn.size(); ++i)
+          sample[i] = counts[static_cast<size_t>(drawn[i])];
+        return fleissKappa(sample).kappa;
+      },
+      options);
+  out.estimate = whole.kappa;
+  return out;
 }
 
 } // namespace panseg::stats

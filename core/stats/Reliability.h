@@ -3,7 +3,10 @@
 // 1979), Cohen's kappa for two raters and Fleiss' kappa for many raters on categorical ratings.
 // Malformed input (ragged tables, too few targets or raters) throws panseg::Error.
 
+#include "core/stats/Descriptive.h"
+
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 namespace panseg::stats
@@ -45,16 +48,31 @@ struct KappaResult
   double kappa = 0;
   double observedAgreement = 0; // p_o (Fleiss: mean P_i)
   double chanceAgreement = 0;   // p_e
+  // Cohen's kappa only: large-sample standard error of Fleiss, Cohen & Everitt (1969) (not the
+  // SE under H0: kappa = 0) and the Wald interval kappa ± z SE, truncated to [-1, 1]. NaN when
+  // it cannot be estimated (chance agreement 1). Fleiss' kappa leaves these NaN: see
+  // fleissKappaBootstrapCi.
+  double standardError = std::numeric_limits<double>::quiet_NaN();
+  double ciLower = std::numeric_limits<double>::quiet_NaN();
+  double ciUpper = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// Cohen's kappa between two raters' categories for the same subjects (n >= 1).
 /// When chance agreement is 1 (both used one and the same category throughout) kappa is 1.
-KappaResult cohenKappa(const std::vector<int>& rater1, const std::vector<int>& rater2);
+/// The confidence interval at `level` uses the standard error described in KappaResult.
+KappaResult cohenKappa(const std::vector<int>& rater1, const std::vector<int>& rater2,
+                       double level = 0.95);
 
 /// Fleiss' kappa. counts[subject][category] = how many raters put the subject in the category;
 /// every subject must have the same number m >= 2 of ratings. Chance agreement 1 gives kappa 1.
 KappaResult fleissKappa(const std::vector<std::vector<int>>& counts);
 /// The same from ratings[subject][rater] = category (any integers), every subject rated by m >= 2.
 KappaResult fleissKappaFromRatings(const std::vector<std::vector<int>>& ratings);
+
+/// Percentile bootstrap interval of Fleiss' kappa over subjects: the rows of `counts` are
+/// resampled with replacement (core/stats/Descriptive.h bootstrapCi: seeded, the same interval on
+/// every platform) and kappa is recomputed on each resample.
+BootstrapInterval fleissKappaBootstrapCi(const std::vector<std::vector<int>>& counts,
+                                         const BootstrapOptions& options = {});
 
 } // namespace panseg::stats

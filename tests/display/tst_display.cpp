@@ -1,6 +1,7 @@
 // core/display: slice extraction, orientation, screen mapping, window/level, overlays.
 // Pure C++ under test; Qt Test only drives it.
 #include "core/display/FileRole.h"
+#include "core/display/ImageAnnotations.h"
 #include "core/display/LabelColors.h"
 #include "core/display/SliceGeometry.h"
 #include "core/display/SliceRendering.h"
@@ -55,6 +56,51 @@ class TstDisplay : public QObject
 {
   Q_OBJECT
 private slots:
+  void imageAnnotationsFromDicomTags()
+  {
+    QCOMPARE(formatPersonName("DOE^JANE"), std::string("DOE, JANE"));
+    QCOMPARE(formatPersonName("Doe^Jane^Q^Dr.^PhD"), std::string("Doe, Jane Q Dr. PhD"));
+    QCOMPARE(formatPersonName("DOE^^^^"), std::string("DOE"));
+    QCOMPARE(formatPersonName("^JANE"), std::string("JANE"));
+    QCOMPARE(formatPersonName("YAMADA^TARO=山田^太郎"), std::string("YAMADA, TARO"));
+    QCOMPARE(formatPersonName("  "), std::string());
+    QCOMPARE(formatDicomDate("20230115"), std::string("2023-01-15"));
+    QCOMPARE(formatDicomDate("2023.01.15 "), std::string("2023.01.15"));
+    QCOMPARE(formatDicomTime("140215.123456"), std::string("14:02"));
+    QCOMPARE(formatDicomTime("1402"), std::string("14:02"));
+    QCOMPARE(formatDicomTime("14:02:15"), std::string("14:02"));
+    QCOMPARE(formatDicomTime("14"), std::string("14"));
+
+    ImageInfo dicom;
+    dicom.format = "DICOM";
+    dicom.modality = "CT";
+    dicom.sourcePath = "/data/ct_dicom";
+    dicom.tags = {{"PatientName", "DOE^JANE"}, {"PatientID", "P-0042 "},      {"StudyDate", "20230115"},
+                  {"StudyTime", "140215"},    {"StudyDescription", "CT ABDOMEN"}, {"SeriesNumber", "3"},
+                  {"SeriesDescription", "Portal venous"}};
+    const ImageAnnotations a = imageAnnotations(dicom);
+    QCOMPARE(a.patientName, std::string("DOE, JANE"));
+    QCOMPARE(a.patientId, std::string("ID P-0042"));
+    QCOMPARE(a.study, std::string("2023-01-15 14:02  CT ABDOMEN"));
+    QCOMPARE(a.series, std::string("Series 3: Portal venous  CT"));
+
+    // A NIfTI file: no patient or study, the file name as the series.
+    ImageInfo nifti;
+    nifti.format = "NIfTI";
+    nifti.sourcePath = "/data/case_00012/imaging.nii.gz";
+    const ImageAnnotations n = imageAnnotations(nifti);
+    QVERIFY(n.patientName.empty() && n.patientId.empty() && n.study.empty());
+    QCOMPARE(n.series, std::string("imaging.nii.gz"));
+    // A DICOM series without a description keeps what it has.
+    ImageInfo bare;
+    bare.format = "DICOM";
+    bare.modality = "MR";
+    bare.tags = {{"StudyDate", "20240301"}};
+    const ImageAnnotations b = imageAnnotations(bare);
+    QCOMPARE(b.study, std::string("2024-03-01"));
+    QCOMPARE(b.series, std::string("MR"));
+  }
+
   void sliceExtractionAnisotropic()
   {
     const Geometry g = grid({4, 3, 5}, {0.8, 0.8, 3.0});

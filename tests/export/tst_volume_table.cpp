@@ -349,6 +349,11 @@ private slots:
     test::TestDb where;
     StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
     const Fixture fx = buildFixture(db);
+    // A series whose spacing came from a float header (NIfTI pixdim): 0.7f, 0.7f, 1.6f are
+    // 0.699999988079071 and 1.600000023841858 as doubles; its volume has such a tail too.
+    const Geometry floats = extest::grid(double(0.7f), double(0.7f), double(1.6f));
+    const int64_t s5 = extest::addSeries(db, "P3", "2024-05-01", Modality::CT, "C", floats);
+    db.saveMaskVersion(s5, extest::maskWith(floats, 777), extest::provenance(MaskSource::Reader));
     const VolumeTable v = buildVolumeTable(db, VolumeFilter{});
     const QString path = t.path() + "/volumes.xlsx";
     ui::exportVolumeTable(v, path, fixedInfo());
@@ -373,6 +378,33 @@ private slots:
     auto has = [](const std::vector<double>& values, double x) {
       return std::any_of(values.begin(), values.end(), [x](double v) { return std::abs(v - x) < 1e-9; });
     };
+    // No cell carries a float-to-double tail: every number is written as the CSV prints it
+    // (volumes 4 decimals, spacing 6 significant digits), e.g. 1.6 and 0.7, never 1.600000023841858.
+    for (const char* sheet : { "xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml" })
+    {
+      const QString xml = extest::run("unzip", { "-p", path, sheet }).out;
+      QRegularExpression re("<v>([^<]+)</v>");
+      int cells = 0;
+      for (auto it = re.globalMatch(xml); it.hasNext();)
+      {
+        const QString v = it.next().captured(1);
+        bool number = false;
+        v.toDouble(&number);
+        if (!number)
+          continue;
+        ++cells;
+        const int dot = int(v.indexOf('.'));
+        QVERIFY2(dot < 0 || v.size() - dot - 1 <= 4, qPrintable(QString("%1: long number %2").arg(sheet, v)));
+      }
+      QVERIFY(cells > 0);
+    }
+    const double floatVolume = 777 * double(0.7f) * double(0.7f) * double(1.6f) / 1000.0;
+    const QString csvVolume = QString::number(floatVolume, 'f', 4);
+    QCOMPARE(csvVolume, QString("0.6092"));
+    const QString sheet1 = extest::run("unzip", { "-p", path, "xl/worksheets/sheet1.xml" }).out;
+    QVERIFY2(sheet1.contains("<v>0.6092</v>") && sheet1.contains("<v>0.7</v>") && sheet1.contains("<v>1.6</v>"),
+             qPrintable(sheet1.left(4000)));
+
     const auto vols = numbers("xl/worksheets/sheet1.xml");
     for (double x : { 1.6, 1.44, 2.0, 1.76, 0.5 * 3.0, 1000.0, 900.0, 1250.0, 0.8, 2.5 })
       QVERIFY2(has(vols, x), qPrintable(QString::number(x)));
@@ -462,6 +494,40 @@ private slots:
     }
     // No temporary files left beside the outputs.
     QCOMPARE(QDir(t.path()).entryList(QDir::Files | QDir::Hidden).size(), 2);
+  }
+
+  void pdfKeepsHeadingsWithWhatFollows()
+  {
+    // k filler paragraphs, then a heading with a captioned table, then a heading with a
+    // paragraph: for k from 0 to 80 the headings and the caption come to lie at every height of
+    // the page, so some would end a page. None may (ui::paginate, the layout writePdf prints).
+    int breaks = 0;
+    for (int k = 0; k <= 80; ++k)
+    {
+      ui::Report r;
+      r.title = "Layout";
+      auto& filler = r.addSection("Filler");
+      for (int i = 0; i < k; ++i)
+        filler.paragraphs << QString("Paragraph %1 of the filler text.").arg(i);
+      auto& a = r.addSection("Table section");
+      ui::ReportTable table{ "The caption", { "Name", "Value" }, {} };
+      for (int i = 0; i < 6; ++i)
+        table.rows.push_back({ QString("row %1").arg(i), QString::number(i) });
+      a.tables.push_back(table);
+      auto& b = r.addSection("Text section");
+      b.paragraphs << "The text under the second heading.";
+      const ui::ReportPagination p = ui::paginate(r);
+      for (size_t i = 0; i + 1 < p.items.size(); ++i)
+      {
+        const auto& it = p.items[i];
+        breaks += it.breakBefore;
+        if (it.kind == ui::ReportPageItem::Kind::Heading || it.kind == ui::ReportPageItem::Kind::Caption)
+          QVERIFY2(p.items[i + 1].firstPage == it.lastPage,
+                   qPrintable(QString("k = %1: '%2' ends page %3").arg(k).arg(it.text).arg(it.lastPage + 1)));
+      }
+      QCOMPARE(p.items.back().text, QString("The text under the second heading."));
+    }
+    QVERIFY(breaks > 0); // the check above was exercised: some headings had to move
   }
 
   // ---- the Volumes dock (real widgets, offscreen) -----------------------------------------

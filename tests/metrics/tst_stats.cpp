@@ -59,6 +59,9 @@ private slots:
   void cohenKappaWorkedExample();
   void cohenKappaDegenerate();
   void fleissKappaWorkedExample();
+  void meanTIntervalByHand();
+  void cohenKappaStandardErrorByHand();
+  void fleissKappaBootstrapInterval();
 };
 
 void TestStats::summaryOfOneToTen()
@@ -348,6 +351,173 @@ void TestStats::fleissKappaWorkedExample()
   }
   VERIFY_NEAR(fleissKappaFromRatings(ratings).kappa, k.kappa, 1e-15);
   QVERIFY_THROWS_EXCEPTION(Error, fleissKappa({{1, 2}, {2, 2}})); // 3 vs 4 ratings
+}
+
+void TestStats::meanTIntervalByHand()
+{
+  // Three Dice values 0.80, 0.85, 0.90: mean 0.85, SD 0.05, t(2; 0.975) = 4.302652729911275
+  // (tables; R: qt(0.975, 2)), half width 4.302653 * 0.05 / sqrt(3) = 0.1242069:
+  // [0.7257931, 0.9742069] (R: t.test(c(0.80, 0.85, 0.90))$conf.int).
+  const MeanInterval d = meanTInterval({0.80, 0.85, 0.90});
+  QCOMPARE(d.n, size_t(3));
+  VERIFY_NEAR(d.mean, 0.85, 1e-15);
+  VERIFY_NEAR(d.lower, 0.85 - 4.302652729911275 * 0.05 / std::sqrt(3.0), 1e-10);
+  VERIFY_NEAR(d.upper, 0.9742068856, 1e-9);
+  // Sleep data, drug 1: mean 0.75, SD 1.789010, t(9; 0.975) = 2.262157;
+  // R: t.test(sleep$extra[1:10])$conf.int = -0.5297804 2.0297804.
+  const MeanInterval s = meanTInterval(kSleepDrug1);
+  VERIFY_NEAR(s.lower, -0.5297804, 5e-8);
+  VERIFY_NEAR(s.upper, 2.0297804, 5e-8);
+  // A 90 % interval is narrower; one value has no interval; equal values a zero-width one.
+  const MeanInterval s90 = meanTInterval(kSleepDrug1, 0.90);
+  QVERIFY(s90.lower > s.lower && s90.upper < s.upper);
+  const MeanInterval one = meanTInterval({0.9});
+  QVERIFY(std::isnan(one.lower) && std::isnan(one.upper));
+  VERIFY_NEAR(one.mean, 0.9, 0);
+  const MeanInterval same = meanTInterval({2.0, 2.0, 2.0});
+  QCOMPARE(same.lower, 2.0);
+  QCOMPARE(same.upper, 2.0);
+  QVERIFY_THROWS_EXCEPTION(Error, meanTInterval({}));
+  QVERIFY_THROWS_EXCEPTION(Error, meanTInterval({1.0, NAN}));
+}
+
+namespace
+{
+/// Large-sample variance of Cohen's kappa in the original form of Fleiss, Cohen & Everitt
+/// (1969), Psychol. Bull. 72:323, eq. 13, from a contingency table of counts (rows rater 1):
+/// [sum_i p_ii ((1-pe) - (p_i.+p_.i)(1-po))^2 + (1-po)^2 sum_{i!=j} p_ij (p_.i+p_j.)^2
+///  - (po pe - 2 pe + po)^2] / (n (1-pe)^4). Written independently of core/stats.
+double fceStandardError(const std::vector<std::vector<double>>& table)
+{
+  const size_t k = table.size();
+  double n = 0;
+  for (const auto& row : table)
+    for (double c : row)
+      n += c;
+  std::vector<double> rowP(k, 0), colP(k, 0);
+  for (size_t i = 0; i < k; ++i)
+    for (size_t j = 0; j < k; ++j)
+    {
+      rowP[i] += table[i][j] / n;
+      colP[j] += table[i][j] / n;
+    }
+  double po = 0, pe = 0;
+  for (size_t i = 0; i < k; ++i)
+  {
+    po += table[i][i] / n;
+    pe += rowP[i] * colP[i];
+  }
+  double a = 0, b = 0;
+  for (size_t i = 0; i < k; ++i)
+    for (size_t j = 0; j < k; ++j)
+      if (i == j)
+        a += table[i][i] / n * std::pow((1 - pe) - (rowP[i] + colP[i]) * (1 - po), 2);
+      else
+        b += table[i][j] / n * std::pow(colP[i] + rowP[j], 2);
+  b *= (1 - po) * (1 - po);
+  const double c = std::pow(po * pe - 2 * pe + po, 2);
+  return std::sqrt((a + b - c) / (n * std::pow(1 - pe, 4)));
+}
+
+void ratingsFromTable(const std::vector<std::vector<double>>& table, std::vector<int>& a,
+                      std::vector<int>& b)
+{
+  for (size_t i = 0; i < table.size(); ++i)
+    for (size_t j = 0; j < table.size(); ++j)
+      for (int c = 0; c < int(table[i][j]); ++c)
+      {
+        a.push_back(int(i));
+        b.push_back(int(j));
+      }
+}
+} // namespace
+
+void TestStats::cohenKappaStandardErrorByHand()
+{
+  // The Wikipedia table of cohenKappaWorkedExample, by hand with the 1969 formula above:
+  // p_o 0.7, p_e 0.5; first sum 0.4 (0.5 - 1.1 * 0.3)^2 + 0.3 (0.5 - 0.9 * 0.3)^2 = 0.02743,
+  // second 0.3^2 (0.1 * 1.1^2 + 0.2 * 0.9^2) = 0.02547, third (0.35 - 1 + 0.7)^2 = 0.0025;
+  // var = 0.0504 / (50 * 0.5^4) = 0.016128, SE = 0.126996.
+  {
+    const std::vector<std::vector<double>> table{{20, 5}, {10, 15}};
+    std::vector<int> a, b;
+    ratingsFromTable(table, a, b);
+    const KappaResult k = cohenKappa(a, b);
+    VERIFY_NEAR(k.kappa, 0.4, 1e-14);
+    VERIFY_NEAR(k.standardError, fceStandardError(table), 1e-12);
+    VERIFY_NEAR(k.standardError, 0.1269961, 5e-8);
+    VERIFY_NEAR(k.ciLower, 0.4 - 1.959963985 * k.standardError, 1e-9);
+    VERIFY_NEAR(k.ciUpper, 0.4 + 1.959963985 * k.standardError, 1e-9);
+  }
+  // The three-category diagnosis table of Fleiss, Levin & Paik (2003), ch. 18 (100 patients,
+  // two psychiatrists; proportions 0.75 0.01 0.04 / 0.05 0.04 0.01 / 0 0 0.10): kappa 0.676;
+  // SE 0.0877 by the 1969 formula (computed by hand, not quoted from the book).
+  {
+    const std::vector<std::vector<double>> table{{75, 1, 4}, {5, 4, 1}, {0, 0, 10}};
+    std::vector<int> a, b;
+    ratingsFromTable(table, a, b);
+    const KappaResult k = cohenKappa(a, b);
+    VERIFY_NEAR(k.kappa, 0.676, 0.0005);
+    VERIFY_NEAR(k.standardError, fceStandardError(table), 1e-12);
+    VERIFY_NEAR(k.standardError, 0.0877, 0.00005);
+  }
+  // Perfect agreement on several categories: SE 0, interval [1, 1]; p_e = 1: no interval.
+  const KappaResult perfect = cohenKappa({1, 2, 3, 1}, {1, 2, 3, 1});
+  QCOMPARE(perfect.standardError, 0.0);
+  QCOMPARE(perfect.ciLower, 1.0);
+  QCOMPARE(perfect.ciUpper, 1.0);
+  QVERIFY(std::isnan(cohenKappa({2, 2}, {2, 2}).standardError));
+  // A small table: the Wald interval is truncated to [-1, 1].
+  const KappaResult small = cohenKappa({1, 0, 1}, {0, 1, 1});
+  QVERIFY(small.ciLower >= -1.0 && small.ciUpper <= 1.0);
+}
+
+void TestStats::fleissKappaBootstrapInterval()
+{
+  // 200 subjects, 3 raters, 3 categories: each rater copies a latent category with probability
+  // 0.7. The percentile bootstrap over subjects must be seeded (same interval twice), contain
+  // the estimate, and have about the width of a jackknife interval computed here by hand
+  // (kappa_(-i) leaving one subject out; SE^2 = (n-1)/n sum (kappa_(-i) - mean)^2).
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> category(0, 2);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<std::vector<int>> counts;
+  for (int s = 0; s < 200; ++s)
+  {
+    const int truth = category(rng);
+    std::vector<int> c(3, 0);
+    for (int r = 0; r < 3; ++r)
+      ++c[size_t(u(rng) < 0.7 ? truth : category(rng))];
+    counts.push_back(c);
+  }
+  const double kappa = fleissKappa(counts).kappa;
+  const BootstrapInterval ci = fleissKappaBootstrapCi(counts);
+  QCOMPARE(ci.estimate, kappa);
+  QVERIFY(ci.lower < kappa && kappa < ci.upper);
+  const BootstrapInterval again = fleissKappaBootstrapCi(counts);
+  QCOMPARE(again.lower, ci.lower);
+  QCOMPARE(again.upper, ci.upper);
+  std::vector<double> leaveOut;
+  for (size_t i = 0; i < counts.size(); ++i)
+  {
+    auto rest = counts;
+    rest.erase(rest.begin() + long(i));
+    leaveOut.push_back(fleissKappa(rest).kappa);
+  }
+  double m = 0, ss = 0;
+  for (double k : leaveOut)
+    m += k / double(leaveOut.size());
+  for (double k : leaveOut)
+    ss += (k - m) * (k - m);
+  const double n = double(counts.size());
+  const double jackknifeWidth = 2 * 1.959964 * std::sqrt((n - 1) / n * ss);
+  const double width = ci.upper - ci.lower;
+  QVERIFY2(width > 0.8 * jackknifeWidth && width < 1.25 * jackknifeWidth,
+           qPrintable(QString("bootstrap width %1, jackknife width %2").arg(width).arg(jackknifeWidth)));
+  // Everyone agrees on every subject: every resample gives 1.
+  const BootstrapInterval perfect = fleissKappaBootstrapCi({{3, 0}, {0, 3}, {3, 0}});
+  QCOMPARE(perfect.lower, 1.0);
+  QCOMPARE(perfect.upper, 1.0);
 }
 
 QTEST_GUILESS_MAIN(TestStats)

@@ -20,10 +20,13 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QTableView>
+#include <QScrollBar>
 #include <QTextBrowser>
 #include <QTextDocument>
 #include "ui/ReaderWorklistModel.h"
+#include "ui/reports/StudyCharts.h"
 #include "ui/reports/StudyReportDocument.h"
+#include "core/stats/Reliability.h"
 
 #include <QFile>
 #include <QProcess>
@@ -193,6 +196,7 @@ private slots:
   void consensusMajorityVoteAndReturn();
   void consensusStapleMatchesCore();
   void scriptedEndToEndStudyCsvMatchesPdf();
+  void reportComparesReadersWithAiAndConsensus();
   void panelOpensAndSubmitsReads();
 };
 
@@ -535,6 +539,17 @@ void TstReaderStudy::aiReviewStrictBothAccept()
   QCOMPARE(data.pairs[0].readerB, std::string("AI"));
   const QString html = ui::toHtml(ui::buildStudyReport(data, "test", false));
   QVERIFY(html.contains("Accepted 1 of 3 cases rated by all readers (33.3 %)"));
+  // Cohen's kappa with its large-sample interval, by hand (Fleiss, Cohen & Everitt 1969): the
+  // pairs (accept, accept), (accept, minor), (reject, accept): p_o = 1/3, p_e = 4/9, kappa = -0.2;
+  // sums 0.037037 + 0.131687 - 0.165981 = 0.0027435, var = 0.0027435 / (3 (5/9)^4) = 0.0096,
+  // SE = 0.0979796; interval -0.2 ± 1.959964 SE = [-0.392036, -0.007964].
+  QVERIFY(std::abs(*data.acceptance->cohenKappa + 0.2) < 1e-12);
+  QVERIFY(data.acceptance->cohenKappaCi);
+  QVERIFY(std::abs(data.acceptance->cohenKappaCi->lower + 0.3920365) < 1e-6);
+  QVERIFY(std::abs(data.acceptance->cohenKappaCi->upper + 0.0079635) < 1e-6);
+  QVERIFY2(html.contains("Cohen's kappa between the two readers' ratings: -0.200 (95 % CI -0.392 to -0.008)."),
+           qPrintable(html));
+  QVERIFY(html.contains("Fleiss, Cohen &amp; Everitt (1969)"));
 }
 
 void TstReaderStudy::aiReviewFleissKappaAmongThreeReaders()
@@ -582,9 +597,16 @@ void TstReaderStudy::aiReviewFleissKappaAmongThreeReaders()
   QVERIFY(!data.acceptance->cohenKappa); // three readers: Fleiss, not Cohen
   QVERIFY(data.acceptance->fleissKappa);
   QVERIFY(std::abs(*data.acceptance->fleissKappa - 0.28) < 1e-12);
+  // Its interval: the seeded percentile bootstrap over the three cases of core/stats.
+  QVERIFY(data.acceptance->fleissKappaCi);
+  const stats::BootstrapInterval boot =
+      stats::fleissKappaBootstrapCi({{3, 0, 0, 0}, {2, 1, 0, 0}, {0, 0, 1, 2}}, kappaBootstrapOptions());
+  QCOMPARE(data.acceptance->fleissKappaCi->lower, boot.lower);
+  QCOMPARE(data.acceptance->fleissKappaCi->upper, boot.upper);
+  QVERIFY(boot.lower <= 0.28 && 0.28 <= boot.upper);
   const QString html = ui::toHtml(ui::buildStudyReport(data, "test", false));
   QVERIFY2(html.contains("Fleiss' kappa among the 3 readers' ratings (accept, minor, major, reject; cases "
-                         "rated by all): 0.280."),
+                         "rated by all): 0.280 (95 % CI "),
            qPrintable(html));
 }
 
@@ -863,6 +885,8 @@ void TstReaderStudy::scriptedEndToEndStudyCsvMatchesPdf()
   QVERIFY(p.waitForFinished(30000));
   const QString pdf = QString::fromUtf8(p.readAllStandardOutput());
   QVERIFY(pdf.contains("Reader study report: e2e"));
+  if (const QString shots = qEnvironmentVariable("PANSEG_TEST_SCREENSHOTS"); !shots.isEmpty())
+    QFile::copy(pdfPath, shots + "/study-report.pdf");
   QVERIFY(pdf.contains("PanSeg Workstation"));
   std::vector<double> dice;
   StudyDatabase carol(e.at("carol"), e.as("carol"));
@@ -893,12 +917,240 @@ void TstReaderStudy::scriptedEndToEndStudyCsvMatchesPdf()
   for (double d : dice)
     mean += d / double(dice.size());
   QVERIFY(std::fabs(m.captured(1).toDouble() - mean) < 1.5e-4);
+  // ... with its 95 % t interval, by hand from the CSV's Dice: mean ± t(3; 0.975) SD / sqrt(4),
+  // t(3; 0.975) = 3.182446305284263 (tables; R: qt(0.975, 3)).
+  {
+    const QRegularExpression ci("Inter-observer\\s+Dice\\s+[0-9.]+ ± [0-9.]+\\s+\\[([0-9.]+), ([0-9.]+)\\]");
+    const auto c = ci.match(pdf);
+    QVERIFY2(c.hasMatch(), qPrintable(pdf.left(3000)));
+    double ss = 0;
+    for (double d : dice)
+      ss += (d - mean) * (d - mean);
+    const double half = 3.182446305284263 * std::sqrt(ss / 3.0) / 2.0;
+    QVERIFY2(std::fabs(c.captured(1).toDouble() - std::max(0.0, mean - half)) < 3e-4, qPrintable(c.captured(0)));
+    QVERIFY2(std::fabs(c.captured(2).toDouble() - std::min(1.0, mean + half)) < 3e-4, qPrintable(c.captured(0)));
+  }
+  QVERIFY(pdf.contains("Statistical methods") && pdf.contains("Student's t"));
   // Table 4 groups by modality (CT, MRI-T1W) and center (north, south).
   QVERIFY(pdf.contains("MRI-T1W") && pdf.contains("north") && pdf.contains("south"));
   // HTML: self-contained with the four plots.
   QFile html(htmlPath);
   QVERIFY(html.open(QIODevice::ReadOnly));
-  QCOMPARE(QString::fromUtf8(html.readAll()).count("data:image/png;base64,"), 4);
+  const QString htmlText = QString::fromUtf8(html.readAll());
+  QCOMPARE(htmlText.count("data:image/png;base64,"), 4);
+  // Side by side: four grid cells of half the width, in two rows.
+  QCOMPARE(htmlText.count("<td align=\"center\" valign=\"top\" width=\"50%\"><img"), 4);
+
+  // Page layout of the PDF: no heading or table caption is the last thing on its page, and the
+  // four plots are laid out two by two (two rows: one page, or two when the page breaks between
+  // the rows), not one plot per half-empty page.
+  const ui::Report report = ui::buildStudyReport(data, "test");
+  const ui::ReportPagination pages = ui::paginate(report);
+  QVERIFY(pages.pages >= 2);
+  for (size_t i = 0; i + 1 < pages.items.size(); ++i)
+  {
+    const auto& it = pages.items[i];
+    if (it.kind == ui::ReportPageItem::Kind::Heading || it.kind == ui::ReportPageItem::Kind::Caption)
+      QVERIFY2(pages.items[i + 1].firstPage == it.lastPage,
+               qPrintable(QString("'%1' ends page %2; '%3' starts page %4")
+                              .arg(it.text)
+                              .arg(it.lastPage + 1)
+                              .arg(pages.items[i + 1].text.left(40))
+                              .arg(pages.items[i + 1].firstPage + 1)));
+  }
+  const auto plotsHeading =
+      std::find_if(pages.items.begin(), pages.items.end(), [](const ui::ReportPageItem& it) { return it.text == "Plots"; });
+  QVERIFY(plotsHeading != pages.items.end() && plotsHeading + 1 != pages.items.end());
+  QCOMPARE((plotsHeading + 1)->kind, ui::ReportPageItem::Kind::Table);
+  QVERIFY((plotsHeading + 1)->lastPage - (plotsHeading + 1)->firstPage <= 1);
+  // The same page count as the PDF written by the CLI.
+  QProcess info;
+  info.start("pdfinfo", {pdfPath});
+  if (info.waitForFinished(30000) && info.exitCode() == 0)
+    QVERIFY2(QString::fromUtf8(info.readAllStandardOutput())
+                 .contains(QRegularExpression(QString("Pages:\\s+%1\\n").arg(pages.pages))),
+             qPrintable(QString::number(pages.pages)));
+  QVERIFY(pdf.contains(QString("page 1 of %1").arg(pages.pages)));
+
+  // Round axis ticks on every plot; the Dice plot has a category axis (the modalities), not a
+  // numeric 0-1 one, and its Dice axis ends at 1 at most.
+  std::vector<double> va, vb, vpe;
+  std::map<QString, std::vector<double>> byModality;
+  for (const auto& pr : data.pairs)
+  {
+    va.push_back(pr.metrics.volumeAMl);
+    vb.push_back(pr.metrics.volumeBMl);
+    vpe.push_back(pr.metrics.vpe);
+    byModality[QString::fromStdString(pr.modality)].push_back(pr.metrics.dice);
+  }
+  std::vector<double> pairDice;
+  for (const auto& pr : data.pairs)
+    pairDice.push_back(pr.metrics.dice);
+  ui::ChartAxes scatter, ba, diceAxes, vpeAxes;
+  ui::volumeScatterChart(va, vb, "A", "B", "v", {}, &scatter);
+  ui::blandAltmanChart(va, vb, "ba", {}, &ba);
+  ui::diceDistributionChart(byModality, "d", "modality", {}, &diceAxes);
+  ui::vpeDiceChart(pairDice, vpe, "vpe", {}, &vpeAxes);
+  auto round = [](const std::vector<double>& ticks)
+  {
+    if (ticks.size() < 2)
+      return false;
+    const double step = ticks[1] - ticks[0];
+    const double e = std::pow(10.0, std::floor(std::log10(step) + 1e-9));
+    const double m = step / e;
+    if (!(std::fabs(m - 1) < 1e-9 || std::fabs(m - 2) < 1e-9 || std::fabs(m - 5) < 1e-9))
+      return false;
+    for (double t : ticks)
+      if (std::fabs(t / step - std::round(t / step)) > 1e-6)
+        return false;
+    return true;
+  };
+  for (const ui::ChartAxes* a : {&scatter, &ba, &vpeAxes})
+  {
+    QVERIFY(round(a->xTicks));
+    QVERIFY(round(a->yTicks));
+  }
+  QVERIFY(diceAxes.xTicks.empty());
+  QCOMPARE(diceAxes.xCategories, (std::vector<QString>{"CT (n = 2)", "MRI-T1W (n = 2)"}));
+  QVERIFY(round(diceAxes.yTicks));
+  QVERIFY(diceAxes.y1 <= 1.0);
+  // Every data point lies inside the plotted ranges.
+  for (size_t i = 0; i < va.size(); ++i)
+    QVERIFY(va[i] >= scatter.y0 && va[i] <= scatter.y1 && vb[i] >= scatter.x0 && vb[i] <= scatter.x1);
+  for (double d : pairDice)
+    QVERIFY(d >= diceAxes.y0 && d <= diceAxes.y1 && d >= vpeAxes.x0);
+}
+
+void TstReaderStudy::reportComparesReadersWithAiAndConsensus()
+{
+  // Three cases with an AI mask, read by alice, bob and dave (inter-observer); the coordinator
+  // builds the consensus of cases 0 and 1. The report compares every first read with the AI mask
+  // (3 x 3 pairs) and with the consensus (2 x 3 pairs), per reader with t intervals.
+  Env e;
+  setUp(e, 3);
+  int64_t studyId = 0;
+  std::map<int64_t, int64_t> aiOf;
+  {
+    StudyDatabase db(e.at("carol"), e.as("carol"));
+    ModelVersion mv;
+    mv.modelId = "panseg-ct";
+    mv.version = "test";
+    const int64_t model = db.registerModelVersion(mv);
+    for (const auto& c : e.cases)
+    {
+      MaskProvenance p;
+      p.source = MaskSource::AI;
+      p.modelVersionId = model;
+      aiOf[c.seriesId] = db.saveMaskVersion(c.seriesId, shifted(c.truth, 0, 1, 0), p);
+    }
+    NewReaderStudy s;
+    s.name = "vs-ai";
+    s.readers = {"alice", "bob", "dave"};
+    s.seriesIds = seriesIds(e);
+    studyId = ReaderStudy(db).createStudy(s);
+  }
+  const std::vector<std::string> names = {"alice", "bob", "dave"};
+  auto drawnBy = [&](size_t reader, int64_t series)
+  {
+    const LabelMask& t = truthOf(e, series);
+    return reader == 0 ? shifted(t, 1, 0, 0) : reader == 1 ? grownX(t) : shifted(t, 0, 0, 1);
+  };
+  for (size_t i = 0; i < names.size(); ++i)
+  {
+    StudyDatabase db(e.at(names[i]), e.as(names[i]));
+    ReaderStudy rs(db);
+    while (const auto next = rs.worklist(studyId).next)
+    {
+      rs.startRead(next->id);
+      rs.submitRead(next->id, drawnBy(i, next->seriesId));
+    }
+  }
+  StudyDatabase carol(e.at("carol"), e.as("carol"));
+  ReaderStudy rs(carol);
+  std::map<int64_t, int64_t> consensusOf;
+  for (size_t c = 0; c < 2; ++c)
+    consensusOf[e.cases[c].seriesId] = rs.buildConsensus(studyId, e.cases[c].seriesId);
+  QCOMPARE(rs.consensusMasks(studyId), consensusOf);
+  const StudyReportData data = computeStudyReport(carol, studyId);
+
+  size_t vsAi = 0, vsConsensus = 0;
+  for (const auto& p : data.pairs)
+  {
+    vsAi += p.comparison == "reader-ai";
+    vsConsensus += p.comparison == "reader-consensus";
+    if (p.comparison == "reader-ai")
+    {
+      QCOMPARE(p.readerB, std::string("AI"));
+      QCOMPARE(p.maskB, aiOf.at(p.seriesId));
+    }
+    if (p.comparison == "reader-consensus")
+      QCOMPARE(p.maskB, consensusOf.at(p.seriesId));
+  }
+  QCOMPARE(vsAi, size_t(9));
+  QCOMPARE(vsConsensus, size_t(6));
+
+  // Per reader, against the AI mask: Dice computed here from the masks themselves, and the t
+  // interval by hand, t(2; 0.975) = 4.302652729911275 (R: qt(0.975, 2)).
+  for (size_t i = 0; i < names.size(); ++i)
+  {
+    std::vector<double> dice;
+    for (const auto& c : e.cases)
+      dice.push_back(computeAgreement(drawnBy(i, c.seriesId), 0, shifted(c.truth, 0, 1, 0), 0).dice);
+    const double m = (dice[0] + dice[1] + dice[2]) / 3;
+    double ss = 0;
+    for (double d : dice)
+      ss += (d - m) * (d - m);
+    const double half = 4.302652729911275 * std::sqrt(ss / 2) / std::sqrt(3.0);
+    const auto it = std::find_if(data.readerComparisons.begin(), data.readerComparisons.end(),
+                                 [&](const ReaderComparison& r)
+                                 { return r.comparison == "reader-ai" && r.reader == names[i]; });
+    QVERIFY(it != data.readerComparisons.end());
+    QCOMPARE(it->n, size_t(3));
+    QVERIFY(std::abs(it->dice.mean - m) < 1e-12);
+    QVERIFY(std::abs(it->dice.lower - std::max(0.0, m - half)) < 1e-9);
+    QVERIFY(std::abs(it->dice.upper - std::min(1.0, m + half)) < 1e-9);
+  }
+  // Table 3, reader vs consensus, Dice: six pairs, t(5; 0.975) = 2.570581835636314.
+  {
+    std::vector<double> dice;
+    for (const auto& p : data.pairs)
+      if (p.comparison == "reader-consensus")
+      {
+        const size_t reader = size_t(std::find(names.begin(), names.end(), p.readerA) - names.begin());
+        dice.push_back(computeAgreement(drawnBy(reader, p.seriesId), 0, carol.loadMask(consensusOf.at(p.seriesId)), 0).dice);
+      }
+    QCOMPARE(dice.size(), size_t(6));
+    double m = 0, ss = 0;
+    for (double d : dice)
+      m += d / 6;
+    for (double d : dice)
+      ss += (d - m) * (d - m);
+    const double half = 2.570581835636314 * std::sqrt(ss / 5) / std::sqrt(6.0);
+    const auto t3 = std::find_if(data.table3.begin(), data.table3.end(), [](const MetricSummary& s)
+                                 { return s.comparison == "reader-consensus" && s.metric == "dice"; });
+    QVERIFY(t3 != data.table3.end());
+    QCOMPARE(t3->ci.n, size_t(6));
+    QVERIFY(std::abs(t3->ci.lower - std::max(0.0, m - half)) < 1e-9);
+    QVERIFY(std::abs(t3->ci.upper - std::min(1.0, m + half)) < 1e-9);
+  }
+  const QString html = ui::toHtml(ui::buildStudyReport(data, "test", false));
+  QVERIFY(html.contains("Readers against the AI mask and the consensus"));
+  QVERIFY(html.contains("Reader vs AI") && html.contains("Reader vs consensus"));
+  QVERIFY(html.contains("Statistical methods"));
+  // The whole document with its twelve plots (three comparisons): no heading or caption ends a
+  // page, and the plots take three pages at most beyond the first row's.
+  const ui::Report report = ui::buildStudyReport(data, "test");
+  const ui::ReportPagination pages = ui::paginate(report);
+  for (size_t i = 0; i + 1 < pages.items.size(); ++i)
+    if (pages.items[i].kind == ui::ReportPageItem::Kind::Heading ||
+        pages.items[i].kind == ui::ReportPageItem::Kind::Caption)
+      QVERIFY2(pages.items[i + 1].firstPage == pages.items[i].lastPage, qPrintable(pages.items[i].text));
+  const auto grid = std::find_if(pages.items.begin(), pages.items.end(),
+                                 [](const ui::ReportPageItem& it) { return it.text == "Plots"; }) + 1;
+  QVERIFY(grid < pages.items.end() && grid->kind == ui::ReportPageItem::Kind::Table);
+  QVERIFY(grid->lastPage - grid->firstPage <= 3); // 6 rows of two: 3 pages, 4 when it starts low
+  if (const QString shots = qEnvironmentVariable("PANSEG_TEST_SCREENSHOTS"); !shots.isEmpty())
+    ui::writePdf(report, shots + "/study-report-ai-consensus.pdf");
 }
 
 void TstReaderStudy::panelOpensAndSubmitsReads()
@@ -956,6 +1208,19 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
     auto* text = viewer->findChild<QTextBrowser*>("studyReportText");
     QVERIFY(text);
     QVERIFY2(text->toPlainText().contains("panel"), qPrintable(text->toPlainText().left(400)));
+    // It opens at the title, not scrolled to the end.
+    QVERIFY(QTest::qWaitForWindowExposed(viewer));
+    QCoreApplication::processEvents();
+    QVERIFY(text->verticalScrollBar()->maximum() > 0); // longer than the window
+    QCOMPARE(text->verticalScrollBar()->value(), 0);
+    QCOMPARE(text->textCursor().position(), 0);
+    if (const QString shots = qEnvironmentVariable("PANSEG_TEST_SCREENSHOTS"); !shots.isEmpty())
+    {
+      viewer->grab().save(shots + "/report-viewer.png");
+      text->scrollToAnchor("plots");
+      text->verticalScrollBar()->setValue(text->verticalScrollBar()->maximum());
+      viewer->grab().save(shots + "/report-viewer-end.png");
+    }
     const QImage plot =
         text->document()->resource(QTextDocument::ImageResource, QUrl("report-image:0")).value<QImage>();
     QVERIFY(!plot.isNull());

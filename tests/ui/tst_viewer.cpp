@@ -8,6 +8,7 @@
 #include "ui/SurfaceView.h"
 #include "ui/ViewerModel.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QLabel>
 #include <QMessageBox>
@@ -217,6 +218,57 @@ private slots:
     QTest::keyClick(&w, Qt::Key_M);
     QVERIFY(w.model()->overlayStyle().visible);
     QVERIFY(w.grabAll().save(outPath("viewer_synthetic.png")));
+  }
+
+  void dicomInformationOverlayPerUser()
+  {
+    MainWindow& w = window();
+    w.setActingUser("alice");
+    panseg::Image img = synthetic::ct();
+    img.info.format = "DICOM";
+    img.info.tags = {{"PatientName", "DOE^JANE"}, {"PatientID", "P-0042"},         {"StudyDate", "20230115"},
+                     {"StudyTime", "140215"},    {"StudyDescription", "CT ABDOMEN"}, {"SeriesNumber", "3"},
+                     {"SeriesDescription", "Portal venous"}};
+    w.setImage(img);
+    auto* action = w.findChild<QAction*>("dicomInfoAction");
+    QVERIFY(action);
+    QVERIFY(action->isCheckable() && action->isChecked()); // on by default
+    SliceView* axial = w.sliceView(VK::Axial);
+    QVERIFY(axial->infoVisible());
+    QVERIFY(w.grabAll().save(outPath("viewer_dicom_info.png")));
+    const QImage on = w.grabView(VK::Axial);
+    // Off through the shortcut: the corners lose the patient and series lines.
+    QTest::keyClick(&w, Qt::Key_I, Qt::ControlModifier | Qt::ShiftModifier);
+    QVERIFY(!action->isChecked());
+    for (VK kind : {VK::Axial, VK::Coronal, VK::Sagittal})
+      QVERIFY(!w.sliceView(kind)->infoVisible());
+    const QImage off = w.grabView(VK::Axial);
+    QCOMPARE(on.size(), off.size());
+    auto differing = [&](const QRect& r)
+    {
+      int n = 0;
+      for (int y = r.top(); y <= r.bottom(); ++y)
+        for (int x = r.left(); x <= r.right(); ++x)
+          n += on.pixel(x, y) != off.pixel(x, y);
+      return n;
+    };
+    const int w3 = on.width() / 3, band = 80;
+    QVERIFY2(differing(QRect(on.width() - w3, 14, w3, band)) > 50, "patient and study lines (top right)");
+    QVERIFY2(differing(QRect(0, 30, w3, band)) > 20, "series line (top left)");
+    QCOMPARE(differing(QRect(0, on.height() / 2 - 20, on.width(), 40)), 0); // nothing else changed
+    // Remembered per PanSeg user: bob starts with the default, alice gets hers back.
+    w.setActingUser("bob");
+    QVERIFY(action->isChecked() && axial->infoVisible());
+    w.setActingUser("alice");
+    QVERIFY(!action->isChecked() && !axial->infoVisible());
+    {
+      MainWindow again; // a new session of alice
+      again.setActingUser("alice");
+      QVERIFY(!again.findChild<QAction*>("dicomInfoAction")->isChecked());
+      QVERIFY(!again.sliceView(VK::Axial)->infoVisible());
+    }
+    action->trigger();
+    QVERIFY(axial->infoVisible());
   }
 
   void scrollWithWheelAndKeys()

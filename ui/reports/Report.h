@@ -53,6 +53,7 @@ struct ReportSection
   QStringList paragraphs;          // plain text (escaped when written)
   std::vector<ReportTable> tables; // written after the paragraphs
   std::vector<ReportImage> images; // written after the tables
+  int imagesPerRow = 1;            // > 1: the images side by side in a grid, this many per row
 };
 
 struct Report
@@ -65,7 +66,7 @@ struct Report
 
   ReportSection& addSection(const QString& heading)
   {
-    sections.push_back(ReportSection{ heading, {}, {}, {} });
+    sections.push_back(ReportSection{ heading, {}, {}, {}, 1 });
     return sections.back();
   }
 };
@@ -78,9 +79,35 @@ QString toHtml(const Report& report, bool inlineImages = true);
 void loadIntoDocument(const Report& report, QTextDocument& document);
 /// Writes toHtml(report) as UTF-8.
 void writeHtml(const Report& report, const QString& path);
-/// Writes an A4 PDF (portrait or landscape, 2 cm margins, page numbers at the bottom). Needs a
-/// QGuiApplication.
+/// Writes an A4 PDF (portrait or landscape, 2 cm margins, "page N of M" at the bottom). Needs a
+/// QGuiApplication. Headings and table captions are kept with what follows them: when one would
+/// be the last thing on a page, a page break is put before it (see paginate).
 void writePdf(const Report& report, const QString& path);
+
+/// Where the top-level items of the PDF land: what writePdf prints, page by page (0-based).
+struct ReportPageItem
+{
+  enum class Kind
+  {
+    Heading,   // h1/h2
+    Caption,   // a paragraph directly followed by a table (the table's caption)
+    Paragraph, // other text, images with their captions
+    Table
+  };
+  Kind kind = Kind::Paragraph;
+  QString text;      // the block's text (tables: their first cell's text)
+  int firstPage = 0; // tables: the page of their first body row (after the header rows)
+  int lastPage = 0;
+  bool breakBefore = false; // a page break was put before it to keep it with the next item
+};
+struct ReportPagination
+{
+  int pages = 0;
+  std::vector<ReportPageItem> items; // in document order; empty paragraphs are left out
+};
+/// Lays the report out as writePdf does (A4 at 300 dpi, same margins) and reports the pages of
+/// its items. Needs a QGuiApplication.
+ReportPagination paginate(const Report& report);
 /// RFC 4180 CSV: comma separated, header row first, fields quoted when they hold a comma, quote
 /// or line break; "\n" line ends; UTF-8 without BOM.
 QString toCsv(const ReportTable& table);

@@ -1,6 +1,7 @@
 #include "ui/reports/StudyReportDocument.h"
 
 #include "core/Error.h"
+#include "core/stats/Descriptive.h"
 #include "ui/reports/StudyCharts.h"
 
 #include <QFileInfo>
@@ -23,7 +24,23 @@ QString comparisonTitle(const std::string& c)
     return "Inter-observer";
   if (c == "intra")
     return "Intra-observer";
+  if (c == "reader-ai")
+    return "Reader vs AI";
+  if (c == "reader-consensus")
+    return "Reader vs consensus";
   return "AI mask edits";
+}
+
+/// "[lower, upper]" of an interval, in the metric's digits; "n/a" without one.
+QString ciText(double lower, double upper, const std::string& metric)
+{
+  if (!std::isfinite(lower) || !std::isfinite(upper))
+    return "n/a";
+  return "[" + formatStudyNumber(lower, metric) + ", " + formatStudyNumber(upper, metric) + "]";
+}
+QString ciText(const stats::MeanInterval& ci, const std::string& metric)
+{
+  return ciText(ci.lower, ci.upper, metric);
 }
 
 QString meanSd(double mean, double sd, const std::string& metric)
@@ -39,6 +56,27 @@ QString pValue(double p)
   return p < 0.001 ? QString("< 0.001") : QString::number(p, 'f', 3);
 }
 } // namespace
+
+QStringList studyReportMethods()
+{
+  const stats::BootstrapOptions b = db::kappaBootstrapOptions();
+  return {
+      "Confidence intervals are 95 %. The interval of a mean (Dice, Jaccard, precision, recall, "
+      "HD95, ASSD, the per-case voxel kappa, vpe; Tables 3 and 4, per reader) is Student's t "
+      "interval mean ± t(n - 1; 0.975) · SD / √n over the pairs, its bounds truncated to the "
+      "metric's possible range (overlap metrics 0 to 1, kappa -1 to 1, distances from 0); with "
+      "one pair there is none (n/a). Distance metrics are often skewed, so with few cases their "
+      "intervals are approximate. Pairs are treated as independent; with three or more readers "
+      "the pairs of one case are not, so inter-observer intervals are then somewhat too narrow.",
+      "The mean volume difference has the paired t interval; the Bland–Altman limits of agreement "
+      "are the mean difference ± 1.96 SD.",
+      QString("Kappa of the AI-review ratings: Cohen's kappa (two readers) with the large-sample "
+              "standard error of Fleiss, Cohen & Everitt (1969), interval kappa ± 1.96 SE "
+              "truncated to [-1, 1]; Fleiss' kappa (three or more readers) with a percentile "
+              "bootstrap over cases (%1 resamples, seed %2).")
+          .arg(b.resamples)
+          .arg(qulonglong(b.seed))};
+}
 
 QString formatStudyNumber(double value, const std::string& metric)
 {
@@ -139,12 +177,12 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
 
   // Table 3.
   auto& t3 = r.addSection("Summary (Table 3)");
-  t3.paragraphs << "Mean ± SD over the pairs of each comparison. Distances in mm over the pairs "
-                   "where both masks "
-                   "are non-empty (the others are counted as excluded).";
+  t3.paragraphs << "Mean ± SD and the 95 % confidence interval of the mean over the pairs of each "
+                   "comparison (methods: section Statistical methods). Distances in mm over the "
+                   "pairs where both masks are non-empty (the others are counted as excluded).";
   ReportTable table3;
-  table3.caption = "Agreement, mean ± SD";
-  table3.columns = {"Comparison", "Metric", "Mean ± SD", "Median", "n", "Excluded"};
+  table3.caption = "Agreement, mean ± SD and 95 % CI of the mean";
+  table3.columns = {"Comparison", "Metric", "Mean ± SD", "95 % CI", "Median", "n", "Excluded"};
   for (const auto& m : data.table3)
   {
     QString title = qs(m.metric);
@@ -153,7 +191,7 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
         title = qs(label);
     table3.rows.push_back({comparisonTitle(m.comparison), title,
                            meanSd(m.summary.mean, m.summary.sd, m.metric),
-                           formatStudyNumber(m.summary.median, m.metric),
+                           ciText(m.ci, m.metric), formatStudyNumber(m.summary.median, m.metric),
                            QString::number(m.summary.n), QString::number(m.excluded)});
   }
   t3.tables.push_back(table3);
@@ -161,34 +199,58 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
   // Table 4.
   auto& t4 = r.addSection("By modality and by center (Table 4)");
   ReportTable table4;
-  table4.caption = "Dice and HD95 (mm) per group, mean ± SD";
-  table4.columns = {"Comparison", "Grouped by", "Group", "n", "Dice", "HD95 (mm)"};
+  table4.caption = "Dice and HD95 (mm) per group, mean ± SD and 95 % CI of the mean";
+  table4.columns = {"Comparison", "Grouped by", "Group", "n", "Dice", "Dice 95 % CI",
+                    "HD95 (mm)", "HD95 95 % CI"};
   for (const auto& g : data.table4)
     table4.rows.push_back({comparisonTitle(g.comparison), qs(g.groupBy), qs(g.group),
                            QString::number(g.n), meanSd(g.diceMean, g.diceSd, "dice"),
-                           meanSd(g.hd95Mean, g.hd95Sd, "hd95_mm")});
+                           ciText(g.diceCi, "dice"), meanSd(g.hd95Mean, g.hd95Sd, "hd95_mm"),
+                           ciText(g.hd95Ci, "hd95_mm")});
   t4.tables.push_back(table4);
 
   // Volumes.
   auto& vol = r.addSection("Volume agreement");
   vol.paragraphs
-      << "Paired t-test of the volumes A - B, Pearson correlation and Bland–Altman 95 % limits of "
-         "agreement (1.96 SD).";
+      << "Paired t-test of the volumes A - B with the 95 % confidence interval of the mean "
+         "difference, Pearson correlation and Bland–Altman 95 % limits of agreement (1.96 SD).";
   ReportTable vt;
   vt.caption = "Volumes (mL)";
-  vt.columns = {"Comparison",   "n",  "Mean A",    "Mean B",   "Mean diff.", "t",
+  vt.columns = {"Comparison", "n",  "Mean A",    "Mean B",   "Mean diff.", "95 % CI", "t",
                 "p (paired t)", "R²", "LoA lower", "LoA upper"};
   for (const auto& v : data.volumes)
     vt.rows.push_back(
         {comparisonTitle(v.comparison), QString::number(v.n),
          formatStudyNumber(v.meanAMl, "volume_ml"), formatStudyNumber(v.meanBMl, "volume_ml"),
          v.tTest ? formatStudyNumber(v.tTest->meanDifference, "volume_ml") : "n/a",
+         v.tTest ? ciText(v.tTest->ciLower, v.tTest->ciUpper, "volume_ml") : "n/a",
          v.tTest ? QString::number(v.tTest->t, 'f', 3) : "n/a",
          v.tTest ? pValue(v.tTest->pValue) : "n/a",
          v.pearson ? QString::number(v.pearson->rSquared, 'f', 3) : "n/a",
          v.blandAltman ? formatStudyNumber(v.blandAltman->lowerLimit, "volume_ml") : "n/a",
          v.blandAltman ? formatStudyNumber(v.blandAltman->upperLimit, "volume_ml") : "n/a"});
   vol.tables.push_back(vt);
+
+  // Each reader against the AI mask and the consensus.
+  if (!data.readerComparisons.empty())
+  {
+    auto& rc = r.addSection("Readers against the AI mask and the consensus");
+    rc.paragraphs << "Each reader's first reads (A) against the study's AI mask of the case or "
+                     "against the newest consensus built in this study (B): mean Dice and HD95 "
+                     "with the 95 % confidence interval of the mean. HD95 over the pairs where "
+                     "both masks are non-empty. The consensus is built from these first reads, so "
+                     "a reader's agreement with it is higher than with an independent reference.";
+    ReportTable t;
+    t.caption = "Per reader, mean and 95 % CI";
+    t.columns = {"Comparison", "Reader", "n", "Dice", "Dice 95 % CI", "HD95 (mm)",
+                 "HD95 95 % CI", "Excluded"};
+    for (const auto& c : data.readerComparisons)
+      t.rows.push_back({comparisonTitle(c.comparison), qs(c.reader), QString::number(c.n),
+                        formatStudyNumber(c.dice.mean, "dice"), ciText(c.dice, "dice"),
+                        formatStudyNumber(c.hd95.mean, "hd95_mm"), ciText(c.hd95, "hd95_mm"),
+                        QString::number(c.hd95Excluded)});
+    rc.tables.push_back(t);
+  }
 
   // AI review.
   if (data.acceptance)
@@ -204,14 +266,21 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
                .arg(a.casesRatedByAll)
                .arg(100.0 * a.strictRate, 0, 'f', 1)
                .arg(a.casesAllAcceptOrMinor);
+    auto kappaCi = [](const std::optional<db::Interval>& ci)
+    {
+      return ci ? QString(" (95 % CI %1 to %2)").arg(ci->lower, 0, 'f', 3).arg(ci->upper, 0, 'f', 3)
+                : QString();
+    };
     if (a.cohenKappa)
-      ai.paragraphs << QString("Cohen's kappa between the two readers' ratings: %1.")
-                           .arg(*a.cohenKappa, 0, 'f', 3);
+      ai.paragraphs << QString("Cohen's kappa between the two readers' ratings: %1%2.")
+                           .arg(*a.cohenKappa, 0, 'f', 3)
+                           .arg(kappaCi(a.cohenKappaCi));
     if (a.fleissKappa)
       ai.paragraphs << QString("Fleiss' kappa among the %1 readers' ratings (accept, minor, major, "
-                               "reject; cases rated by all): %2.")
+                               "reject; cases rated by all): %2%3.")
                            .arg(data.study.readers.size())
-                           .arg(*a.fleissKappa, 0, 'f', 3);
+                           .arg(*a.fleissKappa, 0, 'f', 3)
+                           .arg(kappaCi(a.fleissKappaCi));
     ReportTable rt;
     rt.caption = "Ratings per reader";
     rt.columns = {"Reader", "accept", "minor", "major", "reject"};
@@ -221,6 +290,45 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
       rt.rows.push_back({qs(reader), c("accept"), c("minor"), c("major"), c("reject")});
     }
     ai.tables.push_back(rt);
+  }
+
+  // Methods of the intervals.
+  auto& methods = r.addSection("Statistical methods");
+  methods.paragraphs << studyReportMethods();
+
+  // Plots, before the per-case table (the appendix).
+  if (withCharts && !data.pairs.empty())
+  {
+    auto& plots = r.addSection("Plots");
+    plots.imagesPerRow = 2; // two plots side by side, four per landscape page
+    std::map<std::string, std::vector<const db::StudyPairRow*>> byComparison;
+    for (const auto& p : data.pairs)
+      byComparison[p.comparison].push_back(&p);
+    const ChartSize size{640, 400};
+    const int width = 420; // HTML px: two per row fit the landscape page, two rows per page
+    for (const auto& [c, rows] : byComparison)
+    {
+      std::vector<double> va, vb, dice, vpe;
+      std::map<QString, std::vector<double>> diceByModality;
+      for (const auto* p : rows)
+      {
+        va.push_back(p->metrics.volumeAMl);
+        vb.push_back(p->metrics.volumeBMl);
+        dice.push_back(p->metrics.dice);
+        vpe.push_back(p->metrics.vpe);
+        diceByModality[qs(p->modality)].push_back(p->metrics.dice);
+      }
+      const QString title = comparisonTitle(c);
+      plots.images.push_back({volumeScatterChart(va, vb, "A", "B", title + ": volumes", size),
+                              title + ": volume of A against B", width});
+      plots.images.push_back({blandAltmanChart(va, vb, title + ": Bland–Altman", size),
+                              title + ": Bland–Altman plot of the volumes", width});
+      plots.images.push_back(
+          {diceDistributionChart(diceByModality, title + ": Dice by modality", "modality", size),
+           title + ": Dice per modality", width});
+      plots.images.push_back({vpeDiceChart(dice, vpe, title + ": vpe against Dice", size),
+                              title + ": relative volume error against Dice with its bounds", width});
+    }
   }
 
   // Per case.
@@ -244,35 +352,6 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
   }
   cases.tables.push_back(pc);
 
-  if (withCharts && !data.pairs.empty())
-  {
-    auto& plots = r.addSection("Plots");
-    std::map<std::string, std::vector<const db::StudyPairRow*>> byComparison;
-    for (const auto& p : data.pairs)
-      byComparison[p.comparison].push_back(&p);
-    for (const auto& [c, rows] : byComparison)
-    {
-      std::vector<double> va, vb, dice, vpe;
-      std::map<QString, std::vector<double>> diceByModality;
-      for (const auto* p : rows)
-      {
-        va.push_back(p->metrics.volumeAMl);
-        vb.push_back(p->metrics.volumeBMl);
-        dice.push_back(p->metrics.dice);
-        vpe.push_back(p->metrics.vpe);
-        diceByModality[qs(p->modality)].push_back(p->metrics.dice);
-      }
-      const QString title = comparisonTitle(c);
-      plots.images.push_back({volumeScatterChart(va, vb, "A", "B", title + ": volumes"),
-                              title + ": volume of A against B", 560});
-      plots.images.push_back({blandAltmanChart(va, vb, title + ": Bland–Altman"),
-                              title + ": Bland–Altman plot of the volumes", 560});
-      plots.images.push_back({diceDistributionChart(diceByModality, title + ": Dice by modality"),
-                              title + ": Dice per modality", 560});
-      plots.images.push_back({vpeDiceChart(dice, vpe, title + ": vpe against Dice"),
-                              title + ": relative volume error against Dice with its bounds", 560});
-    }
-  }
   return r;
 }
 
