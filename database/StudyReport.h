@@ -15,6 +15,7 @@
 #include "core/stats/Comparison.h"
 #include "core/stats/Descriptive.h"
 #include "database/ReaderStudy.h"
+#include "database/ReferenceMask.h"
 
 #include <map>
 #include <optional>
@@ -81,6 +82,16 @@ struct AcceptanceSummary
                                      // the cases rated by all; categories accept/minor/major/reject
 };
 
+/// The reference mask of one case by the study's reference-mask rule (ReferenceMask.h).
+struct StudyReferenceRow
+{
+  int64_t seriesId = 0;
+  std::string patient;
+  int64_t maskVersionId = 0; // 0 = the rule picks none
+  std::string source;        // "consensus", "reader: alice", ... (empty when none)
+  std::string reason;
+};
+
 struct StudyReportData
 {
   ReaderStudyInfo study;
@@ -91,6 +102,8 @@ struct StudyReportData
   std::vector<VolumeComparison> volumes;
   std::optional<AcceptanceSummary> acceptance; // AI-review studies
   int readsTotal = 0, readsDone = 0;
+  ReferenceRule referenceRule;                // the study's rule, else the database-wide one
+  std::vector<StudyReferenceRow> references;  // one per case, in case order
 };
 
 /// Loads every counted mask of the study and computes the report. Throws Error on a mask that
