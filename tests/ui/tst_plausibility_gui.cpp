@@ -6,6 +6,7 @@
 //    cannot).
 // Screenshots go to $PANSEG_SCREENSHOT_DIR (default /tmp/panseg-plausibility).
 #include "core/Volume.h"
+#include "core/io/ImageIO.h"
 #include "database/Plausibility.h"
 #include "database/ReferenceMask.h"
 #include "database/StudyDatabase.h"
@@ -18,6 +19,7 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
+#include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
@@ -221,6 +223,61 @@ private slots:
     QCOMPARE(r.maskModel()->data(r.maskModel()->index(r.maskModel()->rowOfMask(m_flagged), ui::MaskListModel::CheckColumn))
                .toString(),
              QString::fromUtf8("\u26A0 implausible"));
+    qunsetenv("PANSEG_USER");
+  }
+
+  void flaggedPredictionLandsInRed()
+  {
+    // What the workstation does when a prediction of a database series lands (Workstation.cpp:
+    // predictionFinished -> StudyBrowser::savePrediction), without the worker: the model package
+    // is a folder with a model.json, the prediction a 1.8 mL blob.
+    QTemporaryDir tmp;
+    const QString pkg = tmp.filePath("pkg");
+    QDir().mkpath(pkg);
+    for (const char* name : { "plans.json", "weights.json", "weights.bin" })
+    {
+      QFile f(pkg + "/" + name);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write("{}");
+    }
+    QFile mj(pkg + "/model.json");
+    QVERIFY(mj.open(QIODevice::WriteOnly));
+    mj.write(R"({"name": "GUI test model", "version": "7", "plausibility": {"training_volume_ml": [30, 120]}})");
+    mj.close();
+    Image ct(abdomen());
+    for (size_t i = 0; i < ct.voxels.size(); ++i)
+      ct.voxels[i] = float(int(i % 1400) - 1000); // CT-like values, air included
+    const QString file = tmp.filePath("ct.nii.gz");
+    writeImage(ct, file.toStdString());
+
+    qputenv("PANSEG_USER", "coord");
+    ui::StudyBrowser b;
+    QVERIFY2(b.openDatabase(tmp.filePath("db")), qPrintable(b.lastError()));
+    b.show();
+    QVERIFY(b.importPaths({ file }));
+    QVERIFY(b.waitForImport());
+    const int64_t series = b.selectedSeriesId();
+    QVERIFY(series > 0);
+    Image shown;
+    connect(&b, &ui::StudyBrowser::openSeriesRequested, this, [&](int64_t id) { shown = b.loadSeries(id); });
+    b.openSelectedSeries();
+    QVERIFY(!shown.voxels.empty());
+    const int64_t id = b.savePrediction(shown, gland(shown.geometry, 3, 2, 2.6), pkg);
+    QVERIFY2(id > 0, qPrintable(b.lastError()));
+    QCOMPARE(b.selectedMaskId(), id);
+    QVERIFY2(b.statusLabel()->text().contains(QString("Mask version %1 is flagged as implausible").arg(id)),
+             qPrintable(b.statusLabel()->text()));
+    QVERIFY(b.statusLabel()->text().contains("outside the model's training data (30.0-120.0 mL)"));
+    const auto row = b.maskModel()->rowOfMask(id);
+    QVERIFY(b.maskModel()->data(b.maskModel()->index(row, ui::MaskListModel::CheckColumn), Qt::ToolTipRole)
+              .toString()
+              .contains("model.json"));
+    // Selecting another (plausible) version clears the red warning.
+    const int64_t fine = b.savePrediction(shown, gland(shown.geometry, 10, 6, 8), pkg); // ~60 mL
+    QVERIFY(fine > 0);
+    QVERIFY(b.selectMask(fine));
+    QVERIFY2(!b.statusLabel()->text().contains("implausible"), qPrintable(b.statusLabel()->text()));
+    QVERIFY(b.statusLabel()->styleSheet().isEmpty());
     qunsetenv("PANSEG_USER");
   }
 
