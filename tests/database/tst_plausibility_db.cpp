@@ -21,6 +21,7 @@
 
 #include <QDir>
 #include <QFile>
+#include <QProcess>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTemporaryDir>
@@ -406,6 +407,22 @@ private slots:
     const testproc::Run studyShow =
       runCli(where, "coord", { "db", "reference-rule", "show", "--study", QString::number(study) });
     QVERIFY(studyShow.out.contains("consensus (reader study 'rule study'"));
+    // The study report names the rule and each case's reference mask.
+    const QString html = t.path() + "/report.html";
+    const testproc::Run rep = runCli(where, "coord", { "report", "--study", QString::number(study), "--out", html });
+    QVERIFY2(rep.code == 0, qPrintable(testproc::show(rep)));
+    QFile f(html);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QString page = QString::fromUtf8(f.readAll());
+    QVERIFY(page.contains("Reference masks"));
+    QVERIFY2(page.contains("Rule: consensus (reader study"), qPrintable(page.left(3000)));
+    QVERIFY(page.contains("newest approved consensus"));
+    QVERIFY(page.contains("no approved consensus version (1 other approved version)"));
+    if (!qEnvironmentVariableIsEmpty("PANSEG_SCREENSHOT_DIR"))
+    {
+      const QString pdf = qEnvironmentVariable("PANSEG_SCREENSHOT_DIR") + "/study-report-reference.pdf";
+      runCli(where, "coord", { "report", "--study", QString::number(study), "--out", pdf });
+    }
 #endif
   }
 

@@ -247,7 +247,7 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
 
   // Which approved mask stands for each case (the coordinator's reference-mask rule).
   auto& refs = r.addSection("Reference masks");
-  refs.paragraphs << "Rule: " + qs(data.referenceRule.describe()) + ".";
+  refs.paragraphs << "Rule: " + qs(data.referenceRule.details()) + ".";
   ReportTable rt;
   rt.columns = {"Series", "Patient", "Mask version", "Source", "Why"};
   for (const auto& ref : data.references)
