@@ -11,7 +11,9 @@
 #include "database/ReferenceMask.h"
 #include "database/StudyDatabase.h"
 #include "database/VolumeTable.h"
+#include "database/ReaderStudy.h"
 #include "ui/MaskListModel.h"
+#include "ui/ReaderStudyPanel.h"
 #include "ui/StudyBrowser.h"
 #include "ui/VolumeTableModel.h"
 #include "ui/VolumeTableView.h"
@@ -327,6 +329,53 @@ private slots:
     QVERIFY(readerView.ruleLabel()->text().contains("latest approved (database-wide, set by coord"));
     QVERIFY(!readerView.applyRule());
     QVERIFY(readerView.lastError().contains("only a coordinator or an admin"));
+  }
+
+  void studyPanelSetsTheStudysOwnRule()
+  {
+    int64_t study = 0;
+    {
+      StudyDatabase coord(m_db.toStdString(), as("coord"));
+      const int64_t series = addSeries(coord, abdomen(), "P2"); // not P1: its readers would be blinded there
+      db::ReaderStudy rs(coord);
+      db::NewReaderStudy ns;
+      ns.name = "gui study";
+      ns.readers = { "alice", "bob" };
+      ns.seriesIds = { series };
+      study = rs.createStudy(ns);
+    }
+    qputenv("PANSEG_USER", "coord");
+    ui::ReaderStudyPanel panel;
+    panel.resize(520, 600);
+    QVERIFY(panel.openDatabase(m_db));
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    panel.selectStudy(study);
+    // Inherits the database-wide rule (set back to latest approved by the previous test).
+    QVERIFY2(panel.referenceRuleLabel()->text().contains("latest approved (database-wide, set by coord"),
+             qPrintable(panel.referenceRuleLabel()->text()));
+    QCOMPARE(panel.referenceRuleBox()->count(), 4); // latest, consensus, alice, bob
+    panel.referenceRuleBox()->setCurrentIndex(panel.referenceRuleBox()->findData("reader:alice"));
+    QTest::mouseClick(panel.setReferenceRuleButton(), Qt::LeftButton);
+    QVERIFY2(panel.referenceRuleLabel()->text().contains("reader alice (reader study 'gui study', set by coord"),
+             qPrintable(panel.referenceRuleLabel()->text()));
+    QCOMPARE(panel.referenceRuleBox()->currentData().toString(), QString("reader:alice"));
+    QTest::qWait(50);
+    panel.grab().save(shotDir() + "/reader-study-reference-rule.png");
+    {
+      StudyDatabase coord(m_db.toStdString(), as("coord"));
+      QCOMPARE(referenceRule(coord, study).kind, ReferenceRuleKind::Reader);
+      QCOMPARE(referenceRule(coord, study).readerName, std::string("alice"));
+      QCOMPARE(referenceRule(coord).kind, ReferenceRuleKind::Latest); // the database rule is untouched
+    }
+    // Readers do not get the controls.
+    qputenv("PANSEG_USER", "alice");
+    ui::ReaderStudyPanel readerPanel;
+    QVERIFY(readerPanel.openDatabase(m_db));
+    readerPanel.show();
+    QVERIFY(!readerPanel.referenceRuleBox()->isVisible());
+    QVERIFY(!readerPanel.setReferenceRuleButton()->isVisible());
+    qunsetenv("PANSEG_USER");
   }
 };
 
