@@ -7,15 +7,15 @@
 // Default limits (PlausibilityLimits; docs/prediction.md, section "Plausibility check"):
 //  * Volume 10..250 mL. Adult pancreas volumes on CT are mostly about 40-120 mL (mean near
 //    70 mL in adults up to 60 years, smaller in older age, in type 1 and type 2 diabetes and in
-//    chronic pancreatitis; Saisho et al., Clin Anat 2007, 1,721 CT scans; Syed et al., Pancreas
-//    2012). Atrophic glands reach about 10-20 mL. The bounds sit well outside that range so that
+//    chronic pancreatitis; Saisho et al., Clin Anat 2007, CT from birth to old age; Syed et al.,
+//    Pancreas 2012). Atrophic glands reach about 10-20 mL. The bounds sit well outside that range so that
 //    a flag means "look at this", not "a small gland": 1.8 mL (the PNet-MSA case of issue 20)
 //    is flagged, a 20 mL real gland is not.
 //  * At most 8 components, and the two largest hold at least 80 % of the volume. A pancreas is
 //    one organ, but its segmentation often comes apart at the neck (the thinnest part, over the
 //    portal and superior mesenteric vessels) into head and body/tail: every TotalSegmentator
-//    pancreas in ../shared/data is two pieces of about 50 % each plus a few voxel-sized specks
-//    (tests/metrics/tst_plausibility.cpp). More pieces of weight, or a mask scattered over many
+//    pancreas of the real abdominal CT in ../shared/data (v1 and v2 models, 3 mm grid) is two
+//    pieces of about 50 % each plus a few voxel-sized specks (tests/metrics/tst_plausibility.cpp). More pieces of weight, or a mask scattered over many
 //    islands, has picked up other structures (bowel, vessels, spleen).
 //  * Centroid inside the central 80 % of the in-plane field of view (a margin of 10 % on each
 //    side) and no voxel on the in-plane image border: the pancreas lies in the middle of the
