@@ -8,6 +8,8 @@
 #include "database/ContentHash.h"
 #include "database/Importer.h"
 #include "database/ModelRegistry.h"
+#include "database/Plausibility.h"
+#include "database/ReferenceMask.h"
 #include "database/SeriesTableModel.h"
 #include "database/StudyDatabase.h"
 #include "database/ReaderStudy.h"
@@ -176,6 +178,19 @@ QJsonObject maskJson(const MaskVersion& m)
     o["note"] = qs(m.note);
   if (!m.importedFrom.empty())
     o["imported_from"] = qs(m.importedFrom);
+  if (m.plausibility.checked)
+  {
+    QJsonArray findings;
+    for (const auto& f : m.plausibility.findings)
+      findings.append(qs(f));
+    o["plausibility"] = QJsonObject{ { "flagged", m.plausibility.flagged },
+                                     { "summary", qs(m.plausibility.summary) },
+                                     { "findings", findings },
+                                     { "limits", qs(m.plausibility.limitsSource) },
+                                     { "details", QJsonDocument::fromJson(QByteArray::fromStdString(
+                                                                            m.plausibility.detailsJson))
+                                                    .object() } };
+  }
   return o;
 }
 
@@ -261,6 +276,7 @@ int dbMasks(const QStringList& args)
               qPrintable(sizeText(s->geometry)), s->description.c_str(), s->sourcePath.c_str());
   std::printf("%5s %6s %-9s %-18s %-9s %-24s %9s %9s  %-12s %s\n", "ID", "PARENT", "SOURCE", "AUTHOR/MODEL", "STATE",
               "CREATED (UTC)", "VOXELS", "VOL mL", "SHA-256", "FILE");
+  int flagged = 0;
   for (const auto& m : masks)
   {
     const std::string who = m.modelVersionId ? m.modelLabel : m.authorName;
@@ -268,8 +284,16 @@ int dbMasks(const QStringList& args)
                 m.parentId ? std::to_string(m.parentId).c_str() : "-", to_string(m.source).c_str(),
                 qPrintable(qs(who).left(18)), to_string(m.state).c_str(), m.createdAt.c_str(),
                 (long long)m.voxelCount, m.volumeMl, m.sha256.substr(0, 12).c_str(), m.filePath.c_str());
+    if (m.plausibility.flagged)
+    {
+      ++flagged;
+      std::printf("      ! FLAGGED implausible: %s\n", m.plausibility.summary.c_str());
+    }
   }
-  std::printf("%zu mask versions\n", masks.size());
+  std::printf("%zu mask versions%s\n", masks.size(),
+              flagged ? qPrintable(QString("; %1 flagged as implausible (approving one asks for --accept-flagged)")
+                                     .arg(flagged))
+                      : "");
   return Ok;
 }
 
@@ -350,8 +374,9 @@ int dbSetModality(const QStringList& args)
 
 int dbSetState(const QStringList& args)
 {
-  const Args a(args, {});
-  if (usageError(a, "panseg db set-state MASK_VERSION_ID draft|submitted|approved|rejected [--note TEXT] [--db DIR] [--user NAME]",
+  const Args a(args, { "accept-flagged" });
+  if (usageError(a, "panseg db set-state MASK_VERSION_ID draft|submitted|approved|rejected [--note TEXT] [--accept-flagged] "
+                    "[--db DIR] [--user NAME]",
                  2, 2))
     return Usage;
   bool ok = false;
@@ -363,8 +388,90 @@ int dbSetState(const QStringList& args)
     return Usage;
   }
   StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
-  db.setMaskState(id, *s, a.value("note").toStdString());
+  try
+  {
+    db.setMaskState(id, *s, a.value("note").toStdString(), a.has("accept-flagged"));
+  }
+  catch (const ImplausibleMaskError& e)
+  {
+    printError(QString::fromStdString(e.what()) +
+               "; look at it, then run again with --accept-flagged to approve it anyway (audited)");
+    return Failed;
+  }
   std::printf("mask version %lld: %s\n", (long long)id, to_string(*s).c_str());
+  if (a.has("accept-flagged") && *s == MaskState::Approved)
+    if (const auto m = db.maskVersion(id); m && m->plausibility.flagged)
+      std::printf("approved although flagged as implausible (%s); the audit log records it\n",
+                  m->plausibility.summary.c_str());
+  return Ok;
+}
+
+/// panseg db reference-rule [show] [--study ID] [--json] | set latest|consensus|reader NAME [--study ID]
+int dbReferenceRule(const QStringList& args)
+{
+  const QString synopsis =
+    "panseg db reference-rule [show] [--study ID] [--json] | set latest|consensus|reader NAME [--study ID] [--db DIR] "
+    "[--user NAME]";
+  const Args a(args, { "json" });
+  if (usageError(a, synopsis, 0, 3))
+    return Usage;
+  const QString verb = a.positionals.value(0, "show");
+  qint64 study = 0;
+  if (a.has("study"))
+  {
+    bool ok = false;
+    study = a.value("study").toLongLong(&ok);
+    if (!ok || study <= 0)
+    {
+      printError("--study must be a reader study id (see panseg study list), not '" + a.value("study") + "'");
+      return Usage;
+    }
+  }
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+  ReferenceRule rule;
+  if (verb == "show")
+  {
+    if (a.positionals.size() > 1)
+    {
+      printError("usage: " + synopsis);
+      return Usage;
+    }
+    rule = referenceRule(db, study);
+  }
+  else if (verb == "set")
+  {
+    const auto kind = parseReferenceRuleKind(a.positionals.value(1).toStdString());
+    if (!kind)
+    {
+      printError(a.positionals.size() < 2 ? "usage: " + synopsis
+                                           : "unknown reference-mask rule '" + a.positionals[1] +
+                                               "' (latest, consensus or reader NAME)");
+      return Usage;
+    }
+    if (*kind == ReferenceRuleKind::Reader && a.positionals.size() != 3)
+    {
+      printError("the rule 'reader' needs the reader's user name: panseg db reference-rule set reader NAME");
+      return Usage;
+    }
+    rule = setReferenceRule(db, *kind, a.positionals.value(2).toStdString(), study);
+  }
+  else
+  {
+    printError("unknown reference-rule command '" + verb + "'; usage: " + synopsis);
+    return Usage;
+  }
+  if (a.has("json"))
+  {
+    printJson(QJsonObject{ { "rule", qs(to_string(rule.kind)) },
+                           { "reader", rule.readerName.empty() ? QJsonValue() : QJsonValue(qs(rule.readerName)) },
+                           { "study", rule.studyId ? QJsonValue(qint64(rule.studyId)) : QJsonValue() },
+                           { "default", rule.isDefault },
+                           { "set_by", qs(rule.setBy) },
+                           { "set_at", qs(rule.setAt) },
+                           { "text", qs(rule.describe()) } });
+    return Ok;
+  }
+  std::printf("%s\n", rule.describe().c_str());
   return Ok;
 }
 
@@ -1070,11 +1177,13 @@ int dbCommand(const QStringList& args)
     return dbRegisterModel(rest);
   if (verb == "copy")
     return dbCopy(rest);
+  if (verb == "reference-rule")
+    return dbReferenceRule(rest);
   printError(verb.isEmpty() ? "usage: panseg db list|masks|check|set-modality|set-state|audit|verify-audit|models|"
-                              "register-model|user|copy ..."
+                              "register-model|user|copy|reference-rule ..."
                             : "unknown db command '" + verb +
                                 "' (list, masks, check, set-modality, set-state, audit, verify-audit, models, "
-                                "register-model, user, copy)");
+                                "register-model, user, copy, reference-rule)");
   return Usage;
 }
 
@@ -1195,7 +1304,11 @@ QString dbUsage()
     "  panseg db masks SERIES_ID [--db DIR] [--json]\n"
     "                                   series in the database; the mask versions of one series\n"
     "  panseg db check [--db DIR]       database integrity and every mask file's SHA-256\n"
-    "  panseg db set-modality SERIES_ID MODALITY | set-state MASK_ID STATE [--note TEXT] | audit\n"
+    "  panseg db set-modality SERIES_ID MODALITY | set-state MASK_ID STATE [--note TEXT] [--accept-flagged] | audit\n"
+    "                                   approving an AI mask flagged as implausible needs --accept-flagged (audited)\n"
+    "  panseg db reference-rule [show] [--study ID] [--json] | set latest|consensus|reader NAME [--study ID]\n"
+    "                                   which approved mask represents a series in volume tables and reports\n"
+    "                                   (setting it: coordinator or admin, audited)\n"
     "  panseg db verify-audit [--db DIR] [--json]\n"
     "                                   recomputes the audit log's hash chain; names the first broken entry\n"
     "  panseg db user add NAME --role R [--display-name TEXT] | role NAME R | disable NAME | enable NAME | list\n"

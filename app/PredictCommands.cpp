@@ -8,6 +8,7 @@
 #include "database/FineTuning.h"
 #include "database/ImagePaths.h"
 #include "database/ModelRegistry.h"
+#include "database/Plausibility.h"
 #include "database/StudyDatabase.h"
 #include "ui/WorkerClient.h"
 
@@ -303,6 +304,17 @@ int predict(int argc, char** argv, const QStringList& args)
     printError("input not found: " + input);
     return Failed;
   }
+  // The package's plausibility limits are read now: a bad "plausibility" block is an error before
+  // minutes of prediction, not after.
+  try
+  {
+    db::modelPlausibilityOfPackage(model.toStdString());
+  }
+  catch (const std::exception& e)
+  {
+    printError(QString::fromUtf8(e.what()));
+    return Failed;
+  }
 
   // Single case or batch (a folder of image files, or a list file with one path per line).
   QList<Case> cases;
@@ -405,10 +417,23 @@ int predict(int argc, char** argv, const QStringList& args)
     const double ml = o.done["volume_ml"].toDouble();
     const qint64 voxels = o.done["voxels"].toInteger();
     const double seconds = o.done["seconds"].toDouble();
+    // The plausibility check (database/Plausibility.h) of every prediction: one warning line.
+    auto warnIfImplausible = [&](const db::MaskPlausibility& p, const QString& who)
+    {
+      if (p.flagged)
+        std::printf("warning: implausible prediction%s: %s; check it before anyone approves it\n",
+                    qPrintable(who.isEmpty() ? QString() : " (" + who + ")"), p.summary.c_str());
+    };
+    auto checkFile = [&]() -> db::MaskPlausibility
+    {
+      const db::ModelPlausibility limits = db::modelPlausibilityOfPackage(model.toStdString());
+      return db::toRecord(assessPlausibility(readMask(c.output.toStdString()), limits.label, limits.limits), {});
+    };
     if (batch)
     {
       std::printf("%s: %.2f mL (%lld voxels), %.1f s -> %s\n", qPrintable(c.name), ml, (long long)voxels, seconds,
                   qPrintable(c.output));
+      warnIfImplausible(checkFile(), c.name);
       csv += csvField(c.name) + "," + QString::number(ml, 'f', 3) + "," + QString::number(voxels) + "," +
              QString::number(seconds, 'f', 2) + "," + csvField(c.output) + ",ok\n";
     }
@@ -430,11 +455,15 @@ int predict(int argc, char** argv, const QStringList& args)
         const int64_t version = database->saveMaskVersion(seriesId, mask, provenance);
         std::printf("saved as mask version %lld of series %lld (ai, draft, model version %lld)\n",
                     (long long)version, (long long)seriesId, (long long)provenance.modelVersionId);
+        warnIfImplausible(db::plausibilityOf(*database, version), {});
         if (a.has("output"))
           std::printf("wrote %s\n", qPrintable(c.output));
       }
       else
+      {
         std::printf("wrote %s\n", qPrintable(c.output));
+        warnIfImplausible(checkFile(), {});
+      }
     }
     std::fflush(stdout);
   }

@@ -121,7 +121,11 @@ void printTable(const VolumeTable& t)
                            pad(qs(r.sourceName), 34) + " " + pad(qs(to_string(r.state)), 9) + " " +
                            pad(qs(r.approvedBy), 12) + " " + pad(QString::number(r.volumeMl, 'f', 2), 10, true)));
   }
-  std::printf("%d row(s); * = approved mask; %s\n", int(t.rows.size()), t.filterText().c_str());
+  std::printf("%d row(s); * = reference mask; %s\n", int(t.rows.size()), t.filterText().c_str());
+  std::printf("%s\n", t.rule.describe().c_str());
+  for (const ReferenceRow& ref : t.references)
+    if (!ref.maskVersionId && ref.reason != "no approved version")
+      std::printf("series %lld: no reference mask: %s\n", (long long)ref.seriesId, ref.reason.c_str());
   if (!t.followUp.empty())
   {
     std::printf("\nfollow-up\n%s\n", qPrintable(pad("patient", 18) + " " + pad("group", 5) + " " + pad("from", 10) + " " +

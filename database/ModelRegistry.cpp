@@ -1,5 +1,7 @@
 #include "database/ModelRegistry.h"
 
+#include "database/Plausibility.h"
+
 #include "core/Error.h"
 #include "database/ContentHash.h"
 
@@ -84,6 +86,8 @@ ModelPackageInfo readModelPackageInfo(const std::string& dirIn, bool hashFiles)
     info.modelId = slug(info.name);
   if (info.modelId.empty())
     info.modelId = slug(std::filesystem::path(info.dir).filename().string());
+  // A bad "plausibility" block is refused here, where the package is first read.
+  modelPlausibilityFromJson(o, info.dir + "/model.json");
   if (info.version.empty())
     throw Error(info.dir + "/model.json has no \"version\"");
   if (info.modelId.empty())

@@ -131,6 +131,20 @@ struct SeriesFilter
   int limit = -1;
 };
 
+/// The plausibility check of an AI mask version (core/metrics/Plausibility.h), stored when the
+/// version is saved (table mask_plausibility, schema version 7) or computed on demand for older
+/// versions (database/Plausibility.h).
+struct MaskPlausibility
+{
+  bool checked = false;  // false: no stored check (not an AI mask, or saved before version 7)
+  bool flagged = false;
+  std::string summary;   // "volume 1.84 mL is below 10.0 mL; ..." or "plausible"
+  std::vector<std::string> findings; // the finding codes ("volume-low", "fragmented", ...)
+  std::string limitsSource;          // "defaults" or "model.json of <package>"
+  std::string detailsJson;           // volume, components, largest share, centroid, messages
+  std::string checkedAt;
+};
+
 /// An immutable saved mask. Only `state` and `stateChangedAt` ever change (database triggers
 /// refuse any other UPDATE and every DELETE).
 struct MaskVersion
@@ -154,6 +168,7 @@ struct MaskVersion
   std::map<int, double> labelVolumesMl; // per label present
   std::string note;
   std::string importedFrom; // original path for imported masks
+  MaskPlausibility plausibility; // stored check (AI versions)
 };
 
 /// How a new mask version came about. The author is always the database's current user.

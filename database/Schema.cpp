@@ -268,8 +268,46 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
   m6.statementsAfterStep.push_back("CREATE UNIQUE INDEX mask_versions_import_once ON mask_versions(series_id, content_hash)"
                                    " WHERE source = 'import'");
   out.push_back(m6);
+
+  // ---- 7: plausibility of AI masks, the reference-mask rule ----------------------------------
+  // mask_plausibility: the plausibility check of an AI mask version (core/metrics/Plausibility.h),
+  // written in the transaction that saves the version and as immutable as it.
+  // reference_mask_rules: which approved version represents a series in volume tables and
+  // reports (database/ReferenceMask.h): the newest row of a scope is in force; older rows are its
+  // history (append-only). Scope "database" (study_id NULL) or one reader study.
+  Migration m7;
+  m7.version = 7;
+  m7.description = "plausibility checks of AI masks; reference-mask rules (latest approved, consensus, a reader)";
+  m7.statements = {
+    "CREATE TABLE mask_plausibility ("
+    " mask_version_id INTEGER NOT NULL PRIMARY KEY REFERENCES mask_versions(id),"
+    " flagged INTEGER NOT NULL CHECK (flagged IN (0, 1)),"
+    " summary TEXT NOT NULL,"
+    " findings TEXT NOT NULL DEFAULT '[]'," // JSON array of finding codes
+    " details TEXT NOT NULL DEFAULT '{}',"  // JSON: volume, components, share, centroid, messages, limits
+    " limits_source TEXT NOT NULL DEFAULT 'defaults',"
+    " checked_at TEXT NOT NULL)",
+
+    "CREATE TABLE reference_mask_rules ("
+    " id " + id + ","
+    " scope TEXT NOT NULL CHECK (scope IN ('database', 'study')),"
+    " study_id INTEGER REFERENCES reader_studies(id),"
+    " rule TEXT NOT NULL CHECK (rule IN ('latest', 'consensus', 'reader')),"
+    " reader_user_id INTEGER REFERENCES users(id),"
+    " set_by INTEGER NOT NULL REFERENCES users(id),"
+    " set_at TEXT NOT NULL,"
+    " CHECK ((scope = 'database') = (study_id IS NULL)),"
+    " CHECK ((rule = 'reader') = (reader_user_id IS NOT NULL)))",
+    "CREATE INDEX reference_mask_rules_scope ON reference_mask_rules(scope, study_id)",
+  };
+  for (auto& s : d.appendOnlyTriggers("mask_plausibility", "plausibility checks are immutable, like mask versions"))
+    m7.statements.push_back(s);
+  for (auto& s : d.appendOnlyTriggers("reference_mask_rules",
+                                      "reference-mask rules are append-only; set a new rule instead"))
+    m7.statements.push_back(s);
+  out.push_back(m7);
   return out;
 }
 
-int latestSchemaVersion() { return 6; }
+int latestSchemaVersion() { return 7; }
 } // namespace panseg::db

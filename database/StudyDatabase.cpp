@@ -6,6 +6,7 @@
 #include "database/Blinding.h"
 #include "database/ContentHash.h"
 #include "database/ImagePaths.h"
+#include "database/Plausibility.h"
 #include "database/Schema.h"
 #include "database/SqlDialect.h"
 #include "database/server/Connection.h"
@@ -21,6 +22,7 @@
 #include <QSqlDatabase>
 #include <QSqlError>
 #include <QSqlQuery>
+#include <QSqlRecord>
 #include <QStandardPaths>
 #include <QUrl>
 #include <QUrlQuery>
@@ -563,12 +565,18 @@ SeriesRecord seriesFromRow(const QSqlQuery& q)
   return r;
 }
 
-const char* kMaskSelect =
-  "SELECT m.id, m.series_id, m.parent_id, m.author_user_id, u.username, m.model_version_id, mv.model_id,"
-  " mv.version, m.source, m.state, m.created_at, m.state_changed_at, m.file_path, m.sha256, m.content_hash,"
-  " m.voxel_count, m.volume_ml, m.label_volumes, m.note, m.imported_from"
-  " FROM mask_versions m JOIN users u ON u.id = m.author_user_id"
-  " LEFT JOIN model_versions mv ON mv.id = m.model_version_id";
+/// The mask columns, with the stored plausibility check from schema version 7 on.
+std::string maskSelect(int schemaVersion)
+{
+  const bool checks = schemaVersion >= 7;
+  return std::string("SELECT m.id, m.series_id, m.parent_id, m.author_user_id, u.username, m.model_version_id, mv.model_id,"
+                     " mv.version, m.source, m.state, m.created_at, m.state_changed_at, m.file_path, m.sha256, m.content_hash,"
+                     " m.voxel_count, m.volume_ml, m.label_volumes, m.note, m.imported_from") +
+         (checks ? ", p.flagged, p.summary, p.findings, p.details, p.limits_source, p.checked_at" : "") +
+         " FROM mask_versions m JOIN users u ON u.id = m.author_user_id"
+         " LEFT JOIN model_versions mv ON mv.id = m.model_version_id" +
+         (checks ? " LEFT JOIN mask_plausibility p ON p.mask_version_id = m.id" : "");
+}
 
 MaskVersion maskFromRow(const QSqlQuery& q)
 {
@@ -598,6 +606,19 @@ MaskVersion maskFromRow(const QSqlQuery& q)
     m.labelVolumesMl[it.key().toInt()] = it.value().toDouble();
   m.note = str(q.value(c++));
   m.importedFrom = str(q.value(c++));
+  if (q.record().count() > c && !q.value(c).isNull())
+  {
+    MaskPlausibility& p = m.plausibility;
+    p.checked = true;
+    p.flagged = q.value(c++).toInt() != 0;
+    p.summary = str(q.value(c++));
+    const QJsonArray findings = QJsonDocument::fromJson(q.value(c++).toByteArray()).array();
+    for (const QJsonValue& f : findings)
+      p.findings.push_back(f.toString().toStdString());
+    p.detailsJson = str(q.value(c++));
+    p.limitsSource = str(q.value(c++));
+    p.checkedAt = str(q.value(c++));
+  }
   return m;
 }
 
@@ -1326,6 +1347,23 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
     }
   } joinStatistics{ statistics, statisticsFailed };
   const double voxelMl = mask.geometry.voxelVolumeMm3() / 1000.0;
+  // AI versions are checked for plausibility (Plausibility.h) with their model's limits; the
+  // result is stored with the version, in the same transaction.
+  std::optional<MaskPlausibility> check;
+  if (provenance.source == MaskSource::AI && d->schemaVersion >= 7)
+  {
+    ModelPlausibility limits;
+    try
+    {
+      limits = modelPlausibilityOfModelVersion(*this, provenance.modelVersionId);
+    }
+    catch (const Error& e)
+    {
+      limits = ModelPlausibility{};
+      limits.limits.source = std::string("defaults (the model's limits are unreadable: ") + e.what() + ")";
+    }
+    check = toRecord(assessPlausibility(mask, limits.label, limits.limits), nowUtc());
+  }
 
   // The write lock is held from before the file is written until its row is committed: the
   // orphan sweep (which takes the same lock) can then never remove a file a live writer needs.
@@ -1425,6 +1463,22 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
       b.addBindValue(QByteArray::fromStdString(bytes));
       d->run(b, what);
     }
+    if (check)
+    {
+      QJsonArray findings;
+      for (const std::string& f : check->findings)
+        findings.append(qs(f));
+      QSqlQuery p = d->prepare("INSERT INTO mask_plausibility (mask_version_id, flagged, summary, findings, details,"
+                               " limits_source, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      p.addBindValue(qlonglong(id));
+      p.addBindValue(check->flagged ? 1 : 0);
+      p.addBindValue(qs(check->summary));
+      p.addBindValue(QString::fromUtf8(QJsonDocument(findings).toJson(QJsonDocument::Compact)));
+      p.addBindValue(qs(check->detailsJson));
+      p.addBindValue(qs(check->limitsSource));
+      p.addBindValue(qs(check->checkedAt));
+      d->run(p, what);
+    }
     QJsonObject details{ { "series", qlonglong(seriesId) },
                          { "source", qs(to_string(provenance.source)) },
                          { "state", qs(to_string(provenance.state)) },
@@ -1437,6 +1491,8 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
       details["model_version"] = qlonglong(provenance.modelVersionId);
     if (!provenance.importedFrom.empty())
       details["imported_from"] = qs(provenance.importedFrom);
+    if (check)
+      details["plausibility"] = QJsonObject{ { "flagged", check->flagged }, { "summary", qs(check->summary) } };
     d->audit(provenance.source == MaskSource::Import ? "import-mask" : "save-mask", "mask_versions", id, details);
     tx->commit();
     if (d->server)
@@ -1454,7 +1510,7 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
 
 std::vector<MaskVersion> StudyDatabase::masksOf(int64_t seriesId) const
 {
-  QSqlQuery q = d->prepare(std::string(kMaskSelect) + " WHERE m.series_id = ? ORDER BY m.id");
+  QSqlQuery q = d->prepare(maskSelect(d->schemaVersion) + " WHERE m.series_id = ? ORDER BY m.id");
   q.addBindValue(qlonglong(seriesId));
   d->run(q, "list the masks of series " + std::to_string(seriesId));
   std::vector<MaskVersion> out;
@@ -1473,7 +1529,7 @@ std::vector<MaskVersion> StudyDatabase::masksOf(int64_t seriesId) const
 
 std::optional<MaskVersion> StudyDatabase::maskVersion(int64_t versionId) const
 {
-  QSqlQuery q = d->prepare(std::string(kMaskSelect) + " WHERE m.id = ?");
+  QSqlQuery q = d->prepare(maskSelect(d->schemaVersion) + " WHERE m.id = ?");
   q.addBindValue(qlonglong(versionId));
   d->run(q, "read mask version " + std::to_string(versionId));
   if (!q.next())
@@ -1497,22 +1553,37 @@ std::optional<int64_t> StudyDatabase::maskIdByContentHash(int64_t seriesId, cons
   return std::nullopt;
 }
 
-void StudyDatabase::setMaskState(int64_t versionId, MaskState state, const std::string& note)
+void StudyDatabase::setMaskState(int64_t versionId, MaskState state, const std::string& note, bool acceptFlagged)
 {
   const std::string what = "change the state of mask version " + std::to_string(versionId);
   // The rules of loadMask: a version hidden from this user is answered like a missing one, so
   // that neither its existence nor its state is disclosed.
   const std::string notVisible = "cannot change its state: mask version " + std::to_string(versionId) +
                                  " not found or not visible to " + d->user.username;
+  std::optional<MaskVersion> version;
   try
   {
-    if (!maskVersion(versionId))
-      throw Error(notVisible);
+    version = maskVersion(versionId);
   }
   catch (const Error&)
   {
-    throw Error(notVisible);
   }
+  if (!version)
+    throw Error(notVisible);
+  // Approving a flagged AI version needs the caller's confirmation (ImplausibleMaskError), and
+  // the approval's audit entry carries the flag. Versions saved before the check existed are
+  // checked now.
+  std::optional<MaskPlausibility> flag;
+  if (state == MaskState::Approved && version->source == MaskSource::AI)
+  {
+    const MaskPlausibility p = plausibilityOf(*this, *version);
+    if (p.flagged)
+      flag = p;
+  }
+  if (flag && !acceptFlagged)
+    throw ImplausibleMaskError(versionId, *flag,
+                               "mask version " + std::to_string(versionId) + " is flagged as implausible (" +
+                                 flag->summary + "); approving it needs a confirmation");
   WriteTransaction tx(*d, what);
   const QVariant old = d->scalar("SELECT state FROM mask_versions WHERE id = ?", { qlonglong(versionId) }, what);
   if (!old.isValid())
@@ -1529,6 +1600,16 @@ void StudyDatabase::setMaskState(int64_t versionId, MaskState state, const std::
   QJsonObject details{ { "from", qs(to_string(from)) }, { "to", qs(to_string(state)) } };
   if (!note.empty())
     details["note"] = qs(note);
+  if (flag)
+  {
+    QJsonArray findings;
+    for (const std::string& f : flag->findings)
+      findings.append(qs(f));
+    details["plausibility"] = QJsonObject{ { "flagged", true },
+                                           { "summary", qs(flag->summary) },
+                                           { "findings", findings },
+                                           { "confirmed_by", qs(d->user.username) } };
+  }
   d->audit("set-mask-state", "mask_versions", versionId, details);
   tx.commit();
 }

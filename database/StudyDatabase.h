@@ -171,7 +171,10 @@ public:
   /// Moves a version through the review workflow (see isAllowedTransition).
   /// A version the current user may not see (the rules of loadMask) is refused with
   /// "mask version N not found or not visible to USER", never with its state.
-  void setMaskState(int64_t versionId, MaskState state, const std::string& note = {});
+  /// Approving an AI version that the plausibility check flags (database/Plausibility.h) throws
+  /// ImplausibleMaskError unless `acceptFlagged` (the user confirmed); the approval's audit
+  /// entry then records the flag and who confirmed it.
+  void setMaskState(int64_t versionId, MaskState state, const std::string& note = {}, bool acceptFlagged = false);
   /// True when a reader study blinds the current user on this series (Blinding.h).
   bool blindedOn(int64_t seriesId) const;
   /// True when the current user is a reader of an open reader study that blinds them anywhere.

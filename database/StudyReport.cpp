@@ -123,6 +123,7 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
   const int label = out.study.label;
   out.readsTotal = int(reads.size());
   const std::map<int64_t, int64_t> consensus = rs.consensusMasks(studyId);
+  out.referenceRule = referenceRule(db, studyId);
 
   for (size_t ci = 0; ci < out.study.seriesIds.size(); ++ci)
   {
@@ -131,6 +132,19 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
     if (!series)
       throw Error("series " + std::to_string(seriesId) + " of the study is missing from " +
                   db.databasePath());
+    {
+      StudyReferenceRow ref;
+      ref.seriesId = seriesId;
+      ref.patient = series->patientId.empty() ? series->patientName : series->patientId;
+      const std::vector<MaskVersion> versions = db.masksOf(seriesId);
+      const ReferenceChoice choice = chooseReferenceMask(versions, out.referenceRule);
+      ref.maskVersionId = choice.maskVersionId;
+      ref.reason = choice.reason;
+      for (const MaskVersion& m : versions)
+        if (m.id == choice.maskVersionId)
+          ref.source = m.source == MaskSource::AI ? "ai: " + m.modelLabel : to_string(m.source) + ": " + m.authorName;
+      out.references.push_back(ref);
+    }
     std::vector<ReadRecord> caseReads;
     for (const ReadRecord& r : reads)
       if (r.seriesId == seriesId && counted(r.state) && r.maskVersionId > 0)

@@ -26,6 +26,7 @@
 #include "core/stats/Comparison.h"
 #include "core/stats/Descriptive.h"
 #include "database/ReaderStudy.h"
+#include "database/ReferenceMask.h"
 
 #include <map>
 #include <optional>
@@ -114,6 +115,16 @@ struct AcceptanceSummary
   std::optional<Interval> fleissKappaCi; // percentile bootstrap over cases, 95 %
 };
 
+/// The reference mask of one case by the study's reference-mask rule (ReferenceMask.h).
+struct StudyReferenceRow
+{
+  int64_t seriesId = 0;
+  std::string patient;
+  int64_t maskVersionId = 0; // 0 = the rule picks none
+  std::string source;        // "consensus", "reader: alice", ... (empty when none)
+  std::string reason;
+};
+
 struct StudyReportData
 {
   ReaderStudyInfo study;
@@ -125,6 +136,8 @@ struct StudyReportData
   std::vector<ReaderComparison> readerComparisons; // per reader, for the comparisons above
   std::optional<AcceptanceSummary> acceptance; // AI-review studies
   int readsTotal = 0, readsDone = 0;
+  ReferenceRule referenceRule;                // the study's rule, else the database-wide one
+  std::vector<StudyReferenceRow> references;  // one per case, in case order
 };
 
 /// Loads every counted mask of the study and computes the report. Throws Error on a mask that

@@ -171,6 +171,8 @@ VolumeTable buildVolumeTable(const StudyDatabase& db, const VolumeFilter& filter
   const std::set<int64_t> wanted(filter.seriesIds.begin(), filter.seriesIds.end());
   const auto approved = approvals(db);
   std::set<std::string> models;
+  t.rule = referenceRule(db);
+  std::map<int64_t, ReferenceRow> references;
 
   for (const SeriesRecord& s : db.listSeries())
   {
@@ -178,10 +180,12 @@ VolumeTable buildVolumeTable(const StudyDatabase& db, const VolumeFilter& filter
       continue;
     const std::vector<MaskVersion> masks = db.masksOf(s.id); // oldest first
     const MaskVersion* approvedVersion = nullptr;
+    const ReferenceChoice choice = chooseReferenceMask(masks, t.rule);
+    references[s.id] = ReferenceRow{ s.id, choice.maskVersionId, choice.reason };
     std::map<std::string, const MaskVersion*> newestBySource;
     for (const MaskVersion& m : masks)
     {
-      if (m.state == MaskState::Approved)
+      if (m.id == choice.maskVersionId)
         approvedVersion = &m;
       if (m.state != MaskState::Rejected)
         newestBySource[sourceKey(m)] = &m;
@@ -242,6 +246,10 @@ VolumeTable buildVolumeTable(const StudyDatabase& db, const VolumeFilter& filter
            std::tie(b.patientName, b.patientKey, b.studyDate, b.seriesId, b.maskVersionId);
   });
   t.modelVersions.assign(models.begin(), models.end());
+  std::set<int64_t> listed;
+  for (const VolumeRow& r : t.rows)
+    if (listed.insert(r.seriesId).second)
+      t.references.push_back(references[r.seriesId]);
 
   // Follow-up: one reference volume per (patient, modality group, study date).
   struct Reference

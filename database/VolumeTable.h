@@ -10,8 +10,10 @@
 // i.e. exactly LabelMask::volumeMl, which is what `panseg volume` and the viewer print.
 //
 // Rows of a series ("sources"): for each AI model version, each reader, consensus and each
-// imported file, the newest version that is not rejected; and always the approved version (newest
-// approved), even when a later draft of the same source exists. `approvedOnly` keeps approved versions only.
+// imported file, the newest version that is not rejected; and always the series' reference mask
+// (the approved version the database-wide reference-mask rule picks, ReferenceMask.h), even when
+// a later draft of the same source exists. `approvedOnly` keeps approved versions only.
+#include "database/ReferenceMask.h"
 #include "database/StudyDatabase.h"
 
 #include <array>
@@ -48,7 +50,7 @@ struct VolumeRow
   std::string modelLabel; // "panseg-ct 2026.1" for AI masks, else empty
   std::string author;
   MaskState state = MaskState::Draft;
-  bool approvedMask = false; // the series' approved version
+  bool approvedMask = false; // the series' reference mask (the approved version the rule picks)
   std::string approvedBy;    // user who set it approved (audit log); the importer for imported-approved
   std::string approvedAt;    // ISO UTC
   std::string createdAt;
@@ -56,8 +58,16 @@ struct VolumeRow
   double volumeMl = 0.0;     // of the label
 };
 
+/// Which version represents a series, by the rule (one per listed series).
+struct ReferenceRow
+{
+  int64_t seriesId = 0;
+  int64_t maskVersionId = 0; // 0 = the rule picks none
+  std::string reason;        // "approved last", "no approved consensus version (2 other approved versions)"
+};
+
 /// Change between consecutive studies of one patient and modality group (CT or MR), using each
-/// study's reference volume: its approved mask, else (unless approvedOnly) its newest listed row.
+/// study's reference volume: its reference mask, else (unless approvedOnly) its newest listed row.
 struct FollowUpRow
 {
   std::string patientKey, patientId, patientName;
@@ -77,6 +87,8 @@ struct VolumeTable
   std::vector<VolumeRow> rows;           // patient, study date, series, source order
   std::vector<FollowUpRow> followUp;     // patient, group, date order
   std::vector<std::string> modelVersions; // "panseg-ct 2026.1" of the AI rows, sorted, unique
+  ReferenceRule rule;                     // the database-wide reference-mask rule applied
+  std::vector<ReferenceRow> references;   // per listed series, in row order
   std::string dataFolder;
   /// One line describing the filter ("modality CT, center A, approved only, label 1").
   std::string filterText() const;

@@ -1,5 +1,7 @@
 #include "ui/MaskListModel.h"
 
+#include <QBrush>
+#include <QColor>
 #include <QDateTime>
 
 namespace panseg::ui
@@ -57,6 +59,13 @@ QString MaskListModel::authorText(const db::MaskVersion& m)
   return m.modelVersionId ? qs(m.modelLabel) : QString();
 }
 
+QString MaskListModel::checkText(const db::MaskVersion& m)
+{
+  if (!m.plausibility.checked)
+    return {};
+  return m.plausibility.flagged ? QString::fromUtf8("\u26A0 implausible") : tr("ok");
+}
+
 QString MaskListModel::labelVolumesText(const db::MaskVersion& m)
 {
   QStringList parts;
@@ -84,6 +93,14 @@ QVariant MaskListModel::data(const QModelIndex& index, int role) const
   }
   if (role == Qt::ToolTipRole && index.column() == VolumeColumn)
     return labelVolumesText(m);
+  if (m.plausibility.flagged && role == Qt::ForegroundRole &&
+      (index.column() == CheckColumn || index.column() == VolumeColumn || index.column() == StateColumn))
+    return QBrush(QColor(190, 30, 30));
+  if (role == Qt::ToolTipRole && index.column() == CheckColumn && m.plausibility.checked)
+    return m.plausibility.flagged
+             ? tr("Flagged as implausible: %1\nLimits: %2\nApproving it asks for a confirmation.")
+                 .arg(qs(m.plausibility.summary), qs(m.plausibility.limitsSource))
+             : tr("Plausible (limits: %1)").arg(qs(m.plausibility.limitsSource));
   if (role == Qt::ToolTipRole)
   {
     if (!m.note.empty())
@@ -107,6 +124,7 @@ QVariant MaskListModel::data(const QModelIndex& index, int role) const
     if (sort)
       return qlonglong(m.parentId);
     return m.parentId ? QVariant(qlonglong(m.parentId)) : QVariant(QString());
+  case CheckColumn: return checkText(m);
   default: return {};
   }
 }
@@ -124,6 +142,7 @@ QVariant MaskListModel::headerData(int section, Qt::Orientation orientation, int
   case VolumeColumn: return tr("Volume (mL)");
   case DateColumn: return tr("Date");
   case ParentColumn: return tr("Parent");
+  case CheckColumn: return tr("Check");
   default: return {};
   }
 }

@@ -1,7 +1,8 @@
 #pragma once
 // The study browser's list of mask versions of one series, as a Qt item model (no widgets):
 // one row per version, oldest first, with source, author (or producing model), review state,
-// volume (per label in the tooltip), creation date (local time) and the version it was edited from.
+// volume (per label in the tooltip), creation date (local time), the version it was edited from
+// and, for AI versions, the plausibility check (flagged versions in red, findings in the tooltip).
 
 #include "database/StudyDatabase.h"
 
@@ -24,6 +25,7 @@ public:
     VolumeColumn,
     DateColumn,
     ParentColumn,
+    CheckColumn, // plausibility of AI versions: "⚠ implausible" (summary in the tooltip), "ok" or empty
     ColumnCount
   };
   enum Role
@@ -51,6 +53,8 @@ public:
   static QString sourceText(const db::MaskVersion& m);
   /// The author's name, or the model for AI versions without an author name.
   static QString authorText(const db::MaskVersion& m);
+  /// "⚠ implausible", "ok" (checked, plausible) or "" (not checked) for the check column.
+  static QString checkText(const db::MaskVersion& m);
   /// One line per label: "label 3: 2.53 mL" (the volume column's tooltip).
   static QString labelVolumesText(const db::MaskVersion& m);
 

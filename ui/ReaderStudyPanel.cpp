@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "database/ReaderStudy.h"
+#include "database/ReferenceMask.h"
 #include "database/StudyDatabase.h"
 #include "database/StudyReport.h"
 #include "ui/ReaderWorklistModel.h"
@@ -83,6 +84,14 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
                                    "by EM)"));
   m_consensus = new QPushButton(tr("Build consensus"));
   m_consensus->setObjectName("buildConsensus");
+  m_ruleLabel = new QLabel;
+  m_ruleLabel->setObjectName("studyReferenceRule");
+  m_ruleLabel->setWordWrap(true);
+  m_ruleBox = new QComboBox;
+  m_ruleBox->setObjectName("studyReferenceRuleBox");
+  m_ruleBox->setToolTip(tr("Which approved mask of each case this study's report uses"));
+  m_setRule = new QPushButton(tr("Set for study"));
+  m_setRule->setObjectName("setStudyReferenceRule");
 
   auto* top = new QHBoxLayout;
   top->addWidget(new QLabel(tr("Study:")));
@@ -105,6 +114,9 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   consensus->addWidget(m_consensusMethod);
   consensus->addWidget(m_consensus);
   consensus->addStretch();
+  auto* rule = new QHBoxLayout;
+  rule->addWidget(m_ruleBox, 1);
+  rule->addWidget(m_setRule);
   auto* v = new QVBoxLayout(this);
   v->addLayout(top);
   v->addWidget(m_progress);
@@ -113,6 +125,8 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   v->addLayout(ai);
   v->addLayout(coord);
   v->addLayout(consensus);
+  v->addWidget(m_ruleLabel);
+  v->addLayout(rule);
   v->addWidget(m_status);
 
   connect(m_studies, qOverload<int>(&QComboBox::currentIndexChanged), this,
@@ -135,6 +149,7 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   connect(m_report, &QPushButton::clicked, this, &ReaderStudyPanel::writeReportDialog);
   connect(m_showReport, &QPushButton::clicked, this, &ReaderStudyPanel::showReport);
   connect(m_consensus, &QPushButton::clicked, this, [this] { buildConsensusForSelected(); });
+  connect(m_setRule, &QPushButton::clicked, this, [this] { setStudyReferenceRule(); });
 }
 
 ReaderStudyPanel::~ReaderStudyPanel()
@@ -164,6 +179,8 @@ bool ReaderStudyPanel::openDatabase(const QString& folder, QString* error)
   for (QPushButton* b : {m_create, m_approve, m_return, m_report, m_showReport, m_consensus})
     b->setVisible(coordinator);
   m_consensusMethod->setVisible(coordinator);
+  for (QWidget* w : std::initializer_list<QWidget*>{ m_ruleLabel, m_ruleBox, m_setRule })
+    w->setVisible(coordinator);
   refresh();
   return true;
 }
@@ -254,6 +271,17 @@ void ReaderStudyPanel::refreshWorklist()
       m_progress->setValue(done);
       m_progress->setFormat(tr("%1 of %2 reads submitted").arg(done).arg(reads.size()));
       m_status->setText(tr("Coordinator view of '%1': every read.").arg(qs(info.name)));
+      const db::ReferenceRule rule = db::referenceRule(*m_db, study);
+      m_ruleLabel->setText(tr("Reference mask: %1").arg(qs(rule.details())));
+      const QSignalBlocker blockRule(m_ruleBox);
+      m_ruleBox->clear();
+      m_ruleBox->addItem(tr("Latest approved"), QString("latest"));
+      m_ruleBox->addItem(tr("Consensus"), QString("consensus"));
+      for (const db::User& u : info.readers)
+        m_ruleBox->addItem(tr("Reader %1").arg(qs(u.username)), "reader:" + qs(u.username));
+      const QString key = rule.kind == db::ReferenceRuleKind::Reader ? "reader:" + qs(rule.readerName)
+                                                                     : qs(db::to_string(rule.kind));
+      m_ruleBox->setCurrentIndex(std::max(0, m_ruleBox->findData(key)));
       return;
     }
     const db::Worklist w = m_rs->worklist(study);
@@ -442,6 +470,33 @@ int64_t ReaderStudyPanel::buildConsensusForSelected()
   {
     fail(tr("Build consensus"), e);
     return 0;
+  }
+}
+
+bool ReaderStudyPanel::setStudyReferenceRule()
+{
+  const int64_t study = currentStudyId();
+  if (!m_db || study <= 0)
+  {
+    m_lastError = tr("Choose a reader study first.");
+    m_status->setText(m_lastError);
+    return false;
+  }
+  const QString key = m_ruleBox->currentData().toString();
+  try
+  {
+    const db::ReferenceRule rule =
+      key.startsWith("reader:")
+        ? db::setReferenceRule(*m_db, db::ReferenceRuleKind::Reader, key.mid(7).toStdString(), study)
+        : db::setReferenceRule(*m_db, db::parseReferenceRuleKind(key.toStdString()).value_or(db::ReferenceRuleKind::Latest),
+                               {}, study);
+    refreshWorklist();
+    m_status->setText(tr("This study's report now uses: %1.").arg(qs(rule.ruleText())));
+    return true;
+  }
+  catch (const std::exception& e)
+  {
+    return fail(tr("Reference mask"), e);
   }
 }
 

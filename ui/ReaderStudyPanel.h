@@ -60,6 +60,11 @@ public:
   Image loadImage(int64_t seriesId) const;
   QString lastError() const { return m_lastError; }
   ReaderWorklistModel* worklistModel() const { return m_model; }
+  /// Coordinators: the study's reference-mask rule (database/ReferenceMask.h) in words, and its
+  /// choice (data "latest", "consensus", "reader:NAME" for each of the study's readers).
+  QLabel* referenceRuleLabel() const { return m_ruleLabel; }
+  QComboBox* referenceRuleBox() const { return m_ruleBox; }
+  QPushButton* setReferenceRuleButton() const { return m_setRule; }
 
 public slots:
   void refresh();
@@ -73,6 +78,10 @@ public slots:
   /// version and, for STAPLE, each read's sensitivity and specificity. Returns the version id
   /// (0 and lastError on refusal).
   int64_t buildConsensusForSelected();
+  /// Sets the current study's own reference-mask rule to referenceRuleBox()'s choice (its report
+  /// then uses it; db::setReferenceRule: coordinators and admins, audited). False and lastError
+  /// on refusal.
+  bool setStudyReferenceRule();
   void createStudyDialog();
   void writeReportDialog();
   /// Shows the current study's report (tables and plots, as written to PDF/HTML) in a window;
@@ -107,6 +116,9 @@ private:
   QPushButton* m_showReport = nullptr;
   QComboBox* m_consensusMethod = nullptr;
   QPushButton* m_consensus = nullptr;
+  QLabel* m_ruleLabel = nullptr;
+  QComboBox* m_ruleBox = nullptr;
+  QPushButton* m_setRule = nullptr;
   int64_t m_openedRead = 0;
   QString m_lastError;
 };

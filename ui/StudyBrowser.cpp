@@ -6,6 +6,7 @@
 #include "database/DatasetExport.h"
 #include "database/FineTuning.h"
 #include "database/ModelRegistry.h"
+#include "database/Plausibility.h"
 #include "database/SeriesTableModel.h"
 #include "ui/MaskListModel.h"
 
@@ -174,6 +175,10 @@ void StudyBrowser::buildUi()
   m_submitButton = new QPushButton(tr("Submit"));
   m_submitButton->setObjectName("submitMaskButton");
   m_submitButton->setToolTip(tr("Submit the selected (saved) draft mask version for approval"));
+  m_approveButton = new QPushButton(tr("Approve"));
+  m_approveButton->setObjectName("approveMaskButton");
+  m_approveButton->setToolTip(tr("Approve the selected submitted mask version (coordinators and admins); a version "
+                                 "flagged as implausible asks for a confirmation"));
   m_exportButton = new QPushButton(tr("Export..."));
   m_exportButton->setObjectName("exportMaskButton");
   m_exportButton->setToolTip(tr("Export the selected mask version as NIfTI, NRRD or DICOM SEG"));
@@ -188,6 +193,7 @@ void StudyBrowser::buildUi()
   maskButtons->addStretch(1);
   maskButtons->addWidget(m_exportButton);
   maskButtons->addWidget(m_submitButton);
+  maskButtons->addWidget(m_approveButton);
   maskButtons->addWidget(m_showButton);
 
   auto* bottom = new QWidget;
@@ -223,6 +229,8 @@ void StudyBrowser::buildUi()
   connect(m_filterModel, &QAbstractItemModel::modelReset, this, &StudyBrowser::updateMaskList);
   connect(m_filterModel, &QAbstractItemModel::layoutChanged, this, &StudyBrowser::updateButtons);
   connect(m_maskView->selectionModel(), &QItemSelectionModel::selectionChanged, this, &StudyBrowser::updateButtons);
+  connect(m_maskView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+          &StudyBrowser::showSelectedMaskCheck);
   connect(m_seriesView, &QAbstractItemView::doubleClicked, this, &StudyBrowser::openSelectedSeries);
   connect(m_maskView, &QAbstractItemView::doubleClicked, this, &StudyBrowser::showSelectedMask);
   connect(m_openButton, &QPushButton::clicked, this, &StudyBrowser::openSelectedSeries);
@@ -234,6 +242,13 @@ void StudyBrowser::buildUi()
             QString error;
             if (!submitMaskVersion(selectedMaskId(), &error))
               showError(tr("Submit for approval"), error);
+          });
+  connect(m_approveButton, &QPushButton::clicked, this,
+          [this]
+          {
+            QString error;
+            if (!approveMaskVersion(selectedMaskId(), &error) && error != "cancelled")
+              showError(tr("Approve"), error);
           });
   connect(m_refreshButton, &QPushButton::clicked, this, &StudyBrowser::refresh);
 }
@@ -410,6 +425,28 @@ void StudyBrowser::updateButtons()
   m_showButton->setEnabled(selectedMaskId() != 0);
   m_exportButton->setEnabled(selectedMaskId() != 0);
   m_submitButton->setEnabled(selectedMaskId() != 0);
+  const int row = m_maskModel->rowOfMask(selectedMaskId());
+  const bool reviewer = m_db && (m_db->currentUser().role == db::Role::Admin ||
+                                 m_db->currentUser().role == db::Role::Coordinator);
+  m_approveButton->setVisible(reviewer);
+  m_approveButton->setEnabled(reviewer && row >= 0 && m_maskModel->maskAt(row).state == db::MaskState::Submitted);
+}
+
+void StudyBrowser::showSelectedMaskCheck()
+{
+  const int row = m_maskModel->rowOfMask(selectedMaskId());
+  if (row < 0)
+    return;
+  const db::MaskVersion& m = m_maskModel->maskAt(row);
+  if (m.plausibility.flagged)
+  {
+    m_status->setStyleSheet("color: #b01e1e;");
+    m_status->setText(tr("\u26A0 Mask version %1 is flagged as implausible: %2. Look at it before approving it.")
+                        .arg(m.id)
+                        .arg(qs(m.plausibility.summary)));
+  }
+  else if (!m_status->styleSheet().isEmpty())
+    showStatus(QString()); // the previous selection's warning no longer applies
 }
 
 void StudyBrowser::rebuildCenterChoices()
@@ -773,6 +810,72 @@ bool StudyBrowser::submitMaskVersion(int64_t versionId, QString* error)
   return true;
 }
 
+bool StudyBrowser::approveMaskVersion(int64_t versionId, QString* error)
+{
+  QString message;
+  bool flagged = false;
+  if (!m_db)
+    message = tr("No study database is open.");
+  else if (versionId <= 0)
+    message = tr("No mask version to approve: select a submitted version.");
+  else
+  {
+    try
+    {
+      try
+      {
+        m_db->setMaskState(versionId, db::MaskState::Approved);
+      }
+      catch (const db::ImplausibleMaskError& e)
+      {
+        // Ask, window-modal, with the findings; only "Approve anyway" approves (audited with the flag).
+        QMessageBox box(QMessageBox::Warning, tr("Approve an implausible AI mask?"),
+                        tr("Mask version %1 was flagged by the plausibility check:\n\n%2\n\nLimits: %3\n\n"
+                           "Approve it anyway? The audit log records that you confirmed the flag.")
+                          .arg(versionId)
+                          .arg(qs(e.plausibility.summary).replace("; ", "\n"))
+                          .arg(qs(e.plausibility.limitsSource)),
+                        QMessageBox::NoButton, this);
+        box.setObjectName("flaggedApprovalDialog");
+        QPushButton* approve = box.addButton(tr("Approve anyway"), QMessageBox::AcceptRole);
+        approve->setObjectName("approveAnywayButton");
+        QPushButton* cancel = box.addButton(QMessageBox::Cancel);
+        box.setDefaultButton(cancel);
+        box.setWindowModality(Qt::WindowModal);
+        m_flaggedDialog = &box;
+        box.exec();
+        m_flaggedDialog = nullptr;
+        if (box.clickedButton() != approve)
+        {
+          if (error)
+            *error = "cancelled";
+          showStatus(tr("Mask version %1 was not approved (flagged as implausible).").arg(versionId));
+          return false;
+        }
+        m_db->setMaskState(versionId, db::MaskState::Approved, "approved although flagged as implausible", true);
+        flagged = true;
+      }
+    }
+    catch (const std::exception& e)
+    {
+      message = QString::fromUtf8(e.what());
+    }
+  }
+  if (!message.isEmpty())
+  {
+    m_lastError = message;
+    if (error)
+      *error = message;
+    return false;
+  }
+  refresh();
+  selectMask(versionId);
+  showStatus(flagged ? tr("Approved mask version %1 although it is flagged as implausible (recorded in the audit log).")
+                         .arg(versionId)
+                     : tr("Approved mask version %1.").arg(versionId));
+  return true;
+}
+
 int64_t StudyBrowser::submitOpenedMask(const panseg::LabelMask* unsavedEdits, int64_t* savedVersion, QString* error)
 {
   if (savedVersion)
@@ -822,7 +925,13 @@ int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const pans
   provenance.state = db::MaskState::Draft;
   provenance.modelVersionId = modelVersion;
   provenance.note = "predicted from " + modelDir.toStdString();
-  return saveMaskVersion(m_openedSeries, mask, provenance);
+  const int64_t id = saveMaskVersion(m_openedSeries, mask, provenance);
+  if (id > 0)
+  {
+    selectMask(id);
+    showSelectedMaskCheck(); // a flagged prediction says so at once, in red
+  }
+  return id;
 }
 
 void StudyBrowser::chooseAndExportMask()
@@ -885,5 +994,9 @@ void StudyBrowser::showError(const QString& title, const QString& message)
   box->open(); // not exec(): never blocks the caller (slots, tests)
 }
 
-void StudyBrowser::showStatus(const QString& text) { m_status->setText(text); }
+void StudyBrowser::showStatus(const QString& text)
+{
+  m_status->setStyleSheet(QString());
+  m_status->setText(text);
+}
 } // namespace panseg::ui

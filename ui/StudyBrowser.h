@@ -24,6 +24,7 @@
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QMessageBox;
 class QModelIndex;
 class QPushButton;
 class QTableView;
@@ -78,6 +79,13 @@ public:
   /// StudyDatabase::setMaskState (which refuses steps outside the review workflow and audits the
   /// change), then refreshes the mask list. False with the one-line reason in *error (not shown).
   bool submitMaskVersion(int64_t versionId, QString* error);
+  /// "Approve" (coordinators and admins): moves a submitted version to approved. An AI version the
+  /// plausibility check flags (database/Plausibility.h) first asks for a confirmation in a
+  /// window-modal dialog ("flaggedApprovalDialog": Approve anyway / Cancel); confirmed, the
+  /// approval's audit entry records the flag. False with the reason in *error (Cancel: "cancelled").
+  bool approveMaskVersion(int64_t versionId, QString* error);
+  /// The confirmation dialog while it is open (nullptr otherwise), for tests and screenshots.
+  QMessageBox* flaggedApprovalDialog() const { return m_flaggedDialog; }
   /// Submits the opened mask version (openedMaskId()). With `unsavedEdits`, first saves that mask
   /// as a new draft version edited from the opened one (like saveMaskVersion; *savedVersion gets
   /// its id, also when the submit then fails) and submits the new version. Returns the submitted
@@ -115,6 +123,10 @@ public:
   QPushButton* exportMaskButton() const { return m_exportButton; }
   /// Submits the selected (saved) mask version for approval.
   QPushButton* submitMaskButton() const { return m_submitButton; }
+  /// Approves the selected submitted version (coordinators and admins).
+  QPushButton* approveMaskButton() const { return m_approveButton; }
+  /// The status line under the tables (plausibility warnings appear here).
+  QLabel* statusLabel() const { return m_status; }
   QPushButton* importButton() const { return m_importButton; }
   db::SeriesTableModel* seriesModel() const { return m_seriesModel; }
   db::SeriesFilterModel* seriesFilterModel() const { return m_filterModel; }
@@ -177,6 +189,8 @@ private:
   void showImportReport(const ImportOutcome& outcome);
   void showError(const QString& title, const QString& message);
   void showStatus(const QString& text);
+  /// The selected version's plausibility warning in the status line (nothing when not flagged).
+  void showSelectedMaskCheck();
 
   std::unique_ptr<db::StudyDatabase> m_db;
   db::SeriesTableModel* m_seriesModel = nullptr;
@@ -194,6 +208,8 @@ private:
   QPushButton* m_showButton = nullptr;
   QPushButton* m_exportButton = nullptr;
   QPushButton* m_submitButton = nullptr;
+  QPushButton* m_approveButton = nullptr;
+  QMessageBox* m_flaggedDialog = nullptr;
   QLabel* m_maskTitle = nullptr;
   QLabel* m_status = nullptr;
 

@@ -187,6 +187,7 @@ std::vector<std::pair<QString, QString>> volumeMetadata(const VolumeTable& t, co
            { "Filter", qs(t.filterText()) },
            { "Label", t.filter.label == 0 ? QString("any non-zero") : QString::number(t.filter.label) },
            { "Model versions", models.isEmpty() ? QString("none (no AI mask in the table)") : models.join("; ") },
+           { "Reference mask", qs(t.rule.details()) },
            { "Rows", QString::number(t.rows.size()) } };
 }
 
@@ -214,7 +215,13 @@ Report volumeReport(const VolumeTable& t, const VolumeExportInfo& info)
                        qs(row.sourceName), qs(to_string(row.state)), qs(row.approvedBy), fixed(row.volumeMl, 2) });
   }
   s.tables.push_back(v);
-  s.paragraphs << "* = the series' approved mask.";
+  s.paragraphs << "* = the series' reference mask (" + qs(t.rule.ruleText()) + ", the coordinator's rule).";
+  QStringList missing;
+  for (const ReferenceRow& ref : t.references)
+    if (!ref.maskVersionId && ref.reason != "no approved version")
+      missing << QString("series %1: %2").arg(ref.seriesId).arg(qs(ref.reason));
+  if (!missing.isEmpty())
+    s.paragraphs << "No reference mask by the rule: " + missing.join("; ") + ".";
   ReportSection& f = r.addSection("Follow-up (change between consecutive studies)");
   if (t.followUp.empty())
     f.paragraphs << "No patient has two dated studies of the same modality in this selection.";
@@ -227,7 +234,8 @@ Report volumeReport(const VolumeTable& t, const VolumeExportInfo& info)
                           qs(row.fromDate), qs(row.toDate), QString::number(row.days), fixed(row.fromMl, 2),
                           fixed(row.toMl, 2), fixed(row.deltaMl, 2), fixed(row.deltaPercent, 1) });
     f.tables.push_back(ft);
-    f.paragraphs << "Each study is represented by its approved mask, else by its newest listed mask.";
+    f.paragraphs << "Each study is represented by its reference mask (" + qs(t.rule.ruleText()) +
+                    "), else by its newest listed mask.";
   }
   return r;
 }

@@ -12,6 +12,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
+#include <QSignalBlocker>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
 #include <QSplitter>
@@ -74,6 +75,19 @@ VolumeTableView::VolumeTableView(QWidget* parent) : QWidget(parent)
   buttons->addWidget(refreshButton);
   buttons->addWidget(exportButton);
   buttons->addStretch();
+  m_ruleLabel = new QLabel(this);
+  m_ruleLabel->setObjectName("referenceRuleLabel");
+  m_ruleLabel->setWordWrap(true);
+  m_ruleBox = new QComboBox(this);
+  m_ruleBox->setObjectName("referenceRuleBox");
+  m_ruleBox->setToolTip(tr("Which approved mask represents a series (✓) in this table, follow-up and reports"));
+  m_setRule = new QPushButton(tr("Set rule"), this);
+  m_setRule->setObjectName("setReferenceRuleButton");
+  m_setRule->setToolTip(tr("Coordinators and admins: make the chosen rule the database-wide rule (audited)"));
+  auto* rule = new QHBoxLayout;
+  rule->addWidget(m_ruleLabel, 1);
+  rule->addWidget(m_ruleBox);
+  rule->addWidget(m_setRule);
 
   m_model = new VolumeTableModel(this);
   m_sorted = new QSortFilterProxyModel(this);
@@ -101,11 +115,13 @@ VolumeTableView::VolumeTableView(QWidget* parent) : QWidget(parent)
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(filters);
   layout->addLayout(buttons);
+  layout->addLayout(rule);
   layout->addWidget(split, 1);
   layout->addWidget(m_status);
 
   connect(refreshButton, &QPushButton::clicked, this, [this] { refresh(); });
   connect(exportButton, &QPushButton::clicked, this, &VolumeTableView::chooseAndExport);
+  connect(m_setRule, &QPushButton::clicked, this, [this] { applyRule(); });
   for (QComboBox* box : { m_modality, m_center })
     connect(box, &QComboBox::currentIndexChanged, this, [this] { refresh(); });
   connect(m_approvedOnly, &QCheckBox::toggled, this, [this] { refresh(); });
@@ -117,6 +133,32 @@ VolumeTableView::VolumeTableView(QWidget* parent) : QWidget(parent)
 void VolumeTableView::setDatabase(StudyDatabase* database)
 {
   m_db = database;
+  {
+    const QSignalBlocker block(m_ruleBox);
+    m_ruleBox->clear();
+    m_ruleBox->addItem(tr("Latest approved"), QString("latest"));
+    m_ruleBox->addItem(tr("Consensus"), QString("consensus"));
+    bool reviewer = false;
+    if (m_db)
+    {
+      try
+      {
+        for (const User& u : m_db->users())
+          if (u.active && (u.role == Role::Reader || u.role == Role::Coordinator))
+            m_ruleBox->addItem(tr("Reader %1").arg(QString::fromStdString(u.username)),
+                               "reader:" + QString::fromStdString(u.username));
+      }
+      catch (const std::exception& e)
+      {
+        fail(QString::fromUtf8(e.what()));
+      }
+      const Role role = m_db->currentUser().role;
+      reviewer = role == Role::Admin || role == Role::Coordinator;
+    }
+    m_ruleBox->setEnabled(reviewer);
+    m_setRule->setEnabled(reviewer);
+    m_setRule->setVisible(reviewer);
+  }
   const QString current = m_center->currentData().toString();
   {
     const QSignalBlocker block(m_center);
@@ -183,6 +225,21 @@ bool VolumeTableView::refresh()
     m_view->resizeColumnsToContents();
     m_followUpView->resizeColumnsToContents();
     m_lastError.clear();
+    m_ruleLabel->setText(tr("✓ = %1").arg(QString::fromStdString(t.rule.describe())));
+    {
+      const QString key = t.rule.kind == ReferenceRuleKind::Reader
+                            ? "reader:" + QString::fromStdString(t.rule.readerName)
+                            : QString::fromStdString(to_string(t.rule.kind));
+      const QSignalBlocker block(m_ruleBox);
+      if (const int i = m_ruleBox->findData(key); i >= 0)
+        m_ruleBox->setCurrentIndex(i);
+    }
+    QStringList missing;
+    for (const ReferenceRow& ref : t.references)
+      if (!ref.maskVersionId && ref.reason != "no approved version")
+        missing << tr("series %1: %2").arg(ref.seriesId).arg(QString::fromStdString(ref.reason));
+    if (!missing.isEmpty())
+      m_ruleLabel->setText(m_ruleLabel->text() + "\n" + tr("No reference mask by the rule: %1").arg(missing.join("; ")));
     m_status->setText(tr("%n row(s), %1 follow-up interval(s); %2", nullptr, int(t.rows.size()))
                         .arg(t.followUp.size())
                         .arg(QString::fromStdString(t.filterText())));
@@ -195,6 +252,29 @@ bool VolumeTableView::refresh()
     fail(QString::fromUtf8(e.what()));
     return false;
   }
+}
+
+bool VolumeTableView::applyRule()
+{
+  if (!m_db)
+  {
+    fail(tr("No study database is open."));
+    return false;
+  }
+  const QString key = m_ruleBox->currentData().toString();
+  try
+  {
+    if (key.startsWith("reader:"))
+      setReferenceRule(*m_db, ReferenceRuleKind::Reader, key.mid(7).toStdString());
+    else
+      setReferenceRule(*m_db, parseReferenceRuleKind(key.toStdString()).value_or(ReferenceRuleKind::Latest));
+  }
+  catch (const std::exception& e)
+  {
+    fail(QString::fromUtf8(e.what()));
+    return false;
+  }
+  return refresh();
 }
 
 bool VolumeTableView::exportTo(const QString& path)

@@ -4,6 +4,8 @@
 // db::VolumeTable), and Export... to CSV, XLSX, PDF or HTML (ui/VolumeExport). The widget only
 // turns its controls into a db::VolumeFilter and shows the result; the table is built by
 // database/VolumeTable. Errors go to the status line and lastError(), never a blocking dialog.
+// The reference-mask rule (database/ReferenceMask.h: which approved version represents a series,
+// marked ✓) is shown above the table; coordinators and admins change it there (Set rule).
 #include "database/StudyDatabase.h"
 #include "database/VolumeTable.h"
 
@@ -13,6 +15,7 @@ class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
+class QPushButton;
 class QSortFilterProxyModel;
 class QSpinBox;
 class QTableView;
@@ -49,6 +52,15 @@ public:
   QCheckBox* approvedOnlyBox() const { return m_approvedOnly; }
   QSpinBox* labelBox() const { return m_label; }
   QTableView* tableView() const { return m_view; }
+  /// The rule in force, in words ("reference mask: consensus (database-wide, set by ...)").
+  QLabel* ruleLabel() const { return m_ruleLabel; }
+  /// Latest approved / Consensus / Reader NAME (data: "latest", "consensus", "reader:NAME");
+  /// enabled for coordinators and admins only, like the Set rule button.
+  QComboBox* ruleBox() const { return m_ruleBox; }
+  QPushButton* setRuleButton() const { return m_setRule; }
+  /// Sets the database-wide rule chosen in ruleBox() (db::setReferenceRule: coordinators and
+  /// admins, audited) and refreshes; false with lastError() otherwise.
+  bool applyRule();
 
 public slots:
   /// File dialog, then exportTo.
@@ -68,6 +80,9 @@ private:
   QTableView* m_view = nullptr;
   QTableView* m_followUpView = nullptr;
   QLabel* m_status = nullptr;
+  QLabel* m_ruleLabel = nullptr;
+  QComboBox* m_ruleBox = nullptr;
+  QPushButton* m_setRule = nullptr;
   VolumeTableModel* m_model = nullptr;
   FollowUpTableModel* m_followUp = nullptr;
   QSortFilterProxyModel* m_sorted = nullptr;

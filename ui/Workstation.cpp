@@ -305,8 +305,25 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   QObject::connect(&w, &MainWindow::predictionFinished, browser,
                    [&w, browser](bool ok, const QString&)
                    {
-                     if (ok && w.model()->hasMask())
+                     if (!ok || !w.model()->hasMask())
+                       return;
+                     const int64_t id =
                        browser->savePrediction(w.model()->image(), w.model()->mask(), w.predictionModelDir());
+                     // A flagged prediction says so where the radiologist looks (database/Plausibility.h).
+                     try
+                     {
+                       const auto m = id > 0 && browser->database() ? browser->database()->maskVersion(id)
+                                                                    : std::optional<db::MaskVersion>{};
+                       if (m && m->plausibility.flagged)
+                         w.statusBar()->showMessage(
+                           QObject::tr("\u26A0 Prediction saved as mask version %1 is flagged as implausible: %2")
+                             .arg(id)
+                             .arg(QString::fromStdString(m->plausibility.summary)));
+                     }
+                     catch (const std::exception&)
+                     {
+                       // the browser's status line already shows database problems
+                     }
                    });
   study->addAction(dock->toggleViewAction());
 

@@ -45,6 +45,7 @@ const std::vector<TableSpec>& copiedTables()
     { "series", true, { "imported_by" } },
     { "model_versions", true, { "created_by" } },
     { "mask_versions", true, { "author_user_id" } },
+    { "mask_plausibility", false, {} },
     { "model_defaults", false, { "promoted_by" } },
     { "jobs", true, { "created_by" } },
     { "reader_studies", true, { "created_by" } },
@@ -53,6 +54,7 @@ const std::vector<TableSpec>& copiedTables()
     { "reader_study_reads", true, { "reader_id", "reviewed_by" } },
     { "reader_study_ratings", true, { "reader_id" } },
     { "reader_study_consensus", true, { "created_by" } },
+    { "reference_mask_rules", true, { "reader_user_id", "set_by" } },
   };
   return tables;
 }

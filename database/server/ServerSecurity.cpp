@@ -2,7 +2,7 @@
 
 namespace panseg::db
 {
-int serverSecurityVersion() { return 4; }  // bump when the statements change
+int serverSecurityVersion() { return 5; }  // bump when the statements change
 
 namespace
 {
@@ -193,7 +193,8 @@ const char* kFunctions[] = {
 /// Tables every PanSeg user reads and writes (rows, never deletes), and those with blinding.
 const char* kUserTables[] = { "patients", "studies", "series", "mask_versions", "mask_blobs", "jobs", "model_versions",
                               "model_defaults", "reader_studies", "reader_study_readers", "reader_study_cases",
-                              "reader_study_reads", "reader_study_ratings", "reader_study_consensus" };
+                              "reader_study_reads", "reader_study_ratings", "reader_study_consensus",
+                              "mask_plausibility", "reference_mask_rules" };
 } // namespace
 
 std::vector<std::string> serverSecurityStatements()
@@ -279,6 +280,13 @@ std::vector<std::string> serverSecurityStatements()
     { "reader_study_cases", "true", "panseg_exempt()", "panseg_exempt()" },
     { "audit_log", "panseg_exempt() OR user_id = panseg_me()", "true", "false" },
     { "model_defaults", "true", "panseg_exempt()", "panseg_exempt()" },
+    // The check of a mask version is visible (and written) exactly when the version is: a
+    // blinded reader learns nothing about a hidden AI mask from its plausibility row.
+    { "mask_plausibility", "EXISTS (SELECT 1 FROM mask_versions m WHERE m.id = mask_version_id)",
+      "EXISTS (SELECT 1 FROM mask_versions m WHERE m.id = mask_version_id)", "false" },
+    // Everyone reads the rule in force (volume tables, reports); only coordinators and admins set
+    // one, in their own name.
+    { "reference_mask_rules", "true", "panseg_exempt() AND set_by = panseg_me()", "false" },
   };
   for (const Policy& p : policies)
   {

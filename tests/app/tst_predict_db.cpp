@@ -98,6 +98,54 @@ private slots:
     const double dice = json(r)["dice"].toDouble();
     QVERIFY2(dice > 0.6, qPrintable(QString::number(dice)));
     QVERIFY(masks.at(0).toObject()["voxels"].toInteger() > 1000);
+
+    // Issue 20 defect 8: the prediction was checked for plausibility when it was saved; the demo
+    // model's pancreas of the demo phantom is plausible, and predict printed no warning.
+    const QJsonObject check = masks.at(0).toObject()["plausibility"].toObject();
+    QCOMPARE(check["flagged"].toBool(true), false);
+    QCOMPARE(check["summary"].toString(), QString("plausible"));
+    QCOMPARE(check["details"].toObject()["components"].toInt(), 1);
+  }
+
+  void implausiblePredictionIsFlagged()
+  {
+    // The demo package with a training range the phantom's gland (about 80-120 mL) lies outside.
+    QTemporaryDir tmp;
+    const QString demo = tmp.filePath("demo"), db = tmp.filePath("db"), model = tmp.filePath("narrow");
+    QVERIFY(copyFolder(PANSEG_DEMO_MODEL, model));
+    QFile mj(model + "/model.json");
+    QVERIFY(mj.open(QIODevice::ReadOnly));
+    QJsonObject o = QJsonDocument::fromJson(mj.readAll()).object();
+    mj.close();
+    o["version"] = "1-narrow";
+    o["plausibility"] = QJsonObject{ { "training_volume_ml", QJsonArray{ 10, 40 } } };
+    QVERIFY(mj.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    mj.write(QJsonDocument(o).toJson());
+    mj.close();
+    Run r = panseg({ "demo", "--out", demo, "--seed", "1" });
+    QVERIFY2(r.code == 0, qPrintable(show(r)));
+    r = panseg({ "import", demo + "/ct.nii.gz", "--db", db, "--json" });
+    QVERIFY2(r.code == 0, qPrintable(show(r)));
+    const QString series = QString::number(json(r)["imported_series"].toArray().at(0).toInteger());
+    r = panseg({ "predict", "--series", series, "--db", db, "--model", model, "--fast", "--quiet" });
+    QVERIFY2(r.code == 0, qPrintable(show(r)));
+    QVERIFY2(r.out.contains(QRegularExpression("warning: implausible prediction: volume [0-9.]+ mL is outside the "
+                                               "model's training data \\(10.0-40.0 mL\\); check it before anyone "
+                                               "approves it")),
+             qPrintable(r.out));
+    r = panseg({ "db", "masks", series, "--db", db });
+    QVERIFY2(r.code == 0 && r.out.contains("! FLAGGED implausible"), qPrintable(show(r)));
+    // Approving it needs the confirmation (submit first: draft -> submitted -> approved).
+    QCOMPARE(panseg({ "db", "set-state", "1", "submitted", "--db", db }).code, 0);
+    r = panseg({ "db", "set-state", "1", "approved", "--db", db });
+    QVERIFY2(r.code == 1 && r.err.contains("--accept-flagged"), qPrintable(show(r)));
+    // A bad plausibility block is refused before anything runs, naming the key.
+    o["plausibility"] = QJsonObject{ { "min_volume", 5 } };
+    QVERIFY(mj.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    mj.write(QJsonDocument(o).toJson());
+    mj.close();
+    r = panseg({ "predict", "--series", series, "--db", db, "--model", model, "--fast", "--quiet" });
+    QVERIFY2(r.code != 0 && r.err.contains("unknown key plausibility.min_volume"), qPrintable(show(r)));
   }
 
   void badInput()

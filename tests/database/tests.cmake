@@ -14,6 +14,14 @@ if(TARGET panseg_database)
     add_dependencies(${t} panseg_db_helper)
   endforeach()
   set_tests_properties(tst_database_reliability PROPERTIES TIMEOUT 300)
+
+  # Issue 20 defects 8 and 9: plausibility of AI masks, the reference-mask rule (and their CLI).
+  panseg_add_test(tst_plausibility_db BOTH_BACKENDS SOURCES ${_db}/tst_plausibility_db.cpp ${_db}/DbTestUtil.h
+                  LIBS panseg_database Qt6::Sql)
+  if(TARGET panseg)
+    target_compile_definitions(tst_plausibility_db PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>")
+    add_dependencies(tst_plausibility_db panseg)
+  endif()
 endif()
 # The model catalog (bundled package folders, registry, promoted defaults, menu labels).
 if(TARGET panseg_database)

@@ -322,6 +322,7 @@ private slots:
       "# Filter: approved masks only, label 1\n"
       "# Label: 1\n"
       "# Model versions: none (no AI mask in the table)\n"
+      "# Reference mask: latest approved (default; no rule set)\n"
       "# Rows: 2\n"
       "patient_id,patient_name,study_date,series_id,series_description,modality,center,spacing_x_mm,spacing_y_mm,"
       "spacing_z_mm,mask_version_id,source,source_name,state,approved_mask,approved_by,approved_at,label,voxels,"

@@ -37,3 +37,9 @@ if(TARGET panseg_ui)
   target_compile_definitions(tst_model_menu PRIVATE
                              PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
 endif()
+# Issue 20 defects 8 and 9 on real widgets: flagged AI masks in the study browser (confirmation on
+# approve), the reference-mask rule in the Volumes dock.
+if(TARGET panseg_ui)
+  panseg_add_test(tst_plausibility_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ui/tst_plausibility_gui.cpp
+                  LIBS panseg_ui panseg_database GUI)
+endif()

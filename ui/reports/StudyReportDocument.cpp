@@ -168,6 +168,7 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
        QString("%1 of %2 (submitted or approved)").arg(data.readsDone).arg(data.readsTotal)},
       {"Label compared", s.label == 0 ? QString("any non-zero") : QString::number(s.label)},
       {"Created", qs(s.createdAt) + " by " + qs(s.createdByName)},
+      {"Reference mask", qs(data.referenceRule.details())},
       {"Report generated", qs(data.generatedAt)},
       {"Software", "PanSeg Workstation " + softwareVersion}};
   if (!s.description.empty())
@@ -330,6 +331,17 @@ Report buildStudyReport(const db::StudyReportData& data, const QString& software
                               title + ": relative volume error against Dice with its bounds", width});
     }
   }
+
+  // Which approved mask stands for each case (the coordinator's reference-mask rule).
+  auto& refs = r.addSection("Reference masks");
+  refs.paragraphs << "Rule: " + qs(data.referenceRule.details()) + ".";
+  ReportTable rt;
+  rt.columns = {"Series", "Patient", "Mask version", "Source", "Why"};
+  for (const auto& ref : data.references)
+    rt.rows.push_back({QString::number(ref.seriesId), qs(ref.patient),
+                       ref.maskVersionId ? QString::number(ref.maskVersionId) : QString("none"), qs(ref.source),
+                       qs(ref.reason)});
+  refs.tables.push_back(rt);
 
   // Per case.
   auto& cases = r.addSection("Per case");
