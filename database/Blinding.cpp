@@ -1,6 +1,7 @@
 #include "database/Blinding.h"
 
 #include "core/Error.h"
+#include "database/SqlDialect.h"
 
 #include <QSqlDatabase>
 #include <QSqlError>
@@ -11,15 +12,26 @@ namespace panseg::db
 {
 namespace
 {
+/// The error of a failed blinding query; a lost server connection says so, as StudyDatabase does.
+Error blindingError(const QSqlQuery& q)
+{
+  std::string text = q.lastError().text().toStdString();
+  if (!SqlDialect::isConnectionLost(text))
+    return Error("cannot check reader-study blinding: " + text);
+  text = text.substr(0, text.find('\n'));
+  return Error("cannot check reader-study blinding: the database server is not reachable (" + text +
+               "); unsaved edits stay in the recovery file, try again when the server is back");
+}
+
 QSqlQuery runQuery(const QString& connection, const char* sql, const QVariantList& binds)
 {
   QSqlQuery q(QSqlDatabase::database(connection, false));
   if (!q.prepare(sql))
-    throw Error("cannot check reader-study blinding: " + q.lastError().text().toStdString());
+    throw blindingError(q);
   for (const auto& b : binds)
     q.addBindValue(b);
   if (!q.exec())
-    throw Error("cannot check reader-study blinding: " + q.lastError().text().toStdString());
+    throw blindingError(q);
   return q;
 }
 } // namespace

@@ -53,6 +53,10 @@ public:
         rollback();
       if (m_db.dialect().isBusyError(text))
         throw Error("cannot " + what + ": the study database " + m_db.databasePath() + " is busy; try again");
+      if (m_db.isServer() && SqlDialect::isConnectionLost(text))
+        throw Error("cannot " + what + ": the database server " + m_db.databasePath() + " is not reachable (" +
+                    text.substr(0, text.find('\n')) + "); unsaved edits stay in the recovery file, try again when "
+                    "the server is back");
       throw Error("cannot " + what + " (" + m_db.databasePath() + "): " + text);
     }
     return q;

@@ -178,4 +178,13 @@ bool SqlDialect::isBusyError(const std::string& message) const
   return message.find("database is locked") != std::string::npos ||
          message.find("database is busy") != std::string::npos;
 }
+
+bool SqlDialect::isConnectionLost(const std::string& message)
+{
+  for (const char* s : { "Connection refused", "could not connect", "server closed the connection",
+                         "no connection to the server", "terminating connection", "timeout expired" })
+    if (message.find(s) != std::string::npos)
+      return true;
+  return false;
+}
 } // namespace panseg::db

@@ -69,6 +69,9 @@ public:
   std::string fileMagic() const;
   /// True when an error text of this engine means "another writer holds the lock".
   bool isBusyError(const std::string& message) const;
+  /// True when an error text (libpq's, through Qt) means the connection to the server is gone:
+  /// refused, cut, restarted, timed out. SQLite has no connection to lose.
+  static bool isConnectionLost(const std::string& message);
 
 private:
   explicit SqlDialect(Engine e) : m_engine(e) {}

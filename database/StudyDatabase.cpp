@@ -209,8 +209,7 @@ struct StudyDatabase::Impl
                    " needs a password (give it at the prompt, in PGPASSWORD or in ~/.pgpass)");
     if (has("is not permitted to log in") || has("has expired"))
       return Error("sign-in to " + dbPath + " refused: the account is disabled or expired; ask an administrator");
-    if (has("Connection refused") || has("could not connect") || has("server closed the connection") ||
-        has("no connection to the server") || has("terminating connection") || has("timeout expired"))
+    if (SqlDialect::isConnectionLost(text))
       return Error("cannot " + what + ": the database server " + dbPath + " is not reachable (" + firstLine(text) +
                    "); unsaved edits stay in the recovery file, try again when the server is back");
     if (has("permission denied for database"))
