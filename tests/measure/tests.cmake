@@ -1,0 +1,10 @@
+# Measurements (core/measure): distances, mask statistics, principal-axis lengths; the real
+# TotalSegmentator pancreas through panseg_io when it is built. The GUI test drives the ruler and
+# the Measurements dock under xvfb.
+if(TARGET panseg_io)
+  panseg_add_test(tst_measure SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/measure/tst_measure.cpp
+                  LIBS panseg_core panseg_io)
+  target_compile_definitions(tst_measure PRIVATE PANSEG_HAVE_IO=1)
+else()
+  panseg_add_test(tst_measure SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/measure/tst_measure.cpp LIBS panseg_core)
+endif()
