@@ -8,3 +8,10 @@ if(TARGET panseg_io)
 else()
   panseg_add_test(tst_measure SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/measure/tst_measure.cpp LIBS panseg_core)
 endif()
+# `panseg measure` through the real executable (no display needed).
+if(TARGET panseg)
+  panseg_add_test(tst_measure_cli SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/measure/tst_measure_cli.cpp
+                  LIBS panseg_core panseg_io)
+  target_compile_definitions(tst_measure_cli PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>")
+  add_dependencies(tst_measure_cli panseg)
+endif()
