@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -63,8 +64,22 @@ Scan scanMask(const LabelMask& mask, int label, const Image* image, std::vector<
     {
       int64_t rowCount = 0;
       double rowX = 0;
+      const uint8_t* row = mask.voxels.data() + i;
       for (int64_t x = 0; x < n[0]; ++x, ++i)
       {
+        // Background never matches (label 0 means any non-zero): skip zero words, which is
+        // most of a CT-sized grid.
+        if (x + 8 <= n[0])
+        {
+          uint64_t word;
+          std::memcpy(&word, row + x, sizeof word);
+          if (word == 0)
+          {
+            x += 7;
+            i += 7;
+            continue;
+          }
+        }
         if (!matches(mask.voxels[i], label))
           continue;
         ++rowCount;
