@@ -142,8 +142,7 @@ int statisticsCommand(const Args& a, const Image& img, int label)
       std::printf("axes:        length %.1f mm, width %.1f mm, thickness %.1f mm (principal axes)\n",
                   s.axes.lengthsMm[0], s.axes.lengthsMm[1], s.axes.lengthsMm[2]);
       for (int k = 0; k < 3; ++k)
-        std::printf("  %-9s  direction %s LPS, ellipsoid diameter %.1f mm\n", axisNames[k],
-                    qPrintable(vecText(s.axes.directions[k], 3)), s.axes.ellipsoidDiametersMm[k]);
+        std::printf("  %-9s  direction %s LPS\n", axisNames[k], qPrintable(vecText(s.axes.directions[k], 3)));
       std::printf("centroid:    %s mm LPS\n", qPrintable(vecText(s.axes.centroidMm, 1)));
       std::printf("voxel box:   x %lld..%lld, y %lld..%lld, z %lld..%lld\n", (long long)s.boxMinIndex[0],
                   (long long)s.boxMaxIndex[0], (long long)s.boxMinIndex[1], (long long)s.boxMaxIndex[1],
