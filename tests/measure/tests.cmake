@@ -15,3 +15,8 @@ if(TARGET panseg)
   target_compile_definitions(tst_measure_cli PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>")
   add_dependencies(tst_measure_cli panseg)
 endif()
+# The Ruler tool and the Measurements dock in the real main window (xvfb).
+if(TARGET panseg_ui)
+  panseg_add_test(tst_measure_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/measure/tst_measure_gui.cpp
+                  LIBS panseg_ui panseg_core GUI)
+endif()
