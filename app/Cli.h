@@ -37,6 +37,9 @@ private:
 
 int info(const QStringList& args);
 int volume(const QStringList& args);
+/// panseg measure (MeasureCommands.cpp): mask statistics and axis lengths, or a distance.
+int measure(const QStringList& args);
+QString measureUsage();
 int demo(const QStringList& args);
 int agreement(const QStringList& args);
 int screenshot(int argc, char** argv, const QStringList& args);

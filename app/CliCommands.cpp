@@ -91,6 +91,7 @@ QString usage()
     "  panseg info PATH [--json]        geometry, modality, intensity range of an image or DICOM folder\n"
     "  panseg volume MASK [--label N] [--json]\n"
     "                                   voxel count and volume in mL (label 0 = any non-zero label)\n"
+    "%3"
     "  panseg agreement A B [--label-a N] [--label-b N] [--json]\n"
     "                                   Dice, Jaccard, precision, recall, HD95, HD, ASSD, kappa, volumes\n"
     "  panseg screenshot IMAGE [--mask MASK] [--label N] --out FILE.png\n"
@@ -105,7 +106,7 @@ QString usage()
     "%2"
     "\n"
     "Exit status: 0 success, 1 failure (one-line error on stderr), 2 usage error.\n")
-    .arg(PANSEG_VERSION, dbUsage());
+    .arg(PANSEG_VERSION, dbUsage(), measureUsage());
 }
 
 namespace

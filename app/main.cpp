@@ -53,7 +53,7 @@ static int dispatch(int argc, char** argv)
   });
   // One identity rule: every command that opens the study database acts as --user NAME (else
   // $PANSEG_USER, else the login name); those that open none refuse --user instead of ignoring it.
-  static const QStringList kNoDatabase = { "info", "volume", "agreement", "screenshot", "demo", "bench", "deidentify",
+  static const QStringList kNoDatabase = { "info", "volume", "measure", "agreement", "screenshot", "demo", "bench", "deidentify",
                                            "import-seg" };
   if (kNoDatabase.contains(cmd) && !(cmd == "bench" && rest.value(0) == "db") &&
       std::any_of(rest.begin(), rest.end(), [](const QString& s) { return s == "--user" || s.startsWith("--user="); }))
@@ -75,6 +75,8 @@ static int dispatch(int argc, char** argv)
       return info(rest);
     if (cmd == "volume")
       return volume(rest);
+    if (cmd == "measure")
+      return measure(rest);
     if (cmd == "demo")
       return demo(rest);
     if (cmd == "import")

@@ -33,7 +33,8 @@ public:
     Paint,
     Erase,
     Lasso,   // freehand polygon filled on release (Erase modifier: Ctrl)
-    Scissors // freehand polygon cut through the whole volume along the view (Ctrl: cut outside)
+    Scissors, // freehand polygon cut through the whole volume along the view (Ctrl: cut outside)
+    Ruler     // drag measures a length in mm (ViewerModel::addRuler); edits nothing
   };
 
   explicit EditController(ViewerModel* model, QObject* parent = nullptr);
@@ -42,7 +43,8 @@ public:
   // ---- settings ----------------------------------------------------------------------------
   Tool tool() const { return m_tool; }
   void setTool(Tool t);
-  bool isEditingTool() const { return m_tool != Tool::Navigate; }
+  /// A tool that changes the mask (not Navigate, not Ruler).
+  bool isEditingTool() const { return m_tool != Tool::Navigate && m_tool != Tool::Ruler; }
   double brushRadiusMm() const { return m_brush.radiusMm; }
   /// Clamped to 0.25..50 mm.
   void setBrushRadiusMm(double mm);

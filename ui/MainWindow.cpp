@@ -140,6 +140,7 @@ MainWindow::MainWindow(QWidget* parent)
   buildMenus();
   buildToolBar();
   buildEditToolBar();
+  buildMeasurements();
   {
     // Earlier versions kept these per operating-system account, where every PanSeg user of a
     // shared login saw them: they are dropped, never shown to anyone.
@@ -378,7 +379,7 @@ void MainWindow::buildMenus()
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 
-  QMenu* view = menuBar()->addMenu(tr("&View"));
+  QMenu* view = m_viewMenu = menuBar()->addMenu(tr("&View"));
   m_presetMenu = view->addMenu(tr("Window &Presets"));
   m_presetGroup = new QActionGroup(this);
   m_presetGroup->setExclusive(true);

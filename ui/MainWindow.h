@@ -17,6 +17,7 @@
 
 class QActionGroup;
 class QComboBox;
+class QDockWidget;
 class QDoubleSpinBox;
 class QSpinBox;
 class QGridLayout;
@@ -35,6 +36,7 @@ class StudyDatabase;
 namespace panseg::ui
 {
 class EditController;
+class MeasurementsPanel;
 class SliceView;
 class SurfaceView;
 class ViewerModel;
@@ -188,6 +190,12 @@ public:
   /// Where the last successful prediction was saved.
   QString lastPredictionPath() const { return m_predictOutput; }
 
+  // ---- measurement (MainWindowMeasure.cpp) ----------------------------------------------------
+  /// The "Measurements" dock (View > Measurements, Ctrl+Shift+M; hidden at start): statistics of
+  /// the shown mask's active label and the rulers. The Ruler tool (L) is an Edit tool.
+  QDockWidget* measurementsDock() const { return m_measureDock; }
+  MeasurementsPanel* measurementsPanel() const { return m_measurePanel; }
+
 signals:
   /// After an asynchronous load: ok, and the error message when not.
   void loadFinished(bool ok, const QString& message);
@@ -217,6 +225,7 @@ private:
   void buildSegmentationMenu();
   void buildEditMenu();
   void buildEditToolBar();
+  void buildMeasurements();
   void syncEditControls();
   void finishPrediction(bool ok, const QString& message);
   void rebuildModelMenu();
@@ -288,6 +297,11 @@ private:
   QSpinBox* m_labelSpin = nullptr;
   QDoubleSpinBox* m_thresholdMinSpin = nullptr;
   QDoubleSpinBox* m_thresholdMaxSpin = nullptr;
+  // measurement (MainWindowMeasure.cpp)
+  QMenu* m_viewMenu = nullptr;
+  QDockWidget* m_measureDock = nullptr;
+  MeasurementsPanel* m_measurePanel = nullptr;
+  QAction* m_clearRulersAction = nullptr;
   // prediction (MainWindowPredict.cpp)
   WorkerClient* m_worker = nullptr;
   QWidget* m_predictStatus = nullptr; // in the status bar while predicting: text, bar, Cancel

@@ -73,6 +73,8 @@ void MainWindow::buildEditMenu()
        QT_TR_NOOP("Lasso")},
       {EditController::Tool::Scissors, QT_TR_NOOP("&Scissors through the volume (Ctrl: cut outside)"),
        Qt::Key_X, "toolScissors", QT_TR_NOOP("Scissors")},
+      {EditController::Tool::Ruler, QT_TR_NOOP("R&uler (drag: length in mm; Esc clears)"), Qt::Key_L, "toolRuler",
+       QT_TR_NOOP("Ruler")},
   };
   for (const ToolDef& t : tools)
   {
@@ -341,7 +343,8 @@ void MainWindow::syncEditControls()
   }
   for (QAction* a : m_toolGroup->actions())
   {
-    static const char* names[] = {"toolNavigate", "toolPaint", "toolErase", "toolLasso", "toolScissors"};
+    static const char* names[] = {"toolNavigate", "toolPaint", "toolErase", "toolLasso", "toolScissors",
+                                  "toolRuler"};
     a->setChecked(a->objectName() == names[static_cast<int>(m_edit->tool())]);
   }
   m_undoAction->setEnabled(m_edit->canUndo());

@@ -9,6 +9,7 @@
 #include <QPainter>
 #include <QWheelEvent>
 
+#include <algorithm>
 #include <cmath>
 
 namespace panseg::ui
@@ -77,6 +78,7 @@ SliceView::SliceView(ViewerModel* model, SliceOrientation orientation, QWidget* 
               invalidate();
             update();
           });
+  connect(m_model, &ViewerModel::rulersChanged, this, qOverload<>(&SliceView::update));
   connect(m_model, &ViewerModel::viewStateChanged, this,
           [this](SliceOrientation o)
           {
@@ -121,6 +123,74 @@ void SliceView::drawBrushCursor(QPainter& p)
     p.drawEllipse(box);
   else
     p.drawRect(box);
+}
+
+// Continuous index of a ruler end: the point under the mouse on the current slice, kept within
+// the image's voxel boxes.
+std::array<double, 3> SliceView::rulerPoint(const QPointF& pos) const
+{
+  std::array<double, 3> idx = widgetToContinuousIndex(pos);
+  const Size3 n = m_model->geometry().size;
+  for (int k = 0; k < 3; ++k)
+    idx[k] = std::clamp(idx[k], -0.5, n[k] - 0.5);
+  return idx;
+}
+
+QStringList SliceView::rulerLabels() const
+{
+  QStringList labels;
+  const int slice = m_model->sliceIndex(m_orientation);
+  for (const Ruler& r : m_model->rulers())
+    if (r.orientation == m_orientation && r.slice == slice)
+      labels << ViewerModel::rulerText(r.lengthMm);
+  return labels;
+}
+
+void SliceView::drawRulers(QPainter& p)
+{
+  const int slice = m_model->sliceIndex(m_orientation);
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const ViewTransform t = viewTransform();
+  auto toWidget = [&](const Vec3& idx)
+  {
+    const Vec3 s = m.indexToSlice(idx);
+    const ScreenPoint sp = t.sliceToScreen(s[0], s[1]);
+    return QPointF(sp.x, sp.y);
+  };
+  const QColor line(150, 255, 90); // lime: apart from the cyan crosshair and amber label 1
+  QFont f = font();
+  f.setPixelSize(13);
+  f.setBold(true);
+  p.setFont(f);
+  const QFontMetricsF fm(f);
+  p.setRenderHint(QPainter::Antialiasing, true);
+  for (const Ruler& r : m_model->rulers())
+  {
+    if (r.orientation != m_orientation || r.slice != slice)
+      continue;
+    const QPointF a = toWidget(r.a), b = toWidget(r.b);
+    QPointF d = b - a;
+    const double len = std::hypot(d.x(), d.y());
+    const QPointF normal = len > 0 ? QPointF(-d.y() / len, d.x() / len) : QPointF(0, 1);
+    const QPointF tick = normal * 5.0;
+    for (const auto& [colour, penWidth] : {std::pair{QColor(0, 0, 0, 200), 3.5}, std::pair{line, 1.5}})
+    {
+      p.setPen(QPen(colour, penWidth, Qt::SolidLine, Qt::RoundCap));
+      p.drawLine(a, b);
+      p.drawLine(a - tick, a + tick);
+      p.drawLine(b - tick, b + tick);
+    }
+    // The length beside the end the drag finished at, pushed away from the line.
+    const QString text = ViewerModel::rulerText(r.lengthMm);
+    const QSizeF size = fm.size(Qt::TextSingleLine, text);
+    const QPointF dir = len > 0 ? d / len : QPointF(1, 0);
+    QPointF anchor = b + dir * 8.0;
+    QRectF box(anchor.x() - (dir.x() < 0 ? size.width() : 0), anchor.y() - size.height() / 2, size.width(),
+               size.height());
+    box.moveLeft(std::clamp(box.left(), 2.0, std::max(2.0, width() - size.width() - 2.0)));
+    box.moveTop(std::clamp(box.top(), 2.0, std::max(2.0, height() - size.height() - 2.0)));
+    shadowedText(p, box, Qt::AlignLeft | Qt::AlignVCenter, text, line);
+  }
 }
 
 void SliceView::invalidate()
@@ -203,6 +273,7 @@ void SliceView::paintEvent(QPaintEvent*)
 
     drawOverlayText(p);
     drawBrushCursor(p);
+    drawRulers(p);
     if (m_lassoWidget.size() > 1)
     {
       p.setRenderHint(QPainter::Antialiasing, true);
@@ -328,7 +399,14 @@ void SliceView::mousePressEvent(QMouseEvent* e)
   switch (e->button())
   {
   case Qt::LeftButton:
-    if (m_edit && m_edit->isEditingTool() && m_model->hasImage() &&
+    if (m_edit && m_edit->tool() == EditController::Tool::Ruler && m_model->hasImage() &&
+        !e->modifiers().testFlag(Qt::ShiftModifier))
+    {
+      m_drag = Drag::Ruler;
+      const std::array<double, 3> p = rulerPoint(e->position());
+      m_ruler = m_model->addRuler(m_orientation, p, p);
+    }
+    else if (m_edit && m_edit->isEditingTool() && m_model->hasImage() &&
         !e->modifiers().testFlag(Qt::ShiftModifier))
     {
       if (m_edit->tool() == EditController::Tool::Lasso || m_edit->tool() == EditController::Tool::Scissors)
@@ -380,6 +458,9 @@ void SliceView::mouseMoveEvent(QMouseEvent* e)
   case Drag::Paint:
     m_edit->dragTo(m_orientation, widgetToVoxel(pos));
     break;
+  case Drag::Ruler:
+    m_model->setRulerEnd(m_ruler, rulerPoint(pos));
+    break;
   case Drag::Lasso:
     m_lassoWidget.push_back(pos);
     m_lassoIndex.push_back(widgetToContinuousIndex(pos));
@@ -421,6 +502,14 @@ void SliceView::mouseReleaseEvent(QMouseEvent* e)
 {
   if (m_drag == Drag::Paint && m_edit)
     m_edit->release();
+  if (m_drag == Drag::Ruler)
+  {
+    m_model->setRulerEnd(m_ruler, rulerPoint(e->position()));
+    // A click without a drag leaves no ruler.
+    if ((e->position() - m_dragStart).manhattanLength() < 3)
+      m_model->removeRuler(m_ruler);
+    m_ruler = -1;
+  }
   if (m_drag == Drag::Lasso && m_edit)
   {
     const std::vector<std::array<double, 3>> points = std::move(m_lassoIndex);

@@ -10,6 +10,7 @@
 
 #include <QImage>
 #include <QPointF>
+#include <QStringList>
 #include <QWidget>
 
 #include <QVector>
@@ -36,6 +37,10 @@ public:
   QPointF voxelToWidget(const std::array<int64_t, 3>& voxel) const;
   /// Voxel under a widget position (clamped into the image).
   std::array<int64_t, 3> widgetToVoxel(const QPointF& pos) const;
+  /// Continuous voxel index under a widget position on the current slice (not clamped).
+  std::array<double, 3> widgetToIndex(const QPointF& pos) const { return widgetToContinuousIndex(pos); }
+  /// The lengths this view writes beside its rulers (those on its current slice), in order.
+  QStringList rulerLabels() const;
 
   /// Mask editing: with an editing tool active, a plain left drag paints/erases or draws a
   /// lasso through `edit` (nullptr: view only).
@@ -76,13 +81,16 @@ private:
     Pan,
     Zoom,
     Paint,
-    Lasso
+    Lasso,
+    Ruler
   };
   void invalidate();
   void moveCursorTo(const QPointF& pos);
   void drawOverlayText(QPainter& p);
   void reportHover(const QPointF& pos);
   void drawBrushCursor(QPainter& p);
+  void drawRulers(QPainter& p);
+  std::array<double, 3> rulerPoint(const QPointF& pos) const;
   std::array<double, 3> widgetToContinuousIndex(const QPointF& pos) const;
 
   ViewerModel* m_model;
@@ -100,6 +108,7 @@ private:
   bool m_infoVisible = true;
   QVector<QPointF> m_lassoWidget;                 // lasso outline in widget pixels
   std::vector<std::array<double, 3>> m_lassoIndex; // the same points as voxel indices
+  int m_ruler = -1;                                 // the ruler being dragged
 };
 
 } // namespace panseg::ui

@@ -1,6 +1,7 @@
 #include "ui/ViewerModel.h"
 
 #include "core/display/LabelColors.h"
+#include "core/measure/Measurement.h"
 
 #include <QFileInfo>
 
@@ -175,7 +176,11 @@ void ViewerModel::setImage(Image image)
   ++m_revision;
   m_cursor = {n[0] / 2, n[1] / 2, n[2] / 2};
   m_views = {};
+  const bool hadRulers = !m_rulers.empty();
+  m_rulers.clear();
   emit imageChanged();
+  if (hadRulers)
+    emit rulersChanged();
   if (hadMask)
     emit maskChanged();
   emit windowLevelChanged();
@@ -221,6 +226,52 @@ void ViewerModel::clearMask()
   m_comparisonCounts = {};
   ++m_revision;
   emit maskChanged();
+}
+
+int ViewerModel::addRuler(SliceOrientation o, const Vec3& a, const Vec3& b)
+{
+  if (!m_image)
+    return -1;
+  Ruler r;
+  r.orientation = o;
+  r.slice = sliceIndex(o);
+  r.a = a;
+  r.b = b;
+  r.lengthMm = measure::indexDistanceMm(m_image->geometry, a, b);
+  m_rulers.push_back(r);
+  emit rulersChanged();
+  return static_cast<int>(m_rulers.size()) - 1;
+}
+
+void ViewerModel::setRulerEnd(int i, const Vec3& b)
+{
+  if (i < 0 || i >= static_cast<int>(m_rulers.size()) || !m_image)
+    return;
+  Ruler& r = m_rulers[static_cast<size_t>(i)];
+  r.b = b;
+  r.lengthMm = measure::indexDistanceMm(m_image->geometry, r.a, r.b);
+  emit rulersChanged();
+}
+
+void ViewerModel::removeRuler(int i)
+{
+  if (i < 0 || i >= static_cast<int>(m_rulers.size()))
+    return;
+  m_rulers.erase(m_rulers.begin() + i);
+  emit rulersChanged();
+}
+
+void ViewerModel::clearRulers()
+{
+  if (m_rulers.empty())
+    return;
+  m_rulers.clear();
+  emit rulersChanged();
+}
+
+QString ViewerModel::rulerText(double lengthMm)
+{
+  return tr("%1 mm").arg(lengthMm, 0, 'f', lengthMm < 10.0 ? 2 : 1);
 }
 
 VoxelIndex ViewerModel::clamped(const VoxelIndex& v) const

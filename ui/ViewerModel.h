@@ -15,6 +15,7 @@
 
 #include <array>
 #include <memory>
+#include <vector>
 
 namespace panseg::ui
 {
@@ -29,6 +30,16 @@ struct ViewState
   {
     return zoom == o.zoom && panXPx == o.panXPx && panYPx == o.panYPx;
   }
+};
+
+/// A ruler drawn on a slice view: two points on one slice of one view, and its length.
+struct Ruler
+{
+  panseg::SliceOrientation orientation = panseg::SliceOrientation::Axial;
+  int slice = 0;                  // the view's slice it was drawn on (shown there only)
+  panseg::Vec3 a{0, 0, 0};        // end points, continuous voxel indices
+  panseg::Vec3 b{0, 0, 0};
+  double lengthMm = 0.0;          // core/measure indexDistanceMm(geometry, a, b)
 };
 
 class ViewerModel : public QObject
@@ -151,6 +162,20 @@ public:
   QString describeVoxel(const VoxelIndex& v) const;
   /// One line about the image: file name, size, spacing, orientation, modality.
   QString imageSummary() const;
+  /// The image is CT (modality, or Hounsfield-like intensities): intensities are HU.
+  bool isCt() const { return m_isCt; }
+
+  // ---- rulers (Ruler tool; core/measure) ----------------------------------------------------------
+  /// Adds a ruler from `a` to `b` (continuous voxel indices on view `o`'s current slice); returns
+  /// its index. Rulers stay until removed or cleared; another image clears them.
+  int addRuler(panseg::SliceOrientation o, const panseg::Vec3& a, const panseg::Vec3& b);
+  /// Moves the second end of ruler `i` (while it is dragged) and recomputes its length.
+  void setRulerEnd(int i, const panseg::Vec3& b);
+  void removeRuler(int i);
+  void clearRulers();
+  const std::vector<Ruler>& rulers() const { return m_rulers; }
+  /// What a view writes beside a ruler: "42.3 mm" (two decimals below 10 mm).
+  static QString rulerText(double lengthMm);
 
 signals:
   void imageChanged();
@@ -166,6 +191,8 @@ signals:
   void overlayChanged();
   /// Compare mode switched on/off or its counts changed.
   void comparisonChanged();
+  /// A ruler was added, moved, removed, or the rulers were cleared.
+  void rulersChanged();
 
 private:
   VoxelIndex clamped(const VoxelIndex& v) const;
@@ -186,6 +213,7 @@ private:
   bool m_windowLevelMode = false;
   std::array<ViewState, 3> m_views{};
   panseg::OverlayStyle m_overlay;
+  std::vector<Ruler> m_rulers;
 };
 
 } // namespace panseg::ui
