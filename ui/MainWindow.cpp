@@ -1151,6 +1151,12 @@ QString MainWindow::maskRefusal(const LabelMask& mask) const
   }
 }
 
+void MainWindow::reapplyPredictionPolicy()
+{
+  if (m_predictPolicy && m_model->hasImage())
+    setPredictionBlocked(m_predictPolicy(m_model->image()));
+}
+
 void MainWindow::setPredictionBlocked(const QString& reason)
 {
   m_predictBlocked = reason;

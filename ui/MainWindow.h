@@ -125,6 +125,9 @@ public:
   {
     m_predictPolicy = std::move(policy);
   }
+  /// Asks the prediction policy again about the shown image (e.g. after a study's setting
+  /// changed); nothing without a policy or an image.
+  void reapplyPredictionPolicy();
   QString predictionBlockedReason() const { return m_predictBlocked; }
   QAction* predictAction() const { return m_predictAction; }
   /// A line above the views for what the reader must see while working (e.g. the coordinator's
@@ -219,6 +222,7 @@ private:
   void buildEditToolBar();
   void syncEditControls();
   void finishPrediction(bool ok, const QString& message);
+  QString predictionLockReason() const;
   void rebuildModelMenu();
   void chooseModelPackageFolder();
   void buildToolBar();
@@ -294,6 +298,7 @@ private:
   QLabel* m_predictLabel = nullptr;
   QProgressBar* m_predictBar = nullptr;
   QString m_predictTitle, m_predictEstimate;
+  QString m_lockBeforePrediction; // EditController lock to restore when the prediction ends
   std::shared_ptr<QTemporaryDir> m_predictTemp; // temporary input (shared_ptr: incomplete type)
   QString m_predictOutput, m_predictPending;
   QAction* m_predictAction = nullptr;
