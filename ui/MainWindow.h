@@ -85,6 +85,20 @@ public:
   /// Writes grabAll() to a PNG/JPEG file; returns false when it could not be written.
   bool saveScreenshot(const QString& path);
 
+  // ---- View > Save Screenshot / Copy View to Clipboard (MainWindowCapture.cpp) ----------------
+  /// The view the user worked in last (the one that had the keyboard focus last; the maximised
+  /// one while a view fills the window). Axial at start.
+  ViewKind activeView() const;
+  /// The active view as shown (the 3D view from its framebuffer), or the whole view grid
+  /// (the four views or the maximised one, without menus, docks and status bar).
+  QImage captureActiveView();
+  QImage captureViewGrid();
+  /// Writes captureActiveView() (or captureViewGrid() when `wholeGrid`) as PNG (".png" is added
+  /// when the name has no suffix). False and *error when nothing could be written.
+  bool saveViewScreenshot(const QString& path, bool wholeGrid, QString* error = nullptr);
+  /// Puts captureActiveView() (or the grid) on the clipboard as an image.
+  bool copyViewToClipboard(bool wholeGrid = false);
+
   void setSliceIndex(ViewKind kind, int index);
 
   bool isLoading() const { return m_job != nullptr; }
@@ -246,6 +260,9 @@ private:
   QWidget* m_surfaceWidget = nullptr; // m_surface, or a placeholder without OpenGL
   QGridLayout* m_grid = nullptr;
   int m_maximized = -1; // index of the maximised view, -1 for 2x2
+  int m_activeView = 0; // ViewKind of the view that had the focus last
+  QWidget* m_viewArea = nullptr; // the grid of views
+  void buildCaptureActions(QMenu* view);
 
   QString m_user;
   std::function<QString(const panseg::Image&, const panseg::LabelMask&)> m_maskGuard;
