@@ -257,10 +257,12 @@ private slots:
     QString error;
     QVERIFY2(browser->submitMaskVersion(version, &error), qPrintable(error));
     QTRY_COMPARE_WITH_TIMEOUT(review->queue().size(), before + 1, 2000);
+    carol.ws->reviewDock->show();
+    carol.ws->reviewDock->raise();
+    screenshot(carol.ws->reviewDock, "joints-review-queue");
     // Approving it in the browser takes it off the queue, again without Refresh.
     QVERIFY2(browser->approveMaskVersion(version, &error), qPrintable(error));
     QTRY_COMPARE_WITH_TIMEOUT(review->queue().size(), before, 2000);
-    screenshot(carol.ws->reviewDock, "joints-review-queue");
   }
 
   // ---- a review stays read-only: Predict refused -------------------------------------------------------
