@@ -118,6 +118,7 @@ QJsonObject studyJson(const ReaderStudyInfo& s)
                      {"design", qs(to_string(s.design))},
                      {"washout_days", s.washoutDays},
                      {"start_from", qs(to_string(s.startFrom))},
+                     {"allow_prediction", s.allowPrediction},
                      {"label", s.label},
                      {"seed", qint64(s.seed)},
                      {"status", s.open ? "open" : "closed"},
@@ -156,11 +157,11 @@ std::vector<std::string> splitList(const QString& text)
 
 int create(const QStringList& args)
 {
-  const Args a(args, {});
+  const Args a(args, {"allow-prediction"});
   const QString syn =
       "panseg study create --name NAME --design inter|intra|ai-review --readers A,B "
       "(--series ID,ID,... | --modality M [--center C]) [--washout-days N] [--start scratch|ai] "
-      "[--label N] [--seed N] [--description TEXT] [--db DIR] [--user NAME]";
+      "[--allow-prediction] [--label N] [--seed N] [--description TEXT] [--db DIR] [--user NAME]";
   if (bad(a, syn, 0, 0))
     return Usage;
   if (!a.has("name") || !a.has("design") || !a.has("readers") ||
@@ -185,6 +186,7 @@ int create(const QStringList& args)
     return Usage;
   }
   s.startFrom = *start;
+  s.allowPrediction = a.has("allow-prediction");
   bool ok = true;
   s.washoutDays = a.intValue("washout-days", 28, &ok);
   if (!ok)
@@ -221,9 +223,39 @@ int create(const QStringList& args)
   ReaderStudy rs(*db);
   const int64_t id = rs.createStudy(s);
   const ReaderStudyInfo info = rs.study(id);
-  std::printf("created reader study %lld '%s': %s, %zu cases, %zu readers\n", (long long)id,
+  std::printf("created reader study %lld '%s': %s, %zu cases, %zu readers%s\n", (long long)id,
               info.name.c_str(), to_string(info.design).c_str(), info.seriesIds.size(),
-              info.readers.size());
+              info.readers.size(), info.allowPrediction ? ", AI prediction allowed during reads" : "");
+  return Ok;
+}
+
+/// panseg study set STUDY --allow-prediction on|off (coordinators and admins; audited).
+int setStudy(const QStringList& args)
+{
+  const Args a(args, {});
+  const QString syn = "panseg study set STUDY --allow-prediction on|off [--db DIR] [--user NAME]";
+  if (bad(a, syn, 1, 1))
+    return Usage;
+  if (!a.has("allow-prediction"))
+  {
+    printError("usage: " + syn);
+    return Usage;
+  }
+  const QString v = a.value("allow-prediction").toLower();
+  bool allow = false;
+  if (v == "on" || v == "yes" || v == "true" || v == "1")
+    allow = true;
+  else if (!(v == "off" || v == "no" || v == "false" || v == "0"))
+  {
+    printError("--allow-prediction must be on or off, not '" + a.value("allow-prediction") + "'");
+    return Usage;
+  }
+  auto db = openDb(a);
+  ReaderStudy rs(*db);
+  const ReaderStudyInfo s = rs.findStudy(a.positionals[0].toStdString());
+  rs.setAllowPrediction(s.id, allow);
+  std::printf("reader study %lld '%s': AI prediction during reads %s\n", (long long)s.id, s.name.c_str(),
+              allow ? "allowed" : "not allowed");
   return Ok;
 }
 
@@ -279,6 +311,7 @@ int show(const QStringList& args)
                   : "",
               to_string(s.startFrom).c_str(), s.open ? "open" : "closed", s.seed,
               s.createdAt.c_str(), s.createdByName.c_str());
+  std::printf("AI prediction during reads: %s\n", s.allowPrediction ? "allowed" : "not allowed");
   printReadHeader();
   for (const auto& r : reads)
     printRead(r);
@@ -620,6 +653,8 @@ int studyCommand(const QStringList& args)
     return consensus(rest);
   if (verb == "close")
     return close(rest);
+  if (verb == "set")
+    return setStudy(rest);
   if (verb == "review")
     return reviewQueue(rest);
   if (verb == "compare")
@@ -632,10 +667,10 @@ int studyCommand(const QStringList& args)
     return reviewVersion(rest, false);
   printError(verb.isEmpty()
                  ? "usage: panseg study "
-                   "create|list|show|worklist|read|submit|rate|approve|return|consensus|close|review|compare|"
+                   "create|list|show|set|worklist|read|submit|rate|approve|return|consensus|close|review|compare|"
                    "approve-consensus|approve-version|return-version ..."
                  : "unknown study command '" + verb +
-                       "' (create, list, show, worklist, read, submit, rate, approve, return, "
+                       "' (create, list, show, set, worklist, read, submit, rate, approve, return, "
                        "consensus, close, review, compare, approve-consensus, approve-version, "
                        "return-version)");
   return Usage;
@@ -668,8 +703,9 @@ QString studyUsage()
   return "  panseg study create --name NAME --design inter|intra|ai-review --readers A,B\n"
          "                      (--series IDS | --modality M [--center C]) [--washout-days N] "
          "[--start scratch|ai]\n"
-         "                      [--label N] [--seed N] [--description TEXT] [--db DIR] [--user "
+         "                      [--allow-prediction] [--label N] [--seed N] [--description TEXT] [--db DIR] [--user "
          "NAME]\n"
+         "  panseg study set STUDY --allow-prediction on|off   AI prediction during from-scratch reads (default off)\n"
          "  panseg study list|show STUDY|worklist STUDY [--reader NAME] [--json] [--db DIR] "
          "[--user NAME]\n"
          "  panseg study read READ_ID [--out MASK] | submit READ_ID MASK | rate STUDY SERIES "

@@ -342,6 +342,9 @@ int64_t ReaderStudy::createStudy(const NewReaderStudy& s)
                                                      : "readers starting from the AI mask") +
                   ")");
   }
+  if (s.allowPrediction && m_db.schemaVersion() < 8)
+    throw Error("cannot " + what + ": the study database " + m_db.databasePath() + " has schema version " +
+                std::to_string(m_db.schemaVersion()) + "; allowing prediction needs version 8");
   const int64_t studyId =
       i64(sql.scalar("INSERT INTO reader_studies (name, design, washout_days, start_from, label, "
                      "seed, status, description, created_by,"
@@ -351,6 +354,8 @@ int64_t ReaderStudy::createStudy(const NewReaderStudy& s)
                       qs(to_string(s.startFrom)), s.label, qlonglong(s.seed), qs(s.description),
                       qlonglong(m_db.currentUser().id), qs(iso(at))},
                      what));
+  if (s.allowPrediction)
+    sql.exec("UPDATE reader_studies SET allow_prediction = 1 WHERE id = ?", {qlonglong(studyId)}, what);
   for (int64_t id : seriesSet)
     sql.exec(
         "INSERT INTO reader_study_cases (study_id, series_id, ai_mask_version_id) VALUES (?, ?, ?)",
@@ -390,6 +395,7 @@ int64_t ReaderStudy::createStudy(const NewReaderStudy& s)
                         {"design", qs(to_string(s.design))},
                         {"washout_days", s.washoutDays},
                         {"start_from", qs(to_string(s.startFrom))},
+                        {"allow_prediction", s.allowPrediction},
                         {"seed", qint64(s.seed)},
                         {"series", seriesJson},
                         {"first_read_orders", orders}},
@@ -408,6 +414,24 @@ void ReaderStudy::closeStudy(int64_t studyId)
            "close a reader study");
   sql.audit("close-reader-study", "reader_studies", studyId, QJsonObject{{"name", qs(info.name)}},
             now());
+  tx.commit();
+}
+
+void ReaderStudy::setAllowPrediction(int64_t studyId, bool allow)
+{
+  requireCoordinator(m_db, "change whether a reader study allows prediction");
+  if (m_db.schemaVersion() < 8)
+    throw Error("the study database " + m_db.databasePath() + " has schema version " +
+                std::to_string(m_db.schemaVersion()) + "; the prediction setting of a study needs version 8");
+  const ReaderStudyInfo info = study(studyId);
+  const std::string what = "set whether reader study '" + info.name + "' allows prediction";
+  const Sql sql(m_db);
+  Transaction tx(sql, what);
+  const bool before = sql.scalar("SELECT allow_prediction FROM reader_studies WHERE id = ?", {qlonglong(studyId)}, what)
+                          .toInt() != 0;
+  sql.exec("UPDATE reader_studies SET allow_prediction = ? WHERE id = ?", {allow ? 1 : 0, qlonglong(studyId)}, what);
+  sql.audit("set-study-prediction", "reader_studies", studyId,
+            QJsonObject{{"name", qs(info.name)}, {"allow_prediction", allow}, {"before", before}}, now());
   tx.commit();
 }
 
@@ -448,6 +472,10 @@ ReaderStudyInfo ReaderStudy::study(int64_t studyId) const
   r.createdBy = i64(q.value(c++));
   r.createdByName = str(q.value(c++));
   r.createdAt = str(q.value(c++));
+  if (m_db.schemaVersion() >= 8)
+    r.allowPrediction = sql.scalar("SELECT allow_prediction FROM reader_studies WHERE id = ?", {qlonglong(studyId)},
+                                   "read a reader study")
+                            .toInt() != 0;
   QSqlQuery rq = sql.exec(
       "SELECT u.id, u.username, u.display_name, u.role, u.active, u.created_at FROM"
       " reader_study_readers r JOIN users u ON u.id = r.user_id WHERE r.study_id = ? ORDER BY u.id",

@@ -85,6 +85,10 @@ struct NewReaderStudy
   std::vector<std::string> readers; // user names (readers are created when missing)
   std::vector<int64_t> seriesIds;
   std::string description;
+  /// Whether readers may run AI prediction (Segmentation > Predict Pancreas) during their
+  /// reads when the study starts from scratch. Off by default: the AI's answer is what they
+  /// must not see. Start-from-AI and AI-review studies show the AI mask anyway.
+  bool allowPrediction = false;
 };
 
 struct ReaderStudyInfo
@@ -98,6 +102,7 @@ struct ReaderStudyInfo
   uint32_t seed = 1;
   bool open = true;
   std::string description;
+  bool allowPrediction = false; // see NewReaderStudy::allowPrediction (schema version 8)
   int64_t createdBy = 0;
   std::string createdByName;
   std::string createdAt;
@@ -180,6 +185,10 @@ public:
   int64_t createStudy(const NewReaderStudy& study);
   /// Marks the study closed (lifts blinding; no more reads).
   void closeStudy(int64_t studyId);
+  /// Allows or forbids AI prediction during the study's from-scratch reads (coordinators and
+  /// admins; audited as "set-study-prediction" with the old and new value). Needs schema
+  /// version 8.
+  void setAllowPrediction(int64_t studyId, bool allow);
   /// Approves a submitted read (its mask version becomes approved).
   void approveRead(int64_t readId, const std::string& comment = {});
   /// Returns a submitted read to its reader with a comment (its mask version goes back to draft).

@@ -306,8 +306,22 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
                                       "reference-mask rules are append-only; set a new rule instead"))
     m7.statements.push_back(s);
   out.push_back(m7);
+
+  // ---- 8: prediction during from-scratch reads is a study setting ---------------------------
+  // Off by default: readers of a from-scratch study must not see the AI's answer. Coordinators
+  // set it at creation or later (ReaderStudy::setAllowPrediction, audited). On a server the
+  // column is covered by the reader_studies privileges and policies (only coordinators and
+  // admins update the row).
+  Migration m8;
+  m8.version = 8;
+  m8.description = "reader studies: allow AI prediction during from-scratch reads (off by default)";
+  m8.statements = {
+    "ALTER TABLE reader_studies ADD COLUMN allow_prediction INTEGER NOT NULL DEFAULT 0"
+    " CHECK (allow_prediction IN (0, 1))",
+  };
+  out.push_back(m8);
   return out;
 }
 
-int latestSchemaVersion() { return 7; }
+int latestSchemaVersion() { return 8; }
 } // namespace panseg::db

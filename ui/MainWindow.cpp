@@ -229,7 +229,7 @@ void MainWindow::applyDarkTheme()
 
 void MainWindow::buildViews()
 {
-  auto* central = new QWidget(this);
+  auto* central = m_viewArea = new QWidget(this);
   central->setObjectName("viewArea");
   central->setAutoFillBackground(true);
   QPalette pal = central->palette();
@@ -452,6 +452,8 @@ void MainWindow::buildMenus()
                                        m_surface->resetCamera();
                                    });
   reset->setShortcut(QKeySequence(Qt::Key_R));
+  view->addSeparator();
+  buildCaptureActions(view);
 
   buildSegmentationMenu();
   buildEditMenu();
@@ -536,6 +538,14 @@ void MainWindow::buildHelpMenu()
 
 bool MainWindow::eventFilter(QObject* watched, QEvent* event)
 {
+  if (event->type() == QEvent::MouseButtonPress)
+  {
+    for (int i = 0; i < 3; ++i)
+      if (watched == m_views[i])
+        m_activeView = i;
+    if (watched == m_surfaceWidget)
+      m_activeView = int(ViewKind::Surface3D);
+  }
   if (watched == menuBar() && event->type() == QEvent::ActionAdded && m_helpMenu)
   {
     const QList<QAction*> actions = menuBar()->actions();
@@ -1150,6 +1160,12 @@ QString MainWindow::maskRefusal(const LabelMask& mask) const
   {
     return messageOf(e);
   }
+}
+
+void MainWindow::reapplyPredictionPolicy()
+{
+  if (m_predictPolicy && m_model->hasImage())
+    setPredictionBlocked(m_predictPolicy(m_model->image()));
 }
 
 void MainWindow::setPredictionBlocked(const QString& reason)

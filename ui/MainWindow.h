@@ -87,6 +87,20 @@ public:
   /// Writes grabAll() to a PNG/JPEG file; returns false when it could not be written.
   bool saveScreenshot(const QString& path);
 
+  // ---- View > Save Screenshot / Copy View to Clipboard (MainWindowCapture.cpp) ----------------
+  /// The view the user worked in last (the one that had the keyboard focus last; the maximised
+  /// one while a view fills the window). Axial at start.
+  ViewKind activeView() const;
+  /// The active view as shown (the 3D view from its framebuffer), or the whole view grid
+  /// (the four views or the maximised one, without menus, docks and status bar).
+  QImage captureActiveView();
+  QImage captureViewGrid();
+  /// Writes captureActiveView() (or captureViewGrid() when `wholeGrid`) as PNG (".png" is added
+  /// when the name has no suffix). False and *error when nothing could be written.
+  bool saveViewScreenshot(const QString& path, bool wholeGrid, QString* error = nullptr);
+  /// Puts captureActiveView() (or the grid) on the clipboard as an image.
+  bool copyViewToClipboard(bool wholeGrid = false);
+
   void setSliceIndex(ViewKind kind, int index);
 
   bool isLoading() const { return m_job != nullptr; }
@@ -127,6 +141,9 @@ public:
   {
     m_predictPolicy = std::move(policy);
   }
+  /// Asks the prediction policy again about the shown image (e.g. after a study's setting
+  /// changed); nothing without a policy or an image.
+  void reapplyPredictionPolicy();
   QString predictionBlockedReason() const { return m_predictBlocked; }
   QAction* predictAction() const { return m_predictAction; }
   /// A line above the views for what the reader must see while working (e.g. the coordinator's
@@ -228,6 +245,7 @@ private:
   void buildMeasurements();
   void syncEditControls();
   void finishPrediction(bool ok, const QString& message);
+  QString predictionLockReason() const;
   void rebuildModelMenu();
   void chooseModelPackageFolder();
   void buildToolBar();
@@ -251,6 +269,9 @@ private:
   QWidget* m_surfaceWidget = nullptr; // m_surface, or a placeholder without OpenGL
   QGridLayout* m_grid = nullptr;
   int m_maximized = -1; // index of the maximised view, -1 for 2x2
+  int m_activeView = 0; // ViewKind of the view that had the focus last
+  QWidget* m_viewArea = nullptr; // the grid of views
+  void buildCaptureActions(QMenu* view);
 
   QString m_user;
   std::function<QString(const panseg::Image&, const panseg::LabelMask&)> m_maskGuard;
@@ -308,6 +329,7 @@ private:
   QLabel* m_predictLabel = nullptr;
   QProgressBar* m_predictBar = nullptr;
   QString m_predictTitle, m_predictEstimate;
+  QString m_lockBeforePrediction; // EditController lock to restore when the prediction ends
   std::shared_ptr<QTemporaryDir> m_predictTemp; // temporary input (shared_ptr: incomplete type)
   QString m_predictOutput, m_predictPending;
   QAction* m_predictAction = nullptr;

@@ -325,18 +325,30 @@ bool MainWindow::predictPancreas(const QString& modelDirIn)
   m_predictStatus->show();
   showStatus(title);
   // The prediction replaces the shown mask: editing it now would be lost when it lands.
+  // A lock that was there before (e.g. a read-only review) comes back when the prediction ends.
   if (m_edit)
-    m_edit->setLocked(tr("A prediction is replacing this mask: edits are refused until it has finished "
-                         "(or Cancel in the status bar)."));
+  {
+    m_lockBeforePrediction = m_edit->lockReason();
+    m_edit->setLocked(predictionLockReason());
+  }
   m_worker->start(req); // a missing worker reports through failed()
   return true;
+}
+
+QString MainWindow::predictionLockReason() const
+{
+  return tr("A prediction is replacing this mask: edits are refused until it has finished (or Cancel in the "
+            "status bar).");
 }
 
 void MainWindow::finishPrediction(bool ok, const QString& error)
 {
   m_predictStatus->hide();
-  if (m_edit)
-    m_edit->setLocked({});
+  // Only the prediction's own lock is lifted: a lock set meanwhile (a review opened while the
+  // worker ran) stays, and the one from before the prediction comes back.
+  if (m_edit && m_edit->lockReason() == predictionLockReason())
+    m_edit->setLocked(m_lockBeforePrediction);
+  m_lockBeforePrediction.clear();
   m_predictTemp.reset();
   if (!ok)
   {

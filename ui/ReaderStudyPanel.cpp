@@ -10,6 +10,7 @@
 
 #include <QComboBox>
 #include <QCoreApplication>
+#include <QCheckBox>
 #include <QDialog>
 #include <QDialogButtonBox>
 #include <QFileDialog>
@@ -92,6 +93,11 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   m_ruleBox->setToolTip(tr("Which approved mask of each case this study's report uses"));
   m_setRule = new QPushButton(tr("Set for study"));
   m_setRule->setObjectName("setStudyReferenceRule");
+  m_allowPrediction = new QCheckBox(tr("Allow AI prediction during from-scratch reads"));
+  m_allowPrediction->setObjectName("studyAllowPrediction");
+  m_allowPrediction->setToolTip(tr("Whether the study's readers may run Segmentation > Predict Pancreas while "
+                                   "they read (off by default: readers who start from scratch must not see "
+                                   "the AI's answer). Only coordinators and admins change it; audited."));
 
   auto* top = new QHBoxLayout;
   top->addWidget(new QLabel(tr("Study:")));
@@ -127,6 +133,7 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   v->addLayout(consensus);
   v->addWidget(m_ruleLabel);
   v->addLayout(rule);
+  v->addWidget(m_allowPrediction);
   v->addWidget(m_status);
 
   connect(m_studies, qOverload<int>(&QComboBox::currentIndexChanged), this,
@@ -150,6 +157,7 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   connect(m_showReport, &QPushButton::clicked, this, &ReaderStudyPanel::showReport);
   connect(m_consensus, &QPushButton::clicked, this, [this] { buildConsensusForSelected(); });
   connect(m_setRule, &QPushButton::clicked, this, [this] { setStudyReferenceRule(); });
+  connect(m_allowPrediction, &QCheckBox::clicked, this, [this](bool on) { setAllowPrediction(on); });
 }
 
 ReaderStudyPanel::~ReaderStudyPanel()
@@ -243,6 +251,7 @@ void ReaderStudyPanel::refreshWorklist()
   m_progress->setRange(0, 1);
   m_progress->setValue(0);
   const int64_t study = currentStudyId();
+  m_allowPrediction->setVisible(false);
   if (!m_rs || study <= 0)
   {
     m_status->setText(m_rs ? tr("No reader study for %1.").arg(qs(m_db->currentUser().username))
@@ -260,6 +269,15 @@ void ReaderStudyPanel::refreshWorklist()
                     [&](const db::User& u) { return u.id == m_db->currentUser().id; });
     for (QPushButton* b : {m_next, m_open, m_submit})
       b->setVisible(reader);
+    // The prediction setting matters for from-scratch studies; readers see it, only
+    // coordinators and admins change it (ReaderStudy::setAllowPrediction checks the role too).
+    {
+      const QSignalBlocker blockAllow(m_allowPrediction);
+      const bool scratch = info.startFrom == db::StartFrom::Scratch && !ai;
+      m_allowPrediction->setVisible(scratch && m_db->schemaVersion() >= 8);
+      m_allowPrediction->setChecked(info.allowPrediction);
+      m_allowPrediction->setEnabled(isCoordinator(*m_db) && info.open);
+    }
     if (isCoordinator(*m_db))
     {
       const auto reads = m_rs->reads(study);
@@ -520,11 +538,34 @@ void ReaderStudyPanel::returnSelected()
   }
 }
 
+bool ReaderStudyPanel::setAllowPrediction(bool allow)
+{
+  const int64_t study = currentStudyId();
+  if (!m_rs || study <= 0)
+    return false;
+  try
+  {
+    m_rs->setAllowPrediction(study, allow);
+  }
+  catch (const std::exception& e)
+  {
+    refreshWorklist(); // the box shows the stored setting again
+    return fail(tr("Prediction during reads"), e);
+  }
+  refreshWorklist();
+  m_status->setText(allow ? tr("Readers of this study may now run AI prediction during their reads.")
+                          : tr("Readers of this study can no longer run AI prediction during their reads."));
+  emit studySettingsChanged(study);
+  return true;
+}
+
 void ReaderStudyPanel::createStudyDialog()
 {
   QDialog dlg(this);
+  dlg.setObjectName("newReaderStudyDialog");
   dlg.setWindowTitle(tr("New reader study"));
   auto* name = new QLineEdit;
+  name->setObjectName("name");
   auto* design = new QComboBox;
   design->addItems({"inter", "intra", "ai-review"});
   auto* washout = new QSpinBox;
@@ -532,7 +573,20 @@ void ReaderStudyPanel::createStudyDialog()
   washout->setValue(28);
   auto* start = new QComboBox;
   start->addItems({"scratch", "ai"});
+  auto* allowPrediction = new QCheckBox(tr("Allow AI prediction during from-scratch reads"));
+  allowPrediction->setObjectName("allowPrediction");
+  allowPrediction->setToolTip(tr("Off by default: readers who start from scratch must not see the AI's answer"));
+  auto sync = [design, start, allowPrediction]
+  {
+    const bool scratch = start->currentText() == "scratch" && design->currentText() != "ai-review";
+    allowPrediction->setEnabled(scratch);
+    if (!scratch)
+      allowPrediction->setChecked(false);
+  };
+  connect(design, &QComboBox::currentTextChanged, &dlg, sync);
+  connect(start, &QComboBox::currentTextChanged, &dlg, sync);
   auto* readers = new QLineEdit;
+  readers->setObjectName("readers");
   readers->setPlaceholderText(tr("alice, bob"));
   auto* modality = new QComboBox;
   modality->addItems({tr("any"), "CT", "MRI", "MRI-T1W", "MRI-T2W"});
@@ -543,6 +597,7 @@ void ReaderStudyPanel::createStudyDialog()
   form->addRow(tr("Design"), design);
   form->addRow(tr("Wash-out (days)"), washout);
   form->addRow(tr("Readers start from"), start);
+  form->addRow(QString(), allowPrediction);
   form->addRow(tr("Readers (comma separated)"), readers);
   form->addRow(tr("Series modality"), modality);
   form->addRow(tr("Series center"), center);
@@ -559,6 +614,7 @@ void ReaderStudyPanel::createStudyDialog()
     s.design = *db::parseStudyDesign(design->currentText().toStdString());
     s.washoutDays = washout->value();
     s.startFrom = *db::parseStartFrom(start->currentText().toStdString());
+    s.allowPrediction = allowPrediction->isChecked();
     for (const QString& r : readers->text().split(',', Qt::SkipEmptyParts))
       s.readers.push_back(r.trimmed().toStdString());
     db::SeriesFilter f;

@@ -11,6 +11,7 @@
 
 #include <memory>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QProgressBar;
@@ -82,6 +83,9 @@ public slots:
   /// then uses it; db::setReferenceRule: coordinators and admins, audited). False and lastError
   /// on refusal.
   bool setStudyReferenceRule();
+  /// Allows or forbids AI prediction during the current study's from-scratch reads (coordinators
+  /// and admins; the "Allow AI prediction" box does the same). False (and lastError) on refusal.
+  bool setAllowPrediction(bool allow);
   void createStudyDialog();
   void writeReportDialog();
   /// Shows the current study's report (tables and plots, as written to PDF/HTML) in a window;
@@ -97,6 +101,8 @@ signals:
   void submitRequested(int64_t readId);
   /// A read was submitted, approved or returned, or a consensus saved: mask lists are stale.
   void studyChanged(int64_t seriesId);
+  /// A study's settings changed (e.g. whether prediction is allowed during its reads).
+  void studySettingsChanged(int64_t studyId);
 
 private:
   bool fail(const QString& what, const std::exception& e);
@@ -119,6 +125,7 @@ private:
   QLabel* m_ruleLabel = nullptr;
   QComboBox* m_ruleBox = nullptr;
   QPushButton* m_setRule = nullptr;
+  QCheckBox* m_allowPrediction = nullptr;
   int64_t m_openedRead = 0;
   QString m_lastError;
 };

@@ -15,6 +15,7 @@
 #include <QPlainTextEdit>
 #include <QPushButton>
 #include <QTableWidget>
+#include <QTimer>
 #include <QVBoxLayout>
 
 #include <cmath>
@@ -50,6 +51,10 @@ const char* const kAgreementKeys[][2] = {
 
 ReviewPanel::ReviewPanel(QWidget* parent) : QWidget(parent)
 {
+  m_refreshTimer = new QTimer(this);
+  m_refreshTimer->setSingleShot(true);
+  m_refreshTimer->setInterval(150);
+  connect(m_refreshTimer, &QTimer::timeout, this, &ReviewPanel::refresh);
   m_table = new QTableWidget(0, 5);
   m_table->setObjectName("reviewQueue");
   m_table->setHorizontalHeaderLabels({tr("Study"), tr("Series"), tr("What"), tr("By"), tr("Submitted")});
@@ -183,8 +188,14 @@ QString ReviewPanel::statusText() const
   return m_status->text();
 }
 
+void ReviewPanel::refreshSoon()
+{
+  m_refreshTimer->start();
+}
+
 void ReviewPanel::refresh()
 {
+  m_refreshTimer->stop();
   m_table->setRowCount(0);
   m_queue.clear();
   if (!m_db || !isCoordinator(*m_db))

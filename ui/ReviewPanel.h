@@ -27,6 +27,7 @@ class QLabel;
 class QPlainTextEdit;
 class QPushButton;
 class QTableWidget;
+class QTimer;
 
 namespace panseg::db
 {
@@ -81,6 +82,9 @@ public:
 
 public slots:
   void refresh();
+  /// refresh() once after the current burst of changes (one submit notifies several tables);
+  /// used for the live updates from the server and the other docks.
+  void refreshSoon();
   /// Approves the shown read (or plain version) with the comment box's text (optional).
   bool approve();
   /// Returns the shown read (or plain version) with the comment box's text (required).
@@ -135,5 +139,6 @@ private:
   QPlainTextEdit* m_comment = nullptr;
   QPushButton *m_approve = nullptr, *m_return = nullptr, *m_approveConsensus = nullptr, *m_refresh = nullptr;
   QLabel* m_status = nullptr;
+  QTimer* m_refreshTimer = nullptr;
 };
 } // namespace panseg::ui

@@ -10,6 +10,7 @@
 #include "ui/JobsDock.h"
 #include "ui/MainWindow.h"
 #include "ui/ReaderStudyPanel.h"
+#include "ui/ReviewPanel.h"
 #include "ui/StudyBrowser.h"
 
 #include <QApplication>
@@ -132,7 +133,15 @@ void attachServerSession(MainWindow& w)
   auto* listener = new db::ChangeListener(db::StudyDatabase::defaultDataFolder(), o, &w);
   QObject::connect(listener, &db::ChangeListener::changed, &w, [&w](const QString& what) {
     if (auto* panel = w.findChild<ReaderStudyPanel*>(); panel && what.startsWith("reader_stud"))
+    {
       panel->refresh();
+      w.reapplyPredictionPolicy(); // a coordinator may have allowed or forbidden prediction
+    }
+    // The coordinator's review queue: submitted reads, consensus masks, versions submitted outside
+    // a study (one submit notifies several tables: refreshed once after the burst).
+    if (auto* review = w.findChild<ReviewPanel*>();
+        review && (what.startsWith("reader_stud") || what == "mask_versions" || what == "reconnected"))
+      review->refreshSoon();
     if (auto* b = w.findChild<StudyBrowser*>(); b && (what == "mask_versions" || what == "series"))
       b->refresh();
     if (auto* jobs = w.findChild<JobsDock*>(); jobs && what == "jobs")

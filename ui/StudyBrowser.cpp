@@ -807,6 +807,7 @@ bool StudyBrowser::submitMaskVersion(int64_t versionId, QString* error)
   refresh();
   selectMask(versionId);
   showStatus(tr("Submitted mask version %1 for approval.").arg(versionId));
+  emit maskStateChanged(versionId);
   return true;
 }
 
@@ -873,6 +874,7 @@ bool StudyBrowser::approveMaskVersion(int64_t versionId, QString* error)
   showStatus(flagged ? tr("Approved mask version %1 although it is flagged as implausible (recorded in the audit log).")
                          .arg(versionId)
                      : tr("Approved mask version %1.").arg(versionId));
+  emit maskStateChanged(versionId);
   return true;
 }
 

@@ -168,6 +168,8 @@ signals:
   void openSeriesRequested(int64_t seriesId);
   void openMaskRequested(int64_t seriesId, int64_t maskVersionId);
   void maskVersionSaved(int64_t seriesId, int64_t maskVersionId);
+  /// A mask version was submitted for approval or approved here (the review queue changed).
+  void maskStateChanged(int64_t maskVersionId);
   /// After every import (also cancelled or failed ones); lastImportReport() has the details.
   void importFinished(bool anythingNew);
 

@@ -222,10 +222,13 @@ SurfaceView::SurfaceView(ViewerModel* model, QWidget* parent)
   connect(m_model, &ViewerModel::imageChanged, this, &SurfaceView::onImageChanged);
   connect(m_model, &ViewerModel::maskChanged, this, &SurfaceView::onMaskChanged);
   // After an edit the surface is rebuilt from the committed snapshot; the camera stays. A build
-  // in progress restarts itself when it finishes (the data revision moved on).
+  // in progress restarts itself when it finishes (the data revision moved on). An edit also
+  // cancels a pending reframe: the first stroke on an image without a mask starts an empty mask
+  // (a maskChanged), and the camera must not then jump to frame that one stroke.
   connect(m_model, &ViewerModel::maskEdited, this,
           [this]
           {
+            m_resetCameraAfterBuild = false;
             if (!m_building && m_model->hasMask())
               startBuild();
           });
@@ -336,6 +339,13 @@ void SurfaceView::waitForSurface()
     m_future.waitForFinished();
     applyBuild();
   }
+}
+
+std::array<double, 3> SurfaceView::cameraFocalPoint() const
+{
+  double f[3] = { 0, 0, 0 };
+  m_renderer->GetActiveCamera()->GetFocalPoint(f);
+  return { f[0], f[1], f[2] };
 }
 
 qint64 SurfaceView::surfaceCellCount() const

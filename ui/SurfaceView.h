@@ -8,6 +8,8 @@
 #include <QFuture>
 #include <QFutureWatcher>
 
+#include <array>
+
 #include <vtkSmartPointer.h>
 
 class vtkActor;
@@ -46,6 +48,9 @@ public:
   bool isBuilding() const { return m_building; }
   /// Number of surface triangles shown (0 without a mask).
   qint64 surfaceCellCount() const;
+  /// Where the camera looks (patient LPS, mm). Showing another mask (or image) reframes the
+  /// camera on its surface once it is built; edits of the shown mask keep the camera.
+  std::array<double, 3> cameraFocalPoint() const;
 
 signals:
   void surfaceReady();

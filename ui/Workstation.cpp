@@ -85,12 +85,14 @@ QString predictionBlockedReason(const db::StudyDatabase& db, const db::ReaderStu
     return {};
   for (const db::ReaderStudyInfo& s : rs.studies())
   {
-    if (!s.open || s.startFrom != db::StartFrom::Scratch || s.design == db::StudyDesign::AiReview)
+    // Start-from-AI and AI-review studies show the AI mask anyway; a from-scratch study may allow
+    // prediction by its coordinator's choice (ReaderStudyInfo::allowPrediction, off by default).
+    if (!s.open || s.startFrom != db::StartFrom::Scratch || s.design == db::StudyDesign::AiReview || s.allowPrediction)
       continue;
     const bool reader = std::any_of(s.readers.begin(), s.readers.end(), [&](const db::User& u) { return u.id == me.id; });
     if (reader && std::find(s.seriesIds.begin(), s.seriesIds.end(), seriesId) != s.seriesIds.end())
       return QObject::tr("Predict Pancreas is off during your blinded read in reader study '%1': its readers "
-                         "segment from scratch, without the AI.")
+                         "segment from scratch, without the AI (the study's coordinator can allow prediction).")
           .arg(qs(s.name));
   }
   return {};
@@ -171,9 +173,15 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
       });
 
   auto* panel = ws.readerPanel = new ReaderStudyPanel;
+  // While a read-only review is shown (below), a prediction would replace the reviewed mask in the
+  // viewer and end the review: Predict is refused then, whatever else allows it.
+  auto inReview = std::make_shared<bool>(false);
   w.setPredictionPolicy(
-      [browser, panel, hashes](const Image& image) -> QString
+      [browser, panel, hashes, inReview](const Image& image) -> QString
       {
+        if (*inReview)
+          return QObject::tr("Predict Pancreas is off during a read-only review: compare with the AI mask in the "
+                             "Review dock, or open the series from the study browser to predict.");
         db::StudyDatabase* database = browser->database();
         if (!database || !panel->service())
           return {};
@@ -412,6 +420,8 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   // Submissions, approvals, returns and consensus masks are new versions or states: the mask list
   // of the browser shows them at once.
   QObject::connect(panel, &ReaderStudyPanel::studyChanged, browser, [browser](int64_t) { browser->refresh(); });
+  // A coordinator allowing or forbidding prediction during a study's reads: Predict follows at once.
+  QObject::connect(panel, &ReaderStudyPanel::studySettingsChanged, &w, [&w](int64_t) { w.reapplyPredictionPolicy(); });
   study->addAction(readerDock->toggleViewAction());
 
   // ---- the coordinator's review screen (ui/ReviewPanel.h) -------------------------------------
@@ -433,7 +443,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                                          "version.");
   auto reviewing = std::make_shared<bool>(false); // inside the review's own setImage / setMask
   QObject::connect(review, &ReviewPanel::showRequested, &w,
-                   [&w, review, panel, reviewing, reviewLock](int64_t seriesId)
+                   [&w, review, panel, reviewing, reviewLock, inReview](int64_t seriesId)
                    {
                      if (!w.confirmUnsavedEdits(QObject::tr("reviewing a read")))
                        return;
@@ -453,6 +463,8 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                      }
                      if (w.editController())
                        w.editController()->setLocked(reviewLock);
+                     *inReview = true; // Predict refused while reviewing (the policy above)
+                     w.reapplyPredictionPolicy();
                      if (const auto s = panel->database()->series(seriesId))
                        w.setDocumentTitle(seriesTitle(*s) + " / " + review->titleText());
                      w.setReviewBanner(review->bannerText());
@@ -476,10 +488,17 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                      *reviewing = false;
                      w.setReviewBanner(review->bannerText());
                    });
-  auto leaveReview = [&w, reviewing, reviewLock]
+  auto leaveReview = [&w, reviewing, reviewLock, inReview]
   {
+    if (*reviewing)
+      return;
+    if (*inReview)
+    {
+      *inReview = false;
+      w.reapplyPredictionPolicy(); // Predict as the shown series allows again
+    }
     EditController* edit = w.editController();
-    if (*reviewing || !edit || edit->lockReason() != reviewLock)
+    if (!edit || edit->lockReason() != reviewLock)
       return;
     edit->setLocked({});
     w.model()->clearComparison();
@@ -503,6 +522,9 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
     browser->refresh();
   });
   QObject::connect(panel, &ReaderStudyPanel::studyChanged, review, [review](int64_t) { review->refresh(); });
+  // ... and so do versions submitted or approved in the study browser (outside any study). In
+  // department mode the server's change notifications refresh the queue too (ui/ServerSession).
+  QObject::connect(browser, &StudyBrowser::maskStateChanged, review, [review](int64_t) { review->refreshSoon(); });
   study->addAction(reviewDock->toggleViewAction());
 
   // Layout: the views keep most of the window; the bottom docks share one tabbed area.

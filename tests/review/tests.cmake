@@ -32,3 +32,10 @@ if(TARGET panseg_ui)
                   ${CMAKE_CURRENT_LIST_DIR}/ReviewFixture.h LIBS panseg_ui panseg_database panseg_io GUI)
   set_tests_properties(tst_review_screen PROPERTIES TIMEOUT 300)
 endif()
+# Issue 20's leftovers: prediction as a study setting, the Review dock following submissions, the
+# review's read-only lock, the 3D view reframing on a new mask, screenshots and the clipboard.
+if(TARGET panseg_ui)
+  panseg_add_test(tst_review_joints SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_review_joints.cpp
+                  ${CMAKE_CURRENT_LIST_DIR}/ReviewFixture.h LIBS panseg_ui panseg_database panseg_io GUI)
+  set_tests_properties(tst_review_joints PROPERTIES TIMEOUT 300)
+endif()

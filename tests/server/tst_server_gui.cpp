@@ -10,6 +10,9 @@
 #include "ui/AccountDialogs.h"
 #include "ui/StudyBrowser.h"
 #include "ui/MainWindow.h"
+#include "ui/ReviewPanel.h"
+#include "database/ReaderStudy.h"
+#include "database/server/ChangeListener.h"
 #include "ui/ServerSession.h"
 #include "ui/Workstation.h"
 
@@ -28,6 +31,8 @@
 #include <QTableWidget>
 #include <QInputDialog>
 #include <QtTest>
+
+#include <algorithm>
 
 using namespace panseg;
 using namespace panseg::db;
@@ -233,6 +238,69 @@ private slots:
              qPrintable(shown));
     QCOMPARE(owner.masksOf(series).size(), size_t(3));
     StudyDatabase::setDefaultPasswordPrompt({});
+  }
+
+  void reviewQueueFollowsAnotherWorkstation()
+  {
+    // Coordinator vera's Review dock; reader walt submits a read at his own workstation (another
+    // connection): the queue grows from the server's notification, without Refresh.
+    StudyDatabase owner(uri("guiowner"), pw("guiowner-password"));
+    serverAddUser(owner, "vera", Role::Coordinator, "vera-password");
+    serverAddUser(owner, "walt", Role::Reader, "walt-password");
+    demo::PhantomOptions po;
+    po.size = { 32, 28, 16 };
+    po.spacingMm = { 8.0, 8.0, 10.0 };
+    po.threads = 2;
+    po.seed = 5;
+    const demo::Phantom ph = demo::generatePhantom(po);
+    const std::string path = (m_config.path() + "/live.nii.gz").toStdString();
+    writeImage(ph.ct, path);
+    const Image stored = readImage(path);
+    StudyDatabase::NewSeries ns;
+    ns.patientKey = ns.studyKey = "name:live";
+    ns.modality = Modality::CT;
+    ns.geometry = stored.geometry;
+    ns.format = "NIfTI";
+    ns.sourcePath = path;
+    ns.contentHash = imageContentHash(stored);
+    const int64_t series = owner.addSeries(ns).id;
+    StudyDatabase vera(uri("vera"), pw("vera-password"));
+    NewReaderStudy s;
+    s.name = "live queue";
+    s.design = StudyDesign::IntraObserver;
+    s.readers = { "walt" };
+    s.seriesIds = { series };
+    const int64_t study = ReaderStudy(vera).createStudy(s);
+
+    qputenv("PANSEG_DB_DIR", QString("postgresql://vera@127.0.0.1:%1/%2").arg(m_pg.port()).arg(m_db).toUtf8());
+    qputenv("PGPASSWORD", "vera-password");
+    {
+      ui::MainWindow w;
+      w.resize(1200, 800);
+      ui::attachWorkstation(w);
+      ui::attachServerSession(w);
+      w.show();
+      QVERIFY(QTest::qWaitForWindowExposed(&w));
+      auto* review = w.findChild<ui::ReviewPanel*>();
+      QVERIFY(review);
+      auto* listener = w.findChild<ChangeListener*>();
+      QVERIFY(listener);
+      QTRY_VERIFY(listener->listening());
+      const size_t before = review->queue().size();
+      {
+        StudyDatabase walt(uri("walt"), pw("walt-password"));
+        ReaderStudy rs(walt);
+        const Worklist wl = rs.worklist(study);
+        QVERIFY(wl.next);
+        rs.startRead(wl.next->id);
+        rs.submitRead(wl.next->id, ph.pancreas);
+      }
+      QTRY_COMPARE_WITH_TIMEOUT(review->queue().size(), before + 1, 2000);
+      QVERIFY(std::any_of(review->queue().begin(), review->queue().end(),
+                          [](const ReviewItem& i) { return i.readerName == "walt"; }));
+    }
+    qunsetenv("PANSEG_DB_DIR");
+    qunsetenv("PGPASSWORD");
   }
 
   void workstationSignsInAndSaysWho()

@@ -14,7 +14,12 @@
 #include "ui/MaskListModel.h"
 #include "ui/ReaderStudyPanel.h"
 
+#include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMessageBox>
 #include <QDialog>
 #include <QImage>
 #include <QLabel>
@@ -198,6 +203,7 @@ private slots:
   void scriptedEndToEndStudyCsvMatchesPdf();
   void reportComparesReadersWithAiAndConsensus();
   void panelOpensAndSubmitsReads();
+  void allowPredictionIsAStudySetting();
 };
 
 void TstReaderStudy::readingOrderIsRandomButDeterministic()
@@ -1225,6 +1231,106 @@ void TstReaderStudy::panelOpensAndSubmitsReads()
         text->document()->resource(QTextDocument::ImageResource, QUrl("report-image:0")).value<QImage>();
     QVERIFY(!plot.isNull());
     viewer->close();
+  }
+  test::TestDb::stopActing();
+}
+
+// Prediction during from-scratch reads (issue 20, defect 1): a study setting, off by default, set by
+// coordinators at creation (`study create --allow-prediction`) and afterwards (`study set`),
+// audited; readers cannot change it (service, command line, the dock's box).
+void TstReaderStudy::allowPredictionIsAStudySetting()
+{
+  Env e;
+  setUp(e, 2);
+  int64_t plain = 0, allowed = 0;
+  {
+    StudyDatabase db(e.at("carol"), e.as("carol"));
+    ReaderStudy rs(db);
+    NewReaderStudy s;
+    s.name = "plain";
+    s.readers = {"alice", "bob"};
+    s.seriesIds = seriesIds(e);
+    plain = rs.createStudy(s);
+    QVERIFY(!rs.study(plain).allowPrediction); // off by default
+    s.name = "allowed";
+    s.allowPrediction = true;
+    allowed = rs.createStudy(s);
+    QVERIFY(rs.study(allowed).allowPrediction);
+    const auto created = db.auditLog("reader_studies", allowed);
+    QVERIFY(!created.empty());
+    QVERIFY2(QString::fromStdString(created.front().detailsJson).contains("\"allow_prediction\":true"),
+             created.front().detailsJson.c_str());
+    rs.setAllowPrediction(plain, true);
+    QVERIFY(rs.study(plain).allowPrediction);
+    rs.setAllowPrediction(plain, false);
+    QVERIFY(!rs.study(plain).allowPrediction);
+    const auto log = db.auditLog("reader_studies", plain);
+    int changes = 0;
+    for (const auto& a : log)
+      changes += a.action == "set-study-prediction";
+    QCOMPARE(changes, 2);
+  }
+  {
+    // A reader sees the setting and cannot change it (on a server also refused by the policies).
+    StudyDatabase db(e.at("alice"), e.as("alice"));
+    ReaderStudy rs(db);
+    QVERIFY(rs.study(allowed).allowPrediction);
+    const QString err = errorOf([&] { rs.setAllowPrediction(allowed, false); });
+    QVERIFY2(err.contains("only a coordinator or an admin"), qPrintable(err));
+    QVERIFY(rs.study(allowed).allowPrediction);
+  }
+  // The command line.
+  const QStringList create = {"study", "create", "--name", "cli-allowed", "--design", "inter", "--readers",
+                              "alice,bob", "--series", QString::number(e.cases[0].seriesId), "--allow-prediction"};
+  const Run made = runPanseg(e, create, "carol");
+  QVERIFY2(made.code == 0 && made.out.contains("AI prediction allowed"), qPrintable(made.out + made.err));
+  const Run shown = runPanseg(e, {"study", "show", "cli-allowed", "--json"}, "carol");
+  QCOMPARE(shown.code, 0);
+  QCOMPARE(QJsonDocument::fromJson(shown.out.toUtf8()).object().value("allow_prediction").toBool(), true);
+  const Run off = runPanseg(e, {"study", "set", "cli-allowed", "--allow-prediction", "off"}, "carol");
+  QVERIFY2(off.code == 0 && off.out.contains("not allowed"), qPrintable(off.out + off.err));
+  const Run text = runPanseg(e, {"study", "show", "cli-allowed"}, "carol");
+  QVERIFY2(text.out.contains("AI prediction during reads: not allowed"), qPrintable(text.out));
+  const Run byReader = runPanseg(e, {"study", "set", "cli-allowed", "--allow-prediction", "on"}, "bob");
+  QCOMPARE(byReader.code, 1);
+  QVERIFY2(byReader.err.contains("only a coordinator or an admin"), qPrintable(byReader.err));
+  const Run wrong = runPanseg(e, {"study", "set", "cli-allowed", "--allow-prediction", "maybe"}, "carol");
+  QCOMPARE(wrong.code, 2);
+  QVERIFY2(wrong.err.contains("on or off"), qPrintable(wrong.err));
+  const Run plainJson = runPanseg(e, {"study", "show", "plain", "--json"}, "carol");
+  QCOMPARE(QJsonDocument::fromJson(plainJson.out.toUtf8()).object().value("allow_prediction").toBool(true), false);
+
+  // The dock: the coordinator's box changes the setting; the reader's box is disabled.
+  {
+    ui::ReaderStudyPanel panel;
+    QVERIFY(panel.openDatabase(e.db.actAs("carol")));
+    panel.selectStudy(plain);
+    auto* box = panel.findChild<QCheckBox*>("studyAllowPrediction");
+    QVERIFY(box);
+    QVERIFY(!box->isHidden());
+    QVERIFY(box->isEnabled());
+    QVERIFY(!box->isChecked());
+    QSignalSpy changed(&panel, &ui::ReaderStudyPanel::studySettingsChanged);
+    box->click();
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(box->isChecked());
+    StudyDatabase db(e.at("carol"), e.as("carol"));
+    QVERIFY(ReaderStudy(db).study(plain).allowPrediction);
+  }
+  {
+    ui::ReaderStudyPanel panel;
+    QVERIFY(panel.openDatabase(e.db.actAs("alice")));
+    panel.selectStudy(plain);
+    auto* box = panel.findChild<QCheckBox*>("studyAllowPrediction");
+    QVERIFY(box);
+    QVERIFY(!box->isHidden());
+    QVERIFY(box->isChecked());
+    QVERIFY(!box->isEnabled());
+    QVERIFY(!panel.setAllowPrediction(false));
+    QVERIFY2(panel.lastError().contains("only a coordinator"), qPrintable(panel.lastError()));
+    for (QWidget* top : QApplication::topLevelWidgets())
+      if (auto* m = qobject_cast<QMessageBox*>(top))
+        m->close();
   }
   test::TestDb::stopActing();
 }
