@@ -37,13 +37,22 @@ uint16_t clip16(double v) { return static_cast<uint16_t>(std::lround(std::clamp(
 std::pair<LabelCode, LabelCode> LabelTable::knownCodes(const std::string& name)
 {
   const std::string n = lower(name);
-  if (n == "pancreas")
+  // The name itself, or the name followed by a qualifier ("Pancreas (head)", "cyst 2").
+  auto is = [&n](const char* key)
+  {
+    const std::string k = key;
+    return n == k || (n.size() > k.size() && n.compare(0, k.size(), k) == 0 &&
+                      !std::isalpha(static_cast<unsigned char>(n[k.size()])));
+  };
+  for (const char* k : { "pancreatic tumor", "pancreatic tumour", "pancreatic lesion", "tumor", "tumour", "lesion",
+                         "neoplasm" })
+    if (is(k))
+      return { kAltered, { "108369006", "SCT", "Neoplasm" } };
+  for (const char* k : { "pancreatic cyst", "cyst" })
+    if (is(k))
+      return { kAltered, { "441457006", "SCT", "Cyst" } };
+  if (is("pancreas"))
     return { kAnatomical, { "15776009", "SCT", "Pancreas" } };
-  if (n == "tumor" || n == "tumour" || n == "lesion" || n == "neoplasm" || n == "pancreatic tumor" ||
-      n == "pancreatic tumour" || n == "pancreatic lesion")
-    return { kAltered, { "108369006", "SCT", "Neoplasm" } };
-  if (n == "cyst" || n == "pancreatic cyst")
-    return { kAltered, { "441457006", "SCT", "Cyst" } };
   return {};
 }
 

@@ -49,8 +49,9 @@ public:
   /// What an undeclared value means: 1 = Pancreas, others "Label N" in the palette colour
   /// (core/display/LabelColors.h), coded as tissue.
   static LabelInfo defaultLabel(int value);
-  /// Codes of a few structures known by name (pancreas, tumour/lesion, cyst, duct, ...), matched
-  /// without case; empty codes when the name is unknown.
+  /// Codes of a few structures known by name (pancreas, tumour/tumor/lesion/neoplasm, cyst),
+  /// matched without case, also with a qualifier after the name ("Pancreas (head)"); empty codes
+  /// when the name is unknown.
   static std::pair<LabelCode, LabelCode> knownCodes(const std::string& name);
 
   /// The entry of `value`, or its default when the table has none.

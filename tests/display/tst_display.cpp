@@ -397,6 +397,11 @@ private slots:
     other.color = { 10, 20, 250 };
     t.set(other); // unknown name: tissue
     QCOMPARE(t.label(9).category.meaning, std::string("Tissue"));
+    // Known names also with a qualifier; not as part of another word.
+    QCOMPARE(LabelTable::knownCodes("Pancreas (head)").second.value, std::string("15776009"));
+    QCOMPARE(LabelTable::knownCodes("pancreatic tumour").second.value, std::string("108369006"));
+    QVERIFY(LabelTable::knownCodes("Pancreaticoduodenal vein").second.empty());
+    QVERIFY(LabelTable::knownCodes("Cystic duct").second.empty());
     QVERIFY(t.colors().color(2) == (Rgb{ 200, 30, 30 }));
     QVERIFY(t.colors().color(5) == LabelColorTable::standard().color(5));
     LabelInfo bad = other;
