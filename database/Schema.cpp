@@ -306,8 +306,25 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
                                       "reference-mask rules are append-only; set a new rule instead"))
     m7.statements.push_back(s);
   out.push_back(m7);
+
+  // ---- 8: label tables -------------------------------------------------------------------------
+  // mask_label_tables: the label table of a mask version (name, colour and DICOM SEG codes per
+  // label value, JSON; database/LabelTables.h), written in the transaction that saves the version
+  // and as immutable as it. Versions saved before version 8 have no row: the defaults apply.
+  Migration m8;
+  m8.version = 8;
+  m8.description = "label tables of mask versions (names, colours, DICOM SEG codes)";
+  m8.statements = {
+    "CREATE TABLE mask_label_tables ("
+    " mask_version_id INTEGER NOT NULL PRIMARY KEY REFERENCES mask_versions(id),"
+    " labels TEXT NOT NULL," // JSON array (database/LabelTables.h)
+    " created_at TEXT NOT NULL)",
+  };
+  for (auto& s : d.appendOnlyTriggers("mask_label_tables", "label tables are immutable, like mask versions"))
+    m8.statements.push_back(s);
+  out.push_back(m8);
   return out;
 }
 
-int latestSchemaVersion() { return 7; }
+int latestSchemaVersion() { return 8; }
 } // namespace panseg::db
