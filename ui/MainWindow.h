@@ -154,6 +154,11 @@ public:
   // ---- mask editing (MainWindowEdit.cpp) ------------------------------------------------------
   /// The editing model: tools, brush, undo/redo, recovery (see EditController).
   EditController* editController() const { return m_edit; }
+  /// Edit > Labels...: the label table editor (LabelTableDialog) for the shown mask; on OK the
+  /// table goes to the model (overlays, 3D, picker) and is saved with the next mask version.
+  void editLabelTable();
+  /// The label picker beside the Label spin box (swatch + name per label; tests).
+  QComboBox* labelPicker() const { return m_labelPicker; }
   /// How "Save" in the unsaved-edits prompt on close saves the mask (e.g. as a new version in
   /// the study database). Returns true when saved. Without a handler the prompt offers
   /// Discard / Cancel only.
@@ -218,6 +223,7 @@ private:
   void buildEditMenu();
   void buildEditToolBar();
   void syncEditControls();
+  void refreshLabelPicker();
   void finishPrediction(bool ok, const QString& message);
   void rebuildModelMenu();
   void chooseModelPackageFolder();
@@ -286,6 +292,9 @@ private:
   QAction* m_thresholdAction = nullptr;
   QDoubleSpinBox* m_brushSizeSpin = nullptr;
   QSpinBox* m_labelSpin = nullptr;
+  QComboBox* m_labelPicker = nullptr;
+  std::vector<int> m_presentLabels; // labels of the shown mask when it was shown
+  QAction* m_labelsAction = nullptr;
   QDoubleSpinBox* m_thresholdMinSpin = nullptr;
   QDoubleSpinBox* m_thresholdMaxSpin = nullptr;
   // prediction (MainWindowPredict.cpp)
