@@ -297,6 +297,57 @@ int dbMasks(const QStringList& args)
   return Ok;
 }
 
+int dbLabels(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db labels MASK_VERSION_ID [--db DIR] [--json]", 1, 1))
+    return Usage;
+  bool ok = false;
+  const qint64 id = a.positionals[0].toLongLong(&ok);
+  if (!ok || id <= 0)
+  {
+    printError("MASK_VERSION_ID must be a positive whole number (see panseg db masks)");
+    return Usage;
+  }
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+  const LabelTable table = db.labelTable(id); // blinded or missing versions throw
+  const auto version = db.maskVersion(id);
+  if (a.has("json"))
+  {
+    QJsonArray list;
+    for (const LabelInfo& l : table.entries())
+    {
+      auto code = [](const LabelCode& c)
+      { return QJsonObject{ { "code", qs(c.value) }, { "scheme", qs(c.scheme) }, { "meaning", qs(c.meaning) } }; };
+      QJsonObject o{ { "value", l.value },          { "name", qs(l.name) },           { "color", qs(hexColor(l.color)) },
+                     { "category", code(l.category) }, { "type", code(l.type) } };
+      if (version)
+        if (const auto v = version->labelVolumesMl.find(l.value); v != version->labelVolumesMl.end())
+          o["volume_ml"] = v->second;
+      list.append(o);
+    }
+    printJson(QJsonObject{ { "mask_version", id }, { "labels", list } });
+    return Ok;
+  }
+  std::printf("mask version %lld: %zu label(s)\n", (long long)id, table.entries().size());
+  std::printf("%5s  %-24s %-8s %-28s %s\n", "VALUE", "NAME", "COLOUR", "TYPE", "VOL mL");
+  for (const LabelInfo& l : table.entries())
+  {
+    std::string vol = "-";
+    if (version)
+      if (const auto v = version->labelVolumesMl.find(l.value); v != version->labelVolumesMl.end())
+        vol = qPrintable(QString::number(v->second, 'f', 2));
+    std::printf("%5d  %-24s %-8s %-28s %s\n", l.value, l.name.c_str(), hexColor(l.color).c_str(),
+                (l.type.scheme + " " + l.type.value + " " + l.type.meaning).c_str(), vol.c_str());
+  }
+  if (version)
+    for (const auto& [value, ml] : version->labelVolumesMl)
+      if (!table.has(value))
+        std::printf("%5d  %-24s %-8s %-28s %.2f  (not in the table: default name)\n", value,
+                    table.label(value).name.c_str(), hexColor(table.label(value).color).c_str(), "-", ml);
+  return Ok;
+}
+
 int dbCheck(const QStringList& args)
 {
   const Args a(args, { "json" });
@@ -1161,6 +1212,8 @@ int dbCommand(const QStringList& args)
     return dbMasks(rest);
   if (verb == "check")
     return dbCheck(rest);
+  if (verb == "labels")
+    return dbLabels(rest);
   if (verb == "set-modality")
     return dbSetModality(rest);
   if (verb == "set-state")
@@ -1179,10 +1232,10 @@ int dbCommand(const QStringList& args)
     return dbCopy(rest);
   if (verb == "reference-rule")
     return dbReferenceRule(rest);
-  printError(verb.isEmpty() ? "usage: panseg db list|masks|check|set-modality|set-state|audit|verify-audit|models|"
+  printError(verb.isEmpty() ? "usage: panseg db list|masks|labels|check|set-modality|set-state|audit|verify-audit|models|"
                               "register-model|user|copy|reference-rule ..."
                             : "unknown db command '" + verb +
-                                "' (list, masks, check, set-modality, set-state, audit, verify-audit, models, "
+                                "' (list, masks, labels, check, set-modality, set-state, audit, verify-audit, models, "
                                 "register-model, user, copy, reference-rule)");
   return Usage;
 }
@@ -1303,6 +1356,7 @@ QString dbUsage()
     "  panseg db list [--db DIR] [--modality M] [--search TEXT] [--center NAME] [--json]\n"
     "  panseg db masks SERIES_ID [--db DIR] [--json]\n"
     "                                   series in the database; the mask versions of one series\n"
+    "  panseg db labels MASK_VERSION_ID [--db DIR] [--json]   the label table: names, colours, codes\n"
     "  panseg db check [--db DIR]       database integrity and every mask file's SHA-256\n"
     "  panseg db set-modality SERIES_ID MODALITY | set-state MASK_ID STATE [--note TEXT] [--accept-flagged] | audit\n"
     "                                   approving an AI mask flagged as implausible needs --accept-flagged (audited)\n"

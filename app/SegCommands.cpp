@@ -198,6 +198,7 @@ int importSegCommand(const QStringList& args)
                               {"label", qs(s.label)},
                               {"type_code", qs(s.typeCode)},
                               {"type", qs(s.typeMeaning)},
+                              {"color", s.color ? qs(hexColor(*s.color)) : QJsonValue()},
                               {"algorithm_type", qs(s.algorithmType)},
                               {"voxels", qint64(s.voxels)},
                               {"volume_ml", r.mask.volumeMl(s.number)}});
@@ -208,9 +209,9 @@ int importSegCommand(const QStringList& args)
   std::printf("wrote %s (%s SEG, %d frame(s))\n", qPrintable(a.value("out")),
               r.segmentationType.c_str(), r.frames);
   for (const auto& s : r.segments)
-    std::printf("  segment %d = label %d: %s (%s), %lld voxels, %.2f mL\n", s.number, s.number,
-                s.label.c_str(), s.typeMeaning.c_str(), static_cast<long long>(s.voxels),
-                r.mask.volumeMl(s.number));
+    std::printf("  segment %d = label %d: %s (%s)%s, %lld voxels, %.2f mL\n", s.number, s.number,
+                s.label.c_str(), s.typeMeaning.c_str(), s.color ? (" " + hexColor(*s.color)).c_str() : "",
+                static_cast<long long>(s.voxels), r.mask.volumeMl(s.number));
   if (r.overlapVoxels > 0)
     std::printf(
         "  note: %lld voxels belong to several segments; the higher segment number was kept\n",

@@ -89,12 +89,22 @@ SegExportReport exportMaskVersionAsSeg(const StudyDatabase& db, int64_t maskVers
   }
   if (options.contentCreator.empty() && version->modelVersionId == 0)
     options.contentCreator = version->authorName;
+  // Segments named, coded and coloured by the version's label table.
+  const LabelTable labels = db.labelTable(maskVersionId);
   if (label > 0)
   {
     if (mask.countLabel(label) == 0)
       throw Error("label " + std::to_string(label) + " is empty in the mask");
     mask = mask.binary(label);
+    if (options.segments.empty())
+    {
+      SegSegmentSpec spec = segmentSpecOf(labels.label(label));
+      spec.label = 1; // the binary mask's value
+      options.segments.push_back(spec);
+    }
   }
+  else if (options.segments.empty())
+    options.segments = segmentSpecsOf(labels, mask.labels());
   return exportDicomSeg(mask, series->sourcePath, options, path);
 }
 

@@ -629,6 +629,21 @@ ReadRecord ReaderStudy::startRead(int64_t readId)
   return read(readId);
 }
 
+LabelTable ReaderStudy::startingLabelTable(int64_t readId) const
+{
+  const ReadRecord r = read(readId);
+  const ReaderStudyInfo info = study(r.studyId);
+  if (r.readerId != m_db.currentUser().id)
+    requireCoordinator(m_db, "see another reader's starting mask");
+  if (r.state == ReadState::Returned && r.maskVersionId > 0)
+    return m_db.labelTable(r.maskVersionId);
+  if (info.startFrom == StartFrom::Ai || info.design == StudyDesign::AiReview)
+    for (size_t i = 0; i < info.seriesIds.size(); ++i)
+      if (info.seriesIds[i] == r.seriesId && info.aiMaskIds[i] > 0)
+        return m_db.labelTable(info.aiMaskIds[i]);
+  return LabelTable::defaults();
+}
+
 LabelMask ReaderStudy::startingMask(int64_t readId) const
 {
   const ReadRecord r = read(readId);
@@ -648,7 +663,8 @@ LabelMask ReaderStudy::startingMask(int64_t readId) const
   return LabelMask(s->geometry, 0);
 }
 
-int64_t ReaderStudy::submitRead(int64_t readId, const LabelMask& mask, const std::string& note)
+int64_t ReaderStudy::submitRead(int64_t readId, const LabelMask& mask, const std::string& note,
+                                const std::optional<LabelTable>& labels)
 {
   const std::string what = "submit read " + std::to_string(readId);
   const ReadRecord r = read(readId);
@@ -663,6 +679,7 @@ int64_t ReaderStudy::submitRead(int64_t readId, const LabelMask& mask, const std
   p.source = MaskSource::Reader;
   p.parentId = parent;
   p.state = MaskState::Submitted;
+  p.labelTable = labels;
   p.note = note.empty() ? "reader study '" + info.name + "', read " + std::to_string(r.readNumber)
                         : note;
   // The mask version is committed first (its own transaction, file verified); the link follows.

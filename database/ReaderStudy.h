@@ -223,8 +223,12 @@ public:
   /// The mask a read starts from: for a returned read the reader's last submitted version; else
   /// the study's AI mask of the case (start from AI, AI review), or an empty mask on the grid.
   LabelMask startingMask(int64_t readId) const;
+  /// The label table of that starting mask (the defaults for an empty one).
+  LabelTable startingLabelTable(int64_t readId) const;
   /// Saves `mask` as the read's mask version (reader, submitted) and links it; returns its id.
-  int64_t submitRead(int64_t readId, const LabelMask& mask, const std::string& note = {});
+  /// `labels`: the version's label table (the GUI's Labels editor); unset = the parent's.
+  int64_t submitRead(int64_t readId, const LabelMask& mask, const std::string& note = {},
+                     const std::optional<LabelTable>& labels = std::nullopt);
   /// The current reader's verdict on the AI mask of a case (AI-review studies). Rating again
   /// replaces the earlier verdict (both stay in the audit log).
   void rateAiMask(int64_t studyId, int64_t seriesId, AiRating rating);

@@ -3,6 +3,7 @@
 // tests compare them. Enumerations have one spelling on disk (to_string) and one parser.
 
 #include "core/Geometry.h"
+#include "core/display/LabelTable.h"
 
 #include <cmath>
 #include <cstdint>
@@ -180,6 +181,9 @@ struct MaskProvenance
   MaskState state = MaskState::Draft;
   std::string note;
   std::string importedFrom;
+  /// The version's label table (database/LabelTables.h); unset = the parent's, else (AI) the
+  /// model package's labels, else LabelTable::defaults().
+  std::optional<LabelTable> labelTable;
 };
 
 struct ModelFile

@@ -320,8 +320,25 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
     " CHECK (allow_prediction IN (0, 1))",
   };
   out.push_back(m8);
+
+  // ---- 9: label tables -------------------------------------------------------------------------
+  // mask_label_tables: the label table of a mask version (name, colour and DICOM SEG codes per
+  // label value, JSON; database/LabelTables.h), written in the transaction that saves the version
+  // and as immutable as it. Versions saved before version 9 have no row: the defaults apply.
+  Migration m9;
+  m9.version = 9;
+  m9.description = "label tables of mask versions (names, colours, DICOM SEG codes)";
+  m9.statements = {
+    "CREATE TABLE mask_label_tables ("
+    " mask_version_id INTEGER NOT NULL PRIMARY KEY REFERENCES mask_versions(id),"
+    " labels TEXT NOT NULL," // JSON array (database/LabelTables.h)
+    " created_at TEXT NOT NULL)",
+  };
+  for (auto& s : d.appendOnlyTriggers("mask_label_tables", "label tables are immutable, like mask versions"))
+    m9.statements.push_back(s);
+  out.push_back(m9);
   return out;
 }
 
-int latestSchemaVersion() { return 8; }
+int latestSchemaVersion() { return 9; }
 } // namespace panseg::db

@@ -6,6 +6,7 @@
 #include "database/Blinding.h"
 #include "database/ContentHash.h"
 #include "database/ImagePaths.h"
+#include "database/LabelTables.h"
 #include "database/Plausibility.h"
 #include "database/Schema.h"
 #include "database/SqlDialect.h"
@@ -1364,6 +1365,11 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
     check = toRecord(assessPlausibility(mask, limits.label, limits.limits), nowUtc());
   }
 
+  // A model's label names (its package files) are read before any lock is taken.
+  std::optional<LabelTable> modelLabels;
+  if (d->schemaVersion >= 9 && !provenance.labelTable && provenance.parentId <= 0 && provenance.modelVersionId > 0)
+    modelLabels = modelLabelTable(provenance.modelVersionId);
+
   // The write lock is held from before the file is written until its row is committed: the
   // orphan sweep (which takes the same lock) can then never remove a file a live writer needs.
   // Server mode: the file is a private scratch copy that no sweep touches, so it is compressed
@@ -1478,6 +1484,28 @@ int64_t StudyDatabase::saveMaskVersion(int64_t seriesId, const LabelMask& mask, 
       p.addBindValue(qs(check->checkedAt));
       d->run(p, what);
     }
+    if (d->schemaVersion >= 9)
+    {
+      // The label table: the caller's, else the parent's, else the model's, else the defaults.
+      LabelTable labels = LabelTable::defaults();
+      if (provenance.labelTable)
+        labels = *provenance.labelTable;
+      else if (provenance.parentId > 0)
+      {
+        const QVariant parentLabels = d->scalar("SELECT labels FROM mask_label_tables WHERE mask_version_id = ?",
+                                                { qlonglong(provenance.parentId) }, "read the parent's label table");
+        if (parentLabels.isValid() && !parentLabels.isNull())
+          labels = labelTableFromJson(parentLabels.toString().toStdString(),
+                                      "label table of mask version " + std::to_string(provenance.parentId));
+      }
+      else if (modelLabels)
+        labels = *modelLabels;
+      QSqlQuery lt = d->prepare("INSERT INTO mask_label_tables (mask_version_id, labels, created_at) VALUES (?, ?, ?)");
+      lt.addBindValue(qlonglong(id));
+      lt.addBindValue(qs(labelTableToJson(labels)));
+      lt.addBindValue(qs(now));
+      d->run(lt, what);
+    }
     QJsonObject details{ { "series", qlonglong(seriesId) },
                          { "source", qs(to_string(provenance.source)) },
                          { "state", qs(to_string(provenance.state)) },
@@ -1541,6 +1569,44 @@ std::optional<MaskVersion> StudyDatabase::maskVersion(int64_t versionId) const
       throw Error(why);
   }
   return m;
+}
+
+LabelTable StudyDatabase::labelTable(int64_t versionId) const
+{
+  if (!maskVersion(versionId)) // blinding: the rules of maskVersion
+    throw Error("mask version " + std::to_string(versionId) + " not found or not visible to " + d->user.username);
+  if (d->schemaVersion < 9)
+    return LabelTable::defaults();
+  const QVariant v = d->scalar("SELECT labels FROM mask_label_tables WHERE mask_version_id = ?", { qlonglong(versionId) },
+                               "read the label table of mask version " + std::to_string(versionId));
+  if (!v.isValid() || v.isNull())
+    return LabelTable::defaults();
+  return labelTableFromJson(v.toString().toStdString(), "label table of mask version " + std::to_string(versionId));
+}
+
+LabelTable StudyDatabase::modelLabelTable(int64_t modelVersionId) const
+{
+  for (const ModelVersion& m : modelVersions())
+  {
+    if (m.id != modelVersionId)
+      continue;
+    for (const ModelFile& f : m.files)
+    {
+      std::error_code ec;
+      if (fs::path(f.path).filename() == "model.json" && fs::is_regular_file(f.path, ec))
+      {
+        try
+        {
+          return labelTableOfModelPackage(fs::path(f.path).parent_path().string());
+        }
+        catch (const Error&)
+        {
+          return LabelTable::defaults(); // a package that was usable for prediction; names are optional
+        }
+      }
+    }
+  }
+  return LabelTable::defaults();
 }
 
 std::optional<int64_t> StudyDatabase::maskIdByContentHash(int64_t seriesId, const std::string& contentHash) const

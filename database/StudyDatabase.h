@@ -182,6 +182,10 @@ public:
   /// Reads a version's file after checking its SHA-256; throws Error naming a missing or
   /// altered file, or "blinded: ..." when a reader study hides the version from the current user.
   LabelMask loadMask(int64_t versionId) const;
+  /// The label table stored with a version (database/LabelTables.h; the defaults for versions
+  /// saved before schema version 8). Same visibility as maskVersion: throws Error for a missing
+  /// version and "blinded: ..." for a hidden one.
+  LabelTable labelTable(int64_t versionId) const;
 
   // ---- model registry and jobs (used by inference and training) ----------------------------
   int64_t registerModelVersion(const ModelVersion& model);
@@ -228,6 +232,7 @@ public:
   struct Impl; // opaque; public only so that helpers in the .cpp can name it
 
 private:
+  LabelTable modelLabelTable(int64_t modelVersionId) const;
   void hideBlindedMaskSummaries(std::vector<SeriesRecord>& records) const;
   std::unique_ptr<Impl> d;
 };

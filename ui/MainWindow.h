@@ -173,6 +173,11 @@ public:
   // ---- mask editing (MainWindowEdit.cpp) ------------------------------------------------------
   /// The editing model: tools, brush, undo/redo, recovery (see EditController).
   EditController* editController() const { return m_edit; }
+  /// Edit > Labels...: the label table editor (LabelTableDialog) for the shown mask; on OK the
+  /// table goes to the model (overlays, 3D, picker) and is saved with the next mask version.
+  void editLabelTable();
+  /// The label picker beside the Label spin box (swatch + name per label; tests).
+  QComboBox* labelPicker() const { return m_labelPicker; }
   /// How "Save" in the unsaved-edits prompt on close saves the mask (e.g. as a new version in
   /// the study database). Returns true when saved. Without a handler the prompt offers
   /// Discard / Cancel only.
@@ -244,6 +249,7 @@ private:
   void buildEditToolBar();
   void buildMeasurements();
   void syncEditControls();
+  void refreshLabelPicker();
   void finishPrediction(bool ok, const QString& message);
   QString predictionLockReason() const;
   void rebuildModelMenu();
@@ -316,6 +322,9 @@ private:
   QAction* m_thresholdAction = nullptr;
   QDoubleSpinBox* m_brushSizeSpin = nullptr;
   QSpinBox* m_labelSpin = nullptr;
+  QComboBox* m_labelPicker = nullptr;
+  std::vector<int> m_presentLabels; // labels of the shown mask when it was shown
+  QAction* m_labelsAction = nullptr;
   QDoubleSpinBox* m_thresholdMinSpin = nullptr;
   QDoubleSpinBox* m_thresholdMaxSpin = nullptr;
   // measurement (MainWindowMeasure.cpp)

@@ -1,6 +1,7 @@
 // MainWindow: the Edit menu and toolbar over EditController (tools, brush, threshold, undo/redo,
 // mask clean-up), and the unsaved-edits prompt. See docs/editing.md.
 #include "ui/EditController.h"
+#include "ui/LabelTableDialog.h"
 #include "ui/MainWindow.h"
 #include "ui/SliceView.h"
 #include "ui/ViewerModel.h"
@@ -10,6 +11,7 @@
 
 #include <QAction>
 #include <QActionGroup>
+#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QDir>
 #include <QFileDialog>
@@ -49,6 +51,10 @@ void MainWindow::buildEditMenu()
   m_undoAction->setShortcuts({QKeySequence::Undo});
   m_redoAction = menu->addAction(tr("&Redo"), m_edit, &EditController::redo);
   m_redoAction->setShortcuts({QKeySequence(tr("Ctrl+Y")), QKeySequence(tr("Ctrl+Shift+Z"))});
+  menu->addSeparator();
+  m_labelsAction = menu->addAction(tr("&Labels..."), this, &MainWindow::editLabelTable);
+  m_labelsAction->setObjectName("labelsAction");
+  m_labelsAction->setToolTip(tr("Names and colours of the shown mask's labels"));
   menu->addSeparator();
 
   // Tools, with ITK-SNAP-like single keys.
@@ -285,6 +291,31 @@ void MainWindow::buildEditToolBar()
   m_labelSpin->setRange(1, 255);
   connect(m_labelSpin, &QSpinBox::valueChanged, m_edit, &EditController::setActiveLabel);
   bar->addWidget(m_labelSpin);
+  // The picker names the labels of the shown mask's table (swatch + name); choosing one sets
+  // the spin box, which still takes any value 1..255.
+  m_labelPicker = new QComboBox(bar);
+  m_labelPicker->setObjectName("labelPicker");
+  m_labelPicker->setToolTip(tr("Label to paint (Edit > Labels... renames and recolours)"));
+  m_labelPicker->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  connect(m_labelPicker, &QComboBox::activated, this,
+          [this](int index)
+          {
+            const int value = m_labelPicker->itemData(index).toInt();
+            if (value > 0)
+              m_labelSpin->setValue(value);
+          });
+  connect(m_labelSpin, &QSpinBox::valueChanged, this, [this] { refreshLabelPicker(); });
+  connect(m_model, &ViewerModel::labelTableChanged, this, &MainWindow::refreshLabelPicker);
+  // Labels present are counted when a mask is shown (one pass), not on every edit.
+  connect(m_model, &ViewerModel::maskChanged, this,
+          [this]
+          {
+            m_presentLabels = m_model->hasMask() ? m_model->mask().labels() : std::vector<int>{};
+            refreshLabelPicker();
+          });
+  bar->addWidget(m_labelPicker);
+  auto* labelsButton = bar->addAction(tr("Labels..."), this, &MainWindow::editLabelTable);
+  labelsButton->setToolTip(m_labelsAction->toolTip());
   m_thresholdAction->setIconText(tr("Threshold"));
   bar->addAction(m_thresholdAction);
   m_thresholdMinSpin = new QDoubleSpinBox(bar);
@@ -323,6 +354,40 @@ void MainWindow::buildEditToolBar()
   syncEditControls();
 }
 
+void MainWindow::refreshLabelPicker()
+{
+  if (!m_labelPicker)
+    return;
+  const QSignalBlocker block(m_labelPicker);
+  m_labelPicker->clear();
+  const LabelTable& table = m_model->labelTable();
+  std::vector<int> values = m_presentLabels;
+  values.push_back(m_labelSpin->value()); // the active label is always listed
+  int current = -1;
+  for (const LabelInfo& l : table.entriesWith(values))
+  {
+    if (l.value == m_labelSpin->value())
+      current = m_labelPicker->count();
+    m_labelPicker->addItem(labelSwatch(l.color), QString("%1  %2").arg(l.value).arg(QString::fromStdString(l.name)),
+                           l.value);
+  }
+  m_labelPicker->setCurrentIndex(current);
+}
+
+void MainWindow::editLabelTable()
+{
+  const std::vector<int> present = m_model->hasMask() ? m_model->mask().labels() : std::vector<int>{};
+  auto* dialog = new LabelTableDialog(m_model->labelTable(), present, this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &QDialog::accepted, this,
+          [this, dialog]
+          {
+            m_model->setLabelTable(dialog->table());
+            statusBar()->showMessage(tr("Labels changed; they are saved with the next mask version."), 8000);
+          });
+  dialog->open();
+}
+
 void MainWindow::syncEditControls()
 {
   if (!m_edit || !m_brushSizeSpin)
@@ -351,6 +416,7 @@ void MainWindow::syncEditControls()
   m_redoAction->setEnabled(m_edit->canRedo());
   m_undoAction->setToolTip(
       tr("Undo (Ctrl+Z); history uses %1 kB").arg(m_edit->undoMemoryBytes() / 1024));
+  refreshLabelPicker(); // the spin box changed under a signal blocker
 }
 
 bool MainWindow::confirmUnsavedEdits(const QString& action)

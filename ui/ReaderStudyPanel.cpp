@@ -377,12 +377,12 @@ void ReaderStudyPanel::openSelected()
     openRead(id);
 }
 
-int64_t ReaderStudyPanel::submitOpenedRead(const LabelMask& mask)
+int64_t ReaderStudyPanel::submitOpenedRead(const LabelMask& mask, const std::optional<LabelTable>& labels)
 {
   try
   {
     const int64_t series = m_rs->read(m_openedRead).seriesId;
-    const int64_t id = m_rs->submitRead(m_openedRead, mask);
+    const int64_t id = m_rs->submitRead(m_openedRead, mask, {}, labels);
     m_status->setText(tr("Read %1 submitted as mask version %2.").arg(m_openedRead).arg(id));
     m_openedRead = 0;
     refreshWorklist();
@@ -394,6 +394,11 @@ int64_t ReaderStudyPanel::submitOpenedRead(const LabelMask& mask)
     fail(tr("Submit"), e);
     return 0;
   }
+}
+
+LabelTable ReaderStudyPanel::startingLabelTable(int64_t readId) const
+{
+  return m_rs->startingLabelTable(readId);
 }
 
 LabelMask ReaderStudyPanel::startingMask(int64_t readId) const

@@ -6,6 +6,9 @@
 // or return the selected one and write the report (PDF, HTML or CSV). All decisions, including
 // blinding, are made by database/ReaderStudy and StudyDatabase; this widget only forwards.
 #include "core/Volume.h"
+#include "core/display/LabelTable.h"
+
+#include <optional>
 
 #include <QWidget>
 
@@ -51,10 +54,11 @@ public:
   /// the Review dock (ui/ReviewPanel), whoever's it is.
   bool openRead(int64_t readId);
   /// Submits `mask` for the opened read. Returns the mask version id (0 and lastError on refusal).
-  int64_t submitOpenedRead(const LabelMask& mask);
+  int64_t submitOpenedRead(const LabelMask& mask, const std::optional<panseg::LabelTable>& labels = std::nullopt);
   /// The starting mask and image of a read (for the main window): a returned read starts from
   /// the reader's last submitted version (db::ReaderStudy::startingMask).
   LabelMask startingMask(int64_t readId) const;
+  panseg::LabelTable startingLabelTable(int64_t readId) const;
   /// What the reader must see above the views while reading `readId`: for a returned read the
   /// coordinator's comment (empty otherwise).
   QString readBanner(int64_t readId) const;

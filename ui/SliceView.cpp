@@ -70,6 +70,7 @@ SliceView::SliceView(ViewerModel* model, SliceOrientation orientation, QWidget* 
   connect(m_model, &ViewerModel::maskEdited, this, refresh);
   connect(m_model, &ViewerModel::windowLevelChanged, this, refresh);
   connect(m_model, &ViewerModel::overlayChanged, this, refresh);
+  connect(m_model, &ViewerModel::labelTableChanged, this, refresh);
   connect(m_model, &ViewerModel::cursorChanged, this,
           [this]
           {

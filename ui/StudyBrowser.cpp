@@ -728,6 +728,8 @@ int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask&
   provenance.source = db::MaskSource::Reader;
   provenance.state = db::MaskState::Draft;
   provenance.parentId = parentId;
+  if (m_labelTableProvider)
+    provenance.labelTable = m_labelTableProvider();
   return saveMaskVersion(seriesId, mask, provenance);
 }
 

@@ -68,6 +68,9 @@ public:
   /// Saves `mask` as a new version of `seriesId` (every save is a new version; earlier ones stay
   /// readable), refreshes the tables and selects it. Returns its id, or 0 after showing the error.
   int64_t saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, const db::MaskProvenance& provenance);
+  /// The label table saved with edited versions (the shown mask's, as the Labels editor left
+  /// it); without a provider a new version inherits its parent's table.
+  void setLabelTableProvider(std::function<panseg::LabelTable()> provider) { m_labelTableProvider = std::move(provider); }
 
   /// Saves a model's prediction as an AI mask version (draft) of the opened series, linked to the
   /// model package's registry row (db/ModelRegistry.h; registered on first use). Does nothing and
@@ -227,5 +230,6 @@ private:
   int64_t m_openedMask = 0;
   bool m_openLatestMask = true;
   QString m_lastError;
+  std::function<panseg::LabelTable()> m_labelTableProvider;
 };
 } // namespace panseg::ui

@@ -48,12 +48,11 @@ void setPatientMatrix(vtkMatrix4x4* m, const Geometry& g)
   }
 }
 
-vtkSmartPointer<vtkLookupTable> labelLookupTable()
+vtkSmartPointer<vtkLookupTable> labelLookupTable(const LabelColorTable& colors)
 {
   auto lut = vtkSmartPointer<vtkLookupTable>::New();
   lut->SetNumberOfTableValues(256);
   lut->SetTableRange(0, 255);
-  const LabelColorTable& colors = LabelColorTable::standard();
   for (int l = 0; l < 256; ++l)
   {
     const Rgb c = colors.color(l);
@@ -153,7 +152,7 @@ SurfaceView::SurfaceView(ViewerModel* model, QWidget* parent)
   m_patientMatrix = vtkSmartPointer<vtkMatrix4x4>::New();
 
   m_surfaceMapper = vtkSmartPointer<vtkPolyDataMapper>::New();
-  m_surfaceMapper->SetLookupTable(labelLookupTable());
+  m_surfaceMapper->SetLookupTable(labelLookupTable(m_model->labelTable().colors()));
   m_surfaceMapper->SetScalarRange(0, 255);
   m_surfaceMapper->SetScalarModeToUsePointData();
   m_surfaceMapper->SetColorModeToMapScalars(); // label values are indices, not colours
@@ -233,6 +232,13 @@ SurfaceView::SurfaceView(ViewerModel* model, QWidget* parent)
               startBuild();
           });
   connect(m_model, &ViewerModel::cursorChanged, this, &SurfaceView::updateCursorMarker);
+  // The label table's colours: only the lookup table changes, no new surfaces.
+  connect(m_model, &ViewerModel::labelTableChanged, this,
+          [this]
+          {
+            m_surfaceMapper->SetLookupTable(labelLookupTable(m_model->labelTable().colors()));
+            requestRender();
+          });
   connect(m_model, &ViewerModel::overlayChanged, this,
           [this]
           {

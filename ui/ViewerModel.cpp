@@ -212,8 +212,25 @@ bool ViewerModel::setMask(LabelMask mask, QString* error)
   m_liveMask.reset();
   ++m_revision;
   recountComparison();
+  const bool labelsChanged = m_labels != LabelTable::defaults();
+  if (labelsChanged)
+  {
+    m_labels = LabelTable::defaults();
+    m_labelColors = m_labels.colors();
+  }
   emit maskChanged();
+  if (labelsChanged)
+    emit labelTableChanged();
   return true;
+}
+
+void ViewerModel::setLabelTable(const LabelTable& table)
+{
+  if (table == m_labels)
+    return;
+  m_labels = table;
+  m_labelColors = m_labels.colors();
+  emit labelTableChanged();
 }
 
 void ViewerModel::clearMask()
@@ -458,8 +475,7 @@ QImage ViewerModel::renderSlice(SliceOrientation o) const
     compositeLabels(px.data(), a, agreement, m_overlay);
   }
   else if (m_mask)
-    compositeLabels(px.data(), extractSlice(mask(), m, slice), LabelColorTable::standard(),
-                    m_overlay);
+    compositeLabels(px.data(), extractSlice(mask(), m, slice), m_labelColors, m_overlay);
   for (int r = 0; r < grey.height; ++r)
     std::copy_n(px.data() + static_cast<size_t>(r) * grey.width, grey.width,
                 reinterpret_cast<uint32_t*>(out.scanLine(r)));
@@ -499,7 +515,12 @@ QString ViewerModel::describeVoxel(const VoxelIndex& v) const
                   .arg(mm[2], 0, 'f', 1)
                   .arg(valueText);
   if (m_mask)
-    s += tr("    Label %1").arg(labelAt(v));
+  {
+    const int label = labelAt(v);
+    s += tr("    Label %1").arg(label);
+    if (label > 0) // its name from the label table
+      s += " " + QString::fromStdString(m_labels.label(label).name);
+  }
   return s;
 }
 

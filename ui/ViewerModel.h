@@ -3,6 +3,7 @@
 // and overlay style. Views show it and forward user intent to it; tests drive it headless.
 
 #include "core/Volume.h"
+#include "core/display/LabelTable.h"
 #include "core/display/SliceGeometry.h"
 #include "core/display/SliceRendering.h"
 #include "core/display/WindowLevel.h"
@@ -60,6 +61,11 @@ public:
   /// image or the mask's grid differs; *error then names the difference.
   bool setMask(panseg::LabelMask mask, QString* error = nullptr);
   void clearMask();
+  /// The shown mask's label table (names, colours; core/display/LabelTable.h). setMask resets
+  /// it to LabelTable::defaults(); whoever knows better (the study database) sets it afterwards.
+  /// Overlays and 3D surfaces use its colours. Emits labelTableChanged().
+  void setLabelTable(const panseg::LabelTable& table);
+  const panseg::LabelTable& labelTable() const { return m_labels; }
 
   bool hasImage() const { return static_cast<bool>(m_image); }
   bool hasMask() const { return static_cast<bool>(m_mask); }
@@ -193,6 +199,8 @@ signals:
   void comparisonChanged();
   /// A ruler was added, moved, removed, or the rulers were cleared.
   void rulersChanged();
+  /// The label table changed (names or colours).
+  void labelTableChanged();
 
 private:
   VoxelIndex clamped(const VoxelIndex& v) const;
@@ -214,6 +222,8 @@ private:
   std::array<ViewState, 3> m_views{};
   panseg::OverlayStyle m_overlay;
   std::vector<Ruler> m_rulers;
+  panseg::LabelTable m_labels = panseg::LabelTable::defaults();
+  panseg::LabelColorTable m_labelColors = panseg::LabelTable::defaults().colors();
 };
 
 } // namespace panseg::ui

@@ -235,6 +235,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                      try
                      {
                        w.setMask(browser->loadMask(maskId));
+                       w.model()->setLabelTable(browser->database()->labelTable(maskId));
                        const auto s = browser->database()->series(seriesId);
                        const auto m = browser->database()->maskVersion(maskId);
                        if (s && m)
@@ -286,6 +287,8 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   };
   study->addAction(QObject::tr("&Save mask as new version"), QKeySequence::Save, &w, [saveShownMask] { saveShownMask(); });
   w.setSaveMaskHandler(saveShownMask);
+  // Edited versions carry the shown mask's label table (Edit > Labels...).
+  browser->setLabelTableProvider([&w] { return w.model()->labelTable(); });
   // Submit for approval (draft -> submitted, audited). Unsaved edits are saved first as a new
   // version, and that version is submitted (StudyBrowser::submitOpenedMask).
   study->addAction(QObject::tr("Su&bmit mask for approval"), &w,
@@ -317,6 +320,15 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                        return;
                      const int64_t id =
                        browser->savePrediction(w.model()->image(), w.model()->mask(), w.predictionModelDir());
+                     // The AI version's label table (the model package's names) is the shown one.
+                     try
+                     {
+                       if (id > 0 && browser->database())
+                         w.model()->setLabelTable(browser->database()->labelTable(id));
+                     }
+                     catch (const std::exception&)
+                     {
+                     }
                      // A flagged prediction says so where the radiologist looks (database/Plausibility.h).
                      try
                      {
@@ -389,6 +401,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                      {
                        w.setImage(panel->loadImage(seriesId));
                        w.setMask(panel->startingMask(readId));
+                       w.model()->setLabelTable(panel->startingLabelTable(readId));
                        if (const auto s = panel->database()->series(seriesId))
                          w.setDocumentTitle(seriesTitle(*s) + QObject::tr(" / read %1").arg(readId));
                        w.setReviewBanner(panel->readBanner(readId));
@@ -410,7 +423,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                        QMessageBox::information(&w, QObject::tr("Submit"), QObject::tr("Open a read first: no mask is shown."));
                        return;
                      }
-                     if (panel->submitOpenedRead(w.model()->mask()) > 0)
+                     if (panel->submitOpenedRead(w.model()->mask(), w.model()->labelTable()) > 0)
                      {
                        if (w.editController())
                          w.editController()->markSaved();

@@ -5,6 +5,8 @@
 #include "core/io/Deidentify.h"
 #include "core/io/DicomCommon.h"
 
+#include <array>
+
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcpixel.h>
@@ -354,6 +356,7 @@ SegExportReport exportDicomSeg(const LabelMask& mask, const std::string& source,
         s.typeCode = s.categoryCode = "85756007";
         s.typeMeaning = s.categoryMeaning = "Tissue";
       }
+      s.color = LabelColorTable::standard().color(l);
       specs.push_back(s);
     }
   }
@@ -464,6 +467,16 @@ SegExportReport exportDicomSeg(const LabelMask& mask, const std::string& source,
       ai.setAlgorithmName(options.algorithmName.c_str());
       ai.setAlgorithmVersion(options.algorithmVersion.empty() ? "unknown"
                                                               : options.algorithmVersion.c_str());
+    }
+    {
+      const CieLab lab = rgbToLab(spec.color ? *spec.color : LabelColorTable::standard().color(spec.label));
+      const std::array<uint16_t, 3> scaled = labToDicom(lab);
+      const OFCondition c = rawSegment->setRecommendedDisplayCIELabValue(scaled[0], scaled[1], scaled[2]);
+      if (c.bad())
+      {
+        delete rawSegment;
+        throw Error("cannot set the colour of segment '" + spec.name + "': " + c.text());
+      }
     }
     Uint16 segmentNumber = 0;
     {
@@ -793,6 +806,19 @@ SegImportResult importOnto(LoadedSeg& loaded, const std::string& path, const Geo
     info.typeCode = v.c_str();
     s->getSegmentedPropertyTypeCode().getCodeMeaning(v);
     info.typeMeaning = v.c_str();
+    s->getSegmentedPropertyTypeCode().getCodingSchemeDesignator(v);
+    info.typeScheme = v.c_str();
+    s->getSegmentedPropertyCategoryCode().getCodeValue(v);
+    info.categoryCode = v.c_str();
+    s->getSegmentedPropertyCategoryCode().getCodingSchemeDesignator(v);
+    info.categoryScheme = v.c_str();
+    s->getSegmentedPropertyCategoryCode().getCodeMeaning(v);
+    info.categoryMeaning = v.c_str();
+    {
+      Uint16 cl = 0, ca = 0, cb = 0;
+      if (s->getRecommendedDisplayCIELabValue(cl, ca, cb).good())
+        info.color = labToRgb(dicomToLab({ cl, ca, cb }));
+    }
     info.algorithmType = algoTypeName(s->getSegmentAlgorithmType());
     segIndex[static_cast<Uint16>(n)] = result.segments.size();
     result.segments.push_back(info);
@@ -951,6 +977,49 @@ bool isDicomSegFile(const std::string& path)
   if (sop.empty() && ff.getMetaInfo())
     sop = getString(*ff.getMetaInfo(), DCM_MediaStorageSOPClassUID);
   return sop == kSegSopClass;
+}
+
+SegSegmentSpec segmentSpecOf(const LabelInfo& label)
+{
+  SegSegmentSpec s;
+  s.label = label.value;
+  s.name = label.name;
+  s.typeCode = label.type.value;
+  s.typeScheme = label.type.scheme;
+  s.typeMeaning = label.type.meaning;
+  s.categoryCode = label.category.value;
+  s.categoryScheme = label.category.scheme;
+  s.categoryMeaning = label.category.meaning;
+  s.color = label.color;
+  return s;
+}
+
+std::vector<SegSegmentSpec> segmentSpecsOf(const LabelTable& table, const std::vector<int>& labels)
+{
+  std::vector<SegSegmentSpec> out;
+  for (int l : labels)
+    if (l >= 1 && l <= 255)
+      out.push_back(segmentSpecOf(table.label(l)));
+  return out;
+}
+
+LabelTable SegImportResult::labelTable() const
+{
+  LabelTable t;
+  for (const SegSegmentInfo& s : segments)
+  {
+    LabelInfo l = LabelTable::defaultLabel(s.number);
+    if (!s.label.empty())
+      l.name = s.label;
+    if (s.color)
+      l.color = *s.color;
+    if (!s.typeCode.empty())
+      l.type = { s.typeCode, s.typeScheme, s.typeMeaning };
+    if (!s.categoryCode.empty())
+      l.category = { s.categoryCode, s.categoryScheme, s.categoryMeaning };
+    t.set(l);
+  }
+  return t;
 }
 
 } // namespace panseg

@@ -5,7 +5,9 @@
 // LAS NIfTI of a DICOM series) maps onto the right source instance. Failures throw panseg::Error.
 
 #include "core/Volume.h"
+#include "core/display/LabelTable.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +24,14 @@ struct SegSegmentSpec
   std::string categoryCode = "91723000"; // SegmentedPropertyCategoryCodeSequence
   std::string categoryScheme = "SCT";
   std::string categoryMeaning = "Anatomical Structure";
+  /// RecommendedDisplayCIELabValue (converted from RGB); unset = the palette colour of `label`.
+  std::optional<Rgb> color;
 };
+
+/// The segment of one label of a label table: its name, codes and colour.
+SegSegmentSpec segmentSpecOf(const LabelInfo& label);
+/// One segment per label value in `labels` (those present in a mask), described by `table`.
+std::vector<SegSegmentSpec> segmentSpecsOf(const LabelTable& table, const std::vector<int>& labels);
 
 struct SegExportOptions
 {
@@ -62,7 +71,10 @@ struct SegSegmentInfo
   int number = 0;
   std::string label;
   std::string typeCode;      // e.g. "15776009"
+  std::string typeScheme;    // e.g. "SCT"
   std::string typeMeaning;   // e.g. "Pancreas"
+  std::string categoryCode, categoryScheme, categoryMeaning;
+  std::optional<Rgb> color;  // from RecommendedDisplayCIELabValue, when present
   std::string algorithmType; // MANUAL / SEMIAUTOMATIC / AUTOMATIC
   int64_t voxels = 0;        // set voxels of this segment (before overlap resolution)
 };
@@ -76,6 +88,9 @@ struct SegImportResult
   std::string frameOfReferenceUid;
   int frames = 0;
   int64_t overlapVoxels = 0; // voxels claimed by several segments (the highest segment number wins)
+  /// The segments as a label table (segment number = label value; name, codes, colour; a
+  /// segment without a colour gets the palette's).
+  LabelTable labelTable() const;
 };
 
 /// Reads a DICOM SEG onto `reference` (the grid of its source series). Frames are placed by their

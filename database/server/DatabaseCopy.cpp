@@ -46,6 +46,7 @@ const std::vector<TableSpec>& copiedTables()
     { "model_versions", true, { "created_by" } },
     { "mask_versions", true, { "author_user_id" } },
     { "mask_plausibility", false, {} },
+    { "mask_label_tables", false, {} },
     { "model_defaults", false, { "promoted_by" } },
     { "jobs", true, { "created_by" } },
     { "reader_studies", true, { "created_by" } },

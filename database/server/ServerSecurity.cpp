@@ -2,7 +2,7 @@
 
 namespace panseg::db
 {
-int serverSecurityVersion() { return 5; }  // bump when the statements change
+int serverSecurityVersion() { return 6; }  // bump when the statements change
 
 namespace
 {
@@ -194,7 +194,7 @@ const char* kFunctions[] = {
 const char* kUserTables[] = { "patients", "studies", "series", "mask_versions", "mask_blobs", "jobs", "model_versions",
                               "model_defaults", "reader_studies", "reader_study_readers", "reader_study_cases",
                               "reader_study_reads", "reader_study_ratings", "reader_study_consensus",
-                              "mask_plausibility", "reference_mask_rules" };
+                              "mask_plausibility", "reference_mask_rules", "mask_label_tables" };
 } // namespace
 
 std::vector<std::string> serverSecurityStatements()
@@ -283,6 +283,10 @@ std::vector<std::string> serverSecurityStatements()
     // The check of a mask version is visible (and written) exactly when the version is: a
     // blinded reader learns nothing about a hidden AI mask from its plausibility row.
     { "mask_plausibility", "EXISTS (SELECT 1 FROM mask_versions m WHERE m.id = mask_version_id)",
+      "EXISTS (SELECT 1 FROM mask_versions m WHERE m.id = mask_version_id)", "false" },
+    // A label table likewise: a blinded reader sees none of another reader's (or a hidden AI
+    // mask's) label names, and writes one only with a version they may write.
+    { "mask_label_tables", "EXISTS (SELECT 1 FROM mask_versions m WHERE m.id = mask_version_id)",
       "EXISTS (SELECT 1 FROM mask_versions m WHERE m.id = mask_version_id)", "false" },
     // Everyone reads the rule in force (volume tables, reports); only coordinators and admins set
     // one, in their own name.

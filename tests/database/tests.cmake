@@ -23,6 +23,16 @@ if(TARGET panseg_database)
     add_dependencies(tst_plausibility_db panseg)
   endif()
 endif()
+# Issue 20: named, coloured labels (label tables per mask version, model package names, blinding).
+if(TARGET panseg_database)
+  panseg_add_test(tst_label_tables BOTH_BACKENDS SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/database/tst_label_tables.cpp
+                  ${CMAKE_CURRENT_SOURCE_DIR}/database/DbTestUtil.h LIBS panseg_database panseg_io Qt6::Sql)
+  target_compile_definitions(tst_label_tables PRIVATE PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+  if(TARGET panseg)
+    target_compile_definitions(tst_label_tables PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>")
+    add_dependencies(tst_label_tables panseg)
+  endif()
+endif()
 # The model catalog (bundled package folders, registry, promoted defaults, menu labels).
 if(TARGET panseg_database)
   panseg_add_test(tst_model_catalog SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/database/tst_model_catalog.cpp

@@ -3,6 +3,8 @@
 #include "core/display/FileRole.h"
 #include "core/display/ImageAnnotations.h"
 #include "core/display/LabelColors.h"
+#include "core/display/LabelTable.h"
+#include "core/Error.h"
 #include "core/display/SliceGeometry.h"
 #include "core/display/SliceRendering.h"
 #include "core/display/ViewTransform.h"
@@ -354,6 +356,101 @@ private slots:
     }
     const Rgb p = t.color(1);
     QVERIFY(p.r > 200 && p.b < 60); // pancreas: warm amber
+  }
+
+  // Issue 20: named, coloured labels.
+  void labelTableDefaults()
+  {
+    const LabelTable t = LabelTable::defaults();
+    QCOMPARE(t.entries().size(), size_t(1));
+    const LabelInfo p = t.label(1);
+    QCOMPARE(p.name, std::string("Pancreas"));
+    QVERIFY(p.color == LabelColorTable::standard().color(1)); // the amber overlays always had
+    QCOMPARE(p.type.value, std::string("15776009"));
+    QCOMPARE(p.category.value, std::string("91723000"));
+    // Undeclared values: "Label N", the palette colour, coded as tissue.
+    const LabelInfo l3 = t.label(3);
+    QCOMPARE(l3.name, std::string("Label 3"));
+    QVERIFY(l3.color == LabelColorTable::standard().color(3));
+    QCOMPARE(l3.type.value, std::string("85756007"));
+    QVERIFY(!t.has(3));
+    QCOMPARE(t.nextFreeValue(), 2);
+    // The picker's list: declared entries plus the values present in a mask.
+    const auto listed = t.entriesWith({ 4, 1, 0, 300 });
+    QCOMPARE(listed.size(), size_t(2));
+    QCOMPARE(listed[0].value, 1);
+    QCOMPARE(listed[1].name, std::string("Label 4"));
+  }
+
+  void labelTableEditsAndColours()
+  {
+    LabelTable t = LabelTable::defaults();
+    LabelInfo tumour;
+    tumour.value = 2;
+    tumour.name = "Tumour";
+    tumour.color = { 200, 30, 30 };
+    t.set(tumour); // codes from the name
+    QCOMPARE(t.label(2).type.value, std::string("108369006"));
+    LabelInfo other;
+    other.value = 9;
+    other.name = "Splenic vein";
+    other.color = { 10, 20, 250 };
+    t.set(other); // unknown name: tissue
+    QCOMPARE(t.label(9).category.meaning, std::string("Tissue"));
+    // Known names also with a qualifier; not as part of another word.
+    QCOMPARE(LabelTable::knownCodes("Pancreas (head)").second.value, std::string("15776009"));
+    QCOMPARE(LabelTable::knownCodes("pancreatic tumour").second.value, std::string("108369006"));
+    QVERIFY(LabelTable::knownCodes("Pancreaticoduodenal vein").second.empty());
+    QVERIFY(LabelTable::knownCodes("Cystic duct").second.empty());
+    QVERIFY(t.colors().color(2) == (Rgb{ 200, 30, 30 }));
+    QVERIFY(t.colors().color(5) == LabelColorTable::standard().color(5));
+    LabelInfo bad = other;
+    bad.value = 0;
+    QVERIFY_THROWS_EXCEPTION(Error, t.set(bad));
+    bad.value = 3;
+    bad.name.clear();
+    QVERIFY_THROWS_EXCEPTION(Error, t.set(bad));
+    t.remove(9);
+    QVERIFY(!t.has(9));
+    QVERIFY(t != LabelTable::defaults());
+
+    QCOMPARE(hexColor({ 230, 160, 64 }), std::string("#e6a040"));
+    QVERIFY(parseHexColor("#E6A040") == (Rgb{ 230, 160, 64 }));
+    QVERIFY(parseHexColor("e6a040") == (Rgb{ 230, 160, 64 }));
+    QVERIFY(!parseHexColor("#e6a04"));
+    QVERIFY(!parseHexColor("#e6a04g"));
+  }
+
+  void cieLabConversion()
+  {
+    // Reference values (sRGB, D65): white, black, pure red.
+    const CieLab white = rgbToLab({ 255, 255, 255 });
+    QVERIFY(std::abs(white.l - 100.0) < 0.01 && std::abs(white.a) < 0.01 && std::abs(white.b) < 0.01);
+    const CieLab black = rgbToLab({ 0, 0, 0 });
+    QVERIFY(std::abs(black.l) < 0.01);
+    const CieLab red = rgbToLab({ 255, 0, 0 });
+    QVERIFY2(std::abs(red.l - 53.24) < 0.05 && std::abs(red.a - 80.09) < 0.05 && std::abs(red.b - 67.20) < 0.05,
+             qPrintable(QString("%1 %2 %3").arg(red.l).arg(red.a).arg(red.b)));
+    // DICOM's scaled form: L 0..100 and a/b -128..127 onto 0..65535.
+    QCOMPARE(labToDicom(white)[0], uint16_t(65535));
+    QCOMPARE(labToDicom({ 0, -128, 127 })[1], uint16_t(0));
+    QCOMPARE(labToDicom({ 0, -128, 127 })[2], uint16_t(65535));
+    // RGB -> Lab -> DICOM -> Lab -> RGB gives the colour back (within one step) on a grid of the
+    // whole cube.
+    int worst = 0;
+    for (int r = 0; r < 256; r += 15)
+      for (int g = 0; g < 256; g += 15)
+        for (int b = 0; b < 256; b += 15)
+        {
+          const Rgb c{ uint8_t(r), uint8_t(g), uint8_t(b) };
+          const Rgb back = labToRgb(dicomToLab(labToDicom(rgbToLab(c))));
+          worst = std::max({ worst, std::abs(back.r - r), std::abs(back.g - g), std::abs(back.b - b) });
+        }
+    QVERIFY2(worst <= 1, qPrintable(QString("worst channel error %1").arg(worst)));
+    // dcmqi's liver segment (41661\41167\40792) is Slicer's liver colour (221, 130, 101).
+    const Rgb liver = labToRgb(dicomToLab({ 41661, 41167, 40792 }));
+    QVERIFY2(std::abs(liver.r - 221) <= 2 && std::abs(liver.g - 130) <= 2 && std::abs(liver.b - 101) <= 2,
+             qPrintable(QString::fromStdString(hexColor(liver))));
   }
 
   void dropRoles()

@@ -79,6 +79,7 @@ class TestDicomSeg : public QObject
 private slots:
   void roundTripTotalSegmentatorSeries();
   void roundTripDcmqiLiverCt();
+  void roundTripKeepsLabelNamesAndColours();
   void importsDcmqiAndPydicomVariants_data();
   void importsDcmqiAndPydicomVariants();
   void importsHighdicomSamples();
@@ -166,6 +167,63 @@ void TestDicomSeg::roundTripDcmqiLiverCt()
   QCOMPARE(n, 3);
   for (const QString& sop : sopInstanceUids(folder))
     QVERIFY(dump.contains("[" + sop + "]"));
+}
+
+// Issue 20: the label table's names, codes and colours go into the segments (SegmentLabel,
+// RecommendedDisplayCIELabValue) and come back as a label table.
+void TestDicomSeg::roundTripKeepsLabelNamesAndColours()
+{
+  PANSEG_REQUIRE_SHARED("data/dcmqi/ct-3slice");
+  const QString folder = paths::shared("data/dcmqi/ct-3slice");
+  const Image image = readImage(s(folder));
+  const LabelMask mask =
+      readMaskFor(s(paths::shared("data/dcmqi/liver_spine_seg.nrrd")), image.geometry);
+  LabelTable table = LabelTable::defaults();
+  LabelInfo liver;
+  liver.value = 1;
+  liver.name = "Liver (reader A)";
+  liver.color = {221, 130, 101};
+  table.set(liver);
+  LabelInfo spine;
+  spine.value = 2;
+  spine.name = "Tumour";
+  spine.color = {30, 200, 90};
+  table.set(spine);
+  QTemporaryDir dir;
+  const QString out = dir.filePath("named.dcm");
+  SegExportOptions opt;
+  opt.segments = segmentSpecsOf(table, mask.labels());
+  QCOMPARE(opt.segments.size(), size_t(2));
+  exportDicomSeg(mask, s(folder), opt, s(out));
+
+  const QString dump = dcmdump(out);
+  QVERIFY(dump.contains("[Liver (reader A)]"));
+  QVERIFY(dump.contains("[108369006]")); // "Tumour" is coded as a neoplasm
+  QVERIFY2(dump.contains("RecommendedDisplayCIELabValue"), "no display colour written");
+
+  const SegImportResult back = importDicomSeg(s(out), image.geometry);
+  QCOMPARE(differing(back.mask, mask), int64_t(0));
+  const LabelTable read = back.labelTable();
+  QCOMPARE(read.entries().size(), size_t(2));
+  for (const LabelInfo& want : table.entries())
+  {
+    const LabelInfo got = read.label(want.value);
+    QCOMPARE(got.name, want.name);
+    QCOMPARE(got.type.value, want.type.value);
+    QCOMPARE(got.category.value, want.category.value);
+    QVERIFY2(std::abs(got.color.r - want.color.r) <= 1 && std::abs(got.color.g - want.color.g) <= 1 &&
+                 std::abs(got.color.b - want.color.b) <= 1,
+             qPrintable(QString::fromStdString(hexColor(got.color) + " vs " + hexColor(want.color))));
+  }
+
+  // A SEG written by another tool: dcmqi's liver segment carries Slicer's liver colour.
+  PANSEG_REQUIRE_SHARED("data/dcmqi/liver.dcm");
+  const SegImportResult dcmqi = importDicomSeg(s(paths::shared("data/dcmqi/liver.dcm")));
+  QVERIFY(!dcmqi.segments.empty() && dcmqi.segments[0].color);
+  const LabelInfo l = dcmqi.labelTable().label(dcmqi.segments[0].number);
+  QCOMPARE(l.name, std::string("Liver"));
+  QVERIFY2(std::abs(l.color.r - 221) <= 2 && std::abs(l.color.g - 130) <= 2 && std::abs(l.color.b - 101) <= 2,
+           qPrintable(QString::fromStdString(hexColor(l.color))));
 }
 
 void TestDicomSeg::importsDcmqiAndPydicomVariants_data()

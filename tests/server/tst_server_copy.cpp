@@ -137,6 +137,13 @@ private slots:
       ai.source = MaskSource::AI;
       ai.modelVersionId = model;
       ai.state = MaskState::Submitted;
+      // A named, recoloured label table (issue 20), which the reads starting from it inherit.
+      LabelTable named = LabelTable::defaults();
+      LabelInfo pancreas = named.label(1);
+      pancreas.name = "Pancreas (copy test)";
+      pancreas.color = { 10, 120, 250 };
+      named.set(pancreas);
+      ai.labelTable = named;
       const int64_t aiMask = carol.saveMaskVersion(seriesIds.back(), shifted(ph.pancreas, 1), ai);
       Job job;
       job.kind = "inference";
@@ -228,6 +235,7 @@ private slots:
     const std::vector<std::pair<QString, long long>> counts = {
       { "series", 2 }, { "mask_versions", 7 }, { "mask_blobs", 7 }, { "reader_study_reads", 4 },
       { "reader_study_consensus", 1 }, { "reader_study_cases", 2 }, { "reader_study_readers", 2 }, { "jobs", 2 },
+      { "mask_label_tables", 7 },
     };
     for (const auto& [table, n] : counts)
       QCOMPARE(psqlOwner("panseg_copy", "SELECT count(*) FROM " + table), QString::number(n));
@@ -260,8 +268,8 @@ private slots:
     for (size_t i = 0; i < lr.table3.size(); ++i)
       QCOMPARE(sr.table3[i].summary.mean, lr.table3[i].summary.mean);
 
-    // Every mask loads with the same voxels; same provenance.
-    int compared = 0;
+    // Every mask loads with the same voxels; same provenance and label table.
+    int compared = 0, named = 0;
     for (const SeriesRecord& s : lc.listSeries())
     {
       const std::vector<MaskVersion> lm = lc.masksOf(s.id), sm = sc.masksOf(s.id);
@@ -272,10 +280,13 @@ private slots:
         QCOMPARE(sm[i].sha256, lm[i].sha256);
         QCOMPARE(sm[i].parentId, lm[i].parentId);
         QVERIFY(sc.loadMask(sm[i].id).voxels == lc.loadMask(lm[i].id).voxels);
+        QVERIFY(sc.labelTable(sm[i].id) == lc.labelTable(lm[i].id));
+        named += sc.labelTable(sm[i].id).label(1).name == "Pancreas (copy test)";
         ++compared;
       }
     }
     QCOMPARE(compared, 7);
+    QCOMPARE(named, 6); // the AI masks and the reads from them; the consensus has the defaults
     QCOMPARE(sc.jobs().size(), lc.jobs().size());
     QCOMPARE(sc.modelVersions().size(), lc.modelVersions().size());
     // The audit log keeps who did what.

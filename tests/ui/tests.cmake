@@ -8,6 +8,11 @@ if(TARGET panseg_ui)
     LIBS panseg_ui GUI)
   target_include_directories(tst_viewer_model PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
   target_include_directories(tst_viewer PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  # Issue 20: named, coloured labels (picker, Labels editor, overlay and 3D colours).
+  panseg_add_test(tst_labels_gui
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_labels_gui.cpp ${CMAKE_CURRENT_LIST_DIR}/SyntheticData.h
+    LIBS panseg_ui panseg_database panseg_io GUI)
+  target_include_directories(tst_labels_gui PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endif()
 
 # Prediction through the worker process (needs the LibTorch build: panseg-worker, panseg-models).

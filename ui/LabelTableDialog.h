@@ -1,0 +1,40 @@
+#pragma once
+// The "Labels" editor: rename, recolour, add and remove labels of the shown mask's label table
+// (core/display/LabelTable.h). The dialog only edits a copy; the caller applies table() to the
+// ViewerModel, and the study database stores it with the next saved mask version.
+
+#include "core/display/LabelTable.h"
+
+#include <QDialog>
+
+class QTableWidget;
+
+namespace panseg::ui
+{
+class LabelTableDialog : public QDialog
+{
+  Q_OBJECT
+public:
+  /// `present`: label values in the mask (listed even when the table has no entry for them).
+  LabelTableDialog(const panseg::LabelTable& table, const std::vector<int>& present, QWidget* parent = nullptr);
+  /// The edited table (valid after accept()).
+  panseg::LabelTable table() const { return m_table; }
+  /// Sets the colour of the row of `value` (what the colour button's dialog does; tests).
+  bool setColor(int value, panseg::Rgb color);
+  bool setName(int value, const QString& name);
+  /// Adds the next free label value; returns it (0 when all 255 are used).
+  int addLabel();
+
+  void accept() override;
+
+private:
+  void fill();
+  int rowOf(int value) const;
+  void chooseColor(int row);
+  panseg::LabelTable m_table;
+  QTableWidget* m_grid = nullptr;
+};
+
+/// A small square swatch of a label's colour, for pickers and tables.
+QIcon labelSwatch(panseg::Rgb color, int size = 14);
+} // namespace panseg::ui
