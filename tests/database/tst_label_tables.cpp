@@ -19,6 +19,7 @@
 #include "database/LabelTables.h"
 #include "database/ModelRegistry.h"
 #include "database/ReaderStudy.h"
+#include "database/Schema.h"
 
 #include <QDir>
 #include <QFile>
