@@ -58,6 +58,9 @@ bool needsVirtualDisplay();
 /// Runs `panseg ARGS` again under xvfb-run and returns its exit code.
 int rerunUnderXvfb(char** argv, const QStringList& args);
 void printError(const QString& message);
+/// --label N for commands where 0 means any non-zero label (0 when absent); false after printing
+/// the error when it is not a whole number from 0 to 255.
+bool anyLabelOption(const Args& a, int* label);
 /// The one identity rule of every command that opens the study database: `--user NAME`, else
 /// $PANSEG_USER, else the login name (StudyDatabase::OpenOptions::username; empty = the rest of
 /// the rule). Throws Error for an empty --user. Commands that never open the database refuse

@@ -132,6 +132,16 @@ bool checkArgs(const Args& a, int minPos, int maxPos, const QString& synopsis)
 }
 } // namespace
 
+bool anyLabelOption(const Args& a, int* label)
+{
+  bool ok = true;
+  *label = a.intValue("label", 0, &ok);
+  if (ok && *label >= 0 && *label <= 255)
+    return true;
+  printError("--label must be a whole number from 0 to 255 (0 = any non-zero label)");
+  return false;
+}
+
 int info(const QStringList& args)
 {
   Args a(args, { "json" });
@@ -204,13 +214,9 @@ int volume(const QStringList& args)
   Args a(args, { "json" });
   if (!checkArgs(a, 1, 1, "panseg volume MASK [--label N] [--json]"))
     return Usage;
-  bool ok = true;
-  const int label = a.intValue("label", 0, &ok);
-  if (!ok || label < 0 || label > 255)
-  {
-    printError("--label must be a whole number from 0 to 255 (0 = any non-zero label)");
+  int label = 0;
+  if (!anyLabelOption(a, &label))
     return Usage;
-  }
   const LabelMask m = readMask(a.positionals[0].toStdString());
   const int64_t n = m.countLabel(label);
   const double ml = m.volumeMl(label);

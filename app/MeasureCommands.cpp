@@ -193,13 +193,9 @@ int measure(const QStringList& args)
     printError(QString("usage: ") + kSynopsis);
     return Usage;
   }
-  bool ok = true;
-  const int label = a.intValue("label", 0, &ok);
-  if (!ok || label < 0 || label > 255)
-  {
-    printError("--label must be a whole number from 0 to 255 (0 = any non-zero label)");
+  int label = 0;
+  if (!anyLabelOption(a, &label))
     return Usage;
-  }
   Vec3 from{}, to{};
   if (distance && (!parsePoint(a.value("from"), &from) || !parsePoint(a.value("to"), &to)))
   {
