@@ -10,6 +10,8 @@
 #include "database/ModelRegistry.h"
 #include "database/Plausibility.h"
 #include "database/StudyDatabase.h"
+#include "database/jobs/HelperProcess.h"
+#include "database/studies/MaskWorkflow.h"
 #include "ui/WorkerClient.h"
 
 #include <QCoreApplication>
@@ -212,52 +214,19 @@ int predict(int argc, char** argv, const QStringList& args)
     openOptions.username = actingUserOption(a);
     database = std::make_unique<db::StudyDatabase>(
       a.has("db") ? a.value("db").toStdString() : db::StudyDatabase::defaultDataFolder(), openOptions);
-    const auto series = database->series(seriesId);
-    if (!series)
+    // The series, the blinding rule and the one default-model rule (database/studies/MaskWorkflow.h).
+    try
     {
-      printError(QString("no series %1 in %2").arg(seriesId).arg(QString::fromStdString(database->dataFolder())));
-      return Failed;
+      const db::SeriesPrediction plan = db::planSeriesPrediction(*database, seriesId, modelArg.toStdString(),
+                                                                 db::installedDemoModelDir().toStdString());
+      inputArg = QString::fromStdString(plan.imagePath);
+      modelArg = QString::fromStdString(plan.model.dir);
+      if (plan.model.why != "given")
+        std::fprintf(stderr, "using %s\n", plan.model.why.c_str());
     }
-    // A reader blinded on this series must not regenerate the AI mask the study hides (or see a
-    // volume that hints at it): the rules of loadMask, applied before anything is computed.
-    if (database->blindedOn(seriesId))
+    catch (const std::exception& e)
     {
-      printError(QString("cannot predict series %1 as %2: an open reader study you read blinds you on it "
-                         "(predictions are for coordinators and admins until it is closed)")
-                   .arg(seriesId)
-                   .arg(QString::fromStdString(database->currentUser().username)));
-      return Failed;
-    }
-    inputArg = QString::fromStdString(db::localImagePath(series->sourcePath)); // PANSEG_PATH_MAP
-    if (modelArg.isEmpty() && series->modality != db::Modality::Other)
-    {
-      // The model promoted for the series' modality (panseg model promote), verified.
-      try
-      {
-        std::string label;
-        if (const auto dir = db::promotedModelDir(*database, db::to_string(series->modality), &label))
-        {
-          modelArg = QString::fromStdString(*dir);
-          std::fprintf(stderr, "using the promoted %s model %s\n", db::to_string(series->modality).c_str(),
-                       label.c_str());
-        }
-      }
-      catch (const std::exception& e)
-      {
-        printError(QString::fromUtf8(e.what()));
-        return Failed;
-      }
-    }
-    if (modelArg.isEmpty())
-    {
-      modelArg = ui::WorkerClient::defaultModelDir();
-      if (!modelArg.isEmpty())
-        std::fprintf(stderr, "no model promoted for %s; using the demo model %s\n",
-                     db::to_string(series->modality).c_str(), qPrintable(modelArg));
-    }
-    if (modelArg.isEmpty())
-    {
-      printError("no model package given and no demo model installed; use --model DIR");
+      printError(QString::fromUtf8(e.what()));
       return Failed;
     }
     if (outputArg.isEmpty())
@@ -447,14 +416,10 @@ int predict(int argc, char** argv, const QStringList& args)
                   (long long)o.done["forward_passes"].toInteger());
       if (database)
       {
-        const LabelMask mask = readMask(c.output.toStdString());
-        db::MaskProvenance provenance;
-        provenance.source = db::MaskSource::AI;
-        provenance.modelVersionId = db::registerModelPackage(*database, model.toStdString());
-        provenance.note = "panseg predict --series";
-        const int64_t version = database->saveMaskVersion(seriesId, mask, provenance);
+        const int64_t version = db::storeSeriesPrediction(*database, seriesId, readMask(c.output.toStdString()),
+                                                          model.toStdString(), "panseg predict --series");
         std::printf("saved as mask version %lld of series %lld (ai, draft, model version %lld)\n",
-                    (long long)version, (long long)seriesId, (long long)provenance.modelVersionId);
+                    (long long)version, (long long)seriesId, (long long)database->maskVersion(version)->modelVersionId);
         warnIfImplausible(db::plausibilityOf(*database, version), {});
         if (a.has("output"))
           std::printf("wrote %s\n", qPrintable(c.output));

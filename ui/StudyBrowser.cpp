@@ -1,6 +1,5 @@
 #include "ui/StudyBrowser.h"
 
-#include "database/ConcurrentVersions.h"
 
 #include "core/Error.h"
 #include "database/DatasetExport.h"
@@ -280,20 +279,16 @@ bool StudyBrowser::openDatabase(const QString& dataFolder, QString* error)
 
 QString StudyBrowser::dataFolder() const { return m_db ? qs(m_db->dataFolder()) : QString(); }
 
-QString StudyBrowser::promotedModelDir(int64_t seriesId, QString* label) const
+QString StudyBrowser::defaultModelDir(int64_t seriesId, const QString& demoModelDir, QString* why) const
 {
   if (!m_db)
     return {};
-  const auto series = m_db->series(seriesId);
-  if (!series || series->modality == db::Modality::Other)
+  const auto choice = db::defaultModelForSeries(*m_db, seriesId, demoModelDir.toStdString());
+  if (!choice)
     return {};
-  std::string text;
-  const auto dir = db::promotedModelDir(*m_db, db::to_string(series->modality), &text);
-  if (!dir)
-    return {};
-  if (label)
-    *label = QString::fromStdString(text);
-  return QString::fromStdString(*dir);
+  if (why)
+    *why = QString::fromStdString(choice->why);
+  return QString::fromStdString(choice->dir);
 }
 
 panseg::Image StudyBrowser::loadSeries(int64_t seriesId) const
@@ -724,61 +719,44 @@ void StudyBrowser::showImportReport(const ImportOutcome& outcome)
 
 int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, int64_t parentId)
 {
-  db::MaskProvenance provenance;
-  provenance.source = db::MaskSource::Reader;
-  provenance.state = db::MaskState::Draft;
-  provenance.parentId = parentId;
-  if (m_labelTableProvider)
-    provenance.labelTable = m_labelTableProvider();
-  return saveMaskVersion(seriesId, mask, provenance);
-}
-
-int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask,
-                                      const db::MaskProvenance& provenance)
-{
   if (!m_db)
   {
     showError(tr("Save mask"), tr("No study database is open."));
     return 0;
   }
-  int64_t id = 0;
+  db::SavedVersion saved;
   try
   {
     QApplication::setOverrideCursor(Qt::WaitCursor);
-    id = m_db->saveMaskVersion(seriesId, mask, provenance);
+    saved = db::saveReaderVersion(*m_db, seriesId, mask, parentId,
+                                  m_labelTableProvider ? std::optional<panseg::LabelTable>(m_labelTableProvider())
+                                                       : std::nullopt);
     QApplication::restoreOverrideCursor();
   }
   catch (const std::exception& e)
   {
     QApplication::restoreOverrideCursor();
-    showError(tr("Save mask"), QString::fromUtf8(e.what()));
+    m_lastError = QString::fromUtf8(e.what());
+    showError(tr("Save mask"), m_lastError);
     return 0;
   }
+  showSavedVersion(seriesId, saved);
+  return saved.id;
+}
+
+void StudyBrowser::showSavedVersion(int64_t seriesId, const db::SavedVersion& saved)
+{
   refresh();
   selectSeries(seriesId);
   updateMaskList();
-  selectMask(id);
+  selectMask(saved.id);
   if (seriesId == m_openedSeries)
-    m_openedMask = id;
-  QString status = tr("Saved mask version %1 of series %2.").arg(id).arg(seriesId);
-  // Someone else saved on this series since this version was opened: both versions are kept.
-  try
-  {
-    const auto others = db::newerVersionsByOthers(m_db->masksOf(seriesId), provenance.parentId, id,
-                                                  m_db->currentUser().id);
-    if (!others.empty())
-      status += " " + tr("Note: %1 saved version %2 of this series after version %3 that you started from; "
-                         "both versions are kept.")
-                        .arg(qs(others.back().authorName))
-                        .arg(others.back().id)
-                        .arg(provenance.parentId);
-  }
-  catch (const std::exception&)
-  {
-  }
+    m_openedMask = saved.id;
+  QString status = tr("Saved mask version %1 of series %2.").arg(saved.id).arg(seriesId);
+  if (!saved.concurrentNote.empty())
+    status += " " + qs(saved.concurrentNote);
   showStatus(status);
-  emit maskVersionSaved(seriesId, id);
-  return id;
+  emit maskVersionSaved(seriesId, saved.id);
 }
 
 bool StudyBrowser::submitMaskVersion(int64_t versionId, QString* error)
@@ -884,26 +862,46 @@ int64_t StudyBrowser::submitOpenedMask(const panseg::LabelMask* unsavedEdits, in
 {
   if (savedVersion)
     *savedVersion = 0;
-  int64_t versionId = m_openedMask;
-  if (unsavedEdits)
+  QString message;
+  db::SavedVersion saved;
+  int64_t submitted = 0;
+  if (!m_db)
+    message = tr("No study database is open.");
+  else
   {
-    if (m_openedSeries <= 0)
+    try
     {
-      if (error)
-        *error = tr("Open a series from the study browser first.");
-      return 0;
+      QApplication::setOverrideCursor(Qt::WaitCursor);
+      submitted = db::saveAndSubmit(*m_db, m_openedSeries, m_openedMask, unsavedEdits,
+                                    m_labelTableProvider ? std::optional<panseg::LabelTable>(m_labelTableProvider())
+                                                         : std::nullopt,
+                                    &saved);
+      QApplication::restoreOverrideCursor();
     }
-    versionId = saveMaskVersion(m_openedSeries, *unsavedEdits, m_openedMask);
-    if (versionId <= 0)
+    catch (const std::exception& e)
     {
-      if (error)
-        *error = m_lastError;
-      return 0;
+      QApplication::restoreOverrideCursor();
+      message = QString::fromUtf8(e.what());
     }
-    if (savedVersion)
-      *savedVersion = versionId;
   }
-  return submitMaskVersion(versionId, error) ? versionId : 0;
+  if (saved.id > 0)
+  {
+    showSavedVersion(m_openedSeries, saved);
+    if (savedVersion)
+      *savedVersion = saved.id;
+  }
+  if (!message.isEmpty())
+  {
+    m_lastError = message;
+    if (error)
+      *error = message;
+    return 0;
+  }
+  refresh();
+  selectMask(submitted);
+  showStatus(tr("Submitted mask version %1 for approval.").arg(submitted));
+  emit maskStateChanged(submitted);
+  return submitted;
 }
 
 int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const panseg::LabelMask& mask,
@@ -911,31 +909,26 @@ int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const pans
 {
   if (!m_db || m_openedSeries <= 0)
     return 0;
-  int64_t modelVersion = 0;
+  db::SavedVersion saved;
   try
   {
     const auto series = m_db->series(m_openedSeries);
     if (!series || series->sourcePath != shownImage.info.sourcePath)
       return 0; // the image on screen did not come from the opened series
-    modelVersion = db::registerModelPackage(*m_db, modelDir.toStdString());
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    saved.id = db::storeSeriesPrediction(*m_db, m_openedSeries, mask, modelDir.toStdString(),
+                                         "predicted from " + modelDir.toStdString());
+    QApplication::restoreOverrideCursor();
   }
   catch (const std::exception& e)
   {
+    QApplication::restoreOverrideCursor();
     showError(tr("Save prediction"), QString::fromUtf8(e.what()));
     return 0;
   }
-  db::MaskProvenance provenance;
-  provenance.source = db::MaskSource::AI;
-  provenance.state = db::MaskState::Draft;
-  provenance.modelVersionId = modelVersion;
-  provenance.note = "predicted from " + modelDir.toStdString();
-  const int64_t id = saveMaskVersion(m_openedSeries, mask, provenance);
-  if (id > 0)
-  {
-    selectMask(id);
-    showSelectedMaskCheck(); // a flagged prediction says so at once, in red
-  }
-  return id;
+  showSavedVersion(m_openedSeries, saved);
+  showSelectedMaskCheck(); // a flagged prediction says so at once, in red
+  return saved.id;
 }
 
 void StudyBrowser::chooseAndExportMask()

@@ -9,6 +9,7 @@
 #include "core/Volume.h"
 #include "database/Importer.h"
 #include "database/StudyDatabase.h"
+#include "database/studies/MaskWorkflow.h"
 
 #include <QDialog>
 #include <QFutureWatcher>
@@ -60,14 +61,12 @@ public:
   /// Throw panseg::Error with a one-line message (also when no database is open).
   panseg::Image loadSeries(int64_t seriesId) const;
   panseg::LabelMask loadMask(int64_t maskVersionId) const;
-  /// The package folder of the model promoted for the series' modality (db::promotedModelDir, with
-  /// `label` "model version (registry id N)"); empty when none was promoted or the series' modality
-  /// is unknown. Throws panseg::Error when the promoted model was moved or changed.
-  QString promotedModelDir(int64_t seriesId, QString* label = nullptr) const;
+  /// The model Predict Pancreas uses for `seriesId` by default (db::defaultModelForSeries: the
+  /// model promoted for its modality, else `demoModelDir`); `why` gets the reason for a status
+  /// line. Empty when neither exists. Throws panseg::Error when the promoted model was moved or
+  /// changed.
+  QString defaultModelDir(int64_t seriesId, const QString& demoModelDir, QString* why = nullptr) const;
 
-  /// Saves `mask` as a new version of `seriesId` (every save is a new version; earlier ones stay
-  /// readable), refreshes the tables and selects it. Returns its id, or 0 after showing the error.
-  int64_t saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, const db::MaskProvenance& provenance);
   /// The label table saved with edited versions (the shown mask's, as the Labels editor left
   /// it); without a provider a new version inherits its parent's table.
   void setLabelTableProvider(std::function<panseg::LabelTable()> provider) { m_labelTableProvider = std::move(provider); }
@@ -164,7 +163,10 @@ public slots:
   /// lists failures in a dialog. False when refused (no database, an import already running).
   bool importPaths(const QStringList& paths);
   void cancelImport();
-  /// A reader's save: new draft version of `seriesId` edited from `parentId` (0 = none).
+  /// A reader's save (db::saveReaderVersion): a new draft version of `seriesId` edited from
+  /// `parentId` (0 = none) with the provider's label table; refreshes the tables and selects it.
+  /// Every save is a new version; earlier ones stay readable. Returns its id, or 0 after showing
+  /// the error.
   int64_t saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, int64_t parentId);
 
 signals:
@@ -186,6 +188,9 @@ private:
 
   void buildUi();
   void updateMaskList();
+  /// After a save: tables refreshed, the version selected (and opened when its series is), the
+  /// status line with the concurrent-save note, maskVersionSaved emitted.
+  void showSavedVersion(int64_t seriesId, const db::SavedVersion& saved);
   void updateButtons();
   void rebuildCenterChoices();
   void applyModalityFilter();

@@ -75,29 +75,9 @@ QString WorkerClient::formatDuration(double s)
   return tr("about %1 h").arg(s / 3600.0, 0, 'f', 1);
 }
 
-bool WorkerClient::looksLikeModelPackage(const QString& dir)
-{
-  const QDir d(dir);
-  return !dir.isEmpty() && d.exists("plans.json") && d.exists("model.json") && d.exists("weights.json");
-}
+bool WorkerClient::looksLikeModelPackage(const QString& dir) { return db::looksLikeModelPackage(dir); }
 
-QString WorkerClient::defaultModelDir()
-{
-  const QString env = qEnvironmentVariable("PANSEG_MODEL");
-  if (!env.isEmpty())
-    return looksLikeModelPackage(env) ? QDir(env).absolutePath() : QString();
-  QStringList candidates;
-  if (QCoreApplication::instance())
-  {
-    const QString appDir = QCoreApplication::applicationDirPath();
-    candidates << appDir + "/models/demo" << appDir + "/../share/panseg/models/demo";
-  }
-  candidates << QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/models/demo";
-  for (const QString& c : candidates)
-    if (looksLikeModelPackage(c))
-      return QDir(c).absolutePath();
-  return {};
-}
+QString WorkerClient::defaultModelDir() { return db::installedDemoModelDir(); }
 
 QString WorkerClient::predictionOutputPath(const QString& imagePath, const QString& modelName)
 {

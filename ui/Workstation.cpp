@@ -207,16 +207,17 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                        w.setImage(browser->loadSeries(id));
                        if (const auto s = browser->database()->series(id))
                          w.setDocumentTitle(seriesTitle(*s));
-                       // Predict Pancreas then uses the model promoted for the series' modality.
+                       // Predict Pancreas then uses the series' default model (the one rule of
+                       // db::defaultModelForSeries: the model promoted for its modality, else the
+                       // one chosen in Segmentation > Model, itself the demo model by default).
                        try
                        {
-                         QString label;
-                         const QString promoted = browser->promotedModelDir(id, &label);
-                         if (!promoted.isEmpty() && promoted != w.predictionModelDir())
+                         QString why;
+                         const QString chosen = browser->defaultModelDir(id, w.predictionModelDir(), &why);
+                         if (!chosen.isEmpty() && chosen != w.predictionModelDir())
                          {
-                           w.setPredictionModelDir(promoted);
-                           w.statusBar()->showMessage(
-                               QObject::tr("Predict Pancreas uses the promoted model %1.").arg(label), 10000);
+                           w.setPredictionModelDir(chosen);
+                           w.statusBar()->showMessage(QObject::tr("Predict Pancreas uses %1.").arg(why), 10000);
                          }
                        }
                        catch (const std::exception& e)

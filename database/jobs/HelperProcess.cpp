@@ -6,6 +6,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QProcess>
+#include <QStandardPaths>
 
 #include <atomic>
 #include <csignal>
@@ -144,5 +145,28 @@ ChildOutcome runHelper(const QString& exe, const QStringList& args, const std::f
   if (o.error.isEmpty() && o.crashed)
     o.error = exe + " crashed";
   return o;
+}
+bool looksLikeModelPackage(const QString& dir)
+{
+  const QDir d(dir);
+  return !dir.isEmpty() && d.exists("plans.json") && d.exists("model.json") && d.exists("weights.json");
+}
+
+QString installedDemoModelDir()
+{
+  const QString env = qEnvironmentVariable("PANSEG_MODEL");
+  if (!env.isEmpty())
+    return looksLikeModelPackage(env) ? QDir(env).absolutePath() : QString();
+  QStringList candidates;
+  if (QCoreApplication::instance())
+  {
+    const QString appDir = QCoreApplication::applicationDirPath();
+    candidates << appDir + "/models/demo" << appDir + "/../share/panseg/models/demo";
+  }
+  candidates << QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation) + "/models/demo";
+  for (const QString& c : candidates)
+    if (looksLikeModelPackage(c))
+      return QDir(c).absolutePath();
+  return {};
 }
 } // namespace panseg::db

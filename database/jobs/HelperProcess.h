@@ -17,6 +17,14 @@ QString findHelperTool(const QString& name, const char* env, QStringList* tried 
 /// findHelperTool, or an Error naming the places tried and the variable that overrides them.
 QString requireHelperTool(const QString& name, const char* env);
 
+/// True when `dir` holds a model package's three index files (plans.json, model.json,
+/// weights.json); the package is checked in full when a worker loads it.
+bool looksLikeModelPackage(const QString& dir);
+/// The demo model installed with the program: $PANSEG_MODEL when set (empty if that is no
+/// package), else models/demo beside the executable, ../share/panseg/models/demo, or the user's
+/// data folder. Empty when none is installed.
+QString installedDemoModelDir();
+
 struct ChildOutcome
 {
   int exitCode = -1;

@@ -38,3 +38,9 @@ if(TARGET panseg_database)
   panseg_add_test(tst_model_catalog SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/database/tst_model_catalog.cpp
                   LIBS panseg_database)
 endif()
+# Issue 14: one mask version's steps written once for the GUI and the CLI (database/studies/MaskWorkflow.h).
+if(TARGET panseg_database)
+  panseg_add_test(tst_mask_workflow BOTH_BACKENDS SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/database/tst_mask_workflow.cpp
+                  ${CMAKE_CURRENT_SOURCE_DIR}/database/DbTestUtil.h LIBS panseg_database Qt6::Sql)
+  target_compile_definitions(tst_mask_workflow PRIVATE PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+endif()
