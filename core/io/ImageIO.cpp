@@ -135,6 +135,18 @@ template <typename TImage> void applyGeometry(const Geometry& g, TImage* img)
   img->SetDirection(dir);
 }
 
+/// "DICM" after the 128-byte preamble (DICOM Part 10).
+bool hasDicomMagic(const std::string& path)
+{
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    return false;
+  char magic[132] = {};
+  const size_t n = std::fread(magic, 1, sizeof magic, f);
+  std::fclose(f);
+  return n == sizeof magic && std::memcmp(magic + 128, "DICM", 4) == 0;
+}
+
 /// Inspects a file's header: dimension and components. Throws a clear Error when it is not a
 /// 3-D scalar volume.
 itk::ImageIOBase::Pointer probe(const std::string& path, io::HeaderFacts* facts = nullptr)
@@ -144,6 +156,11 @@ itk::ImageIOBase::Pointer probe(const std::string& path, io::HeaderFacts* facts 
     throw Error("file not found: " + path);
   if (fs::is_regular_file(path) && fs::file_size(path) == 0)
     throw Error("empty file: " + path);
+  // GDCM's CanReadFile, asked by the factory, asserts on a DICOM file cut short after its
+  // preamble: DCMTK parses a file with the DICOM magic first.
+  if (fs::is_regular_file(path) && hasDicomMagic(path))
+    if (const std::string problem = io::dicomParseProblem(path); !problem.empty())
+      throw Error("not a readable DICOM file: " + path + ": " + problem);
   auto io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::FileModeEnum::ReadMode);
   if (!io)
     throw Error("unsupported or unreadable image format: " + path +
@@ -631,19 +648,15 @@ Image readDicomSeries(const std::string& folder, const std::string& preferredFil
 bool isDicomFile(const std::string& path)
 {
   io::routeLibraryMessages();
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return false;
-  char magic[132] = {};
-  const size_t n = std::fread(magic, 1, sizeof magic, f);
-  std::fclose(f);
-  if (n == sizeof magic && std::memcmp(magic + 128, "DICM", 4) == 0)
+  if (hasDicomMagic(path))
     return true;
+  if (!fs::is_regular_file(path) || fs::file_size(path) < 8)
+    return false;
   // Raw datasets without the preamble: let the header-only scanner decide.
   gdcm::Scanner scanner;
   scanner.AddTag(kSopClass);
   gdcm::Directory::FilenamesType one{ path };
-  return scanner.Scan(one) && scanner.IsKey(path.c_str()) && n >= 8;
+  return scanner.Scan(one) && scanner.IsKey(path.c_str());
 }
 
 std::string sopClassOf(const std::string& path)
@@ -861,6 +874,8 @@ static Image readImageUnchecked(const std::string& path, const ProgressFn& progr
       throw Error("empty file: " + path);
     if (!isDicomFile(path))
       throw Error("not a readable DICOM file: " + path);
+    if (const std::string problem = io::dicomParseProblem(path); !problem.empty())
+      throw Error("not a readable DICOM file: " + path + ": " + problem);
     const std::string sop = sopClassOf(path);
     if (isNonImageSopClass(sop))
       throw Error(path + " is a DICOM " + sopClassName(sop) + " object, not an image series" +

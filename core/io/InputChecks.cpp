@@ -755,6 +755,18 @@ void checkGeometry(const Geometry& g, const std::string& path)
 }
 
 // ---- DICOM ----------------------------------------------------------------------------------
+std::string dicomParseProblem(const std::string& path)
+{
+  quietDcmtkLog();
+  DcmFileFormat ff;
+  const OFCondition c = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096);
+  if (c.bad())
+    return std::string("not readable to its end (") + c.text() + ")";
+  if (ff.getDataset() == nullptr || ff.getDataset()->card() == 0)
+    return "it holds no data elements";
+  return {};
+}
+
 DicomSliceCheck checkDicomSlice(const std::string& path)
 {
   quietDcmtkLog();

@@ -45,6 +45,10 @@ struct DicomSliceCheck
   bool pixelSpacingKnown = true; // PixelSpacing or ImagerPixelSpacing present (also nested)
 };
 DicomSliceCheck checkDicomSlice(const std::string& path);
+/// Whether DCMTK parses `path` as a DICOM file to its end (large values are skipped, not loaded):
+/// empty when it does, else the reason. GDCM's header scanner asserts on some cut-off files (a
+/// preamble and "DICM" with nothing after them), so a single file goes through this first.
+std::string dicomParseProblem(const std::string& path);
 
 /// Sends ITK, GDCM and DCMTK messages to the library log instead of the terminal (once per
 /// process). See core/io/README.md: PANSEG_LIBRARY_LOG names a file to append them to,
