@@ -1,5 +1,6 @@
 // The study database from the command line: import, list, masks, checks, and its benchmark.
 #include "DbCommands.h"
+#include "database/QtText.h"
 
 #include "Cli.h"
 
@@ -43,8 +44,6 @@ namespace panseg::cli
 namespace
 {
 using namespace panseg::db;
-
-QString qs(const std::string& s) { return QString::fromStdString(s); }
 
 /// Qt SQL loads its driver as a plugin, which needs an application object.
 void ensureCoreApplication()

@@ -1,4 +1,5 @@
 #include "SegCommands.h"
+#include "database/QtText.h"
 
 #include "Cli.h"
 
@@ -21,11 +22,6 @@ namespace panseg::cli
 {
 namespace
 {
-QString qs(const std::string& s)
-{
-  return QString::fromStdString(s);
-}
-
 bool checkOptions(const QStringList& args, const Args& a, const QStringList& allowed, int minPos,
                   int maxPos, const QString& synopsis)
 {

@@ -1,6 +1,7 @@
 // Department mode from the command line: setting up a PostgreSQL database for PanSeg and
 // managing its accounts (database/server/ServerAdmin.h). Parsing and printing only.
 #include "ServerCommands.h"
+#include "database/QtText.h"
 
 #include "Cli.h"
 
@@ -56,8 +57,6 @@ std::string terminalPassword(const std::string& prompt)
 
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
-
 void ensureCoreApplication()
 {
   ensureHeadlessApplication(false); // released by main() before exit (Cli.h)

@@ -1,5 +1,6 @@
 // Reader studies from the command line (database/ReaderStudy.h) and their reports.
 #include "StudyCommands.h"
+#include "database/QtText.h"
 
 #include "Cli.h"
 
@@ -37,11 +38,6 @@ const char* kindName(ReviewItem::Kind k)
     return "version";
   }
   return "read";
-}
-
-QString qs(const std::string& s)
-{
-  return QString::fromStdString(s);
 }
 
 /// PDF output needs a QGuiApplication: offscreen, never a display (Cli.h).

@@ -1,5 +1,6 @@
 // The volume table and file exports from the command line (see VolumeCommands.h).
 #include "VolumeCommands.h"
+#include "database/QtText.h"
 
 #include "Cli.h"
 
@@ -21,8 +22,6 @@ namespace panseg::cli
 namespace
 {
 using namespace panseg::db;
-
-QString qs(const std::string& s) { return QString::fromStdString(s); }
 
 /// Qt SQL loads its driver as a plugin (needs an application object); PDF needs a
 /// QGuiApplication, which runs on the offscreen platform here (no display needed).

@@ -38,7 +38,7 @@ QSqlQuery runQuery(const QString& connection, const char* sql, const QVariantLis
 
 bool BlindingRules::exempt(const User& user)
 {
-  return user.role == Role::Admin || user.role == Role::Coordinator;
+  return canCoordinate(user.role);
 }
 
 BlindingRules::BlindingRules(const QString& connection, const User& user, int64_t seriesId)

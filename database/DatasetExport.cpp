@@ -1,4 +1,5 @@
 #include "database/DatasetExport.h"
+#include "database/QtText.h"
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
@@ -21,8 +22,6 @@ namespace fs = std::filesystem;
 
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
-
 bool isMri(Modality m) { return m == Modality::Mri || m == Modality::MriT1w || m == Modality::MriT2w; }
 
 void checkOutputFolder(const std::string& path)

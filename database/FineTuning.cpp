@@ -1,4 +1,5 @@
 #include "database/FineTuning.h"
+#include "database/QtText.h"
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
@@ -41,11 +42,6 @@ namespace panseg::db
 namespace
 {
 namespace fs = std::filesystem;
-QString qs(const std::string& s)
-{
-  return QString::fromStdString(s);
-}
-
 using Sql = detail::SharedSql;
 
 std::string caseDate(const SeriesRecord& s)
@@ -415,7 +411,7 @@ int64_t registerTrainedModel(StudyDatabase& db, const std::string& packageDir,
 void promoteModel(StudyDatabase& db, int64_t modelVersionId, const std::string& modalityIn)
 {
   // The default model changes every user's predictions: coordinators and admins only.
-  if (const User& me = db.currentUser(); me.role != Role::Admin && me.role != Role::Coordinator)
+  if (const User& me = db.currentUser(); !canCoordinate(me.role))
     throw Error("only a coordinator or an admin may promote a model (user " + me.username + " is a " +
                 to_string(me.role) + ")");
   const std::string modality = normalizeModality(modalityIn);

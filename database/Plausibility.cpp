@@ -1,4 +1,5 @@
 #include "database/Plausibility.h"
+#include "database/QtText.h"
 
 #include "database/StudyDatabase.h"
 
@@ -15,8 +16,6 @@ namespace panseg::db
 {
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
-
 std::string nowUtc() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toStdString(); }
 
 double numberOf(const QJsonObject& o, const char* key, double fallback, const std::string& where)

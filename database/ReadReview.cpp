@@ -22,7 +22,7 @@ int64_t i64(const QVariant& v)
 void requireCoordinator(const StudyDatabase& db, const std::string& what)
 {
   const User& u = db.currentUser();
-  if (u.role != Role::Admin && u.role != Role::Coordinator)
+  if (!canCoordinate(u.role))
     throw Error("only a coordinator or an admin may " + what + " (user " + u.username + " is a " +
                 to_string(u.role) + ")");
 }

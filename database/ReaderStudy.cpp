@@ -1,6 +1,9 @@
 #include "database/ReaderStudy.h"
+#include "database/QtText.h"
 
 #include "core/Error.h"
+#include "core/Random.h"
+#include "core/metrics/MajorityVote.h"
 #include "core/metrics/Staple.h"
 #include "database/SharedSql.h"
 #include "database/SqlDialect.h"
@@ -23,10 +26,6 @@ namespace panseg::db
 {
 namespace
 {
-QString qs(const std::string& s)
-{
-  return QString::fromStdString(s);
-}
 std::string str(const QVariant& v)
 {
   return v.toString().toStdString();
@@ -44,21 +43,13 @@ std::string iso(const QDateTime& t)
   return t.toUTC().toString(Qt::ISODateWithMs).toStdString();
 }
 
-/// splitmix64: the reading orders must be the same on every platform for a seed (std::shuffle's
-/// algorithm is not specified).
-uint64_t splitmix(uint64_t& state)
-{
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
+/// Fisher-Yates with splitmix64 (core/Random.h): the reading orders must be the same on every
+/// platform for a seed (std::shuffle's algorithm is not specified).
 std::vector<int64_t> shuffled(std::vector<int64_t> items, uint64_t seed)
 {
   uint64_t state = seed;
   for (size_t i = items.size(); i > 1; --i)
-    std::swap(items[i - 1], items[size_t(splitmix(state) % i)]);
+    std::swap(items[i - 1], items[size_t(splitmix64Next(state) % i)]);
   return items;
 }
 
@@ -269,7 +260,7 @@ namespace
 void requireCoordinator(const StudyDatabase& db, const std::string& what)
 {
   const User& u = db.currentUser();
-  if (u.role != Role::Admin && u.role != Role::Coordinator)
+  if (!canCoordinate(u.role))
     throw Error("only a coordinator or an admin may " + what + " (user " + u.username + " is a " +
                 to_string(u.role) + ")");
 }
@@ -308,7 +299,7 @@ int64_t ReaderStudy::createStudy(const NewReaderStudy& s)
   for (const std::string& name : names)
   {
     auto u = m_db.userByName(name);
-    if (u && (u->role == Role::Admin || u->role == Role::Coordinator))
+    if (u && canCoordinate(u->role))
       throw Error(
           "cannot " + what + ": user " + name + " is a " + to_string(u->role) +
           "; readers need the reader role (blinding does not apply to coordinators and admins)");
@@ -532,7 +523,7 @@ ReadRecord ReaderStudy::read(int64_t readId) const
   if (!q.next())
   {
     // On a server a reader sees only their own reads (row-level security) while a study is open.
-    if (m_db.isServer() && m_db.currentUser().role != Role::Admin && m_db.currentUser().role != Role::Coordinator)
+    if (m_db.isServer() && !canCoordinate(m_db.currentUser().role))
       throw Error("read " + std::to_string(readId) + " is not one of your reads (" + m_db.currentUser().username +
                   "): the server shows a reader only their own reads while a study is open (or it does not exist in " +
                   m_db.databasePath() + ")");
@@ -821,7 +812,7 @@ std::vector<AiRatingRecord> ReaderStudy::ratings(int64_t studyId) const
       " WHERE r.study_id = ? ORDER BY r.series_id, u.username",
       {qlonglong(studyId)}, "list AI-review ratings");
   const bool all =
-      m_db.currentUser().role == Role::Admin || m_db.currentUser().role == Role::Coordinator;
+      canCoordinate(m_db.currentUser().role);
   std::vector<AiRatingRecord> out;
   while (q.next())
   {
@@ -875,23 +866,15 @@ ConsensusResult ReaderStudy::buildConsensusWithDetails(int64_t studyId, int64_t 
   QJsonObject details{{"study", qint64(studyId)}, {"series", qint64(seriesId)}};
   if (method == ConsensusMethod::MajorityVote)
   {
-    std::vector<uint16_t> votes;
+    MajorityVote vote(info.label);
     for (const ConsensusResult::Input& in : result.inputs)
     {
-      const LabelMask m = m_db.loadMask(in.maskVersionId);
-      if (votes.empty())
-      {
-        out = LabelMask(m.geometry, 0);
-        votes.assign(m.voxels.size(), 0);
-      }
-      else if (m.voxels.size() != votes.size())
+      std::string why;
+      if (!vote.add(m_db.loadMask(in.maskVersionId), &why))
         throw Error("cannot " + what + ": the mask of read " + std::to_string(in.readId) +
-                    " is not on the grid of the first read's mask");
-      for (size_t i = 0; i < m.voxels.size(); ++i)
-        votes[i] += (info.label == 0 ? m.voxels[i] != 0 : m.voxels[i] == info.label) ? 1 : 0;
+                    " is not on the grid of the first read's mask: " + why);
     }
-    for (size_t i = 0; i < votes.size(); ++i)
-      out.voxels[i] = 2 * size_t(votes[i]) > n ? value : 0;
+    out = vote.consensus(value);
     note = "majority vote of " + std::to_string(n) + " reads, reader study '" + info.name + "'";
   }
   else

@@ -47,6 +47,9 @@ enum class Role
   Reader,
   Clinician
 };
+/// Coordinators and admins run reader studies, approve masks, see every read and set the
+/// reference rule: the one test for "may coordinate", used by the permission checks and the GUI.
+inline bool canCoordinate(Role role) { return role == Role::Admin || role == Role::Coordinator; }
 enum class JobState
 {
   Queued,

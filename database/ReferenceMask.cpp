@@ -1,4 +1,5 @@
 #include "database/ReferenceMask.h"
+#include "database/QtText.h"
 
 #include "database/SharedSql.h"
 
@@ -13,7 +14,6 @@ namespace panseg::db
 {
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
 std::string str(const QVariant& v) { return v.toString().toStdString(); }
 
 std::optional<ReferenceRule> storedRule(const StudyDatabase& db, int64_t studyId)
@@ -115,7 +115,7 @@ ReferenceRule setReferenceRule(StudyDatabase& db, ReferenceRuleKind kind, const 
 {
   const User& me = db.currentUser();
   const std::string what = "set the reference-mask rule";
-  if (me.role != Role::Admin && me.role != Role::Coordinator)
+  if (!canCoordinate(me.role))
     throw Error("only a coordinator or an admin may " + what + " (user " + me.username + " is a " +
                 to_string(me.role) + ")");
   if (db.schemaVersion() < 7)

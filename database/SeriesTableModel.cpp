@@ -1,4 +1,5 @@
 #include "database/SeriesTableModel.h"
+#include "database/QtText.h"
 
 #include <cmath>
 
@@ -6,8 +7,6 @@ namespace panseg::db
 {
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
-
 QString patientText(const SeriesRecord& r)
 {
   if (r.patientId.empty())

@@ -1,4 +1,5 @@
 #include "database/StudyDatabase.h"
+#include "database/QtText.h"
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
@@ -50,7 +51,6 @@ namespace panseg::db
 {
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
 std::string str(const QVariant& v) { return v.toString().toStdString(); }
 int64_t i64(const QVariant& v) { return v.isNull() ? 0 : v.toLongLong(); }
 QVariant idOrNull(int64_t id) { return id > 0 ? QVariant(qlonglong(id)) : QVariant(QMetaType::fromType<qlonglong>()); }

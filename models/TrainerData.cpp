@@ -2,6 +2,7 @@
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
+#include "core/Random.h"
 #include "core/preprocess/Preprocess.h"
 #include "core/preprocess/Resample.h"
 #include "models/Trainer.h"
@@ -40,13 +41,7 @@ std::int64_t roundHalfEven(double v)
 // ---------------------------------------------------------------------------------------------
 // Random numbers
 
-std::uint64_t mix64(std::uint64_t x)
-{
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
+std::uint64_t mix64(std::uint64_t x) { return splitmix64Mix(x + 0x9E3779B97F4A7C15ull); }
 
 TrainRng TrainRng::stream(std::uint64_t seed, std::uint64_t a, std::uint64_t b, std::uint64_t c)
 {
@@ -57,14 +52,7 @@ TrainRng TrainRng::stream(std::uint64_t seed, std::uint64_t a, std::uint64_t b, 
   return TrainRng(s);
 }
 
-std::uint64_t TrainRng::next()
-{
-  state_ += 0x9E3779B97F4A7C15ull;
-  std::uint64_t z = state_;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+std::uint64_t TrainRng::next() { return splitmix64Next(state_); }
 
 double TrainRng::uniform()
 {

@@ -1,4 +1,5 @@
 #include "ui/AccountDialogs.h"
+#include "database/QtText.h"
 
 #include "core/Error.h"
 #include "database/server/ServerAdmin.h"
@@ -24,8 +25,6 @@ namespace panseg::ui
 {
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
-
 QSettings profileSettings() { return QSettings(QStringLiteral("PanSeg"), QStringLiteral("PanSeg Servers")); }
 
 QLabel* errorLine(QWidget* parent)

@@ -1,4 +1,5 @@
 #include "ui/MaskListModel.h"
+#include "database/QtText.h"
 
 #include <QBrush>
 #include <QColor>
@@ -6,11 +7,6 @@
 
 namespace panseg::ui
 {
-namespace
-{
-QString qs(const std::string& s) { return QString::fromStdString(s); }
-} // namespace
-
 MaskListModel::MaskListModel(QObject* parent) : QAbstractTableModel(parent) {}
 
 void MaskListModel::setMasks(int64_t seriesId, std::vector<db::MaskVersion> masks)

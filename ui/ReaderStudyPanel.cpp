@@ -1,4 +1,5 @@
 #include "ui/ReaderStudyPanel.h"
+#include "database/QtText.h"
 
 #include "core/Error.h"
 #include "database/ReaderStudy.h"
@@ -36,13 +37,9 @@ namespace panseg::ui
 {
 namespace
 {
-QString qs(const std::string& s)
-{
-  return QString::fromStdString(s);
-}
 bool isCoordinator(const db::StudyDatabase& db)
 {
-  return db.currentUser().role == db::Role::Admin || db.currentUser().role == db::Role::Coordinator;
+  return db::canCoordinate(db.currentUser().role);
 }
 } // namespace
 

@@ -1,4 +1,5 @@
 #include "ui/StudyBrowser.h"
+#include "database/QtText.h"
 
 
 #include "core/Error.h"
@@ -44,8 +45,6 @@ namespace panseg::ui
 {
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
-
 // Modality filter choices: the combo's item data is an index into this table.
 struct ModalityChoice
 {
@@ -421,8 +420,7 @@ void StudyBrowser::updateButtons()
   m_exportButton->setEnabled(selectedMaskId() != 0);
   m_submitButton->setEnabled(selectedMaskId() != 0);
   const int row = m_maskModel->rowOfMask(selectedMaskId());
-  const bool reviewer = m_db && (m_db->currentUser().role == db::Role::Admin ||
-                                 m_db->currentUser().role == db::Role::Coordinator);
+  const bool reviewer = m_db && db::canCoordinate(m_db->currentUser().role);
   m_approveButton->setVisible(reviewer);
   m_approveButton->setEnabled(reviewer && row >= 0 && m_maskModel->maskAt(row).state == db::MaskState::Submitted);
 }

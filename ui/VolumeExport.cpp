@@ -1,4 +1,5 @@
 #include "ui/VolumeExport.h"
+#include "database/QtText.h"
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
@@ -19,7 +20,6 @@ using namespace panseg::db;
 
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
 QString fixed(double v, int decimals) { return std::isfinite(v) ? QString::number(v, 'f', decimals) : QString(); }
 
 /// One cell of the machine-readable tables: text, or a number kept at full precision for XLSX.

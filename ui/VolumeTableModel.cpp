@@ -1,4 +1,5 @@
 #include "ui/VolumeTableModel.h"
+#include "database/QtText.h"
 
 #include <cmath>
 
@@ -8,7 +9,6 @@ using namespace panseg::db;
 
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
 QString patientOf(const std::string& id, const std::string& name) { return qs(id.empty() ? name : id); }
 } // namespace
 

@@ -153,7 +153,7 @@ void VolumeTableView::setDatabase(StudyDatabase* database)
         fail(QString::fromUtf8(e.what()));
       }
       const Role role = m_db->currentUser().role;
-      reviewer = role == Role::Admin || role == Role::Coordinator;
+      reviewer = canCoordinate(role);
     }
     m_ruleBox->setEnabled(reviewer);
     m_setRule->setEnabled(reviewer);

@@ -1,4 +1,5 @@
 #include "ui/Workstation.h"
+#include "database/QtText.h"
 
 #include "core/Error.h"
 #include "database/ContentHash.h"
@@ -30,11 +31,6 @@ namespace panseg::ui
 {
 namespace
 {
-QString qs(const std::string& s)
-{
-  return QString::fromStdString(s);
-}
-
 /// The series' content hash, computed once per shown image (the voxel buffer identifies it).
 struct ImageHashCache
 {
@@ -81,7 +77,7 @@ QString maskTitle(const db::MaskVersion& m)
 QString predictionBlockedReason(const db::StudyDatabase& db, const db::ReaderStudy& rs, int64_t seriesId)
 {
   const db::User& me = db.currentUser();
-  if (me.role == db::Role::Admin || me.role == db::Role::Coordinator)
+  if (db::canCoordinate(me.role))
     return {};
   for (const db::ReaderStudyInfo& s : rs.studies())
   {
@@ -446,8 +442,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   w.addDockWidget(Qt::RightDockWidgetArea, reviewDock);
   w.tabifyDockWidget(readerDock, reviewDock);
   review->setDatabase(panel->database());
-  const bool coordinator = panel->database() && (panel->database()->currentUser().role == db::Role::Admin ||
-                                                 panel->database()->currentUser().role == db::Role::Coordinator);
+  const bool coordinator = panel->database() && db::canCoordinate(panel->database()->currentUser().role);
   reviewDock->setVisible(coordinator);
   if (coordinator && readerDock->isVisible())
     readerDock->raise();

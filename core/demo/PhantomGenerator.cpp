@@ -23,6 +23,8 @@
 #include "core/demo/PhantomGenerator.h"
 
 #include "core/Error.h"
+#include "core/Parallel.h"
+#include "core/Random.h"
 
 #include <algorithm>
 #include <atomic>
@@ -84,25 +86,14 @@ struct SplitMix64
 {
   uint64_t state;
   explicit SplitMix64(uint64_t s) : state(s) {}
-  uint64_t next()
-  {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return splitmix64Next(state); }
   double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
   double uniform(double a, double b) { return a + (b - a) * uniform(); }
   double jitter(double amp) { return uniform(-amp, amp); }
   V jitter3(double ax, double ay, double az) { return { jitter(ax), jitter(ay), jitter(az) }; }
 };
 
-inline uint64_t mix64(uint64_t z)
-{
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+inline uint64_t mix64(uint64_t z) { return splitmix64Mix(z); }
 
 inline uint32_t hash3(uint32_t seed, int32_t x, int32_t y, int32_t z)
 {
@@ -1087,26 +1078,14 @@ Anatomy buildAnatomy(uint32_t seed)
 
 // ---------------------------------------------------------------------------------------------
 // Threading: dynamic scheduling over slices; results do not depend on the thread count.
+/// fn(z) for every slice z in [0, n), on core/Parallel.h's chunks (each slice is computed the same
+/// way whatever the chunking, so the phantom does not depend on the number of threads).
 template <class F> void parallelSlices(int64_t n, int threads, F&& fn)
 {
-  if (threads <= 1 || n <= 1)
-  {
-    for (int64_t z = 0; z < n; ++z)
+  detail::parallelFor(n, std::max(1, threads), [&](int64_t begin, int64_t end) {
+    for (int64_t z = begin; z < end; ++z)
       fn(z);
-    return;
-  }
-  std::atomic<int64_t> next{ 0 };
-  auto worker = [&]() {
-    for (int64_t z = next.fetch_add(1); z < n; z = next.fetch_add(1))
-      fn(z);
-  };
-  std::vector<std::thread> pool;
-  const int t = static_cast<int>(std::min<int64_t>(threads, n));
-  for (int i = 1; i < t; ++i)
-    pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool)
-    th.join();
+  });
 }
 
 /// 3-tap blur along one axis with weights (side, centre, side)/(2 side + centre), edges clamped.

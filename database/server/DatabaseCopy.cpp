@@ -1,4 +1,5 @@
 #include "database/server/DatabaseCopy.h"
+#include "database/QtText.h"
 
 #include "core/Error.h"
 #include "database/ContentHash.h"
@@ -24,7 +25,6 @@ namespace panseg::db
 {
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
 std::string str(const QVariant& v) { return v.toString().toStdString(); }
 
 /// A copied table: whether it has an `id` column (kept), and its columns that name a user.

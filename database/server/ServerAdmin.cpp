@@ -1,4 +1,5 @@
 #include "database/server/ServerAdmin.h"
+#include "database/QtText.h"
 
 #include "core/Error.h"
 #include "database/SharedSql.h"
@@ -17,8 +18,6 @@ namespace panseg::db
 {
 namespace
 {
-QString qs(const std::string& s) { return QString::fromStdString(s); }
-
 void requireServer(const StudyDatabase& db, const char* what)
 {
   if (!db.isServer())

@@ -3,6 +3,7 @@
 // per-voxel loops, no pattern histogram, no bounding box) whose fixed point must match to 1e-9.
 
 #include "core/Error.h"
+#include "core/metrics/MajorityVote.h"
 #include "core/metrics/Staple.h"
 
 #include <QtTest>
@@ -192,14 +193,11 @@ private slots:
     fillBox(sloppy4, 0, 40, 0, 40, 0, 4);
     const std::vector<const LabelMask*> raters{&truth, &truth, &sloppy3, &sloppy4};
 
-    LabelMask majority = emptyMask(40, 40, 20);
-    for (size_t i = 0; i < majority.voxels.size(); ++i)
-    {
-      int votes = 0;
-      for (const LabelMask* m : raters)
-        votes += m->voxels[i] != 0;
-      majority.voxels[i] = 2 * votes > 4 ? 1 : 0;
-    }
+    MajorityVote vote;
+    for (const LabelMask* m : raters)
+      QVERIFY(vote.add(*m));
+    QCOMPARE(vote.raters(), 4);
+    const LabelMask majority = vote.consensus(1);
     QVERIFY(majority.voxels != truth.voxels);
     QCOMPARE(majority.countLabel(0), truth.countLabel(0) - 5 * 20 * 10);
 
@@ -359,6 +357,32 @@ private slots:
     QVERIFY(r.converged);
     QCOMPARE(r.consensus.countLabel(0), int64_t(0));
     QCOMPARE(r.sensitivity, std::vector<double>({1.0, 1.0}));
+  }
+
+  void majorityVoteCountsMoreThanHalf()
+  {
+    // Three raters, label 2 votes: voxel a has 3 votes, b 2, c 1; label 1 never votes.
+    LabelMask r1 = emptyMask(4, 1, 1), r2 = r1, r3 = r1;
+    r1.voxels = { 2, 2, 2, 1 };
+    r2.voxels = { 2, 2, 0, 1 };
+    r3.voxels = { 2, 0, 0, 1 };
+    MajorityVote vote(2);
+    QCOMPARE(vote.consensus().voxels.size(), size_t(0)); // nothing added yet
+    for (const LabelMask* m : { &r1, &r2, &r3 })
+      QVERIFY(vote.add(*m));
+    QCOMPARE(vote.consensus(7).voxels, (std::vector<uint8_t>{ 7, 7, 0, 0 }));
+    // Any non-zero label votes with label 0; a tie (2 of 4) is not a majority.
+    MajorityVote any;
+    for (const LabelMask* m : { &r1, &r2, &r3, &r3 })
+      QVERIFY(any.add(*m));
+    QCOMPARE(any.consensus().voxels, (std::vector<uint8_t>{ 1, 0, 0, 1 }));
+    // A mask on another grid is refused with the reason and does not vote.
+    LabelMask shifted = r1;
+    shifted.geometry.originMm[0] += 5.0;
+    std::string why;
+    QVERIFY(!vote.add(shifted, &why));
+    QVERIFY2(!why.empty(), "no reason given");
+    QCOMPARE(vote.raters(), 3);
   }
 
   void clearErrors()

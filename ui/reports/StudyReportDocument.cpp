@@ -1,4 +1,5 @@
 #include "ui/reports/StudyReportDocument.h"
+#include "database/QtText.h"
 
 #include "core/Error.h"
 #include "core/stats/Descriptive.h"
@@ -13,11 +14,6 @@ namespace panseg::ui
 {
 namespace
 {
-QString qs(const std::string& s)
-{
-  return QString::fromStdString(s);
-}
-
 QString comparisonTitle(const std::string& c)
 {
   if (c == "inter")
