@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <vector>
 
 static int dispatch(int argc, char** argv)
 {
@@ -51,11 +53,49 @@ static int dispatch(int argc, char** argv)
       qputenv("PGPASSWORD", QByteArray::fromStdString(password));
     return password;
   });
+  // The command table: a subcommand (and for bench, its first argument), whether it opens the
+  // study database, and the function that parses and prints (the work is in the services).
+  struct Command
+  {
+    const char* name;
+    const char* sub; // first argument that selects this row (nullptr: any)
+    bool dropsSub;   // the handler gets the arguments after `sub`
+    bool opensDatabase;
+    std::function<int(const QStringList&)> run;
+  };
+  const std::vector<Command> commands = {
+    { "server", nullptr, false, true, serverCommand },
+    { "export-seg", nullptr, false, true, exportSegCommand },
+    { "import-seg", nullptr, false, false, importSegCommand },
+    { "deidentify", nullptr, false, false, deidentifyCommand },
+    { "info", nullptr, false, false, info },
+    { "volume", nullptr, false, false, volume },
+    { "measure", nullptr, false, false, measure },
+    { "demo", nullptr, false, false, demo },
+    { "import", nullptr, false, true, importCommand },
+    { "db", nullptr, false, true, dbCommand },
+    { "volumes", nullptr, false, true, volumesCommand },
+    { "export", nullptr, false, true, exportCommand },
+    { "export-nnunet", nullptr, false, true, exportNnUnetCommand },
+    { "study", nullptr, false, true, studyCommand },
+    { "report", nullptr, false, true, reportCommand },
+    { "agreement", nullptr, false, false, agreement },
+    { "screenshot", nullptr, false, false, [&](const QStringList& r) { return screenshot(argc, argv, r); } },
+    { "predict", nullptr, false, true, [&](const QStringList& r) { return predict(argc, argv, r); } },
+    { "train", nullptr, false, true, [&](const QStringList& r) { return trainCommand(argc, argv, r); } },
+    { "jobs", nullptr, false, true, jobsCommand },
+    { "model", nullptr, false, true, [&](const QStringList& r) { return modelCommand(argc, argv, r); } },
+    { "bench", "predict", true, false, [&](const QStringList& r) { return benchPredict(argc, argv, r); } },
+    { "bench", "train", true, false, [&](const QStringList& r) { return benchTrain(argc, argv, r); } },
+    { "bench", "edit", true, false, benchEdit },
+    { "bench", "db", false, true, [&](const QStringList& r) { return bench(argc, argv, r); } },
+    { "bench", nullptr, false, false, [&](const QStringList& r) { return bench(argc, argv, r); } },
+  };
+  const auto row = std::find_if(commands.begin(), commands.end(), [&](const Command& c)
+                                { return cmd == c.name && (!c.sub || rest.value(0) == c.sub); });
   // One identity rule: every command that opens the study database acts as --user NAME (else
   // $PANSEG_USER, else the login name); those that open none refuse --user instead of ignoring it.
-  static const QStringList kNoDatabase = { "info", "volume", "measure", "agreement", "screenshot", "demo", "bench", "deidentify",
-                                           "import-seg" };
-  if (kNoDatabase.contains(cmd) && !(cmd == "bench" && rest.value(0) == "db") &&
+  if (row != commands.end() && !row->opensDatabase &&
       std::any_of(rest.begin(), rest.end(), [](const QString& s) { return s == "--user" || s.startsWith("--user="); }))
   {
     printError("--user: panseg " + cmd + " opens no study database (--user applies to the commands that do)");
@@ -63,56 +103,8 @@ static int dispatch(int argc, char** argv)
   }
   try
   {
-    if (cmd == "server")
-      return serverCommand(rest);
-    if (cmd == "export-seg")
-      return exportSegCommand(rest);
-    if (cmd == "import-seg")
-      return importSegCommand(rest);
-    if (cmd == "deidentify")
-      return deidentifyCommand(rest);
-    if (cmd == "info")
-      return info(rest);
-    if (cmd == "volume")
-      return volume(rest);
-    if (cmd == "measure")
-      return measure(rest);
-    if (cmd == "demo")
-      return demo(rest);
-    if (cmd == "import")
-      return importCommand(rest);
-    if (cmd == "db")
-      return dbCommand(rest);
-    if (cmd == "volumes")
-      return volumesCommand(rest);
-    if (cmd == "export")
-      return exportCommand(rest);
-    if (cmd == "export-nnunet")
-      return exportNnUnetCommand(rest);
-    if (cmd == "study")
-      return studyCommand(rest);
-    if (cmd == "report")
-      return reportCommand(rest);
-    if (cmd == "agreement")
-      return agreement(rest);
-    if (cmd == "screenshot")
-      return screenshot(argc, argv, rest);
-    if (cmd == "predict")
-      return predict(argc, argv, rest);
-    if (cmd == "bench" && rest.value(0) == "predict")
-      return benchPredict(argc, argv, rest.mid(1));
-    if (cmd == "bench" && rest.value(0) == "train")
-      return benchTrain(argc, argv, rest.mid(1));
-    if (cmd == "train")
-      return trainCommand(argc, argv, rest);
-    if (cmd == "jobs")
-      return jobsCommand(rest);
-    if (cmd == "model")
-      return modelCommand(argc, argv, rest);
-    if (cmd == "bench" && rest.value(0) == "edit")
-      return benchEdit(rest.mid(1));
-    if (cmd == "bench")
-      return bench(argc, argv, rest);
+    if (row != commands.end())
+      return row->run(row->dropsSub ? rest.mid(1) : rest);
     if (!cmd.isEmpty() && !cmd.startsWith('-') && !cmd.contains('/') && !cmd.contains('.') &&
         !QFileInfo::exists(cmd))
     {
