@@ -5,6 +5,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <optional>
 #include <string>
 
 namespace panseg::cli
@@ -58,6 +59,10 @@ bool needsVirtualDisplay();
 /// Runs `panseg ARGS` again under xvfb-run and returns its exit code.
 int rerunUnderXvfb(char** argv, const QStringList& args);
 void printError(const QString& message);
+/// The one --label check: a whole number from `minimum` to 255, `fallback` when absent; nullopt
+/// after printing "--label must be a whole number from MIN to 255 (MEANING), not 'X'" (callers
+/// return Usage).
+std::optional<int> labelOption(const Args& a, int fallback, int minimum, const char* meaning = nullptr);
 /// --label N for commands where 0 means any non-zero label (0 when absent); false after printing
 /// the error when it is not a whole number from 0 to 255.
 bool anyLabelOption(const Args& a, int* label);

@@ -132,14 +132,24 @@ bool checkArgs(const Args& a, int minPos, int maxPos, const QString& synopsis)
 }
 } // namespace
 
-bool anyLabelOption(const Args& a, int* label)
+std::optional<int> labelOption(const Args& a, int fallback, int minimum, const char* meaning)
 {
   bool ok = true;
-  *label = a.intValue("label", 0, &ok);
-  if (ok && *label >= 0 && *label <= 255)
-    return true;
-  printError("--label must be a whole number from 0 to 255 (0 = any non-zero label)");
-  return false;
+  const int label = a.intValue("label", fallback, &ok);
+  if (ok && label >= minimum && label <= 255)
+    return label;
+  printError(QString("--label must be a whole number from %1 to 255%2, not '%3'")
+               .arg(minimum)
+               .arg(meaning ? QString(" (%1)").arg(meaning) : QString())
+               .arg(a.value("label")));
+  return std::nullopt;
+}
+
+bool anyLabelOption(const Args& a, int* label)
+{
+  const auto l = labelOption(a, 0, 0, "0 = any non-zero label");
+  *label = l.value_or(0);
+  return l.has_value();
 }
 
 int info(const QStringList& args)

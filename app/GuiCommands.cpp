@@ -110,13 +110,11 @@ int screenshot(int argc, char** argv, const QStringList& args)
     printError("--out must name a .png file");
     return Usage;
   }
-  bool ok = true;
-  const int label = a.intValue("label", 0, &ok);
-  if (!ok || label < 0 || label > 255)
-  {
-    printError("--label must be a whole number from 0 to 255");
+  const auto labelArg = labelOption(a, 0, 0, "0 = any non-zero label");
+  if (!labelArg)
     return Usage;
-  }
+  const int label = *labelArg;
+  bool ok = true;
   const int slice = a.intValue("slice", -1, &ok);
   if (!ok)
   {

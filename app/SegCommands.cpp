@@ -86,13 +86,10 @@ int exportSegCommand(const QStringList& args)
     printError("usage: " + synopsis);
     return Usage;
   }
-  bool ok = true;
-  const int label = a.intValue("label", 0, &ok);
-  if (!ok || label < 0 || label > 255)
-  {
-    printError("--label must be a whole number from 1 to 255 (the label exported as the pancreas)");
+  const auto labelArg = labelOption(a, 0, 0, "the label exported as the pancreas; 0 = every label");
+  if (!labelArg)
     return Usage;
-  }
+  const int label = *labelArg;
   if (a.has("salt") && !a.has("deidentify"))
   {
     printError("--salt needs --deidentify");
@@ -111,6 +108,7 @@ int exportSegCommand(const QStringList& args)
   if (fromDb)
   {
     ensureCoreApplication();
+    bool ok = false;
     const int64_t id = a.value("mask-version").toLongLong(&ok);
     if (!ok || id <= 0)
     {

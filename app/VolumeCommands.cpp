@@ -78,16 +78,6 @@ void parseModalityOption(const QString& text, std::optional<Modality>& modality,
   anyMri = *m == Modality::Mri;
 }
 
-int parseLabel(const Args& a, int fallback, int minimum)
-{
-  bool ok = true;
-  const int label = a.intValue("label", fallback, &ok);
-  if (!ok || label < minimum || label > 255)
-    throw Error("--label must be a whole number from " + std::to_string(minimum) + " to 255, not '" +
-                a.value("label").toStdString() + "'");
-  return label;
-}
-
 int64_t parseId(const Args& a, const QString& name)
 {
   bool ok = false;
@@ -179,7 +169,10 @@ int volumesCommand(const QStringList& args)
   f.fromDate = a.value("from").toStdString();
   f.toDate = a.value("to").toStdString();
   f.approvedOnly = a.has("approved-only");
-  f.label = parseLabel(a, 1, 0);
+  const auto label = labelOption(a, 1, 0, "0 = any non-zero label");
+  if (!label)
+    return Usage;
+  f.label = *label;
   if (a.has("series"))
     for (const QString& id : a.value("series").split(',', Qt::SkipEmptyParts))
     {
@@ -222,8 +215,10 @@ int exportCommand(const QStringList& args)
   const std::string out = a.value("out").toStdString();
   if (a.has("mask-version"))
   {
-    const int label = parseLabel(a, 0, 0);
-    exportMaskVersion(db, parseId(a, "mask-version"), out, label);
+    const auto label = labelOption(a, 0, 0, "0 = every label");
+    if (!label)
+      return Usage;
+    exportMaskVersion(db, parseId(a, "mask-version"), out, *label);
   }
   else
     exportSeriesImage(db, parseId(a, "series"), out);
@@ -246,7 +241,10 @@ int exportNnUnetCommand(const QStringList& args)
   NnUnetExportOptions o;
   if (a.has("modality"))
     parseModalityOption(a.value("modality"), o.modality, o.anyMri);
-  o.label = parseLabel(a, 1, 1);
+  const auto label = labelOption(a, 1, 1, "the pancreas label of the exported masks");
+  if (!label)
+    return Usage;
+  o.label = *label;
   o.approvedOnly = !a.has("include-unapproved");
   o.softwareVersion = PANSEG_VERSION;
   StudyDatabase db(dataFolderOf(a), openOptions(a));
