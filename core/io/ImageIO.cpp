@@ -305,15 +305,7 @@ struct ScanResult
 bool looksLikeDicom(const std::string& path)
 {
   const std::string l = lower(path);
-  if (endsWith(l, ".dcm") || endsWith(l, ".ima"))
-    return true;
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return false;
-  char magic[132] = {};
-  const size_t n = std::fread(magic, 1, sizeof magic, f);
-  std::fclose(f);
-  return n == sizeof magic && std::memcmp(magic + 128, "DICM", 4) == 0;
+  return endsWith(l, ".dcm") || endsWith(l, ".ima") || hasDicomMagic(path);
 }
 
 ScanResult scanFolder(const std::string& folder)

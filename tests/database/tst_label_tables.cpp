@@ -6,6 +6,7 @@
 //    (server) through SQL;
 //  * the stored form and the model package declarations (plans.json "classes", model.json
 //    "labels" as in nnU-Net's dataset.json, "label_colors"); `panseg db labels`.
+#include "../ErrorOf.h"
 #include "../ProcessRun.h"
 #include "../TestBackend.h"
 #include "DbTestUtil.h"
@@ -35,19 +36,6 @@ using namespace panseg::db;
 
 namespace
 {
-template <typename Fn> QString errorOf(Fn fn)
-{
-  try
-  {
-    fn();
-  }
-  catch (const std::exception& e)
-  {
-    return QString::fromStdString(e.what());
-  }
-  return {};
-}
-
 void writeJson(const QString& path, const QJsonObject& o)
 {
   QFile f(path);

@@ -2,6 +2,7 @@
 // called by the GUI and the CLI alike: the one default-model rule for predicting a series, the
 // checks before a prediction runs, storing an AI result, a reader's save with the concurrent-save
 // note, save and submit. Both backends (SQLite folders; PostgreSQL with PANSEG_TEST_BACKEND).
+#include "../ErrorOf.h"
 #include "../TestBackend.h"
 #include "DbTestUtil.h"
 
@@ -21,19 +22,6 @@ using namespace panseg::db;
 
 namespace
 {
-template <typename Fn> QString errorOf(Fn fn)
-{
-  try
-  {
-    fn();
-  }
-  catch (const std::exception& e)
-  {
-    return QString::fromStdString(e.what());
-  }
-  return {};
-}
-
 LabelMask box(const Geometry& g, int64_t x0)
 {
   LabelMask m(g);

@@ -7,6 +7,7 @@
 //  * the reference-mask rule (latest approved / consensus / a reader), set by a coordinator,
 //    audited, refused for readers, picks the version the volume table, `panseg volumes` and the
 //    study report use, per series, and says when the rule picks none.
+#include "../ErrorOf.h"
 #include "../ProcessRun.h"
 #include "../TestBackend.h"
 #include "DbTestUtil.h"
@@ -35,19 +36,6 @@ using namespace panseg::db;
 
 namespace
 {
-template <typename Fn> QString errorOf(Fn fn)
-{
-  try
-  {
-    fn();
-  }
-  catch (const std::exception& e)
-  {
-    return QString::fromStdString(e.what());
-  }
-  return {};
-}
-
 /// 100 x 100 x 60 voxels of 3 mm (300 x 300 x 180 mm, an abdomen).
 Geometry abdomen()
 {

@@ -6,6 +6,7 @@
 // accounts afterwards; a second copy, a copy into a database nobody set up, a copy by someone
 // who is not the owner and a copy of a folder with an altered mask file are refused and leave
 // nothing behind.
+#include "../ErrorOf.h"
 #include "../PgTestServer.h"
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
@@ -29,19 +30,6 @@ using namespace panseg::db;
 
 namespace
 {
-QString errorOf(const std::function<void()>& f)
-{
-  try
-  {
-    f();
-  }
-  catch (const std::exception& e)
-  {
-    return QString::fromUtf8(e.what());
-  }
-  return {};
-}
-
 LabelMask shifted(const LabelMask& m, int dx)
 {
   LabelMask out(m.geometry, 0);

@@ -3,6 +3,7 @@
 // user administration, a two-reader inter-observer study whose report equals the same study in
 // a local SQLite database, blinding enforced by the server (the access matrix, probed with psql
 // as a blinded reader), and a server that goes away.
+#include "../ErrorOf.h"
 #include "../PgTestServer.h"
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
@@ -27,19 +28,6 @@ using namespace panseg::db;
 
 namespace
 {
-QString errorOf(const std::function<void()>& f)
-{
-  try
-  {
-    f();
-  }
-  catch (const std::exception& e)
-  {
-    return QString::fromUtf8(e.what());
-  }
-  return {};
-}
-
 LabelMask shifted(const LabelMask& m, int dx)
 {
   LabelMask out(m.geometry, 0);

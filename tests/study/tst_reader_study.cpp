@@ -1,6 +1,7 @@
 // Reader studies on real study databases (a SQLite folder, or with PANSEG_TEST_BACKEND=postgresql
 // a fresh database on a real PostgreSQL server: tests/TestBackend.h), with synthetic phantoms as
 // the series and perturbed ground truths as the readers' masks.
+#include "../ErrorOf.h"
 #include "../TestBackend.h"
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
@@ -173,18 +174,6 @@ Run runPanseg(const Env& e, const QStringList& args, const std::string& user)
   return r;
 }
 
-template <typename F> QString errorOf(F&& f)
-{
-  try
-  {
-    f();
-  }
-  catch (const std::exception& e)
-  {
-    return QString::fromStdString(e.what());
-  }
-  return {};
-}
 } // namespace
 
 class TstReaderStudy : public QObject
