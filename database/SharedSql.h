@@ -30,7 +30,7 @@ public:
   QSqlQuery exec(const std::string& sql, const QVariantList& binds, const std::string& what) const
   {
     if (m_db.isServer())
-      reviveIfLost(m_conn, m_db.dialect().connectionSetup(30000));
+      reviveIfLost(m_conn, m_db.dialect().connectionSetup(m_db.busyTimeoutMs()));
     QSqlQuery q(m_conn);
     // Without binds the statement runs as it is: PostgreSQL cannot prepare BEGIN or COMMIT.
     bool ok = false;

@@ -823,6 +823,8 @@ void StudyDatabase::setDefaultPasswordPrompt(std::function<std::string(const std
 bool StudyDatabase::isServer() const { return d->server; }
 const SqlDialect& StudyDatabase::dialect() const { return d->dialect; }
 
+int StudyDatabase::busyTimeoutMs() const { return d->options.busyTimeoutMs; }
+
 StudyDatabase::StudyDatabase(const std::string& dataFolder, const OpenOptions& options) : d(std::make_unique<Impl>())
 {
   d->options = options;

@@ -94,6 +94,9 @@ public:
   /// True for a shared PostgreSQL database (server mode).
   bool isServer() const;
   const SqlDialect& dialect() const;
+  /// OpenOptions::busyTimeoutMs: how long a writer waits for the write lock; also the setup of a
+  /// server connection revived after it was lost (SharedSql).
+  int busyTimeoutMs() const;
   std::string databasePath() const;
   /// Absolute path of a path stored relative to the data folder.
   std::string absolutePath(const std::string& relative) const;
