@@ -4,6 +4,7 @@
 #   installer/setup.sh          install missing packages, build, generate the demo study, open it
 #   installer/setup.sh test     install missing packages, build, run the whole test suite (ctest)
 #   installer/setup.sh build    install missing packages and build only
+#   installer/setup.sh sanitize the sanitizer run alone (ASan + UBSan unit tests, build-asan)
 #
 # Environment: BUILD_DIR (default ./build), JOBS (default: number of cores),
 #              PANSEG_DATA (demo output, default ~/.local/share/panseg).
@@ -56,6 +57,24 @@ build() {
   command -v ccache >/dev/null && ccache -s 2>/dev/null | grep -E "Hits|hit rate" | head -2 || true
 }
 
+# The sanitizer run (CMakePresets.json "asan"): the unit tests of core, io and database and the
+# malformed-file corpus, built with AddressSanitizer + UndefinedBehaviorSanitizer (no LibTorch),
+# in build-asan. Any report fails the run. SANITIZE=0 skips it.
+sanitizer_run() {
+  [ "${SANITIZE:-1}" = 0 ] && { log "sanitizer run skipped (SANITIZE=0)"; return; }
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1 CCACHE_COMPILERCHECK=content
+  local ASAN_DIR="${ASAN_BUILD_DIR:-$ROOT/build-asan}"
+  if [ ! -f "$ASAN_DIR/CMakeCache.txt" ]; then
+    cmake -S "$ROOT" -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPANSEG_WERROR=ON \
+      -DPANSEG_WITH_TORCH=OFF -DPANSEG_SANITIZE=address,undefined
+  fi
+  log "sanitizer run: building the unit tests with ASan + UBSan in $ASAN_DIR"
+  cmake --build "$ASAN_DIR" -j "$JOBS" --target panseg_sanitizer_tests
+  log "sanitizer run: running them"
+  (cd "$ASAN_DIR" && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -j "$JOBS" --timeout 900 -L sanitizer)
+}
+
 case "$MODE" in
   start)
     install_packages
@@ -77,11 +96,15 @@ case "$MODE" in
     install_packages
     build
     log "running the test suite"
-    cd "$BUILD_DIR"
-    ctest --output-on-failure -j "$JOBS" --timeout 1500
+    (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" --timeout 1500)
+    sanitizer_run
+    ;;
+  sanitize)
+    install_packages
+    sanitizer_run
     ;;
   *)
-    echo "usage: installer/setup.sh [start|test|build]" >&2
+    echo "usage: installer/setup.sh [start|test|build|sanitize]" >&2
     exit 2
     ;;
 esac
