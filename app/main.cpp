@@ -2,6 +2,7 @@
 // with a subcommand it works headless. `panseg --help` lists the subcommands.
 #include "Cli.h"
 #include "DbCommands.h"
+#include "PacsCommands.h"
 #include "SegCommands.h"
 #include "ServerCommands.h"
 #include "VolumeCommands.h"
@@ -39,6 +40,7 @@ static int dispatch(int argc, char** argv)
     text.replace("  panseg --version", volumeUsage() + "  panseg --version");
     text.replace("  panseg --version", trainUsage() + "  panseg --version");
     text.replace("  panseg --version", serverUsage() + "  panseg --version");
+    text.replace("  panseg --version", pacsUsage() + "  panseg --version");
     std::printf("%s", qPrintable(text));
     return Ok;
   }
@@ -65,6 +67,8 @@ static int dispatch(int argc, char** argv)
   {
     if (cmd == "server")
       return serverCommand(rest);
+    if (cmd == "pacs")
+      return pacsCommand(rest);
     if (cmd == "export-seg")
       return exportSegCommand(rest);
     if (cmd == "import-seg")

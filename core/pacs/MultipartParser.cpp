@@ -1,0 +1,239 @@
+#include "MultipartParser.h"
+
+#include "core/Error.h"
+
+namespace panseg::pacs
+{
+namespace
+{
+constexpr qsizetype kMaxHeaderBlock = 64 * 1024;
+
+QByteArray unquote(QByteArray v)
+{
+  v = v.trimmed();
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+  {
+    v = v.mid(1, v.size() - 2);
+    QByteArray out;
+    for (qsizetype i = 0; i < v.size(); ++i)
+    {
+      if (v[i] == '\\' && i + 1 < v.size())
+        ++i;
+      out += v[i];
+    }
+    return out;
+  }
+  return v;
+}
+} // namespace
+
+QByteArray ContentType::param(const QByteArray& name) const
+{
+  for (const auto& p : params)
+    if (p.first == name)
+      return p.second;
+  return {};
+}
+
+ContentType parseContentType(const QByteArray& value)
+{
+  ContentType ct;
+  // Split on ';' outside quotes.
+  QList<QByteArray> pieces;
+  QByteArray cur;
+  bool quoted = false;
+  for (qsizetype i = 0; i < value.size(); ++i)
+  {
+    const char c = value[i];
+    if (c == '"')
+      quoted = !quoted;
+    if (c == '\\' && quoted && i + 1 < value.size())
+    {
+      cur += c;
+      cur += value[++i];
+      continue;
+    }
+    if (c == ';' && !quoted)
+    {
+      pieces << cur;
+      cur.clear();
+      continue;
+    }
+    cur += c;
+  }
+  pieces << cur;
+  ct.mediaType = pieces.value(0).trimmed().toLower();
+  for (qsizetype i = 1; i < pieces.size(); ++i)
+  {
+    const qsizetype eq = pieces[i].indexOf('=');
+    if (eq <= 0)
+      continue;
+    ct.params.append({ pieces[i].left(eq).trimmed().toLower(), unquote(pieces[i].mid(eq + 1)) });
+  }
+  return ct;
+}
+
+QByteArray MultipartParser::boundaryOf(const QByteArray& contentType)
+{
+  const ContentType ct = parseContentType(contentType);
+  if (!ct.mediaType.startsWith("multipart/"))
+    throw Error("malformed DICOMweb response: expected multipart/related, got Content-Type '" +
+                contentType.toStdString() + "'");
+  const QByteArray b = ct.param("boundary");
+  if (b.isEmpty())
+    throw Error("malformed DICOMweb response: multipart Content-Type without a boundary ('" + contentType.toStdString() +
+                "')");
+  return b;
+}
+
+MultipartParser::MultipartParser(const QByteArray& boundary)
+{
+  if (boundary.isEmpty() || boundary.size() > 200)
+    throw Error("malformed multipart response: a boundary must have 1 to 200 characters");
+  m_delimiter = "\n--" + boundary;
+  m_buffer = "\n"; // the first delimiter may open the body without a line end before it
+}
+
+void MultipartParser::feed(const char* data, qsizetype size)
+{
+  if (m_state == State::Done)
+    return; // epilogue
+  m_buffer.append(data, size);
+  process(false);
+}
+
+void MultipartParser::process(bool atEnd)
+{
+  for (;;)
+  {
+    switch (m_state)
+    {
+    case State::Done:
+      m_buffer.clear();
+      return;
+    case State::Preamble:
+    {
+      const qsizetype pos = m_buffer.indexOf(m_delimiter);
+      if (pos < 0)
+      {
+        if (m_buffer.size() > m_delimiter.size())
+          m_buffer.remove(0, m_buffer.size() - m_delimiter.size());
+        return;
+      }
+      m_buffer.remove(0, pos + m_delimiter.size());
+      m_state = State::AfterDelimiter;
+      break;
+    }
+    case State::AfterDelimiter:
+    {
+      if (m_buffer.size() < 2 && !atEnd)
+        return;
+      if (m_buffer.startsWith("--"))
+      {
+        m_state = State::Done;
+        break;
+      }
+      const qsizetype nl = m_buffer.indexOf('\n');
+      if (nl < 0)
+      {
+        if (m_buffer.size() > 1024)
+          throw Error("malformed multipart response: no line end after a boundary");
+        if (!atEnd)
+          return;
+        return; // cut off: finish() reports it
+      }
+      m_buffer.remove(0, nl + 1);
+      m_state = State::Headers;
+      break;
+    }
+    case State::Headers:
+    {
+      qsizetype end = -1, skip = 0;
+      if (m_buffer.startsWith("\r\n"))
+        end = 0, skip = 2;
+      else if (m_buffer.startsWith("\n"))
+        end = 0, skip = 1;
+      else
+      {
+        const qsizetype crlf = m_buffer.indexOf("\r\n\r\n");
+        const qsizetype lf = m_buffer.indexOf("\n\n");
+        if (crlf >= 0 && (lf < 0 || crlf < lf))
+          end = crlf, skip = 4;
+        else if (lf >= 0)
+          end = lf, skip = 2;
+      }
+      if (end < 0)
+      {
+        if (m_buffer.size() > kMaxHeaderBlock)
+          throw Error("malformed multipart response: a part's header block exceeds 64 KiB");
+        return;
+      }
+      Headers headers;
+      const QList<QByteArray> lines = m_buffer.left(end).split('\n');
+      for (QByteArray line : lines)
+      {
+        if (line.endsWith('\r'))
+          line.chop(1);
+        if (line.isEmpty())
+          continue;
+        if ((line[0] == ' ' || line[0] == '\t') && !headers.isEmpty())
+        {
+          headers.last().second += ' ' + line.trimmed();
+          continue;
+        }
+        const qsizetype colon = line.indexOf(':');
+        if (colon <= 0)
+          throw Error("malformed multipart response: part header line without a name: '" +
+                      line.left(80).toStdString() + "'");
+        headers.append({ line.left(colon).trimmed().toLower(), line.mid(colon + 1).trimmed() });
+      }
+      m_buffer.remove(0, end + skip);
+      m_inPart = true;
+      if (onPartBegin)
+        onPartBegin(headers);
+      m_state = State::Body;
+      break;
+    }
+    case State::Body:
+    {
+      const qsizetype pos = m_buffer.indexOf(m_delimiter);
+      if (pos < 0)
+      {
+        const qsizetype keep = m_delimiter.size();
+        if (m_buffer.size() > keep)
+        {
+          const qsizetype n = m_buffer.size() - keep;
+          if (onPartData)
+            onPartData(m_buffer.constData(), n);
+          m_buffer.remove(0, n);
+        }
+        return;
+      }
+      qsizetype dataEnd = pos;
+      if (dataEnd > 0 && m_buffer[dataEnd - 1] == '\r')
+        --dataEnd;
+      if (onPartData && dataEnd > 0)
+        onPartData(m_buffer.constData(), dataEnd);
+      m_inPart = false;
+      ++m_completed;
+      if (onPartEnd)
+        onPartEnd();
+      m_buffer.remove(0, pos + m_delimiter.size());
+      m_state = State::AfterDelimiter;
+      break;
+    }
+    }
+  }
+}
+
+void MultipartParser::finish()
+{
+  process(true);
+  if (m_state == State::Done)
+    return;
+  if (m_state == State::Preamble && m_completed == 0)
+    throw Error("malformed multipart response: the boundary '" + m_delimiter.mid(3).toStdString() + "' never occurs");
+  throw Error("truncated multipart response: the closing boundary never came (" + std::to_string(m_completed) +
+              " complete part(s), part " + std::to_string(m_completed + 1) + " cut off)");
+}
+} // namespace panseg::pacs
