@@ -234,12 +234,25 @@ public:
       }
       return true;
     };
-    const Result r = send("GET", url, "multipart/related; type=\"application/dicom\"", {}, sink, "retrieve");
-    if (file)
+    auto dropPartial = [&]() {
+      if (file)
+      {
+        file->close();
+        file->remove();
+        file.reset();
+      }
+    };
+    Result r;
+    try
     {
-      file->close();
-      file->remove();
+      r = send("GET", url, "multipart/related; type=\"application/dicom\"", {}, sink, "retrieve");
     }
+    catch (...)
+    {
+      dropPartial(); // never a half-written instance
+      throw;
+    }
+    dropPartial();
     if (cancelled)
       throw Cancelled();
     if (r.status == 404 || r.status == 204)
