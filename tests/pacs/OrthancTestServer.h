@@ -21,6 +21,9 @@
 #include <QThread>
 #include <QTimer>
 
+#include <csignal>
+#include <sys/prctl.h>
+
 namespace panseg::test
 {
 class OrthancTestServer
@@ -87,6 +90,8 @@ public:
     m_process.setProcessChannelMode(QProcess::MergedChannels);
     m_process.setStandardOutputFile(m_tmp.path() + "/orthanc.log");
     m_process.setWorkingDirectory(m_tmp.path());
+    // A test that crashes must not leave its Orthanc running: it gets SIGTERM when we die.
+    m_process.setChildProcessModifier([]() { ::prctl(PR_SET_PDEATHSIG, SIGTERM); });
     m_process.start(kExe, { configPath });
     if (!m_process.waitForStarted(10000))
       return fail(error, "cannot start Orthanc: " + m_process.errorString());
