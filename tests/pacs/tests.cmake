@@ -13,3 +13,10 @@ if(TARGET panseg AND TARGET panseg_pacs)
   add_dependencies(tst_pacs_orthanc panseg)
   set_tests_properties(tst_pacs_orthanc PROPERTIES TIMEOUT 600)
 endif()
+# The PACS dock in the real workstation, under Xvfb, against the same Orthanc.
+if(TARGET panseg_ui AND TARGET panseg_pacs)
+  panseg_add_test(tst_pacs_dock SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/pacs/tst_pacs_dock.cpp
+                  ${CMAKE_CURRENT_SOURCE_DIR}/pacs/OrthancTestServer.h
+                  LIBS panseg_ui panseg_database panseg_pacs Qt6::Network GUI)
+  set_tests_properties(tst_pacs_dock PROPERTIES TIMEOUT 300)
+endif()
