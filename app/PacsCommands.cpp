@@ -77,11 +77,13 @@ QJsonObject toJson(const pacs::PacsRecord& r)
 int addCommand(const QStringList& args)
 {
   const QString synopsis = "panseg pacs add NAME (--url URL [--auth none|basic|bearer] [--user-name U] "
-                           "[--secret-file FILE] | --host H --port P --called-aet AET [--calling-aet AET]) "
+                           "[--secret-file FILE] | --host H --port P --called-aet AET [--calling-aet AET] "
+                           "[--retrieve get|move --storage-port N]) "
                            "[--timeout SECONDS]";
   Args a(args, {});
   if (!checkOptions(args, a,
-                    { "url", "auth", "user-name", "secret-file", "host", "port", "called-aet", "calling-aet", "timeout" },
+                    { "url", "auth", "user-name", "secret-file", "host", "port", "called-aet", "calling-aet", "retrieve",
+                      "storage-port", "timeout" },
                     1, 1, synopsis))
     return Usage;
   if (a.has("url") == a.has("host"))
@@ -93,6 +95,11 @@ int addCommand(const QStringList& args)
   p.name = a.positionals[0];
   if (a.has("url"))
   {
+    if (a.has("retrieve") || a.has("storage-port"))
+    {
+      printError("--retrieve and --storage-port apply to DIMSE (--host) profiles");
+      return Usage;
+    }
     p.protocol = pacs::Protocol::DicomWeb;
     p.url = a.value("url");
     p.auth = pacs::parseAuth(a.value("auth", a.has("user-name") ? "basic" : "none"));
@@ -118,7 +125,21 @@ int addCommand(const QStringList& args)
     }
     p.calledAet = a.value("called-aet");
     p.callingAet = a.value("calling-aet", "PANSEG");
+    const QString retrieve = a.value("retrieve", a.has("storage-port") ? "move" : "get");
+    if (retrieve != "get" && retrieve != "move")
+    {
+      printError("--retrieve must be get (C-GET) or move (C-MOVE to our storage SCP on --storage-port)");
+      return Usage;
+    }
+    p.useMove = retrieve == "move";
+    p.storagePort = a.intValue("storage-port", 0, &ok);
+    if (!ok)
+    {
+      printError("--storage-port must be a whole number");
+      return Usage;
+    }
   }
+
   if (a.has("timeout"))
   {
     bool ok = false;
@@ -155,6 +176,8 @@ int listCommand(const QStringList& args)
                               { "port", p.protocol == pacs::Protocol::Dimse ? QJsonValue(p.port) : QJsonValue() },
                               { "called_aet", p.calledAet },
                               { "calling_aet", p.protocol == pacs::Protocol::Dimse ? p.callingAet : QString() },
+                              { "retrieve", p.protocol == pacs::Protocol::Dimse ? (p.useMove ? "move" : "get") : "wado-rs" },
+                              { "storage_port", p.useMove ? QJsonValue(p.storagePort) : QJsonValue() },
                               { "auth", pacs::toString(p.auth) },
                               { "user_name", p.username },
                               { "secret_file", p.secretFile },
@@ -359,7 +382,8 @@ int sendCommand(const QStringList& args)
 QString pacsUsage()
 {
   return "  panseg pacs add NAME (--url URL [--auth none|basic|bearer] [--user-name U] [--secret-file F]\n"
-         "                       | --host H --port P --called-aet AET [--calling-aet AET]) [--timeout S]\n"
+         "                       | --host H --port P --called-aet AET [--calling-aet AET]\n"
+         "                         [--retrieve get|move --storage-port N]) [--timeout S]\n"
          "  panseg pacs list [--json] | remove NAME | echo NAME\n"
          "                                   PACS profiles (per user; secrets stay in files), verification\n"
          "  panseg pacs find NAME [--patient-name 'DOE*'] [--patient-id ID] [--date FROM-TO] [--modality CT]\n"

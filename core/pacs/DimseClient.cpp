@@ -1,6 +1,7 @@
 // DIMSE client with DCMTK's DcmSCU: C-ECHO, C-FIND (study root), C-GET (series, received over
 // the same association into a folder), C-STORE. No DCMTK type leaves this file.
 #include "core/pacs/PacsClient.h"
+#include "core/pacs/StorageServer.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <functional>
 #include <set>
 
 namespace panseg::pacs
@@ -78,6 +80,20 @@ public:
       continueCGETSession = OFFalse;
     }
     return cond;
+  }
+
+  /// C-MOVE: called for each response; `onMoveResponse` reports progress and may cancel.
+  std::function<bool()> onMoveResponse;
+  OFCondition handleMOVEResponse(const T_ASC_PresentationContextID presID, RetrieveResponse* response,
+                                 OFBool& waitForNextResponse) override
+  {
+    const OFCondition c = DcmSCU::handleMOVEResponse(presID, response, waitForNextResponse);
+    if (onMoveResponse && !onMoveResponse())
+    {
+      cancelled = true;
+      waitForNextResponse = OFFalse;
+    }
+    return c;
   }
 };
 
@@ -200,6 +216,8 @@ public:
     }
     if (!QFileInfo(folder).isDir())
       failText("cannot retrieve into " + folder + ": not a folder");
+    if (m_profile.useMove)
+      return moveSeries(studyUid, seriesUid, folder, expected, progress);
     Scu scu;
     scu.progress = progress;
     scu.tp.expectedFiles = expected;
@@ -329,6 +347,84 @@ public:
   }
 
 private:
+  /// C-MOVE to our own storage SCP (StorageServer on profile.storagePort as callingAet).
+  RetrieveResult moveSeries(const QString& studyUid, const QString& seriesUid, const QString& folder, int expected,
+                            const ProgressFn& progress)
+  {
+    StorageServer server(m_profile.callingAet, m_profile.storagePort, folder);
+    Scu scu;
+    TransferProgress tp;
+    tp.expectedFiles = expected;
+    scu.onMoveResponse = [&]() {
+      tp.files = server.received();
+      return !progress || progress(tp);
+    };
+    scu.addPresentationContext(UID_MOVEStudyRootQueryRetrieveInformationModel, uncompressed());
+    associate(scu, "C-MOVE");
+    const T_ASC_PresentationContextID pc = scu.findPresentationContextID(UID_MOVEStudyRootQueryRetrieveInformationModel, "");
+    if (pc == 0)
+      failText("PACS " + m_profile.name + " does not offer study-root C-MOVE to AE " + m_profile.callingAet);
+    DcmDataset q;
+    q.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
+    q.putAndInsertOFStringArray(DCM_StudyInstanceUID, of(studyUid));
+    q.putAndInsertOFStringArray(DCM_SeriesInstanceUID, of(seriesUid));
+    OFList<RetrieveResponse*> responses;
+    const OFCondition c = scu.sendMOVERequest(pc, of(m_profile.callingAet), &q, &responses);
+    Uint16 finalStatus = 0;
+    int failed = 0;
+    for (RetrieveResponse* r : responses)
+    {
+      finalStatus = r->m_status;
+      failed = r->m_numberOfFailedSubops;
+      delete r;
+    }
+    if (scu.cancelled)
+    {
+      scu.closeAssociation(DCMSCU_ABORT_ASSOCIATION);
+      server.stop();
+      throw Cancelled();
+    }
+    if (c.bad())
+      fail("C-MOVE", c);
+    scu.releaseAssociation();
+    server.stop();
+    if (finalStatus == STATUS_MOVE_Failed_MoveDestinationUnknown)
+      failText(QString("PACS %1 does not know the move destination '%2': register AE %2 at this computer, port %3, "
+                       "on the PACS")
+                 .arg(m_profile.name, m_profile.callingAet)
+                 .arg(m_profile.storagePort));
+    if (finalStatus != STATUS_Success && finalStatus != STATUS_MOVE_Warning_SubOperationsCompleteOneOrMoreFailures)
+      failText(QString("PACS %1 refused the C-MOVE of series %2 (status 0x%3)")
+                 .arg(m_profile.name, seriesUid)
+                 .arg(finalStatus, 4, 16, QChar('0')));
+    RetrieveResult result;
+    for (const QFileInfo& fi : QDir(folder).entryInfoList(QDir::Files, QDir::Name))
+    {
+      result.files << fi.absoluteFilePath();
+      result.bytes += fi.size();
+    }
+    if (failed > 0)
+      failText(QString("PACS %1 could not send %2 instance(s) of series %3 to our storage SCP on port %4 (C-MOVE "
+                       "sub-operations failed)")
+                 .arg(m_profile.name)
+                 .arg(failed)
+                 .arg(seriesUid)
+                 .arg(m_profile.storagePort));
+    if (result.files.isEmpty())
+      failText("series " + seriesUid + " not found on PACS " + m_profile.name + " (C-MOVE moved no instances)");
+    if (expected > 0 && result.files.size() != expected)
+      failText(QString("PACS %1 sent %2 of the %3 instances of series %4")
+                 .arg(m_profile.name)
+                 .arg(result.files.size())
+                 .arg(expected)
+                 .arg(seriesUid));
+    tp.files = int(result.files.size());
+    tp.bytes = result.bytes;
+    if (progress)
+      progress(tp);
+    return result;
+  }
+
   [[noreturn]] void failText(const QString& message) const { throw Error(message.toStdString()); }
 
   [[noreturn]] void fail(const char* what, const OFCondition& c) const

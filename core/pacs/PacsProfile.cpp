@@ -67,7 +67,10 @@ QString PacsProfile::summary() const
       where += "  bearer (token in " + secretFile + ")";
   }
   else
+  {
     where = QString("%1:%2  called %3  calling %4").arg(host).arg(port).arg(calledAet, callingAet);
+    where += useMove ? QString("  C-MOVE to port %1").arg(storagePort) : QString("  C-GET");
+  }
   return name + "  " + toString(protocol) + "  " + where;
 }
 
@@ -101,6 +104,8 @@ void PacsProfile::validate() const
       fail("PACS profile " + name + ": called AE title '" + calledAet + "' must be 1 to 16 printable characters");
     if (!aetRe.match(callingAet).hasMatch() || callingAet.contains('\\') || callingAet.trimmed().isEmpty())
       fail("PACS profile " + name + ": calling AE title '" + callingAet + "' must be 1 to 16 printable characters");
+    if (useMove && (storagePort < 1 || storagePort > 65535))
+      fail("PACS profile " + name + ": C-MOVE needs the port of our storage SCP (--storage-port 1..65535)");
   }
 }
 
@@ -138,6 +143,8 @@ PacsProfile readProfile(QSettings& s, const QString& name)
   p.port = s.value("port", 104).toInt();
   p.calledAet = s.value("called_aet").toString();
   p.callingAet = s.value("calling_aet", "PANSEG").toString();
+  p.useMove = s.value("retrieve", "get").toString() == "move";
+  p.storagePort = s.value("storage_port", 0).toInt();
   p.auth = parseAuth(s.value("auth", "none").toString());
   p.username = s.value("username").toString();
   p.secretFile = s.value("secret_file").toString();
@@ -210,6 +217,9 @@ void ProfileStore::save(const PacsProfile& p)
     s.setValue("port", p.port);
     s.setValue("called_aet", p.calledAet);
     s.setValue("calling_aet", p.callingAet);
+    s.setValue("retrieve", p.useMove ? "move" : "get");
+    if (p.useMove)
+      s.setValue("storage_port", p.storagePort);
   }
   s.setValue("timeout_ms", p.timeoutMs);
   s.endGroup();

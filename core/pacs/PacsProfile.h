@@ -38,6 +38,9 @@ struct PacsProfile
   int port = 104;
   QString calledAet;              // the PACS's AE title
   QString callingAet = "PANSEG";  // ours
+  bool useMove = false;  // retrieve with C-MOVE to our storage SCP instead of C-GET
+  int storagePort = 0;   // C-MOVE: the port our storage SCP listens on (the PACS must know
+                         // callingAet at this host and port)
   // DICOMweb authentication
   AuthKind auth = AuthKind::None;
   QString username;   // basic

@@ -90,7 +90,19 @@ class TestPacsOrthanc : public QObject
     p.callingAet = test::OrthancTestServer::kOurAet;
     return p;
   }
-  PacsProfile byName(const QString& protocol) const { return protocol == "dimse" ? dimse() : web(); }
+  PacsProfile move() const
+  {
+    PacsProfile p = dimse();
+    p.name = "orthanc-move";
+    p.useMove = true;
+    p.storagePort = m_storagePort;
+    return p;
+  }
+  PacsProfile byName(const QString& protocol) const
+  {
+    return protocol == "move" ? move() : protocol == "dimse" ? dimse() : web();
+  }
+  int m_storagePort = 0;
 
   StudyFacts factsOf(const QString& patientName)
   {
@@ -136,7 +148,8 @@ private slots:
     PANSEG_REQUIRE_SHARED(kLiverCt);
     PANSEG_REQUIRE_SHARED(kHeadCt);
     QString error;
-    QVERIFY2(m_orthanc.start(&error), qPrintable(error));
+    m_storagePort = test::OrthancTestServer::freePort(); // our C-MOVE destination, registered in Orthanc
+    QVERIFY2(m_orthanc.start(&error, m_storagePort), qPrintable(error));
     QVERIFY2(m_orthanc.upload(filesOf(paths::shared(kLiverCt)) + filesOf(paths::shared(kHeadCt)), &error),
              qPrintable(error));
     m_secret = m_orthanc.passwordFile();
@@ -278,6 +291,7 @@ private slots:
     QTest::addColumn<QString>("protocol");
     QTest::newRow("WADO-RS") << "web";
     QTest::newRow("C-GET") << "dimse";
+    QTest::newRow("C-MOVE") << "move";
   }
   void retrieveEqualsDirectImport()
   {
@@ -331,6 +345,7 @@ private slots:
     QTest::addColumn<QString>("protocol");
     QTest::newRow("WADO-RS") << "web";
     QTest::newRow("C-GET") << "dimse";
+    QTest::newRow("C-MOVE") << "move";
   }
   void cancelAndFailuresLeaveNothing()
   {
