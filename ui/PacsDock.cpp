@@ -1,6 +1,7 @@
 #include "PacsDock.h"
 
 #include "core/pacs/PacsProfile.h"
+#include "core/Error.h"
 #include "database/StudyDatabase.h"
 #include "database/pacs/PacsService.h"
 
@@ -94,6 +95,9 @@ PacsDock::PacsDock(std::function<db::StudyDatabase*()> database, QWidget* parent
   buttons->addWidget(m_retrievePredict);
   buttons->addWidget(m_cancel);
   layout->addLayout(buttons);
+  m_send = new QPushButton(tr("Send mask to PACS"));
+  m_send->setToolTip(tr("Store the approved mask version selected in Studies as DICOM SEG on this PACS"));
+  layout->addWidget(m_send);
 
   m_table = new QTableWidget(0, 7);
   // The "in database" mark comes first, so that a narrow dock still shows it.
@@ -120,6 +124,7 @@ PacsDock::PacsDock(std::function<db::StudyDatabase*()> database, QWidget* parent
   connect(m_retrieve, &QPushButton::clicked, this, [this] { retrieveSelected(false); });
   connect(m_retrievePredict, &QPushButton::clicked, this, [this] { retrieveSelected(true); });
   connect(m_cancel, &QPushButton::clicked, this, &PacsDock::cancel);
+  connect(m_send, &QPushButton::clicked, this, &PacsDock::sendMask);
   connect(m_table, &QTableWidget::itemSelectionChanged, this, &PacsDock::updateButtons);
   // A double click on a study lists its series.
   connect(m_table, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
@@ -190,6 +195,7 @@ void PacsDock::updateButtons()
   m_retrieve->setEnabled(!m_busy && selection && m_database && m_database());
   m_retrievePredict->setEnabled(m_retrieve->isEnabled());
   m_cancel->setEnabled(m_busy);
+  m_send->setEnabled(!m_busy && haveServer && m_database && m_database());
 }
 
 bool PacsDock::waitForIdle(int timeoutMs)
@@ -402,6 +408,68 @@ void PacsDock::retrieveSelected(bool thenPredict)
     catch (const std::exception& e)
     {
       o.error = QString::fromStdString(e.what());
+    }
+    return o;
+  }));
+}
+
+void PacsDock::sendMask()
+{
+  if (m_busy || !m_database || !m_database())
+    return;
+  const int64_t id = m_maskProvider ? m_maskProvider() : 0;
+  db::StudyDatabase* gui = m_database();
+  pacs::PacsProfile profile;
+  try
+  {
+    if (id <= 0)
+      throw Error("select a mask version in Studies first");
+    const auto version = gui->maskVersion(id);
+    if (!version)
+      throw Error("mask version " + std::to_string(id) + " is not in the study database");
+    if (version->state != db::MaskState::Approved)
+      throw Error("mask version " + std::to_string(id) + " is " + db::to_string(version->state) +
+                  "; only approved masks are sent to the PACS (approve it first)");
+    profile = currentProfile();
+  }
+  catch (const std::exception& e)
+  {
+    m_status->setText(QString::fromStdString(e.what()));
+    return;
+  }
+  db::StudyDatabase::OpenOptions options;
+  options.username = gui->currentUser().username;
+  options.sweepOrphans = false;
+  const std::string folder = gui->dataFolder();
+  setBusy(true, tr("Sending mask version %1 to %2...").arg(id).arg(profile.name));
+  struct SendOutcome
+  {
+    QString message;
+    bool ok = false;
+  };
+  auto* watcher = new QFutureWatcher<SendOutcome>(this);
+  connect(watcher, &QFutureWatcher<SendOutcome>::finished, this, [this, watcher] {
+    const SendOutcome o = watcher->result();
+    watcher->deleteLater();
+    setBusy(false, o.message);
+  });
+  watcher->setFuture(QtConcurrent::run([profile, folder, options, id]() {
+    SendOutcome o;
+    try
+    {
+      db::StudyDatabase database(folder, options);
+      auto client = pacs::makeClient(profile);
+      const db::PacsSendResult r = db::sendMaskVersion(database, *client, id);
+      o.ok = true;
+      o.message = tr("Sent mask version %1 to %2 as DICOM SEG (%3 segment(s), %4 frame(s))")
+                    .arg(id)
+                    .arg(profile.name)
+                    .arg(r.segments)
+                    .arg(r.frames);
+    }
+    catch (const std::exception& e)
+    {
+      o.message = QString::fromStdString(e.what());
     }
     return o;
   }));

@@ -48,6 +48,9 @@ public:
   QPushButton* searchButton() const { return m_search; }
   QPushButton* retrieveButton() const { return m_retrieve; }
   QPushButton* retrievePredictButton() const { return m_retrievePredict; }
+  QPushButton* sendButton() const { return m_send; }
+  /// Which mask version *Send mask to PACS* sends (the study browser's selected version).
+  void setMaskProvider(std::function<int64_t()> provider) { m_maskProvider = std::move(provider); }
   QLabel* statusLabel() const { return m_status; }
   const std::vector<pacs::PacsRecord>& records() const { return m_records; }
   bool isBusy() const { return m_busy; }
@@ -61,6 +64,8 @@ public slots:
   /// Retrieves the selected rows (a study row: all its series) into the study database.
   void retrieveSelected(bool thenPredict = false);
   void cancel();
+  /// Sends the provider's mask version, which must be approved, as DICOM SEG to the chosen PACS.
+  void sendMask();
 
 signals:
   /// A series is now in the database (retrieved, or found there); `predict`: the user asked for
@@ -78,6 +83,8 @@ private:
   QLineEdit *m_patientName = nullptr, *m_patientId = nullptr, *m_date = nullptr, *m_modality = nullptr,
             *m_accession = nullptr;
   QComboBox* m_level = nullptr;
+  std::function<int64_t()> m_maskProvider;
+  QPushButton* m_send = nullptr;
   QPushButton *m_search = nullptr, *m_retrieve = nullptr, *m_retrievePredict = nullptr, *m_cancel = nullptr;
   QTableWidget* m_table = nullptr;
   QProgressBar* m_progress = nullptr;

@@ -544,6 +544,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   // PACS (docs/pacs.md): query and retrieve through database/pacs; a retrieved series opens, and
   // Retrieve and predict runs Predict Pancreas on it.
   auto* pacsPanel = ws.pacs = new PacsDock([browser] { return browser->database(); });
+  pacsPanel->setMaskProvider([browser] { return browser->selectedMaskId(); });
   auto* pacsDock = ws.pacsDock = new QDockWidget(QObject::tr("PACS"), &w);
   pacsDock->setObjectName("PacsDock");
   pacsDock->setWidget(pacsPanel);

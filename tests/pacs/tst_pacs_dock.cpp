@@ -6,6 +6,7 @@
 #include "../SharedData.h"
 #include "OrthancTestServer.h"
 
+#include "core/io/ImageIO.h"
 #include "core/pacs/PacsProfile.h"
 #include "database/StudyDatabase.h"
 #include "ui/MainWindow.h"
@@ -16,6 +17,9 @@
 
 #include <QApplication>
 #include <QComboBox>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QDockWidget>
 #include <QLabel>
 #include <QLineEdit>
@@ -141,6 +145,33 @@ private slots:
                dock->statusLabel()->text().contains("1 already in the database"),
              qPrintable(dock->statusLabel()->text()));
     QCOMPARE(ws->browser->database()->listSeries().size(), size_t(1));
+
+    // Send mask to PACS: only an approved version goes.
+    PANSEG_REQUIRE_SHARED("data/dcmqi/liver_seg.nrrd");
+    db::StudyDatabase* database = ws->browser->database();
+    const LabelMask mask = readMaskFor(paths::shared("data/dcmqi/liver_seg.nrrd").toStdString(), w->model()->image().geometry);
+    const int64_t version = database->saveMaskVersion(seriesId, mask, db::MaskProvenance{});
+    ws->browser->refresh();
+    QVERIFY(ws->browser->selectSeries(seriesId));
+    QVERIFY(ws->browser->selectMask(version));
+    int status = 0;
+    const int instancesBefore = int(QJsonDocument::fromJson(m_orthanc.get("/instances", &status)).array().size());
+    QVERIFY(dock->sendButton()->isEnabled());
+    QTest::mouseClick(dock->sendButton(), Qt::LeftButton);
+    QVERIFY(dock->waitForIdle());
+    QVERIFY2(dock->statusLabel()->text().contains("only approved masks are sent"), qPrintable(dock->statusLabel()->text()));
+    database->setMaskState(version, db::MaskState::Submitted);
+    database->setMaskState(version, db::MaskState::Approved);
+    QTest::mouseClick(dock->sendButton(), Qt::LeftButton);
+    QVERIFY(dock->waitForIdle());
+    QVERIFY2(dock->statusLabel()->text().startsWith(QString("Sent mask version %1 to hospital as DICOM SEG").arg(version)),
+             qPrintable(dock->statusLabel()->text()));
+    const QJsonArray instances = QJsonDocument::fromJson(m_orthanc.get("/instances?expand", &status)).array();
+    QCOMPARE(int(instances.size()), instancesBefore + 1);
+    int segSeries = 0;
+    for (const QJsonValue& v : QJsonDocument::fromJson(m_orthanc.get("/series?expand", &status)).array())
+      segSeries += v.toObject().value("MainDicomTags").toObject().value("Modality").toString() == "SEG" ? 1 : 0;
+    QCOMPARE(segSeries, 1);
 
     // A refused password: one line in the status, the table unchanged.
     dock->serverBox()->setCurrentIndex(dock->serverBox()->findText("wrong-password"));
