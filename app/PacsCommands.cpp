@@ -6,10 +6,14 @@
 #include "core/pacs/PacsClient.h"
 #include "core/pacs/PacsProfile.h"
 #include "database/StudyDatabase.h"
+#include "database/pacs/IncomingNode.h"
 #include "database/pacs/PacsService.h"
 
+#include <QCoreApplication>
 #include <QElapsedTimer>
+#include <QThread>
 #include <QFileInfo>
+#include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -379,6 +383,70 @@ int sendCommand(const QStringList& args)
 }
 } // namespace
 
+int listenCommand(const QStringList& args)
+{
+  const QString synopsis = "panseg listen --aet AET --port N [--db DIR] [--user NAME] [--center C] "
+                           "[--auto-predict MODEL_DIR [--send-to NAME] [--no-fast]] [--settle SECONDS]";
+  Args a(args, { "no-fast" });
+  if (!checkOptions(args, a, { "aet", "port", "db", "user", "center", "auto-predict", "send-to", "no-fast", "settle" }, 0,
+                    0, synopsis))
+    return Usage;
+  bool ok = true;
+  db::IncomingOptions o;
+  o.aeTitle = a.value("aet", "PANSEG");
+  o.port = a.intValue("port", 11112, &ok);
+  if (!ok)
+  {
+    printError("--port must be a whole number");
+    return Usage;
+  }
+  if (a.has("send-to") && !a.has("auto-predict"))
+  {
+    printError("--send-to sends the AI mask back and needs --auto-predict MODEL_DIR");
+    return Usage;
+  }
+  if (a.has("settle"))
+  {
+    const double s = a.value("settle").toDouble(&ok);
+    if (!ok || s < 0.1 || s > 3600)
+    {
+      printError("--settle must be a number of seconds from 0.1 to 3600");
+      return Usage;
+    }
+    o.settleMs = int(s * 1000);
+  }
+  o.center = a.value("center").toStdString();
+  if (a.has("auto-predict"))
+    o.predictModel = QFileInfo(a.value("auto-predict")).absoluteFilePath();
+  o.fast = !a.has("no-fast");
+  o.sendTo = a.value("send-to");
+  o.log = [](const QString& line) {
+    std::printf("%s  %s\n", qPrintable(QDateTime::currentDateTime().toString(Qt::ISODate)), qPrintable(line));
+    std::fflush(stdout);
+  };
+  ensureHeadlessApplication(false);
+  db::StudyDatabase::OpenOptions oo;
+  oo.username = actingUserOption(a);
+  db::StudyDatabase database(a.value("db", QString::fromStdString(db::StudyDatabase::defaultDataFolder())).toStdString(), oo);
+  g_cancel = false;
+  auto previous = std::signal(SIGINT, pacsInterrupt);
+  auto previousTerm = std::signal(SIGTERM, pacsInterrupt);
+  {
+    db::IncomingNode node(database, o);
+    while (!g_cancel)
+    {
+      const int done = node.poll();
+      QCoreApplication::processEvents();
+      if (done == 0)
+        QThread::msleep(250);
+    }
+    o.log(QString("stopping (%1 job(s) stay queued for the next start)").arg(node.queuedJobs()));
+  }
+  std::signal(SIGINT, previous);
+  std::signal(SIGTERM, previousTerm);
+  return Ok;
+}
+
 QString pacsUsage()
 {
   return "  panseg pacs add NAME (--url URL [--auth none|basic|bearer] [--user-name U] [--secret-file F]\n"
@@ -389,7 +457,9 @@ QString pacsUsage()
          "  panseg pacs find NAME [--patient-name 'DOE*'] [--patient-id ID] [--date FROM-TO] [--modality CT]\n"
          "                   [--accession N] [--level study|series] [--limit N] [--offset N] [--json]\n"
          "  panseg pacs get NAME --series UID [--db DIR]   retrieve a series into the study database\n"
-         "  panseg pacs send NAME --mask-version ID [--db DIR]   store a mask version as DICOM SEG\n";
+         "  panseg pacs send NAME --mask-version ID [--db DIR]   store a mask version as DICOM SEG\n"
+         "  panseg listen --aet AET --port N [--db DIR] [--auto-predict MODEL_DIR [--send-to NAME]]\n"
+         "                                   C-STORE SCP: import received series, predict them, send the SEG back\n";
 }
 
 int pacsCommand(const QStringList& args)

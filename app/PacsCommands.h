@@ -9,6 +9,8 @@ namespace panseg::cli
 {
 /// The arguments after `pacs`.
 int pacsCommand(const QStringList& args);
+/// `panseg listen ...`: the incoming node (database/pacs/IncomingNode) until SIGINT/SIGTERM.
+int listenCommand(const QStringList& args);
 /// Usage lines for `panseg --help`.
 QString pacsUsage();
 } // namespace panseg::cli

@@ -69,6 +69,8 @@ static int dispatch(int argc, char** argv)
       return serverCommand(rest);
     if (cmd == "pacs")
       return pacsCommand(rest);
+    if (cmd == "listen")
+      return listenCommand(rest);
     if (cmd == "export-seg")
       return exportSegCommand(rest);
     if (cmd == "import-seg")

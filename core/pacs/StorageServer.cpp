@@ -3,6 +3,8 @@
 #include "core/Error.h"
 
 #include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcobject.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmnet/dstorscp.h>
@@ -30,6 +32,16 @@ protected:
   }
 };
 } // namespace
+
+QString seriesInstanceUidOf(const QString& file)
+{
+  DcmFileFormat ff;
+  if (ff.loadFile(file.toLocal8Bit().constData(), EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect).bad())
+    return {};
+  OFString uid;
+  ff.getDataset()->findAndGetOFString(DCM_SeriesInstanceUID, uid);
+  return QString::fromLatin1(uid.c_str()).trimmed();
+}
 
 struct StorageServer::Impl
 {

@@ -11,6 +11,9 @@
 
 namespace panseg::pacs
 {
+/// The SeriesInstanceUID of a DICOM file (header only); empty when it is not readable DICOM.
+QString seriesInstanceUidOf(const QString& file);
+
 class StorageServer
 {
 public:

@@ -52,6 +52,45 @@ QStringList entriesOf(const QString& folder)
 {
   return QDir(folder).entryList(QDir::AllEntries | QDir::NoDotAndDotDot | QDir::Hidden);
 }
+/// `panseg listen` as a child process; waits for its first line.
+struct Listener
+{
+  QProcess p;
+  QString out;
+  bool start(const QStringList& args)
+  {
+    p.setProcessChannelMode(QProcess::MergedChannels);
+    p.start(PANSEG_EXE, QStringList{ "listen" } + args);
+    return waitFor("listening as");
+  }
+  bool waitFor(const QString& text, int timeoutMs = 30000)
+  {
+    QElapsedTimer t;
+    t.start();
+    while (!out.contains(text) && t.elapsed() < timeoutMs && p.state() != QProcess::NotRunning)
+    {
+      p.waitForReadyRead(200);
+      out += QString::fromUtf8(p.readAll());
+    }
+    out += QString::fromUtf8(p.readAll());
+    return out.contains(text);
+  }
+  void stop()
+  {
+    p.terminate();
+    p.waitForFinished(10000);
+    out += QString::fromUtf8(p.readAll());
+  }
+  ~Listener()
+  {
+    if (p.state() != QProcess::NotRunning)
+    {
+      p.kill();
+      p.waitForFinished(5000);
+    }
+  }
+};
+
 } // namespace
 
 class TestPacsOrthanc : public QObject
@@ -65,6 +104,7 @@ class TestPacsOrthanc : public QObject
   struct StudyFacts
   {
     QString patientName, patientId, date, accession, studyUid, seriesUid;
+    QString orthancSeriesId; // Orthanc's own identifier (REST API)
     int instances = 0;
   };
   StudyFacts m_liver, m_head;
@@ -124,6 +164,7 @@ class TestPacsOrthanc : public QObject
       const QString seriesId = s.value("Series").toArray().first().toString();
       const QJsonObject series = QJsonDocument::fromJson(m_orthanc.get("/series/" + seriesId, &status)).object();
       f.seriesUid = series.value("MainDicomTags").toObject().value("SeriesInstanceUID").toString();
+      f.orthancSeriesId = seriesId;
       f.instances = int(series.value("Instances").toArray().size());
       return f;
     }
@@ -513,6 +554,70 @@ private slots:
     QVERIFY2(r.code == 0, qPrintable(testproc::show(r)));
     r = run({ "pacs", "list" });
     QVERIFY2(!r.out.contains("dimse  dimse"), qPrintable(r.out));
+  }
+
+  void listenerReceivesFromOrthanc()
+  {
+    auto storeToUs = [this](const QString& orthancSeriesId) {
+      int status = 0;
+      const QByteArray answer = m_orthanc.request("POST", "/modalities/panseg/store", orthancSeriesId.toUtf8(), &status);
+      if (status != 200)
+        qWarning("Orthanc store: HTTP %d %s", status, answer.constData());
+      return status == 200;
+    };
+    QTemporaryDir dbDir;
+    const QStringList common{ "--aet", test::OrthancTestServer::kOurAet, "--port", QString::number(m_storagePort),
+                              "--db", dbDir.path() };
+    {
+      Listener l;
+      QVERIFY2(l.start(common + QStringList{ "--settle", "0.5" }), qPrintable(l.out));
+      // Orthanc sends the liver CT to us (its modality "panseg"): imported with its UIDs.
+      QVERIFY(storeToUs(m_liver.orthancSeriesId));
+      QVERIFY2(l.waitFor("imported series"), qPrintable(l.out));
+      QVERIFY2(l.out.contains(m_liver.seriesUid + ", 3 instance(s)"), qPrintable(l.out));
+      // The same series again: recognised, dropped.
+      QVERIFY(storeToUs(m_liver.orthancSeriesId));
+      QVERIFY2(l.waitFor("is already in the database"), qPrintable(l.out));
+      // A series the importer refuses: one line, nothing kept.
+      QVERIFY(storeToUs(m_head.orthancSeriesId));
+      QVERIFY2(l.waitFor(m_head.seriesUid + " refused"), qPrintable(l.out));
+      l.stop();
+      QVERIFY2(l.out.contains("stopping"), qPrintable(l.out));
+    }
+    {
+      db::StudyDatabase database(dbDir.path().toStdString());
+      const auto series = database.listSeries();
+      QCOMPARE(series.size(), size_t(1));
+      QCOMPARE(QString::fromStdString(series[0].seriesInstanceUid), m_liver.seriesUid);
+      QCOMPARE(series[0].fileCount, 3);
+      const QString store = QString::fromStdString(db::pacsStorageFolder(database));
+      QCOMPARE(sorted(entriesOf(store)), sorted({ "incoming", "queue", m_liver.seriesUid }));
+      QVERIFY(entriesOf(store + "/incoming").isEmpty());
+    }
+    // What arrived before a stop is imported after the restart (the incoming folder persists).
+    QTemporaryDir dbDir2;
+    const QStringList second{ "--aet", test::OrthancTestServer::kOurAet, "--port", QString::number(m_storagePort),
+                              "--db", dbDir2.path() };
+    {
+      Listener l;
+      QVERIFY2(l.start(second + QStringList{ "--settle", "600" }), qPrintable(l.out));
+      QVERIFY(storeToUs(m_liver.orthancSeriesId)); // Orthanc returns once every instance is stored
+      l.stop();
+      QVERIFY2(!l.out.contains("imported series"), qPrintable(l.out));
+    }
+    {
+      Listener l;
+      QVERIFY2(l.start(second + QStringList{ "--settle", "0.2" }), qPrintable(l.out));
+      QVERIFY2(l.waitFor("imported series"), qPrintable(l.out));
+      l.stop();
+    }
+    db::StudyDatabase database2(dbDir2.path().toStdString());
+    QCOMPARE(database2.listSeries().size(), size_t(1));
+
+    // Usage errors: one line, exit 2.
+    const testproc::Run r = testproc::run(PANSEG_EXE, { "listen", "--send-to", "x" });
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("--send-to sends the AI mask back and needs --auto-predict"), qPrintable(r.err));
   }
 };
 
