@@ -1,5 +1,6 @@
 // DIMSE client with DCMTK's DcmSCU: C-ECHO, C-FIND (study root), C-GET (series, received over
 // the same association into a folder), C-STORE. No DCMTK type leaves this file.
+#include "core/pacs/DcmtkLog.h"
 #include "core/pacs/PacsClient.h"
 #include "core/pacs/StorageServer.h"
 
@@ -26,15 +27,6 @@ namespace panseg::pacs
 {
 namespace
 {
-void quietLog()
-{
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* v = std::getenv("PANSEG_VERBOSE");
-    OFLog::configure(v && *v && std::string(v) != "0" ? OFLogger::INFO_LOG_LEVEL : OFLogger::OFF_LOG_LEVEL);
-  });
-}
-
 OFString of(const QString& s)
 {
   return OFString(s.toLatin1().constData());
@@ -100,7 +92,7 @@ public:
 class DimseClient final : public PacsClient
 {
 public:
-  explicit DimseClient(PacsProfile p) : PacsClient(std::move(p)) { quietLog(); }
+  explicit DimseClient(PacsProfile p) : PacsClient(std::move(p)) { quietDcmtkLog(); }
 
   void echo() override
   {

@@ -1,6 +1,7 @@
 #include "core/pacs/StorageServer.h"
 
 #include "core/Error.h"
+#include "core/pacs/DcmtkLog.h"
 
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
@@ -51,6 +52,7 @@ struct StorageServer::Impl
 
 StorageServer::StorageServer(const QString& aeTitle, int port, const QString& folder) : d(std::make_unique<Impl>())
 {
+  quietDcmtkLog();
   if (aeTitle.trimmed().isEmpty() || aeTitle.size() > 16)
     throw Error("storage AE title '" + aeTitle.toStdString() + "' must be 1 to 16 characters");
   if (port < 1 || port > 65535)
