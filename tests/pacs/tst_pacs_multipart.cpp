@@ -366,6 +366,47 @@ private slots:
     QVERIFY2(t.elapsed() < 4000, qPrintable(QString("took %1 ms").arg(t.elapsed())));
   }
 
+  void sendsTheCredentials()
+  {
+    QTemporaryDir dir;
+    const QString token = dir.filePath("token");
+    {
+      QFile f(token);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write("tok-123.abc\n");
+    }
+    CannedServer server;
+    server.answer = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+    PacsProfile p = profileFor(server);
+    p.auth = AuthKind::Bearer;
+    p.secretFile = token;
+    makeClient(p)->echo();
+    QVERIFY2(server.lastRequest.contains("Authorization: Bearer tok-123.abc\r\n"), server.lastRequest.constData());
+    QVERIFY2(server.lastRequest.startsWith("GET /dicom-web/studies?limit=1 "), server.lastRequest.constData());
+
+    CannedServer basic;
+    basic.answer = server.answer;
+    p = profileFor(basic);
+    p.auth = AuthKind::Basic;
+    p.username = "alice";
+    p.secretFile = token;
+    makeClient(p)->echo();
+    QVERIFY2(basic.lastRequest.contains("Authorization: Basic " + QByteArray("alice:tok-123.abc").toBase64() + "\r\n"),
+             basic.lastRequest.constData());
+
+    // A missing secret file: one line naming it, before anything is sent.
+    p.secretFile = dir.filePath("absent");
+    try
+    {
+      makeClient(p);
+      QFAIL("a missing secret file was accepted");
+    }
+    catch (const Error& e)
+    {
+      QVERIFY2(QString(e.what()).contains("cannot read the secret file " + p.secretFile), e.what());
+    }
+  }
+
   void dateRanges()
   {
     QCOMPARE(normalizeDateRange("2024-01-01-2024-12-31"), QString("20240101-20241231"));
