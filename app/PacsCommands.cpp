@@ -459,7 +459,8 @@ QString pacsUsage()
          "  panseg pacs get NAME --series UID [--db DIR]   retrieve a series into the study database\n"
          "  panseg pacs send NAME --mask-version ID [--db DIR]   store a mask version as DICOM SEG\n"
          "  panseg listen --aet AET --port N [--db DIR] [--auto-predict MODEL_DIR [--send-to NAME]]\n"
-         "                                   C-STORE SCP: import received series, predict them, send the SEG back\n";
+         "                                   C-STORE SCP: import received series, predict them, send the SEG back\n"
+         "  panseg bench pacs [--slices N] [--reps N]   WADO-RS and C-GET retrieve next to curl, getscu, import\n";
 }
 
 int pacsCommand(const QStringList& args)

@@ -11,6 +11,8 @@ namespace panseg::cli
 int pacsCommand(const QStringList& args);
 /// `panseg listen ...`: the incoming node (database/pacs/IncomingNode) until SIGINT/SIGTERM.
 int listenCommand(const QStringList& args);
+/// `panseg bench pacs [--slices N] [--reps N]` (PacsBench.cpp; args after "bench pacs").
+int benchPacs(const QStringList& args);
 /// Usage lines for `panseg --help`.
 QString pacsUsage();
 } // namespace panseg::cli

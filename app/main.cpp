@@ -115,6 +115,8 @@ static int dispatch(int argc, char** argv)
       return jobsCommand(rest);
     if (cmd == "model")
       return modelCommand(argc, argv, rest);
+    if (cmd == "bench" && rest.value(0) == "pacs")
+      return benchPacs(rest.mid(1));
     if (cmd == "bench" && rest.value(0) == "edit")
       return benchEdit(rest.mid(1));
     if (cmd == "bench")
