@@ -245,7 +245,13 @@ public:
     Result r;
     try
     {
-      r = send("GET", url, "multipart/related; type=\"application/dicom\"", {}, sink, "retrieve");
+      // transfer-syntax=* asks for the instances as stored (PanSeg decodes JPEG 2000, JPEG-LS, RLE
+      // ...): a server need not transcode, and one that cannot (Orthanc without a JPEG 2000 codec
+      // answers 500 otherwise) still delivers. A server that refuses the parameter gets the plain
+      // request.
+      r = send("GET", url, "multipart/related; type=\"application/dicom\"; transfer-syntax=*", {}, sink, "retrieve");
+      if (r.status == 400 || r.status == 406 || r.status == 415)
+        r = send("GET", url, "multipart/related; type=\"application/dicom\"", {}, sink, "retrieve");
     }
     catch (...)
     {

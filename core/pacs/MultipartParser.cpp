@@ -2,6 +2,9 @@
 
 #include "core/Error.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace panseg::pacs
 {
 namespace
@@ -104,59 +107,69 @@ void MultipartParser::feed(const char* data, qsizetype size)
 
 void MultipartParser::process(bool atEnd)
 {
+  // A read cursor over the buffer; the consumed front is dropped once per call. (Dropping it per
+  // part made a large chunk holding many parts quadratic: a 300-slice series arrived 10x slower.)
+  qsizetype pos = 0;
+  struct Compact
+  {
+    QByteArray& buffer;
+    qsizetype& pos;
+    ~Compact() { buffer.remove(0, std::min(pos, buffer.size())); }
+  } compact{ m_buffer, pos };
+  const qsizetype dl = m_delimiter.size();
+  auto startsWithAt = [&](const char* text) { return m_buffer.mid(pos, qsizetype(std::strlen(text))) == text; };
   for (;;)
   {
+    const qsizetype left = m_buffer.size() - pos;
     switch (m_state)
     {
     case State::Done:
-      m_buffer.clear();
+      pos = m_buffer.size();
       return;
     case State::Preamble:
     {
-      const qsizetype pos = m_buffer.indexOf(m_delimiter);
-      if (pos < 0)
+      const qsizetype at = m_buffer.indexOf(m_delimiter, pos);
+      if (at < 0)
       {
-        if (m_buffer.size() > m_delimiter.size())
-          m_buffer.remove(0, m_buffer.size() - m_delimiter.size());
+        if (left > dl)
+          pos = m_buffer.size() - dl;
         return;
       }
-      m_buffer.remove(0, pos + m_delimiter.size());
+      pos = at + dl;
       m_state = State::AfterDelimiter;
       break;
     }
     case State::AfterDelimiter:
     {
-      if (m_buffer.size() < 2 && !atEnd)
+      if (left < 2 && !atEnd)
         return;
-      if (m_buffer.startsWith("--"))
+      if (startsWithAt("--"))
       {
         m_state = State::Done;
         break;
       }
-      const qsizetype nl = m_buffer.indexOf('\n');
+      const qsizetype nl = m_buffer.indexOf('\n', pos);
       if (nl < 0)
       {
-        if (m_buffer.size() > 1024)
+        if (left > 1024)
           throw Error("malformed multipart response: no line end after a boundary");
-        if (!atEnd)
-          return;
-        return; // cut off: finish() reports it
+        return; // wait for more (or cut off: finish() reports it)
       }
-      m_buffer.remove(0, nl + 1);
+      pos = nl + 1;
       m_state = State::Headers;
       break;
     }
     case State::Headers:
     {
       qsizetype end = -1, skip = 0;
-      if (m_buffer.startsWith("\r\n"))
-        end = 0, skip = 2;
-      else if (m_buffer.startsWith("\n"))
-        end = 0, skip = 1;
+      if (startsWithAt("\r\n"))
+        end = pos, skip = 2;
+      else if (startsWithAt("\n"))
+        end = pos, skip = 1;
       else
       {
-        const qsizetype crlf = m_buffer.indexOf("\r\n\r\n");
-        const qsizetype lf = m_buffer.indexOf("\n\n");
+        const qsizetype crlf = m_buffer.indexOf("\r\n\r\n", pos);
+        const qsizetype lf = m_buffer.indexOf("\n\n", pos);
         if (crlf >= 0 && (lf < 0 || crlf < lf))
           end = crlf, skip = 4;
         else if (lf >= 0)
@@ -164,12 +177,12 @@ void MultipartParser::process(bool atEnd)
       }
       if (end < 0)
       {
-        if (m_buffer.size() > kMaxHeaderBlock)
+        if (left > kMaxHeaderBlock)
           throw Error("malformed multipart response: a part's header block exceeds 64 KiB");
         return;
       }
       Headers headers;
-      const QList<QByteArray> lines = m_buffer.left(end).split('\n');
+      const QList<QByteArray> lines = m_buffer.mid(pos, end - pos).split('\n');
       for (QByteArray line : lines)
       {
         if (line.endsWith('\r'))
@@ -187,7 +200,7 @@ void MultipartParser::process(bool atEnd)
                       line.left(80).toStdString() + "'");
         headers.append({ line.left(colon).trimmed().toLower(), line.mid(colon + 1).trimmed() });
       }
-      m_buffer.remove(0, end + skip);
+      pos = end + skip;
       m_inPart = true;
       if (onPartBegin)
         onPartBegin(headers);
@@ -196,29 +209,29 @@ void MultipartParser::process(bool atEnd)
     }
     case State::Body:
     {
-      const qsizetype pos = m_buffer.indexOf(m_delimiter);
-      if (pos < 0)
+      const qsizetype at = m_buffer.indexOf(m_delimiter, pos);
+      if (at < 0)
       {
-        const qsizetype keep = m_delimiter.size();
-        if (m_buffer.size() > keep)
+        // Everything but what could be the start of a delimiter (and the CR before it).
+        if (left > dl)
         {
-          const qsizetype n = m_buffer.size() - keep;
+          const qsizetype n = left - dl;
           if (onPartData)
-            onPartData(m_buffer.constData(), n);
-          m_buffer.remove(0, n);
+            onPartData(m_buffer.constData() + pos, n);
+          pos += n;
         }
         return;
       }
-      qsizetype dataEnd = pos;
-      if (dataEnd > 0 && m_buffer[dataEnd - 1] == '\r')
+      qsizetype dataEnd = at;
+      if (dataEnd > pos && m_buffer[dataEnd - 1] == '\r')
         --dataEnd;
-      if (onPartData && dataEnd > 0)
-        onPartData(m_buffer.constData(), dataEnd);
+      if (onPartData && dataEnd > pos)
+        onPartData(m_buffer.constData() + pos, dataEnd - pos);
       m_inPart = false;
       ++m_completed;
       if (onPartEnd)
         onPartEnd();
-      m_buffer.remove(0, pos + m_delimiter.size());
+      pos = at + dl;
       m_state = State::AfterDelimiter;
       break;
     }
