@@ -161,19 +161,24 @@ void MultipartParser::process(bool atEnd)
     }
     case State::Headers:
     {
+      // The header block ends at the first empty line (CRLF or LF). Walk it line by line: a
+      // search for "\n\n" over the whole buffer would scan each part's pixel data (quadratic).
       qsizetype end = -1, skip = 0;
-      if (startsWithAt("\r\n"))
-        end = pos, skip = 2;
-      else if (startsWithAt("\n"))
-        end = pos, skip = 1;
-      else
+      for (qsizetype lineStart = pos;;)
       {
-        const qsizetype crlf = m_buffer.indexOf("\r\n\r\n", pos);
-        const qsizetype lf = m_buffer.indexOf("\n\n", pos);
-        if (crlf >= 0 && (lf < 0 || crlf < lf))
-          end = crlf, skip = 4;
-        else if (lf >= 0)
-          end = lf, skip = 2;
+        const qsizetype nl = m_buffer.indexOf('\n', lineStart);
+        if (nl < 0)
+          break;
+        const qsizetype length = nl - lineStart;
+        if (length == 0 || (length == 1 && m_buffer[lineStart] == '\r'))
+        {
+          end = lineStart;
+          skip = length + 1;
+          break;
+        }
+        lineStart = nl + 1;
+        if (lineStart - pos > kMaxHeaderBlock)
+          break;
       }
       if (end < 0)
       {

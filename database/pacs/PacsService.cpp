@@ -81,6 +81,7 @@ PacsRetrieveResult retrieveSeries(StudyDatabase& db, pacs::PacsClient& client, c
     throw pacs::Cancelled();
   result.files = int(got.files.size());
   result.bytes = got.bytes;
+  result.transferSeconds = timer.elapsed() / 1000.0;
 
   // Every instance is here: the folder becomes the series' folder. A folder of an earlier
   // attempt that never made it into the database is replaced.

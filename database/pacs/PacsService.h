@@ -40,7 +40,8 @@ struct PacsRetrieveResult
   bool duplicateContent = false; // fetched, but the same voxels were already imported (folder removed)
   int files = 0;
   qint64 bytes = 0;
-  double seconds = 0;
+  double seconds = 0;          // in all
+  double transferSeconds = 0;  // of which the transfer to disk
   std::string folder; // where the instances are kept
 };
 

@@ -190,9 +190,12 @@ private slots:
 
   void parserIsLinearInOneBigChunk()
   {
-    // A loopback server outruns the client: many parts arrive in one chunk. Consuming the buffer
-    // part by part from its front was quadratic (a 300-slice series took 36 s instead of 3 s).
-    const QByteArray part = fakeDicom(7, 100000);
+    // A loopback server outruns the client: many parts arrive in one chunk. Searching the whole
+    // rest of the chunk for each part's header end was quadratic (a 300-slice series took 36 s).
+    // Pixel data without an empty line ("\n\n") in it, as in most CT slices: looking for the end
+    // of the next part's headers must not scan it.
+    QByteArray part = fakeDicom(7, 100000);
+    part.replace("\n\n", "\n.");
     QByteArray b;
     const int parts = 800;
     for (int i = 0; i < parts; ++i)
