@@ -544,6 +544,45 @@ private slots:
     r = run({ "pacs", "get", "dimse", "--series", m_liver.seriesUid, "--db", dbDir.path() });
     QVERIFY2(r.code == 0 && r.out.contains("already in the database"), qPrintable(testproc::show(r)));
 
+    // Send a mask version of the retrieved series back as DICOM SEG (STOW-RS), and a wrong id.
+    PANSEG_REQUIRE_SHARED(kLiverMask);
+    int64_t version = 0;
+    {
+      db::StudyDatabase database(dbDir.path().toStdString());
+      const Image image = database.loadImage(seriesId);
+      version = database.saveMaskVersion(seriesId, readMaskFor(paths::shared(kLiverMask).toStdString(), image.geometry),
+                                         db::MaskProvenance{});
+    }
+    r = run({ "pacs", "send", "web", "--mask-version", QString::number(version), "--db", dbDir.path() });
+    QVERIFY2(r.code == 0 && r.out.startsWith(QString("sent mask version %1 to PACS web as DICOM SEG").arg(version)),
+             qPrintable(testproc::show(r)));
+    const QString segUid = r.out.section("DICOM SEG ", 1).section(' ', 0, 0);
+    int status = 0;
+    const QByteArray found = m_orthanc.request("POST", "/tools/find",
+                                               QJsonDocument(QJsonObject{ { "Level", "Instance" },
+                                                                          { "Query", QJsonObject{ { "SOPInstanceUID", segUid } } } })
+                                                 .toJson(),
+                                               &status);
+    QCOMPARE(status, 200);
+    QCOMPARE(QJsonDocument::fromJson(found).array().size(), 1);
+    r = run({ "pacs", "send", "dimse", "--mask-version", "99999", "--db", dbDir.path() });
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("no mask version 99999"), qPrintable(r.err));
+
+    // A C-MOVE profile: our storage SCP listens on the port Orthanc knows for our AE title.
+    r = run({ "pacs", "add", "move", "--host", "127.0.0.1", "--port", QString::number(m_orthanc.dicomPort()),
+              "--called-aet", test::OrthancTestServer::kAet, "--calling-aet", test::OrthancTestServer::kOurAet,
+              "--retrieve", "move", "--storage-port", QString::number(m_storagePort) });
+    QVERIFY2(r.code == 0 && r.out.contains("C-MOVE to port"), qPrintable(testproc::show(r)));
+    QTemporaryDir moveDb;
+    r = run({ "pacs", "get", "move", "--series", m_liver.seriesUid, "--db", moveDb.path() });
+    QVERIFY2(r.code == 0 && r.out.startsWith("imported series 1: 3 files"), qPrintable(testproc::show(r)));
+    r = run({ "pacs", "add", "bad", "--url", m_orthanc.dicomWebUrl(), "--storage-port", "4000" });
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("apply to DIMSE (--host) profiles"), qPrintable(r.err));
+    r = run({ "pacs", "remove", "move" });
+    QCOMPARE(r.code, 0);
+
     r = run({ "pacs", "find", "web", "--date", "yesterday" });
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.startsWith("panseg: error: --date 'yesterday'"), qPrintable(r.err));
