@@ -143,8 +143,9 @@ PacsDock::PacsDock(std::function<db::StudyDatabase*()> database, QWidget* parent
 
 PacsDock::~PacsDock()
 {
-  m_cancelFlag = true;
-  waitForIdle(30000);
+  // A running retrieve stops after its current file and rolls back (its own database connection,
+  // its own flag); its result has nowhere to go.
+  *m_cancelFlag = true;
 }
 
 void PacsDock::reloadProfiles()
@@ -326,7 +327,7 @@ void PacsDock::retrieveSelected(bool thenPredict)
   options.username = gui->currentUser().username;
   options.sweepOrphans = false;
   const std::string folder = gui->dataFolder();
-  m_cancelFlag = false;
+  m_cancelFlag = std::make_shared<std::atomic<bool>>(false);
   setBusy(true, tr("Retrieving from %1...").arg(profile.name));
   QPointer<PacsDock> self(this);
   auto* watcher = new QFutureWatcher<RetrieveOutcome>(this);
@@ -346,7 +347,7 @@ void PacsDock::retrieveSelected(bool thenPredict)
     if (o.lastSeriesId > 0 && !o.cancelled && o.error.isEmpty())
       emit seriesRetrieved(o.lastSeriesId, thenPredict);
   });
-  std::atomic<bool>* cancel = &m_cancelFlag;
+  std::shared_ptr<std::atomic<bool>> cancel = m_cancelFlag;
   watcher->setFuture(QtConcurrent::run([self, profile, targets, folder, options, cancel]() {
     RetrieveOutcome o;
     try
@@ -373,7 +374,7 @@ void PacsDock::retrieveSelected(bool thenPredict)
         ++index;
         db::PacsRetrieveOptions ro;
         ro.studyUid = study;
-        ro.cancel = cancel;
+        ro.cancel = cancel.get();
         const int total = int(series.size());
         ro.progress = [self, index, total](const pacs::TransferProgress& p) {
           QMetaObject::invokeMethod(
@@ -477,7 +478,7 @@ void PacsDock::sendMask()
 
 void PacsDock::cancel()
 {
-  m_cancelFlag = true;
+  *m_cancelFlag = true;
   if (m_busy)
     m_status->setText(tr("Cancelling..."));
 }

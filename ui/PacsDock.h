@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "core/pacs/PacsClient.h"
@@ -90,7 +91,8 @@ private:
   QProgressBar* m_progress = nullptr;
   QLabel* m_status = nullptr;
   std::vector<pacs::PacsRecord> m_records;
-  std::atomic<bool> m_cancelFlag{ false };
+  // Shared with the running retrieve, so that it outlives a dock closed meanwhile.
+  std::shared_ptr<std::atomic<bool>> m_cancelFlag = std::make_shared<std::atomic<bool>>(false);
   bool m_busy = false;
 };
 } // namespace panseg::ui
