@@ -2,6 +2,7 @@
 // with a subcommand it works headless. `panseg --help` lists the subcommands.
 #include "Cli.h"
 #include "DbCommands.h"
+#include "PacsCommands.h"
 #include "SegCommands.h"
 #include "ServerCommands.h"
 #include "VolumeCommands.h"
@@ -41,6 +42,7 @@ static int dispatch(int argc, char** argv)
     text.replace("  panseg --version", volumeUsage() + "  panseg --version");
     text.replace("  panseg --version", trainUsage() + "  panseg --version");
     text.replace("  panseg --version", serverUsage() + "  panseg --version");
+    text.replace("  panseg --version", pacsUsage() + "  panseg --version");
     std::printf("%s", qPrintable(text));
     return Ok;
   }
@@ -65,6 +67,8 @@ static int dispatch(int argc, char** argv)
   };
   const std::vector<Command> commands = {
     { "server", nullptr, false, true, serverCommand },
+    { "pacs", nullptr, false, true, pacsCommand },
+    { "listen", nullptr, false, true, listenCommand },
     { "export-seg", nullptr, false, true, exportSegCommand },
     { "import-seg", nullptr, false, false, importSegCommand },
     { "deidentify", nullptr, false, false, deidentifyCommand },
@@ -88,6 +92,7 @@ static int dispatch(int argc, char** argv)
     { "bench", "predict", true, false, [&](const QStringList& r) { return benchPredict(argc, argv, r); } },
     { "bench", "train", true, false, [&](const QStringList& r) { return benchTrain(argc, argv, r); } },
     { "bench", "edit", true, false, benchEdit },
+    { "bench", "pacs", true, false, benchPacs },
     { "bench", "db", false, true, [&](const QStringList& r) { return bench(argc, argv, r); } },
     { "bench", nullptr, false, false, [&](const QStringList& r) { return bench(argc, argv, r); } },
   };

@@ -24,6 +24,7 @@ PACKAGES=(
   xvfb xauth libgl1-mesa-dri
   libxlsxwriter-dev poppler-utils
   libqt6sql6-psql libpq-dev postgresql
+  orthanc orthanc-dicomweb
 )
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }

@@ -8,6 +8,7 @@
 #include "database/JobTableModel.h"
 #include "ui/EditController.h"
 #include "ui/JobsDock.h"
+#include "ui/PacsDock.h"
 #include "ui/MainWindow.h"
 #include "ui/ReaderStudyPanel.h"
 #include "ui/ReviewPanel.h"
@@ -535,6 +536,26 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   // department mode the server's change notifications refresh the queue too (ui/ServerSession).
   QObject::connect(browser, &StudyBrowser::maskStateChanged, review, [review](int64_t) { review->refreshSoon(); });
   study->addAction(reviewDock->toggleViewAction());
+
+  // PACS (docs/pacs.md): query and retrieve through database/pacs; a retrieved series opens, and
+  // Retrieve and predict runs Predict Pancreas on it.
+  auto* pacsPanel = ws.pacs = new PacsDock([browser] { return browser->database(); });
+  pacsPanel->setMaskProvider([browser] { return browser->selectedMaskId(); });
+  auto* pacsDock = ws.pacsDock = new QDockWidget(QObject::tr("PACS"), &w);
+  pacsDock->setObjectName("PacsDock");
+  pacsDock->setWidget(pacsPanel);
+  w.addDockWidget(Qt::LeftDockWidgetArea, pacsDock);
+  w.tabifyDockWidget(dock, pacsDock);
+  dock->raise();
+  QObject::connect(pacsPanel, &PacsDock::seriesRetrieved, &w, [&w, browser](int64_t id, bool predict) {
+    browser->refresh();
+    if (!browser->selectSeries(id))
+      return;
+    browser->openSelectedSeries();
+    if (predict && w.predictAction()->isEnabled())
+      w.predictAction()->trigger();
+  });
+  study->addAction(pacsDock->toggleViewAction());
 
   // Layout: the views keep most of the window; the bottom docks share one tabbed area.
   w.resizeDocks({dock}, {360}, Qt::Horizontal);

@@ -24,6 +24,7 @@ class ReaderStudy;
 namespace panseg::ui
 {
 class JobsDock;
+class PacsDock;
 class MainWindow;
 class ReaderStudyPanel;
 class ReviewPanel;
@@ -46,6 +47,9 @@ public:
   JobsDock* jobs = nullptr;
   QDockWidget* jobsDock = nullptr;
   QMenu* studyMenu = nullptr;
+  /// The PACS dock (tabbed with the study browser; Study > PACS): query, retrieve, open, predict.
+  PacsDock* pacs = nullptr;
+  QDockWidget* pacsDock = nullptr;
   /// Shows the Volumes dock (created on first use, tabbed with Jobs); Study > Pancreas volumes...
   QDockWidget* showVolumes();
 
