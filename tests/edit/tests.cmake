@@ -9,3 +9,5 @@ if(TARGET panseg_ui)
   panseg_add_test(tst_edit_recovery SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_edit_recovery.cpp
                   LIBS panseg_ui panseg_core GUI)
 endif()
+# Grow from seeds and the robot user of interactive segmentation (docs/interactive.md), headless.
+panseg_add_test(tst_growcut SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_growcut.cpp LIBS panseg_core)
