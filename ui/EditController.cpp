@@ -10,6 +10,8 @@
 #include <QStandardPaths>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 
 namespace panseg::ui
 {
@@ -161,6 +163,9 @@ void EditController::resetEditor()
 {
   const bool had = static_cast<bool>(m_editor);
   m_editor.reset();
+  m_grow.reset();
+  m_growSeeds.clear();
+  m_growStroke.clear();
   m_inStroke = false;
   m_pendingProposal = false;
   m_editsSinceAutosave = 0;
@@ -204,8 +209,22 @@ template <typename Fn> void EditController::runOperation(Fn&& fn)
 
 // ---- strokes ----------------------------------------------------------------------------------
 
-void EditController::pressAt(SliceOrientation o, const std::array<int64_t, 3>& voxel)
+void EditController::pressAt(SliceOrientation o, const std::array<int64_t, 3>& voxel,
+                             bool alternate)
 {
+  if (m_tool == Tool::GrowSeeds)
+  {
+    if (m_pendingProposal)
+      acceptProposal();
+    if (!ensureEditor())
+      return;
+    m_inStroke = true;
+    m_growBackground = alternate;
+    m_growAxis = sliceAxis(o);
+    m_growStroke.assign(1, voxel);
+    m_last = voxel;
+    return;
+  }
   if (m_tool != Tool::Paint && m_tool != Tool::Erase)
     return;
   if (m_pendingProposal)
@@ -234,6 +253,24 @@ void EditController::dragTo(SliceOrientation o, const std::array<int64_t, 3>& vo
 {
   if (!m_inStroke || !m_editor || voxel == m_last)
     return;
+  if (m_tool == Tool::GrowSeeds)
+  {
+    // every voxel step along the segment, like a brush stroke
+    const std::array<int64_t, 3> from = m_last;
+    int64_t steps = 0;
+    for (int a = 0; a < 3; ++a)
+      steps = std::max<int64_t>(steps, std::abs(voxel[a] - from[a]));
+    for (int64_t k = 1; k <= steps; ++k)
+    {
+      std::array<int64_t, 3> p{};
+      for (int a = 0; a < 3; ++a)
+        p[a] = from[a] + static_cast<int64_t>(std::llround(static_cast<double>(voxel[a] - from[a]) * k / steps));
+      m_growStroke.push_back(p);
+    }
+    m_last = voxel;
+    Q_UNUSED(o);
+    return;
+  }
   try
   {
     const EditResult r =
@@ -254,6 +291,11 @@ void EditController::release()
   if (!m_inStroke || !m_editor)
     return;
   m_inStroke = false;
+  if (m_tool == Tool::GrowSeeds || !m_growStroke.empty())
+  {
+    finishGrowStroke();
+    return;
+  }
   afterEdit(m_editor->endStroke());
 }
 
@@ -280,6 +322,69 @@ void EditController::cutLasso(SliceOrientation o, const std::vector<std::array<d
   for (const auto& p : points)
     poly.push_back({p[au], p[av]});
   runOperation([&](LabelEditor& ed) { return ed.scissors(axis, poly, cutInside, m_paint); });
+}
+
+// ---- grow from seeds ---------------------------------------------------------------------------
+
+void EditController::finishGrowStroke()
+{
+  std::vector<std::array<int64_t, 3>> stroke;
+  stroke.swap(m_growStroke);
+  if (stroke.empty() || !m_editor)
+    return;
+  try
+  {
+    if (!m_grow)
+      m_grow = std::make_unique<GrowCut>(m_model->imageShared());
+    const SeedLabel l = m_growBackground ? SeedLabel::Background : SeedLabel::Foreground;
+    // The brush radius in the view's plane (a 2D scribble), every voxel of the stroke.
+    for (const auto& c : stroke)
+      m_grow->addSeedBall(c, m_brush.radiusMm, l, m_growAxis);
+    m_growSeeds.reserve(m_growSeeds.size() + stroke.size());
+    for (const auto& c : stroke)
+      m_growSeeds.push_back({c, !m_growBackground});
+    emit settingsChanged(); // the views draw the scribbles
+    if (m_grow->seedCount(SeedLabel::Foreground) == 0)
+      return; // nothing can grow before the first foreground scribble
+    m_growStats = m_grow->update();
+    afterEdit(m_editor->replaceInBox(m_paint.label, m_grow->region(), m_grow->foregroundInRegion()));
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+  }
+}
+
+std::array<int64_t, 2> EditController::growSeedCounts() const
+{
+  if (!m_grow)
+    return {0, 0};
+  return {m_grow->seedCount(SeedLabel::Foreground), m_grow->seedCount(SeedLabel::Background)};
+}
+
+std::vector<std::pair<std::array<int64_t, 3>, bool>> EditController::growSeedsOnSlice(int axis,
+                                                                                       int64_t index) const
+{
+  std::vector<std::pair<std::array<int64_t, 3>, bool>> out;
+  if (axis < 0 || axis > 2)
+    return out;
+  for (const auto& s : m_growSeeds)
+    if (s.first[axis] == index)
+      out.push_back(s);
+  for (const auto& c : m_growStroke)
+    if (c[axis] == index)
+      out.push_back({c, !m_growBackground});
+  return out;
+}
+
+void EditController::restartGrowSeeds()
+{
+  m_grow.reset();
+  m_growSeeds.clear();
+  m_growStroke.clear();
+  m_growStats = GrowCutStats{};
+  emit settingsChanged();
 }
 
 // ---- operations -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 // mask that is being changed. Unsaved edits are autosaved to a recovery file.
 
 #include "core/display/SliceGeometry.h"
+#include "core/edit/GrowCut.h"
 #include "core/edit/LabelEditor.h"
 
 #include <QDateTime>
@@ -34,7 +35,9 @@ public:
     Erase,
     Lasso,   // freehand polygon filled on release (Erase modifier: Ctrl)
     Scissors, // freehand polygon cut through the whole volume along the view (Ctrl: cut outside)
-    Ruler     // drag measures a length in mm (ViewerModel::addRuler); edits nothing
+    Ruler,    // drag measures a length in mm (ViewerModel::addRuler); edits nothing
+    GrowSeeds // drag paints a foreground (Ctrl: background) seed scribble; release grows the
+              // active label from all scribbles (core/edit/GrowCut): one undo step per scribble
   };
 
   explicit EditController(ViewerModel* model, QObject* parent = nullptr);
@@ -65,7 +68,9 @@ public:
 
   // ---- input from the views (voxel indices) ---------------------------------------------------
   /// Paint/Erase: starts a stroke with one stamp. Creates an empty mask when none is shown.
-  void pressAt(panseg::SliceOrientation o, const std::array<int64_t, 3>& voxel);
+  /// GrowSeeds: starts a seed scribble (background when `alternate`, i.e. Ctrl held).
+  void pressAt(panseg::SliceOrientation o, const std::array<int64_t, 3>& voxel,
+               bool alternate = false);
   /// Continues the stroke to `voxel` (stamps along the way).
   void dragTo(panseg::SliceOrientation o, const std::array<int64_t, 3>& voxel);
   /// Ends the stroke: one undo step; the 3D view refreshes.
@@ -80,6 +85,16 @@ public:
   /// every slice along the view's direction (continuous voxel indices of the current slice).
   void cutLasso(panseg::SliceOrientation o, const std::vector<std::array<double, 3>>& points,
                 bool cutInside);
+
+  // ---- grow from seeds (docs/interactive.md) ----------------------------------------------------
+  /// Seeds painted so far in this grow session (foreground, background voxels).
+  std::array<int64_t, 2> growSeedCounts() const;
+  /// Seed voxels of the session on one slice (for the views): (voxel, foreground?).
+  std::vector<std::pair<std::array<int64_t, 3>, bool>> growSeedsOnSlice(int axis, int64_t index) const;
+  /// Statistics of the last grow update (incremental or not, time).
+  panseg::edit::GrowCutStats lastGrowStats() const { return m_growStats; }
+  /// Forgets the scribbles (the mask keeps what was grown; undo removes it).
+  void restartGrowSeeds();
 
   // ---- mask operations on the active label --------------------------------------------------
   /// Signed-distance interpolation across empty slices along the view's slice axis. The result is
@@ -149,8 +164,16 @@ private:
   template <typename Fn> void runOperation(Fn&& fn);
   int sliceAxis(panseg::SliceOrientation o) const;
 
+  void finishGrowStroke();
+
   ViewerModel* m_model;
   std::shared_ptr<panseg::edit::LabelEditor> m_editor;
+  std::unique_ptr<panseg::edit::GrowCut> m_grow;
+  std::vector<std::array<int64_t, 3>> m_growStroke; // centres of the scribble being painted
+  bool m_growBackground = false;
+  int m_growAxis = 2;
+  std::vector<std::pair<std::array<int64_t, 3>, bool>> m_growSeeds; // for display
+  panseg::edit::GrowCutStats m_growStats;
   bool m_ignoreMaskChange = false;
   Tool m_tool = Tool::Navigate;
   panseg::edit::Brush m_brush;

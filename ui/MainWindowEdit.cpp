@@ -81,6 +81,9 @@ void MainWindow::buildEditMenu()
        Qt::Key_X, "toolScissors", QT_TR_NOOP("Scissors")},
       {EditController::Tool::Ruler, QT_TR_NOOP("R&uler (drag: length in mm; Esc clears)"), Qt::Key_L, "toolRuler",
        QT_TR_NOOP("Ruler")},
+      {EditController::Tool::GrowSeeds,
+       QT_TR_NOOP("&Grow from Seeds (drag: foreground scribble, Ctrl: background)"), Qt::Key_G,
+       "toolGrowSeeds", QT_TR_NOOP("Grow")},
   };
   for (const ToolDef& t : tools)
   {
@@ -96,6 +99,10 @@ void MainWindow::buildEditMenu()
     const EditController::Tool tool = t.tool;
     connect(a, &QAction::triggered, m_edit, [this, tool] { m_edit->setTool(tool); });
   }
+  QAction* restartGrow = menu->addAction(tr("Grow from Seeds: Start &Over"), m_edit,
+                                         &EditController::restartGrowSeeds);
+  restartGrow->setObjectName("growRestart");
+  restartGrow->setToolTip(tr("Forget the grow-from-seeds scribbles (the mask keeps what was grown)"));
   m_brush3DAction = menu->addAction(tr("3D &Brush (sphere)"));
   m_brush3DAction->setObjectName("brush3D");
   m_brush3DAction->setCheckable(true);

@@ -89,6 +89,7 @@ private:
   void drawOverlayText(QPainter& p);
   void reportHover(const QPointF& pos);
   void drawBrushCursor(QPainter& p);
+  void drawGrowSeeds(QPainter& p);
   void drawRulers(QPainter& p);
   std::array<double, 3> rulerPoint(const QPointF& pos) const;
   std::array<double, 3> widgetToContinuousIndex(const QPointF& pos) const;

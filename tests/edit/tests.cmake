@@ -11,3 +11,7 @@ if(TARGET panseg_ui)
 endif()
 # Grow from seeds and the robot user of interactive segmentation (docs/interactive.md), headless.
 panseg_add_test(tst_growcut SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_growcut.cpp LIBS panseg_core)
+if(TARGET panseg_ui)
+  panseg_add_test(tst_interact_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_interact_gui.cpp
+                  LIBS panseg_ui panseg_core GUI)
+endif()
