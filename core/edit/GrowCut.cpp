@@ -113,6 +113,31 @@ int64_t GrowCut::seedCount(SeedLabel label) const
                                             [l](const auto& s) { return s.second == l; }));
 }
 
+int64_t GrowCut::removeSeedsWithin(const Index3& c, double radiusMm, SeedLabel label)
+{
+  const uint8_t l = static_cast<uint8_t>(label);
+  const Geometry& g = m_image->geometry;
+  const double r2 = radiusMm * radiusMm + 1e-6;
+  int64_t removed = 0;
+  for (auto it = m_seeds.begin(); it != m_seeds.end();)
+  {
+    const int64_t o = static_cast<int64_t>(it->first);
+    const double dx = (o % g.size[0] - c[0]) * g.spacingMm[0];
+    const double dy = ((o / g.size[0]) % g.size[1] - c[1]) * g.spacingMm[1];
+    const double dz = (o / (g.size[0] * g.size[1]) - c[2]) * g.spacingMm[2];
+    if (it->second == l && dx * dx + dy * dy + dz * dz <= r2)
+    {
+      it = m_seeds.erase(it);
+      ++removed;
+    }
+    else
+      ++it;
+  }
+  if (removed > 0)
+    m_needsRebuild = true;
+  return removed;
+}
+
 void GrowCut::clear()
 {
   m_seeds.clear();

@@ -66,6 +66,10 @@ public:
   /// A ball of radius `radiusMm` (2D disk on plane `axis` when axis is 0..2, 3D when -1).
   int64_t addSeedBall(const Index3& centre, double radiusMm, SeedLabel label, int axis = -1);
   int64_t seedCount(SeedLabel label) const;
+  /// Removes the seeds of `label` whose centres lie within `radiusMm` of `centre` (e.g. the
+  /// interior seeds around a negative click). The next update runs from scratch. Returns the
+  /// number removed.
+  int64_t removeSeedsWithin(const Index3& centre, double radiusMm, SeedLabel label);
   bool hasPendingSeeds() const { return !m_pending.empty(); }
   /// Propagates the seeds added since the last update (incremental when the region holds them).
   GrowCutStats update();

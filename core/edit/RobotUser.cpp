@@ -1,6 +1,7 @@
 #include "core/edit/RobotUser.h"
 
 #include "core/Error.h"
+#include "core/edit/BoxPrompt.h"
 #include "core/metrics/DistanceTransform.h"
 
 #include <algorithm>
@@ -233,6 +234,37 @@ RobotCurve runGrowCutRobot(std::shared_ptr<const Image> image, const LabelMask& 
     curve.dice.push_back(diceOf(result, 1, truth, truthLabel));
     curve.updateMs.push_back(st.milliseconds);
     curve.incremental.push_back(st.incremental);
+  }
+  return curve;
+}
+
+RobotCurve runRefineRobot(std::shared_ptr<const Image> image, const LabelMask& start, int label,
+                          const Box& box, const LabelMask& truth, int truthLabel,
+                          const GrowCutRobotOptions& o)
+{
+  RobotCurve curve;
+  LabelEditor editor(image, start);
+  curve.dice.push_back(diceOf(editor.mask(), label, truth, truthLabel));
+  curve.updateMs.push_back(0.0);
+  curve.incremental.push_back(false);
+  ClickRefineOptions ro;
+  ro.seedRadiusMm = o.seedRadiusMm;
+  ro.growCut = o.growCut;
+  ClickRefiner refiner(image, start, label, box, ro);
+  for (int k = 0; k < o.clicks; ++k)
+  {
+    std::optional<RobotClick> c = nextRobotClick(editor.mask(), label, truth, truthLabel);
+    if (!c)
+      break;
+    // The robot clicks inside the box (errors outside it cannot be fixed there).
+    for (int a = 0; a < 3; ++a)
+      c->voxel[a] = std::clamp(c->voxel[a], box.lo[a], box.hi[a] - 1);
+    curve.clicks.push_back(*c);
+    const std::vector<uint8_t> raster = refiner.click(Click{c->voxel, c->positive});
+    editor.replaceInBox(label, box, raster);
+    curve.dice.push_back(diceOf(editor.mask(), label, truth, truthLabel));
+    curve.updateMs.push_back(refiner.lastStats().milliseconds);
+    curve.incremental.push_back(refiner.lastStats().incremental);
   }
   return curve;
 }

@@ -64,6 +64,13 @@ struct RobotCurve
 RobotCurve runGrowCutRobot(std::shared_ptr<const Image> image, const LabelMask& truth,
                            int truthLabel, const GrowCutRobotOptions& options = {});
 
+/// Click refinement of a starting mask (e.g. the model's box result) driven by the robot:
+/// interaction 0 = the starting mask, then up to `clicks` clicks refined by grow from seeds
+/// inside `box` (core/edit/BoxPrompt.h ClickRefiner). The mask outside the box is kept.
+RobotCurve runRefineRobot(std::shared_ptr<const Image> image, const LabelMask& start, int label,
+                          const Box& box, const LabelMask& truth, int truthLabel,
+                          const GrowCutRobotOptions& options = {});
+
 /// Area under the Dice-per-interaction curve, normalised to [0, 1] (trapezoids over the
 /// interactions, divided by their number - 1; a single value is returned as is).
 double diceCurveArea(const std::vector<double>& dicePerInteraction);

@@ -2,6 +2,7 @@
 // generated phantoms (core/demo) and, when ../shared is there, the real TotalSegmentator CT.
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
+#include "core/edit/BoxPrompt.h"
 #include "core/edit/GrowCut.h"
 #include "core/edit/LabelEditor.h"
 #include "core/edit/RobotUser.h"
@@ -209,6 +210,162 @@ private slots:
                              panseg::Error);
     QVERIFY_EXCEPTION_THROWN(ed.replaceInBox(1, Box{{0, 0, 0}, {2, 2, 2}}, std::vector<uint8_t>(7)),
                              panseg::Error);
+  }
+
+  void boxAndClickParsing()
+  {
+    Geometry g;
+    g.size = {100, 80, 40};
+    g.spacingMm = {0.8, 0.8, 2.5};
+    g.originMm = {-40, -30, 100};
+    const Box b = parseBox("10,20,5,30,40,15", g, false);
+    QCOMPARE(b.lo, (Index3{10, 20, 5}));
+    QCOMPARE(b.hi, (Index3{31, 41, 16}));
+    QCOMPARE(parseBox("30,40,15,10,20,5", g, false).lo, b.lo); // corners in any order
+    QCOMPARE(QString::fromStdString(boxText(b)), QString("10,20,5,30,40,15"));
+    // mm: corners at voxel centres give the same box
+    const Vec3 p0 = g.indexToPhysical({10, 20, 5}), p1 = g.indexToPhysical({30, 40, 15});
+    const Box bm = parseBox(QString("%1,%2,%3,%4,%5,%6").arg(p0[0]).arg(p0[1]).arg(p0[2]).arg(p1[0]).arg(p1[1]).arg(p1[2])
+                              .toStdString(), g, true);
+    QCOMPARE(bm.lo, b.lo);
+    QCOMPARE(bm.hi, b.hi);
+    auto fails = [&](const char* text, bool mm, const char* expect)
+    {
+      try
+      {
+        parseBox(text, g, mm);
+      }
+      catch (const panseg::Error& e)
+      {
+        const QString m = QString::fromUtf8(e.what());
+        QVERIFY2(m.contains(expect), qPrintable(m));
+        QVERIFY(!m.contains('\n'));
+        return;
+      }
+      QFAIL(qPrintable(QString("accepted %1").arg(text)));
+    };
+    fails("10,20,5,130,40,15", false, "not inside the image");
+    fails("-1,20,5,30,40,15", false, "not inside the image");
+    fails("10,20,5,30,40", false, "5 numbers");
+    fails("10,20,5,30,40,x", false, "comma-separated");
+    fails("10.5,20,5,30,40,15", false, "whole numbers");
+    fails("0,0,101,0,0,101.2", true, "holds no voxel centre");
+    const Click c = parseClick("-12,30,7", g, false);
+    QVERIFY(!c.positive);
+    QCOMPARE(c.voxel, (Index3{12, 30, 7}));
+    QVERIFY(parseClick("+1,2,3", g, false).positive);
+    QVERIFY_EXCEPTION_THROWN(parseClick("+1,2,40", g, false), panseg::Error);
+    QVERIFY_EXCEPTION_THROWN(parseClick("1,2,3", g, false), panseg::Error);
+    QVERIFY_EXCEPTION_THROWN(checkBox(Box{{5, 5, 5}, {5, 9, 9}}, g), panseg::Error);
+  }
+
+  void cropAndPasteBack()
+  {
+    const demo::Phantom ph = makePhantom(4);
+    const Box box{{60, 50, 20}, {110, 90, 40}};
+    const Box crop = boxWithMarginMm(box, ph.ct.geometry, 10.0);
+    QCOMPARE(crop.lo[0], box.lo[0] - 7); // 10 mm / 1.6 mm -> 7 voxels
+    QCOMPARE(crop.lo[2], box.lo[2] - 4); // 10 mm / 3 mm -> 4 slices
+    const Image ci = cropImage(ph.ct, crop);
+    // the crop's voxel (0,0,0) sits where the full image's crop.lo sits, in mm
+    const Vec3 a = ci.geometry.indexToPhysical({0, 0, 0});
+    const Vec3 b = ph.ct.geometry.indexToPhysical({double(crop.lo[0]), double(crop.lo[1]), double(crop.lo[2])});
+    for (int k = 0; k < 3; ++k)
+      QVERIFY(std::abs(a[k] - b[k]) < 1e-9);
+    QCOMPARE(ci.at(3, 4, 5), ph.ct.at(crop.lo[0] + 3, crop.lo[1] + 4, crop.lo[2] + 5));
+    const LabelMask cm = cropMask(ph.organs, crop);
+    const LabelMask back = pasteInside(ph.organs.geometry, cm, crop, box);
+    int64_t inside = 0, wrong = 0;
+    for (int64_t z = 0; z < back.nz(); ++z)
+      for (int64_t y = 0; y < back.ny(); ++y)
+        for (int64_t x = 0; x < back.nx(); ++x)
+        {
+          const bool in = x >= box.lo[0] && x < box.hi[0] && y >= box.lo[1] && y < box.hi[1] &&
+                          z >= box.lo[2] && z < box.hi[2];
+          inside += in;
+          wrong += back.at(x, y, z) != (in ? ph.organs.at(x, y, z) : 0);
+        }
+    QCOMPARE(inside, box.voxelCount());
+    QCOMPARE(wrong, int64_t{0});
+  }
+
+  void modalityGuessAndMismatch()
+  {
+    demo::PhantomOptions o;
+    o.seed = 2;
+    o.size = {64, 56, 24};
+    const demo::Phantom ph = demo::generatePhantom(o);
+    Image ct = ph.ct, mr = ph.mrT1;
+    ct.info.modality.clear();
+    mr.info.modality.clear();
+    QCOMPARE(QString::fromStdString(guessModality(ct)), QString("CT"));
+    QCOMPARE(QString::fromStdString(guessModality(mr)), QString("MR"));
+    checkModality(ct, "CT", "demo");
+    try
+    {
+      checkModality(mr, "CT", "PanSegNet demo");
+      QFAIL("an MR image passed a CT model");
+    }
+    catch (const panseg::Error& e)
+    {
+      QVERIFY2(QString(e.what()).contains("the image is MR (judged from its intensities) but the model PanSegNet demo "
+                                          "was trained on CT"),
+               e.what());
+    }
+  }
+
+  void clicksRepairADamagedMask()
+  {
+    // The scenario on phantoms: a mask missing the pancreatic tail, with a false blob by
+    // the duodenum; a box and at most three robot clicks must bring it to Dice >= 0.9, and a
+    // click never changes voxels farther than its reach.
+    for (uint32_t seed : {5u, 11u})
+    {
+      const demo::Phantom ph = makePhantom(seed);
+      auto img = std::make_shared<Image>(ph.ct);
+      const Box tb = labelBoundingBox(ph.pancreas, 1);
+      LabelMask damaged = ph.pancreas;
+      const int64_t cut = tb.lo[0] + (tb.hi[0] - tb.lo[0]) * 7 / 10;
+      for (size_t i = 0; i < damaged.voxels.size(); ++i)
+        if (static_cast<int64_t>(i) % damaged.nx() >= cut)
+          damaged.voxels[i] = 0;
+      const Vec3 d = ph.ct.geometry.physicalToIndex(ph.landmarks.duodenum);
+      for (int64_t z = -2; z <= 2; ++z)
+        for (int64_t y = -4; y <= 4; ++y)
+          for (int64_t x = -4; x <= 4; ++x)
+            damaged.at(std::llround(d[0]) + x, std::llround(d[1]) + y, std::llround(d[2]) + z) = 1;
+      const Box box = grownBox(tb, {6, 6, 3}, ph.ct.geometry.size);
+      GrowCutRobotOptions o;
+      o.clicks = 3;
+      const RobotCurve c = runRefineRobot(img, damaged, 1, box, ph.pancreas, 1, o);
+      QString line;
+      for (double v : c.dice)
+        line += QString::number(v, 'f', 3) + " ";
+      qInfo("damaged phantom %u: Dice start, then per click: %s", seed, qPrintable(line));
+      QVERIFY2(c.dice.front() < 0.88, qPrintable(line));
+      QVERIFY2(c.dice.back() >= 0.9, qPrintable(line));
+      QVERIFY(c.clicks.size() >= 1 && c.clicks.front().positive); // the tail first: the largest error
+    }
+    // Locality: one click on a mask leaves everything beyond its reach alone.
+    const demo::Phantom ph = makePhantom(5);
+    auto img = std::make_shared<Image>(ph.ct);
+    const Box box{{20, 20, 10}, {170, 140, 55}};
+    ClickRefineOptions ro;
+    ClickRefiner r(img, ph.organs, 2, box, ro); // the liver
+    const auto before = binaryInBox(ph.organs, 2, box);
+    const Click click{{100, 80, 30}, true};
+    const auto after = r.click(click);
+    int64_t far = 0;
+    size_t i = 0;
+    for (int64_t z = box.lo[2]; z < box.hi[2]; ++z)
+      for (int64_t y = box.lo[1]; y < box.hi[1]; ++y)
+        for (int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
+          if (before[i] != after[i] &&
+              (std::abs(x - 100) * 1.6 > ro.reachMm + 2 || std::abs(y - 80) * 1.6 > ro.reachMm + 2 ||
+               std::abs(z - 30) * 3.0 > ro.reachMm + 3))
+            ++far;
+    QCOMPARE(far, int64_t{0});
+    QVERIFY_EXCEPTION_THROWN(r.click(Click{{5, 5, 5}, true}), panseg::Error);
   }
 
   void updateTimeOn200x200x100()
