@@ -34,6 +34,7 @@ static int dispatch(int argc, char** argv)
   {
     QString text = usage();
     text.replace("  panseg --version", predictUsage() + "  panseg --version");
+    text.replace("  panseg --version", interactUsage() + "  panseg --version");
     text.replace("  panseg --version", segUsage() + "  panseg --version");
     text.replace("  panseg --version", studyUsage() + "  panseg --version");
     text.replace("  panseg --version", volumeUsage() + "  panseg --version");
@@ -53,7 +54,7 @@ static int dispatch(int argc, char** argv)
   });
   // One identity rule: every command that opens the study database acts as --user NAME (else
   // $PANSEG_USER, else the login name); those that open none refuse --user instead of ignoring it.
-  static const QStringList kNoDatabase = { "info", "volume", "measure", "agreement", "screenshot", "demo", "bench", "deidentify",
+  static const QStringList kNoDatabase = { "info", "volume", "measure", "agreement", "screenshot", "demo", "bench", "deidentify", "interact",
                                            "import-seg" };
   if (kNoDatabase.contains(cmd) && !(cmd == "bench" && rest.value(0) == "db") &&
       std::any_of(rest.begin(), rest.end(), [](const QString& s) { return s == "--user" || s.startsWith("--user="); }))
@@ -99,6 +100,10 @@ static int dispatch(int argc, char** argv)
       return screenshot(argc, argv, rest);
     if (cmd == "predict")
       return predict(argc, argv, rest);
+    if (cmd == "interact")
+      return interact(argc, argv, rest);
+    if (cmd == "bench" && rest.value(0) == "interactive")
+      return benchInteractive(argc, argv, rest.mid(1));
     if (cmd == "bench" && rest.value(0) == "predict")
       return benchPredict(argc, argv, rest.mid(1));
     if (cmd == "bench" && rest.value(0) == "train")

@@ -193,6 +193,15 @@ std::vector<uint8_t> binaryInBox(const LabelMask& mask, int label, const Box& b)
   return out;
 }
 
+EditResult applyBoxPrediction(LabelEditor& editor, int label, const Box& box, const LabelMask& predicted)
+{
+  std::string why;
+  if (!editor.geometry().sameGrid(predicted.geometry, &why))
+    throw Error("the box prediction is not on the mask's grid: " + why);
+  checkBox(box, predicted.geometry);
+  return editor.replaceInBox(label, box, binaryInBox(predicted, 0, box));
+}
+
 std::string guessModality(const Image& image)
 {
   if (image.voxels.empty())
@@ -219,7 +228,7 @@ void checkModality(const Image& image, const std::string& modelModality, const s
     return;
   throw Error("the image is " + m + (image.info.modality.empty() ? " (judged from its intensities)" : "") +
               " but the model " + modelName + " was trained on " + modelModality +
-              "; choose a " + m + " model");
+              "; choose a model trained on " + m);
 }
 
 ClickRefiner::ClickRefiner(std::shared_ptr<const Image> image, const LabelMask& mask, int label,

@@ -48,6 +48,11 @@ LabelMask pasteInside(const Geometry& full, const LabelMask& crop, const Box& cr
 /// 0/1 raster of `label` inside `b` (x fastest), what LabelEditor::replaceInBox takes.
 std::vector<uint8_t> binaryInBox(const LabelMask& mask, int label, const Box& b);
 
+/// Writes a box prediction into an editor: `label` inside `box` becomes the predicted mask's
+/// non-zero voxels there (other labels kept), one undo step. The mask outside the box is not
+/// touched. Throws when `predicted` is on another grid.
+EditResult applyBoxPrediction(LabelEditor& editor, int label, const Box& box, const LabelMask& predicted);
+
 /// "CT" when the image looks like CT (at least 1 % of voxels below -500, i.e. air in HU), "MR"
 /// when nothing lies below -200, else "" (unknown). The header's modality wins when known.
 std::string guessModality(const Image& image);

@@ -10,6 +10,7 @@
 #include "models/Json.h"
 #include "models/ModelPackage.h"
 #include "models/Predictor.h"
+#include "core/edit/BoxPrompt.h"
 
 #include <algorithm>
 #include <atomic>
@@ -53,10 +54,13 @@ const char* kUsageText = R"(usage:
   panseg-worker predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda[:N]]
                 [--no-tta] [--step S] [--fast] [--threads N] [--batch N] [--no-fp16]
                 [--largest-component | --no-largest-component] [--probabilities PATH]
-                [--no-estimate]
+                [--no-estimate] [--roi x0,y0,z0,x1,y1,z1 [--roi-margin MM]] [--strict-modality]
       Predict one image; JSON lines on stdout (started, estimate, progress, message, done |
       error | cancelled). --fast = no mirroring and step 1.0 (an explicit --step wins).
       --probabilities writes the foreground probability (float32) on the input's grid.
+      --roi: a box prompt (inclusive voxel corners): the network sees only the box plus
+      --roi-margin mm (default 10) and the output has labels inside the box, 0 elsewhere.
+      --strict-modality: a model/image modality mismatch is an error, not a note.
   panseg-worker info --model DIR
       Validate a model package and print it as one JSON line.
   panseg-worker bench [--device auto|cpu|cuda] [--reps N] [--paper-reps N] [--case PATH]
@@ -214,7 +218,8 @@ Args parseArgs(int argc, char** argv)
   static const std::vector<std::string> withValue = { "--model", "--input", "--output", "--device",
                                                       "--step", "--threads", "--batch",
                                                       "--probabilities", "--reps", "--paper-reps",
-                                                      "--case", "--shared", "--demo-models" };
+                                                      "--case", "--shared", "--demo-models", "--roi",
+                                                      "--roi-margin" };
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -399,7 +404,8 @@ int cmdPredict(const Args& a)
 {
   checkKnown(a, { "--model", "--input", "--output", "--device", "--no-tta", "--step", "--fast",
                   "--threads", "--batch", "--no-fp16", "--largest-component",
-                  "--no-largest-component", "--probabilities", "--no-estimate" });
+                  "--no-largest-component", "--probabilities", "--no-estimate", "--roi", "--roi-margin",
+                  "--strict-modality" });
   for (const char* k : { "--model", "--input", "--output" })
     if (a.get(k).empty())
       return emitError(std::string("predict needs ") + k + " (see panseg-worker --help)", kExitUsage);
@@ -408,6 +414,13 @@ int cmdPredict(const Args& a)
   if (!looksLikeImagePath(output) || fs::is_directory(output))
     throw Error("--output must be an image file path (.nii.gz, .nii, .nrrd, .mha): " + output);
   PredictOptions opt = predictOptionsFrom(a);
+  // Box prompt (docs/interactive.md): predict only the box plus a margin, labels inside the box.
+  const bool useRoi = a.has("--roi");
+  const double roiMarginMm = a.getDouble("--roi-margin", 10.0);
+  if (useRoi && !(roiMarginMm >= 0.0 && roiMarginMm <= 200.0))
+    throw UsageError("--roi-margin must be 0..200 mm");
+  if (useRoi && !probPath.empty())
+    throw UsageError("--probabilities and --roi exclude each other");
   const ModelPackage pkg = loadModelPackage(a.get("--model"));
   if (const std::string note = unverifiedWeightsNote(pkg); !note.empty())
     Event("message").str("message", note).emit();
@@ -468,9 +481,24 @@ int cmdPredict(const Args& a)
   const Image image = readImage(input,
                                 [](double)
                                 { return !g_cancel.load(); });
-  const PredictResult r = predictor.predict(image, opt);
+  if (a.has("--strict-modality"))
+    edit::checkModality(image, pkg.info.modality, pkg.id());
+  edit::Box roi, crop;
+  if (useRoi)
+  {
+    roi = edit::parseBox(a.get("--roi"), image.geometry, false);
+    crop = edit::boxWithMarginMm(roi, image.geometry, roiMarginMm);
+  }
+  PredictResult r = predictor.predict(useRoi ? edit::cropImage(image, crop) : image, opt);
   if (g_cancel.load())
     throw Error("cancelled");
+  if (useRoi)
+  {
+    // Labels inside the box only (the margin gave the network context); 0 elsewhere.
+    r.mask = edit::pasteInside(image.geometry, r.mask, crop, roi);
+    r.foregroundVoxels = r.mask.countLabel(0);
+    r.volumeMl = r.mask.volumeMl(0);
+  }
   // Atomic writes (temporary sibling + rename): a reader never sees a partial mask.
   fs::path outDir = fs::path(output).parent_path();
   if (!outDir.empty())
@@ -494,6 +522,8 @@ int cmdPredict(const Args& a)
       .integer("largest_component_removed", r.largestComponentRemoved)
       .str("model", pkg.id())
       .boolean("demo", pkg.info.demo);
+  if (useRoi)
+    done.str("roi", edit::boxText(roi)).str("crop", edit::boxText(crop)).num("roi_margin_mm", roiMarginMm);
   if (probPath.empty())
     done.null("probabilities");
   else

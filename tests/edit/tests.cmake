@@ -15,3 +15,15 @@ if(TARGET panseg_ui)
   panseg_add_test(tst_interact_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_interact_gui.cpp
                   LIBS panseg_ui panseg_core GUI)
 endif()
+# `panseg interact` end to end (the demo model through panseg-worker when it is built).
+if(TARGET panseg AND TARGET panseg_io)
+  panseg_add_test(tst_interact_cli SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_interact_cli.cpp
+                  LIBS panseg_io panseg_core Qt6::Core)
+  target_compile_definitions(tst_interact_cli PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>"
+                                                      PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+  add_dependencies(tst_interact_cli panseg)
+  if(TARGET panseg-worker)
+    add_dependencies(tst_interact_cli panseg-worker)
+  endif()
+  set_tests_properties(tst_interact_cli PROPERTIES TIMEOUT 600)
+endif()
