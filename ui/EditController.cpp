@@ -3,6 +3,7 @@
 #include "ui/ViewerModel.h"
 
 #include "core/Error.h"
+#include "core/edit/BoxPrompt.h"
 #include "core/edit/RecoveryFile.h"
 
 #include <QDir>
@@ -163,6 +164,8 @@ void EditController::resetEditor()
 {
   const bool had = static_cast<bool>(m_editor);
   m_editor.reset();
+  m_promptBox = Box{};
+  m_boxDragging = false;
   m_grow.reset();
   m_growSeeds.clear();
   m_growStroke.clear();
@@ -385,6 +388,91 @@ void EditController::restartGrowSeeds()
   m_growStroke.clear();
   m_growStats = GrowCutStats{};
   emit settingsChanged();
+}
+
+// ---- box prompt ----------------------------------------------------------------------------------
+
+void EditController::setBoxSlices(int slices)
+{
+  slices = std::clamp(slices, 1, 2048);
+  if (slices == m_boxSlices)
+    return;
+  m_boxSlices = slices;
+  emit settingsChanged();
+}
+
+void EditController::dragBox(SliceOrientation o, const std::array<int64_t, 3>& a,
+                             const std::array<int64_t, 3>& b, bool finished)
+{
+  if (!m_model->hasImage())
+    return;
+  const Geometry& g = m_model->geometry();
+  const int axis = sliceAxis(o);
+  if (!m_boxDragging)
+  {
+    m_boxAtPress = m_promptBox;
+    m_boxDragging = true;
+  }
+  Box box = m_boxAtPress;
+  if (box.empty())
+  {
+    // A new box: the view's slices around the current one.
+    const int64_t slice = m_model->sliceIndex(o);
+    box.lo[axis] = std::max<int64_t>(0, slice - m_boxSlices / 2);
+    box.hi[axis] = std::min<int64_t>(g.size[axis], box.lo[axis] + m_boxSlices);
+  }
+  for (int k : planeAxes(axis))
+  {
+    box.lo[k] = std::clamp<int64_t>(std::min(a[k], b[k]), 0, g.size[k] - 1);
+    box.hi[k] = std::clamp<int64_t>(std::max(a[k], b[k]) + 1, 1, g.size[k]);
+  }
+  m_promptBox = box;
+  emit settingsChanged(); // the views draw it
+  if (!finished)
+    return;
+  m_boxDragging = false;
+  // A click without a drag (a rectangle of one voxel) asks for nothing.
+  const auto [u, v] = planeAxes(axis);
+  if (box.hi[u] - box.lo[u] < 2 || box.hi[v] - box.lo[v] < 2)
+  {
+    m_promptBox = m_boxAtPress;
+    emit settingsChanged();
+    return;
+  }
+  emit boxPromptRequested(m_promptBox);
+}
+
+void EditController::setPromptBox(const Box& box)
+{
+  m_promptBox = box;
+  emit settingsChanged();
+}
+
+void EditController::clearPromptBox()
+{
+  m_promptBox = Box{};
+  m_boxDragging = false;
+  emit settingsChanged();
+}
+
+int64_t EditController::applyBoxPrediction(const Box& box, const LabelMask& predicted)
+{
+  if (m_inStroke)
+    release();
+  if (!ensureEditor())
+    return -1;
+  try
+  {
+    const EditResult r = panseg::edit::applyBoxPrediction(*m_editor, m_paint.label, box, predicted);
+    afterEdit(r);
+    return r.voxelsChanged;
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+    return -1;
+  }
 }
 
 // ---- operations -----------------------------------------------------------------------------

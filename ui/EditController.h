@@ -36,8 +36,9 @@ public:
     Lasso,   // freehand polygon filled on release (Erase modifier: Ctrl)
     Scissors, // freehand polygon cut through the whole volume along the view (Ctrl: cut outside)
     Ruler,    // drag measures a length in mm (ViewerModel::addRuler); edits nothing
-    GrowSeeds // drag paints a foreground (Ctrl: background) seed scribble; release grows the
-              // active label from all scribbles (core/edit/GrowCut): one undo step per scribble
+    GrowSeeds, // drag paints a foreground (Ctrl: background) seed scribble; release grows the
+               // active label from all scribbles (core/edit/GrowCut): one undo step per scribble
+    Box        // drag a rectangle: the box prompt (the model predicts inside it; MainWindow)
   };
 
   explicit EditController(ViewerModel* model, QObject* parent = nullptr);
@@ -95,6 +96,25 @@ public:
   panseg::edit::GrowCutStats lastGrowStats() const { return m_growStats; }
   /// Forgets the scribbles (the mask keeps what was grown; undo removes it).
   void restartGrowSeeds();
+
+  // ---- box prompt (docs/interactive.md) ------------------------------------------------------------
+  /// Box tool: a rectangle dragged from `a` to `b` on a view. The first box takes the view's
+  /// two in-plane axes from the rectangle and boxSlices() slices centred on the view's slice;
+  /// a rectangle on another view while a box is shown sets that view's two axes and keeps the
+  /// third (adjusting the extent). `finished` (mouse released) emits boxPromptRequested.
+  void dragBox(panseg::SliceOrientation o, const std::array<int64_t, 3>& a,
+               const std::array<int64_t, 3>& b, bool finished);
+  /// Slices of a new box along the view's axis (default 20, at least 1).
+  int boxSlices() const { return m_boxSlices; }
+  void setBoxSlices(int slices);
+  bool hasPromptBox() const { return !m_promptBox.empty(); }
+  panseg::edit::Box promptBox() const { return m_promptBox; }
+  void setPromptBox(const panseg::edit::Box& box);
+  void clearPromptBox();
+  /// Writes a box prediction: the active label inside `box` becomes `predicted`'s non-zero
+  /// voxels there (core/edit/BoxPrompt applyBoxPrediction), one undo step; outside the box
+  /// nothing changes. Refused while locked. Returns the voxels changed (-1 on error).
+  int64_t applyBoxPrediction(const panseg::edit::Box& box, const panseg::LabelMask& predicted);
 
   // ---- mask operations on the active label --------------------------------------------------
   /// Signed-distance interpolation across empty slices along the view's slice axis. The result is
@@ -155,6 +175,8 @@ signals:
   /// A committed change (edit, undo, redo): the box of changed voxels.
   void edited();
   void errorOccurred(const QString& message);
+  /// The box tool's rectangle was released: predict inside `box` (MainWindow::predictInBox).
+  void boxPromptRequested(const panseg::edit::Box& box);
 
 private:
   bool ensureEditor();
@@ -174,6 +196,10 @@ private:
   int m_growAxis = 2;
   std::vector<std::pair<std::array<int64_t, 3>, bool>> m_growSeeds; // for display
   panseg::edit::GrowCutStats m_growStats;
+  panseg::edit::Box m_promptBox;
+  panseg::edit::Box m_boxAtPress; // the box when the drag started (adjusting keeps its third axis)
+  bool m_boxDragging = false;
+  int m_boxSlices = 20;
   bool m_ignoreMaskChange = false;
   Tool m_tool = Tool::Navigate;
   panseg::edit::Brush m_brush;

@@ -43,6 +43,8 @@ SliceOrientation focusedOrientation(SliceView* const views[3])
 void MainWindow::buildEditMenu()
 {
   m_edit = new EditController(m_model, this);
+  // The Box tool's rectangle: the model predicts inside it (MainWindowInteract.cpp).
+  connect(m_edit, &EditController::boxPromptRequested, this, [this](const edit::Box& b) { predictInBox(b); });
   for (SliceView* v : m_views)
     v->setEditController(m_edit);
 
@@ -84,6 +86,8 @@ void MainWindow::buildEditMenu()
       {EditController::Tool::GrowSeeds,
        QT_TR_NOOP("&Grow from Seeds (drag: foreground scribble, Ctrl: background)"), Qt::Key_G,
        "toolGrowSeeds", QT_TR_NOOP("Grow")},
+      {EditController::Tool::Box, QT_TR_NOOP("Bo&x Prompt (drag a rectangle: the model predicts inside it)"),
+       Qt::Key_K, "toolBox", QT_TR_NOOP("Box")},
   };
   for (const ToolDef& t : tools)
   {
@@ -292,6 +296,14 @@ void MainWindow::buildEditToolBar()
   bar->addWidget(m_brushSizeSpin);
   m_brush3DAction->setIconText(tr("3D"));
   bar->addAction(m_brush3DAction);
+  bar->addWidget(new QLabel(tr(" Box slices "), bar));
+  m_boxSlicesSpin = new QSpinBox(bar);
+  m_boxSlicesSpin->setObjectName("boxSlices");
+  m_boxSlicesSpin->setRange(1, 2048);
+  m_boxSlicesSpin->setValue(m_edit->boxSlices());
+  m_boxSlicesSpin->setToolTip(tr("Slices a new box prompt spans through the view (drag on a second view to adjust)"));
+  connect(m_boxSlicesSpin, &QSpinBox::valueChanged, m_edit, &EditController::setBoxSlices);
+  bar->addWidget(m_boxSlicesSpin);
   bar->addWidget(new QLabel(tr(" Label "), bar));
   m_labelSpin = new QSpinBox(bar);
   m_labelSpin->setObjectName("activeLabel");

@@ -123,6 +123,30 @@ void SliceView::drawGrowSeeds(QPainter& p)
   }
 }
 
+// The box prompt, where it crosses this view's slice: a dashed cyan rectangle around its voxels.
+void SliceView::drawPromptBox(QPainter& p)
+{
+  if (!m_edit || !m_edit->hasPromptBox())
+    return;
+  const edit::Box b = m_edit->promptBox();
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const int axis = m.sliceAxis();
+  const int64_t slice = m_model->sliceIndex(m_orientation);
+  if (slice < b.lo[axis] || slice >= b.hi[axis])
+    return;
+  std::array<int64_t, 3> lo = b.lo, hi{b.hi[0] - 1, b.hi[1] - 1, b.hi[2] - 1};
+  lo[axis] = hi[axis] = slice;
+  const QPointF p0 = voxelToWidget(lo), p1 = voxelToWidget(hi);
+  // half a voxel outward on each side, whatever the display's flips
+  const ScreenRect r = viewTransform().sliceRect();
+  const double hx = 0.5 * r.width / std::max(1.0, double(m.width())), hy = 0.5 * r.height / std::max(1.0, double(m.height()));
+  const QRectF rect = QRectF(p0, p1).normalized().adjusted(-hx, -hy, hx, hy);
+  p.setRenderHint(QPainter::Antialiasing, false);
+  p.setBrush(Qt::NoBrush);
+  p.setPen(QPen(QColor(80, 220, 255), 1.5, Qt::DashLine));
+  p.drawRect(rect);
+}
+
 void SliceView::drawBrushCursor(QPainter& p)
 {
   if (!m_edit || !m_hover || m_drag == Drag::Lasso ||
@@ -300,6 +324,7 @@ void SliceView::paintEvent(QPaintEvent*)
 
     drawOverlayText(p);
     drawGrowSeeds(p);
+    drawPromptBox(p);
     drawBrushCursor(p);
     drawRulers(p);
     if (m_lassoWidget.size() > 1)
@@ -437,7 +462,13 @@ void SliceView::mousePressEvent(QMouseEvent* e)
     else if (m_edit && m_edit->isEditingTool() && m_model->hasImage() &&
         !e->modifiers().testFlag(Qt::ShiftModifier))
     {
-      if (m_edit->tool() == EditController::Tool::Lasso || m_edit->tool() == EditController::Tool::Scissors)
+      if (m_edit->tool() == EditController::Tool::Box)
+      {
+        m_drag = Drag::Box;
+        m_boxStart = widgetToVoxel(e->position());
+        m_edit->dragBox(m_orientation, m_boxStart, m_boxStart, false);
+      }
+      else if (m_edit->tool() == EditController::Tool::Lasso || m_edit->tool() == EditController::Tool::Scissors)
       {
         m_drag = Drag::Lasso;
         m_lassoWidget = {e->position()};
@@ -492,6 +523,9 @@ void SliceView::mouseMoveEvent(QMouseEvent* e)
   case Drag::Ruler:
     m_model->setRulerEnd(m_ruler, rulerPoint(pos));
     break;
+  case Drag::Box:
+    m_edit->dragBox(m_orientation, m_boxStart, widgetToVoxel(pos), false);
+    break;
   case Drag::Lasso:
     m_lassoWidget.push_back(pos);
     m_lassoIndex.push_back(widgetToContinuousIndex(pos));
@@ -533,6 +567,11 @@ void SliceView::mouseReleaseEvent(QMouseEvent* e)
 {
   if (m_drag == Drag::Paint && m_edit)
     m_edit->release();
+  if (m_drag == Drag::Box && m_edit)
+  {
+    m_drag = Drag::None;
+    m_edit->dragBox(m_orientation, m_boxStart, widgetToVoxel(e->position()), true);
+  }
   if (m_drag == Drag::Ruler)
   {
     m_model->setRulerEnd(m_ruler, rulerPoint(e->position()));

@@ -14,6 +14,12 @@ panseg_add_test(tst_growcut SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_growcut
 if(TARGET panseg_ui)
   panseg_add_test(tst_interact_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/edit/tst_interact_gui.cpp
                   LIBS panseg_ui panseg_core GUI)
+  if(TARGET panseg-worker) # the box prompt runs the demo model in the worker
+    target_compile_definitions(tst_interact_gui PRIVATE PANSEG_WORKER_PATH="$<TARGET_FILE:panseg-worker>"
+                               PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+    add_dependencies(tst_interact_gui panseg-worker)
+    set_tests_properties(tst_interact_gui PROPERTIES TIMEOUT 600)
+  endif()
 endif()
 # `panseg interact` end to end (the demo model through panseg-worker when it is built).
 if(TARGET panseg AND TARGET panseg_io)

@@ -13,8 +13,11 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QElapsedTimer>
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QSignalSpy>
+#include <QSpinBox>
 #include <QtTest>
 
 using namespace panseg;
@@ -124,6 +127,102 @@ private slots:
     edit->restartGrowSeeds();
     QCOMPARE(edit->growSeedCounts()[0], int64_t{0});
   }
+
+#ifdef PANSEG_WORKER_PATH
+  void boxPromptWithTheMouse()
+  {
+    qputenv("PANSEG_WORKER", PANSEG_WORKER_PATH);
+    demo::PhantomOptions po;
+    po.seed = 9; // not a training phantom
+    po.generateMr = false;
+    const demo::Phantom ph = demo::generatePhantom(po);
+    const edit::Box tb = edit::labelBoundingBox(ph.pancreas, 1);
+
+    MainWindow w;
+    w.resize(1200, 950);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.setPredictionModelDir(PANSEG_DEMO_MODEL);
+    w.setImage(ph.ct);
+    LabelMask start(ph.ct.geometry, 0);
+    start.at(2, 2, 2) = 1; // outside any box below: must survive
+    w.setMask(start);
+    EditController* edit = w.editController();
+    edit->setRecoveryDir(QDir::tempPath() + "/panseg-interact-recovery");
+    auto* boxTool = w.findChild<QAction*>("toolBox");
+    QVERIFY(boxTool);
+    boxTool->trigger();
+    QCOMPARE(edit->tool(), EditController::Tool::Box);
+    auto* slices = w.findChild<QSpinBox*>("boxSlices");
+    QVERIFY(slices);
+    slices->setValue(int(tb.hi[2] - tb.lo[2]) + 2);
+
+    // Drag the rectangle on the axial view at the organ's middle slice.
+    const int64_t zc = (tb.lo[2] + tb.hi[2]) / 2;
+    w.setSliceIndex(MainWindow::ViewKind::Axial, int(zc));
+    ui::SliceView* axial = w.sliceView(MainWindow::ViewKind::Axial);
+    QApplication::processEvents();
+    QSignalSpy done(&w, &MainWindow::boxPromptFinished);
+    const std::array<int64_t, 3> a{tb.lo[0] - 2, tb.lo[1] - 2, zc}, b{tb.hi[0] + 1, tb.hi[1] + 1, zc};
+    QTest::mousePress(axial, Qt::LeftButton, {}, axial->voxelToWidget(a).toPoint());
+    QTest::mouseMove(axial, axial->voxelToWidget({(a[0] + b[0]) / 2, (a[1] + b[1]) / 2, zc}).toPoint());
+    QTest::mouseMove(axial, axial->voxelToWidget(b).toPoint());
+    QTest::mouseRelease(axial, Qt::LeftButton, {}, axial->voxelToWidget(b).toPoint());
+    QVERIFY(edit->hasPromptBox());
+    const edit::Box box = edit->promptBox();
+    QCOMPARE(box.lo[0], a[0]);
+    QCOMPARE(box.hi[1], b[1] + 1);
+    QCOMPARE(box.hi[2] - box.lo[2], int64_t(slices->value()));
+    // The worker runs in the background: the window keeps answering meanwhile.
+    QVERIFY(w.isBoxPredicting());
+    QElapsedTimer responsive;
+    responsive.start();
+    QApplication::processEvents();
+    QVERIFY(responsive.elapsed() < 500);
+    QVERIFY2(done.wait(300000), "no box result");
+    QVERIFY2(done.first().at(0).toBool(), qPrintable(done.first().at(1).toString()));
+    const double d = edit::diceOf(w.model()->mask().binary(1), 1, ph.pancreas, 1);
+    qInfo("box prompt through the GUI: %s; Dice %.3f", qPrintable(done.first().at(1).toString()), d);
+    QVERIFY2(d > 0.6, qPrintable(QString::number(d)));
+    QCOMPARE(w.model()->mask().at(2, 2, 2), uint8_t(1));
+    for (int64_t z = 0; z < ph.ct.nz(); ++z) // nothing outside the box but that voxel
+      for (int64_t y = 0; y < ph.ct.ny(); ++y)
+        for (int64_t x = 0; x < ph.ct.nx(); ++x)
+          if ((x < box.lo[0] || x >= box.hi[0] || y < box.lo[1] || y >= box.hi[1] || z < box.lo[2] || z >= box.hi[2]) &&
+              !(x == 2 && y == 2 && z == 2))
+            QVERIFY(w.model()->mask().at(x, y, z) == 0);
+    QVERIFY(edit->isModified());
+    QDir().mkpath("/tmp/panseg-interact");
+    QVERIFY(w.grabAll().save("/tmp/panseg-interact/box.png"));
+
+    // A rectangle on the coronal view adjusts the box's x and z, keeping y.
+    ui::SliceView* coronal = w.sliceView(MainWindow::ViewKind::Coronal);
+    w.setSliceIndex(MainWindow::ViewKind::Coronal, int((box.lo[1] + box.hi[1]) / 2));
+    QApplication::processEvents();
+    const int64_t yc = (box.lo[1] + box.hi[1]) / 2;
+    const std::array<int64_t, 3> c0{box.lo[0], yc, box.lo[2] + 2}, c1{box.hi[0] - 1, yc, box.hi[2] - 3};
+    QSignalSpy done2(&w, &MainWindow::boxPromptFinished);
+    QTest::mousePress(coronal, Qt::LeftButton, {}, coronal->voxelToWidget(c0).toPoint());
+    QTest::mouseMove(coronal, coronal->voxelToWidget(c1).toPoint());
+    QTest::mouseRelease(coronal, Qt::LeftButton, {}, coronal->voxelToWidget(c1).toPoint());
+    const edit::Box adjusted = edit->promptBox();
+    QCOMPARE(adjusted.lo[1], box.lo[1]);
+    QCOMPARE(adjusted.hi[1], box.hi[1]);
+    QCOMPARE(adjusted.lo[2], box.lo[2] + 2);
+    QCOMPARE(adjusted.hi[2], box.hi[2] - 2);
+    // Cancel at once: the mask stays as it was.
+    const LabelMask before = w.model()->mask();
+    QVERIFY(w.isBoxPredicting());
+    w.cancelBoxPrompt();
+    QVERIFY(done2.wait(60000));
+    QCOMPARE(done2.first().at(0).toBool(), false);
+    QCOMPARE(done2.first().at(1).toString(), QString("cancelled"));
+    QVERIFY(w.model()->mask().voxels == before.voxels);
+    // The box result is one undo step.
+    edit->undo();
+    QCOMPARE(w.model()->mask().countLabel(1), int64_t{1});
+  }
+#endif
 };
 
 QTEST_MAIN(TestInteractGui)
