@@ -215,6 +215,11 @@ template <typename Fn> void EditController::runOperation(Fn&& fn)
 void EditController::pressAt(SliceOrientation o, const std::array<int64_t, 3>& voxel,
                              bool alternate)
 {
+  if (m_tool == Tool::Refine)
+  {
+    refineClick(voxel, !alternate);
+    return;
+  }
   if (m_tool == Tool::GrowSeeds)
   {
     if (m_pendingProposal)
@@ -464,6 +469,40 @@ int64_t EditController::applyBoxPrediction(const Box& box, const LabelMask& pred
   try
   {
     const EditResult r = panseg::edit::applyBoxPrediction(*m_editor, m_paint.label, box, predicted);
+    afterEdit(r);
+    return r.voxelsChanged;
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+    return -1;
+  }
+}
+
+int64_t EditController::refineClick(const std::array<int64_t, 3>& voxel, bool positive)
+{
+  if (m_inStroke)
+    release();
+  if (!ensureEditor())
+    return -1;
+  try
+  {
+    const Geometry& g = m_model->geometry();
+    ClickRefineOptions ro;
+    Box box = m_promptBox;
+    bool inside = !box.empty();
+    for (int a = 0; a < 3 && inside; ++a)
+      inside = voxel[a] >= box.lo[a] && voxel[a] < box.hi[a];
+    if (!inside)
+    {
+      Box around;
+      around.include(voxel);
+      box = boxWithMarginMm(around, g, ro.reachMm > 0 ? ro.reachMm : 40.0);
+    }
+    ClickRefiner refiner(m_model->imageShared(), m_editor->mask(), m_paint.label, box, ro);
+    const std::vector<uint8_t> raster = refiner.click(Click{voxel, positive});
+    const EditResult r = m_editor->replaceInBox(m_paint.label, box, raster);
     afterEdit(r);
     return r.voxelsChanged;
   }

@@ -38,7 +38,9 @@ public:
     Ruler,    // drag measures a length in mm (ViewerModel::addRuler); edits nothing
     GrowSeeds, // drag paints a foreground (Ctrl: background) seed scribble; release grows the
                // active label from all scribbles (core/edit/GrowCut): one undo step per scribble
-    Box        // drag a rectangle: the box prompt (the model predicts inside it; MainWindow)
+    Box,       // drag a rectangle: the box prompt (the model predicts inside it; MainWindow)
+    Refine     // click: positive (Ctrl: negative) click refinement of the active label by grow from
+               // seeds around the click (core/edit/BoxPrompt ClickRefiner); one undo step per click
   };
 
   explicit EditController(ViewerModel* model, QObject* parent = nullptr);
@@ -115,6 +117,9 @@ public:
   /// voxels there (core/edit/BoxPrompt applyBoxPrediction), one undo step; outside the box
   /// nothing changes. Refused while locked. Returns the voxels changed (-1 on error).
   int64_t applyBoxPrediction(const panseg::edit::Box& box, const panseg::LabelMask& predicted);
+  /// Refine tool: a positive (or negative) click at `voxel`, inside the prompt box when the box
+  /// holds it, else inside a cube of the click's reach. Returns the voxels changed (-1 on error).
+  int64_t refineClick(const std::array<int64_t, 3>& voxel, bool positive);
 
   // ---- mask operations on the active label --------------------------------------------------
   /// Signed-distance interpolation across empty slices along the view's slice axis. The result is

@@ -88,6 +88,9 @@ void MainWindow::buildEditMenu()
        "toolGrowSeeds", QT_TR_NOOP("Grow")},
       {EditController::Tool::Box, QT_TR_NOOP("Bo&x Prompt (drag a rectangle: the model predicts inside it)"),
        Qt::Key_K, "toolBox", QT_TR_NOOP("Box")},
+      {EditController::Tool::Refine,
+       QT_TR_NOOP("Re&fine with Clicks (click: add, Ctrl+click: remove; grow from seeds nearby)"), Qt::Key_J,
+       "toolRefine", QT_TR_NOOP("Refine")},
   };
   for (const ToolDef& t : tools)
   {

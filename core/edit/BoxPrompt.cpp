@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 namespace panseg::edit
@@ -249,11 +250,30 @@ std::vector<uint8_t> ClickRefiner::click(const Click& c)
       throw Error("the click " + std::to_string(c.voxel[0]) + "," + std::to_string(c.voxel[1]) + "," +
                   std::to_string(c.voxel[2]) + " is outside the box " + boxText(m_box));
   const Geometry& g = m_image->geometry;
+  double reach = m_options.reachMm;
+  if (!(reach > 0.0))
+  {
+    // distance (mm) from the click to the nearest voxel of the other side of the mask's border
+    const bool want = c.positive; // a positive click looks for mask voxels
+    double best2 = std::numeric_limits<double>::infinity();
+    size_t i = 0;
+    for (int64_t z = m_box.lo[2]; z < m_box.hi[2]; ++z)
+      for (int64_t y = m_box.lo[1]; y < m_box.hi[1]; ++y)
+        for (int64_t x = m_box.lo[0]; x < m_box.hi[0]; ++x, ++i)
+          if ((m_raster[i] != 0) == want)
+          {
+            const double dx = (x - c.voxel[0]) * g.spacingMm[0], dy = (y - c.voxel[1]) * g.spacingMm[1],
+                         dz = (z - c.voxel[2]) * g.spacingMm[2];
+            best2 = std::min(best2, dx * dx + dy * dy + dz * dz);
+          }
+    const double dist = std::isfinite(best2) ? std::sqrt(best2) : 40.0;
+    reach = std::clamp(10.0 + 2.0 * dist, 10.0, 40.0);
+  }
   // The local cube around the click, inside the box.
   Box local;
   for (int a = 0; a < 3; ++a)
   {
-    const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(m_options.reachMm / g.spacingMm[a])));
+    const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(reach / g.spacingMm[a])));
     local.lo[a] = std::max(m_box.lo[a], c.voxel[a] - r);
     local.hi[a] = std::min(m_box.hi[a], c.voxel[a] + r + 1);
   }

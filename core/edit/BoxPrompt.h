@@ -63,7 +63,11 @@ void checkModality(const Image& image, const std::string& modelModality, const s
 struct ClickRefineOptions
 {
   double seedRadiusMm = 3.0;  // a click's seed ball
-  double reachMm = 20.0;      // a click acts within this distance (a cube around it, in the box)
+  /// A click acts within this distance (a cube around it, in the box). 0 = adaptive: 10 mm plus
+  /// twice the click's distance to the mask's border (to the nearest mask voxel for a positive
+  /// click outside it, the nearest background voxel for a negative one inside), at most 40 mm,
+  /// so a click deep in a missed tail reaches far while one at a boundary error stays local.
+  double reachMm = 0.0;
   double keepMm = 8.0;        // a negative click frees the mask voxels within this of it
   GrowCutOptions growCut;
 };

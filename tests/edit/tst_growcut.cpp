@@ -351,6 +351,7 @@ private slots:
     auto img = std::make_shared<Image>(ph.ct);
     const Box box{{20, 20, 10}, {170, 140, 55}};
     ClickRefineOptions ro;
+    ro.reachMm = 20.0; // fixed (the default adapts it up to 40 mm)
     ClickRefiner r(img, ph.organs, 2, box, ro); // the liver
     const auto before = binaryInBox(ph.organs, 2, box);
     const Click click{{100, 80, 30}, true};

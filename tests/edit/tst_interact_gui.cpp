@@ -128,6 +128,67 @@ private slots:
     QCOMPARE(edit->growSeedCounts()[0], int64_t{0});
   }
 
+  void refineClicksWithTheMouse()
+  {
+    // A damaged mask (tail cut off, a false blob by the duodenum); robot clicks by mouse on the
+    // axial view (Ctrl = negative) with the Refine tool; each click one undo step.
+    demo::PhantomOptions po;
+    po.seed = 5;
+    po.generateMr = false;
+    const demo::Phantom ph = demo::generatePhantom(po);
+    const edit::Box tb = edit::labelBoundingBox(ph.pancreas, 1);
+    LabelMask damaged = ph.pancreas;
+    const int64_t cut = tb.lo[0] + (tb.hi[0] - tb.lo[0]) * 7 / 10;
+    for (size_t i = 0; i < damaged.voxels.size(); ++i)
+      if (static_cast<int64_t>(i) % damaged.nx() >= cut)
+        damaged.voxels[i] = 0;
+    const Vec3 d = ph.ct.geometry.physicalToIndex(ph.landmarks.duodenum);
+    for (int64_t z = -2; z <= 2; ++z)
+      for (int64_t y = -4; y <= 4; ++y)
+        for (int64_t x = -4; x <= 4; ++x)
+          damaged.at(std::llround(d[0]) + x, std::llround(d[1]) + y, std::llround(d[2]) + z) = 1;
+
+    MainWindow w;
+    w.resize(1200, 950);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.setImage(ph.ct);
+    w.setMask(damaged);
+    EditController* edit = w.editController();
+    edit->setRecoveryDir(QDir::tempPath() + "/panseg-interact-recovery");
+    auto* refine = w.findChild<QAction*>("toolRefine");
+    QVERIFY(refine);
+    refine->trigger();
+    QCOMPARE(edit->tool(), EditController::Tool::Refine);
+    ui::SliceView* axial = w.sliceView(MainWindow::ViewKind::Axial);
+    std::vector<double> dice{edit::diceOf(w.model()->mask(), 1, ph.pancreas, 1)};
+    bool sawNegative = false;
+    for (int k = 0; k < 4; ++k)
+    {
+      const auto c = edit::nextRobotClick(w.model()->mask(), 1, ph.pancreas, 1);
+      QVERIFY(c.has_value());
+      sawNegative = sawNegative || !c->positive;
+      w.setSliceIndex(MainWindow::ViewKind::Axial, int(c->voxel[2]));
+      QApplication::processEvents();
+      const QPoint pt = axial->voxelToWidget(c->voxel).toPoint();
+      QCOMPARE(axial->widgetToVoxel(pt), c->voxel);
+      QTest::mouseClick(axial, Qt::LeftButton, c->positive ? Qt::KeyboardModifiers{} : Qt::ControlModifier, pt);
+      dice.push_back(edit::diceOf(w.model()->mask(), 1, ph.pancreas, 1));
+    }
+    qInfo("Refine clicks by mouse: Dice %.3f -> %.3f %.3f %.3f %.3f", dice[0], dice[1], dice[2], dice[3], dice[4]);
+    QVERIFY2(dice.back() > 0.9, qPrintable(QString::number(dice.back())));
+    QVERIFY(dice[1] > dice[0]);
+    Q_UNUSED(sawNegative);
+    int undone = 0;
+    while (edit->canUndo())
+    {
+      edit->undo();
+      ++undone;
+    }
+    QCOMPARE(undone, 4);
+    QVERIFY(w.model()->mask().voxels == damaged.voxels);
+  }
+
 #ifdef PANSEG_WORKER_PATH
   void boxPromptWithTheMouse()
   {
