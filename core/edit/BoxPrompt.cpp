@@ -288,10 +288,40 @@ std::vector<uint8_t> ClickRefiner::click(const Click& c)
   GrowCut gc(m_image, go);
   std::vector<Index3> fg, bg;
   const double keep2 = m_options.keepMm * m_options.keepMm;
+  // Intensity statistics of the foreground near a positive click (the mask and the click's ball).
+  double gateLo = -std::numeric_limits<double>::infinity(), gateHi = std::numeric_limits<double>::infinity();
+  if (c.positive && m_options.intensityGateSd > 0.0)
+  {
+    double sum = 0.0, sum2 = 0.0;
+    int64_t count = 0;
+    const double r2 = std::max(m_options.seedRadiusMm * m_options.seedRadiusMm, 1e-6);
+    for (int64_t z = local.lo[2]; z < local.hi[2]; ++z)
+      for (int64_t y = local.lo[1]; y < local.hi[1]; ++y)
+        for (int64_t x = local.lo[0]; x < local.hi[0]; ++x)
+        {
+          const double dx = (x - c.voxel[0]) * g.spacingMm[0], dy = (y - c.voxel[1]) * g.spacingMm[1],
+                       dz = (z - c.voxel[2]) * g.spacingMm[2];
+          if (inMask(x, y, z) || dx * dx + dy * dy + dz * dz <= r2 + 1e-6)
+          {
+            const double v = m_image->at(x, y, z);
+            sum += v;
+            sum2 += v * v;
+            ++count;
+          }
+        }
+    if (count >= 8)
+    {
+      const double mean = sum / double(count);
+      const double sd = std::sqrt(std::max(0.0, sum2 / double(count) - mean * mean));
+      gateLo = mean - m_options.intensityGateSd * sd;
+      gateHi = mean + m_options.intensityGateSd * sd;
+    }
+  }
   for (int64_t z = local.lo[2]; z < local.hi[2]; ++z)
     for (int64_t y = local.lo[1]; y < local.hi[1]; ++y)
       for (int64_t x = local.lo[0]; x < local.hi[0]; ++x)
       {
+        const float value = m_image->at(x, y, z);
         const bool face = x == local.lo[0] || x + 1 == local.hi[0] || y == local.lo[1] ||
                           y + 1 == local.hi[1] || z == local.lo[2] || z + 1 == local.hi[2];
         const bool m = inMask(x, y, z);
@@ -299,7 +329,7 @@ std::vector<uint8_t> ClickRefiner::click(const Click& c)
         {
           if (m)
             fg.push_back({x, y, z});
-          else if (face)
+          else if (face || value < gateLo || value > gateHi)
             bg.push_back({x, y, z});
         }
         else

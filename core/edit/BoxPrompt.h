@@ -69,12 +69,17 @@ struct ClickRefineOptions
   /// so a click deep in a missed tail reaches far while one at a boundary error stays local.
   double reachMm = 0.0;
   double keepMm = 8.0;        // a negative click frees the mask voxels within this of it
+  /// Positive clicks: voxels of the local cube whose intensity lies more than this many SD from
+  /// the mean of the mask and the click's ball (inside the cube) are background seeds, so the
+  /// growth does not leak into tissue of another intensity. 0 = off.
+  double intensityGateSd = 1.5;
   GrowCutOptions growCut;
 };
 /// Refines `label` of a mask inside `box` with clicks, each a local grow from seeds that can only
 /// add (positive click) or only remove (negative click) voxels, within reachMm of the click:
 ///  * positive: foreground seeds = the click's ball + the mask's voxels nearby, background = the
-///    faces of the local cube outside the mask; voxels grown are added;
+///    faces of the local cube outside the mask and the cube's voxels of another intensity
+///    (intensityGateSd); voxels grown are added;
 ///  * negative: background seeds = the click's ball + the local cube's faces outside the mask,
 ///    foreground = the mask's voxels farther than keepMm from the click; mask voxels lost are
 ///    removed.
