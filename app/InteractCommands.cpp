@@ -17,6 +17,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
+#include <QProcess>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -152,6 +153,85 @@ LabelMask damagedMask(const LabelMask& truth, int label, const edit::Box& box)
           m.at(x, y, z) = 1;
       }
   return m;
+}
+
+/// A warm worker session (`panseg-worker session`): the model loaded and the image read once,
+/// then `reps` box requests; ready time and the box times (worker-side seconds), or an error.
+struct SessionTiming
+{
+  bool ok = false;
+  QString error;
+  double readySeconds = 0.0, wallReadySeconds = 0.0;
+  std::vector<double> boxSeconds, boxWallSeconds;
+};
+
+SessionTiming timeSession(const QString& model, const QString& input, const edit::Box& box, const QString& device,
+                          int reps)
+{
+  SessionTiming t;
+  QStringList tried;
+  const QString exe = ui::WorkerClient::findWorker(&tried);
+  if (exe.isEmpty())
+  {
+    t.error = "panseg-worker not found";
+    return t;
+  }
+  QTemporaryDir tmp;
+  QProcess p;
+  p.setProcessChannelMode(QProcess::SeparateChannels);
+  QElapsedTimer wall;
+  wall.start();
+  p.start(exe, {"session", "--model", model, "--input", input, "--device", device, "--strict-modality"});
+  auto nextEvent = [&](QJsonObject* out) {
+    while (true)
+    {
+      while (!p.canReadLine())
+        if (!p.waitForReadyRead(600000))
+          return false;
+      const QJsonObject o = QJsonDocument::fromJson(p.readLine()).object();
+      if (!o.isEmpty() && o["event"].toString() != "message")
+      {
+        *out = o;
+        return true;
+      }
+    }
+  };
+  QJsonObject e;
+  if (!nextEvent(&e) || e["event"].toString() != "ready")
+  {
+    t.error = e["message"].toString().isEmpty() ? QString("the session did not start") : e["message"].toString();
+    p.kill();
+    p.waitForFinished();
+    return t;
+  }
+  t.readySeconds = e["seconds"].toDouble();
+  t.wallReadySeconds = wall.nsecsElapsed() / 1e9;
+  for (int k = 0; k < reps; ++k)
+  {
+    wall.restart();
+    p.write(QString("box %1 %2\n").arg(QString::fromStdString(edit::boxText(box)), tmp.filePath(QString("b%1.nii.gz").arg(k))).toUtf8());
+    if (!nextEvent(&e) || e["event"].toString() != "done")
+    {
+      t.error = e["message"].toString();
+      break;
+    }
+    t.boxSeconds.push_back(e["seconds"].toDouble());
+    t.boxWallSeconds.push_back(wall.nsecsElapsed() / 1e9);
+  }
+  p.write("quit\n");
+  p.closeWriteChannel();
+  if (!p.waitForFinished(30000))
+    p.kill();
+  t.ok = t.error.isEmpty();
+  return t;
+}
+
+double medianOf(std::vector<double> v)
+{
+  if (v.empty())
+    return 0.0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
 QString fixed(double v, int d = 3)
@@ -400,9 +480,18 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
     std::fflush(stdout);
   };
 
+  struct Latency
+  {
+    QString name;
+    double wholeSeconds = -1, oneShotBoxSeconds = -1;
+    SessionTiming session;
+  };
+  std::vector<Latency> latencies;
   for (const Case& c : cases)
   {
     const int tl = c.truthLabel;
+    Latency lat;
+    lat.name = c.name;
     const edit::Box tb = edit::labelBoundingBox(c.truth, tl);
     // The user's box: the truth's bounding box grown by 2 voxels in-plane and 1 slice.
     const edit::Box box = edit::grownBox(tb, {2, 2, 1}, c.image->geometry.size);
@@ -416,6 +505,7 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
       else
       {
         const double d = edit::diceOf(whole.mask, 0, c.truth, tl);
+        lat.wholeSeconds = whole.seconds;
         row(c.name, QString("no interaction (auto, %1 s)").arg(whole.seconds, 0, 'f', 1),
             std::vector<double>(size_t(clicks) + 1, d), {});
         const edit::RobotCurve auto_ = edit::runRefineRobot(c.image, whole.mask.binary(0), 1, box, c.truth, tl, ro);
@@ -430,6 +520,7 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
           edit::runRefineRobot(c.image, boxed.mask.binary(0), 1, box, c.truth, tl, ro);
         std::vector<double> ms = curve.updateMs;
         ms[0] = boxed.seconds * 1000.0;
+        lat.oneShotBoxSeconds = boxed.seconds;
         row(c.name, QString("model box (%1 s) + clicks").arg(boxed.seconds, 0, 'f', 1), curve.dice, ms);
       }
     }
@@ -438,6 +529,28 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
     const edit::RobotCurve damaged =
       edit::runRefineRobot(c.image, damagedMask(c.truth, tl, box), 1, box, c.truth, tl, ro);
     row(c.name, "damaged mask + clicks", damaged.dice, damaged.updateMs);
+    if (useModel)
+    {
+      lat.session = timeSession(model, c.imagePath, box, device, 3);
+      latencies.push_back(lat);
+    }
+  }
+  if (!latencies.empty())
+  {
+    std::printf("\nbox prompt latency (model %s, worker-side seconds; one-shot = a new panseg-worker per box)\n",
+                qPrintable(QFileInfo(model).fileName()));
+    std::printf("%-20s %12s %14s %16s %18s\n", "case", "whole image", "box one-shot", "session ready", "box in session");
+    for (const Latency& l : latencies)
+    {
+      if (!l.session.ok)
+      {
+        std::printf("%-20s session failed: %s\n", qPrintable(l.name), qPrintable(l.session.error));
+        continue;
+      }
+      std::printf("%-20s %11.1fs %13.1fs %15.2fs %12.2fs (med of %d)\n", qPrintable(l.name), l.wholeSeconds,
+                  l.oneShotBoxSeconds, l.session.readySeconds, medianOf(l.session.boxSeconds),
+                  int(l.session.boxSeconds.size()));
+    }
   }
   std::printf("\ndamaged mask: the truth without its tail (patient-left 30 %% of its L-R extent) and with a false "
               "6 mm ball where the box is farthest from the truth; column 'box' = that mask\n");

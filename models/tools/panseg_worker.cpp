@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -61,6 +63,10 @@ const char* kUsageText = R"(usage:
       --roi: a box prompt (inclusive voxel corners): the network sees only the box plus
       --roi-margin mm (default 10) and the output has labels inside the box, 0 elsewhere.
       --strict-modality: a model/image modality mismatch is an error, not a note.
+  panseg-worker session --model DIR --input PATH [--device D] [--threads N] [--no-fast] [--strict-modality]
+      Interactive session: the model is loaded and the image read once ("ready"), then stdin lines
+      "box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM]" are each answered by a "done" (or "error",
+      "cancelled") event with the request number; "quit" or EOF ends it.
   panseg-worker info --model DIR
       Validate a model package and print it as one JSON line.
   panseg-worker bench [--device auto|cpu|cuda] [--reps N] [--paper-reps N] [--case PATH]
@@ -258,8 +264,16 @@ void checkKnown(const Args& a, const std::vector<std::string>& known)
     throw UsageError("unexpected argument '" + a.positional.front() + "'");
 }
 
+// Session mode (`panseg-worker session`): stdin lines other than "cancel" are requests, queued
+// for the main thread; EOF ends the session.
+std::atomic<bool> g_sessionMode{ false };
+std::mutex g_requestMutex;
+std::condition_variable g_requestCv;
+std::deque<std::string> g_requests;
+bool g_stdinClosed = false;
+
 /// Reads stdin lines on a detached thread: "cancel" sets the flag. EOF just ends the thread
-/// (a worker started with stdin closed keeps running).
+/// (a worker started with stdin closed keeps running). In session mode other lines are queued.
 void watchStdin()
 {
   std::thread(
@@ -278,8 +292,17 @@ void watchStdin()
             line.pop_back();
           if (line == "cancel")
             g_cancel.store(true);
+          else if (g_sessionMode.load() && !line.empty())
+          {
+            std::lock_guard<std::mutex> lock(g_requestMutex);
+            g_requests.push_back(line);
+            g_requestCv.notify_one();
+          }
           line.clear();
         }
+        std::lock_guard<std::mutex> lock(g_requestMutex);
+        g_stdinClosed = true;
+        g_requestCv.notify_one();
       })
       .detach();
 }
@@ -530,6 +553,104 @@ int cmdPredict(const Args& a)
     done.str("probabilities", probPath);
   done.emit();
   return kOk;
+}
+
+/// `panseg-worker session`: the model loaded once and the image read once, then box requests on
+/// stdin answered one after the other (docs/interactive.md):
+///   box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM]   -> done {request, output, roi, crop, seconds, ...}
+///   quit (or EOF)                               -> the worker ends (exit 0)
+///   cancel                                      -> the running box stops: cancelled {request}
+/// A bad request is an `error` event with its request number; the session goes on.
+int cmdSession(const Args& a)
+{
+  checkKnown(a, { "--model", "--input", "--device", "--threads", "--no-tta", "--no-fast", "--strict-modality",
+                  "--no-estimate" });
+  for (const char* k : { "--model", "--input" })
+    if (a.get(k).empty())
+      return emitError(std::string("session needs ") + k + " (see panseg-worker --help)", kExitUsage);
+  const auto t0 = std::chrono::steady_clock::now();
+  PredictOptions opt = predictOptionsFrom(a);
+  opt.fast = !a.has("--no-fast");
+  opt.estimate = false;
+  opt.message = [](const std::string& m) { Event("message").str("message", oneLine(m)).emit(); };
+  const ModelPackage pkg = loadModelPackage(a.get("--model"));
+  Predictor predictor(pkg, opt);
+  const Image image = readImage(a.get("--input"), [](double) { return !g_cancel.load(); });
+  if (a.has("--strict-modality"))
+    edit::checkModality(image, pkg.info.modality, pkg.id());
+  Event("ready")
+      .str("model", pkg.id())
+      .str("input", a.get("--input"))
+      .str("device", predictor.device())
+      .integer("threads", cpuThreads())
+      .num("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count())
+      .integer("pid", ::getpid())
+      .emit();
+  long long request = 0;
+  for (;;)
+  {
+    std::string line;
+    {
+      std::unique_lock<std::mutex> lock(g_requestMutex);
+      g_requestCv.wait(lock, [] { return !g_requests.empty() || g_stdinClosed; });
+      if (g_requests.empty())
+        return kOk; // stdin closed
+      line = g_requests.front();
+      g_requests.pop_front();
+    }
+    std::istringstream in(line);
+    std::string verb, boxText, output, marginText;
+    in >> verb >> boxText >> output >> marginText;
+    if (verb == "quit")
+      return kOk;
+    ++request;
+    g_cancel.store(false);
+    try
+    {
+      if (verb != "box" || boxText.empty() || output.empty())
+        throw Error("unknown request '" + line + "' (box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM], quit)");
+      double margin = 10.0;
+      if (!marginText.empty())
+      {
+        char* end = nullptr;
+        margin = std::strtod(marginText.c_str(), &end);
+        if (*end != '\0' || !(margin >= 0.0 && margin <= 200.0))
+          throw Error("the margin must be 0..200 mm, got '" + marginText + "'");
+      }
+      const auto r0 = std::chrono::steady_clock::now();
+      const edit::Box roi = edit::parseBox(boxText, image.geometry, false);
+      const edit::Box crop = edit::boxWithMarginMm(roi, image.geometry, margin);
+      PredictOptions o = opt;
+      o.cancel = &g_cancel;
+      PredictResult r = predictor.predict(edit::cropImage(image, crop), o);
+      if (g_cancel.load())
+        throw Error("cancelled");
+      const LabelMask mask = edit::pasteInside(image.geometry, r.mask, crop, roi);
+      fs::path outDir = fs::path(output).parent_path();
+      if (!outDir.empty())
+        fs::create_directories(outDir);
+      writeMask(mask, output);
+      Event("done")
+          .integer("request", request)
+          .str("output", output)
+          .str("roi", edit::boxText(roi))
+          .str("crop", edit::boxText(crop))
+          .integer("voxels", mask.countLabel(0))
+          .num("volume_ml", mask.volumeMl(0))
+          .integer("forward_passes", r.forwardPasses)
+          .num("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count())
+          .str("device", r.device)
+          .emit();
+    }
+    catch (const Error& e)
+    {
+      if (g_cancel.load() || std::string(e.what()) == "cancelled")
+        Event("cancelled").integer("request", request).emit();
+      else
+        Event("error").integer("request", request).str("message", oneLine(e.what())).emit();
+      g_cancel.store(false);
+    }
+  }
 }
 
 int cmdInfo(const Args& a)
@@ -817,12 +938,18 @@ int main(int argc, char** argv)
       installCancelHandlers();
       return cmdInfo(a);
     }
+    if (a.command == "session")
+    {
+      g_sessionMode.store(true);
+      installCancelHandlers();
+      return cmdSession(a);
+    }
     if (a.command == "bench")
     {
       installCancelHandlers();
       return cmdBench(a);
     }
-    return emitError("unknown command '" + a.command + "' (predict, info, bench; see --help)", kExitUsage);
+    return emitError("unknown command '" + a.command + "' (predict, session, info, bench; see --help)", kExitUsage);
   }
   catch (const UsageError& e)
   {

@@ -9,6 +9,9 @@
 #include "core/io/ImageIO.h"
 
 #include <QCryptographicHash>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QFile>
 #include <QFileInfo>
 #include <QTemporaryDir>
@@ -160,6 +163,56 @@ private slots:
     QVERIFY2(dice[1] > dice[0] - 0.01 && dice[2] > dice[1] - 0.01, "a click made the mask worse");
     QVERIFY2(dice[2] > dice[0], "clicks did not raise Dice");
   }
+
+#ifdef PANSEG_WORKER_PATH
+  void workerSessionAnswersBoxes()
+  {
+    // The interactive session: model and image loaded once, box requests on stdin; each answer
+    // equals a one-shot `panseg-worker predict --roi` voxel for voxel; a bad request is an error
+    // event and the session goes on; quit ends it with exit 0.
+    if (!QFileInfo::exists(PANSEG_DEMO_MODEL "/model.json"))
+      QSKIP("the shipped demo model is absent");
+    const QString oneShot = m_tmp.path() + "/oneshot.nii.gz";
+    const testproc::Run r = testproc::run(PANSEG_WORKER_PATH, {"predict", "--model", PANSEG_DEMO_MODEL, "--input", m_ct,
+                                                               "--output", oneShot, "--fast", "--roi", boxArg()},
+                                          300000);
+    QVERIFY2(r.code == 0, qPrintable(testproc::show(r)));
+    QProcess p;
+    p.start(PANSEG_WORKER_PATH, {"session", "--model", PANSEG_DEMO_MODEL, "--input", m_ct, "--strict-modality"});
+    auto next = [&p]() -> QJsonObject {
+      while (!p.canReadLine())
+        if (!p.waitForReadyRead(300000))
+          return {};
+      return QJsonDocument::fromJson(p.readLine()).object();
+    };
+    QJsonObject e = next();
+    QCOMPARE(e["event"].toString(), QString("ready"));
+    const QString s1 = m_tmp.path() + "/session1.nii.gz", s2 = m_tmp.path() + "/session2.nii.gz";
+    p.write(QString("box %1 %2\n").arg(boxArg(), s1).toUtf8());
+    p.write("box 1,2,3 " + (m_tmp.path() + "/never.nii.gz").toUtf8() + "\n");
+    p.write(QString("box %1 %2\n").arg(boxArg(), s2).toUtf8());
+    e = next();
+    QCOMPARE(e["event"].toString(), QString("done"));
+    QCOMPARE(e["request"].toInt(), 1);
+    QCOMPARE(e["roi"].toString(), boxArg());
+    const double first = e["seconds"].toDouble();
+    e = next();
+    QCOMPARE(e["event"].toString(), QString("error"));
+    QVERIFY2(e["message"].toString().contains("6 are needed"), qPrintable(e["message"].toString()));
+    e = next();
+    QCOMPARE(e["event"].toString(), QString("done"));
+    QCOMPARE(e["request"].toInt(), 3);
+    qInfo("session: boxes answered in %.2f s and %.2f s (one-shot worker: %s)", first, e["seconds"].toDouble(),
+          qPrintable(r.out.split('\n', Qt::SkipEmptyParts).last().section("\"seconds\":", 1).section(',', 0, 0)));
+    p.write("quit\n");
+    QVERIFY(p.waitForFinished(30000));
+    QCOMPARE(p.exitCode(), 0);
+    QVERIFY(!QFileInfo::exists(m_tmp.path() + "/never.nii.gz"));
+    const LabelMask a = readMaskFor(oneShot.toStdString(), m_ph.ct.geometry);
+    QVERIFY(readMaskFor(s1.toStdString(), m_ph.ct.geometry).voxels == a.voxels);
+    QVERIFY(readMaskFor(s2.toStdString(), m_ph.ct.geometry).voxels == a.voxels);
+  }
+#endif
 };
 
 QTEST_APPLESS_MAIN(TestInteractCli)
