@@ -96,6 +96,7 @@ bool MainWindow::predictInBox(const edit::Box& box, const QString& modelDirIn)
   req.fast = true; // a box is the quick path; the full pipeline stays on Predict Pancreas
   req.roi = QString::fromStdString(edit::boxText(box));
   req.strictModality = true;
+  req.extraArguments << "--no-estimate"; // no timed extra forward pass: a box is short
   req.outputPath = m_boxTemp->filePath("box.nii.gz");
   if (readableFile(m_imagePath))
     req.inputPath = m_imagePath;
