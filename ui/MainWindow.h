@@ -9,6 +9,7 @@
 
 #include <QFuture>
 #include <QFutureWatcher>
+#include <QJsonObject>
 #include <QMainWindow>
 #include <QStringList>
 
@@ -42,6 +43,7 @@ class SliceView;
 class SurfaceView;
 class ViewerModel;
 class WorkerClient;
+class WorkerSession;
 
 class MainWindow : public QMainWindow
 {
@@ -180,7 +182,8 @@ public:
   bool predictInBox(const panseg::edit::Box& box, const QString& modelDir = {});
   void cancelBoxPrompt();
   bool isBoxPredicting() const;
-  WorkerClient* boxWorkerClient() const { return m_boxWorker; }
+  /// The interactive worker session boxes run in (model loaded and image read once).
+  WorkerSession* boxSession() const { return m_boxSession; }
 
   // ---- mask editing (MainWindowEdit.cpp) ------------------------------------------------------
   /// The editing model: tools, brush, undo/redo, recovery (see EditController).
@@ -351,9 +354,11 @@ private:
   // prediction (MainWindowPredict.cpp)
   WorkerClient* m_worker = nullptr;
   // box prompt (MainWindowInteract.cpp)
-  WorkerClient* m_boxWorker = nullptr;
-  std::shared_ptr<QTemporaryDir> m_boxTemp; // input copy (when needed) and the worker's output
+  WorkerSession* m_boxSession = nullptr;
+  std::shared_ptr<QTemporaryDir> m_boxInputTemp; // the image for the session when it has no file
+  std::shared_ptr<QTemporaryDir> m_boxTemp;      // the worker's output of the running box
   panseg::edit::Box m_boxPending;
+  QJsonObject m_boxResult; // the session's "done" event
   quint64 m_boxGeneration = 0;
   QAction* m_cancelBoxAction = nullptr;
   QSpinBox* m_boxSlicesSpin = nullptr;

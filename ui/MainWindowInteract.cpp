@@ -1,6 +1,6 @@
-// MainWindow's box prompt (docs/interactive.md): the Box tool's rectangle goes to the prediction
-// worker with a region of interest (WorkerClient, PredictRequest::roi), in the background and
-// cancellable; the result replaces the active label inside the box as one undo step
+// MainWindow's box prompt (docs/interactive.md): the Box tool's rectangle goes to an interactive
+// worker session (WorkerSession: `panseg-worker session`, the model loaded and the image read
+// once per image), in the background and cancellable; the result replaces the active label inside the box as one undo step
 // (EditController::applyBoxPrediction -> core/edit/BoxPrompt). Only the glue lives here.
 #include "ui/MainWindow.h"
 
@@ -9,6 +9,7 @@
 #include "ui/EditController.h"
 #include "ui/ViewerModel.h"
 #include "ui/WorkerClient.h"
+#include "ui/WorkerSession.h"
 
 #include <QAction>
 #include <QFileInfo>
@@ -31,7 +32,12 @@ bool readableFile(const QString& path)
 
 void MainWindow::buildBoxPrompt(QMenu* seg)
 {
-  m_boxWorker = new WorkerClient(this);
+  m_boxSession = new WorkerSession(this);
+  // Another image: the session's image is stale.
+  connect(m_model, &ViewerModel::imageChanged, this, [this] {
+    m_boxSession->stop();
+    m_boxInputTemp.reset();
+  });
   seg->addSeparator();
   QAction* again = seg->addAction(tr("Predict in &Box (the box tool's box)"), this, [this] {
     if (m_edit && m_edit->hasPromptBox())
@@ -43,23 +49,23 @@ void MainWindow::buildBoxPrompt(QMenu* seg)
   m_cancelBoxAction = seg->addAction(tr("Cancel Box Prediction"), this, &MainWindow::cancelBoxPrompt);
   m_cancelBoxAction->setObjectName("cancelBoxPrompt");
   m_cancelBoxAction->setEnabled(false);
-  connect(m_boxWorker, &WorkerClient::progress, this, [this](double f, const QString& msg, double) {
-    showStatus(tr("Box prediction: %1 (%2 %)").arg(msg).arg(int(f * 100)));
+  connect(m_boxSession, &WorkerSession::finished, this, [this](const QJsonObject& done) {
+    m_boxResult = done;
+    finishBoxPrompt(true, {});
   });
-  connect(m_boxWorker, &WorkerClient::finished, this, [this](const QJsonObject&) { finishBoxPrompt(true, {}); });
-  connect(m_boxWorker, &WorkerClient::failed, this, [this](const QString& e) { finishBoxPrompt(false, e); });
-  connect(m_boxWorker, &WorkerClient::cancelled, this, [this] { finishBoxPrompt(false, QStringLiteral("cancelled")); });
+  connect(m_boxSession, &WorkerSession::failed, this, [this](const QString& e) { finishBoxPrompt(false, e); });
+  connect(m_boxSession, &WorkerSession::cancelled, this, [this] { finishBoxPrompt(false, QStringLiteral("cancelled")); });
 }
 
 bool MainWindow::isBoxPredicting() const
 {
-  return m_boxWorker && m_boxWorker->isRunning();
+  return m_boxSession && m_boxSession->isBusy();
 }
 
 void MainWindow::cancelBoxPrompt()
 {
   if (isBoxPredicting())
-    m_boxWorker->cancel();
+    m_boxSession->cancel();
 }
 
 bool MainWindow::predictInBox(const edit::Box& box, const QString& modelDirIn)
@@ -91,32 +97,35 @@ bool MainWindow::predictInBox(const edit::Box& box, const QString& modelDirIn)
   m_boxTemp = std::make_shared<QTemporaryDir>();
   if (!m_boxTemp->isValid())
     return refuse(tr("Box prediction: cannot create a temporary folder."));
-  PredictRequest req;
-  req.modelDir = modelDir;
-  req.fast = true; // a box is the quick path; the full pipeline stays on Predict Pancreas
-  req.roi = QString::fromStdString(edit::boxText(box));
-  req.strictModality = true;
-  req.extraArguments << "--no-estimate"; // no timed extra forward pass: a box is short
-  req.outputPath = m_boxTemp->filePath("box.nii.gz");
-  if (readableFile(m_imagePath))
-    req.inputPath = m_imagePath;
-  else
+  // The session reads the image once: the open file, or a copy of what is shown, kept for the
+  // session's life (until another image is opened).
+  QString input = m_imagePath;
+  if (!readableFile(m_imagePath))
   {
-    req.inputPath = m_boxTemp->filePath("image.nii");
-    try
+    if (!m_boxInputTemp)
     {
-      writeImage(m_model->image(), req.inputPath.toStdString());
+      auto dir = std::make_shared<QTemporaryDir>();
+      if (!dir->isValid())
+        return refuse(tr("Box prediction: cannot create a temporary folder."));
+      try
+      {
+        writeImage(m_model->image(), dir->filePath("image.nii").toStdString());
+      }
+      catch (const std::exception& e)
+      {
+        return refuse(tr("Box prediction: cannot write the image for the worker: %1").arg(e.what()));
+      }
+      m_boxInputTemp = dir;
     }
-    catch (const std::exception& e)
-    {
-      return refuse(tr("Box prediction: cannot write the image for the worker: %1").arg(e.what()));
-    }
+    input = m_boxInputTemp->filePath("image.nii");
   }
+  const QString roi = QString::fromStdString(edit::boxText(box));
   m_boxPending = box;
   m_boxGeneration = m_imageGeneration;
+  m_boxResult = QJsonObject();
   m_cancelBoxAction->setEnabled(true);
-  showStatus(tr("Box prediction %1 with %2...").arg(req.roi, modelLabel(modelDir)));
-  m_boxWorker->start(req); // a missing worker reports through failed()
+  showStatus(tr("Box prediction %1 with %2...").arg(roi, modelLabel(modelDir)));
+  m_boxSession->requestBox(modelDir, input, roi, m_boxTemp->filePath("box.nii.gz")); // failures: failed()
   return true;
 }
 
@@ -138,7 +147,7 @@ void MainWindow::finishBoxPrompt(bool ok, const QString& error)
     emit boxPromptFinished(false, QStringLiteral("another image is open"));
     return;
   }
-  const QJsonObject r = m_boxWorker->result();
+  const QJsonObject r = m_boxResult;
   try
   {
     const LabelMask predicted = readMaskFor(r.value("output").toString().toStdString(), m_model->geometry());

@@ -271,6 +271,7 @@ std::mutex g_requestMutex;
 std::condition_variable g_requestCv;
 std::deque<std::string> g_requests;
 bool g_stdinClosed = false;
+bool g_sessionBusy = false; // a request is being answered (guarded by g_requestMutex)
 
 /// Reads stdin lines on a detached thread: "cancel" sets the flag. EOF just ends the thread
 /// (a worker started with stdin closed keeps running). In session mode other lines are queued.
@@ -290,7 +291,14 @@ void watchStdin()
           }
           while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
             line.pop_back();
-          if (line == "cancel")
+          if (line == "cancel" && g_sessionMode.load())
+          {
+            // In a session a cancel applies to the request running or queued, never to a later one.
+            std::lock_guard<std::mutex> lock(g_requestMutex);
+            if (g_sessionBusy || !g_requests.empty())
+              g_cancel.store(true);
+          }
+          else if (line == "cancel")
             g_cancel.store(true);
           else if (g_sessionMode.load() && !line.empty())
           {
@@ -597,14 +605,23 @@ int cmdSession(const Args& a)
         return kOk; // stdin closed
       line = g_requests.front();
       g_requests.pop_front();
+      g_sessionBusy = true;
     }
+    struct Idle // the request is over: a later cancel no longer applies to it
+    {
+      ~Idle()
+      {
+        std::lock_guard<std::mutex> lock(g_requestMutex);
+        g_sessionBusy = false;
+        g_cancel.store(false);
+      }
+    } idle;
     std::istringstream in(line);
     std::string verb, boxText, output, marginText;
     in >> verb >> boxText >> output >> marginText;
     if (verb == "quit")
       return kOk;
     ++request;
-    g_cancel.store(false);
     try
     {
       if (verb != "box" || boxText.empty() || output.empty())
@@ -648,7 +665,6 @@ int cmdSession(const Args& a)
         Event("cancelled").integer("request", request).emit();
       else
         Event("error").integer("request", request).str("message", oneLine(e.what())).emit();
-      g_cancel.store(false);
     }
   }
 }

@@ -10,6 +10,7 @@
 #include "ui/MainWindow.h"
 #include "ui/SliceView.h"
 #include "ui/ViewerModel.h"
+#include "ui/WorkerSession.h"
 
 #include <QAction>
 #include <QApplication>
@@ -271,9 +272,10 @@ private slots:
     QCOMPARE(adjusted.hi[1], box.hi[1]);
     QCOMPARE(adjusted.lo[2], box.lo[2] + 2);
     QCOMPARE(adjusted.hi[2], box.hi[2] - 2);
-    // Cancel at once: the mask stays as it was.
+    // Cancel at once: the mask stays as it was. The second box went to the same worker session.
     const LabelMask before = w.model()->mask();
     QVERIFY(w.isBoxPredicting());
+    QCOMPARE(w.boxSession()->sessionsStarted(), 1);
     w.cancelBoxPrompt();
     QVERIFY(done2.wait(60000));
     QCOMPARE(done2.first().at(0).toBool(), false);
