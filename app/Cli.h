@@ -46,6 +46,11 @@ int agreement(const QStringList& args);
 int screenshot(int argc, char** argv, const QStringList& args);
 int gui(int argc, char** argv, const QStringList& paths);
 int bench(int argc, char** argv, const QStringList& args);
+/// panseg interact / panseg bench interactive (InteractCommands.cpp): box prompts, clicks, grow
+/// from seeds, the robot user (docs/interactive.md).
+int interact(int argc, char** argv, const QStringList& args);
+int benchInteractive(int argc, char** argv, const QStringList& args);
+QString interactUsage();
 /// panseg predict ... (PredictCommands.cpp): PanSegNet through the panseg-worker process.
 int predict(int argc, char** argv, const QStringList& args);
 /// panseg bench predict ... (args after "bench predict"): runs `panseg-worker bench`.

@@ -37,6 +37,7 @@ static int dispatch(int argc, char** argv)
   {
     QString text = usage();
     text.replace("  panseg --version", predictUsage() + "  panseg --version");
+    text.replace("  panseg --version", interactUsage() + "  panseg --version");
     text.replace("  panseg --version", segUsage() + "  panseg --version");
     text.replace("  panseg --version", studyUsage() + "  panseg --version");
     text.replace("  panseg --version", volumeUsage() + "  panseg --version");
@@ -84,6 +85,7 @@ static int dispatch(int argc, char** argv)
     { "study", nullptr, false, true, studyCommand },
     { "report", nullptr, false, true, reportCommand },
     { "agreement", nullptr, false, false, agreement },
+    { "interact", nullptr, false, false, [&](const QStringList& r) { return interact(argc, argv, r); } },
     { "screenshot", nullptr, false, false, [&](const QStringList& r) { return screenshot(argc, argv, r); } },
     { "predict", nullptr, false, true, [&](const QStringList& r) { return predict(argc, argv, r); } },
     { "train", nullptr, false, true, [&](const QStringList& r) { return trainCommand(argc, argv, r); } },
@@ -93,6 +95,7 @@ static int dispatch(int argc, char** argv)
     { "bench", "train", true, false, [&](const QStringList& r) { return benchTrain(argc, argv, r); } },
     { "bench", "edit", true, false, benchEdit },
     { "bench", "pacs", true, false, benchPacs },
+    { "bench", "interactive", true, false, [&](const QStringList& r) { return benchInteractive(argc, argv, r); } },
     { "bench", "db", false, true, [&](const QStringList& r) { return bench(argc, argv, r); } },
     { "bench", nullptr, false, false, [&](const QStringList& r) { return bench(argc, argv, r); } },
   };

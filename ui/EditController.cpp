@@ -3,6 +3,7 @@
 #include "ui/ViewerModel.h"
 
 #include "core/Error.h"
+#include "core/edit/BoxPrompt.h"
 #include "core/edit/RecoveryFile.h"
 
 #include <QDir>
@@ -10,6 +11,8 @@
 #include <QStandardPaths>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 
 namespace panseg::ui
 {
@@ -161,6 +164,11 @@ void EditController::resetEditor()
 {
   const bool had = static_cast<bool>(m_editor);
   m_editor.reset();
+  m_promptBox = Box{};
+  m_boxDragging = false;
+  m_grow.reset();
+  m_growSeeds.clear();
+  m_growStroke.clear();
   m_inStroke = false;
   m_pendingProposal = false;
   m_editsSinceAutosave = 0;
@@ -204,8 +212,27 @@ template <typename Fn> void EditController::runOperation(Fn&& fn)
 
 // ---- strokes ----------------------------------------------------------------------------------
 
-void EditController::pressAt(SliceOrientation o, const std::array<int64_t, 3>& voxel)
+void EditController::pressAt(SliceOrientation o, const std::array<int64_t, 3>& voxel,
+                             bool alternate)
 {
+  if (m_tool == Tool::Refine)
+  {
+    refineClick(voxel, !alternate);
+    return;
+  }
+  if (m_tool == Tool::GrowSeeds)
+  {
+    if (m_pendingProposal)
+      acceptProposal();
+    if (!ensureEditor())
+      return;
+    m_inStroke = true;
+    m_growBackground = alternate;
+    m_growAxis = sliceAxis(o);
+    m_growStroke.assign(1, voxel);
+    m_last = voxel;
+    return;
+  }
   if (m_tool != Tool::Paint && m_tool != Tool::Erase)
     return;
   if (m_pendingProposal)
@@ -234,6 +261,24 @@ void EditController::dragTo(SliceOrientation o, const std::array<int64_t, 3>& vo
 {
   if (!m_inStroke || !m_editor || voxel == m_last)
     return;
+  if (m_tool == Tool::GrowSeeds)
+  {
+    // every voxel step along the segment, like a brush stroke
+    const std::array<int64_t, 3> from = m_last;
+    int64_t steps = 0;
+    for (int a = 0; a < 3; ++a)
+      steps = std::max<int64_t>(steps, std::abs(voxel[a] - from[a]));
+    for (int64_t k = 1; k <= steps; ++k)
+    {
+      std::array<int64_t, 3> p{};
+      for (int a = 0; a < 3; ++a)
+        p[a] = from[a] + static_cast<int64_t>(std::llround(static_cast<double>(voxel[a] - from[a]) * k / steps));
+      m_growStroke.push_back(p);
+    }
+    m_last = voxel;
+    Q_UNUSED(o);
+    return;
+  }
   try
   {
     const EditResult r =
@@ -254,6 +299,11 @@ void EditController::release()
   if (!m_inStroke || !m_editor)
     return;
   m_inStroke = false;
+  if (m_tool == Tool::GrowSeeds || !m_growStroke.empty())
+  {
+    finishGrowStroke();
+    return;
+  }
   afterEdit(m_editor->endStroke());
 }
 
@@ -280,6 +330,188 @@ void EditController::cutLasso(SliceOrientation o, const std::vector<std::array<d
   for (const auto& p : points)
     poly.push_back({p[au], p[av]});
   runOperation([&](LabelEditor& ed) { return ed.scissors(axis, poly, cutInside, m_paint); });
+}
+
+// ---- grow from seeds ---------------------------------------------------------------------------
+
+void EditController::finishGrowStroke()
+{
+  std::vector<std::array<int64_t, 3>> stroke;
+  stroke.swap(m_growStroke);
+  if (stroke.empty() || !m_editor)
+    return;
+  try
+  {
+    if (!m_grow)
+      m_grow = std::make_unique<GrowCut>(m_model->imageShared());
+    const SeedLabel l = m_growBackground ? SeedLabel::Background : SeedLabel::Foreground;
+    // The brush radius in the view's plane (a 2D scribble), every voxel of the stroke.
+    for (const auto& c : stroke)
+      m_grow->addSeedBall(c, m_brush.radiusMm, l, m_growAxis);
+    m_growSeeds.reserve(m_growSeeds.size() + stroke.size());
+    for (const auto& c : stroke)
+      m_growSeeds.push_back({c, !m_growBackground});
+    emit settingsChanged(); // the views draw the scribbles
+    if (m_grow->seedCount(SeedLabel::Foreground) == 0)
+      return; // nothing can grow before the first foreground scribble
+    m_growStats = m_grow->update();
+    afterEdit(m_editor->replaceInBox(m_paint.label, m_grow->region(), m_grow->foregroundInRegion()));
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+  }
+}
+
+std::array<int64_t, 2> EditController::growSeedCounts() const
+{
+  if (!m_grow)
+    return {0, 0};
+  return {m_grow->seedCount(SeedLabel::Foreground), m_grow->seedCount(SeedLabel::Background)};
+}
+
+std::vector<std::pair<std::array<int64_t, 3>, bool>> EditController::growSeedsOnSlice(int axis,
+                                                                                       int64_t index) const
+{
+  std::vector<std::pair<std::array<int64_t, 3>, bool>> out;
+  if (axis < 0 || axis > 2)
+    return out;
+  for (const auto& s : m_growSeeds)
+    if (s.first[axis] == index)
+      out.push_back(s);
+  for (const auto& c : m_growStroke)
+    if (c[axis] == index)
+      out.push_back({c, !m_growBackground});
+  return out;
+}
+
+void EditController::restartGrowSeeds()
+{
+  m_grow.reset();
+  m_growSeeds.clear();
+  m_growStroke.clear();
+  m_growStats = GrowCutStats{};
+  emit settingsChanged();
+}
+
+// ---- box prompt ----------------------------------------------------------------------------------
+
+void EditController::setBoxSlices(int slices)
+{
+  slices = std::clamp(slices, 1, 2048);
+  if (slices == m_boxSlices)
+    return;
+  m_boxSlices = slices;
+  emit settingsChanged();
+}
+
+void EditController::dragBox(SliceOrientation o, const std::array<int64_t, 3>& a,
+                             const std::array<int64_t, 3>& b, bool finished)
+{
+  if (!m_model->hasImage())
+    return;
+  const Geometry& g = m_model->geometry();
+  const int axis = sliceAxis(o);
+  if (!m_boxDragging)
+  {
+    m_boxAtPress = m_promptBox;
+    m_boxDragging = true;
+  }
+  Box box = m_boxAtPress;
+  if (box.empty())
+  {
+    // A new box: the view's slices around the current one.
+    const int64_t slice = m_model->sliceIndex(o);
+    box.lo[axis] = std::max<int64_t>(0, slice - m_boxSlices / 2);
+    box.hi[axis] = std::min<int64_t>(g.size[axis], box.lo[axis] + m_boxSlices);
+  }
+  for (int k : planeAxes(axis))
+  {
+    box.lo[k] = std::clamp<int64_t>(std::min(a[k], b[k]), 0, g.size[k] - 1);
+    box.hi[k] = std::clamp<int64_t>(std::max(a[k], b[k]) + 1, 1, g.size[k]);
+  }
+  m_promptBox = box;
+  emit settingsChanged(); // the views draw it
+  if (!finished)
+    return;
+  m_boxDragging = false;
+  // A click without a drag (a rectangle of one voxel) asks for nothing.
+  const auto [u, v] = planeAxes(axis);
+  if (box.hi[u] - box.lo[u] < 2 || box.hi[v] - box.lo[v] < 2)
+  {
+    m_promptBox = m_boxAtPress;
+    emit settingsChanged();
+    return;
+  }
+  emit boxPromptRequested(m_promptBox);
+}
+
+void EditController::setPromptBox(const Box& box)
+{
+  m_promptBox = box;
+  emit settingsChanged();
+}
+
+void EditController::clearPromptBox()
+{
+  m_promptBox = Box{};
+  m_boxDragging = false;
+  emit settingsChanged();
+}
+
+int64_t EditController::applyBoxPrediction(const Box& box, const LabelMask& predicted)
+{
+  if (m_inStroke)
+    release();
+  if (!ensureEditor())
+    return -1;
+  try
+  {
+    const EditResult r = panseg::edit::applyBoxPrediction(*m_editor, m_paint.label, box, predicted);
+    afterEdit(r);
+    return r.voxelsChanged;
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+    return -1;
+  }
+}
+
+int64_t EditController::refineClick(const std::array<int64_t, 3>& voxel, bool positive)
+{
+  if (m_inStroke)
+    release();
+  if (!ensureEditor())
+    return -1;
+  try
+  {
+    const Geometry& g = m_model->geometry();
+    ClickRefineOptions ro;
+    Box box = m_promptBox;
+    bool inside = !box.empty();
+    for (int a = 0; a < 3 && inside; ++a)
+      inside = voxel[a] >= box.lo[a] && voxel[a] < box.hi[a];
+    if (!inside)
+    {
+      Box around;
+      around.include(voxel);
+      box = boxWithMarginMm(around, g, ro.reachMm > 0 ? ro.reachMm : 40.0);
+    }
+    ClickRefiner refiner(m_model->imageShared(), m_editor->mask(), m_paint.label, box, ro);
+    const std::vector<uint8_t> raster = refiner.click(Click{voxel, positive});
+    const EditResult r = m_editor->replaceInBox(m_paint.label, box, raster);
+    afterEdit(r);
+    return r.voxelsChanged;
+  }
+  catch (const panseg::Error& e)
+  {
+    m_lastError = QString::fromUtf8(e.what());
+    emit errorOccurred(m_lastError);
+    return -1;
+  }
 }
 
 // ---- operations -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 // mask that is being changed. Unsaved edits are autosaved to a recovery file.
 
 #include "core/display/SliceGeometry.h"
+#include "core/edit/GrowCut.h"
 #include "core/edit/LabelEditor.h"
 
 #include <QDateTime>
@@ -34,7 +35,12 @@ public:
     Erase,
     Lasso,   // freehand polygon filled on release (Erase modifier: Ctrl)
     Scissors, // freehand polygon cut through the whole volume along the view (Ctrl: cut outside)
-    Ruler     // drag measures a length in mm (ViewerModel::addRuler); edits nothing
+    Ruler,    // drag measures a length in mm (ViewerModel::addRuler); edits nothing
+    GrowSeeds, // drag paints a foreground (Ctrl: background) seed scribble; release grows the
+               // active label from all scribbles (core/edit/GrowCut): one undo step per scribble
+    Box,       // drag a rectangle: the box prompt (the model predicts inside it; MainWindow)
+    Refine     // click: positive (Ctrl: negative) click refinement of the active label by grow from
+               // seeds around the click (core/edit/BoxPrompt ClickRefiner); one undo step per click
   };
 
   explicit EditController(ViewerModel* model, QObject* parent = nullptr);
@@ -65,7 +71,9 @@ public:
 
   // ---- input from the views (voxel indices) ---------------------------------------------------
   /// Paint/Erase: starts a stroke with one stamp. Creates an empty mask when none is shown.
-  void pressAt(panseg::SliceOrientation o, const std::array<int64_t, 3>& voxel);
+  /// GrowSeeds: starts a seed scribble (background when `alternate`, i.e. Ctrl held).
+  void pressAt(panseg::SliceOrientation o, const std::array<int64_t, 3>& voxel,
+               bool alternate = false);
   /// Continues the stroke to `voxel` (stamps along the way).
   void dragTo(panseg::SliceOrientation o, const std::array<int64_t, 3>& voxel);
   /// Ends the stroke: one undo step; the 3D view refreshes.
@@ -80,6 +88,38 @@ public:
   /// every slice along the view's direction (continuous voxel indices of the current slice).
   void cutLasso(panseg::SliceOrientation o, const std::vector<std::array<double, 3>>& points,
                 bool cutInside);
+
+  // ---- grow from seeds (docs/interactive.md) ----------------------------------------------------
+  /// Seeds painted so far in this grow session (foreground, background voxels).
+  std::array<int64_t, 2> growSeedCounts() const;
+  /// Seed voxels of the session on one slice (for the views): (voxel, foreground?).
+  std::vector<std::pair<std::array<int64_t, 3>, bool>> growSeedsOnSlice(int axis, int64_t index) const;
+  /// Statistics of the last grow update (incremental or not, time).
+  panseg::edit::GrowCutStats lastGrowStats() const { return m_growStats; }
+  /// Forgets the scribbles (the mask keeps what was grown; undo removes it).
+  void restartGrowSeeds();
+
+  // ---- box prompt (docs/interactive.md) ------------------------------------------------------------
+  /// Box tool: a rectangle dragged from `a` to `b` on a view. The first box takes the view's
+  /// two in-plane axes from the rectangle and boxSlices() slices centred on the view's slice;
+  /// a rectangle on another view while a box is shown sets that view's two axes and keeps the
+  /// third (adjusting the extent). `finished` (mouse released) emits boxPromptRequested.
+  void dragBox(panseg::SliceOrientation o, const std::array<int64_t, 3>& a,
+               const std::array<int64_t, 3>& b, bool finished);
+  /// Slices of a new box along the view's axis (default 20, at least 1).
+  int boxSlices() const { return m_boxSlices; }
+  void setBoxSlices(int slices);
+  bool hasPromptBox() const { return !m_promptBox.empty(); }
+  panseg::edit::Box promptBox() const { return m_promptBox; }
+  void setPromptBox(const panseg::edit::Box& box);
+  void clearPromptBox();
+  /// Writes a box prediction: the active label inside `box` becomes `predicted`'s non-zero
+  /// voxels there (core/edit/BoxPrompt applyBoxPrediction), one undo step; outside the box
+  /// nothing changes. Refused while locked. Returns the voxels changed (-1 on error).
+  int64_t applyBoxPrediction(const panseg::edit::Box& box, const panseg::LabelMask& predicted);
+  /// Refine tool: a positive (or negative) click at `voxel`, inside the prompt box when the box
+  /// holds it, else inside a cube of the click's reach. Returns the voxels changed (-1 on error).
+  int64_t refineClick(const std::array<int64_t, 3>& voxel, bool positive);
 
   // ---- mask operations on the active label --------------------------------------------------
   /// Signed-distance interpolation across empty slices along the view's slice axis. The result is
@@ -140,6 +180,8 @@ signals:
   /// A committed change (edit, undo, redo): the box of changed voxels.
   void edited();
   void errorOccurred(const QString& message);
+  /// The box tool's rectangle was released: predict inside `box` (MainWindow::predictInBox).
+  void boxPromptRequested(const panseg::edit::Box& box);
 
 private:
   bool ensureEditor();
@@ -149,8 +191,20 @@ private:
   template <typename Fn> void runOperation(Fn&& fn);
   int sliceAxis(panseg::SliceOrientation o) const;
 
+  void finishGrowStroke();
+
   ViewerModel* m_model;
   std::shared_ptr<panseg::edit::LabelEditor> m_editor;
+  std::unique_ptr<panseg::edit::GrowCut> m_grow;
+  std::vector<std::array<int64_t, 3>> m_growStroke; // centres of the scribble being painted
+  bool m_growBackground = false;
+  int m_growAxis = 2;
+  std::vector<std::pair<std::array<int64_t, 3>, bool>> m_growSeeds; // for display
+  panseg::edit::GrowCutStats m_growStats;
+  panseg::edit::Box m_promptBox;
+  panseg::edit::Box m_boxAtPress; // the box when the drag started (adjusting keeps its third axis)
+  bool m_boxDragging = false;
+  int m_boxSlices = 20;
   bool m_ignoreMaskChange = false;
   Tool m_tool = Tool::Navigate;
   panseg::edit::Brush m_brush;

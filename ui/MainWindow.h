@@ -4,10 +4,12 @@
 // recent files and screenshots.
 
 #include "core/Volume.h"
+#include "core/edit/LabelEditor.h"
 #include "database/ModelCatalog.h"
 
 #include <QFuture>
 #include <QFutureWatcher>
+#include <QJsonObject>
 #include <QMainWindow>
 #include <QStringList>
 
@@ -41,6 +43,7 @@ class SliceView;
 class SurfaceView;
 class ViewerModel;
 class WorkerClient;
+class WorkerSession;
 
 class MainWindow : public QMainWindow
 {
@@ -170,6 +173,18 @@ public:
   QWidget* predictionStatus() const { return m_predictStatus; }
   WorkerClient* workerClient() const { return m_worker; }
 
+  // ---- box prompt (MainWindowInteract.cpp, docs/interactive.md) --------------------------------
+  /// Predicts inside `box` (+ a 10 mm margin) with the prediction model in the worker, in the
+  /// background; the result replaces the active label inside the box as one undo step
+  /// (EditController::applyBoxPrediction). The box tool calls it when a rectangle is released.
+  /// Returns false when refused (no image, a prediction or box prompt running, no model, a
+  /// reader blinded from prediction); boxPromptFinished() reports the outcome otherwise.
+  bool predictInBox(const panseg::edit::Box& box, const QString& modelDir = {});
+  void cancelBoxPrompt();
+  bool isBoxPredicting() const;
+  /// The interactive worker session boxes run in (model loaded and image read once).
+  WorkerSession* boxSession() const { return m_boxSession; }
+
   // ---- mask editing (MainWindowEdit.cpp) ------------------------------------------------------
   /// The editing model: tools, brush, undo/redo, recovery (see EditController).
   EditController* editController() const { return m_edit; }
@@ -223,6 +238,8 @@ signals:
   void loadFinished(bool ok, const QString& message);
   /// After predictPancreas(): ok, and a one-line summary or the error ("cancelled" when cancelled).
   void predictionFinished(bool ok, const QString& message);
+  /// After predictInBox(): ok, and a one-line summary or the error ("cancelled" when cancelled).
+  void boxPromptFinished(bool ok, const QString& message);
 
 protected:
   void dragEnterEvent(QDragEnterEvent* e) override;
@@ -245,6 +262,8 @@ private:
 
   void buildMenus();
   void buildSegmentationMenu();
+  void buildBoxPrompt(QMenu* segmentationMenu);
+  void finishBoxPrompt(bool ok, const QString& message);
   void buildEditMenu();
   void buildEditToolBar();
   void buildMeasurements();
@@ -334,6 +353,15 @@ private:
   QAction* m_clearRulersAction = nullptr;
   // prediction (MainWindowPredict.cpp)
   WorkerClient* m_worker = nullptr;
+  // box prompt (MainWindowInteract.cpp)
+  WorkerSession* m_boxSession = nullptr;
+  std::shared_ptr<QTemporaryDir> m_boxInputTemp; // the image for the session when it has no file
+  std::shared_ptr<QTemporaryDir> m_boxTemp;      // the worker's output of the running box
+  panseg::edit::Box m_boxPending;
+  QJsonObject m_boxResult; // the session's "done" event
+  quint64 m_boxGeneration = 0;
+  QAction* m_cancelBoxAction = nullptr;
+  QSpinBox* m_boxSlicesSpin = nullptr;
   QWidget* m_predictStatus = nullptr; // in the status bar while predicting: text, bar, Cancel
   QLabel* m_predictLabel = nullptr;
   QProgressBar* m_predictBar = nullptr;

@@ -43,6 +43,8 @@ SliceOrientation focusedOrientation(SliceView* const views[3])
 void MainWindow::buildEditMenu()
 {
   m_edit = new EditController(m_model, this);
+  // The Box tool's rectangle: the model predicts inside it (MainWindowInteract.cpp).
+  connect(m_edit, &EditController::boxPromptRequested, this, [this](const edit::Box& b) { predictInBox(b); });
   for (SliceView* v : m_views)
     v->setEditController(m_edit);
 
@@ -81,6 +83,14 @@ void MainWindow::buildEditMenu()
        Qt::Key_X, "toolScissors", QT_TR_NOOP("Scissors")},
       {EditController::Tool::Ruler, QT_TR_NOOP("R&uler (drag: length in mm; Esc clears)"), Qt::Key_L, "toolRuler",
        QT_TR_NOOP("Ruler")},
+      {EditController::Tool::GrowSeeds,
+       QT_TR_NOOP("&Grow from Seeds (drag: foreground scribble, Ctrl: background)"), Qt::Key_G,
+       "toolGrowSeeds", QT_TR_NOOP("Grow")},
+      {EditController::Tool::Box, QT_TR_NOOP("Bo&x Prompt (drag a rectangle: the model predicts inside it)"),
+       Qt::Key_K, "toolBox", QT_TR_NOOP("Box")},
+      {EditController::Tool::Refine,
+       QT_TR_NOOP("Re&fine with Clicks (click: add, Ctrl+click: remove; grow from seeds nearby)"), Qt::Key_J,
+       "toolRefine", QT_TR_NOOP("Refine")},
   };
   for (const ToolDef& t : tools)
   {
@@ -96,6 +106,10 @@ void MainWindow::buildEditMenu()
     const EditController::Tool tool = t.tool;
     connect(a, &QAction::triggered, m_edit, [this, tool] { m_edit->setTool(tool); });
   }
+  QAction* restartGrow = menu->addAction(tr("Grow from Seeds: Start &Over"), m_edit,
+                                         &EditController::restartGrowSeeds);
+  restartGrow->setObjectName("growRestart");
+  restartGrow->setToolTip(tr("Forget the grow-from-seeds scribbles (the mask keeps what was grown)"));
   m_brush3DAction = menu->addAction(tr("3D &Brush (sphere)"));
   m_brush3DAction->setObjectName("brush3D");
   m_brush3DAction->setCheckable(true);
@@ -285,6 +299,14 @@ void MainWindow::buildEditToolBar()
   bar->addWidget(m_brushSizeSpin);
   m_brush3DAction->setIconText(tr("3D"));
   bar->addAction(m_brush3DAction);
+  bar->addWidget(new QLabel(tr(" Box slices "), bar));
+  m_boxSlicesSpin = new QSpinBox(bar);
+  m_boxSlicesSpin->setObjectName("boxSlices");
+  m_boxSlicesSpin->setRange(1, 2048);
+  m_boxSlicesSpin->setValue(m_edit->boxSlices());
+  m_boxSlicesSpin->setToolTip(tr("Slices a new box prompt spans through the view (drag on a second view to adjust)"));
+  connect(m_boxSlicesSpin, &QSpinBox::valueChanged, m_edit, &EditController::setBoxSlices);
+  bar->addWidget(m_boxSlicesSpin);
   bar->addWidget(new QLabel(tr(" Label "), bar));
   m_labelSpin = new QSpinBox(bar);
   m_labelSpin->setObjectName("activeLabel");

@@ -71,6 +71,7 @@ void MainWindow::buildSegmentationMenu()
   seg->addSeparator();
   QAction* cancel = seg->addAction(tr("&Cancel Prediction"), this, &MainWindow::cancelPrediction);
   cancel->setEnabled(false);
+  buildBoxPrompt(seg); // MainWindowInteract.cpp
 
   connect(m_worker, &WorkerClient::started, this,
           [this, cancel](const QJsonObject&)

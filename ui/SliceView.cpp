@@ -102,10 +102,56 @@ std::array<double, 3> SliceView::widgetToContinuousIndex(const QPointF& pos) con
   return m.sliceToIndex(s.x, s.y, m_model->sliceIndex(m_orientation));
 }
 
+// Grow-from-seeds scribbles on this slice: green foreground, magenta background (the scribble's
+// centre line; its width is the brush's).
+void SliceView::drawGrowSeeds(QPainter& p)
+{
+  if (!m_edit)
+    return;
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const auto seeds = m_edit->growSeedsOnSlice(m.sliceAxis(), m_model->sliceIndex(m_orientation));
+  if (seeds.empty())
+    return;
+  const ScreenRect r = viewTransform().sliceRect();
+  const double px = std::max(2.0, r.width / std::max(1.0, static_cast<double>(m.width())));
+  p.setRenderHint(QPainter::Antialiasing, true);
+  p.setPen(Qt::NoPen);
+  for (const auto& s : seeds)
+  {
+    p.setBrush(s.second ? QColor(60, 230, 90) : QColor(240, 60, 200));
+    p.drawEllipse(voxelToWidget(s.first), px * 0.6, px * 0.6);
+  }
+}
+
+// The box prompt, where it crosses this view's slice: a dashed cyan rectangle around its voxels.
+void SliceView::drawPromptBox(QPainter& p)
+{
+  if (!m_edit || !m_edit->hasPromptBox())
+    return;
+  const edit::Box b = m_edit->promptBox();
+  const SliceMapper m = m_model->mapper(m_orientation);
+  const int axis = m.sliceAxis();
+  const int64_t slice = m_model->sliceIndex(m_orientation);
+  if (slice < b.lo[axis] || slice >= b.hi[axis])
+    return;
+  std::array<int64_t, 3> lo = b.lo, hi{b.hi[0] - 1, b.hi[1] - 1, b.hi[2] - 1};
+  lo[axis] = hi[axis] = slice;
+  const QPointF p0 = voxelToWidget(lo), p1 = voxelToWidget(hi);
+  // half a voxel outward on each side, whatever the display's flips
+  const ScreenRect r = viewTransform().sliceRect();
+  const double hx = 0.5 * r.width / std::max(1.0, double(m.width())), hy = 0.5 * r.height / std::max(1.0, double(m.height()));
+  const QRectF rect = QRectF(p0, p1).normalized().adjusted(-hx, -hy, hx, hy);
+  p.setRenderHint(QPainter::Antialiasing, false);
+  p.setBrush(Qt::NoBrush);
+  p.setPen(QPen(QColor(80, 220, 255), 1.5, Qt::DashLine));
+  p.drawRect(rect);
+}
+
 void SliceView::drawBrushCursor(QPainter& p)
 {
   if (!m_edit || !m_hover || m_drag == Drag::Lasso ||
-      (m_edit->tool() != EditController::Tool::Paint && m_edit->tool() != EditController::Tool::Erase))
+      (m_edit->tool() != EditController::Tool::Paint && m_edit->tool() != EditController::Tool::Erase &&
+       m_edit->tool() != EditController::Tool::GrowSeeds))
     return;
   // True size: the brush's extent in mm through the view's pixels per mm, centred on the voxel
   // the stamp would be centred on.
@@ -117,8 +163,12 @@ void SliceView::drawBrushCursor(QPainter& p)
   const double rx = m_edit->brushRadiusMm() * pxPerMmX, ry = m_edit->brushRadiusMm() * pxPerMmY;
   p.setRenderHint(QPainter::Antialiasing, true);
   p.setBrush(Qt::NoBrush);
-  p.setPen(QPen(m_edit->tool() == EditController::Tool::Erase ? QColor(255, 120, 120) : QColor(255, 235, 90), 1.2,
-                m_edit->brush3D() ? Qt::DashLine : Qt::SolidLine));
+  const QColor colour = m_edit->tool() == EditController::Tool::Erase       ? QColor(255, 120, 120)
+                        : m_edit->tool() == EditController::Tool::GrowSeeds ? QColor(90, 230, 120)
+                                                                            : QColor(255, 235, 90);
+  p.setPen(QPen(colour, 1.2,
+                m_edit->brush3D() && m_edit->tool() != EditController::Tool::GrowSeeds ? Qt::DashLine
+                                                                                      : Qt::SolidLine));
   const QRectF box(c.x() - rx, c.y() - ry, 2 * rx, 2 * ry);
   if (m_edit->brushShape() == edit::BrushShape::Round)
     p.drawEllipse(box);
@@ -273,6 +323,8 @@ void SliceView::paintEvent(QPaintEvent*)
     p.drawLine(QPointF(c.x(), std::min(h, c.y() + kCrosshairGapPx)), QPointF(c.x(), h));
 
     drawOverlayText(p);
+    drawGrowSeeds(p);
+    drawPromptBox(p);
     drawBrushCursor(p);
     drawRulers(p);
     if (m_lassoWidget.size() > 1)
@@ -410,7 +462,13 @@ void SliceView::mousePressEvent(QMouseEvent* e)
     else if (m_edit && m_edit->isEditingTool() && m_model->hasImage() &&
         !e->modifiers().testFlag(Qt::ShiftModifier))
     {
-      if (m_edit->tool() == EditController::Tool::Lasso || m_edit->tool() == EditController::Tool::Scissors)
+      if (m_edit->tool() == EditController::Tool::Box)
+      {
+        m_drag = Drag::Box;
+        m_boxStart = widgetToVoxel(e->position());
+        m_edit->dragBox(m_orientation, m_boxStart, m_boxStart, false);
+      }
+      else if (m_edit->tool() == EditController::Tool::Lasso || m_edit->tool() == EditController::Tool::Scissors)
       {
         m_drag = Drag::Lasso;
         m_lassoWidget = {e->position()};
@@ -419,7 +477,8 @@ void SliceView::mousePressEvent(QMouseEvent* e)
       else
       {
         m_drag = Drag::Paint;
-        m_edit->pressAt(m_orientation, widgetToVoxel(e->position()));
+        m_edit->pressAt(m_orientation, widgetToVoxel(e->position()),
+                        e->modifiers().testFlag(Qt::ControlModifier));
       }
     }
     else if (e->modifiers().testFlag(Qt::ShiftModifier) || m_model->windowLevelMode())
@@ -458,9 +517,14 @@ void SliceView::mouseMoveEvent(QMouseEvent* e)
     break;
   case Drag::Paint:
     m_edit->dragTo(m_orientation, widgetToVoxel(pos));
+    if (m_edit->tool() == EditController::Tool::GrowSeeds)
+      update(); // the scribble is drawn as it is painted
     break;
   case Drag::Ruler:
     m_model->setRulerEnd(m_ruler, rulerPoint(pos));
+    break;
+  case Drag::Box:
+    m_edit->dragBox(m_orientation, m_boxStart, widgetToVoxel(pos), false);
     break;
   case Drag::Lasso:
     m_lassoWidget.push_back(pos);
@@ -503,6 +567,11 @@ void SliceView::mouseReleaseEvent(QMouseEvent* e)
 {
   if (m_drag == Drag::Paint && m_edit)
     m_edit->release();
+  if (m_drag == Drag::Box && m_edit)
+  {
+    m_drag = Drag::None;
+    m_edit->dragBox(m_orientation, m_boxStart, widgetToVoxel(e->position()), true);
+  }
   if (m_drag == Drag::Ruler)
   {
     m_model->setRulerEnd(m_ruler, rulerPoint(e->position()));

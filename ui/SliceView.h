@@ -82,13 +82,16 @@ private:
     Zoom,
     Paint,
     Lasso,
-    Ruler
+    Ruler,
+    Box
   };
   void invalidate();
   void moveCursorTo(const QPointF& pos);
   void drawOverlayText(QPainter& p);
   void reportHover(const QPointF& pos);
   void drawBrushCursor(QPainter& p);
+  void drawGrowSeeds(QPainter& p);
+  void drawPromptBox(QPainter& p);
   void drawRulers(QPainter& p);
   std::array<double, 3> rulerPoint(const QPointF& pos) const;
   std::array<double, 3> widgetToContinuousIndex(const QPointF& pos) const;
@@ -99,6 +102,7 @@ private:
   bool m_cacheValid = false;
   int m_cachedSlice = -1;
 
+  std::array<int64_t, 3> m_boxStart{};
   Drag m_drag = Drag::None;
   QPointF m_dragStart;
   QPointF m_dragLast;

@@ -740,6 +740,23 @@ EditResult LabelEditor::applyBinary(int label, const Box& box, const std::vector
   return finishOperation();
 }
 
+EditResult LabelEditor::replaceInBox(int label, const Box& box, const std::vector<uint8_t>& binary)
+{
+  checkLabel(label);
+  for (int a = 0; a < 3; ++a)
+    if (box.lo[a] < 0 || box.hi[a] > m_mask.geometry.size[a])
+      throw Error("the box [" + std::to_string(box.lo[0]) + "," + std::to_string(box.lo[1]) + "," +
+                  std::to_string(box.lo[2]) + ")-(" + std::to_string(box.hi[0]) + "," +
+                  std::to_string(box.hi[1]) + "," + std::to_string(box.hi[2]) +
+                  ") leaves the mask's grid");
+  if (box.empty())
+    return {};
+  if (binary.size() != static_cast<size_t>(box.voxelCount()))
+    throw Error("result has " + std::to_string(binary.size()) + " voxels but the box has " +
+                std::to_string(box.voxelCount()));
+  return applyBinary(label, box, binary);
+}
+
 namespace
 {
 Index3 boxSize(const Box& b)

@@ -157,6 +157,11 @@ public:
   EditResult keepLargestComponent(int label);
   /// Clears 6-connected components of `label` smaller than `minVolumeMl`.
   EditResult removeIslands(int label, double minVolumeMl);
+  /// Replaces `label` inside `box` by a 0/1 raster of the box (x fastest): voxels of `label` where
+  /// it is 0 are cleared, unlabelled voxels where it is 1 get `label`; other labels are kept.
+  /// Grow from seeds and box prompts write their result with it (one undo step). Throws
+  /// panseg::Error when the box leaves the grid or the raster's size differs from the box's.
+  EditResult replaceInBox(int label, const Box& box, const std::vector<uint8_t>& binary);
 
   // ---- undo / redo ---------------------------------------------------------------------------
   /// Groups the following edits (e.g. the stamps of one mouse drag) into one undo step.

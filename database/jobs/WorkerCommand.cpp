@@ -17,6 +17,12 @@ QStringList workerPredictArguments(const PredictRequest& r)
     a << "--threads" << QString::number(r.threads);
   if (!r.probabilitiesPath.isEmpty())
     a << "--probabilities" << r.probabilitiesPath;
+  if (!r.roi.isEmpty())
+    a << "--roi" << r.roi;
+  if (!r.roi.isEmpty() && r.roiMarginMm >= 0)
+    a << "--roi-margin" << QString::number(r.roiMarginMm, 'g', 10);
+  if (r.strictModality)
+    a << "--strict-modality";
   a << r.extraArguments;
   return a;
 }

@@ -18,6 +18,9 @@ struct PredictRequest
   bool fast = false;  // no TTA, step 1.0
   int threads = 0;    // 0: all cores
   QString probabilitiesPath; // optional foreground probability map
+  QString roi;               // box prompt "x0,y0,z0,x1,y1,z1" (inclusive voxel corners); empty: whole image
+  double roiMarginMm = -1;   // context around the box in mm; < 0: the worker's default (10 mm)
+  bool strictModality = false; // a model/image modality mismatch fails instead of a note
   QStringList extraArguments;
 };
 

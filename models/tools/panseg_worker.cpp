@@ -10,10 +10,13 @@
 #include "models/Json.h"
 #include "models/ModelPackage.h"
 #include "models/Predictor.h"
+#include "core/edit/BoxPrompt.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -53,10 +56,17 @@ const char* kUsageText = R"(usage:
   panseg-worker predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda[:N]]
                 [--no-tta] [--step S] [--fast] [--threads N] [--batch N] [--no-fp16]
                 [--largest-component | --no-largest-component] [--probabilities PATH]
-                [--no-estimate]
+                [--no-estimate] [--roi x0,y0,z0,x1,y1,z1 [--roi-margin MM]] [--strict-modality]
       Predict one image; JSON lines on stdout (started, estimate, progress, message, done |
       error | cancelled). --fast = no mirroring and step 1.0 (an explicit --step wins).
       --probabilities writes the foreground probability (float32) on the input's grid.
+      --roi: a box prompt (inclusive voxel corners): the network sees only the box plus
+      --roi-margin mm (default 10) and the output has labels inside the box, 0 elsewhere.
+      --strict-modality: a model/image modality mismatch is an error, not a note.
+  panseg-worker session --model DIR --input PATH [--device D] [--threads N] [--no-fast] [--strict-modality]
+      Interactive session: the model is loaded and the image read once ("ready"), then stdin lines
+      "box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM]" are each answered by a "done" (or "error",
+      "cancelled") event with the request number; "quit" or EOF ends it.
   panseg-worker info --model DIR
       Validate a model package and print it as one JSON line.
   panseg-worker bench [--device auto|cpu|cuda] [--reps N] [--paper-reps N] [--case PATH]
@@ -214,7 +224,8 @@ Args parseArgs(int argc, char** argv)
   static const std::vector<std::string> withValue = { "--model", "--input", "--output", "--device",
                                                       "--step", "--threads", "--batch",
                                                       "--probabilities", "--reps", "--paper-reps",
-                                                      "--case", "--shared", "--demo-models" };
+                                                      "--case", "--shared", "--demo-models", "--roi",
+                                                      "--roi-margin" };
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -253,8 +264,17 @@ void checkKnown(const Args& a, const std::vector<std::string>& known)
     throw UsageError("unexpected argument '" + a.positional.front() + "'");
 }
 
+// Session mode (`panseg-worker session`): stdin lines other than "cancel" are requests, queued
+// for the main thread; EOF ends the session.
+std::atomic<bool> g_sessionMode{ false };
+std::mutex g_requestMutex;
+std::condition_variable g_requestCv;
+std::deque<std::string> g_requests;
+bool g_stdinClosed = false;
+bool g_sessionBusy = false; // a request is being answered (guarded by g_requestMutex)
+
 /// Reads stdin lines on a detached thread: "cancel" sets the flag. EOF just ends the thread
-/// (a worker started with stdin closed keeps running).
+/// (a worker started with stdin closed keeps running). In session mode other lines are queued.
 void watchStdin()
 {
   std::thread(
@@ -271,10 +291,26 @@ void watchStdin()
           }
           while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
             line.pop_back();
-          if (line == "cancel")
+          if (line == "cancel" && g_sessionMode.load())
+          {
+            // In a session a cancel applies to the request running or queued, never to a later one.
+            std::lock_guard<std::mutex> lock(g_requestMutex);
+            if (g_sessionBusy || !g_requests.empty())
+              g_cancel.store(true);
+          }
+          else if (line == "cancel")
             g_cancel.store(true);
+          else if (g_sessionMode.load() && !line.empty())
+          {
+            std::lock_guard<std::mutex> lock(g_requestMutex);
+            g_requests.push_back(line);
+            g_requestCv.notify_one();
+          }
           line.clear();
         }
+        std::lock_guard<std::mutex> lock(g_requestMutex);
+        g_stdinClosed = true;
+        g_requestCv.notify_one();
       })
       .detach();
 }
@@ -399,7 +435,8 @@ int cmdPredict(const Args& a)
 {
   checkKnown(a, { "--model", "--input", "--output", "--device", "--no-tta", "--step", "--fast",
                   "--threads", "--batch", "--no-fp16", "--largest-component",
-                  "--no-largest-component", "--probabilities", "--no-estimate" });
+                  "--no-largest-component", "--probabilities", "--no-estimate", "--roi", "--roi-margin",
+                  "--strict-modality" });
   for (const char* k : { "--model", "--input", "--output" })
     if (a.get(k).empty())
       return emitError(std::string("predict needs ") + k + " (see panseg-worker --help)", kExitUsage);
@@ -408,6 +445,13 @@ int cmdPredict(const Args& a)
   if (!looksLikeImagePath(output) || fs::is_directory(output))
     throw Error("--output must be an image file path (.nii.gz, .nii, .nrrd, .mha): " + output);
   PredictOptions opt = predictOptionsFrom(a);
+  // Box prompt (docs/interactive.md): predict only the box plus a margin, labels inside the box.
+  const bool useRoi = a.has("--roi");
+  const double roiMarginMm = a.getDouble("--roi-margin", 10.0);
+  if (useRoi && !(roiMarginMm >= 0.0 && roiMarginMm <= 200.0))
+    throw UsageError("--roi-margin must be 0..200 mm");
+  if (useRoi && !probPath.empty())
+    throw UsageError("--probabilities and --roi exclude each other");
   const ModelPackage pkg = loadModelPackage(a.get("--model"));
   if (const std::string note = unverifiedWeightsNote(pkg); !note.empty())
     Event("message").str("message", note).emit();
@@ -468,9 +512,24 @@ int cmdPredict(const Args& a)
   const Image image = readImage(input,
                                 [](double)
                                 { return !g_cancel.load(); });
-  const PredictResult r = predictor.predict(image, opt);
+  if (a.has("--strict-modality"))
+    edit::checkModality(image, pkg.info.modality, pkg.id());
+  edit::Box roi, crop;
+  if (useRoi)
+  {
+    roi = edit::parseBox(a.get("--roi"), image.geometry, false);
+    crop = edit::boxWithMarginMm(roi, image.geometry, roiMarginMm);
+  }
+  PredictResult r = predictor.predict(useRoi ? edit::cropImage(image, crop) : image, opt);
   if (g_cancel.load())
     throw Error("cancelled");
+  if (useRoi)
+  {
+    // Labels inside the box only (the margin gave the network context); 0 elsewhere.
+    r.mask = edit::pasteInside(image.geometry, r.mask, crop, roi);
+    r.foregroundVoxels = r.mask.countLabel(0);
+    r.volumeMl = r.mask.volumeMl(0);
+  }
   // Atomic writes (temporary sibling + rename): a reader never sees a partial mask.
   fs::path outDir = fs::path(output).parent_path();
   if (!outDir.empty())
@@ -494,12 +553,120 @@ int cmdPredict(const Args& a)
       .integer("largest_component_removed", r.largestComponentRemoved)
       .str("model", pkg.id())
       .boolean("demo", pkg.info.demo);
+  if (useRoi)
+    done.str("roi", edit::boxText(roi)).str("crop", edit::boxText(crop)).num("roi_margin_mm", roiMarginMm);
   if (probPath.empty())
     done.null("probabilities");
   else
     done.str("probabilities", probPath);
   done.emit();
   return kOk;
+}
+
+/// `panseg-worker session`: the model loaded once and the image read once, then box requests on
+/// stdin answered one after the other (docs/interactive.md):
+///   box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM]   -> done {request, output, roi, crop, seconds, ...}
+///   quit (or EOF)                               -> the worker ends (exit 0)
+///   cancel                                      -> the running box stops: cancelled {request}
+/// A bad request is an `error` event with its request number; the session goes on.
+int cmdSession(const Args& a)
+{
+  checkKnown(a, { "--model", "--input", "--device", "--threads", "--no-tta", "--no-fast", "--strict-modality",
+                  "--no-estimate" });
+  for (const char* k : { "--model", "--input" })
+    if (a.get(k).empty())
+      return emitError(std::string("session needs ") + k + " (see panseg-worker --help)", kExitUsage);
+  const auto t0 = std::chrono::steady_clock::now();
+  PredictOptions opt = predictOptionsFrom(a);
+  opt.fast = !a.has("--no-fast");
+  opt.estimate = false;
+  opt.message = [](const std::string& m) { Event("message").str("message", oneLine(m)).emit(); };
+  const ModelPackage pkg = loadModelPackage(a.get("--model"));
+  Predictor predictor(pkg, opt);
+  const Image image = readImage(a.get("--input"), [](double) { return !g_cancel.load(); });
+  if (a.has("--strict-modality"))
+    edit::checkModality(image, pkg.info.modality, pkg.id());
+  Event("ready")
+      .str("model", pkg.id())
+      .str("input", a.get("--input"))
+      .str("device", predictor.device())
+      .integer("threads", cpuThreads())
+      .num("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count())
+      .integer("pid", ::getpid())
+      .emit();
+  long long request = 0;
+  for (;;)
+  {
+    std::string line;
+    {
+      std::unique_lock<std::mutex> lock(g_requestMutex);
+      g_requestCv.wait(lock, [] { return !g_requests.empty() || g_stdinClosed; });
+      if (g_requests.empty())
+        return kOk; // stdin closed
+      line = g_requests.front();
+      g_requests.pop_front();
+      g_sessionBusy = true;
+    }
+    struct Idle // the request is over: a later cancel no longer applies to it
+    {
+      ~Idle()
+      {
+        std::lock_guard<std::mutex> lock(g_requestMutex);
+        g_sessionBusy = false;
+        g_cancel.store(false);
+      }
+    } idle;
+    std::istringstream in(line);
+    std::string verb, boxText, output, marginText;
+    in >> verb >> boxText >> output >> marginText;
+    if (verb == "quit")
+      return kOk;
+    ++request;
+    try
+    {
+      if (verb != "box" || boxText.empty() || output.empty())
+        throw Error("unknown request '" + line + "' (box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM], quit)");
+      double margin = 10.0;
+      if (!marginText.empty())
+      {
+        char* end = nullptr;
+        margin = std::strtod(marginText.c_str(), &end);
+        if (*end != '\0' || !(margin >= 0.0 && margin <= 200.0))
+          throw Error("the margin must be 0..200 mm, got '" + marginText + "'");
+      }
+      const auto r0 = std::chrono::steady_clock::now();
+      const edit::Box roi = edit::parseBox(boxText, image.geometry, false);
+      const edit::Box crop = edit::boxWithMarginMm(roi, image.geometry, margin);
+      PredictOptions o = opt;
+      o.cancel = &g_cancel;
+      PredictResult r = predictor.predict(edit::cropImage(image, crop), o);
+      if (g_cancel.load())
+        throw Error("cancelled");
+      const LabelMask mask = edit::pasteInside(image.geometry, r.mask, crop, roi);
+      fs::path outDir = fs::path(output).parent_path();
+      if (!outDir.empty())
+        fs::create_directories(outDir);
+      writeMask(mask, output);
+      Event("done")
+          .integer("request", request)
+          .str("output", output)
+          .str("roi", edit::boxText(roi))
+          .str("crop", edit::boxText(crop))
+          .integer("voxels", mask.countLabel(0))
+          .num("volume_ml", mask.volumeMl(0))
+          .integer("forward_passes", r.forwardPasses)
+          .num("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count())
+          .str("device", r.device)
+          .emit();
+    }
+    catch (const Error& e)
+    {
+      if (g_cancel.load() || std::string(e.what()) == "cancelled")
+        Event("cancelled").integer("request", request).emit();
+      else
+        Event("error").integer("request", request).str("message", oneLine(e.what())).emit();
+    }
+  }
 }
 
 int cmdInfo(const Args& a)
@@ -787,12 +954,18 @@ int main(int argc, char** argv)
       installCancelHandlers();
       return cmdInfo(a);
     }
+    if (a.command == "session")
+    {
+      g_sessionMode.store(true);
+      installCancelHandlers();
+      return cmdSession(a);
+    }
     if (a.command == "bench")
     {
       installCancelHandlers();
       return cmdBench(a);
     }
-    return emitError("unknown command '" + a.command + "' (predict, info, bench; see --help)", kExitUsage);
+    return emitError("unknown command '" + a.command + "' (predict, session, info, bench; see --help)", kExitUsage);
   }
   catch (const UsageError& e)
   {
