@@ -1,0 +1,400 @@
+// nnU-Net v2 parity checks against shared/fixtures/nnunetv2-pipeline (docs/nnunet-models.md).
+//   panseg_nnunetv2_check [--skip-exit-code N] [group...]
+// Groups: network (both architectures, network_parity/), spec (plans parsing and refusals),
+// sliding (Gaussian, windows, first-window logits), export (fixture logits -> probabilities and
+// segmentation; needs ITK), pipeline (whole case from the NIfTI; MR always, CT with
+// PANSEG_SLOW_TESTS=1; needs ITK), package (import of the result folder and of the export zip,
+// prediction through the package; needs ITK). Exits with the skip code when the fixture is absent.
+#include "core/Error.h"
+#include "core/preprocess/NnUNetV2.h"
+#include "models/ModelPackage.h"
+#include "models/NnUNetV2.h"
+#include "models/NnUNetV2Net.h"
+#include "models/PanSegNet.h"
+#include "models/Predictor.h"
+#include "models/Weights.h"
+
+#ifdef PANSEG_V2_WITH_IO
+#include "core/io/ImageIO.h"
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+#include "CheckMacros.h"
+
+#ifndef PANSEG_SHARED_DIR
+#define PANSEG_SHARED_DIR ""
+#endif
+
+namespace
+{
+namespace fs = std::filesystem;
+using namespace panseg::models;
+namespace v2 = panseg::nnunet::v2;
+
+std::string g_fix; // .../fixtures/nnunetv2-pipeline
+std::string g_shared;
+std::string g_tmp;
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string modelDir(const std::string& c)
+{
+  return c == "ct" ? g_fix + "/models/Dataset981_PancreasCTFixture/nnUNetTrainer__nnUNetPlans__3d_fullres"
+                   : g_fix + "/models/Dataset982_PancreasMRFixture/nnUNetTrainer__nnUNetResEncUNetMPlans__3d_fullres";
+}
+
+std::vector<float> readF32(const std::string& path)
+{
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    throw panseg::Error("cannot read " + path);
+  std::vector<char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<float> out(b.size() / 4);
+  std::memcpy(out.data(), b.data(), out.size() * 4);
+  return out;
+}
+
+std::vector<float> readF16(const std::string& path)
+{
+  std::ifstream f(path, std::ios::binary);
+  if (!f)
+    throw panseg::Error("cannot read " + path);
+  std::vector<char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<float> out(b.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i)
+  {
+    std::uint16_t h = 0;
+    std::memcpy(&h, b.data() + 2 * i, 2);
+    out[i] = v2::fromHalf(h);
+  }
+  return out;
+}
+
+struct Diff
+{
+  double maxAbs = 0, meanAbs = 0;
+  std::int64_t differing = 0;
+};
+Diff diff(const std::vector<float>& a, const std::vector<float>& b)
+{
+  Diff d;
+  if (a.size() != b.size())
+  {
+    d.maxAbs = 1e30;
+    return d;
+  }
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+  {
+    const double e = std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    d.maxAbs = std::max(d.maxAbs, e);
+    sum += e;
+    d.differing += a[i] != b[i];
+  }
+  d.meanAbs = a.empty() ? 0 : sum / static_cast<double>(a.size());
+  return d;
+}
+
+V2ModelSpec specOf(const std::string& c)
+{
+  return readV2ResultFolder(modelDir(c));
+}
+
+// ---- network ----------------------------------------------------------------------------------------
+
+void testNetwork()
+{
+  for (const std::string c : { "ct", "mr" })
+  {
+    const auto t0 = Clock::now();
+    const V2ModelSpec spec = specOf(c);
+    const NnUNetCheckpoint ck = readNnUNetCheckpoint(modelDir(c) + "/fold_0/checkpoint_final.pth");
+    VERIFY(ck.v2);
+    VERIFY(ck.trainerName == std::string("nnUNetTrainer"));
+    VERIFY(ck.configuration == std::string("3d_fullres"));
+    VERIFY(ck.hasMirrorAxes && ck.mirrorAxes == std::vector<std::int64_t>({ 0, 1, 2 }));
+    VERIFY_EQ(ck.epoch, c == "ct" ? std::int64_t{ 30 } : std::int64_t{ 12 });
+    VERIFY_EQ(ck.stateDict.size(), c == "ct" ? size_t{ 240 } : size_t{ 728 });
+    const StateDict canon = canonicalV2StateDict(ck.stateDict);
+    VERIFY_EQ(canon.size(), c == "ct" ? size_t{ 88 } : size_t{ 202 });
+    V2Net net = loadV2Network(spec.network, ck.stateDict, "fold_0/checkpoint_final.pth");
+    const std::int64_t params = parameterCount(*net);
+    VERIFY_EQ(params, c == "ct" ? std::int64_t{ 908120 } : std::int64_t{ 1053224 });
+    VERIFY_EQ(static_cast<std::int64_t>(spec.network.parameterCount()), params);
+    // Our state dict: same names, order and shapes as Python's alias-free one.
+    const StateDict ours = stateDictOf(*net);
+    bool sameNames = ours.size() == canon.size();
+    for (size_t i = 0; sameNames && i < ours.size(); ++i)
+      sameNames = ours[i].first == canon[i].first && ours[i].second.sizes() == canon[i].second.sizes();
+    VERIFY(sameNames);
+
+    const Vec3& p = spec.network.patchSize;
+    const std::vector<float> in = readF32(g_fix + "/" + c + "/network_parity/input.bin");
+    const std::vector<float> ref = readF32(g_fix + "/" + c + "/network_parity/output.bin");
+    torch::Tensor x = torch::from_blob(const_cast<float*>(in.data()), { 1, 1, p[0], p[1], p[2] }, torch::kFloat);
+    torch::Tensor y;
+    {
+      c10::InferenceMode guard;
+      y = net->forward(x).contiguous();
+    }
+    std::vector<float> out(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
+    const Diff d = diff(out, ref);
+    std::printf("  %s %s: %lld parameters, logits max|d| %.3g mean %.3g vs output.bin (%.1f s)\n", c.c_str(),
+                spec.network.architecture.c_str(), static_cast<long long>(params), d.maxAbs, d.meanAbs, since(t0));
+    VERIFY(d.maxAbs < 1e-4);
+    // Float64 network against the float32 reference: within the documented float32 noise.
+    torch::Tensor y64;
+    {
+      c10::InferenceMode guard;
+      net->to(torch::kDouble);
+      y64 = net->forward(x.to(torch::kDouble)).to(torch::kFloat).contiguous();
+    }
+    std::vector<float> out64(y64.data_ptr<float>(), y64.data_ptr<float>() + y64.numel());
+    std::printf("  %s float64 network vs output.bin: max|d| %.3g (Python's own float64-float32: %s)\n", c.c_str(),
+                diff(out64, ref).maxAbs, c == "ct" ? "1.1e-4" : "1.8e-5");
+    VERIFY(diff(out64, ref).maxAbs < 3e-4);
+  }
+}
+
+// ---- spec and refusals ------------------------------------------------------------------------------
+
+json::Value plansOf(const std::string& c) { return json::parseFile(modelDir(c) + "/plans.json"); }
+json::Value datasetOf(const std::string& c) { return json::parseFile(modelDir(c) + "/dataset.json"); }
+
+json::Value* member(json::Value& v, const std::string& key)
+{
+  for (auto& kv : v.object)
+    if (kv.first == key)
+      return &kv.second;
+  return nullptr;
+}
+
+void testSpec()
+{
+  const V2ModelSpec ct = specOf("ct"), mr = specOf("mr");
+  VERIFY(ct.network.architecture == std::string("PlainConvUNet"));
+  VERIFY(mr.network.architecture == std::string("ResidualEncoderUNet"));
+  VERIFY(ct.params.normalization == v2::Normalization::CT);
+  VERIFY(mr.params.normalization == v2::Normalization::ZScore);
+  VERIFY(mr.params.reorientToRas && !ct.params.reorientToRas);
+  VERIFY((mr.params.transposeForward == std::array<int, 3>{ 2, 0, 1 }));
+  VERIFY((mr.params.transposeBackward == std::array<int, 3>{ 1, 2, 0 }));
+  VERIFY_NEAR(ct.params.intensity.mean, -7.884387016296387, 1e-12);
+  VERIFY_EQ(ct.labels.size(), size_t{ 2 });
+  VERIFY(ct.labels[1].second == std::string("pancreas"));
+  VERIFY(ct.trainerName == std::string("nnUNetTrainer"));
+
+  const std::string pc = "plans.json", dc = "dataset.json";
+  VERIFY_THROWS(v2SpecFromPlans(plansOf("ct"), datasetOf("ct"), "2d", pc, dc), "2-D");
+  VERIFY_THROWS(v2SpecFromPlans(plansOf("ct"), datasetOf("ct"), "3d_cascade_fullres", pc, dc), "cascade");
+  VERIFY_THROWS(v2SpecFromPlans(plansOf("ct"), datasetOf("ct"), "3d_nope", pc, dc), "no configuration");
+  {
+    json::Value p = plansOf("ct");
+    json::Value& cfg = *member(*member(p, "configurations"), "3d_fullres");
+    member(cfg, "normalization_schemes")->array[0].string = "FancyNormalization";
+    VERIFY_THROWS(v2SpecFromPlans(p, datasetOf("ct"), "3d_fullres", pc, dc), "FancyNormalization");
+  }
+  {
+    json::Value p = plansOf("ct");
+    json::Value& cfg = *member(*member(p, "configurations"), "3d_fullres");
+    member(*member(cfg, "architecture"), "network_class_name")->string = "my.nets.SwinUNETR";
+    VERIFY_THROWS(v2SpecFromPlans(p, datasetOf("ct"), "3d_fullres", pc, dc), "SwinUNETR");
+  }
+  {
+    json::Value p = plansOf("mr");
+    json::Value& cfg = *member(*member(p, "configurations"), "3d_fullres");
+    json::Value prev;
+    prev.type = json::Value::Type::String;
+    prev.string = "3d_lowres";
+    cfg.object.emplace_back("previous_stage", prev);
+    VERIFY_THROWS(v2SpecFromPlans(p, datasetOf("mr"), "3d_fullres", pc, dc), "cascade");
+  }
+  {
+    json::Value d = datasetOf("ct");
+    json::Value r;
+    r.type = json::Value::Type::Array;
+    d.object.emplace_back("regions_class_order", r);
+    VERIFY_THROWS(v2SpecFromPlans(plansOf("ct"), d, "3d_fullres", pc, dc), "region");
+  }
+  // A checkpoint whose keys do not fit the plan: the MR weights into the CT network.
+  const NnUNetCheckpoint mrCk = readNnUNetCheckpoint(modelDir("mr") + "/fold_0/checkpoint_final.pth");
+  VERIFY_THROWS(loadV2Network(ct.network, mrCk.stateDict, "fold_0/checkpoint_final.pth"), "checkpoint_final.pth");
+  // Corrupt checkpoint: truncated copy.
+  fs::create_directories(g_tmp);
+  {
+    std::ifstream f(modelDir("ct") + "/fold_0/checkpoint_final.pth", std::ios::binary);
+    std::vector<char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::ofstream o(g_tmp + "/truncated.pth", std::ios::binary);
+    o.write(b.data(), static_cast<std::streamsize>(b.size() / 2));
+  }
+  VERIFY_THROWS(readNnUNetCheckpoint(g_tmp + "/truncated.pth"), "truncated.pth");
+}
+
+// ---- sliding window (no image I/O) --------------------------------------------------------------------
+
+void testSliding()
+{
+  for (const std::string c : { "ct", "mr" })
+  {
+    const V2ModelSpec spec = specOf(c);
+    const Vec3& pv = spec.network.patchSize;
+    const panseg::nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
+    const std::vector<float> g = v2::gaussianFp16(patch);
+    const Diff dg = diff(g, readF16(g_fix + "/" + c + "/gaussian_importance_map_fp16.bin"));
+    std::printf("  %s Gaussian: %lld of %zu values differ, max|d| %.3g\n", c.c_str(),
+                static_cast<long long>(dg.differing), g.size(), dg.maxAbs);
+    VERIFY_EQ(dg.differing, std::int64_t{ 0 });
+    VERIFY_EQ(*std::max_element(g.begin(), g.end()), 10.0f);
+
+    const panseg::nnunet::Shape3 shape = c == "ct" ? panseg::nnunet::Shape3{ 18, 126, 152 }
+                                                    : panseg::nnunet::Shape3{ 53, 30, 136 };
+    const panseg::nnunet::WindowPlan plan = panseg::nnunet::planWindows(shape, patch, 0.5);
+    if (c == "ct")
+    {
+      VERIFY((plan.steps[0] == std::vector<std::int64_t>{ 0, 3, 7, 10 }));
+      VERIFY((plan.steps[1] == std::vector<std::int64_t>{ 0, 31, 62 }));
+      VERIFY((plan.steps[2] == std::vector<std::int64_t>{ 0, 36, 72 }));
+    }
+    else
+    {
+      VERIFY((plan.steps[0] == std::vector<std::int64_t>{ 0, 10, 21 }));
+      VERIFY((plan.steps[1] == std::vector<std::int64_t>{ 0, 7, 14 }));
+      VERIFY((plan.steps[2] == std::vector<std::int64_t>{ 0, 28, 56 }));
+    }
+    v2::SlidingOptions so;
+    VERIFY_EQ(v2::forwardPasses(shape, patch, so), c == "ct" ? std::int64_t{ 288 } : std::int64_t{ 216 });
+    const auto combos = v2::mirrorCombinations({ 0, 1, 2 });
+    VERIFY_EQ(combos.size(), size_t{ 8 });
+    VERIFY((combos[4] == std::vector<int>{ 0, 1 }) && (combos[7] == std::vector<int>{ 0, 1, 2 }));
+
+    // First window with mirroring, through predictLogits' own code path: one window = a volume
+    // of exactly the patch size cut from the preprocessed input at (0, 0, 0). Its result is the
+    // TTA logits x Gaussian / Gaussian in float16 - compare the TTA logits before that instead:
+    const NnUNetCheckpoint ck = readNnUNetCheckpoint(modelDir(c) + "/fold_0/checkpoint_final.pth");
+    V2Net net = loadV2Network(spec.network, ck.stateDict, "checkpoint");
+    const std::vector<float> pre = readF32(g_fix + "/" + c + "/preprocessed_input.bin");
+    const std::int64_t pvox = patch[0] * patch[1] * patch[2];
+    std::vector<float> window(static_cast<size_t>(pvox));
+    for (std::int64_t z = 0; z < patch[0]; ++z)
+      for (std::int64_t y = 0; y < patch[1]; ++y)
+        std::copy(pre.begin() + (z * shape[1] + y) * shape[2], pre.begin() + (z * shape[1] + y) * shape[2] + patch[2],
+                  window.begin() + (z * patch[1] + y) * patch[2]);
+    std::vector<float> lastRaw;
+    int calls = 0;
+    auto network = [&](const float* x, std::int64_t n, float* logits)
+    {
+      c10::InferenceMode guard;
+      torch::Tensor t = torch::from_blob(const_cast<float*>(x), { n, 1, patch[0], patch[1], patch[2] }, torch::kFloat);
+      torch::Tensor o = net->forward(t).contiguous();
+      std::memcpy(logits, o.data_ptr<float>(), static_cast<size_t>(o.numel()) * 4);
+      if (calls++ == 0)
+        lastRaw.assign(o.data_ptr<float>(), o.data_ptr<float>() + 2 * pvox);
+    };
+    // Raw first-window logits.
+    std::vector<float> raw(static_cast<size_t>(2 * pvox));
+    network(window.data(), 1, raw.data());
+    const Diff dr = diff(raw, readF32(g_fix + "/" + c + "/first_window_logits_raw.bin"));
+    std::printf("  %s first window raw logits: max|d| %.3g\n", c.c_str(), dr.maxAbs);
+    VERIFY(dr.maxAbs < 1e-4);
+    // Whole predictLogits on the single window: acc = half(tta * g), n = g -> half(half(tta*g)/g).
+    const v2::Logits one = v2::predictLogits(window.data(), 1, patch, patch, 2, network, so);
+    VERIFY_EQ(one.forwardPasses, std::int64_t{ 8 });
+    const std::vector<float> tta = readF32(g_fix + "/" + c + "/first_window_logits_tta.bin");
+    std::vector<float> expect(tta.size());
+    for (size_t i = 0; i < tta.size(); ++i)
+    {
+      const float gg = g[i % static_cast<size_t>(pvox)];
+      expect[i] = v2::roundHalf(static_cast<double>(v2::roundHalf(static_cast<double>(tta[i] * gg)) / gg));
+    }
+    const Diff dt = diff(one.values, expect);
+    std::printf("  %s first window, 8 mirrors, float16 accumulation: max|d| %.3g, %lld of %zu differ\n", c.c_str(),
+                dt.maxAbs, static_cast<long long>(dt.differing), expect.size());
+    VERIFY(dt.maxAbs < 2e-2);
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  const char* env = std::getenv("PANSEG_SHARED_DIR");
+  g_shared = std::string(env && *env ? env : PANSEG_SHARED_DIR);
+  g_fix = g_shared + "/fixtures/nnunetv2-pipeline";
+  int skipCode = 0;
+  std::vector<std::string> wanted;
+  for (int i = 1; i < argc; ++i)
+  {
+    const std::string a = argv[i];
+    if (a == "--skip-exit-code" && i + 1 < argc)
+      skipCode = std::atoi(argv[++i]);
+    else
+      wanted.push_back(a);
+  }
+  if (!fs::is_regular_file(modelDir("ct") + "/fold_0/checkpoint_final.pth"))
+  {
+    std::printf("SKIP nnunetv2: fixture absent at %s (clone ../shared beside the repo or set PANSEG_SHARED_DIR)\n",
+                g_fix.c_str());
+    return skipCode;
+  }
+  g_tmp = (fs::temp_directory_path() / ("panseg_nnunetv2_check_" + std::to_string(::getpid()))).string();
+  configureThreads(0);
+  struct Group
+  {
+    const char* name;
+    void (*run)();
+  };
+  std::vector<Group> groups{ { "network", testNetwork }, { "spec", testSpec }, { "sliding", testSliding } };
+  int ran = 0;
+  for (const auto& g : groups)
+  {
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), g.name) == wanted.end())
+      continue;
+    std::printf("== nnunetv2 %s\n", g.name);
+    std::fflush(stdout);
+    ++ran;
+    const int before = g_failures;
+    const auto t0 = Clock::now();
+    try
+    {
+      g.run();
+    }
+    catch (const panseg::Error& e)
+    {
+      ++g_failures;
+      std::printf("  FAIL unexpected panseg::Error: %s\n", e.what());
+    }
+    catch (const c10::Error& e)
+    {
+      ++g_failures;
+      std::printf("  FAIL unexpected LibTorch error: %s\n", e.what_without_backtrace());
+    }
+    catch (const std::exception& e)
+    {
+      ++g_failures;
+      std::printf("  FAIL unexpected exception: %s\n", e.what());
+    }
+    std::printf("%s nnunetv2 %s (%.1f s)\n", g_failures == before ? "PASS" : "FAIL", g.name, since(t0));
+    std::fflush(stdout);
+  }
+  std::error_code ec;
+  fs::remove_all(g_tmp, ec);
+  if (ran == 0)
+  {
+    std::printf("unknown group\n");
+    return 2;
+  }
+  std::printf("%d checks, %d failures\n", g_checks, g_failures);
+  return g_failures ? 1 : 0;
+}
