@@ -9,6 +9,7 @@
 // Pure C++ (no LibTorch): the worker, the tools and the tests read and check packages without
 // compiling torch headers. Loading the weights into a network is in PackageWeights.h (torch).
 #include "models/Json.h"
+#include "models/NnUNetV2.h"
 #include "models/Plans.h"
 
 #include "core/preprocess/Preprocess.h"
@@ -115,8 +116,13 @@ struct ModelPackage
   /// Only for info.modelType "pnet-msa" (`network` then keeps its defaults: 1 input channel,
   /// 2 classes, and is not used).
   PNetMsaSpec pnet;
+  /// Only for info.modelType "nnunetv2" (docs/nnunet-models.md): nnU-Net v2's plans, dataset.json,
+  /// configuration, trainer and mirroring axes. `network` then carries only the patch size, the
+  /// class count and one input channel (the sliding window's sizes).
+  V2ModelSpec v2;
 
   bool isPnetMsa() const { return info.modelType == "pnet-msa"; }
+  bool isNnUNetV2() const { return info.modelType == "nnunetv2"; }
   /// network.summary() or pnet.summary(), by model type.
   std::string networkSummary() const;
   /// "name version", e.g. "PanSegNet CT 1" (the id stored with predicted masks).
@@ -181,6 +187,27 @@ struct ImportOptions
 /// PackageWeights.cpp (LibTorch) but callable from torch-free code.
 ModelPackage importNnUNetResult(const std::string& resultDir, const std::string& outDir,
                                 const ImportOptions& options = {});
+
+/// Options of importNnUNetV2Result().
+struct ImportV2Options
+{
+  std::string name;     // default: "<dataset> <configuration>"
+  std::string version = "1";
+  std::string modality; // "CT" / "MR"; default from dataset.json channel_names
+  std::string trainingData;
+  bool force = false;
+  std::string configuration;                      // default: from the folder name
+  std::string checkpoint = "checkpoint_final.pth"; // or checkpoint_best.pth
+  int fold = -1;                                   // -1: fold_0 (or the only fold present)
+};
+
+/// Converts an nnU-Net v2 trained-model folder (RESULT/dataset.json, RESULT/plans.json,
+/// RESULT/fold_N/checkpoint_final.pth) - or the zip nnUNetv2_export_model_to_zip writes - into a
+/// package at `outDir` without Python (model_type "nnunetv2"). Written into a temporary sibling,
+/// loaded back into the network (strict), then renamed into place. Implemented in
+/// PackageWeights.cpp (LibTorch) but callable from torch-free code.
+ModelPackage importNnUNetV2Result(const std::string& resultDirOrZip, const std::string& outDir,
+                                  const ImportV2Options& options = {});
 
 /// Writes a "pnet-msa" package (docs/pnet-msa.md) with randomly initialised weights (torch seed
 /// `seed`) and generic CT / MR normalisation at `dir` (replacing a package there): benchmarks and

@@ -294,6 +294,8 @@ V2ModelSpec v2SpecFromPlans(const json::Value& plans, const json::Value& dataset
 {
   V2ModelSpec m;
   m.configuration = configuration;
+  m.plansJson = plans;
+  m.datasetJson = dataset;
   const std::string pc = plansSource;
   if (const json::Value* v = plans.find("plans_name"))
     m.plansName = v->asString(pc + ": plans_name");

@@ -61,6 +61,8 @@ struct V2ModelSpec
   std::vector<std::pair<int, std::string>> labels; // dataset.json labels, value -> name, sorted
   std::vector<std::string> channelNames;
   std::vector<int> folds;      // folds averaged at inference (the package's weights sets)
+  double stepSize = 0.5;
+  json::Value plansJson, datasetJson; // nnU-Net's files, verbatim (kept in the package)
 };
 
 /// Builds the spec from nnU-Net's plans.json and dataset.json objects and a configuration name.

@@ -113,6 +113,7 @@ public:
 private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  PredictResult predictV2(const Image& image, const PredictOptions& opt);
 };
 
 /// One-shot convenience: Predictor(pkg, opt).predict(image, opt).

@@ -10,6 +10,7 @@
 #include "models/ModelPackage.h"
 #include "models/NnUNetV2.h"
 #include "models/NnUNetV2Net.h"
+#include "models/PackageWeights.h"
 #include "models/PanSegNet.h"
 #include "models/Predictor.h"
 #include "models/Weights.h"
@@ -424,8 +425,7 @@ void runPipeline(const std::string& c)
   const v2::Preprocessed pre = v2::preprocess(readCase(c), spec.params);
   const Vec3& pv = spec.network.patchSize;
   const panseg::nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
-  v2::SlidingOptions so;
-  so.maxBatch = 8;
+  v2::SlidingOptions so; // one window per network call, as nnU-Net does on the CPU
   const v2::Logits logits = v2::predictLogits(
       pre.data.data(), 1, pre.shape, patch, 2,
       [&](const float* x, std::int64_t n, float* out)
@@ -452,6 +452,91 @@ void testPipeline()
   runPipeline("ct");
 }
 #endif
+
+void testPackage()
+{
+  fs::create_directories(g_tmp);
+  for (const std::string c : { "ct", "mr" })
+  {
+    const std::string out = g_tmp + "/pkg_" + c;
+    const ModelPackage pkg = importNnUNetV2Result(modelDir(c), out);
+    VERIFY(pkg.isNnUNetV2());
+    VERIFY(pkg.weightsVerified);
+    VERIFY_EQ(pkg.classes.size(), size_t{ 2 });
+    VERIFY(pkg.classes[1].name == "pancreas");
+    VERIFY(pkg.info.modality == (c == "ct" ? "CT" : "MR"));
+    VERIFY((pkg.v2.folds == std::vector<int>{ 0 }));
+    VERIFY((pkg.v2.mirrorAxes == std::vector<int>{ 0, 1, 2 }));
+    const ModelPackage back = loadModelPackage(out);
+    V2Net net = loadV2Network(back.v2.network, readPackageWeights(back), out);
+    const Vec3& p = back.v2.network.patchSize;
+    const std::vector<float> in = readF32(g_fix + "/" + c + "/network_parity/input.bin");
+    torch::Tensor y;
+    {
+      c10::InferenceMode guard;
+      y = net->forward(torch::from_blob(const_cast<float*>(in.data()), { 1, 1, p[0], p[1], p[2] }, torch::kFloat))
+              .contiguous();
+    }
+    const Diff d = diff(std::vector<float>(y.data_ptr<float>(), y.data_ptr<float>() + y.numel()),
+                        readF32(g_fix + "/" + c + "/network_parity/output.bin"));
+    std::printf("  %s package %s: network through the package max|d| %.3g vs output.bin\n", c.c_str(),
+                back.networkSummary().c_str(), d.maxAbs);
+    VERIFY_EQ(d.maxAbs, 0.0);
+    VERIFY_THROWS(importNnUNetV2Result(modelDir(c), out), "already exists");
+  }
+  // A missing fold, a missing checkpoint name, a folder that is not a model.
+  VERIFY_THROWS(importNnUNetV2Result(modelDir("ct"), g_tmp + "/x", [] { ImportV2Options o; o.fold = 3; return o; }()),
+                "fold_3");
+  VERIFY_THROWS(importNnUNetV2Result(modelDir("ct"), g_tmp + "/x",
+                                     [] { ImportV2Options o; o.checkpoint = "checkpoint_best.pth"; return o; }()),
+                "checkpoint_best.pth");
+  VERIFY_THROWS(importNnUNetV2Result(g_fix + "/ct", g_tmp + "/x"), "no plans.json");
+  VERIFY(!fs::exists(g_tmp + "/x"));
+#ifdef PANSEG_V2_WITH_IO
+  // Prediction through the package (Predictor, worker path) in fast mode: 8 forward passes.
+  const ModelPackage mr = loadModelPackage(g_tmp + "/pkg_mr");
+  PredictOptions o;
+  o.device = "cpu";
+  o.fast = true;
+  o.estimate = false;
+  const auto t0 = Clock::now();
+  const PredictResult r = predictCase(mr, readCase("mr"), o);
+  // The same case through the core pipeline directly, with the same settings: the package path
+  // (import, weights.bin, Predictor, worker options) must give the identical mask.
+  V2Net net = loadV2Network(mr.v2.network, readPackageWeights(mr), "package");
+  const v2::Preprocessed pre = v2::preprocess(readCase("mr"), mr.v2.params);
+  const Vec3& pv = mr.network.patchSize;
+  const panseg::nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
+  v2::SlidingOptions so;
+  so.stepSize = 1.0;
+  so.mirror = false;
+  const v2::Logits logits = v2::predictLogits(
+      pre.data.data(), 1, pre.shape, patch, 2,
+      [&](const float* x, std::int64_t n, float* out)
+      {
+        c10::InferenceMode guard;
+        torch::Tensor t = torch::from_blob(const_cast<float*>(x), { n, 1, patch[0], patch[1], patch[2] }, torch::kFloat);
+        torch::Tensor y = net->forward(t).contiguous();
+        std::memcpy(out, y.data_ptr<float>(), static_cast<size_t>(y.numel()) * 4);
+      },
+      so);
+  const v2::Exported e = v2::exportLogits(logits, pre, mr.v2.params, false);
+  std::int64_t differ = 0, fg = 0;
+  for (size_t i = 0; i < e.mask.voxels.size() && i < r.mask.voxels.size(); ++i)
+  {
+    differ += e.mask.voxels[i] != r.mask.voxels[i];
+    fg += r.mask.voxels[i] != 0;
+  }
+  std::printf("  mr package prediction --fast: %lld forward passes, %lld foreground voxels, %lld voxels differ from "
+              "the core pipeline with the same settings (%.1f s)\n",
+              static_cast<long long>(r.forwardPasses), static_cast<long long>(fg), static_cast<long long>(differ),
+              since(t0));
+  VERIFY_EQ(r.forwardPasses, std::int64_t{ 8 });
+  VERIFY(r.mask.geometry.sameGrid(e.mask.geometry));
+  VERIFY_EQ(differ, std::int64_t{ 0 });
+  VERIFY(fg > 0);
+#endif
+}
 } // namespace
 
 int main(int argc, char** argv)
@@ -482,7 +567,8 @@ int main(int argc, char** argv)
     const char* name;
     void (*run)();
   };
-  std::vector<Group> groups{ { "network", testNetwork }, { "spec", testSpec }, { "sliding", testSliding } };
+  std::vector<Group> groups{ { "network", testNetwork }, { "spec", testSpec }, { "sliding", testSliding },
+                             { "package", testPackage } };
 #ifdef PANSEG_V2_WITH_IO
   groups.push_back({ "preprocess", testPreprocess });
   groups.push_back({ "export", testExport });
