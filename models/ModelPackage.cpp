@@ -262,6 +262,11 @@ nnunet::PreprocessParams ModelPackage::preprocessParams(int threads) const
   }
   p.useMaskForNorm = preprocessing.useMaskForNorm;
   p.anisotropyThreshold = preprocessing.anisotropyThreshold;
+  for (std::size_t a = 0; a < 3; ++a)
+  {
+    p.transposeForward[a] = static_cast<int>(preprocessing.transposeForward[a]);
+    p.transposeBackward[a] = static_cast<int>(preprocessing.transposeBackward[a]);
+  }
   p.threads = threads;
   return p;
 }
@@ -351,10 +356,22 @@ void ModelPackage::validate() const
       throw Error("plans.json: the network it describes (" + network.summary() + ")" + buf);
     }
   }
-  const std::array<std::int64_t, 3> identity{ 0, 1, 2 };
-  if (pp.transposeForward != identity || pp.transposeBackward != identity)
-    throw Error("plans.json: preprocessing.transpose_forward/backward must be [0, 1, 2] "
-                "(transposed plans are not supported)");
+  {
+    // Any permutation, with transpose_backward its inverse (nnU-Net v1 puts the coarsest axis first).
+    std::array<bool, 3> seen{ false, false, false };
+    for (std::int64_t a : pp.transposeForward)
+    {
+      if (a < 0 || a > 2 || seen[static_cast<std::size_t>(a)])
+        throw Error("plans.json: preprocessing.transpose_forward is not a permutation of 0, 1, 2");
+      seen[static_cast<std::size_t>(a)] = true;
+    }
+    for (std::size_t a = 0; a < 3; ++a)
+    {
+      const std::int64_t b = pp.transposeBackward[static_cast<std::size_t>(pp.transposeForward[a])];
+      if (b != static_cast<std::int64_t>(a))
+        throw Error("plans.json: preprocessing.transpose_backward is not the inverse of transpose_forward");
+    }
+  }
   if (!(pp.stepSize > 0 && pp.stepSize <= 1))
     throw Error("plans.json: inference.step_size must be in (0, 1]");
   if (static_cast<std::int64_t>(classes.size()) != network.numClasses)
@@ -515,6 +532,8 @@ std::string modelJsonText(const ModelPackage& pkg)
     << "  \"clinical_use\": " << (m.clinicalUse ? "true" : "false") << ",\n";
   if (!m.speedClass.empty())
     s << "  \"speed_class\": " << json::quote(m.speedClass) << ",\n";
+  if (pkg.isNnUNetV2())
+    s << "  \"folds\": " << std::max<std::size_t>(1, pkg.v2.folds.size()) << ",\n"; // catalog and time estimate
   s
     << "  \"created\": " << json::quote(m.created.empty() ? utcNowIso() : m.created) << ",\n"
     << "  \"weights\": {\"file\": \"weights.bin\", \"index\": \"weights.json\", \"dtype\": \"float32\""

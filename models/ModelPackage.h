@@ -30,8 +30,8 @@ struct PreprocessingSpec
   std::optional<IntensityProperties> intensity;     // required for CT and CT2
   bool useMaskForNorm = false;
   double anisotropyThreshold = 3.0;                  // separate-z rule (max/min spacing)
-  std::array<std::int64_t, 3> transposeForward{ 0, 1, 2 };  // must be the identity
-  std::array<std::int64_t, 3> transposeBackward{ 0, 1, 2 }; // must be the identity
+  std::array<std::int64_t, 3> transposeForward{ 0, 1, 2 };  // any permutation (target spacing,
+  std::array<std::int64_t, 3> transposeBackward{ 0, 1, 2 }; // patch, mirror axes: transposed order)
   std::array<bool, 3> mirrorAxes{ true, true, true };        // (z, y, x) axes TTA may flip
   double stepSize = 0.5;                                     // default sliding-window step
   std::vector<int> largestComponentLabels; // nnU-Net postprocessing.json; empty = none
@@ -130,7 +130,7 @@ struct ModelPackage
   /// core/preprocess parameters for this package (threads 0 = all cores).
   nnunet::PreprocessParams preprocessParams(int threads = 0) const;
   /// Throws panseg::Error naming the first inconsistency (classes vs network, CT without
-  /// intensity properties, non-identity transpose, ...). Does not touch the weights file.
+  /// intensity properties, a transpose that is not a permutation, ...). Does not touch the weights file.
   void validate() const;
 };
 
@@ -198,8 +198,14 @@ struct ImportV2Options
   bool force = false;
   std::string configuration;                      // default: from the folder name
   std::string checkpoint = "checkpoint_final.pth"; // or checkpoint_best.pth
-  int fold = -1;                                   // -1: fold_0 (or the only fold present)
+  /// Folds to import and average at inference ("0", "1", ..., "all" = fold_all). Empty: every
+  /// fold_N holding the checkpoint, as nnUNetv2_predict does by default.
+  std::vector<std::string> folds;
 };
+
+/// Package weights of a multi-fold nnU-Net v2 package are stored as "fold_<k>/<key>" (k = the
+/// fold's position in V2ModelSpec::folds); a single fold keeps the plain keys.
+std::string v2FoldWeightPrefix(std::size_t position, std::size_t folds);
 
 /// Converts an nnU-Net v2 trained-model folder (RESULT/dataset.json, RESULT/plans.json,
 /// RESULT/fold_N/checkpoint_final.pth) - or the zip nnUNetv2_export_model_to_zip writes - into a

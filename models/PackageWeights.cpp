@@ -220,6 +220,29 @@ ModelPackage importNnUNetResult(const std::string& resultDir, const std::string&
 
 namespace panseg::models
 {
+std::string v2FoldWeightPrefix(std::size_t position, std::size_t folds)
+{
+  return folds > 1 ? "fold_" + std::to_string(position) + "/" : std::string();
+}
+
+std::vector<V2Net> loadV2Networks(const ModelPackage& pkg)
+{
+  const StateDict all = readPackageWeights(pkg);
+  const std::size_t n = std::max<std::size_t>(1, pkg.v2.folds.size());
+  std::vector<V2Net> nets;
+  for (std::size_t i = 0; i < n; ++i)
+  {
+    const std::string prefix = v2FoldWeightPrefix(i, n);
+    StateDict fold;
+    for (const auto& kv : all)
+      if (kv.first.compare(0, prefix.size(), prefix) == 0 && (n > 1 || kv.first.find('/') == std::string::npos))
+        fold.emplace_back(kv.first.substr(prefix.size()), kv.second);
+    nets.push_back(loadV2Network(pkg.v2.network, fold,
+                                 "model package " + pkg.dir + (n > 1 ? " (fold " + std::to_string(pkg.v2.folds[i]) + ")" : "")));
+  }
+  return nets;
+}
+
 namespace
 {
 /// Extracts the model folder of an nnUNetv2_export_model_to_zip archive (the folder holding
@@ -320,48 +343,65 @@ ModelPackage importNnUNetV2Result(const std::string& resultDirOrZip, const std::
   const std::string source = resultDirOrZip;
   V2ModelSpec spec = readV2ResultFolder(root.string(), opt.configuration);
 
-  const std::vector<std::string> folds = v2FoldsIn(root.string(), opt.checkpoint);
-  std::string fold;
-  if (opt.fold >= 0)
+  const std::vector<std::string> available = v2FoldsIn(root.string(), opt.checkpoint);
+  auto listed = [&]
   {
-    fold = std::to_string(opt.fold);
-    if (std::find(folds.begin(), folds.end(), fold) == folds.end())
-      throw Error(source + ": no fold_" + fold + "/" + opt.checkpoint + " (folds with that checkpoint: " +
-                  (folds.empty() ? std::string("none") : [&] { std::string l; for (const auto& f : folds) l += (l.empty() ? "" : ", ") + f; return l; }()) + ")");
-  }
-  else if (folds.empty())
-    throw Error(source + ": no fold_*/" + opt.checkpoint + " found (an nnU-Net v2 model folder holds "
-                "fold_0/checkpoint_final.pth)");
-  else
-    fold = std::find(folds.begin(), folds.end(), "0") != folds.end() ? std::string("0") : folds.front();
-  if (fold == "all")
-    spec.folds = { -1 };
-  else
-    spec.folds = { std::stoi(fold) };
-  const fs::path ckptPath = root / ("fold_" + fold) / opt.checkpoint;
-  const NnUNetCheckpoint ck = readNnUNetCheckpoint(ckptPath.string());
-  if (!ck.v2)
-    throw Error(ckptPath.string() + ": not an nnU-Net v2 checkpoint (no 'network_weights')");
-  if (!ck.configuration.empty() && ck.configuration != spec.configuration)
-    throw Error(ckptPath.string() + ": the checkpoint was trained for configuration '" + ck.configuration +
-                "' but the folder says '" + spec.configuration + "'");
-  if (!ck.trainerName.empty())
+    std::string l;
+    for (const auto& f : available)
+      l += (l.empty() ? "" : ", ") + f;
+    return l.empty() ? std::string("none") : l;
+  };
+  std::vector<std::string> folds = opt.folds;
+  if (folds.empty())
   {
-    if (!spec.trainerName.empty() && spec.trainerName != ck.trainerName)
-      throw Error(ckptPath.string() + ": trainer '" + ck.trainerName + "' differs from the folder's '" +
-                  spec.trainerName + "'");
-    spec.trainerName = ck.trainerName;
+    for (const auto& f : available)
+      if (f != "all")
+        folds.push_back(f);
+    if (folds.empty() && !available.empty())
+      folds = available;
+    if (folds.empty())
+      throw Error(source + ": no fold_*/" + opt.checkpoint + " found (an nnU-Net v2 model folder holds "
+                  "fold_0/checkpoint_final.pth)");
   }
-  if (ck.hasMirrorAxes)
+  for (const auto& f : folds)
+    if (std::find(available.begin(), available.end(), f) == available.end())
+      throw Error(source + ": no fold_" + f + "/" + opt.checkpoint + " (folds with that checkpoint: " + listed() + ")");
+  StateDict weights;
+  std::string firstCheckpoint;
+  std::int64_t epoch = -1;
+  for (std::size_t i = 0; i < folds.size(); ++i)
   {
-    spec.mirrorAxes.clear();
-    for (std::int64_t a : ck.mirrorAxes)
-      spec.mirrorAxes.push_back(static_cast<int>(a));
+    const std::string& fold = folds[i];
+    spec.folds.push_back(fold == "all" ? -1 : std::stoi(fold));
+    const fs::path ckptPath = root / ("fold_" + fold) / opt.checkpoint;
+    const NnUNetCheckpoint ck = readNnUNetCheckpoint(ckptPath.string());
+    if (!ck.v2)
+      throw Error(ckptPath.string() + ": not an nnU-Net v2 checkpoint (no 'network_weights')");
+    if (!ck.configuration.empty() && ck.configuration != spec.configuration)
+      throw Error(ckptPath.string() + ": the checkpoint was trained for configuration '" + ck.configuration +
+                  "' but the folder says '" + spec.configuration + "'");
+    if (!ck.trainerName.empty())
+    {
+      if (!spec.trainerName.empty() && spec.trainerName != ck.trainerName)
+        throw Error(ckptPath.string() + ": trainer '" + ck.trainerName + "' differs from the folder's '" +
+                    spec.trainerName + "'");
+      spec.trainerName = ck.trainerName;
+    }
+    if (i == 0)
+    {
+      // nnU-Net takes the mirroring axes from the first fold's checkpoint.
+      spec.mirrorAxes.clear();
+      if (ck.hasMirrorAxes)
+        for (std::int64_t a : ck.mirrorAxes)
+          spec.mirrorAxes.push_back(static_cast<int>(a));
+      firstCheckpoint = "fold_" + fold + "/" + opt.checkpoint;
+      epoch = ck.epoch;
+    }
+    (void)loadV2Network(spec.network, ck.stateDict, ckptPath.string()); // strict check, names the key
+    const std::string prefix = v2FoldWeightPrefix(i, folds.size());
+    for (auto& kv : canonicalV2StateDict(ck.stateDict))
+      weights.emplace_back(prefix + kv.first, kv.second);
   }
-  else
-    spec.mirrorAxes.clear(); // nnU-Net: None -> no mirroring
-  const StateDict weights = canonicalV2StateDict(ck.stateDict);
-  (void)loadV2Network(spec.network, ck.stateDict, ckptPath.string()); // strict check, names the key
 
   ModelPackage pkg;
   pkg.info.modelType = "nnunetv2";
@@ -395,8 +435,9 @@ ModelPackage importNnUNetV2Result(const std::string& resultDirOrZip, const std::
   auto& l = info.lineage.object;
   l.emplace_back("source", json::text(unzipDir.empty() ? "nnU-Net v2 model folder" : "nnUNetv2_export_model_to_zip archive"));
   l.emplace_back("result_folder", json::text(fs::absolute(resultDirOrZip, ec).string()));
-  l.emplace_back("checkpoint", json::text("fold_" + fold + "/" + opt.checkpoint));
-  l.emplace_back("epoch", json::number(static_cast<double>(ck.epoch)));
+  l.emplace_back("checkpoint", json::text(firstCheckpoint));
+  l.emplace_back("folds", json::number(static_cast<double>(folds.size())));
+  l.emplace_back("epoch", json::number(static_cast<double>(epoch)));
   l.emplace_back("trainer", json::text(spec.trainerName));
   l.emplace_back("plans", json::text(spec.plansName));
   l.emplace_back("configuration", json::text(spec.configuration));
@@ -428,7 +469,7 @@ ModelPackage importNnUNetV2Result(const std::string& resultDirOrZip, const std::
     writePackageWeights(tmp.string(), weights);
     writePackageMetadata(tmp.string(), pkg);
     const ModelPackage check = loadModelPackage(tmp.string());
-    (void)loadV2Network(check.v2.network, readPackageWeights(check), tmp.string());
+    (void)loadV2Networks(check);
     if (fs::exists(out, ec))
       fs::remove_all(out, ec);
     fs::rename(tmp, out, ec);

@@ -137,7 +137,8 @@ struct Predictor::Impl
   std::int64_t parameters = 0;
   long fakeOom = -1;
   std::unique_ptr<PNetMsaRunner> pnet; // model_type "pnet-msa" (then `net` stays empty)
-  V2Net v2net{ nullptr };              // model_type "nnunetv2" (then `net` stays empty)
+  V2Net v2net{ nullptr };              // model_type "nnunetv2": the fold running now
+  std::vector<V2Net> v2nets;           // every fold of an nnunetv2 package (averaged)
 
   std::int64_t inPer() const
   {
@@ -153,7 +154,8 @@ struct Predictor::Impl
   void toCpu()
   {
     if (v2net)
-      v2net->to(torch::kCPU);
+      for (auto& n : v2nets)
+        n->to(torch::kCPU);
     else
       net->to(torch::kCPU);
     freeGpuCache();
@@ -248,8 +250,9 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
   }
   if (pkg.isNnUNetV2())
   {
-    d.v2net = loadV2Network(pkg.v2.network, readPackageWeights(pkg), "model package " + pkg.dir);
-    d.parameters = models::parameterCount(*d.v2net);
+    d.v2nets = loadV2Networks(pkg);
+    d.v2net = d.v2nets.front();
+    d.parameters = models::parameterCount(*d.v2net) * static_cast<std::int64_t>(d.v2nets.size());
   }
   else
   {
@@ -261,7 +264,8 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
     try
     {
       if (d.v2net)
-        d.v2net->to(d.device);
+        for (auto& n : d.v2nets)
+          n->to(d.device);
       else
         d.net->to(d.device);
       at::globalContext().setBenchmarkCuDNN(true); // as nnU-Net (cudnn.benchmark = True)
@@ -322,10 +326,14 @@ std::int64_t Predictor::estimateForwardPasses(const Geometry& g, const PredictOp
     vo.stepSize = so.stepSize;
     vo.mirror = so.mirror;
     vo.mirrorAxes = pkg.v2.mirrorAxes;
-    return nnunet::v2::forwardPasses(shape, { p[0], p[1], p[2] }, vo);
+    return nnunet::v2::forwardPasses(shape, { p[0], p[1], p[2] }, vo) *
+           static_cast<std::int64_t>(impl_->v2nets.size());
   }
-  const nnunet::Shape3 shape = nnunet::resampledShape(nnunet::shapeOf(g), nnunet::spacingOf(g),
-                                                      impl_->pkg.preprocessing.targetSpacingMm);
+  const nnunet::PreprocessParams pp = impl_->pkg.preprocessParams();
+  const nnunet::Shape3 shape =
+      nnunet::resampledShape(nnunet::v2::permuteShape(nnunet::shapeOf(g), pp.transposeForward),
+                             nnunet::v2::permuteSpacing(nnunet::spacingOf(g), pp.transposeForward),
+                             impl_->pkg.preprocessing.targetSpacingMm);
   const Vec3& p = impl_->pkg.network.patchSize;
   return nnunet::estimateForwardPasses(shape, { p[0], p[1], p[2] }, slidingWindowOptionsFor(impl_->pkg, opt));
 }
@@ -559,12 +567,17 @@ PredictResult Predictor::predictV2(const Image& image, const PredictOptions& opt
   vo.maxBatch = std::max<std::int64_t>(1, d.batch); // mirror variants per network call
   const Vec3& pv = pkg.network.patchSize;
   const nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
-  r.forwardPasses = nnunet::v2::forwardPasses(pre.shape, patch, vo);
+  const auto folds = static_cast<std::int64_t>(d.v2nets.size());
+  r.forwardPasses = nnunet::v2::forwardPasses(pre.shape, patch, vo) * folds; // the cost scales with the folds
   r.windows = nnunet::planWindows(pre.shape, patch, vo.stepSize).numWindows();
+  if (folds > 1 && opt.message)
+    opt.message("ensemble of " + std::to_string(folds) + " folds: " + std::to_string(folds) +
+                " x the forward passes (and time) of one network");
   if (opt.estimate)
   {
     report(0.05, "timing one forward pass");
     PredictEstimate est;
+    est.folds = folds;
     est.forwardPasses = r.forwardPasses;
     est.windows = r.windows;
     est.secondsPerPass = timeForwardPassMs(1, d.device.is_cuda() ? 1 : 0, 1) / 1e3;
@@ -583,15 +596,36 @@ PredictResult Predictor::predictV2(const Image& image, const PredictOptions& opt
     return keepGoing(0.06 + 0.89 * f,
                      "network: " + std::to_string(done) + " of " + std::to_string(total) + " forward passes", eta);
   };
-  const nnunet::v2::Logits logits = nnunet::v2::predictLogits(
-      pre.data.data(), 1, pre.shape, patch, pkg.network.numClasses,
-      [&](const float* x, std::int64_t n, float* out)
-      {
-        if (cancelled())
-          throw Error("cancelled");
-        d.forward(x, n, out, opt.message);
-      },
-      vo);
+  // Fold ensemble as nnU-Net v2 does it: each fold's float16 logits summed in float16, then
+  // divided by the fold count (in float16).
+  nnunet::v2::Logits logits;
+  const auto progressAll = vo.progress;
+  for (std::int64_t f = 0; f < folds; ++f)
+  {
+    d.v2net = d.v2nets[static_cast<std::size_t>(f)];
+    vo.progress = [&, f](double x) { return progressAll((static_cast<double>(f) + x) / static_cast<double>(folds)); };
+    nnunet::v2::Logits one = nnunet::v2::predictLogits(
+        pre.data.data(), 1, pre.shape, patch, pkg.network.numClasses,
+        [&](const float* x, std::int64_t n, float* out)
+        {
+          if (cancelled())
+            throw Error("cancelled");
+          d.forward(x, n, out, opt.message);
+        },
+        vo);
+    if (f == 0)
+      logits = std::move(one);
+    else
+    {
+      for (std::size_t i = 0; i < logits.values.size(); ++i)
+        logits.values[i] = nnunet::v2::roundHalf(static_cast<double>(logits.values[i] + one.values[i]));
+      logits.forwardPasses += one.forwardPasses;
+    }
+  }
+  if (folds > 1)
+    for (float& v : logits.values)
+      v = nnunet::v2::roundHalf(static_cast<double>(v / static_cast<float>(folds)));
+  d.v2net = d.v2nets.front();
   r.networkSeconds = secondsSince(tNet);
   report(0.95, "exporting");
   const auto tExp = Clock::now();

@@ -34,6 +34,7 @@ struct PredictEstimate
   std::int64_t windows = 0;
   double secondsPerPass = 0.0;    // measured with one forward pass of the real patch size
   double seconds = 0.0;           // forwardPasses x secondsPerPass (+ export allowance)
+  std::int64_t folds = 1;         // networks averaged (nnU-Net v2 fold ensembles); included in forwardPasses
   std::string device;
 };
 

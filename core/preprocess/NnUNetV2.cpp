@@ -291,6 +291,7 @@ std::vector<T> transposeArray(const T* in, const Shape3& shape, const std::array
 }
 template std::vector<float> transposeArray<float>(const float*, const Shape3&, const std::array<int, 3>&);
 template std::vector<uint8_t> transposeArray<uint8_t>(const uint8_t*, const Shape3&, const std::array<int, 3>&);
+template std::vector<int8_t> transposeArray<int8_t>(const int8_t*, const Shape3&, const std::array<int, 3>&);
 
 // ---- preprocessing ----------------------------------------------------------------------------------
 

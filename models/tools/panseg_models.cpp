@@ -99,7 +99,7 @@ Args parseArgs(int argc, char** argv)
   static const std::vector<std::string> withValue = {
       "--fixture", "--device", "--threads", "--plan", "--reps", "--warmup", "--batch", "--plans",
       "--out", "--name", "--version", "--modality", "--training-data", "--fold", "--pipeline-plans", "--fixture-case",
-      "--phantoms", "--phantom-seed", "--configuration", "--checkpoint"};
+      "--phantoms", "--phantom-seed", "--configuration", "--checkpoint", "--folds"};
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -330,7 +330,11 @@ void printPackage(const ModelPackage& pkg)
                 v.mirrorAxes.size());
     for (const auto& [value, name] : v.labels)
       std::printf(" %d=%s", value, name.c_str());
-    std::printf("\n  weights: %zu tensors, %lld bytes\n", pkg.weights.size(), static_cast<long long>(pkg.weightsBytes));
+    std::printf("\n  folds:");
+    for (int f : v.folds)
+      std::printf(" %s", f < 0 ? "all" : std::to_string(f).c_str());
+    std::printf(" (%zu averaged; the time scales with the folds)\n", v.folds.size());
+    std::printf("  weights: %zu tensors, %lld bytes\n", pkg.weights.size(), static_cast<long long>(pkg.weightsBytes));
     return;
   }
   if (pkg.isPnetMsa())
@@ -374,7 +378,25 @@ int cmdImport(const Args& a)
     v.modality = a.get("--modality", "");
     v.trainingData = a.get("--training-data", "");
     v.force = a.flag("--force");
-    v.fold = a.getInt("--fold", -1);
+    if (a.flag("--fold"))
+      v.folds = { std::to_string(a.getInt("--fold", 0)) };
+    if (a.flag("--folds"))
+    {
+      const std::string list = a.get("--folds", "");
+      if (list != "all-found")
+      {
+        std::string cur;
+        for (char ch : list + ",")
+          if (ch == ',')
+          {
+            if (!cur.empty())
+              v.folds.push_back(cur);
+            cur.clear();
+          }
+          else if (ch != ' ')
+            cur += ch;
+      }
+    }
     v.configuration = a.get("--configuration", "");
     v.checkpoint = a.get("--checkpoint", "checkpoint_final.pth");
     const ModelPackage pkg = importNnUNetV2Result(src, a.get("--out", ""), v);
@@ -521,7 +543,7 @@ int cmdPackageInfo(const Args& a)
   const ModelPackage pkg = loadModelPackage(a.positional[0]);
   const std::int64_t params =
       pkg.isPnetMsa()     ? parameterCount(*loadPnetMsaNetwork(pkg))
-      : pkg.isNnUNetV2() ? parameterCount(*loadV2Network(pkg.v2.network, readPackageWeights(pkg), pkg.dir))
+      : pkg.isNnUNetV2() ? [&] { std::int64_t n = 0; for (auto& net : loadV2Networks(pkg)) n += parameterCount(*net); return n; }()
                          : parameterCount(*loadPackageNetwork(pkg));
   printPackage(pkg);
   std::printf("  %lld parameters; weights load cleanly\n", static_cast<long long>(params));

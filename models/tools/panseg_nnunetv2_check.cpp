@@ -436,11 +436,41 @@ void runPipeline(const std::string& c)
         std::memcpy(out, o.data_ptr<float>(), static_cast<size_t>(o.numel()) * 4);
       },
       so);
-  const Diff dl = diff(logits.values, readF16(g_fix + "/" + c + "/logits_preprocessed_fp16.bin"));
-  std::printf("  %s whole case, %lld forward passes: float16 logits max|d| %.3g, %lld of %zu differ\n", c.c_str(),
-              static_cast<long long>(logits.forwardPasses), dl.maxAbs, static_cast<long long>(dl.differing),
-              logits.values.size());
-  VERIFY(dl.maxAbs < 0.02);
+  const std::vector<float> refLogits = readF16(g_fix + "/" + c + "/logits_preprocessed_fp16.bin");
+  const Diff dl = diff(logits.values, refLogits);
+  // The fixture README's acceptance: within 0.02 where the float16 weight sum is normal; up to 0.5
+  // where it is subnormal (< 6.1e-5: image corners and edges), where acc / n is coarse.
+  const panseg::nnunet::WindowPlan& plan = logits.plan;
+  const std::vector<float> g = v2::gaussianFp16(patch);
+  const panseg::nnunet::Shape3& P = plan.paddedShape;
+  std::vector<float> wsum(static_cast<size_t>(P[0] * P[1] * P[2]), 0.0f);
+  for (const auto& st : plan.windowStarts())
+    for (std::int64_t z = 0; z < patch[0]; ++z)
+      for (std::int64_t y = 0; y < patch[1]; ++y)
+        for (std::int64_t x = 0; x < patch[2]; ++x)
+        {
+          float& w = wsum[static_cast<size_t>(((st[0] + z) * P[1] + st[1] + y) * P[2] + st[2] + x)];
+          w = v2::roundHalf(static_cast<double>(w + g[static_cast<size_t>((z * patch[1] + y) * patch[2] + x)]));
+        }
+  double maxNormal = 0, maxSub = 0;
+  const panseg::nnunet::Shape3& S = pre.shape;
+  const size_t vox = static_cast<size_t>(S[0] * S[1] * S[2]);
+  for (size_t i = 0; i < logits.values.size(); ++i)
+  {
+    const size_t v = i % vox;
+    const std::int64_t z = static_cast<std::int64_t>(v) / (S[1] * S[2]), y = (static_cast<std::int64_t>(v) / S[2]) % S[1],
+                       x = static_cast<std::int64_t>(v) % S[2];
+    const float w = wsum[static_cast<size_t>(((z + plan.padBefore[0]) * P[1] + y + plan.padBefore[1]) * P[2] + x +
+                                             plan.padBefore[2])];
+    const double d = std::fabs(static_cast<double>(logits.values[i]) - static_cast<double>(refLogits[i]));
+    (w < 6.103515625e-05f ? maxSub : maxNormal) = std::max(w < 6.103515625e-05f ? maxSub : maxNormal, d);
+  }
+  std::printf("  %s whole case, %lld forward passes: float16 logits max|d| %.3g (%.3g where the weight sum is "
+              "normal, %.3g where it is subnormal), %lld of %zu differ\n",
+              c.c_str(), static_cast<long long>(logits.forwardPasses), dl.maxAbs, maxNormal, maxSub,
+              static_cast<long long>(dl.differing), logits.values.size());
+  VERIFY(maxNormal <= 0.02);
+  VERIFY(maxSub <= 0.5);
   const v2::Exported e = v2::exportLogits(logits, pre, spec.params, true);
   compareOutputs(c, e, "whole case");
   std::printf("  %s whole case took %.1f s\n", c.c_str(), since(t0));
@@ -485,7 +515,7 @@ void testPackage()
     VERIFY_THROWS(importNnUNetV2Result(modelDir(c), out), "already exists");
   }
   // A missing fold, a missing checkpoint name, a folder that is not a model.
-  VERIFY_THROWS(importNnUNetV2Result(modelDir("ct"), g_tmp + "/x", [] { ImportV2Options o; o.fold = 3; return o; }()),
+  VERIFY_THROWS(importNnUNetV2Result(modelDir("ct"), g_tmp + "/x", [] { ImportV2Options o; o.folds = { "3" }; return o; }()),
                 "fold_3");
   VERIFY_THROWS(importNnUNetV2Result(modelDir("ct"), g_tmp + "/x",
                                      [] { ImportV2Options o; o.checkpoint = "checkpoint_best.pth"; return o; }()),
@@ -493,48 +523,95 @@ void testPackage()
   VERIFY_THROWS(importNnUNetV2Result(g_fix + "/ct", g_tmp + "/x"), "no plans.json");
   VERIFY(!fs::exists(g_tmp + "/x"));
 #ifdef PANSEG_V2_WITH_IO
-  // Prediction through the package (Predictor, worker path) in fast mode: 8 forward passes.
-  const ModelPackage mr = loadModelPackage(g_tmp + "/pkg_mr");
+  // A 2-fold ensemble: a result folder with fold_0 and fold_1 (copies of the MR checkpoint),
+  // imported into one package; then fold 1's last segmentation-head bias is shifted so that the
+  // two folds differ. Prediction through the package (Predictor, the worker's path; --fast:
+  // 8 forward passes per fold) must equal the hand-computed nnU-Net v2 ensemble of the two
+  // single-fold predictions: half(half(a + b) / 2) of the float16 logits, then the export.
+  const fs::path res = fs::path(g_tmp) / "Dataset982_Two" / "nnUNetTrainer__nnUNetResEncUNetMPlans__3d_fullres";
+  for (const char* f : { "fold_0", "fold_1" })
+  {
+    fs::create_directories(res / f);
+    fs::copy_file(modelDir("mr") + "/fold_0/checkpoint_final.pth", res / f / "checkpoint_final.pth");
+  }
+  fs::copy_file(modelDir("mr") + "/plans.json", res / "plans.json");
+  fs::copy_file(modelDir("mr") + "/dataset.json", res / "dataset.json");
+  ModelPackage two = importNnUNetV2Result(res.string(), g_tmp + "/pkg_two");
+  VERIFY((two.v2.folds == std::vector<int>{ 0, 1 }));
+  StateDict w = readPackageWeights(two);
+  VERIFY_EQ(w.size(), size_t{ 2 * 202 });
+  bool shifted = false;
+  for (auto& kv : w)
+    if (kv.first == "fold_1/decoder.seg_layers.3.bias")
+    {
+      kv.second = kv.second.clone();
+      kv.second[1] += 1.0f;
+      shifted = true;
+    }
+  VERIFY(shifted);
+  writePackageWeights(two.dir, w);
+  writePackageMetadata(two.dir, two);
+  two = loadModelPackage(two.dir);
+  const std::vector<V2Net> nets = loadV2Networks(two);
+  VERIFY_EQ(nets.size(), size_t{ 2 });
+
   PredictOptions o;
   o.device = "cpu";
   o.fast = true;
   o.estimate = false;
+  o.keepProbabilities = true;
   const auto t0 = Clock::now();
-  const PredictResult r = predictCase(mr, readCase("mr"), o);
-  // The same case through the core pipeline directly, with the same settings: the package path
-  // (import, weights.bin, Predictor, worker options) must give the identical mask.
-  V2Net net = loadV2Network(mr.v2.network, readPackageWeights(mr), "package");
-  const v2::Preprocessed pre = v2::preprocess(readCase("mr"), mr.v2.params);
-  const Vec3& pv = mr.network.patchSize;
+  Predictor predictor(two, o);
+  VERIFY_EQ(predictor.estimateForwardPasses(readCase("mr").geometry, o), std::int64_t{ 16 });
+  const PredictResult r = predictor.predict(readCase("mr"), o);
+  VERIFY_EQ(r.forwardPasses, std::int64_t{ 16 });
+
+  const v2::Preprocessed pre = v2::preprocess(readCase("mr"), two.v2.params);
+  const Vec3& pv = two.network.patchSize;
   const panseg::nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
   v2::SlidingOptions so;
   so.stepSize = 1.0;
   so.mirror = false;
-  const v2::Logits logits = v2::predictLogits(
-      pre.data.data(), 1, pre.shape, patch, 2,
-      [&](const float* x, std::int64_t n, float* out)
-      {
-        c10::InferenceMode guard;
-        torch::Tensor t = torch::from_blob(const_cast<float*>(x), { n, 1, patch[0], patch[1], patch[2] }, torch::kFloat);
-        torch::Tensor y = net->forward(t).contiguous();
-        std::memcpy(out, y.data_ptr<float>(), static_cast<size_t>(y.numel()) * 4);
-      },
-      so);
-  const v2::Exported e = v2::exportLogits(logits, pre, mr.v2.params, false);
+  std::vector<v2::Logits> single;
+  for (V2Net net : nets)
+    single.push_back(v2::predictLogits(
+        pre.data.data(), 1, pre.shape, patch, 2,
+        [&](const float* x, std::int64_t n, float* out)
+        {
+          c10::InferenceMode guard;
+          torch::Tensor t = torch::from_blob(const_cast<float*>(x), { n, 1, patch[0], patch[1], patch[2] }, torch::kFloat);
+          torch::Tensor y = net->forward(t).contiguous();
+          std::memcpy(out, y.data_ptr<float>(), static_cast<size_t>(y.numel()) * 4);
+        },
+        so));
+  v2::Logits mean = single[0];
+  std::int64_t foldsDiffer = 0;
+  for (size_t i = 0; i < mean.values.size(); ++i)
+  {
+    foldsDiffer += single[0].values[i] != single[1].values[i];
+    mean.values[i] = v2::roundHalf(static_cast<double>(
+        v2::roundHalf(static_cast<double>(single[0].values[i] + single[1].values[i])) / 2.0f));
+  }
+  const v2::Exported e = v2::exportLogits(mean, pre, two.v2.params, true);
+  const v2::Exported e0 = v2::exportLogits(single[0], pre, two.v2.params, true);
+  const Diff dp = diff(r.probabilities, e.probabilities);
+  const Diff d0 = diff(r.probabilities, e0.probabilities);
   std::int64_t differ = 0, fg = 0;
   for (size_t i = 0; i < e.mask.voxels.size() && i < r.mask.voxels.size(); ++i)
   {
     differ += e.mask.voxels[i] != r.mask.voxels[i];
     fg += r.mask.voxels[i] != 0;
   }
-  std::printf("  mr package prediction --fast: %lld forward passes, %lld foreground voxels, %lld voxels differ from "
-              "the core pipeline with the same settings (%.1f s)\n",
-              static_cast<long long>(r.forwardPasses), static_cast<long long>(fg), static_cast<long long>(differ),
-              since(t0));
-  VERIFY_EQ(r.forwardPasses, std::int64_t{ 8 });
-  VERIFY(r.mask.geometry.sameGrid(e.mask.geometry));
+  std::printf("  mr 2-fold ensemble --fast: %lld forward passes; fold logits differ in %lld values; package vs "
+              "hand-computed mean: probabilities max|d| %.3g, %lld mask voxels differ (%lld foreground); vs fold 0 "
+              "alone: max|d| %.3g (%.1f s)\n",
+              static_cast<long long>(r.forwardPasses), static_cast<long long>(foldsDiffer), dp.maxAbs,
+              static_cast<long long>(differ), static_cast<long long>(fg), d0.maxAbs, since(t0));
+  VERIFY(foldsDiffer > 0);
+  VERIFY_EQ(dp.maxAbs, 0.0);
   VERIFY_EQ(differ, std::int64_t{ 0 });
-  VERIFY(fg > 0);
+  VERIFY(d0.maxAbs > 1e-3);
+  VERIFY(r.mask.geometry.sameGrid(e.mask.geometry));
 #endif
 }
 } // namespace
