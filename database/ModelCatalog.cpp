@@ -58,6 +58,8 @@ std::string modelTypeText(const std::string& modelType)
     return "PanSegNet 3D";
   if (modelType == "pnet-msa")
     return "PNet-MSA 2D + BiRNN";
+  if (modelType == "nnunetv2")
+    return "nnU-Net v2 3D";
   return modelType;
 }
 
@@ -74,6 +76,8 @@ std::string modelCatalogLabel(const ModelCatalogEntry& e)
   for (const std::string& p : { modelTypeText(e.modelType), e.modality, speedClassText(e.speedClass) })
     if (!p.empty())
       parts.push_back(p);
+  if (e.folds > 1)
+    parts.push_back(std::to_string(e.folds) + " folds");
   if (e.demo)
     parts.push_back("demo");
   if (!e.promotedFor.empty())
@@ -102,6 +106,7 @@ ModelCatalogEntry describeModelPackage(const std::string& dir)
     e.version = info.version;
     e.modelType = info.modelType;
     e.speedClass = info.speedClass;
+    e.folds = info.folds;
     e.modality = info.modality;
     e.description = info.description;
     e.demo = info.demo;

@@ -27,6 +27,7 @@ struct ModelCatalogEntry
   std::string modality;    // "CT", "MR", ...
   std::string description;
   bool demo = false;
+  int folds = 1;            // folds averaged at inference (nnU-Net v2 ensembles)
   bool bundled = false;     // found under one of the search roots
   int64_t registryId = 0;   // model_versions row with this folder, id and version; 0 = not registered
   std::vector<std::string> promotedFor; // modalities this registry row is the default for ("CT", ...)

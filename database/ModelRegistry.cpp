@@ -1,5 +1,7 @@
 #include "database/ModelRegistry.h"
 
+#include <algorithm>
+
 #include "database/Plausibility.h"
 
 #include "core/Error.h"
@@ -81,6 +83,7 @@ ModelPackageInfo readModelPackageInfo(const std::string& dirIn, bool hashFiles)
   info.speedClass = text("speed_class");
   info.description = text("description");
   info.demo = o.value("demo").toBool(false);
+  info.folds = std::max(1, o.value("folds").toInt(1));
   info.modelId = text("id");
   if (info.modelId.empty())
     info.modelId = slug(info.name);

@@ -21,6 +21,7 @@ struct ModelPackageInfo
   std::string speedClass;   // model.json "speed_class" ("fast-cpu", "gpu", ...); empty when absent
   std::string description;
   bool demo = false;        // model.json "demo" (not for clinical use)
+  int folds = 1;            // model.json "folds" (nnU-Net v2 fold ensembles; 1 when absent)
   std::vector<ModelFile> files; // the package's files with their SHA-256
 };
 

@@ -23,6 +23,55 @@ namespace
 const char* kPlansFormat = "panseg-plans-1";
 const char* kModelFormat = "panseg-model-1";
 const char* kPnetPlansFormat = "panseg-pnet-msa-plans-1";
+const char* kV2PlansFormat = "panseg-nnunetv2-plans-1";
+
+/// plans.json of an "nnunetv2" package: nnU-Net's plans.json and dataset.json verbatim plus the
+/// configuration, trainer, folds and inference settings (docs/nnunet-models.md).
+void readV2Plans(const json::Value& plans, ModelPackage& pkg)
+{
+  const std::string c = "plans.json";
+  if (!plans.isObject())
+    throw Error(c + ": expected a JSON object");
+  const std::string format = plans.at("format", c).asString(c + ": format");
+  if (format != kV2PlansFormat)
+    throw Error(c + ": unknown format \"" + format + "\" (expected " + kV2PlansFormat + ")");
+  V2ModelSpec v = v2SpecFromPlans(plans.at("nnunet_plans", c), plans.at("dataset_json", c),
+                                  plans.at("configuration", c).asString(c + ": configuration"),
+                                  "plans.json: nnunet_plans", "plans.json: dataset_json");
+  if (const auto* t = plans.find("trainer"))
+    v.trainerName = t->asString(c + ": trainer");
+  for (std::int64_t f : plans.at("folds", c).asIntVector(c + ": folds"))
+    v.folds.push_back(static_cast<int>(f));
+  if (const auto* inf = plans.find("inference"))
+  {
+    if (const auto* m = inf->find("mirror_axes"))
+    {
+      v.mirrorAxes.clear();
+      for (std::int64_t a : m->asIntVector(c + ": inference.mirror_axes"))
+      {
+        if (a < 0 || a > 2)
+          throw Error(c + ": inference.mirror_axes: axis " + std::to_string(a) + " is not 0, 1 or 2");
+        v.mirrorAxes.push_back(static_cast<int>(a));
+      }
+    }
+    if (const auto* st = inf->find("step_size"))
+      v.stepSize = st->asNumber(c + ": inference.step_size");
+  }
+  pkg.network = PlanConfig{};
+  pkg.network.attention.enabled = false;
+  pkg.network.patchSize = v.network.patchSize;
+  pkg.network.numClasses = v.network.numClasses;
+  pkg.network.inputChannels = 1;
+  pkg.preprocessing.stepSize = v.stepSize;
+  pkg.preprocessing.mirrorAxes = { false, false, false };
+  for (int a : v.mirrorAxes)
+    pkg.preprocessing.mirrorAxes[static_cast<std::size_t>(a)] = true;
+  pkg.preprocessing.targetSpacingMm = v.params.targetSpacing;
+  pkg.classes.clear();
+  for (const auto& [value, name] : v.labels)
+    pkg.classes.push_back({ value, name });
+  pkg.v2 = std::move(v);
+}
 
 std::string readText(const std::string& path, const std::string& what)
 {
@@ -188,6 +237,8 @@ void PNetMsaSpec::validate() const
 
 std::string ModelPackage::networkSummary() const
 {
+  if (isNnUNetV2())
+    return v2.network.summary();
   return isPnetMsa() ? pnet.summary() : network.summary();
 }
 
@@ -211,15 +262,37 @@ nnunet::PreprocessParams ModelPackage::preprocessParams(int threads) const
   }
   p.useMaskForNorm = preprocessing.useMaskForNorm;
   p.anisotropyThreshold = preprocessing.anisotropyThreshold;
+  for (std::size_t a = 0; a < 3; ++a)
+  {
+    p.transposeForward[a] = static_cast<int>(preprocessing.transposeForward[a]);
+    p.transposeBackward[a] = static_cast<int>(preprocessing.transposeBackward[a]);
+  }
   p.threads = threads;
   return p;
 }
 
 void ModelPackage::validate() const
 {
-  if (info.modelType != "pansegnet" && info.modelType != "pnet-msa")
+  if (info.modelType != "pansegnet" && info.modelType != "pnet-msa" && info.modelType != "nnunetv2")
     throw Error("model.json: model_type \"" + info.modelType +
-                "\" is not supported (expected \"pansegnet\" or \"pnet-msa\")");
+                "\" is not supported (expected \"pansegnet\", \"pnet-msa\" or \"nnunetv2\")");
+  if (isNnUNetV2())
+  {
+    v2.network.validate();
+    const double values = v2.network.parameterCount() * static_cast<double>(std::max<std::size_t>(1, v2.folds.size()));
+    if (weightsBytes > 0 && values * 4 != static_cast<double>(weightsBytes))
+      throw Error("plans.json: the network it describes (" + v2.network.summary() + ", " +
+                  std::to_string(v2.folds.size()) + " fold(s)) has " + number(values) +
+                  " weight values but weights.bin holds " + std::to_string(weightsBytes / 4) +
+                  ": the plan does not belong to these weights");
+    if (!(v2.stepSize > 0 && v2.stepSize <= 1))
+      throw Error("plans.json: inference.step_size must be in (0, 1]");
+    if (v2.folds.empty())
+      throw Error("plans.json: \"folds\" is empty");
+    if (static_cast<std::int64_t>(classes.size()) != v2.network.numClasses)
+      throw Error("plans.json: dataset_json labels and the network's classes disagree");
+    return;
+  }
   if (isPnetMsa())
   {
     pnet.validate();
@@ -283,10 +356,22 @@ void ModelPackage::validate() const
       throw Error("plans.json: the network it describes (" + network.summary() + ")" + buf);
     }
   }
-  const std::array<std::int64_t, 3> identity{ 0, 1, 2 };
-  if (pp.transposeForward != identity || pp.transposeBackward != identity)
-    throw Error("plans.json: preprocessing.transpose_forward/backward must be [0, 1, 2] "
-                "(transposed plans are not supported)");
+  {
+    // Any permutation, with transpose_backward its inverse (nnU-Net v1 puts the coarsest axis first).
+    std::array<bool, 3> seen{ false, false, false };
+    for (std::int64_t a : pp.transposeForward)
+    {
+      if (a < 0 || a > 2 || seen[static_cast<std::size_t>(a)])
+        throw Error("plans.json: preprocessing.transpose_forward is not a permutation of 0, 1, 2");
+      seen[static_cast<std::size_t>(a)] = true;
+    }
+    for (std::size_t a = 0; a < 3; ++a)
+    {
+      const std::int64_t b = pp.transposeBackward[static_cast<std::size_t>(pp.transposeForward[a])];
+      if (b != static_cast<std::int64_t>(a))
+        throw Error("plans.json: preprocessing.transpose_backward is not the inverse of transpose_forward");
+    }
+  }
   if (!(pp.stepSize > 0 && pp.stepSize <= 1))
     throw Error("plans.json: inference.step_size must be in (0, 1]");
   if (static_cast<std::int64_t>(classes.size()) != network.numClasses)
@@ -368,6 +453,25 @@ std::string plansJsonText(const ModelPackage& pkg)
 {
   if (pkg.isPnetMsa())
     return pnetPlansJsonText(pkg);
+  if (pkg.isNnUNetV2())
+  {
+    const V2ModelSpec& v = pkg.v2;
+    std::ostringstream s;
+    s << "{\n  \"format\": \"" << kV2PlansFormat << "\",\n";
+    s << "  \"modality\": " << json::quote(pkg.info.modality) << ",\n";
+    s << "  \"configuration\": " << json::quote(v.configuration) << ",\n";
+    s << "  \"trainer\": " << json::quote(v.trainerName) << ",\n";
+    s << "  \"folds\": [";
+    for (std::size_t i = 0; i < v.folds.size(); ++i)
+      s << (i ? ", " : "") << v.folds[i];
+    s << "],\n  \"inference\": {\"mirror_axes\": [";
+    for (std::size_t i = 0; i < v.mirrorAxes.size(); ++i)
+      s << (i ? ", " : "") << v.mirrorAxes[i];
+    s << "], \"step_size\": " << number(v.stepSize) << "},\n";
+    s << "  \"nnunet_plans\": " << toJsonText(v.plansJson, 2) << ",\n";
+    s << "  \"dataset_json\": " << toJsonText(v.datasetJson, 2) << "\n}\n";
+    return s.str();
+  }
   std::string net = pkg.network.toJson();
   const std::size_t close = net.rfind('}');
   net = net.substr(0, close);
@@ -428,6 +532,8 @@ std::string modelJsonText(const ModelPackage& pkg)
     << "  \"clinical_use\": " << (m.clinicalUse ? "true" : "false") << ",\n";
   if (!m.speedClass.empty())
     s << "  \"speed_class\": " << json::quote(m.speedClass) << ",\n";
+  if (pkg.isNnUNetV2())
+    s << "  \"folds\": " << std::max<std::size_t>(1, pkg.v2.folds.size()) << ",\n"; // catalog and time estimate
   s
     << "  \"created\": " << json::quote(m.created.empty() ? utcNowIso() : m.created) << ",\n"
     << "  \"weights\": {\"file\": \"weights.bin\", \"index\": \"weights.json\", \"dtype\": \"float32\""
@@ -489,16 +595,24 @@ ModelPackage loadModelPackage(const std::string& dirIn)
     if (!model.isObject())
       throw Error(mc + ": expected a JSON object");
     pkg.info.modelType = model.at("model_type", mc).asString(mc + ": model_type");
-    if (pkg.info.modelType != "pansegnet" && pkg.info.modelType != "pnet-msa")
+    if (pkg.info.modelType != "pansegnet" && pkg.info.modelType != "pnet-msa" && pkg.info.modelType != "nnunetv2")
       throw Error(mc + ": model_type \"" + pkg.info.modelType +
-                  "\" is not supported (expected \"pansegnet\" or \"pnet-msa\")");
+                  "\" is not supported (expected \"pansegnet\", \"pnet-msa\" or \"nnunetv2\")");
     const bool pnet = pkg.isPnetMsa();
 
     // ---- plans.json
     const std::string plansText = readText((dir / "plans.json").string(), "plans.json");
+    json::Value plans;
+    if (pkg.isNnUNetV2())
+    {
+      plans = json::parse(plansText, "plans.json");
+      readV2Plans(plans, pkg);
+    }
+    else
+    {
     if (!pnet)
       pkg.network = PlanConfig::fromJsonText(plansText, "plans.json");
-    const json::Value plans = json::parse(plansText, "plans.json");
+    plans = json::parse(plansText, "plans.json");
     const char* expectedFormat = pnet ? kPnetPlansFormat : kPlansFormat;
     if (const auto* f = plans.find("format"); f && f->asString("plans.json: format") != expectedFormat)
       throw Error("plans.json: unknown format \"" + f->string + "\" (expected " + expectedFormat + ")");
@@ -585,6 +699,7 @@ ModelPackage loadModelPackage(const std::string& dirIn)
     }
     else
       pkg.classes = defaultClasses(pkg.network.numClasses);
+    } // pansegnet / pnet-msa plans
 
     // ---- model.json
     if (const auto* f = model.find("format"); f && f->asString(mc + ": format") != kModelFormat)

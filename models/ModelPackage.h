@@ -9,6 +9,7 @@
 // Pure C++ (no LibTorch): the worker, the tools and the tests read and check packages without
 // compiling torch headers. Loading the weights into a network is in PackageWeights.h (torch).
 #include "models/Json.h"
+#include "models/NnUNetV2.h"
 #include "models/Plans.h"
 
 #include "core/preprocess/Preprocess.h"
@@ -29,8 +30,8 @@ struct PreprocessingSpec
   std::optional<IntensityProperties> intensity;     // required for CT and CT2
   bool useMaskForNorm = false;
   double anisotropyThreshold = 3.0;                  // separate-z rule (max/min spacing)
-  std::array<std::int64_t, 3> transposeForward{ 0, 1, 2 };  // must be the identity
-  std::array<std::int64_t, 3> transposeBackward{ 0, 1, 2 }; // must be the identity
+  std::array<std::int64_t, 3> transposeForward{ 0, 1, 2 };  // any permutation (target spacing,
+  std::array<std::int64_t, 3> transposeBackward{ 0, 1, 2 }; // patch, mirror axes: transposed order)
   std::array<bool, 3> mirrorAxes{ true, true, true };        // (z, y, x) axes TTA may flip
   double stepSize = 0.5;                                     // default sliding-window step
   std::vector<int> largestComponentLabels; // nnU-Net postprocessing.json; empty = none
@@ -115,8 +116,13 @@ struct ModelPackage
   /// Only for info.modelType "pnet-msa" (`network` then keeps its defaults: 1 input channel,
   /// 2 classes, and is not used).
   PNetMsaSpec pnet;
+  /// Only for info.modelType "nnunetv2" (docs/nnunet-models.md): nnU-Net v2's plans, dataset.json,
+  /// configuration, trainer and mirroring axes. `network` then carries only the patch size, the
+  /// class count and one input channel (the sliding window's sizes).
+  V2ModelSpec v2;
 
   bool isPnetMsa() const { return info.modelType == "pnet-msa"; }
+  bool isNnUNetV2() const { return info.modelType == "nnunetv2"; }
   /// network.summary() or pnet.summary(), by model type.
   std::string networkSummary() const;
   /// "name version", e.g. "PanSegNet CT 1" (the id stored with predicted masks).
@@ -124,7 +130,7 @@ struct ModelPackage
   /// core/preprocess parameters for this package (threads 0 = all cores).
   nnunet::PreprocessParams preprocessParams(int threads = 0) const;
   /// Throws panseg::Error naming the first inconsistency (classes vs network, CT without
-  /// intensity properties, non-identity transpose, ...). Does not touch the weights file.
+  /// intensity properties, a transpose that is not a permutation, ...). Does not touch the weights file.
   void validate() const;
 };
 
@@ -181,6 +187,33 @@ struct ImportOptions
 /// PackageWeights.cpp (LibTorch) but callable from torch-free code.
 ModelPackage importNnUNetResult(const std::string& resultDir, const std::string& outDir,
                                 const ImportOptions& options = {});
+
+/// Options of importNnUNetV2Result().
+struct ImportV2Options
+{
+  std::string name;     // default: "<dataset> <configuration>"
+  std::string version = "1";
+  std::string modality; // "CT" / "MR"; default from dataset.json channel_names
+  std::string trainingData;
+  bool force = false;
+  std::string configuration;                      // default: from the folder name
+  std::string checkpoint = "checkpoint_final.pth"; // or checkpoint_best.pth
+  /// Folds to import and average at inference ("0", "1", ..., "all" = fold_all). Empty: every
+  /// fold_N holding the checkpoint, as nnUNetv2_predict does by default.
+  std::vector<std::string> folds;
+};
+
+/// Package weights of a multi-fold nnU-Net v2 package are stored as "fold_<k>/<key>" (k = the
+/// fold's position in V2ModelSpec::folds); a single fold keeps the plain keys.
+std::string v2FoldWeightPrefix(std::size_t position, std::size_t folds);
+
+/// Converts an nnU-Net v2 trained-model folder (RESULT/dataset.json, RESULT/plans.json,
+/// RESULT/fold_N/checkpoint_final.pth) - or the zip nnUNetv2_export_model_to_zip writes - into a
+/// package at `outDir` without Python (model_type "nnunetv2"). Written into a temporary sibling,
+/// loaded back into the network (strict), then renamed into place. Implemented in
+/// PackageWeights.cpp (LibTorch) but callable from torch-free code.
+ModelPackage importNnUNetV2Result(const std::string& resultDirOrZip, const std::string& outDir,
+                                  const ImportV2Options& options = {});
 
 /// Writes a "pnet-msa" package (docs/pnet-msa.md) with randomly initialised weights (torch seed
 /// `seed`) and generic CT / MR normalisation at `dir` (replacing a package there): benchmarks and

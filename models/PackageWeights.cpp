@@ -3,8 +3,11 @@
 #include "core/AtomicFile.h"
 #include "core/Error.h"
 #include "models/Json.h"
+#include "models/NnUNetV2Net.h"
+#include "models/Zip.h"
 
 #include <ctime>
+#include <fstream>
 #include <filesystem>
 #include <sstream>
 #include <unistd.h>
@@ -199,6 +202,274 @@ ModelPackage importNnUNetResult(const std::string& resultDir, const std::string&
     writePackageMetadata(tmp.string(), pkg);
     const ModelPackage check = loadModelPackage(tmp.string());
     (void)loadPackageNetwork(check);
+    if (fs::exists(out, ec))
+      fs::remove_all(out, ec);
+    fs::rename(tmp, out, ec);
+    if (ec)
+      throw Error("cannot move the package to " + out.string() + ": " + ec.message());
+  }
+  catch (...)
+  {
+    std::error_code ignore;
+    fs::remove_all(tmp, ignore);
+    throw;
+  }
+  return loadModelPackage(out.string());
+}
+} // namespace panseg::models
+
+namespace panseg::models
+{
+std::string v2FoldWeightPrefix(std::size_t position, std::size_t folds)
+{
+  return folds > 1 ? "fold_" + std::to_string(position) + "/" : std::string();
+}
+
+std::vector<V2Net> loadV2Networks(const ModelPackage& pkg)
+{
+  const StateDict all = readPackageWeights(pkg);
+  const std::size_t n = std::max<std::size_t>(1, pkg.v2.folds.size());
+  std::vector<V2Net> nets;
+  for (std::size_t i = 0; i < n; ++i)
+  {
+    const std::string prefix = v2FoldWeightPrefix(i, n);
+    StateDict fold;
+    for (const auto& kv : all)
+      if (kv.first.compare(0, prefix.size(), prefix) == 0 && (n > 1 || kv.first.find('/') == std::string::npos))
+        fold.emplace_back(kv.first.substr(prefix.size()), kv.second);
+    nets.push_back(loadV2Network(pkg.v2.network, fold,
+                                 "model package " + pkg.dir + (n > 1 ? " (fold " + std::to_string(pkg.v2.folds[i]) + ")" : "")));
+  }
+  return nets;
+}
+
+namespace
+{
+/// Extracts the model folder of an nnUNetv2_export_model_to_zip archive (the folder holding
+/// plans.json and dataset.json, and its fold_*/checkpoint_*.pth) into `dst`. Entry names are
+/// never used as paths: only the files nnU-Net needs are written, under names built here.
+fs::path extractV2Zip(const std::string& zipPath, const fs::path& dst)
+{
+  const ZipArchive zip(zipPath);
+  std::string prefix;
+  bool found = false;
+  for (const auto& e : zip.entries())
+  {
+    const std::string tail = "plans.json";
+    if (e.name.size() >= tail.size() && e.name.compare(e.name.size() - tail.size(), tail.size(), tail) == 0 &&
+        (e.name.size() == tail.size() || e.name[e.name.size() - tail.size() - 1] == '/'))
+    {
+      const std::string pre = e.name.substr(0, e.name.size() - tail.size());
+      if (zip.find(pre + "dataset.json"))
+      {
+        if (found)
+          throw Error(zipPath + ": the archive holds more than one model folder (" + prefix + ", " + pre + ")");
+        prefix = pre;
+        found = true;
+      }
+    }
+  }
+  if (!found)
+    throw Error(zipPath + ": no model folder with plans.json and dataset.json in the archive (not an "
+                "nnUNetv2_export_model_to_zip file)");
+  std::string name = prefix;
+  while (!name.empty() && name.back() == '/')
+    name.pop_back();
+  const auto slash = name.rfind('/');
+  const std::string folder = slash == std::string::npos ? (name.empty() ? std::string("model") : name) : name.substr(slash + 1);
+  if (folder.empty() || folder == "." || folder == ".." || folder.find('\\') != std::string::npos)
+    throw Error(zipPath + ": unusable model folder name in the archive");
+  const fs::path root = dst / folder;
+  fs::create_directories(root);
+  auto write = [&](const std::string& entry, const fs::path& to)
+  {
+    const std::vector<std::uint8_t> bytes = zip.read(entry);
+    std::ofstream o(to, std::ios::binary);
+    o.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!o)
+      throw Error("cannot write " + to.string());
+  };
+  write(prefix + "plans.json", root / "plans.json");
+  write(prefix + "dataset.json", root / "dataset.json");
+  for (const auto& e : zip.entries())
+  {
+    if (e.name.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    const std::string rel = e.name.substr(prefix.size());
+    const auto s = rel.find('/');
+    if (s == std::string::npos || rel.compare(0, 5, "fold_") != 0)
+      continue;
+    const std::string fold = rel.substr(0, s), file = rel.substr(s + 1);
+    const bool foldOk = fold.size() > 5 && fold.find_first_not_of("0123456789", 5) == std::string::npos;
+    const bool fileOk = file == "checkpoint_final.pth" || file == "checkpoint_best.pth";
+    if (!(foldOk || fold == "fold_all") || !fileOk)
+      continue;
+    fs::create_directories(root / fold);
+    write(e.name, root / fold / file);
+  }
+  return root;
+}
+} // namespace
+
+ModelPackage importNnUNetV2Result(const std::string& resultDirOrZip, const std::string& outDir,
+                                  const ImportV2Options& opt)
+{
+  std::error_code ec;
+  if (outDir.empty())
+    throw Error("import needs an output folder (--out)");
+  const fs::path out = fs::absolute(outDir, ec);
+  fs::path root = fs::absolute(resultDirOrZip, ec);
+  fs::path unzipDir;
+  struct Cleanup
+  {
+    fs::path p;
+    ~Cleanup()
+    {
+      std::error_code e;
+      if (!p.empty())
+        fs::remove_all(p, e);
+    }
+  } cleanup;
+  if (fs::is_regular_file(root, ec))
+  {
+    unzipDir = out.string() + ".unzipping-" + std::to_string(::getpid());
+    cleanup.p = unzipDir;
+    fs::remove_all(unzipDir, ec);
+    fs::create_directories(unzipDir, ec);
+    root = extractV2Zip(resultDirOrZip, unzipDir);
+  }
+  else if (!fs::is_directory(root, ec))
+    throw Error("nnU-Net v2 model folder not found: " + resultDirOrZip);
+  const std::string source = resultDirOrZip;
+  V2ModelSpec spec = readV2ResultFolder(root.string(), opt.configuration);
+
+  const std::vector<std::string> available = v2FoldsIn(root.string(), opt.checkpoint);
+  auto listed = [&]
+  {
+    std::string l;
+    for (const auto& f : available)
+      l += (l.empty() ? "" : ", ") + f;
+    return l.empty() ? std::string("none") : l;
+  };
+  std::vector<std::string> folds = opt.folds;
+  if (folds.empty())
+  {
+    for (const auto& f : available)
+      if (f != "all")
+        folds.push_back(f);
+    if (folds.empty() && !available.empty())
+      folds = available;
+    if (folds.empty())
+      throw Error(source + ": no fold_*/" + opt.checkpoint + " found (an nnU-Net v2 model folder holds "
+                  "fold_0/checkpoint_final.pth)");
+  }
+  for (const auto& f : folds)
+    if (std::find(available.begin(), available.end(), f) == available.end())
+      throw Error(source + ": no fold_" + f + "/" + opt.checkpoint + " (folds with that checkpoint: " + listed() + ")");
+  StateDict weights;
+  std::string firstCheckpoint;
+  std::int64_t epoch = -1;
+  for (std::size_t i = 0; i < folds.size(); ++i)
+  {
+    const std::string& fold = folds[i];
+    spec.folds.push_back(fold == "all" ? -1 : std::stoi(fold));
+    const fs::path ckptPath = root / ("fold_" + fold) / opt.checkpoint;
+    const NnUNetCheckpoint ck = readNnUNetCheckpoint(ckptPath.string());
+    if (!ck.v2)
+      throw Error(ckptPath.string() + ": not an nnU-Net v2 checkpoint (no 'network_weights')");
+    if (!ck.configuration.empty() && ck.configuration != spec.configuration)
+      throw Error(ckptPath.string() + ": the checkpoint was trained for configuration '" + ck.configuration +
+                  "' but the folder says '" + spec.configuration + "'");
+    if (!ck.trainerName.empty())
+    {
+      if (!spec.trainerName.empty() && spec.trainerName != ck.trainerName)
+        throw Error(ckptPath.string() + ": trainer '" + ck.trainerName + "' differs from the folder's '" +
+                    spec.trainerName + "'");
+      spec.trainerName = ck.trainerName;
+    }
+    if (i == 0)
+    {
+      // nnU-Net takes the mirroring axes from the first fold's checkpoint.
+      spec.mirrorAxes.clear();
+      if (ck.hasMirrorAxes)
+        for (std::int64_t a : ck.mirrorAxes)
+          spec.mirrorAxes.push_back(static_cast<int>(a));
+      firstCheckpoint = "fold_" + fold + "/" + opt.checkpoint;
+      epoch = ck.epoch;
+    }
+    (void)loadV2Network(spec.network, ck.stateDict, ckptPath.string()); // strict check, names the key
+    const std::string prefix = v2FoldWeightPrefix(i, folds.size());
+    for (auto& kv : canonicalV2StateDict(ck.stateDict))
+      weights.emplace_back(prefix + kv.first, kv.second);
+  }
+
+  ModelPackage pkg;
+  pkg.info.modelType = "nnunetv2";
+  std::string modality = opt.modality;
+  if (modality.empty())
+  {
+    const std::string ch = spec.channelNames.empty() ? std::string() : spec.channelNames[0];
+    std::string up = ch;
+    std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    modality = up == "CT" ? "CT" : (up.find("MR") != std::string::npos || up.find("T1") != std::string::npos ||
+                                    up.find("T2") != std::string::npos)
+                                       ? "MR"
+                                       : (spec.params.normalization == nnunet::v2::Normalization::CT ? "CT" : "MR");
+  }
+  if (modality != "CT" && modality != "MR")
+    throw Error("--modality must be CT or MR, not '" + modality + "'");
+  ModelInfo& info = pkg.info;
+  info.modality = modality;
+  info.name = opt.name.empty() ? (spec.datasetName.empty() ? root.filename().string() : spec.datasetName) + " " +
+                                     spec.configuration
+                               : opt.name;
+  info.version = opt.version.empty() ? "1" : opt.version;
+  info.clinicalUse = false;
+  info.trainingData = opt.trainingData.empty() ? "not recorded in the nnU-Net model folder" : opt.trainingData;
+  info.description = "nnU-Net v2 model (" + spec.trainerName + "__" + spec.plansName + "__" + spec.configuration +
+                     ") imported without Python; " + spec.network.summary() + ". Research use only.";
+  info.speedClass = "gpu-recommended";
+  info.created = utcNowIso();
+  info.metrics = jobj();
+  info.lineage = jobj();
+  auto& l = info.lineage.object;
+  l.emplace_back("source", json::text(unzipDir.empty() ? "nnU-Net v2 model folder" : "nnUNetv2_export_model_to_zip archive"));
+  l.emplace_back("result_folder", json::text(fs::absolute(resultDirOrZip, ec).string()));
+  l.emplace_back("checkpoint", json::text(firstCheckpoint));
+  l.emplace_back("folds", json::number(static_cast<double>(folds.size())));
+  l.emplace_back("epoch", json::number(static_cast<double>(epoch)));
+  l.emplace_back("trainer", json::text(spec.trainerName));
+  l.emplace_back("plans", json::text(spec.plansName));
+  l.emplace_back("configuration", json::text(spec.configuration));
+  l.emplace_back("imported_by", json::text("panseg-models import-nnunet"));
+  l.emplace_back("imported_at", json::text(info.created));
+  pkg.v2 = spec;
+  pkg.network.attention.enabled = false;
+  pkg.network.patchSize = spec.network.patchSize;
+  pkg.network.numClasses = spec.network.numClasses;
+  for (const auto& [value, name] : spec.labels)
+    pkg.classes.push_back({ value, name });
+
+  if (fs::exists(out, ec))
+  {
+    const bool empty = fs::is_directory(out, ec) && fs::is_empty(out, ec);
+    if (!empty && !opt.force)
+      throw Error("output folder already exists: " + out.string() + " (use --force to replace a package)");
+    if (!empty && !looksLikeModelPackage(out.string()))
+      throw Error("refusing to replace " + out.string() + ": it is not a model package");
+  }
+  if (!out.parent_path().empty())
+    fs::create_directories(out.parent_path(), ec);
+  const fs::path tmp = out.string() + ".importing-" + std::to_string(::getpid());
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directories(tmp, ec))
+    throw Error("cannot create folder " + tmp.string() + ": " + ec.message());
+  try
+  {
+    writePackageWeights(tmp.string(), weights);
+    writePackageMetadata(tmp.string(), pkg);
+    const ModelPackage check = loadModelPackage(tmp.string());
+    (void)loadV2Networks(check);
     if (fs::exists(out, ec))
       fs::remove_all(out, ec);
     fs::rename(tmp, out, ec);

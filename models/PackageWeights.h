@@ -3,6 +3,7 @@
 //
 // LibTorch header: include only from Qt-free translation units.
 #include "models/ModelPackage.h"
+#include "models/NnUNetV2Net.h"
 #include "models/PanSegNet.h"
 #include "models/Weights.h"
 
@@ -17,6 +18,9 @@ StateDict readPackageWeights(const ModelPackage& pkg);
 /// and DIR/weights.json (index in the parity fixture's format). Floating tensors of other
 /// types are converted to float32; integer tensors are refused (naming the key).
 void writePackageWeights(const std::string& dir, const StateDict& weights);
+
+/// The networks of an "nnunetv2" package, one per fold (strict loading, the key named on failure).
+std::vector<V2Net> loadV2Networks(const ModelPackage& pkg);
 
 /// Builds the package's network, loads its weights strictly (the first missing / unexpected key
 /// or wrong shape raises panseg::Error naming the key) and puts it in eval() mode on the CPU.

@@ -5,7 +5,9 @@
 #include "core/preprocess/Preprocess.h"
 #include "core/preprocess/Resample.h"
 #include "core/preprocess/SlidingWindow.h"
+#include "models/NnUNetV2Net.h"
 #include "models/PNetMsa.h"
+#include "core/preprocess/NnUNetV2.h"
 #include "models/PackageWeights.h"
 
 #include <algorithm>
@@ -135,6 +137,8 @@ struct Predictor::Impl
   std::int64_t parameters = 0;
   long fakeOom = -1;
   std::unique_ptr<PNetMsaRunner> pnet; // model_type "pnet-msa" (then `net` stays empty)
+  V2Net v2net{ nullptr };              // model_type "nnunetv2": the fold running now
+  std::vector<V2Net> v2nets;           // every fold of an nnunetv2 package (averaged)
 
   std::int64_t inPer() const
   {
@@ -149,7 +153,11 @@ struct Predictor::Impl
 
   void toCpu()
   {
-    net->to(torch::kCPU);
+    if (v2net)
+      for (auto& n : v2nets)
+        n->to(torch::kCPU);
+    else
+      net->to(torch::kCPU);
     freeGpuCache();
     device = torch::Device(torch::kCPU);
     fp16 = false;
@@ -169,7 +177,7 @@ struct Predictor::Impl
                          torch::kFloat)
             .to(device);
     CudaAutocast autocast(fp16 && device.is_cuda());
-    return net->forward(in).to(torch::kCPU, torch::kFloat).contiguous();
+    return (v2net ? v2net->forward(in) : net->forward(in)).to(torch::kCPU, torch::kFloat).contiguous();
   }
 
   /// The sliding window's network callback: splits into `batch`-sized calls and recovers from
@@ -240,13 +248,26 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
     d.batch = opt.maxBatch > 0 ? opt.maxBatch : pkg.pnet.sliceBatch;
     return;
   }
-  d.net = loadPackageNetwork(pkg);
-  d.parameters = models::parameterCount(*d.net);
+  if (pkg.isNnUNetV2())
+  {
+    d.v2nets = loadV2Networks(pkg);
+    d.v2net = d.v2nets.front();
+    d.parameters = models::parameterCount(*d.v2net) * static_cast<std::int64_t>(d.v2nets.size());
+  }
+  else
+  {
+    d.net = loadPackageNetwork(pkg);
+    d.parameters = models::parameterCount(*d.net);
+  }
   if (d.device.is_cuda())
   {
     try
     {
-      d.net->to(d.device);
+      if (d.v2net)
+        for (auto& n : d.v2nets)
+          n->to(d.device);
+      else
+        d.net->to(d.device);
       at::globalContext().setBenchmarkCuDNN(true); // as nnU-Net (cudnn.benchmark = True)
     }
     catch (const c10::Error& e)
@@ -291,8 +312,28 @@ std::int64_t Predictor::estimateForwardPasses(const Geometry& g, const PredictOp
     const std::int64_t batch = opt.maxBatch > 0 ? opt.maxBatch : impl_->pkg.pnet.sliceBatch;
     return (g.size[2] + batch - 1) / batch;
   }
-  const nnunet::Shape3 shape = nnunet::resampledShape(nnunet::shapeOf(g), nnunet::spacingOf(g),
-                                                      impl_->pkg.preprocessing.targetSpacingMm);
+  if (impl_->v2net)
+  {
+    const ModelPackage& pkg = impl_->pkg;
+    const nnunet::v2::ReaderOrder r = nnunet::v2::readerOrderOf(g, pkg.v2.params.reorientToRas);
+    const nnunet::Shape3 shape =
+        nnunet::resampledShape(nnunet::v2::permuteShape(r.shape, pkg.v2.params.transposeForward),
+                               nnunet::v2::permuteSpacing(r.spacing, pkg.v2.params.transposeForward),
+                               pkg.v2.params.targetSpacing);
+    const Vec3& p = pkg.network.patchSize;
+    const nnunet::SlidingWindowOptions so = slidingWindowOptionsFor(pkg, opt);
+    nnunet::v2::SlidingOptions vo;
+    vo.stepSize = so.stepSize;
+    vo.mirror = so.mirror;
+    vo.mirrorAxes = pkg.v2.mirrorAxes;
+    return nnunet::v2::forwardPasses(shape, { p[0], p[1], p[2] }, vo) *
+           static_cast<std::int64_t>(impl_->v2nets.size());
+  }
+  const nnunet::PreprocessParams pp = impl_->pkg.preprocessParams();
+  const nnunet::Shape3 shape =
+      nnunet::resampledShape(nnunet::v2::permuteShape(nnunet::shapeOf(g), pp.transposeForward),
+                             nnunet::v2::permuteSpacing(nnunet::spacingOf(g), pp.transposeForward),
+                             impl_->pkg.preprocessing.targetSpacingMm);
   const Vec3& p = impl_->pkg.network.patchSize;
   return nnunet::estimateForwardPasses(shape, { p[0], p[1], p[2] }, slidingWindowOptionsFor(impl_->pkg, opt));
 }
@@ -386,6 +427,9 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
   const std::string& mod = image.info.modality;
   if (opt.message && !mod.empty() && (mod == "CT" || mod == "MR") && mod != pkg.info.modality)
     opt.message("the image is " + mod + " but the model was trained on " + pkg.info.modality);
+
+  if (d.v2net)
+    return predictV2(image, opt);
 
   // 1. preprocessing (crop, resample, normalise): ~5 % of the bar
   report(0.0, "preprocessing");
@@ -484,6 +528,130 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
     r.probabilities = std::move(pred.probabilities);
     r.probabilityShape = pred.shape;
   }
+  r.foregroundVoxels = r.mask.countLabel(0);
+  r.volumeMl = r.mask.volumeMl(0);
+  r.device = d.device.str();
+  r.fp16 = d.fp16;
+  r.fellBackToCpu = d.fellBack;
+  r.finalBatch = d.batch;
+  r.seconds = secondsSince(t0);
+  report(1.0, "done");
+  return r;
+}
+
+PredictResult Predictor::predictV2(const Image& image, const PredictOptions& opt)
+{
+  Impl& d = *impl_;
+  const ModelPackage& pkg = d.pkg;
+  const auto t0 = Clock::now();
+  PredictResult r;
+  auto cancelled = [&] { return opt.cancel && opt.cancel->load(); };
+  auto keepGoing = [&](double f, const std::string& msg, double eta = -1.0)
+  { return !cancelled() && (!opt.progress || opt.progress({ std::clamp(f, 0.0, 1.0), msg, eta })); };
+  auto report = [&](double f, const std::string& msg)
+  {
+    if (!keepGoing(f, msg))
+      throw Error("cancelled");
+  };
+  report(0.0, "preprocessing");
+  nnunet::v2::Params params = pkg.v2.params;
+  params.threads = at::get_num_threads();
+  const nnunet::v2::Preprocessed pre = nnunet::v2::preprocess(image, params);
+  r.preprocessSeconds = secondsSince(t0);
+
+  const nnunet::SlidingWindowOptions so = slidingWindowOptionsFor(pkg, opt);
+  nnunet::v2::SlidingOptions vo;
+  vo.stepSize = so.stepSize;
+  vo.mirror = so.mirror;
+  vo.mirrorAxes = pkg.v2.mirrorAxes;
+  vo.maxBatch = std::max<std::int64_t>(1, d.batch); // mirror variants per network call
+  const Vec3& pv = pkg.network.patchSize;
+  const nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
+  const auto folds = static_cast<std::int64_t>(d.v2nets.size());
+  r.forwardPasses = nnunet::v2::forwardPasses(pre.shape, patch, vo) * folds; // the cost scales with the folds
+  r.windows = nnunet::planWindows(pre.shape, patch, vo.stepSize).numWindows();
+  if (folds > 1 && opt.message)
+    opt.message("ensemble of " + std::to_string(folds) + " folds: " + std::to_string(folds) +
+                " x the forward passes (and time) of one network");
+  if (opt.estimate)
+  {
+    report(0.05, "timing one forward pass");
+    PredictEstimate est;
+    est.folds = folds;
+    est.forwardPasses = r.forwardPasses;
+    est.windows = r.windows;
+    est.secondsPerPass = timeForwardPassMs(1, d.device.is_cuda() ? 1 : 0, 1) / 1e3;
+    est.seconds = static_cast<double>(r.forwardPasses) * est.secondsPerPass + 2.0 * r.preprocessSeconds;
+    est.device = d.device.str();
+    if (opt.onEstimate)
+      opt.onEstimate(est);
+  }
+  const auto tNet = Clock::now();
+  const std::int64_t total = r.forwardPasses;
+  vo.progress = [&](double f)
+  {
+    const auto done = static_cast<std::int64_t>(f * static_cast<double>(total) + 0.5);
+    const double elapsed = secondsSince(tNet);
+    const double eta = f > 0 ? elapsed * (1.0 - f) / f : -1.0;
+    return keepGoing(0.06 + 0.89 * f,
+                     "network: " + std::to_string(done) + " of " + std::to_string(total) + " forward passes", eta);
+  };
+  // Fold ensemble as nnU-Net v2 does it: each fold's float16 logits summed in float16, then
+  // divided by the fold count (in float16).
+  nnunet::v2::Logits logits;
+  const auto progressAll = vo.progress;
+  for (std::int64_t f = 0; f < folds; ++f)
+  {
+    d.v2net = d.v2nets[static_cast<std::size_t>(f)];
+    vo.progress = [&, f](double x) { return progressAll((static_cast<double>(f) + x) / static_cast<double>(folds)); };
+    nnunet::v2::Logits one = nnunet::v2::predictLogits(
+        pre.data.data(), 1, pre.shape, patch, pkg.network.numClasses,
+        [&](const float* x, std::int64_t n, float* out)
+        {
+          if (cancelled())
+            throw Error("cancelled");
+          d.forward(x, n, out, opt.message);
+        },
+        vo);
+    if (f == 0)
+      logits = std::move(one);
+    else
+    {
+      for (std::size_t i = 0; i < logits.values.size(); ++i)
+        logits.values[i] = nnunet::v2::roundHalf(static_cast<double>(logits.values[i] + one.values[i]));
+      logits.forwardPasses += one.forwardPasses;
+    }
+  }
+  if (folds > 1)
+    for (float& v : logits.values)
+      v = nnunet::v2::roundHalf(static_cast<double>(v / static_cast<float>(folds)));
+  d.v2net = d.v2nets.front();
+  r.networkSeconds = secondsSince(tNet);
+  report(0.95, "exporting");
+  const auto tExp = Clock::now();
+  nnunet::v2::Exported e = nnunet::v2::exportLogits(logits, pre, params, opt.keepProbabilityMap || opt.keepProbabilities);
+  r.mask = std::move(e.mask);
+  if (opt.keepProbabilityMap)
+  {
+    const std::int64_t tv = static_cast<std::int64_t>(e.readerLabels.size());
+    const std::vector<float> bg =
+        nnunet::v2::fromReaderOrder(e.probabilities.data(), pre.originalGeometry, pre.reader);
+    (void)tv;
+    r.foregroundProbability = Image(pre.originalGeometry, 0.0f);
+    r.foregroundProbability.info.modality.clear();
+    for (std::size_t i = 0; i < bg.size(); ++i)
+      r.foregroundProbability.voxels[i] = 1.0f - bg[i];
+  }
+  if (opt.keepProbabilities)
+  {
+    r.probabilities = std::move(e.probabilities); // [K, reader order] at the original resolution
+    r.probabilityShape = pre.reader.shape;
+  }
+  if (opt.largestComponent > 0)
+    for (int l = 1; l < pkg.network.numClasses; ++l)
+      r.largestComponentRemoved += nnunet::keepLargestComponent(r.mask, l);
+  r.exportSeconds = secondsSince(tExp);
+  r.numClasses = pkg.network.numClasses;
   r.foregroundVoxels = r.mask.countLabel(0);
   r.volumeMl = r.mask.volumeMl(0);
   r.device = d.device.str();

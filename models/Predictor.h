@@ -34,6 +34,7 @@ struct PredictEstimate
   std::int64_t windows = 0;
   double secondsPerPass = 0.0;    // measured with one forward pass of the real patch size
   double seconds = 0.0;           // forwardPasses x secondsPerPass (+ export allowance)
+  std::int64_t folds = 1;         // networks averaged (nnU-Net v2 fold ensembles); included in forwardPasses
   std::string device;
 };
 
@@ -113,6 +114,7 @@ public:
 private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  PredictResult predictV2(const Image& image, const PredictOptions& opt);
 };
 
 /// One-shot convenience: Predictor(pkg, opt).predict(image, opt).

@@ -251,7 +251,26 @@ NnUNetCheckpoint readNnUNetCheckpoint(const std::string& path)
 
     NnUNetCheckpoint out;
     const pickle::Value* sd = root->get("state_dict");
-    if (sd)
+    if (!sd && (sd = root->get("network_weights")) != nullptr)
+    {
+      // nnU-Net v2
+      out.v2 = true;
+      if (const pickle::Value* e = root->get("current_epoch"); e && !e->isNone())
+        out.epoch = e->asInt("checkpoint 'current_epoch'");
+      if (const pickle::Value* t = root->get("trainer_name"); t && t->is(Kind::String))
+        out.trainerName = t->str;
+      if (const pickle::Value* a = root->get("init_args"); a && a->is(Kind::Dict))
+        if (const pickle::Value* c = a->get("configuration"); c && c->is(Kind::String))
+          out.configuration = c->str;
+      if (const pickle::Value* m = root->get("inference_allowed_mirroring_axes"); m && !m->isNone())
+      {
+        out.hasMirrorAxes = true;
+        out.mirrorAxes = m->asIntList("checkpoint 'inference_allowed_mirroring_axes'");
+      }
+      if (!sd->is(Kind::Dict))
+        throw Error("'network_weights' is a " + sd->describe() + ", expected a dict");
+    }
+    else if (sd)
     {
       if (const pickle::Value* epoch = root->get("epoch"))
         out.epoch = epoch->asInt("checkpoint 'epoch'");
@@ -265,7 +284,7 @@ NnUNetCheckpoint readNnUNetCheckpoint(const std::string& path)
       for (const auto& kv : root->dict)
         allTensors = allTensors && kv.second->is(Kind::Tensor);
       if (!allTensors)
-        throw Error("no 'state_dict' entry (not an nnU-Net checkpoint)");
+        throw Error("no 'state_dict' (v1) or 'network_weights' (v2) entry (not an nnU-Net checkpoint)");
       sd = root.get();
     }
 

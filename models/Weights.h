@@ -33,10 +33,18 @@ struct NnUNetCheckpoint
 {
   StateDict stateDict;
   std::int64_t epoch = -1; // -1 when the file is a bare state dict
+  // nnU-Net v2 checkpoint_final.pth / checkpoint_best.pth ("network_weights" instead of
+  // "state_dict"): the trainer's class name, init_args["configuration"], and
+  // inference_allowed_mirroring_axes (hasMirrorAxes false when absent or None).
+  bool v2 = false;
+  std::string trainerName;
+  std::string configuration;
+  bool hasMirrorAxes = false;
+  std::vector<std::int64_t> mirrorAxes;
 };
 
 /// Reads `model_final_checkpoint.model` (zip container + data.pkl) without Python and without
-/// torch::pickle_load (which cannot read OrderedDict). Only the state_dict's storages are read.
+/// torch::pickle_load (which cannot read OrderedDict); also nnU-Net v2's `checkpoint_*.pth`. Only the state_dict's storages are read.
 /// Truncated, corrupt or unexpected files raise panseg::Error with the path and the reason.
 NnUNetCheckpoint readNnUNetCheckpoint(const std::string& path);
 

@@ -1,4 +1,5 @@
 #include "core/preprocess/Export.h"
+#include "core/preprocess/NnUNetV2.h"
 
 #include "core/Error.h"
 
@@ -15,6 +16,7 @@ ExportGeometry exportGeometryOf(const Preprocessed& pre)
   g.croppedShape = pre.croppedShape;
   g.originalSpacing = pre.originalSpacing;
   g.spacingAfterResampling = pre.spacingAfterResampling;
+  g.transposeBackward = pre.transposeBackward;
   return g;
 }
 
@@ -44,6 +46,22 @@ std::vector<float> probabilitiesToCroppedShape(const std::vector<float>& probabi
   if (numClasses < 1 || static_cast<int64_t>(probabilities.size()) != numClasses * voxelCount(shape))
     throw Error("export: the probabilities do not have " + std::to_string(numClasses) +
                 " channels of the predicted shape");
+  if (g.transposeBackward != std::array<int, 3>{ 0, 1, 2 })
+  {
+    // predict_cases: softmax.transpose([0] + [i + 1 for i in transpose_backward])
+    const int64_t n = voxelCount(shape);
+    std::vector<float> back(probabilities.size());
+    for (int64_t k = 0; k < numClasses; ++k)
+    {
+      const std::vector<float> t = v2::transposeArray(probabilities.data() + k * n, shape, g.transposeBackward);
+      std::copy(t.begin(), t.end(), back.begin() + k * n);
+    }
+    const Shape3 s = v2::permuteShape(shape, g.transposeBackward);
+    if (s == g.croppedShape)
+      return back;
+    return resampleChannels(back.data(), numClasses, s, g.croppedShape, options.order,
+                            exportSeparateZ(g, options), options.orderZ, options.threads);
+  }
   if (shape == g.croppedShape)
     return probabilities;
   return resampleChannels(probabilities.data(), numClasses, shape, g.croppedShape, options.order,

@@ -23,7 +23,8 @@ struct ExportGeometry
   CropBox crop;
   Shape3 croppedShape{ 0, 0, 0 };
   Spacing3 originalSpacing{ 0, 0, 0 };        // (z, y, x)
-  Spacing3 spacingAfterResampling{ 0, 0, 0 }; // (z, y, x)
+  Spacing3 spacingAfterResampling{ 0, 0, 0 }; // transposed order, as nnU-Net v1 stores it
+  std::array<int, 3> transposeBackward{ 0, 1, 2 }; // applied to the probabilities first
 };
 ExportGeometry exportGeometryOf(const Preprocessed& pre);
 
@@ -41,7 +42,9 @@ struct ExportOptions
 /// The separate-z decision the export makes.
 SeparateZ exportSeparateZ(const ExportGeometry& g, const ExportOptions& options = {});
 
-/// [K, D, H, W] probabilities -> [K, cropped shape] (float64 internally, float32 result).
+/// [K, D, H, W] probabilities (transposed order) -> transpose_backward -> [K, cropped shape]
+/// (float64 internally, float32 result). The separate-z decision is nnU-Net v1's: the original
+/// spacing first, then spacing_after_resampling as stored, i.e. in the transposed order.
 /// Returned unchanged when the shapes already agree.
 std::vector<float> probabilitiesToCroppedShape(const std::vector<float>& probabilities,
                                                int64_t numClasses, const Shape3& shape,

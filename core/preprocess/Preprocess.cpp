@@ -1,4 +1,5 @@
 #include "core/preprocess/Preprocess.h"
+#include "core/preprocess/NnUNetV2.h"
 
 #include "core/Error.h"
 
@@ -343,29 +344,53 @@ Preprocessed preprocess(const Image& image, const PreprocessParams& params)
   out.spacingAfterResampling = params.targetSpacing;
   report(params.progress, 0.0);
 
+  const std::array<int, 3>& tf = params.transposeForward;
+  const std::array<int, 3>& tb = params.transposeBackward;
+  {
+    std::array<bool, 3> seen{ false, false, false };
+    for (int a = 0; a < 3; ++a)
+    {
+      if (tf[a] < 0 || tf[a] > 2 || seen[tf[a]])
+        throw Error("preprocessing: transpose_forward is not a permutation of 0, 1, 2");
+      seen[tf[a]] = true;
+    }
+    for (int a = 0; a < 3; ++a)
+      if (tb[tf[a]] != a)
+        throw Error("preprocessing: transpose_backward is not the inverse of transpose_forward");
+  }
+  out.transposeForward = tf;
+  out.transposeBackward = tb;
+  const bool transposed = tf != std::array<int, 3>{ 0, 1, 2 };
+
   CropResult crop = cropToNonzero(image.voxels.data(), shape);
   out.crop = crop.box;
   out.croppedShape = crop.box.size();
   out.outsideMaskVoxels = crop.outsideVoxels;
+  if (transposed)
+  {
+    // nnU-Net v1 preprocess_test_case: crop, then data.transpose(transpose_forward).
+    crop.data = v2::transposeArray(crop.data.data(), out.croppedShape, tf);
+    crop.helper = v2::transposeArray(crop.helper.data(), out.croppedShape, tf);
+  }
   for (float& v : crop.data)
     if (std::isnan(v))
       v = 0.0f;
   report(params.progress, 0.15);
 
-  out.resampledShapeUnrounded =
-    resampledShapeUnrounded(out.croppedShape, out.originalSpacing, params.targetSpacing);
-  out.shape = resampledShape(out.croppedShape, out.originalSpacing, params.targetSpacing);
-  out.separateZ =
-    decideSeparateZ(out.originalSpacing, params.targetSpacing, params.anisotropyThreshold);
+  const Shape3 croppedT = v2::permuteShape(out.croppedShape, tf);
+  const Spacing3 spacingT = v2::permuteSpacing(out.originalSpacing, tf);
+  out.resampledShapeUnrounded = resampledShapeUnrounded(croppedT, spacingT, params.targetSpacing);
+  out.shape = resampledShape(croppedT, spacingT, params.targetSpacing);
+  out.separateZ = decideSeparateZ(spacingT, params.targetSpacing, params.anisotropyThreshold);
 
-  out.data = resampleData(crop.data.data(), out.croppedShape, out.shape, 3, out.separateZ, 0,
+  out.data = resampleData(crop.data.data(), croppedT, out.shape, 3, out.separateZ, 0,
                           params.threads);
   crop.data.clear();
   crop.data.shrink_to_fit();
   report(params.progress, 0.75);
 
   if (params.useMaskForNorm || params.alwaysResampleHelperMask)
-    out.helperMask = resampleSegmentation(crop.helper.data(), out.croppedShape, out.shape, 1,
+    out.helperMask = resampleSegmentation(crop.helper.data(), croppedT, out.shape, 1,
                                           out.separateZ, params.threads);
   if (params.keepResampled)
     out.resampled = out.data;

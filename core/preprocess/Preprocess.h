@@ -4,7 +4,9 @@
 //   crop to the non-zero box (holes filled) -> NaN to 0 -> resample to the target spacing
 //   (order 3; separate z by nnU-Net's rule) -> intensity normalisation (float32).
 // Everything is in nnU-Net's (z, y, x) order; see Common.h for the mapping from panseg::Image.
-// transpose_forward is assumed to be the identity (it is for PanSegNet plans).
+// transpose_forward / transpose_backward (plans whose coarsest axis is not z) as nnU-Net v1 does
+// them: crop in the image's order, then transpose, then resample and normalise; the network sees
+// the transposed axes, and the export transposes the probabilities back before resampling them.
 
 #include "core/Volume.h"
 #include "core/preprocess/Common.h"
@@ -39,7 +41,9 @@ struct IntensityProperties
 
 struct PreprocessParams
 {
-  Spacing3 targetSpacing{ 1.0, 1.0, 1.0 }; // (z, y, x) mm: plans_per_stage[stage].current_spacing
+  Spacing3 targetSpacing{ 1.0, 1.0, 1.0 }; // mm, TRANSPOSED order: plans_per_stage[stage].current_spacing
+  std::array<int, 3> transposeForward{ 0, 1, 2 };  // plans transpose_forward (applied after cropping)
+  std::array<int, 3> transposeBackward{ 0, 1, 2 }; // its inverse (applied before the export's resampling)
   NormalizationScheme scheme = NormalizationScheme::NonCT;
   IntensityProperties intensity;
   bool useMaskForNorm = false;
@@ -105,12 +109,14 @@ struct Preprocessed
   std::vector<float> data; // [1, D, H, W] network input, float32
   Shape3 shape{ 0, 0, 0 }; // (D, H, W) after resampling
 
+  std::array<int, 3> transposeForward{ 0, 1, 2 };  // data / shape / spacingAfterResampling are in
+  std::array<int, 3> transposeBackward{ 0, 1, 2 }; // transposed order; crop and croppedShape are not
   Geometry originalGeometry; // the input image's grid (voxels not kept)
   Shape3 originalShape{ 0, 0, 0 };
   CropBox crop;
   Shape3 croppedShape{ 0, 0, 0 };
   Spacing3 originalSpacing{ 0, 0, 0 };        // (z, y, x)
-  Spacing3 spacingAfterResampling{ 0, 0, 0 }; // = target spacing
+  Spacing3 spacingAfterResampling{ 0, 0, 0 }; // = target spacing (transposed order)
   std::array<double, 3> resampledShapeUnrounded{ 0, 0, 0 };
   SeparateZ separateZ; // decision used for the image
   int64_t outsideMaskVoxels = 0;

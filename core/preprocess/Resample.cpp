@@ -524,9 +524,10 @@ void checkSeparateZ(const SeparateZ& sep)
     throw Error("resampling: separate-z axis " + std::to_string(sep.axis) + " is not 0, 1 or 2");
 }
 
-/// resample_data_or_seg (is_seg False) for one channel: float64 inside, float32 written to dst.
+/// resample_data_or_seg (is_seg False) for one channel: float64 inside, Out written to dst.
+template <typename Out>
 void resampleChannelInto(const float* src, const Shape3& inShape, const Shape3& outShape,
-                         int order, const SeparateZ& sep, int orderZ, int threads, float* dst)
+                         int order, const SeparateZ& sep, int orderZ, int threads, Out* dst)
 {
   const int64_t nIn = voxelCount(inShape), nOut = voxelCount(outShape);
   if (inShape == outShape)
@@ -543,7 +544,7 @@ void resampleChannelInto(const float* src, const Shape3& inShape, const Shape3& 
       resizeInto(d.data(), inShape, outShape, order, threads, r, ws);
     }
     for (int64_t i = 0; i < nOut; ++i)
-      dst[i] = static_cast<float>(r[static_cast<size_t>(i)]);
+      dst[i] = static_cast<Out>(r[static_cast<size_t>(i)]);
     return;
   }
 
@@ -601,7 +602,7 @@ void resampleChannelInto(const float* src, const Shape3& inShape, const Shape3& 
   std::vector<double> r(static_cast<size_t>(nOut));
   resizeLinearTensor(midData.data(), mid, outShape, threads, r.data());
   for (int64_t i = 0; i < nOut; ++i)
-    dst[i] = static_cast<float>(r[static_cast<size_t>(i)]);
+    dst[i] = static_cast<Out>(r[static_cast<size_t>(i)]);
 }
 } // namespace
 
@@ -718,6 +719,25 @@ std::vector<float> resampleChannels(const float* in, int64_t channels, const Sha
                 std::to_string(orderZ));
   const int64_t nIn = voxelCount(inShape), nOut = voxelCount(outShape);
   std::vector<float> out(static_cast<size_t>(channels * nOut));
+  for (int64_t c = 0; c < channels; ++c)
+    resampleChannelInto(in + c * nIn, inShape, outShape, order, sep, orderZ, threads,
+                        out.data() + c * nOut);
+  return out;
+}
+
+std::vector<double> resampleChannelsF64(const float* in, int64_t channels, const Shape3& inShape,
+                                        const Shape3& outShape, int order, const SeparateZ& sep,
+                                        int orderZ, int threads)
+{
+  checkShape(inShape, "input");
+  checkShape(outShape, "output");
+  checkOrder(order);
+  checkSeparateZ(sep);
+  if (orderZ != 0 && orderZ != 1)
+    throw Error("resampling: order along the separate axis must be 0 or 1, not " +
+                std::to_string(orderZ));
+  const int64_t nIn = voxelCount(inShape), nOut = voxelCount(outShape);
+  std::vector<double> out(static_cast<size_t>(channels * nOut));
   for (int64_t c = 0; c < channels; ++c)
     resampleChannelInto(in + c * nIn, inShape, outShape, order, sep, orderZ, threads,
                         out.data() + c * nOut);

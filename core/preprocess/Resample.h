@@ -82,6 +82,12 @@ std::vector<float> resampleChannels(const float* in, int64_t channels, const Sha
                                     const Shape3& outShape, int order, const SeparateZ& sep,
                                     int orderZ = 0, int threads = 0);
 
+/// Same, without the final float32 cast (nnU-Net v2 casts the float64 result to the input's
+/// dtype, float16 for logits: the caller rounds).
+std::vector<double> resampleChannelsF64(const float* in, int64_t channels, const Shape3& inShape,
+                                        const Shape3& outShape, int order, const SeparateZ& sep,
+                                        int orderZ = 0, int threads = 0);
+
 /// nnU-Net resample_data_or_seg for label maps (is_seg True) = batchgenerators
 /// resize_segmentation: for each label present, in ascending order, the 0/1 mask is resized
 /// with `order` (1 in nnU-Net) and voxels where it is >= 0.5 take that label (start: 0).

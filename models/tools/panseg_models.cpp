@@ -2,6 +2,7 @@
 // Runs on a bare GPU machine (LibTorch only): see models/README.md.
 #include "core/Error.h"
 #include "models/ModelPackage.h"
+#include "models/NnUNetV2Net.h"
 #include "models/PNetMsa.h"
 #include "models/PNetMsaTrainer.h"
 #include "models/PackageWeights.h"
@@ -98,7 +99,7 @@ Args parseArgs(int argc, char** argv)
   static const std::vector<std::string> withValue = {
       "--fixture", "--device", "--threads", "--plan", "--reps", "--warmup", "--batch", "--plans",
       "--out", "--name", "--version", "--modality", "--training-data", "--fold", "--pipeline-plans", "--fixture-case",
-      "--phantoms", "--phantom-seed"};
+      "--phantoms", "--phantom-seed", "--configuration", "--checkpoint", "--folds"};
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -315,6 +316,27 @@ int cmdCheckpoint(const Args& a)
 }
 void printPackage(const ModelPackage& pkg)
 {
+  if (pkg.isNnUNetV2())
+  {
+    const V2ModelSpec& v = pkg.v2;
+    std::printf("package %s\n  model: %s (%s, nnU-Net v2 %s__%s__%s)\n  network: %s\n  preprocessing: spacing %.4g x "
+                "%.4g x %.4g mm (transposed order), %s, transpose [%d, %d, %d], reader %s\n  folds: %zu; mirror axes: "
+                "%zu; labels:",
+                pkg.dir.c_str(), pkg.id().c_str(), pkg.info.modality.c_str(), v.trainerName.c_str(), v.plansName.c_str(),
+                v.configuration.c_str(), v.network.summary().c_str(), v.params.targetSpacing[0],
+                v.params.targetSpacing[1], v.params.targetSpacing[2],
+                panseg::nnunet::v2::toString(v.params.normalization).c_str(), v.params.transposeForward[0],
+                v.params.transposeForward[1], v.params.transposeForward[2], v.readerWriter.c_str(), v.folds.size(),
+                v.mirrorAxes.size());
+    for (const auto& [value, name] : v.labels)
+      std::printf(" %d=%s", value, name.c_str());
+    std::printf("\n  folds:");
+    for (int f : v.folds)
+      std::printf(" %s", f < 0 ? "all" : std::to_string(f).c_str());
+    std::printf(" (%zu averaged; the time scales with the folds)\n", v.folds.size());
+    std::printf("  weights: %zu tensors, %lld bytes\n", pkg.weights.size(), static_cast<long long>(pkg.weightsBytes));
+    return;
+  }
   if (pkg.isPnetMsa())
   {
     std::printf("package %s\n  model: %s (%s, %s%s)\n  speed class: %s\n  network: %s\n  preprocessing: "
@@ -344,6 +366,44 @@ int cmdImport(const Args& a)
 {
   if (a.positional.size() != 1)
     throw panseg::Error("import-nnunet needs exactly one RESULT_DIR (and --out PACKAGE_DIR)");
+  const std::string src = a.positional[0];
+  if (looksLikeNnUNetV2Result(src) || (std::filesystem::is_regular_file(src) && src.size() > 4 &&
+                                       src.compare(src.size() - 4, 4, ".zip") == 0))
+  {
+    if (a.flag("--demo"))
+      throw panseg::Error("--demo is for the project's own demo packages, not nnU-Net v2 imports");
+    ImportV2Options v;
+    v.name = a.get("--name", "");
+    v.version = a.get("--version", "1");
+    v.modality = a.get("--modality", "");
+    v.trainingData = a.get("--training-data", "");
+    v.force = a.flag("--force");
+    if (a.flag("--fold"))
+      v.folds = { std::to_string(a.getInt("--fold", 0)) };
+    if (a.flag("--folds"))
+    {
+      const std::string list = a.get("--folds", "");
+      if (list != "all-found")
+      {
+        std::string cur;
+        for (char ch : list + ",")
+          if (ch == ',')
+          {
+            if (!cur.empty())
+              v.folds.push_back(cur);
+            cur.clear();
+          }
+          else if (ch != ' ')
+            cur += ch;
+      }
+    }
+    v.configuration = a.get("--configuration", "");
+    v.checkpoint = a.get("--checkpoint", "checkpoint_final.pth");
+    const ModelPackage pkg = importNnUNetV2Result(src, a.get("--out", ""), v);
+    printPackage(pkg);
+    std::printf("imported from %s (nnU-Net v2)\n", src.c_str());
+    return 0;
+  }
   ImportOptions o;
   o.name = a.get("--name", "");
   o.version = a.get("--version", "1");
@@ -481,8 +541,10 @@ int cmdPackageInfo(const Args& a)
   if (a.positional.size() != 1)
     throw panseg::Error("package-info needs exactly one PACKAGE_DIR");
   const ModelPackage pkg = loadModelPackage(a.positional[0]);
-  const std::int64_t params = pkg.isPnetMsa() ? parameterCount(*loadPnetMsaNetwork(pkg))
-                                              : parameterCount(*loadPackageNetwork(pkg));
+  const std::int64_t params =
+      pkg.isPnetMsa()     ? parameterCount(*loadPnetMsaNetwork(pkg))
+      : pkg.isNnUNetV2() ? [&] { std::int64_t n = 0; for (auto& net : loadV2Networks(pkg)) n += parameterCount(*net); return n; }()
+                         : parameterCount(*loadPackageNetwork(pkg));
   printPackage(pkg);
   std::printf("  %lld parameters; weights load cleanly\n", static_cast<long long>(params));
   std::printf("  weights.bin SHA-256 %s (%s)\n", pkg.weightsSha256.c_str(),

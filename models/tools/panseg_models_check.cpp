@@ -576,7 +576,7 @@ void testCheckpoint()
                                                pkl[at] = 'X';
                                            });
     VERIFY_THROWS(readNnUNetCheckpoint(writeTemp("nosd.model", noStateDict)),
-                  "no 'state_dict' entry");
+                  "no 'state_dict' (v1) or 'network_weights' (v2) entry");
   }
 }
 

@@ -9,6 +9,7 @@
 // With --worker: the worker protocol (JSON lines, errors, cancel by stdin and by SIGTERM, no
 // partial output) on a package imported with `panseg-models import-nnunet`.
 #include "core/Error.h"
+#include "core/preprocess/NnUNetV2.h"
 #include "core/io/ImageIO.h"
 #include "models/Json.h"
 #include "models/ModelPackage.h"
@@ -222,6 +223,71 @@ void testOomRecovery()
     cancelled = std::string(e.what()) == "cancelled";
   }
   VERIFY(cancelled);
+}
+
+// ---- nnU-Net v1 transposed plan -------------------------------------------------------------------
+
+/// The MR case with its array axes y and x swapped (same voxels in space: direction columns and
+/// spacings swapped with them), predicted with the fixture's plan given transpose_forward =
+/// transpose_backward = [0, 2, 1]: after v1's crop-then-transpose the network sees exactly the
+/// identity case's input, so the mask must be the identity case's mask with y and x swapped, voxel
+/// for voxel. (The swap keeps the coarse target axis first, so v1's export separate-z rule - which
+/// reads spacing_after_resampling in the transposed order - picks the same axis in both runs.)
+void testTransposedPlan()
+{
+  const std::string dir = shared("fixtures/pansegnet-pipeline/mr");
+  const ModelPackage pkg = packageFromPipelineFixture(dir + "/plans.json", shared("fixtures/pansegnet-parity"));
+  const Image image = readImage(fixtureInputPath("mr"));
+  PredictOptions opt;
+  opt.device = "cpu";
+  opt.fast = true;
+  opt.estimate = false;
+  const PredictResult plain = predictCase(pkg, image, opt);
+
+  const std::array<int, 3> perm{ 0, 2, 1 }; // array axes (z, y, x) -> (z, x, y)
+  const nnunet::Shape3 shape = nnunet::shapeOf(image.geometry);
+  Geometry g = image.geometry;
+  for (int c = 0; c < 3; ++c) // index axis c <-> array axis 2 - c
+  {
+    const int src = 2 - perm[static_cast<size_t>(2 - c)];
+    g.size[static_cast<size_t>(c)] = image.geometry.size[static_cast<size_t>(src)];
+    g.spacingMm[static_cast<size_t>(c)] = image.geometry.spacingMm[static_cast<size_t>(src)];
+    for (int r = 0; r < 3; ++r)
+      g.direction[static_cast<size_t>(r * 3 + c)] = image.geometry.direction[static_cast<size_t>(r * 3 + src)];
+  }
+  Image swapped(g, 0.0f);
+  swapped.info = image.info;
+  swapped.voxels = nnunet::v2::transposeArray(image.voxels.data(), shape, perm);
+  ModelPackage tpkg = pkg;
+  tpkg.preprocessing.transposeForward = { 0, 2, 1 };
+  tpkg.preprocessing.transposeBackward = { 0, 2, 1 };
+  tpkg.validate();
+  const PredictResult t = predictCase(tpkg, swapped, opt);
+  const std::vector<uint8_t> back = nnunet::v2::transposeArray(t.mask.voxels.data(), nnunet::shapeOf(g), perm);
+  std::int64_t differ = 0;
+  for (size_t i = 0; i < back.size() && i < plain.mask.voxels.size(); ++i)
+    differ += back[i] != plain.mask.voxels[i];
+  std::printf("    transposed plan [0, 2, 1] on the swapped image: %lld forward passes (identity plan: %lld), %lld of "
+              "%zu voxels differ from the identity result, %.2f mL vs %.2f mL\n",
+              static_cast<long long>(t.forwardPasses), static_cast<long long>(plain.forwardPasses),
+              static_cast<long long>(differ), back.size(), t.volumeMl, plain.volumeMl);
+  VERIFY(t.mask.geometry.sameGrid(g));
+  VERIFY(t.forwardPasses == plain.forwardPasses);
+  VERIFY(differ == 0);
+  VERIFY(plain.mask.countLabel(0) > 0);
+  // Without the transpose the swapped image gives a different network input (and result).
+  const PredictResult wrong = predictCase(pkg, swapped, opt);
+  std::int64_t differWrong = 0;
+  const std::vector<uint8_t> wrongBack = nnunet::v2::transposeArray(wrong.mask.voxels.data(), nnunet::shapeOf(g), perm);
+  for (size_t i = 0; i < wrongBack.size() && i < plain.mask.voxels.size(); ++i)
+    differWrong += wrongBack[i] != plain.mask.voxels[i];
+  std::printf("    the same image with the identity plan: %lld voxels differ (the transpose matters)\n",
+              static_cast<long long>(differWrong));
+  VERIFY(differWrong > 0);
+  // A transpose that is not a permutation, or a backward that does not invert it, is refused.
+  ModelPackage bad = pkg;
+  bad.preprocessing.transposeForward = { 0, 2, 1 };
+  VERIFY_THROWS(bad.validate(), "inverse");
 }
 
 // ---- worker protocol ------------------------------------------------------------------------------
@@ -478,6 +544,7 @@ int main(int argc, char** argv)
   else
   {
     group("OOM recovery and cancel (simulated, MR --fast)", testOomRecovery);
+    group("nnU-Net v1 transposed plan (MR --fast)", testTransposedPlan);
     group("pipeline MR (TTA, step 0.5, 160 passes)", [] { pipelineCase("mr"); });
     const char* slow = std::getenv("PANSEG_SLOW_TESTS");
     if (slow && std::string(slow) == "1")

@@ -94,6 +94,7 @@ private slots:
     QCOMPARE(modelTypeText("pnet-msa"), std::string("PNet-MSA 2D + BiRNN"));
     QCOMPARE(modelTypeText("pansegnet"), std::string("PanSegNet 3D"));
     QCOMPARE(modelTypeText("unet-x"), std::string("unet-x"));
+    QCOMPARE(modelTypeText("nnunetv2"), std::string("nnU-Net v2 3D"));
     ModelCatalogEntry e;
     e.dir = "/somewhere/pkg";
     QCOMPARE(modelCatalogLabel(e), std::string("pkg"));
@@ -110,6 +111,15 @@ private slots:
     QCOMPARE(QString::fromStdString(modelCatalogLabel(e)),
              QString("PNet-MSA demo (synthetic phantoms) v1 \u2014 PNet-MSA 2D + BiRNN \u00b7 CT "
                      "\u00b7 fast on CPU \u00b7 demo \u00b7 default for CT, MRI"));
+    ModelCatalogEntry v;
+    v.dir = "/somewhere/tseg";
+    v.name = "Dataset982 3d_fullres";
+    v.version = "1";
+    v.modelType = "nnunetv2";
+    v.modality = "MR";
+    v.folds = 5;
+    QCOMPARE(QString::fromStdString(modelCatalogLabel(v)),
+             QString("Dataset982 3d_fullres v1 \u2014 nnU-Net v2 3D \u00b7 MR \u00b7 5 folds"));
   }
 
   void bundledFoldersWithoutDatabase()
