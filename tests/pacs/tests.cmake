@@ -9,7 +9,8 @@ if(TARGET panseg AND TARGET panseg_pacs)
   panseg_add_test(tst_pacs_orthanc SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/pacs/tst_pacs_orthanc.cpp
                   ${CMAKE_CURRENT_SOURCE_DIR}/pacs/OrthancTestServer.h
                   LIBS panseg_database panseg_pacs panseg_io panseg_core Qt6::Network)
-  target_compile_definitions(tst_pacs_orthanc PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>")
+  target_compile_definitions(tst_pacs_orthanc PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>"
+                             PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
   add_dependencies(tst_pacs_orthanc panseg)
   set_tests_properties(tst_pacs_orthanc PROPERTIES TIMEOUT 600)
 endif()

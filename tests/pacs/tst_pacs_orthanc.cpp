@@ -8,9 +8,12 @@
 #include "../SharedData.h"
 #include "OrthancTestServer.h"
 
+#include "core/demo/PhantomGenerator.h"
 #include "core/io/DicomSeg.h"
 #include "core/io/ImageIO.h"
+#include "core/pacs/DicomSeriesWriter.h"
 #include "core/pacs/PacsClient.h"
+#include "core/pacs/PacsProfile.h"
 #include "database/Importer.h"
 #include "database/StudyDatabase.h"
 #include "database/pacs/PacsService.h"
@@ -657,6 +660,73 @@ private slots:
     const testproc::Run r = testproc::run(PANSEG_EXE, { "listen", "--send-to", "x" });
     QCOMPARE(r.code, 2);
     QVERIFY2(r.err.contains("--send-to sends the AI mask back and needs --auto-predict"), qPrintable(r.err));
+  }
+
+  // The incoming node's whole job ("done when" of issue 16): Orthanc sends a CT series to
+  // `panseg listen --auto-predict MODEL --send-to PROFILE`, which imports it, predicts it with
+  // the demo model in the worker, stores the AI mask version and sends it back as DICOM SEG; Orthanc
+  // then holds the SEG in the same study. Runs last: it adds a third patient to the Orthanc.
+  void listenerPredictsAndSendsTheSegBack()
+  {
+    demo::PhantomOptions po;
+    po.generateMr = false;
+    const demo::Phantom phantom = demo::generatePhantom(po);
+    QTemporaryDir dir;
+    pacs::DicomSeriesInfo info;
+    info.patientName = "LISTENER^PHANTOM";
+    info.patientId = "PANSEG-LISTEN";
+    const pacs::WrittenSeries written = pacs::writeDicomSeries(phantom.ct, dir.filePath("series"), info);
+    QStringList files;
+    for (const QString& f : QDir(dir.filePath("series")).entryList(QDir::Files, QDir::Name))
+      files << dir.filePath("series/" + f);
+    QCOMPARE(files.size(), written.files);
+    QString error;
+    QVERIFY2(m_orthanc.upload(files, &error), qPrintable(error));
+    const StudyFacts facts = factsOf("LISTENER^PHANTOM");
+    QCOMPARE(facts.seriesUid, written.seriesUid);
+    QCOMPARE(facts.instances, written.files);
+    ProfileStore().save(web()); // the --send-to profile, in this test's PANSEG_PACS_CONFIG
+
+    QTemporaryDir dbDir;
+    {
+      Listener l;
+      QVERIFY2(l.start({ "--aet", test::OrthancTestServer::kOurAet, "--port", QString::number(m_storagePort), "--db",
+                         dbDir.path(), "--settle", "0.5", "--auto-predict", PANSEG_DEMO_MODEL, "--send-to",
+                         "orthanc-web" }),
+               qPrintable(l.out));
+      int status = 0;
+      m_orthanc.request("POST", "/modalities/panseg/store", facts.orthancSeriesId.toUtf8(), &status);
+      QCOMPARE(status, 200);
+      QVERIFY2(l.waitFor("sent mask version", 600000), qPrintable(l.out));
+      l.stop();
+      QVERIFY2(l.out.contains("predicted series"), qPrintable(l.out));
+    }
+    // The database: the series with its UID and one AI draft mask version holding a pancreas.
+    db::StudyDatabase database(dbDir.path().toStdString());
+    const auto series = database.listSeries();
+    QCOMPARE(series.size(), size_t(1));
+    QCOMPARE(QString::fromStdString(series[0].seriesInstanceUid), written.seriesUid);
+    const auto masks = database.masksOf(series[0].id);
+    QCOMPARE(masks.size(), size_t(1));
+    QCOMPARE(masks[0].source, db::MaskSource::AI);
+    QVERIFY(masks[0].modelVersionId > 0);
+    const double ml = database.loadMask(masks[0].id).volumeMl(1);
+    QVERIFY2(ml > 10 && ml < 300, qPrintable(QString::number(ml)));
+    // Orthanc (its own REST API): the study now also holds a SEG series.
+    int status = 0;
+    const QJsonObject study =
+      QJsonDocument::fromJson(m_orthanc.get("/series/" + facts.orthancSeriesId + "/study", &status)).object();
+    QCOMPARE(status, 200);
+    QStringList modalities;
+    for (const QJsonValue& id : study.value("Series").toArray())
+      modalities << QJsonDocument::fromJson(m_orthanc.get("/series/" + id.toString(), &status))
+                      .object()
+                      .value("MainDicomTags")
+                      .toObject()
+                      .value("Modality")
+                      .toString();
+    modalities.sort();
+    QCOMPARE(modalities, QStringList({ "CT", "SEG" }));
   }
 };
 
