@@ -64,6 +64,11 @@ bool needsVirtualDisplay();
 /// Runs `panseg ARGS` again under xvfb-run and returns its exit code.
 int rerunUnderXvfb(char** argv, const QStringList& args);
 void printError(const QString& message);
+/// The option check of subcommands with a fixed option set: an option not in `allowed` (names
+/// without "--"), a missing value, or fewer than `minPos` / more than `maxPos` positional
+/// arguments print one usage line and return false.
+bool checkOptions(const QStringList& args, const Args& a, const QStringList& allowed, int minPos, int maxPos,
+                  const QString& synopsis);
 /// The one --label check: a whole number from `minimum` to 255, `fallback` when absent; nullopt
 /// after printing "--label must be a whole number from MIN to 255 (MEANING), not 'X'" (callers
 /// return Usage).

@@ -132,6 +132,30 @@ bool checkArgs(const Args& a, int minPos, int maxPos, const QString& synopsis)
 }
 } // namespace
 
+bool checkOptions(const QStringList& args, const Args& a, const QStringList& allowed, int minPos, int maxPos,
+                  const QString& synopsis)
+{
+  for (const QString& arg : args)
+    if (arg.startsWith("--") && !allowed.contains(arg.mid(2).section('=', 0, 0)))
+    {
+      printError("unknown option " + arg.section('=', 0, 0) + "; usage: " + synopsis);
+      return false;
+    }
+  if (!a.error.isEmpty())
+  {
+    printError(a.error + "; usage: " + synopsis);
+    return false;
+  }
+  if (a.positionals.size() < minPos || a.positionals.size() > maxPos)
+  {
+    printError(a.positionals.size() > maxPos && maxPos == 0
+                 ? "unexpected argument '" + a.positionals.first() + "'; usage: " + synopsis
+                 : "usage: " + synopsis);
+    return false;
+  }
+  return true;
+}
+
 std::optional<int> labelOption(const Args& a, int fallback, int minimum, const char* meaning)
 {
   bool ok = true;

@@ -32,28 +32,6 @@ void pacsInterrupt(int)
   g_cancel = true;
 }
 
-bool checkOptions(const QStringList& args, const Args& a, const QStringList& allowed, int minPos, int maxPos,
-                  const QString& synopsis)
-{
-  for (const QString& arg : args)
-    if (arg.startsWith("--") && !allowed.contains(arg.mid(2).section('=', 0, 0)))
-    {
-      printError("unknown option " + arg.section('=', 0, 0) + "; usage: " + synopsis);
-      return false;
-    }
-  if (!a.error.isEmpty())
-  {
-    printError(a.error + "; usage: " + synopsis);
-    return false;
-  }
-  if (a.positionals.size() < minPos || a.positionals.size() > maxPos)
-  {
-    printError("usage: " + synopsis);
-    return false;
-  }
-  return true;
-}
-
 QString mb(qint64 bytes)
 {
   return QString::number(bytes / 1e6, 'f', 1) + " MB";

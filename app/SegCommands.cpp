@@ -22,28 +22,6 @@ namespace panseg::cli
 {
 namespace
 {
-bool checkOptions(const QStringList& args, const Args& a, const QStringList& allowed, int minPos,
-                  int maxPos, const QString& synopsis)
-{
-  for (const QString& arg : args)
-    if (arg.startsWith("--") && !allowed.contains(arg.mid(2).section('=', 0, 0)))
-    {
-      printError("unknown option " + arg.section('=', 0, 0) + "; usage: " + synopsis);
-      return false;
-    }
-  if (!a.error.isEmpty())
-  {
-    printError(a.error + "; usage: " + synopsis);
-    return false;
-  }
-  if (a.positionals.size() < minPos || a.positionals.size() > maxPos)
-  {
-    printError("usage: " + synopsis);
-    return false;
-  }
-  return true;
-}
-
 /// Qt SQL loads its driver as a plugin, which needs an application object.
 void ensureCoreApplication()
 {

@@ -30,32 +30,6 @@ void ensureApplication(bool gui)
   ensureHeadlessApplication(gui); // offscreen, released by main() (Cli.h)
 }
 
-/// Unknown options and a missing value are usage errors (returns false after printing).
-bool checkOptions(const QStringList& args, const Args& a, const QStringList& allowed, const QString& synopsis)
-{
-  for (const QString& arg : args)
-    if (arg.startsWith("--"))
-    {
-      const QString key = arg.mid(2).section('=', 0, 0);
-      if (!allowed.contains(key))
-      {
-        printError("unknown option --" + key + "; usage: " + synopsis);
-        return false;
-      }
-    }
-  if (!a.error.isEmpty())
-  {
-    printError(a.error + "; usage: " + synopsis);
-    return false;
-  }
-  if (!a.positionals.isEmpty())
-  {
-    printError("unexpected argument '" + a.positionals.first() + "'; usage: " + synopsis);
-    return false;
-  }
-  return true;
-}
-
 StudyDatabase::OpenOptions openOptions(const Args& a)
 {
   StudyDatabase::OpenOptions o;
@@ -158,7 +132,7 @@ int volumesCommand(const QStringList& args)
   if (!checkOptions(args, a,
                     { "db", "user", "series", "modality", "center", "from", "to", "approved-only", "label", "follow-up",
                       "out" },
-                    kVolumesSynopsis))
+                    0, 0, kVolumesSynopsis))
     return Usage;
   const QString out = a.value("out");
   ensureApplication(out.endsWith(".pdf", Qt::CaseInsensitive));
@@ -203,7 +177,7 @@ int volumesCommand(const QStringList& args)
 int exportCommand(const QStringList& args)
 {
   Args a(args, {});
-  if (!checkOptions(args, a, { "db", "user", "mask-version", "series", "label", "out" }, kExportSynopsis))
+  if (!checkOptions(args, a, { "db", "user", "mask-version", "series", "label", "out" }, 0, 0, kExportSynopsis))
     return Usage;
   if (a.has("mask-version") == a.has("series") || !a.has("out"))
   {
@@ -230,7 +204,7 @@ int exportNnUnetCommand(const QStringList& args)
 {
   Args a(args, { "approved-only", "include-unapproved" });
   if (!checkOptions(args, a, { "db", "user", "out", "modality", "label", "approved-only", "include-unapproved" },
-                    kNnUnetSynopsis))
+                    0, 0, kNnUnetSynopsis))
     return Usage;
   if (!a.has("out") || (a.has("approved-only") && a.has("include-unapproved")))
   {
