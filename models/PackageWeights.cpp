@@ -47,6 +47,48 @@ std::vector<int> readPostprocessing(const fs::path& path)
   }
   return labels;
 }
+
+/// Writes a package into a temporary sibling of `out`, verifies it by loading it back (`check`
+/// builds the network from it), then moves it into place; nothing is left behind on failure. An
+/// existing non-empty `out` is replaced only with `force` and only when it is a package.
+template <typename Weights, typename Check>
+ModelPackage writePackageVerified(const fs::path& out, const Weights& weights, const ModelPackage& pkg, bool force,
+                                  Check check)
+{
+  std::error_code ec;
+  if (fs::exists(out, ec))
+  {
+    const bool empty = fs::is_directory(out, ec) && fs::is_empty(out, ec);
+    if (!empty && !force)
+      throw Error("output folder already exists: " + out.string() + " (use --force to replace a package)");
+    if (!empty && !looksLikeModelPackage(out.string()))
+      throw Error("refusing to replace " + out.string() + ": it is not a model package");
+  }
+  if (!out.parent_path().empty())
+    fs::create_directories(out.parent_path(), ec);
+  const fs::path tmp = out.string() + ".importing-" + std::to_string(::getpid());
+  fs::remove_all(tmp, ec);
+  if (!fs::create_directories(tmp, ec))
+    throw Error("cannot create folder " + tmp.string() + ": " + ec.message());
+  try
+  {
+    writePackageWeights(tmp.string(), weights);
+    writePackageMetadata(tmp.string(), pkg);
+    check(loadModelPackage(tmp.string()));
+    if (fs::exists(out, ec))
+      fs::remove_all(out, ec);
+    fs::rename(tmp, out, ec);
+    if (ec)
+      throw Error("cannot move the package to " + out.string() + ": " + ec.message());
+  }
+  catch (...)
+  {
+    std::error_code ignore;
+    fs::remove_all(tmp, ignore);
+    throw;
+  }
+  return loadModelPackage(out.string());
+}
 } // namespace
 
 StateDict readPackageWeights(const ModelPackage& pkg)
@@ -182,39 +224,8 @@ ModelPackage importNnUNetResult(const std::string& resultDir, const std::string&
 
   // Write into a temporary sibling, verify by loading it back, then move it into place.
   const fs::path out = fs::absolute(outDir, ec);
-  if (fs::exists(out, ec))
-  {
-    const bool empty = fs::is_directory(out, ec) && fs::is_empty(out, ec);
-    if (!empty && !opt.force)
-      throw Error("output folder already exists: " + out.string() + " (use --force to replace a package)");
-    if (!empty && !looksLikeModelPackage(out.string()))
-      throw Error("refusing to replace " + out.string() + ": it is not a model package");
-  }
-  if (!out.parent_path().empty())
-    fs::create_directories(out.parent_path(), ec);
-  const fs::path tmp = out.string() + ".importing-" + std::to_string(::getpid());
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec))
-    throw Error("cannot create folder " + tmp.string() + ": " + ec.message());
-  try
-  {
-    writePackageWeights(tmp.string(), ck.stateDict);
-    writePackageMetadata(tmp.string(), pkg);
-    const ModelPackage check = loadModelPackage(tmp.string());
-    (void)loadPackageNetwork(check);
-    if (fs::exists(out, ec))
-      fs::remove_all(out, ec);
-    fs::rename(tmp, out, ec);
-    if (ec)
-      throw Error("cannot move the package to " + out.string() + ": " + ec.message());
-  }
-  catch (...)
-  {
-    std::error_code ignore;
-    fs::remove_all(tmp, ignore);
-    throw;
-  }
-  return loadModelPackage(out.string());
+  return writePackageVerified(out, ck.stateDict, pkg, opt.force,
+                              [](const ModelPackage& check) { (void)loadPackageNetwork(check); });
 }
 } // namespace panseg::models
 
@@ -450,38 +461,7 @@ ModelPackage importNnUNetV2Result(const std::string& resultDirOrZip, const std::
   for (const auto& [value, name] : spec.labels)
     pkg.classes.push_back({ value, name });
 
-  if (fs::exists(out, ec))
-  {
-    const bool empty = fs::is_directory(out, ec) && fs::is_empty(out, ec);
-    if (!empty && !opt.force)
-      throw Error("output folder already exists: " + out.string() + " (use --force to replace a package)");
-    if (!empty && !looksLikeModelPackage(out.string()))
-      throw Error("refusing to replace " + out.string() + ": it is not a model package");
-  }
-  if (!out.parent_path().empty())
-    fs::create_directories(out.parent_path(), ec);
-  const fs::path tmp = out.string() + ".importing-" + std::to_string(::getpid());
-  fs::remove_all(tmp, ec);
-  if (!fs::create_directories(tmp, ec))
-    throw Error("cannot create folder " + tmp.string() + ": " + ec.message());
-  try
-  {
-    writePackageWeights(tmp.string(), weights);
-    writePackageMetadata(tmp.string(), pkg);
-    const ModelPackage check = loadModelPackage(tmp.string());
-    (void)loadV2Networks(check);
-    if (fs::exists(out, ec))
-      fs::remove_all(out, ec);
-    fs::rename(tmp, out, ec);
-    if (ec)
-      throw Error("cannot move the package to " + out.string() + ": " + ec.message());
-  }
-  catch (...)
-  {
-    std::error_code ignore;
-    fs::remove_all(tmp, ignore);
-    throw;
-  }
-  return loadModelPackage(out.string());
+  return writePackageVerified(out, weights, pkg, opt.force,
+                              [](const ModelPackage& check) { (void)loadV2Networks(check); });
 }
 } // namespace panseg::models

@@ -706,9 +706,12 @@ std::vector<float> resampleData(const float* in, const Shape3& inShape, const Sh
   return resampleChannels(in, 1, inShape, outShape, order, sep, orderZ, threads);
 }
 
-std::vector<float> resampleChannels(const float* in, int64_t channels, const Shape3& inShape,
-                                    const Shape3& outShape, int order, const SeparateZ& sep,
-                                    int orderZ, int threads)
+namespace
+{
+/// resampleChannels into an output of element type T (float, or double for nnU-Net v2's export).
+template <typename T>
+std::vector<T> resampleChannelsAs(const float* in, int64_t channels, const Shape3& inShape, const Shape3& outShape,
+                                  int order, const SeparateZ& sep, int orderZ, int threads)
 {
   checkShape(inShape, "input");
   checkShape(outShape, "output");
@@ -718,30 +721,26 @@ std::vector<float> resampleChannels(const float* in, int64_t channels, const Sha
     throw Error("resampling: order along the separate axis must be 0 or 1, not " +
                 std::to_string(orderZ));
   const int64_t nIn = voxelCount(inShape), nOut = voxelCount(outShape);
-  std::vector<float> out(static_cast<size_t>(channels * nOut));
+  std::vector<T> out(static_cast<size_t>(channels * nOut));
   for (int64_t c = 0; c < channels; ++c)
     resampleChannelInto(in + c * nIn, inShape, outShape, order, sep, orderZ, threads,
                         out.data() + c * nOut);
   return out;
+}
+} // namespace
+
+std::vector<float> resampleChannels(const float* in, int64_t channels, const Shape3& inShape,
+                                    const Shape3& outShape, int order, const SeparateZ& sep,
+                                    int orderZ, int threads)
+{
+  return resampleChannelsAs<float>(in, channels, inShape, outShape, order, sep, orderZ, threads);
 }
 
 std::vector<double> resampleChannelsF64(const float* in, int64_t channels, const Shape3& inShape,
                                         const Shape3& outShape, int order, const SeparateZ& sep,
                                         int orderZ, int threads)
 {
-  checkShape(inShape, "input");
-  checkShape(outShape, "output");
-  checkOrder(order);
-  checkSeparateZ(sep);
-  if (orderZ != 0 && orderZ != 1)
-    throw Error("resampling: order along the separate axis must be 0 or 1, not " +
-                std::to_string(orderZ));
-  const int64_t nIn = voxelCount(inShape), nOut = voxelCount(outShape);
-  std::vector<double> out(static_cast<size_t>(channels * nOut));
-  for (int64_t c = 0; c < channels; ++c)
-    resampleChannelInto(in + c * nIn, inShape, outShape, order, sep, orderZ, threads,
-                        out.data() + c * nOut);
-  return out;
+  return resampleChannelsAs<double>(in, channels, inShape, outShape, order, sep, orderZ, threads);
 }
 
 std::vector<int8_t> resampleSegmentation(const int8_t* in, const Shape3& inShape,
