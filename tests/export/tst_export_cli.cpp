@@ -115,7 +115,7 @@ private slots:
     QVERIFY(fails({ "volumes", "--db", db, "--modality", "PET", "--out", out }, 1, "unknown modality 'PET'"));
     QVERIFY(fails({ "volumes", "--db", db, "--center", "Mars", "--out", out }, 1, "centers: A"));
     QVERIFY(fails({ "volumes", "--db", db, "--from", "yesterday", "--out", out }, 1, "yyyy-mm-dd"));
-    QVERIFY(fails({ "volumes", "--db", db, "--label", "x", "--out", out }, 1, "--label"));
+    QVERIFY(fails({ "volumes", "--db", db, "--label", "x", "--out", out }, 2, "--label must be a whole number from 0 to 255"));
     QVERIFY(fails({ "volumes", "--db", db, "--approved-only", "--out", out }, 1, "no mask volumes match"));
     QVERIFY(fails({ "volumes", "--db", db, "--approved-only" }, 1, "no mask volumes match"));
     QVERIFY(fails({ "volumes", "--db", db, "--out", t.path() + "/missing/v.csv" }, 1, "does not exist"));
