@@ -96,9 +96,11 @@ case "$MODE" in
   test)
     install_packages
     build
-    log "running the test suite"
-    (cd "$BUILD_DIR" && ctest --output-on-failure -j "$JOBS" --timeout 1500)
+    # The sanitizer run first, so that the whole suite's summary is the last line printed.
     sanitizer_run
+    log "running the test suite"
+    cd "$BUILD_DIR"
+    ctest --output-on-failure -j "$JOBS" --timeout 1500
     ;;
   sanitize)
     install_packages

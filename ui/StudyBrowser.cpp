@@ -1,12 +1,11 @@
 #include "ui/StudyBrowser.h"
-#include "database/QtText.h"
-
 
 #include "core/Error.h"
 #include "database/DatasetExport.h"
 #include "database/FineTuning.h"
 #include "database/ModelRegistry.h"
 #include "database/Plausibility.h"
+#include "database/QtText.h"
 #include "database/SeriesTableModel.h"
 #include "ui/MaskListModel.h"
 
