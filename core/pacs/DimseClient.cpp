@@ -36,6 +36,28 @@ QString qs(const OFString& s)
   return QString::fromLatin1(s.c_str()).trimmed();
 }
 
+/// The keys of a series-level C-GET / C-MOVE request.
+void seriesKeys(DcmDataset& q, const QString& studyUid, const QString& seriesUid)
+{
+  q.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
+  q.putAndInsertOFStringArray(DCM_StudyInstanceUID, of(studyUid));
+  q.putAndInsertOFStringArray(DCM_SeriesInstanceUID, of(seriesUid));
+}
+
+/// The status and failed sub-operations of the last C-GET / C-MOVE response; frees them all.
+Uint16 lastRetrieveStatus(OFList<RetrieveResponse*>& responses, int* failed)
+{
+  Uint16 status = 0;
+  for (RetrieveResponse* r : responses)
+  {
+    status = r->m_status;
+    *failed = r->m_numberOfFailedSubops;
+    delete r;
+  }
+  responses.clear();
+  return status;
+}
+
 OFList<OFString> uncompressed()
 {
   OFList<OFString> ts;
@@ -225,19 +247,11 @@ public:
     if (pc == 0)
       failText("PACS " + m_profile.name + " does not offer study-root C-GET to AE " + m_profile.callingAet);
     DcmDataset q;
-    q.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
-    q.putAndInsertOFStringArray(DCM_StudyInstanceUID, of(studyUid));
-    q.putAndInsertOFStringArray(DCM_SeriesInstanceUID, of(seriesUid));
+    seriesKeys(q, studyUid, seriesUid);
     OFList<RetrieveResponse*> responses;
     const OFCondition c = scu.sendCGETRequest(pc, &q, &responses);
-    Uint16 finalStatus = 0;
     int failed = 0;
-    for (RetrieveResponse* r : responses)
-    {
-      finalStatus = r->m_status;
-      failed = r->m_numberOfFailedSubops;
-      delete r;
-    }
+    const Uint16 finalStatus = lastRetrieveStatus(responses, &failed);
     if (scu.cancelled)
     {
       scu.closeAssociation(DCMSCU_ABORT_ASSOCIATION);
@@ -357,19 +371,11 @@ private:
     if (pc == 0)
       failText("PACS " + m_profile.name + " does not offer study-root C-MOVE to AE " + m_profile.callingAet);
     DcmDataset q;
-    q.putAndInsertOFStringArray(DCM_QueryRetrieveLevel, "SERIES");
-    q.putAndInsertOFStringArray(DCM_StudyInstanceUID, of(studyUid));
-    q.putAndInsertOFStringArray(DCM_SeriesInstanceUID, of(seriesUid));
+    seriesKeys(q, studyUid, seriesUid);
     OFList<RetrieveResponse*> responses;
     const OFCondition c = scu.sendMOVERequest(pc, of(m_profile.callingAet), &q, &responses);
-    Uint16 finalStatus = 0;
     int failed = 0;
-    for (RetrieveResponse* r : responses)
-    {
-      finalStatus = r->m_status;
-      failed = r->m_numberOfFailedSubops;
-      delete r;
-    }
+    const Uint16 finalStatus = lastRetrieveStatus(responses, &failed);
     if (scu.cancelled)
     {
       scu.closeAssociation(DCMSCU_ABORT_ASSOCIATION);
