@@ -43,4 +43,7 @@ if(TARGET panseg_database)
   panseg_add_test(tst_mask_workflow BOTH_BACKENDS SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/database/tst_mask_workflow.cpp
                   ${CMAKE_CURRENT_SOURCE_DIR}/database/DbTestUtil.h LIBS panseg_database Qt6::Sql)
   target_compile_definitions(tst_mask_workflow PRIVATE PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+  panseg_add_test(tst_workstation_session BOTH_BACKENDS SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/database/tst_workstation_session.cpp
+                  ${CMAKE_CURRENT_SOURCE_DIR}/database/DbTestUtil.h LIBS panseg_database Qt6::Sql)
+  target_compile_definitions(tst_workstation_session PRIVATE PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
 endif()
