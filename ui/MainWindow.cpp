@@ -4,6 +4,7 @@
 #include "core/display/FileRole.h"
 #include "core/io/ImageIO.h"
 #include "ui/EditController.h"
+#include "ui/PropertyBinding.h"
 #include "ui/SliceView.h"
 #include "ui/SurfaceView.h"
 #include "ui/ViewerModel.h"
@@ -393,13 +394,17 @@ void MainWindow::buildMenus()
   m_overlayAction->setCheckable(true);
   m_overlayAction->setChecked(true);
   m_overlayAction->setShortcut(QKeySequence(Qt::Key_M));
-  connect(m_overlayAction, &QAction::toggled, m_model, &ViewerModel::setOverlayVisible);
+  couple(m_overlayAction,
+         PropertyModel<bool>{ [this] { return m_model->overlayStyle().visible; },
+                              [this](bool on) { m_model->setOverlayVisible(on); } },
+         m_model, &ViewerModel::overlayChanged);
   m_outlineAction = view->addAction(tr("&Outline Only"));
   m_outlineAction->setCheckable(true);
   m_outlineAction->setShortcut(QKeySequence(Qt::Key_O));
-  connect(m_outlineAction, &QAction::toggled, this,
-          [this](bool on)
-          { m_model->setOverlayMode(on ? OverlayMode::Outline : OverlayMode::Fill); });
+  couple(m_outlineAction,
+         PropertyModel<bool>{ [this] { return m_model->overlayStyle().mode == OverlayMode::Outline; },
+                              [this](bool on) { m_model->setOverlayMode(on ? OverlayMode::Outline : OverlayMode::Fill); } },
+         m_model, &ViewerModel::overlayChanged);
   QMenu* opacity = view->addMenu(tr("Overlay O&pacity"));
   for (int pct : {25, 50, 75, 100})
     opacity->addAction(tr("%1%").arg(pct), this,
@@ -596,8 +601,11 @@ void MainWindow::buildToolBar()
   m_opacitySlider->setObjectName("opacitySlider");
   m_opacitySlider->setRange(0, 100);
   m_opacitySlider->setFixedWidth(120);
-  connect(m_opacitySlider, &QSlider::valueChanged, this,
-          [this](int v) { m_model->setOverlayOpacity(v / 100.0); });
+  couple(m_opacitySlider,
+         PropertyModel<int>{ [this] { return static_cast<int>(std::lround(m_model->overlayStyle().opacity * 100)); },
+                             [this](int v) { m_model->setOverlayOpacity(v / 100.0); },
+                             [this] { return m_model->overlayStyle().mode == OverlayMode::Fill; } },
+         m_model, &ViewerModel::overlayChanged);
   bar->addWidget(m_opacitySlider);
   bar->addSeparator();
   bar->addAction(m_windowModeAction);
@@ -650,14 +658,8 @@ void MainWindow::syncControlsFromModel()
     }
     m_presetCombo->setEnabled(m_model->hasImage());
   }
-  const OverlayStyle s = m_model->overlayStyle();
-  {
-    const QSignalBlocker b1(m_overlayAction), b2(m_outlineAction), b3(m_opacitySlider);
-    m_overlayAction->setChecked(s.visible);
-    m_outlineAction->setChecked(s.mode == OverlayMode::Outline);
-    m_opacitySlider->setValue(static_cast<int>(std::lround(s.opacity * 100)));
-    m_opacitySlider->setEnabled(s.mode == OverlayMode::Fill);
-  }
+  // The overlay's actions and opacity slider follow the model through their couplings
+  // (ui/PropertyBinding.h).
 }
 
 void MainWindow::updateTitle()

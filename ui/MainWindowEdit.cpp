@@ -3,6 +3,7 @@
 #include "ui/EditController.h"
 #include "ui/LabelTableDialog.h"
 #include "ui/MainWindow.h"
+#include "ui/PropertyBinding.h"
 #include "ui/SliceView.h"
 #include "ui/ViewerModel.h"
 
@@ -114,7 +115,9 @@ void MainWindow::buildEditMenu()
   m_brush3DAction->setObjectName("brush3D");
   m_brush3DAction->setCheckable(true);
   m_brush3DAction->setShortcut(QKeySequence(Qt::Key_D));
-  connect(m_brush3DAction, &QAction::toggled, m_edit, &EditController::setBrush3D);
+  couple(m_brush3DAction,
+         PropertyModel<bool>{ [this] { return m_edit->brush3D(); }, [this](bool on) { m_edit->setBrush3D(on); } },
+         m_edit, &EditController::settingsChanged);
   // +/- resize the brush wherever the focus is (window shortcuts), while a paint tool is active;
   // with the navigation tool the actions are disabled and the keys zoom the focused slice view.
   m_brushLargerAction = menu->addAction(tr("&Larger Brush"), m_edit, [this] { m_edit->stepBrushSize(1); });
@@ -294,8 +297,10 @@ void MainWindow::buildEditToolBar()
   m_brushSizeSpin->setSingleStep(0.5);
   m_brushSizeSpin->setSuffix(tr(" mm"));
   m_brushSizeSpin->setToolTip(tr("Brush radius in mm (+/- while a paint tool is active)"));
-  connect(m_brushSizeSpin, &QDoubleSpinBox::valueChanged, m_edit,
-          &EditController::setBrushRadiusMm);
+  couple(m_brushSizeSpin,
+         PropertyModel<double>{ [this] { return m_edit->brushRadiusMm(); },
+                                [this](double mm) { m_edit->setBrushRadiusMm(mm); } },
+         m_edit, &EditController::settingsChanged);
   bar->addWidget(m_brushSizeSpin);
   m_brush3DAction->setIconText(tr("3D"));
   bar->addAction(m_brush3DAction);
@@ -414,11 +419,9 @@ void MainWindow::syncEditControls()
 {
   if (!m_edit || !m_brushSizeSpin)
     return;
-  const QSignalBlocker b1(m_brushSizeSpin), b2(m_labelSpin), b3(m_brush3DAction),
-      b4(m_thresholdAction), b5(m_thresholdMinSpin), b6(m_thresholdMaxSpin);
-  m_brushSizeSpin->setValue(m_edit->brushRadiusMm());
+  // The brush radius and the 3D brush follow through their couplings (ui/PropertyBinding.h).
+  const QSignalBlocker b2(m_labelSpin), b4(m_thresholdAction), b5(m_thresholdMinSpin), b6(m_thresholdMaxSpin);
   m_labelSpin->setValue(m_edit->activeLabel());
-  m_brush3DAction->setChecked(m_edit->brush3D());
   m_brushLargerAction->setEnabled(m_edit->isEditingTool());
   m_brushSmallerAction->setEnabled(m_edit->isEditingTool());
   const edit::IntensityRange r = m_edit->threshold();

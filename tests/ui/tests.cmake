@@ -13,6 +13,11 @@ if(TARGET panseg_ui)
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_labels_gui.cpp ${CMAKE_CURRENT_LIST_DIR}/SyntheticData.h
     LIBS panseg_ui panseg_database panseg_io GUI)
   target_include_directories(tst_labels_gui PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  # Issue 14: property binding between view models and widgets (ui/PropertyBinding.h).
+  panseg_add_test(tst_property_binding
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tst_property_binding.cpp ${CMAKE_CURRENT_LIST_DIR}/SyntheticData.h
+    LIBS panseg_ui GUI)
+  target_include_directories(tst_property_binding PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endif()
 
 # Prediction through the worker process (needs the LibTorch build: panseg-worker, panseg-models).
