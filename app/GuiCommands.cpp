@@ -74,8 +74,8 @@ int gui(int argc, char** argv, const QStringList& paths)
     return Ok;
   ui::MainWindow w;
   w.resize(1400, 950);
-  ui::attachWorkstation(w); // study browser, reader study, Volumes and Jobs docks, Study menu
-  ui::attachServerSession(w);
+  ui::Workstation* ws = ui::attachWorkstation(w); // study browser, reader study, Volumes and Jobs docks, Study menu
+  ui::attachServerSession(*ws);
   w.show();
   // Unsaved mask edits autosaved before a crash are offered at start (ui/RecoveryPrompt).
   ui::offerRecovery(w);

@@ -1,8 +1,10 @@
 #include "ui/JobsDock.h"
 
+#include "core/Error.h"
 #include "database/FineTuning.h"
 #include "database/JobTableModel.h"
 #include "database/StudyDatabase.h"
+#include "database/session/WorkstationSession.h"
 #include "database/TrainingCurve.h"
 #include "ui/TrainingCurveView.h"
 
@@ -66,8 +68,13 @@ bool startDetachedTraining(const FineTuneRequest& r, QString* error, qint64* pid
   return true;
 }
 
-JobsDock::JobsDock(const QString& dataFolder, QWidget* parent)
-    : QWidget(parent), m_dataFolder(dataFolder)
+JobsDock::JobsDock(const QString& dataFolder, QWidget* parent) : JobsDock(nullptr, parent)
+{
+  m_dataFolder = dataFolder;
+  refresh();
+}
+
+JobsDock::JobsDock(db::WorkstationSession* session, QWidget* parent) : QWidget(parent), m_session(session)
 {
   m_model = new db::JobTableModel(this);
   m_view = new QTableView;
@@ -124,9 +131,18 @@ void JobsDock::refresh()
 {
   try
   {
-    if (!m_db)
-      m_db = std::make_unique<db::StudyDatabase>(m_dataFolder.toStdString());
-    m_model->reload(*m_db);
+    if (!m_session && !m_dataFolder.isNull())
+    {
+      // A dock on its own (tests) opens a session of its own on its folder, once.
+      auto own = std::make_unique<db::WorkstationSession>();
+      own->open(m_dataFolder.toStdString());
+      m_ownSession = std::move(own);
+      m_session = m_ownSession.get();
+    }
+    db::StudyDatabase* database = m_session ? m_session->database() : nullptr;
+    if (!database)
+      throw Error("no study database is open");
+    m_model->reload(*database);
     m_status->clear();
     updateCurve();
   }
@@ -145,14 +161,15 @@ void JobsDock::selectRow(int row)
 void JobsDock::updateCurve()
 {
   const QModelIndexList rows = m_view->selectionModel()->selectedRows();
-  if (rows.isEmpty() || !m_db)
+  db::StudyDatabase* database = m_session ? m_session->database() : nullptr;
+  if (rows.isEmpty() || !database)
   {
     m_curve->setCurve({});
     return;
   }
   try
   {
-    m_curve->setCurve(db::readTrainingCurve(*m_db, m_model->jobAt(rows.first().row()).id));
+    m_curve->setCurve(db::readTrainingCurve(*database, m_model->jobAt(rows.first().row()).id));
   }
   catch (const std::exception& e)
   {
@@ -164,11 +181,12 @@ void JobsDock::updateCurve()
 void JobsDock::cancelSelected()
 {
   const QModelIndexList rows = m_view->selectionModel()->selectedRows();
-  if (rows.isEmpty() || !m_db)
+  db::StudyDatabase* database = m_session ? m_session->database() : nullptr;
+  if (rows.isEmpty() || !database)
     return;
   const int row = rows.first().row();
   std::string why;
-  if (!db::requestJobCancel(*m_db, m_model->jobAt(row).id, &why))
+  if (!db::requestJobCancel(*database, m_model->jobAt(row).id, &why))
     QMessageBox::information(this, tr("Cancel job"), QString::fromStdString(why));
   else
     m_status->setText(tr("Cancel requested; the job stops after the current iteration."));

@@ -8,6 +8,7 @@
 #include <QDialog>
 #include <QString>
 #include <QStringList>
+#include <QPointer>
 #include <QWidget>
 #include <memory>
 
@@ -22,6 +23,7 @@ namespace panseg::db
 {
 class JobTableModel;
 class StudyDatabase;
+class WorkstationSession;
 } // namespace panseg::db
 
 namespace panseg::ui
@@ -48,8 +50,10 @@ class JobsDock : public QWidget
 {
   Q_OBJECT
 public:
-  /// Opens its own connection to the database in `dataFolder` and polls the job table: every
+  /// Polls the job table of the session's database (the workstation's shared connection): every
   /// kVisiblePollMs while shown, kHiddenPollMs while hidden.
+  explicit JobsDock(db::WorkstationSession* session, QWidget* parent = nullptr);
+  /// The same on a session of its own, opened on `dataFolder` (tests, tools).
   explicit JobsDock(const QString& dataFolder, QWidget* parent = nullptr);
   static constexpr int kVisiblePollMs = 1500;
   static constexpr int kHiddenPollMs = 5000;
@@ -68,8 +72,9 @@ protected:
 private:
   void cancelSelected();
   void updateCurve();
-  QString m_dataFolder;
-  std::unique_ptr<db::StudyDatabase> m_db;
+  QString m_dataFolder; // the own session's folder (JobsDock(dataFolder))
+  QPointer<db::WorkstationSession> m_session;
+  std::unique_ptr<db::WorkstationSession> m_ownSession;
   db::JobTableModel* m_model = nullptr;
   QTableView* m_view = nullptr;
   TrainingCurveView* m_curve = nullptr;

@@ -6,6 +6,7 @@
 #include "database/ReferenceMask.h"
 #include "database/StudyDatabase.h"
 #include "database/StudyReport.h"
+#include "database/session/WorkstationSession.h"
 #include "ui/ReaderWorklistModel.h"
 #include "ui/reports/StudyReportDocument.h"
 
@@ -157,37 +158,41 @@ ReaderStudyPanel::ReaderStudyPanel(QWidget* parent)
   connect(m_allowPrediction, &QCheckBox::clicked, this, [this](bool on) { setAllowPrediction(on); });
 }
 
-ReaderStudyPanel::~ReaderStudyPanel()
-{
-  m_rs.reset();
-  m_db.reset();
-}
+ReaderStudyPanel::~ReaderStudyPanel() = default;
 
 bool ReaderStudyPanel::openDatabase(const QString& folder, QString* error)
 {
+  // On its own (tests) the panel gets a session of its own; the workstation gives its shared one.
+  auto own = std::make_unique<db::WorkstationSession>();
   try
   {
-    m_rs.reset();
-    m_db = std::make_unique<db::StudyDatabase>(
-        folder.isEmpty() ? db::StudyDatabase::defaultDataFolder() : folder.toStdString());
-    m_rs = std::make_unique<db::ReaderStudy>(*m_db);
+    own->open(folder.toStdString());
   }
   catch (const std::exception& e)
   {
-    m_rs.reset();
-    m_db.reset();
     if (error)
       *error = QString::fromUtf8(e.what());
     return false;
   }
-  const bool coordinator = isCoordinator(*m_db);
+  setSession(own.get());
+  m_ownSession = std::move(own);
+  return true;
+}
+
+db::StudyDatabase* ReaderStudyPanel::database() const { return m_session ? m_session->database() : nullptr; }
+db::ReaderStudy* ReaderStudyPanel::service() const { return m_session ? m_session->readerStudy() : nullptr; }
+
+void ReaderStudyPanel::setSession(db::WorkstationSession* session)
+{
+  m_session = session;
+  m_ownSession.reset();
+  const bool coordinator = database() && isCoordinator(*database());
   for (QPushButton* b : {m_create, m_approve, m_return, m_report, m_showReport, m_consensus})
     b->setVisible(coordinator);
   m_consensusMethod->setVisible(coordinator);
   for (QWidget* w : std::initializer_list<QWidget*>{ m_ruleLabel, m_ruleBox, m_setRule })
     w->setVisible(coordinator);
   refresh();
-  return true;
 }
 
 bool ReaderStudyPanel::fail(const QString& what, const std::exception& e)
@@ -202,19 +207,19 @@ bool ReaderStudyPanel::fail(const QString& what, const std::exception& e)
 
 void ReaderStudyPanel::refresh()
 {
-  if (!m_rs)
+  if (!service())
     return;
   const int64_t keep = currentStudyId();
   QSignalBlocker block(m_studies);
   m_studies->clear();
   try
   {
-    const bool coordinator = isCoordinator(*m_db);
-    for (const auto& s : m_rs->studies())
+    const bool coordinator = isCoordinator(*database());
+    for (const auto& s : service()->studies())
     {
       const bool mine =
           std::any_of(s.readers.begin(), s.readers.end(),
-                      [&](const db::User& u) { return u.id == m_db->currentUser().id; });
+                      [&](const db::User& u) { return u.id == database()->currentUser().id; });
       if (coordinator || mine)
         m_studies->addItem(qs(s.name) + " (" + qs(to_string(s.design)) +
                                (s.open ? ")" : ", closed)"),
@@ -249,21 +254,21 @@ void ReaderStudyPanel::refreshWorklist()
   m_progress->setValue(0);
   const int64_t study = currentStudyId();
   m_allowPrediction->setVisible(false);
-  if (!m_rs || study <= 0)
+  if (!service() || study <= 0)
   {
-    m_status->setText(m_rs ? tr("No reader study for %1.").arg(qs(m_db->currentUser().username))
+    m_status->setText(service() ? tr("No reader study for %1.").arg(qs(database()->currentUser().username))
                            : QString());
     return;
   }
   try
   {
-    const db::ReaderStudyInfo info = m_rs->study(study);
+    const db::ReaderStudyInfo info = service()->study(study);
     const bool ai = info.design == db::StudyDesign::AiReview;
     m_rating->setVisible(ai);
     m_rate->setVisible(ai);
     const bool reader =
         std::any_of(info.readers.begin(), info.readers.end(),
-                    [&](const db::User& u) { return u.id == m_db->currentUser().id; });
+                    [&](const db::User& u) { return u.id == database()->currentUser().id; });
     for (QPushButton* b : {m_next, m_open, m_submit})
       b->setVisible(reader);
     // The prediction setting matters for from-scratch studies; readers see it, only
@@ -271,13 +276,13 @@ void ReaderStudyPanel::refreshWorklist()
     {
       const QSignalBlocker blockAllow(m_allowPrediction);
       const bool scratch = info.startFrom == db::StartFrom::Scratch && !ai;
-      m_allowPrediction->setVisible(scratch && m_db->schemaVersion() >= 8);
+      m_allowPrediction->setVisible(scratch && database()->schemaVersion() >= 8);
       m_allowPrediction->setChecked(info.allowPrediction);
-      m_allowPrediction->setEnabled(isCoordinator(*m_db) && info.open);
+      m_allowPrediction->setEnabled(isCoordinator(*database()) && info.open);
     }
-    if (isCoordinator(*m_db))
+    if (isCoordinator(*database()))
     {
-      const auto reads = m_rs->reads(study);
+      const auto reads = service()->reads(study);
       int done = 0;
       for (const auto& r : reads)
         done += r.state == db::ReadState::Submitted || r.state == db::ReadState::Approved;
@@ -286,7 +291,7 @@ void ReaderStudyPanel::refreshWorklist()
       m_progress->setValue(done);
       m_progress->setFormat(tr("%1 of %2 reads submitted").arg(done).arg(reads.size()));
       m_status->setText(tr("Coordinator view of '%1': every read.").arg(qs(info.name)));
-      const db::ReferenceRule rule = db::referenceRule(*m_db, study);
+      const db::ReferenceRule rule = db::referenceRule(*database(), study);
       m_ruleLabel->setText(tr("Reference mask: %1").arg(qs(rule.details())));
       const QSignalBlocker blockRule(m_ruleBox);
       m_ruleBox->clear();
@@ -299,7 +304,7 @@ void ReaderStudyPanel::refreshWorklist()
       m_ruleBox->setCurrentIndex(std::max(0, m_ruleBox->findData(key)));
       return;
     }
-    const db::Worklist w = m_rs->worklist(study);
+    const db::Worklist w = service()->worklist(study);
     m_model->setReads(w.reads);
     m_progress->setRange(0, std::max(1, w.total));
     m_progress->setValue(w.done);
@@ -324,9 +329,9 @@ int64_t ReaderStudyPanel::selectedReadId() const
 
 bool ReaderStudyPanel::openRead(int64_t readId)
 {
-  if (!m_rs)
+  if (!service())
     return false;
-  if (isCoordinator(*m_db))
+  if (isCoordinator(*database()))
   {
     // Coordinators review; the blinding rule "a read is its reader's" stays for readers.
     m_status->setText(tr("Read %1 opened for review (read-only).").arg(readId));
@@ -335,7 +340,7 @@ bool ReaderStudyPanel::openRead(int64_t readId)
   }
   try
   {
-    const db::ReadRecord r = m_rs->startRead(readId);
+    const db::ReadRecord r = service()->startRead(readId);
     m_openedRead = r.id;
     refreshWorklist();
     const int row = m_model->rowOf(r.id);
@@ -354,7 +359,7 @@ void ReaderStudyPanel::openNext()
 {
   try
   {
-    const db::Worklist w = m_rs->worklist(currentStudyId());
+    const db::Worklist w = service()->worklist(currentStudyId());
     if (!w.next)
     {
       m_status->setText(tr("Nothing to read now."));
@@ -378,8 +383,8 @@ int64_t ReaderStudyPanel::submitOpenedRead(const LabelMask& mask, const std::opt
 {
   try
   {
-    const int64_t series = m_rs->read(m_openedRead).seriesId;
-    const int64_t id = m_rs->submitRead(m_openedRead, mask, {}, labels);
+    const int64_t series = service()->read(m_openedRead).seriesId;
+    const int64_t id = service()->submitRead(m_openedRead, mask, {}, labels);
     m_status->setText(tr("Read %1 submitted as mask version %2.").arg(m_openedRead).arg(id));
     m_openedRead = 0;
     refreshWorklist();
@@ -395,19 +400,19 @@ int64_t ReaderStudyPanel::submitOpenedRead(const LabelMask& mask, const std::opt
 
 LabelTable ReaderStudyPanel::startingLabelTable(int64_t readId) const
 {
-  return m_rs->startingLabelTable(readId);
+  return service()->startingLabelTable(readId);
 }
 
 LabelMask ReaderStudyPanel::startingMask(int64_t readId) const
 {
-  return m_rs->startingMask(readId);
+  return service()->startingMask(readId);
 }
 
 QString ReaderStudyPanel::readBanner(int64_t readId) const
 {
-  if (!m_rs || readId <= 0)
+  if (!service() || readId <= 0)
     return {};
-  const db::ReadRecord r = m_rs->read(readId);
+  const db::ReadRecord r = service()->read(readId);
   if (r.state != db::ReadState::Returned)
     return {};
   QString text = tr("Returned by the coordinator: \u201c%1\u201d").arg(qs(r.comment));
@@ -417,7 +422,7 @@ QString ReaderStudyPanel::readBanner(int64_t readId) const
 }
 Image ReaderStudyPanel::loadImage(int64_t seriesId) const
 {
-  return m_db->loadImage(seriesId);
+  return database()->loadImage(seriesId);
 }
 
 void ReaderStudyPanel::rateSelected()
@@ -430,7 +435,7 @@ void ReaderStudyPanel::rateSelected()
   }
   try
   {
-    m_rs->rateAiMask(currentStudyId(), r->seriesId,
+    service()->rateAiMask(currentStudyId(), r->seriesId,
                      *db::parseAiRating(m_rating->currentText().toStdString()));
     refreshWorklist();
   }
@@ -445,9 +450,9 @@ void ReaderStudyPanel::approveSelected()
   try
   {
     const int64_t id = selectedReadId();
-    m_rs->approveRead(id);
+    service()->approveRead(id);
     refreshWorklist();
-    emit studyChanged(m_rs->read(id).seriesId);
+    emit studyChanged(service()->read(id).seriesId);
   }
   catch (const std::exception& e)
   {
@@ -459,7 +464,7 @@ int64_t ReaderStudyPanel::buildConsensusForSelected()
 {
   const QModelIndexList rows = m_table->selectionModel()->selectedRows();
   const db::ReadRecord* read = rows.isEmpty() ? nullptr : m_model->readAt(rows.first().row());
-  if (!m_rs || !read)
+  if (!service() || !read)
   {
     m_lastError = tr("Select a read of the case first.");
     m_status->setText(m_lastError);
@@ -468,7 +473,7 @@ int64_t ReaderStudyPanel::buildConsensusForSelected()
   try
   {
     const auto method = db::parseConsensusMethod(m_consensusMethod->currentData().toString().toStdString());
-    const db::ConsensusResult r = m_rs->buildConsensusWithDetails(currentStudyId(), read->seriesId, *method);
+    const db::ConsensusResult r = service()->buildConsensusWithDetails(currentStudyId(), read->seriesId, *method);
     QString text = tr("Consensus (%1) of %2 reads saved as mask version %3.")
                        .arg(m_consensusMethod->currentText())
                        .arg(r.inputs.size())
@@ -496,7 +501,7 @@ int64_t ReaderStudyPanel::buildConsensusForSelected()
 bool ReaderStudyPanel::setStudyReferenceRule()
 {
   const int64_t study = currentStudyId();
-  if (!m_db || study <= 0)
+  if (!database() || study <= 0)
   {
     m_lastError = tr("Choose a reader study first.");
     m_status->setText(m_lastError);
@@ -507,8 +512,8 @@ bool ReaderStudyPanel::setStudyReferenceRule()
   {
     const db::ReferenceRule rule =
       key.startsWith("reader:")
-        ? db::setReferenceRule(*m_db, db::ReferenceRuleKind::Reader, key.mid(7).toStdString(), study)
-        : db::setReferenceRule(*m_db, db::parseReferenceRuleKind(key.toStdString()).value_or(db::ReferenceRuleKind::Latest),
+        ? db::setReferenceRule(*database(), db::ReferenceRuleKind::Reader, key.mid(7).toStdString(), study)
+        : db::setReferenceRule(*database(), db::parseReferenceRuleKind(key.toStdString()).value_or(db::ReferenceRuleKind::Latest),
                                {}, study);
     refreshWorklist();
     m_status->setText(tr("This study's report now uses: %1.").arg(qs(rule.ruleText())));
@@ -530,9 +535,9 @@ void ReaderStudyPanel::returnSelected()
     return;
   try
   {
-    m_rs->returnRead(id, comment.toStdString());
+    service()->returnRead(id, comment.toStdString());
     refreshWorklist();
-    emit studyChanged(m_rs->read(id).seriesId);
+    emit studyChanged(service()->read(id).seriesId);
   }
   catch (const std::exception& e)
   {
@@ -543,11 +548,11 @@ void ReaderStudyPanel::returnSelected()
 bool ReaderStudyPanel::setAllowPrediction(bool allow)
 {
   const int64_t study = currentStudyId();
-  if (!m_rs || study <= 0)
+  if (!service() || study <= 0)
     return false;
   try
   {
-    m_rs->setAllowPrediction(study, allow);
+    service()->setAllowPrediction(study, allow);
   }
   catch (const std::exception& e)
   {
@@ -626,9 +631,9 @@ void ReaderStudyPanel::createStudyDialog()
       f.anyMri = f.modality == db::Modality::Mri;
     }
     f.center = center->text().trimmed().toStdString();
-    for (const auto& r : m_db->listSeries(f))
+    for (const auto& r : database()->listSeries(f))
       s.seriesIds.push_back(r.id);
-    const int64_t id = m_rs->createStudy(s);
+    const int64_t id = service()->createStudy(s);
     refresh();
     selectStudy(id);
   }
@@ -648,7 +653,7 @@ void ReaderStudyPanel::writeReportDialog()
   try
   {
     const QString version = QCoreApplication::applicationVersion();
-    writeStudyReport(db::computeStudyReport(*m_db, currentStudyId()), path,
+    writeStudyReport(db::computeStudyReport(*database(), currentStudyId()), path,
                      version.isEmpty() ? "(unknown)" : version);
     m_status->setText(tr("Report written to %1").arg(path));
   }
@@ -663,7 +668,7 @@ QDialog* ReaderStudyPanel::showReport()
   Report report;
   try
   {
-    report = buildStudyReport(db::computeStudyReport(*m_db, currentStudyId()),
+    report = buildStudyReport(db::computeStudyReport(*database(), currentStudyId()),
                               version.isEmpty() ? "(unknown)" : version);
   }
   catch (const std::exception& e)

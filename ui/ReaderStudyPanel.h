@@ -10,6 +10,7 @@
 
 #include <optional>
 
+#include <QPointer>
 #include <QWidget>
 
 #include <memory>
@@ -27,6 +28,7 @@ namespace panseg::db
 {
 class StudyDatabase;
 class ReaderStudy;
+class WorkstationSession;
 } // namespace panseg::db
 
 namespace panseg::ui
@@ -42,8 +44,10 @@ public:
 
   /// Opens the study database (empty = the default folder). False with a message on failure.
   bool openDatabase(const QString& folder = {}, QString* error = nullptr);
-  db::StudyDatabase* database() const { return m_db.get(); }
-  db::ReaderStudy* service() const { return m_rs.get(); }
+  /// Uses the workstation's session (its connection and reader-study service) instead.
+  void setSession(db::WorkstationSession* session);
+  db::StudyDatabase* database() const;
+  db::ReaderStudy* service() const;
 
   int64_t currentStudyId() const;
   void selectStudy(int64_t studyId);
@@ -113,8 +117,8 @@ private:
   void refreshWorklist();
   int64_t selectedReadId() const;
 
-  std::unique_ptr<db::StudyDatabase> m_db;
-  std::unique_ptr<db::ReaderStudy> m_rs;
+  QPointer<db::WorkstationSession> m_session;
+  std::unique_ptr<db::WorkstationSession> m_ownSession; // openDatabase without a workstation
   ReaderWorklistModel* m_model = nullptr;
   QComboBox* m_studies = nullptr;
   QComboBox* m_rating = nullptr;

@@ -6,12 +6,14 @@
 #include "database/StudyDatabase.h"
 #include "database/server/ChangeListener.h"
 #include "database/server/SignIn.h"
+#include "database/session/WorkstationSession.h"
 #include "ui/AccountDialogs.h"
 #include "ui/JobsDock.h"
 #include "ui/MainWindow.h"
 #include "ui/ReaderStudyPanel.h"
 #include "ui/ReviewPanel.h"
 #include "ui/StudyBrowser.h"
+#include "ui/Workstation.h"
 
 #include <QApplication>
 #include <QInputDialog>
@@ -69,24 +71,18 @@ bool signInIfServer()
   return true;
 }
 
-void attachServerSession(MainWindow& w)
+void attachServerSession(Workstation& ws)
 {
-  auto* browser = w.findChild<StudyBrowser*>();
-  db::StudyDatabase* database = browser ? browser->database() : nullptr;
+  MainWindow& w = *ws.window;
+  StudyBrowser* browser = ws.browser;
+  db::StudyDatabase* database = ws.session ? ws.session->database() : nullptr;
   auto* summary = new QLabel(&w);
   summary->setObjectName("sessionLabel");
   summary->setText(database ? QString::fromStdString(db::sessionSummary(*database))
                             : QObject::tr("no study database"));
   w.statusBar()->addPermanentWidget(summary);
 
-  QMenu* study = nullptr;
-  for (QAction* a : w.menuBar()->actions())
-    if (a->menu() && a->menu()->objectName() == "studyMenu")
-      study = a->menu();
-  if (!study)
-    for (QAction* a : w.menuBar()->actions())
-      if (a->menu() && a->text().remove('&') == QObject::tr("Study"))
-        study = a->menu();
+  QMenu* study = ws.studyMenu;
   if (!study)
     return;
   QMenu* account = study->addMenu(QObject::tr("&Account"));
@@ -131,26 +127,27 @@ void attachServerSession(MainWindow& w)
   db::StudyDatabase::OpenOptions o;
   o.password = g_password.toStdString();
   auto* listener = new db::ChangeListener(db::StudyDatabase::defaultDataFolder(), o, &w);
-  QObject::connect(listener, &db::ChangeListener::changed, &w, [&w](const QString& what) {
-    if (auto* panel = w.findChild<ReaderStudyPanel*>(); panel && what.startsWith("reader_stud"))
+  Workstation* wsp = &ws;
+  QObject::connect(listener, &db::ChangeListener::changed, &w, [&w, wsp](const QString& what) {
+    if (auto* panel = wsp->readerPanel; panel && what.startsWith("reader_stud"))
     {
       panel->refresh();
       w.reapplyPredictionPolicy(); // a coordinator may have allowed or forbidden prediction
     }
     // The coordinator's review queue: submitted reads, consensus masks, versions submitted outside
     // a study (one submit notifies several tables: refreshed once after the burst).
-    if (auto* review = w.findChild<ReviewPanel*>();
+    if (auto* review = wsp->review;
         review && (what.startsWith("reader_stud") || what == "mask_versions" || what == "reconnected"))
       review->refreshSoon();
-    if (auto* b = w.findChild<StudyBrowser*>(); b && (what == "mask_versions" || what == "series"))
+    if (auto* b = wsp->browser; b && (what == "mask_versions" || what == "series"))
       b->refresh();
-    if (auto* jobs = w.findChild<JobsDock*>(); jobs && what == "jobs")
+    if (auto* jobs = wsp->jobs; jobs && what == "jobs")
       jobs->refresh();
     if (what == "reconnected")
     {
-      if (auto* panel = w.findChild<ReaderStudyPanel*>())
+      if (auto* panel = wsp->readerPanel)
         panel->refresh();
-      if (auto* b = w.findChild<StudyBrowser*>())
+      if (auto* b = wsp->browser)
         b->refresh();
     }
   });

@@ -252,16 +252,12 @@ void StudyBrowser::buildUi()
 
 bool StudyBrowser::openDatabase(const QString& dataFolder, QString* error)
 {
+  // A browser on its own (tests, tools) gets a session of its own; the workstation gives its
+  // shared one (setSession).
+  auto own = std::make_unique<db::WorkstationSession>();
   try
   {
-    const std::string folder =
-        dataFolder.isEmpty() ? db::StudyDatabase::defaultDataFolder() : dataFolder.toStdString();
-    auto opened = std::make_unique<db::StudyDatabase>(folder);
-    m_db = std::move(opened);
-    m_openedSeries = m_openedMask = 0;
-    refresh();
-    showStatus(tr("Study database: %1").arg(qs(m_db->dataFolder())));
-    return true;
+    own->open(dataFolder.toStdString());
   }
   catch (const std::exception& e)
   {
@@ -273,15 +269,38 @@ bool StudyBrowser::openDatabase(const QString& dataFolder, QString* error)
     updateButtons();
     return false;
   }
+  setSession(own.get());
+  m_ownSession = std::move(own);
+  return true;
 }
 
-QString StudyBrowser::dataFolder() const { return m_db ? qs(m_db->dataFolder()) : QString(); }
+void StudyBrowser::setSession(db::WorkstationSession* session)
+{
+  m_session = session;
+  m_ownSession.reset();
+  if (!session || !session->database())
+  {
+    m_status->setText(session && !session->openError().empty()
+                        ? tr("No study database: %1").arg(QString::fromStdString(session->openError()))
+                        : tr("No study database"));
+    updateButtons();
+    return;
+  }
+  refresh();
+  showStatus(tr("Study database: %1").arg(qs(session->dataFolder())));
+}
+
+db::StudyDatabase* StudyBrowser::database() const { return m_session ? m_session->database() : nullptr; }
+int64_t StudyBrowser::openedSeriesId() const { return m_session ? m_session->openedSeries() : 0; }
+int64_t StudyBrowser::openedMaskId() const { return m_session ? m_session->openedMask() : 0; }
+
+QString StudyBrowser::dataFolder() const { return m_session ? qs(m_session->dataFolder()) : QString(); }
 
 QString StudyBrowser::defaultModelDir(int64_t seriesId, const QString& demoModelDir, QString* why) const
 {
-  if (!m_db)
+  if (!database())
     return {};
-  const auto choice = db::defaultModelForSeries(*m_db, seriesId, demoModelDir.toStdString());
+  const auto choice = db::defaultModelForSeries(*database(), seriesId, demoModelDir.toStdString());
   if (!choice)
     return {};
   if (why)
@@ -291,16 +310,16 @@ QString StudyBrowser::defaultModelDir(int64_t seriesId, const QString& demoModel
 
 panseg::Image StudyBrowser::loadSeries(int64_t seriesId) const
 {
-  if (!m_db)
+  if (!database())
     throw Error("no study database is open");
-  return m_db->loadImage(seriesId);
+  return database()->loadImage(seriesId);
 }
 
 panseg::LabelMask StudyBrowser::loadMask(int64_t maskVersionId) const
 {
-  if (!m_db)
+  if (!database())
     throw Error("no study database is open");
-  return m_db->loadMask(maskVersionId);
+  return database()->loadMask(maskVersionId);
 }
 
 int64_t StudyBrowser::selectedSeriesId() const
@@ -317,13 +336,13 @@ int64_t StudyBrowser::selectedMaskId() const
 
 void StudyBrowser::refresh()
 {
-  if (!m_db)
+  if (!database())
     return;
   const int64_t series = selectedSeriesId();
   const int64_t mask = selectedMaskId();
   try
   {
-    m_seriesModel->reload(*m_db);
+    m_seriesModel->reload(*database());
   }
   catch (const std::exception& e)
   {
@@ -382,8 +401,8 @@ void StudyBrowser::updateMaskList()
   const int64_t mask = series == m_maskModel->seriesId() ? selectedMaskId() : 0;
   try
   {
-    if (m_db && series)
-      m_maskModel->reload(*m_db, series);
+    if (database() && series)
+      m_maskModel->reload(*database(), series);
     else
       m_maskModel->clear();
   }
@@ -412,14 +431,14 @@ void StudyBrowser::updateMaskList()
 void StudyBrowser::updateButtons()
 {
   const bool importing = isImporting();
-  m_importButton->setEnabled(m_db && !importing);
-  m_refreshButton->setEnabled(m_db != nullptr);
+  m_importButton->setEnabled(database() && !importing);
+  m_refreshButton->setEnabled(database() != nullptr);
   m_openButton->setEnabled(selectedSeriesId() != 0);
   m_showButton->setEnabled(selectedMaskId() != 0);
   m_exportButton->setEnabled(selectedMaskId() != 0);
   m_submitButton->setEnabled(selectedMaskId() != 0);
   const int row = m_maskModel->rowOfMask(selectedMaskId());
-  const bool reviewer = m_db && db::canCoordinate(m_db->currentUser().role);
+  const bool reviewer = database() && db::canCoordinate(database()->currentUser().role);
   m_approveButton->setVisible(reviewer);
   m_approveButton->setEnabled(reviewer && row >= 0 && m_maskModel->maskAt(row).state == db::MaskState::Submitted);
 }
@@ -466,16 +485,15 @@ void StudyBrowser::applyModalityFilter()
 void StudyBrowser::openSelectedSeries()
 {
   const int64_t series = selectedSeriesId();
-  if (!series || (m_openGuard && !m_openGuard()))
+  if (!series || !m_session || (m_openGuard && !m_openGuard()))
     return;
-  m_openedSeries = series;
-  m_openedMask = 0;
+  m_session->setOpened(series, 0);
   emit openSeriesRequested(series);
   if (m_openLatestMask && m_maskModel->seriesId() == series && m_maskModel->rowCount() > 0)
   {
     const int64_t latest = m_maskModel->maskAt(m_maskModel->rowCount() - 1).id;
     selectMask(latest);
-    m_openedMask = latest;
+    m_session->setOpened(series, latest);
     emit openMaskRequested(series, latest);
   }
 }
@@ -484,14 +502,14 @@ void StudyBrowser::showSelectedMask()
 {
   const int64_t mask = selectedMaskId();
   const int64_t series = m_maskModel->seriesId();
-  if (!mask || !series || (m_openGuard && !m_openGuard()))
+  if (!mask || !series || !m_session || (m_openGuard && !m_openGuard()))
     return;
-  if (series != m_openedSeries)
+  if (series != openedSeriesId())
   {
-    m_openedSeries = series;
+    m_session->setOpened(series, 0);
     emit openSeriesRequested(series);
   }
-  m_openedMask = mask;
+  m_session->setOpened(series, mask);
   emit openMaskRequested(series, mask);
 }
 
@@ -515,7 +533,7 @@ bool StudyBrowser::isImporting() const { return m_importWatcher->isRunning() || 
 
 bool StudyBrowser::importPaths(const QStringList& paths)
 {
-  if (!m_db)
+  if (!database())
   {
     showError(tr("Import"), tr("No study database is open."));
     return false;
@@ -549,9 +567,9 @@ bool StudyBrowser::importPaths(const QStringList& paths)
 
   // The worker opens its own connection (one StudyDatabase per thread), as the same user.
   db::StudyDatabase::OpenOptions options;
-  options.username = m_db->currentUser().username;
+  options.username = database()->currentUser().username;
   options.sweepOrphans = false; // this process's GUI connection already swept on open
-  const std::string folder = m_db->dataFolder();
+  const std::string folder = database()->dataFolder();
   m_importWatcher->setFuture(QtConcurrent::run([state, folder, options, list]() {
     ImportOutcome out;
     try
@@ -716,7 +734,7 @@ void StudyBrowser::showImportReport(const ImportOutcome& outcome)
 
 int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, int64_t parentId)
 {
-  if (!m_db)
+  if (!database())
   {
     showError(tr("Save mask"), tr("No study database is open."));
     return 0;
@@ -725,7 +743,7 @@ int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask&
   try
   {
     QApplication::setOverrideCursor(Qt::WaitCursor);
-    saved = db::saveReaderVersion(*m_db, seriesId, mask, parentId,
+    saved = db::saveReaderVersion(*database(), seriesId, mask, parentId,
                                   m_labelTableProvider ? std::optional<panseg::LabelTable>(m_labelTableProvider())
                                                        : std::nullopt);
     QApplication::restoreOverrideCursor();
@@ -747,8 +765,8 @@ void StudyBrowser::showSavedVersion(int64_t seriesId, const db::SavedVersion& sa
   selectSeries(seriesId);
   updateMaskList();
   selectMask(saved.id);
-  if (seriesId == m_openedSeries)
-    m_openedMask = saved.id;
+  if (m_session && seriesId == openedSeriesId())
+    m_session->setOpened(seriesId, saved.id);
   QString status = tr("Saved mask version %1 of series %2.").arg(saved.id).arg(seriesId);
   if (!saved.concurrentNote.empty())
     status += " " + qs(saved.concurrentNote);
@@ -759,7 +777,7 @@ void StudyBrowser::showSavedVersion(int64_t seriesId, const db::SavedVersion& sa
 bool StudyBrowser::submitMaskVersion(int64_t versionId, QString* error)
 {
   QString message;
-  if (!m_db)
+  if (!database())
     message = tr("No study database is open.");
   else if (versionId <= 0)
     message = tr("No mask version to submit: open or save a mask version first.");
@@ -767,7 +785,7 @@ bool StudyBrowser::submitMaskVersion(int64_t versionId, QString* error)
   {
     try
     {
-      m_db->setMaskState(versionId, db::MaskState::Submitted);
+      database()->setMaskState(versionId, db::MaskState::Submitted);
     }
     catch (const std::exception& e)
     {
@@ -792,7 +810,7 @@ bool StudyBrowser::approveMaskVersion(int64_t versionId, QString* error)
 {
   QString message;
   bool flagged = false;
-  if (!m_db)
+  if (!database())
     message = tr("No study database is open.");
   else if (versionId <= 0)
     message = tr("No mask version to approve: select a submitted version.");
@@ -802,7 +820,7 @@ bool StudyBrowser::approveMaskVersion(int64_t versionId, QString* error)
     {
       try
       {
-        m_db->setMaskState(versionId, db::MaskState::Approved);
+        database()->setMaskState(versionId, db::MaskState::Approved);
       }
       catch (const db::ImplausibleMaskError& e)
       {
@@ -830,7 +848,7 @@ bool StudyBrowser::approveMaskVersion(int64_t versionId, QString* error)
           showStatus(tr("Mask version %1 was not approved (flagged as implausible).").arg(versionId));
           return false;
         }
-        m_db->setMaskState(versionId, db::MaskState::Approved, "approved although flagged as implausible", true);
+        database()->setMaskState(versionId, db::MaskState::Approved, "approved although flagged as implausible", true);
         flagged = true;
       }
     }
@@ -862,17 +880,16 @@ int64_t StudyBrowser::submitOpenedMask(const panseg::LabelMask* unsavedEdits, in
   QString message;
   db::SavedVersion saved;
   int64_t submitted = 0;
-  if (!m_db)
+  if (!database())
     message = tr("No study database is open.");
   else
   {
     try
     {
       QApplication::setOverrideCursor(Qt::WaitCursor);
-      submitted = db::saveAndSubmit(*m_db, m_openedSeries, m_openedMask, unsavedEdits,
-                                    m_labelTableProvider ? std::optional<panseg::LabelTable>(m_labelTableProvider())
-                                                         : std::nullopt,
-                                    &saved);
+      submitted = m_session->saveAndSubmit(
+          unsavedEdits, m_labelTableProvider ? std::optional<panseg::LabelTable>(m_labelTableProvider()) : std::nullopt,
+          &saved);
       QApplication::restoreOverrideCursor();
     }
     catch (const std::exception& e)
@@ -883,7 +900,7 @@ int64_t StudyBrowser::submitOpenedMask(const panseg::LabelMask* unsavedEdits, in
   }
   if (saved.id > 0)
   {
-    showSavedVersion(m_openedSeries, saved);
+    showSavedVersion(openedSeriesId(), saved);
     if (savedVersion)
       *savedVersion = saved.id;
   }
@@ -904,17 +921,13 @@ int64_t StudyBrowser::submitOpenedMask(const panseg::LabelMask* unsavedEdits, in
 int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const panseg::LabelMask& mask,
                                      const QString& modelDir)
 {
-  if (!m_db || m_openedSeries <= 0)
+  if (!database() || openedSeriesId() <= 0)
     return 0;
   db::SavedVersion saved;
   try
   {
-    const auto series = m_db->series(m_openedSeries);
-    if (!series || series->sourcePath != shownImage.info.sourcePath)
-      return 0; // the image on screen did not come from the opened series
     QApplication::setOverrideCursor(Qt::WaitCursor);
-    saved.id = db::storeSeriesPrediction(*m_db, m_openedSeries, mask, modelDir.toStdString(),
-                                         "predicted from " + modelDir.toStdString());
+    saved.id = m_session->storePrediction(shownImage, mask, modelDir.toStdString());
     QApplication::restoreOverrideCursor();
   }
   catch (const std::exception& e)
@@ -923,7 +936,9 @@ int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const pans
     showError(tr("Save prediction"), QString::fromUtf8(e.what()));
     return 0;
   }
-  showSavedVersion(m_openedSeries, saved);
+  if (saved.id <= 0)
+    return 0; // the image on screen did not come from the opened series
+  showSavedVersion(openedSeriesId(), saved);
   showSelectedMaskCheck(); // a flagged prediction says so at once, in red
   return saved.id;
 }
@@ -931,7 +946,7 @@ int64_t StudyBrowser::savePrediction(const panseg::Image& shownImage, const pans
 void StudyBrowser::chooseAndExportMask()
 {
   const int64_t id = selectedMaskId();
-  if (!m_db || id == 0)
+  if (!database() || id == 0)
   {
     showError(tr("Export mask"), tr("Select a mask version to export."));
     return;
@@ -955,7 +970,7 @@ void StudyBrowser::chooseAndExportMask()
 
 bool StudyBrowser::exportMaskVersion(int64_t maskVersionId, const QString& path)
 {
-  if (!m_db)
+  if (!database())
   {
     showError(tr("Export mask"), tr("No study database is open."));
     return false;
@@ -965,7 +980,7 @@ bool StudyBrowser::exportMaskVersion(int64_t maskVersionId, const QString& path)
     QApplication::setOverrideCursor(Qt::WaitCursor);
     db::MaskExportOptions options;
     options.softwareVersion = QApplication::applicationVersion().toStdString();
-    db::exportMaskVersionAs(*m_db, maskVersionId, path.toStdString(), options);
+    db::exportMaskVersionAs(*database(), maskVersionId, path.toStdString(), options);
     QApplication::restoreOverrideCursor();
   }
   catch (const std::exception& e)

@@ -9,6 +9,7 @@
 #include "core/Volume.h"
 #include "database/Importer.h"
 #include "database/StudyDatabase.h"
+#include "database/session/WorkstationSession.h"
 #include "database/studies/MaskWorkflow.h"
 
 #include <QDialog>
@@ -53,8 +54,11 @@ public:
   /// (StudyDatabase::defaultDataFolder: $PANSEG_DB_DIR or ~/.local/share/panseg/studies).
   /// On failure returns false; the message is shown in the browser and in *error / lastError().
   bool openDatabase(const QString& dataFolder = {}, QString* error = nullptr);
-  bool hasDatabase() const { return m_db != nullptr; }
-  db::StudyDatabase* database() { return m_db.get(); }
+  /// Uses the workstation's session (its connection and its open series/mask) instead.
+  void setSession(db::WorkstationSession* session);
+  db::WorkstationSession* session() const { return m_session; }
+  bool hasDatabase() const { return database() != nullptr; }
+  db::StudyDatabase* database() const;
   QString dataFolder() const;
 
   /// Reads the image of a series / a mask version (content hash resp. SHA-256 checked).
@@ -98,8 +102,9 @@ public:
   int64_t selectedSeriesId() const;
   int64_t selectedMaskId() const;
   /// Last series / mask version requested to be opened (0 = none): the parent of the next save.
-  int64_t openedSeriesId() const { return m_openedSeries; }
-  int64_t openedMaskId() const { return m_openedMask; }
+  /// (The session's: WorkstationSession::openedSeries / openedMask.)
+  int64_t openedSeriesId() const;
+  int64_t openedMaskId() const;
   /// Asked before the browser opens another series or mask (e.g. the window's unsaved-edits
   /// prompt); false leaves everything as it is, including openedSeriesId()/openedMaskId().
   void setOpenGuard(std::function<bool()> guard) { m_openGuard = std::move(guard); }
@@ -202,7 +207,8 @@ private:
   /// The selected version's plausibility warning in the status line (nothing when not flagged).
   void showSelectedMaskCheck();
 
-  std::unique_ptr<db::StudyDatabase> m_db;
+  QPointer<db::WorkstationSession> m_session;
+  std::unique_ptr<db::WorkstationSession> m_ownSession; // openDatabase without a workstation
   db::SeriesTableModel* m_seriesModel = nullptr;
   db::SeriesFilterModel* m_filterModel = nullptr;
   MaskListModel* m_maskModel = nullptr;
@@ -230,9 +236,7 @@ private:
   QPointer<QDialog> m_reportDialog;
   db::ImportReport m_lastReport;
 
-  int64_t m_openedSeries = 0;
   std::function<bool()> m_openGuard;
-  int64_t m_openedMask = 0;
   bool m_openLatestMask = true;
   QString m_lastError;
   std::function<panseg::LabelTable()> m_labelTableProvider;

@@ -5,6 +5,7 @@
 #include "database/ContentHash.h"
 #include "database/ReaderStudy.h"
 #include "database/StudyDatabase.h"
+#include "database/session/WorkstationSession.h"
 #include "database/JobTableModel.h"
 #include "ui/EditController.h"
 #include "ui/JobsDock.h"
@@ -134,9 +135,17 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   dock->setObjectName("StudyBrowserDock");
   dock->setWidget(browser);
   w.addDockWidget(Qt::LeftDockWidgetArea, dock);
-  QString error;
-  if (!browser->openDatabase(dataFolder, &error))
-    w.statusBar()->showMessage(QObject::tr("Study database unavailable: %1").arg(error), 10000);
+  // One session (one connection, the signed-in user, the open series and mask) for every dock.
+  auto* session = ws.session = new db::WorkstationSession(&ws);
+  try
+  {
+    session->open(dataFolder.toStdString());
+  }
+  catch (const std::exception& e)
+  {
+    w.statusBar()->showMessage(QObject::tr("Study database unavailable: %1").arg(QString::fromUtf8(e.what())), 10000);
+  }
+  browser->setSession(session);
   // Settings, recent files and the recovery file are the database user's, not the login's.
   if (browser->database())
     w.setActingUser(qs(browser->database()->currentUser().username));
@@ -347,7 +356,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
 
   // Fine-tuning jobs (docs/fine-tuning.md): the dock polls the job table; the dialog starts
   // `panseg train --db` detached, so the job outlives the GUI and is listed again on reopening.
-  auto* jobs = ws.jobs = new JobsDock(browser->dataFolder());
+  auto* jobs = ws.jobs = new JobsDock(session);
   auto* jobsDock = ws.jobsDock = new QDockWidget(QObject::tr("Jobs"), &w);
   jobsDock->setObjectName("JobsDock");
   jobsDock->setWidget(jobs);
@@ -389,8 +398,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
   readerDock->setObjectName("ReaderStudyDock");
   readerDock->setWidget(panel);
   w.addDockWidget(Qt::RightDockWidgetArea, readerDock);
-  if (!panel->openDatabase(dataFolder, &error))
-    w.statusBar()->showMessage(QObject::tr("Reader studies unavailable: %1").arg(error), 10000);
+  panel->setSession(session);
   readerDock->setVisible(panel->currentStudyId() > 0); // shown for users with a study
   QObject::connect(panel, &ReaderStudyPanel::readOpened, &w,
                    [&w, panel, browser](int64_t readId, int64_t seriesId)

@@ -19,6 +19,7 @@ namespace panseg::db
 {
 class StudyDatabase;
 class ReaderStudy;
+class WorkstationSession;
 } // namespace panseg::db
 
 namespace panseg::ui
@@ -36,6 +37,9 @@ class Workstation : public QObject
   Q_OBJECT
 public:
   explicit Workstation(MainWindow& w);
+  /// The session every part shares (database/session/WorkstationSession.h): one connection, the
+  /// signed-in user, the open series and mask version.
+  db::WorkstationSession* session = nullptr;
   StudyBrowser* browser = nullptr;
   QDockWidget* browserDock = nullptr;
   ReaderStudyPanel* readerPanel = nullptr;

@@ -14,6 +14,7 @@
 
 #include "database/FineTuning.h"
 #include "database/JobTableModel.h"
+#include "database/session/WorkstationSession.h"
 #include "ui/EditController.h"
 #include "ui/JobsDock.h"
 #include "ui/MainWindow.h"
@@ -296,9 +297,17 @@ private slots:
     Session coord(f, "coord");
     MainWindow& w = *coord.w;
     panseg::ui::StudyBrowser* browser = coord.ws->browser;
+    // One session for every dock (issue 14): one connection, one open series and mask.
+    panseg::db::WorkstationSession* session = coord.ws->session;
+    QVERIFY(session && session->database());
+    QCOMPARE(browser->database(), session->database());
+    QCOMPARE(coord.ws->readerPanel->database(), session->database());
+    QCOMPARE(coord.ws->readerPanel->service(), session->readerStudy());
     QVERIFY(browser->selectSeries(f.series[0]));
     QTest::mouseClick(browser->openButton(), Qt::LeftButton); // the series and its newest mask
     QVERIFY(w.model()->hasMask());
+    QCOMPARE(session->openedSeries(), f.series[0]);
+    QCOMPARE(session->openedMask(), f.aiMasks[0]);
     const QString title = w.windowTitle();
     QVERIFY2(title.contains("PAT-100") && title.contains("venous phase 0") &&
                  title.contains(QString("mask v%1").arg(f.aiMasks[0])),

@@ -277,8 +277,8 @@ private slots:
     {
       ui::MainWindow w;
       w.resize(1200, 800);
-      ui::attachWorkstation(w);
-      ui::attachServerSession(w);
+      ui::Workstation* ws = ui::attachWorkstation(w);
+      ui::attachServerSession(*ws);
       w.show();
       QVERIFY(QTest::qWaitForWindowExposed(&w));
       auto* review = w.findChild<ui::ReviewPanel*>();
@@ -319,8 +319,8 @@ private slots:
     QVERIFY(qgetenv("PANSEG_DB_DIR").contains("rita@"));
     ui::MainWindow w;
     w.resize(1200, 800);
-    ui::attachWorkstation(w);
-    ui::attachServerSession(w);
+    ui::Workstation* ws = ui::attachWorkstation(w);
+    ui::attachServerSession(*ws);
     w.show();
     QVERIFY(QTest::qWaitForWindowExposed(&w));
     auto* label = w.findChild<QLabel*>("sessionLabel");
