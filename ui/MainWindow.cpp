@@ -6,6 +6,7 @@
 #include "ui/EditController.h"
 #include "ui/SliceView.h"
 #include "ui/SurfaceView.h"
+#include "ui/SystemInfoDialog.h"
 #include "ui/ViewerModel.h"
 
 #include <QAction>
@@ -505,6 +506,16 @@ void MainWindow::buildHelpMenu()
                     box->setAttribute(Qt::WA_DeleteOnClose);
                     box->open();
                   });
+
+  // The prediction worker's and the trainer's LibTorch, CUDA and a smoke pass (`panseg doctor`).
+  QAction* systemInfo = help->addAction(tr("System &Information..."), this,
+                                        [this]
+                                        {
+                                          auto* dialog = new SystemInfoDialog(this);
+                                          dialog->setAttribute(Qt::WA_DeleteOnClose);
+                                          dialog->open();
+                                        });
+  systemInfo->setObjectName("systemInfoAction");
 
   help->addSeparator();
   QAction* about = help->addAction(tr("&About PanSeg Workstation..."), this,
