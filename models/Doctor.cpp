@@ -492,6 +492,11 @@ std::string doctorText(const DoctorOptions& o, const TorchReport& r, const std::
   return t.str();
 }
 
+void allowCudaTf32(bool allow)
+{
+  setCudaTf32(allow);
+}
+
 int runDoctor(const DoctorOptions& o)
 {
   if (o.threads > 0)

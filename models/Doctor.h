@@ -67,6 +67,10 @@ struct SmokeResult
 /// "cpu", "cuda[:N]"): one pass, then `passes` more timed. Never throws: errors go in `error`.
 SmokeResult smokeForwardPass(const std::string& device, bool fp16, int passes = 3);
 
+/// setCudaTf32 (PanSegNet.h) for torch-free translation units (panseg_pipeline_check): TF32 off
+/// for fp32 parity on Ampere and newer GPUs. No effect without CUDA.
+void allowCudaTf32(bool allow);
+
 struct DoctorOptions
 {
   std::string tool = "panseg-worker"; // the executable reporting

@@ -13,7 +13,7 @@
 #include "core/io/ImageIO.h"
 #include "models/Json.h"
 #include "models/ModelPackage.h"
-#include "models/PanSegNet.h"
+#include "models/Doctor.h"
 #include "models/Predictor.h"
 
 #include <algorithm>
@@ -96,7 +96,7 @@ void pipelineCase(const std::string& caseName, bool fp16 = false)
   opt.device = g_device;
   opt.fp16 = fp16 ? 1 : 0;
   if (g_device.rfind("cuda", 0) == 0)
-    setCudaTf32(fp16); // fp32 parity needs true fp32 convolutions
+    allowCudaTf32(fp16); // fp32 parity needs true fp32 convolutions
   opt.tta = true;
   opt.step = 0.5;
   opt.keepProbabilities = true;
