@@ -499,8 +499,7 @@ void allowCudaTf32(bool allow)
 
 int runDoctor(const DoctorOptions& o)
 {
-  if (o.threads > 0)
-    configureThreads(o.threads);
+  configureThreads(o.threads); // as the Predictor does: <= 0 means every hardware thread
   const TorchReport report = torchReport();
   std::vector<SmokeResult> smoke;
   if (o.smoke)

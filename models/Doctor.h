@@ -75,7 +75,7 @@ struct DoctorOptions
 {
   std::string tool = "panseg-worker"; // the executable reporting
   std::string device = "auto";        // the smoke pass's device ("auto": CUDA when usable)
-  int threads = 0;                    // LibTorch intra-op threads (<= 0: all cores)
+  int threads = 0;                    // LibTorch intra-op threads (<= 0: all hardware threads, as predict)
   int passes = 3;                     // timed smoke passes after the first
   bool json = false;                  // one JSON object on one line instead of text
   bool smoke = true;
