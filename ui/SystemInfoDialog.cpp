@@ -29,7 +29,7 @@ SystemInfoDialog::SystemInfoDialog(QWidget* parent) : QDialog(parent)
   m_text = new QPlainTextEdit(this);
   m_text->setObjectName("systemInfoText");
   m_text->setReadOnly(true);
-  m_text->setLineWrapMode(QPlainTextEdit::NoWrap);
+  m_text->setLineWrapMode(QPlainTextEdit::WidgetWidth);
   m_text->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
   layout->addWidget(m_text, 1);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
@@ -41,7 +41,7 @@ SystemInfoDialog::SystemInfoDialog(QWidget* parent) : QDialog(parent)
   connect(m_refresh, &QPushButton::clicked, this, &SystemInfoDialog::refresh);
   connect(copy, &QPushButton::clicked, this, [this] { QApplication::clipboard()->setText(m_text->toPlainText()); });
   layout->addWidget(buttons);
-  resize(900, 640);
+  resize(960, 680);
   refresh();
 }
 
