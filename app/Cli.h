@@ -57,6 +57,9 @@ int predict(int argc, char** argv, const QStringList& args);
 int benchPredict(int argc, char** argv, const QStringList& args);
 /// Usage lines of predict / bench predict for `panseg --help`.
 QString predictUsage();
+/// panseg doctor (DoctorCommands.cpp): the helpers, their LibTorch and CUDA (db::collectSystemInfo).
+int doctorCommand(const QStringList& args);
+QString doctorUsage();
 
 QString usage();
 /// True when no display is available (and we are not already inside xvfb-run).

@@ -44,6 +44,7 @@ static int dispatch(int argc, char** argv)
     text.replace("  panseg --version", trainUsage() + "  panseg --version");
     text.replace("  panseg --version", serverUsage() + "  panseg --version");
     text.replace("  panseg --version", pacsUsage() + "  panseg --version");
+    text.replace("  panseg --version", doctorUsage() + "  panseg --version");
     std::printf("%s", qPrintable(text));
     return Ok;
   }
@@ -90,6 +91,7 @@ static int dispatch(int argc, char** argv)
     { "predict", nullptr, false, true, [&](const QStringList& r) { return predict(argc, argv, r); } },
     { "train", nullptr, false, true, [&](const QStringList& r) { return trainCommand(argc, argv, r); } },
     { "jobs", nullptr, false, true, jobsCommand },
+    { "doctor", nullptr, false, false, doctorCommand },
     { "model", nullptr, false, true, [&](const QStringList& r) { return modelCommand(argc, argv, r); } },
     { "bench", "predict", true, false, [&](const QStringList& r) { return benchPredict(argc, argv, r); } },
     { "bench", "train", true, false, [&](const QStringList& r) { return benchTrain(argc, argv, r); } },

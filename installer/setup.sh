@@ -5,9 +5,17 @@
 #   installer/setup.sh test     install missing packages, build, run the whole test suite (ctest)
 #   installer/setup.sh build    install missing packages and build only
 #   installer/setup.sh sanitize the sanitizer run alone (ASan + UBSan unit tests, build-asan)
+#   installer/setup.sh torch    only the helpers against $PANSEG_TORCH_DIR (see below)
+#   installer/setup.sh install-torch
+#                               copy those helpers to /usr/local/lib/panseg/torch-worker (for the .deb)
 #
 # Environment: BUILD_DIR (default ./build), JOBS (default: number of cores),
-#              PANSEG_DATA (demo output, default ~/.local/share/panseg).
+#              PANSEG_DATA (demo output, default ~/.local/share/panseg),
+#              PANSEG_TORCH_DIR (another LibTorch, e.g. a CUDA one: the unpacked official zip or
+#                a PyTorch installation's torch/share/cmake; docs/gpu.md). When set, panseg-worker
+#                and panseg-train are also built against it, standalone from models/, in
+#                $BUILD_DIR/torch-worker (TORCH_BUILD_DIR), which $BUILD_DIR/app/panseg prefers;
+#                the main build keeps Debian's CPU LibTorch and the GUI never loads LibTorch.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,6 +66,34 @@ build() {
   command -v ccache >/dev/null && ccache -s 2>/dev/null | grep -E "Hits|hit rate" | head -2 || true
 }
 
+# panseg-worker and panseg-train against $PANSEG_TORCH_DIR: models/ configured standalone (with ITK,
+# so the worker can read images) in $TORCH_BUILD_DIR. `panseg doctor` then names them and their CUDA.
+TORCH_BUILD_DIR="${TORCH_BUILD_DIR:-$BUILD_DIR/torch-worker}"
+build_torch_helpers() {
+  [ -n "${PANSEG_TORCH_DIR:-}" ] || { log "PANSEG_TORCH_DIR is not set (docs/gpu.md)"; exit 2; }
+  export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1 CCACHE_COMPILERCHECK=content
+  local gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  log "configuring panseg-worker and panseg-train against $PANSEG_TORCH_DIR in $TORCH_BUILD_DIR"
+  cmake -S "$ROOT/models" -B "$TORCH_BUILD_DIR" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DPANSEG_TORCH_DIR="$PANSEG_TORCH_DIR" -DPANSEG_WITH_ITK=ON -DPANSEG_SHARED_DIR="$ROOT/../shared"
+  cmake --build "$TORCH_BUILD_DIR" -j "$JOBS" --target panseg-worker panseg-train
+  log "the LibTorch helpers' report:"
+  "$TORCH_BUILD_DIR/panseg-worker" doctor --passes 1 || true
+}
+
+install_torch_helpers() {
+  local dest="${PANSEG_TORCH_HELPERS_PREFIX:-/usr/local/lib/panseg/torch-worker}"
+  for t in panseg-worker panseg-train; do
+    [ -x "$TORCH_BUILD_DIR/$t" ] || { log "$TORCH_BUILD_DIR/$t is missing: run PANSEG_TORCH_DIR=... installer/setup.sh torch"; exit 1; }
+  done
+  local SUDO=""
+  if ! mkdir -p "$dest" 2>/dev/null || [ ! -w "$dest" ]; then SUDO="sudo"; $SUDO mkdir -p "$dest"; fi
+  # The executables keep their RPATH to $PANSEG_TORCH_DIR/lib: leave that LibTorch where it is.
+  $SUDO install -m 0755 "$TORCH_BUILD_DIR/panseg-worker" "$TORCH_BUILD_DIR/panseg-train" "$dest/"
+  log "installed to $dest; panseg (the .deb's too) now uses them: check with 'panseg doctor'"
+}
+
 # The sanitizer run (CMakePresets.json "asan"): the unit tests of core, io and database and the
 # malformed-file corpus, built with AddressSanitizer + UndefinedBehaviorSanitizer (no LibTorch),
 # in build-asan. Any report fails the run. SANITIZE=0 skips it.
@@ -80,6 +116,7 @@ case "$MODE" in
   start)
     install_packages
     build
+    if [ -n "${PANSEG_TORCH_DIR:-}" ]; then build_torch_helpers; fi
     DATA="${PANSEG_DATA:-$HOME/.local/share/panseg}/demo"
     log "generating the synthetic demo study in $DATA"
     "$BUILD_DIR/app/panseg" demo --out "$DATA"
@@ -92,10 +129,19 @@ case "$MODE" in
   build)
     install_packages
     build
+    if [ -n "${PANSEG_TORCH_DIR:-}" ]; then build_torch_helpers; fi
+    ;;
+  torch)
+    install_packages
+    build_torch_helpers
+    ;;
+  install-torch)
+    install_torch_helpers
     ;;
   test)
     install_packages
     build
+    if [ -n "${PANSEG_TORCH_DIR:-}" ]; then build_torch_helpers; fi
     # The sanitizer run first, so that the whole suite's summary is the last line printed.
     sanitizer_run
     log "running the test suite"
@@ -107,7 +153,7 @@ case "$MODE" in
     sanitizer_run
     ;;
   *)
-    echo "usage: installer/setup.sh [start|test|build|sanitize]" >&2
+    echo "usage: installer/setup.sh [start|test|build|sanitize|torch|install-torch]" >&2
     exit 2
     ;;
 esac

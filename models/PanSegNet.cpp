@@ -1,6 +1,7 @@
 #include "models/PanSegNet.h"
 
 #include "core/Error.h"
+#include "models/Doctor.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/version.h>
@@ -367,8 +368,7 @@ torch::Device parseDevice(const std::string& name)
   if (name == "cuda" || name.rfind("cuda:", 0) == 0)
   {
     if (!torch::cuda::is_available())
-      throw Error("device '" + name +
-                  "' requested but no CUDA GPU is available to this LibTorch build");
+      throw Error("device '" + name + "' requested but CUDA is not available: " + cudaUnavailableReason(name));
     try
     {
       torch::Device d(name);

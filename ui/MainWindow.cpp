@@ -7,6 +7,7 @@
 #include "ui/PropertyBinding.h"
 #include "ui/SliceView.h"
 #include "ui/SurfaceView.h"
+#include "ui/SystemInfoDialog.h"
 #include "ui/ViewerModel.h"
 
 #include <QAction>
@@ -510,6 +511,16 @@ void MainWindow::buildHelpMenu()
                     box->setAttribute(Qt::WA_DeleteOnClose);
                     box->open();
                   });
+
+  // The prediction worker's and the trainer's LibTorch, CUDA and a smoke pass (`panseg doctor`).
+  QAction* systemInfo = help->addAction(tr("System &Information..."), this,
+                                        [this]
+                                        {
+                                          auto* dialog = new SystemInfoDialog(this);
+                                          dialog->setAttribute(Qt::WA_DeleteOnClose);
+                                          dialog->open();
+                                        });
+  systemInfo->setObjectName("systemInfoAction");
 
   help->addSeparator();
   QAction* about = help->addAction(tr("&About PanSeg Workstation..."), this,

@@ -47,7 +47,21 @@ private:
 };
 } // namespace
 
-QString findHelperTool(const QString& name, const char* env, QStringList* tried)
+QList<QPair<QString, QString>> torchHelperDirs()
+{
+  QList<QPair<QString, QString>> dirs;
+  const QString fromEnv = qEnvironmentVariable("PANSEG_TORCH_HELPERS_DIR");
+  if (!fromEnv.isEmpty())
+    dirs << qMakePair(QDir::cleanPath(fromEnv), QStringLiteral("$PANSEG_TORCH_HELPERS_DIR"));
+  if (QCoreApplication::instance())
+    dirs << qMakePair(QDir::cleanPath(QCoreApplication::applicationDirPath() + "/../torch-worker"),
+                      QStringLiteral("the LibTorch build beside this build (installer/setup.sh with PANSEG_TORCH_DIR)"));
+  dirs << qMakePair(QStringLiteral("/usr/local/lib/panseg/torch-worker"),
+                    QStringLiteral("the separately built LibTorch helpers folder"));
+  return dirs;
+}
+
+QString findHelperTool(const QString& name, const char* env, QStringList* tried, QString* how)
 {
   QStringList looked;
   const QString fromEnv = qEnvironmentVariable(env);
@@ -56,22 +70,28 @@ QString findHelperTool(const QString& name, const char* env, QStringList* tried)
     looked << fromEnv + " ($" + env + ")";
     if (tried)
       *tried = looked;
+    if (how)
+      *how = QStringLiteral("$") + env;
     return QFileInfo(fromEnv).isExecutable() && QFileInfo(fromEnv).isFile() ? fromEnv : QString();
   }
   const QString appDir = QCoreApplication::instance() ? QCoreApplication::applicationDirPath() : QString();
-  QStringList candidates;
+  QList<QPair<QString, QString>> candidates;
+  for (const auto& dir : torchHelperDirs())
+    candidates << qMakePair(dir.first + "/" + name, dir.second);
   if (!appDir.isEmpty())
-    candidates << appDir + "/" + name               // installed side by side (bin/)
-               << appDir + "/../models/" + name     // build tree: build/app -> build/models
-               << appDir + "/../lib/panseg/" + name; // a libexec-style install
-  for (const QString& c : candidates)
+    candidates << qMakePair(appDir + "/" + name, QStringLiteral("installed beside panseg"))
+               << qMakePair(appDir + "/../models/" + name, QStringLiteral("the build tree (models/ beside app/)"))
+               << qMakePair(appDir + "/../lib/panseg/" + name, QStringLiteral("installed in ../lib/panseg"));
+  for (const auto& c : candidates)
   {
-    const QString p = QDir::cleanPath(c);
+    const QString p = QDir::cleanPath(c.first);
     looked << p;
     if (QFileInfo(p).isFile() && QFileInfo(p).isExecutable())
     {
       if (tried)
         *tried = looked;
+      if (how)
+        *how = c.second;
       return p;
     }
   }

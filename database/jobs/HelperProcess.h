@@ -3,6 +3,8 @@
 // GUI) and running one to its end while relaying its stdout lines. Used by the training-job
 // engine (TrainingJobs.h) and the prediction worker's client (ui/WorkerClient).
 #include <QByteArray>
+#include <QList>
+#include <QPair>
 #include <QString>
 #include <QStringList>
 
@@ -10,10 +12,17 @@
 
 namespace panseg::db
 {
-/// A helper's path: $ENV when set (empty if that is not an executable), else next to the running
-/// executable, in the build tree's models/ folder beside it, or in ../lib/panseg. Empty when none
-/// exists; `tried` then lists the places looked at, for the error message.
-QString findHelperTool(const QString& name, const char* env, QStringList* tried = nullptr);
+/// A helper's path: $ENV when set (empty if that is not an executable); else a helper built against
+/// another LibTorch (a CUDA one, docs/gpu.md), looked for in torchHelperDirs(); else next to the
+/// running executable, in the build tree's models/ folder beside it, or in ../lib/panseg. Empty
+/// when none exists; `tried` then lists the places looked at, for the error message. `how` says
+/// why the path was chosen ("$PANSEG_WORKER", "LibTorch helper folder ...", ...).
+QString findHelperTool(const QString& name, const char* env, QStringList* tried = nullptr, QString* how = nullptr);
+/// Folders whose helpers win over the ones installed with panseg, in order: $PANSEG_TORCH_HELPERS_DIR
+/// when set; the build's torch-worker/ folder beside its app/ (installer/setup.sh with
+/// PANSEG_TORCH_DIR builds there); /usr/local/lib/panseg/torch-worker (for the .deb). Each with the
+/// reason shown by `panseg doctor`.
+QList<QPair<QString, QString>> torchHelperDirs();
 /// findHelperTool, or an Error naming the places tried and the variable that overrides them.
 QString requireHelperTool(const QString& name, const char* env);
 

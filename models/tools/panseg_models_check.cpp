@@ -1,5 +1,6 @@
 // Tests of the models/ library: plain C++ (no Qt), so they also run in the standalone GPU build.
-//   panseg_models_check [--fixture DIR] [--skip-exit-code N] [group...]
+//   panseg_models_check [--fixture DIR] [--skip-exit-code N] [--device cpu|cuda[:N]] [group...]
+// --device: where the parity group runs (fp32 and fp64; on CUDA also fp16 autocast, judged on argmax).
 // Groups: plans network pickle parity checkpoint package safety (default: all). Groups that need the parity
 // fixture print SKIP and exit with the skip code (default 0) when the folder is absent.
 #include "core/Error.h"
@@ -45,6 +46,7 @@ using namespace panseg::models;
 
 std::string g_fixture;
 std::string g_tmp;
+std::string g_device = "cpu";
 
 bool haveFixture()
 {
@@ -379,14 +381,35 @@ void testPickle()
 // ---------------------------------------------------------------------------------------------
 void testParity()
 {
-  for (const Precision precision : {Precision::Float32, Precision::Float64})
+  const bool cuda = g_device.rfind("cuda", 0) == 0;
+  std::vector<Precision> precisions{Precision::Float32, Precision::Float64};
+  if (cuda)
+    precisions.push_back(Precision::Float16Autocast);
+  for (const Precision precision : precisions)
   {
     ParityOptions o;
     o.fixtureDir = g_fixture;
     o.precision = precision;
+    o.device = g_device;
     const ParityReport r = runFixtureParity(o);
-    std::printf("  [%s, CPU, %d threads] %lld parameters\n", toString(precision).c_str(),
+    std::printf("  [%s, %s, %d threads] %lld parameters\n", toString(precision).c_str(), g_device.c_str(),
                 at::get_num_threads(), static_cast<long long>(r.parameterCount));
+    const std::string tag = "parity_" + std::string(precision == Precision::Float32   ? "fp32"
+                                                    : precision == Precision::Float64 ? "fp64"
+                                                                                      : "fp16_autocast");
+    // "FIGURE key value": machine-readable figures for models/tools/gpu_check.sh.
+    std::printf("FIGURE %s_logits_max_abs %.9g\nFIGURE %s_logits_max_abs_vs_float64 %.9g\n"
+                "FIGURE %s_argmax_mismatches %lld\nFIGURE %s_voxels %lld\nFIGURE %s_forward_ms %.6g\n",
+                tag.c_str(), r.outputMaxAbs, tag.c_str(), r.outputMaxAbsVsFloat64, tag.c_str(),
+                static_cast<long long>(r.argmaxMismatches), tag.c_str(), static_cast<long long>(r.voxels),
+                tag.c_str(), r.forwardSeconds * 1e3);
+    if (precision == Precision::Float16Autocast)
+    {
+      std::printf("    fp16 autocast: logits max|d| %.3e, argmax differs in %lld / %lld voxels\n", r.outputMaxAbs,
+                  static_cast<long long>(r.argmaxMismatches), static_cast<long long>(r.voxels));
+      VERIFY(r.pass); // argmax agreement >= 99.9 % (Parity.h)
+      continue;
+    }
     for (const auto& c : r.tensors)
       std::printf("    %-50s max|d| %.3e  mean|d| %.3e  (bound %s) %s\n", c.name.c_str(), c.maxAbs,
                   c.meanAbs, c.tolerance > 0 ? std::to_string(c.tolerance).c_str() : "info",
@@ -879,6 +902,8 @@ int main(int argc, char** argv)
     const std::string a = argv[i];
     if (a == "--fixture" && i + 1 < argc)
       g_fixture = argv[++i];
+    else if (a == "--device" && i + 1 < argc)
+      g_device = argv[++i];
     else if (a == "--skip-exit-code" && i + 1 < argc)
       skipCode = std::atoi(argv[++i]);
     else

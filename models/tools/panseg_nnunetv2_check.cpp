@@ -1,5 +1,6 @@
 // nnU-Net v2 parity checks against shared/fixtures/nnunetv2-pipeline (docs/nnunet-models.md).
-//   panseg_nnunetv2_check [--skip-exit-code N] [group...]
+//   panseg_nnunetv2_check [--skip-exit-code N] [--device cpu|cuda[:N]] [group...]
+// --device: where the network group runs (fp32 parity; on CUDA also fp16 autocast argmax agreement).
 // Groups: network (both architectures, network_parity/), spec (plans parsing and refusals),
 // sliding (Gaussian, windows, first-window logits), export (fixture logits -> probabilities and
 // segmentation; needs ITK), pipeline (whole case from the NIfTI; MR always, CT with
@@ -46,6 +47,7 @@ namespace v2 = panseg::nnunet::v2;
 std::string g_fix; // .../fixtures/nnunetv2-pipeline
 std::string g_shared;
 std::string g_tmp;
+std::string g_device = "cpu"; // --device: where the network group runs
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -144,23 +146,52 @@ void testNetwork()
     const Vec3& p = spec.network.patchSize;
     const std::vector<float> in = readF32(g_fix + "/" + c + "/network_parity/input.bin");
     const std::vector<float> ref = readF32(g_fix + "/" + c + "/network_parity/output.bin");
-    torch::Tensor x = torch::from_blob(const_cast<float*>(in.data()), { 1, 1, p[0], p[1], p[2] }, torch::kFloat);
+    const torch::Device device = parseDevice(g_device);
+    if (device.is_cuda())
+      setCudaTf32(false); // fp32 parity needs true fp32 convolutions
+    net->to(device);
+    torch::Tensor x =
+        torch::from_blob(const_cast<float*>(in.data()), { 1, 1, p[0], p[1], p[2] }, torch::kFloat).to(device);
     torch::Tensor y;
     {
       c10::InferenceMode guard;
-      y = net->forward(x).contiguous();
+      y = net->forward(x).to(torch::kCPU).contiguous();
     }
     std::vector<float> out(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
     const Diff d = diff(out, ref);
-    std::printf("  %s %s: %lld parameters, logits max|d| %.3g mean %.3g vs output.bin (%.1f s)\n", c.c_str(),
-                spec.network.architecture.c_str(), static_cast<long long>(params), d.maxAbs, d.meanAbs, since(t0));
+    std::printf("  %s %s on %s: %lld parameters, logits max|d| %.3g mean %.3g vs output.bin (%.1f s)\n", c.c_str(),
+                spec.network.architecture.c_str(), device.str().c_str(), static_cast<long long>(params), d.maxAbs,
+                d.meanAbs, since(t0));
+    std::printf("FIGURE nnunetv2_%s_fp32_logits_max_abs %.9g\n", c.c_str(), d.maxAbs);
     VERIFY(d.maxAbs < 1e-4);
+    if (device.is_cuda())
+    {
+      // fp16 autocast (nnU-Net v2's GPU default): argmax agreement with the authors' fp32 logits.
+      torch::Tensor y16;
+      {
+        c10::InferenceMode guard;
+        CudaAutocast autocast(true);
+        y16 = net->forward(x).to(torch::kCPU).to(torch::kFloat).contiguous();
+      }
+      const torch::Tensor r = torch::from_blob(const_cast<float*>(ref.data()), y16.sizes(), torch::kFloat);
+      const std::int64_t differ = (y16.argmax(1) != r.argmax(1)).sum().item<std::int64_t>();
+      const std::int64_t voxels = y16.numel() / y16.size(1);
+      const std::vector<float> out16(y16.data_ptr<float>(), y16.data_ptr<float>() + y16.numel());
+      std::printf("  %s fp16 autocast on %s: logits max|d| %.3g, argmax differs in %lld of %lld voxels\n", c.c_str(),
+                  device.str().c_str(), diff(out16, ref).maxAbs, static_cast<long long>(differ),
+                  static_cast<long long>(voxels));
+      std::printf("FIGURE nnunetv2_%s_fp16_autocast_logits_max_abs %.9g\nFIGURE nnunetv2_%s_fp16_autocast_argmax_"
+                  "mismatches %lld\nFIGURE nnunetv2_%s_voxels %lld\n",
+                  c.c_str(), diff(out16, ref).maxAbs, c.c_str(), static_cast<long long>(differ), c.c_str(),
+                  static_cast<long long>(voxels));
+      VERIFY(differ * 1000 <= voxels); // >= 99.9 % agreement
+    }
     // Float64 network against the float32 reference: within the documented float32 noise.
     torch::Tensor y64;
     {
       c10::InferenceMode guard;
       net->to(torch::kDouble);
-      y64 = net->forward(x.to(torch::kDouble)).to(torch::kFloat).contiguous();
+      y64 = net->forward(x.to(torch::kDouble)).to(torch::kCPU).to(torch::kFloat).contiguous();
     }
     std::vector<float> out64(y64.data_ptr<float>(), y64.data_ptr<float>() + y64.numel());
     std::printf("  %s float64 network vs output.bin: max|d| %.3g (Python's own float64-float32: %s)\n", c.c_str(),
@@ -628,6 +659,8 @@ int main(int argc, char** argv)
     const std::string a = argv[i];
     if (a == "--skip-exit-code" && i + 1 < argc)
       skipCode = std::atoi(argv[++i]);
+    else if (a == "--device" && i + 1 < argc)
+      g_device = argv[++i];
     else
       wanted.push_back(a);
   }

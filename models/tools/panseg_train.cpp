@@ -10,6 +10,7 @@
 // next iteration; the last epoch's checkpoint stays, and --resume continues from it.
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
+#include "models/Doctor.h"
 #include "models/Json.h"
 #include "models/ModelPackage.h"
 #include "models/PNetMsaTrainer.h"
@@ -103,7 +104,10 @@ const char* kUsage =
     "  --keep-checkpoint        keep MODEL_DIR/checkpoint after a completed run (removed by default)\n"
     "  --cache DIR              keep preprocessed cases on disk\n"
     "  --name TEXT --version TEXT --modality CT|MR   model card\n"
-    "  --json                   progress as JSON lines\n";
+    "  --json                   progress as JSON lines\n"
+    "\n"
+    "panseg-train doctor [--device auto|cpu|cuda[:N]] [--threads N] [--passes N] [--json]\n"
+    "  this trainer's LibTorch, CUDA and a smoke forward pass (as panseg-worker doctor)\n";
 
 struct Args
 {
@@ -651,8 +655,38 @@ int runPnetMsa(const Args& a, int argc, char** argv)
   return 0;
 }
 
+/// `panseg-train doctor ...` (models/Doctor.h): the same report as `panseg-worker doctor`.
+int runDoctorCommand(int argc, char** argv)
+{
+  DoctorOptions o;
+  o.tool = "panseg-train";
+  for (int i = 2; i < argc; ++i)
+  {
+    const std::string k = argv[i];
+    if (k == "--json")
+    {
+      o.json = true;
+      continue;
+    }
+    if ((k != "--device" && k != "--threads" && k != "--passes") || i + 1 >= argc)
+      throw Error(k == "--device" || k == "--threads" || k == "--passes"
+                      ? "option " + k + " needs a value"
+                      : "unknown option " + k + " for 'doctor' (--device, --threads, --passes, --json)");
+    const std::string v = argv[++i];
+    if (k == "--device")
+      o.device = v;
+    else if (k == "--threads")
+      o.threads = static_cast<int>(toInt(v, "--threads"));
+    else
+      o.passes = static_cast<int>(std::clamp<std::int64_t>(toInt(v, "--passes"), 0, 1000));
+  }
+  return runDoctor(o);
+}
+
 int run(int argc, char** argv)
 {
+  if (argc >= 2 && std::string(argv[1]) == "doctor")
+    return runDoctorCommand(argc, argv);
   const Args a = parseArgs(argc, argv);
   const std::string modelType = a.get("model-type", "pansegnet");
   if (modelType == "pnet-msa")

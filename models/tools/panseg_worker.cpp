@@ -7,6 +7,7 @@
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
+#include "models/Doctor.h"
 #include "models/Json.h"
 #include "models/ModelPackage.h"
 #include "models/Predictor.h"
@@ -76,6 +77,11 @@ const char* kUsageText = R"(usage:
       weights; --fast-only: the --fast mode only), then PNet-MSA + BiRNN (random weights) on the
       same case; the shipped demo packages (DIR/demo, DIR/pnet-msa-demo) on the demo study with
       their Dice; peak RSS and GPU memory. Human-readable text, not JSON.
+  panseg-worker doctor [--device auto|cpu|cuda[:N]] [--threads N] [--passes N] [--json]
+      What this worker's LibTorch can do: its version and library, CUDA runtime / cuDNN, whether
+      CUDA is usable and why not, GPUs, fp16/bf16/TF32, CPU threads and features, and a smoke
+      forward pass (small PanSegNet, random weights) on the device with its time. Text, or one
+      JSON object with --json. Exit 1 (reason on stderr) when the device cannot be used.
 Exit status: 0 done, 1 error, 2 usage error, 3 cancelled.
 Stdin: a line "cancel" cancels (as does SIGTERM; a step that cannot be interrupted is ended after
 a 1 s grace, a second signal ends the worker at once). The worker ends with its parent.
@@ -225,7 +231,7 @@ Args parseArgs(int argc, char** argv)
                                                       "--step", "--threads", "--batch",
                                                       "--probabilities", "--reps", "--paper-reps",
                                                       "--case", "--shared", "--demo-models", "--roi",
-                                                      "--roi-margin" };
+                                                      "--roi-margin", "--passes" };
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -926,6 +932,19 @@ int cmdBench(const Args& a)
   std::printf("\n");
   return kOk;
 }
+int cmdDoctor(const Args& a)
+{
+  checkKnown(a, { "--device", "--threads", "--passes", "--json" });
+  DoctorOptions o;
+  o.tool = "panseg-worker";
+  o.device = a.get("--device", "auto");
+  o.threads = a.getInt("--threads", 0);
+  o.passes = a.getInt("--passes", 3);
+  if (o.passes < 0 || o.passes > 1000)
+    throw UsageError("--passes must be 0..1000");
+  o.json = a.has("--json");
+  return runDoctor(o);
+}
 } // namespace
 
 int main(int argc, char** argv)
@@ -966,11 +985,14 @@ int main(int argc, char** argv)
       installCancelHandlers();
       return cmdBench(a);
     }
-    return emitError("unknown command '" + a.command + "' (predict, session, info, bench; see --help)", kExitUsage);
+    if (a.command == "doctor")
+      return cmdDoctor(a);
+    return emitError("unknown command '" + a.command + "' (predict, session, info, bench, doctor; see --help)",
+                     kExitUsage);
   }
   catch (const UsageError& e)
   {
-    if (command == "bench")
+    if (command == "bench" || command == "doctor")
     {
       std::fprintf(stderr, "panseg-worker: error: %s\n", e.what());
       return kExitUsage;
@@ -985,7 +1007,7 @@ int main(int argc, char** argv)
       Event("cancelled").emit();
       return kCancelled;
     }
-    if (command == "bench")
+    if (command == "bench" || command == "doctor")
     {
       std::fprintf(stderr, "panseg-worker: error: %s\n", oneLine(m).c_str());
       return kFailed;

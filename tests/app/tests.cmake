@@ -36,3 +36,18 @@ if(TARGET panseg AND TARGET panseg-worker)
   add_dependencies(tst_worker_safety panseg panseg-worker)
   set_tests_properties(tst_worker_safety PROPERTIES TIMEOUT 900)
 endif()
+
+# Issue 19: `panseg doctor` with the real helpers (LibTorch version, CUDA and why not, smoke pass,
+# the preferred LibTorch helper folder, --device cuda naming the reason); tests/app/tst_doctor.cpp.
+if(TARGET panseg AND TARGET panseg-worker AND TARGET panseg-train)
+  panseg_add_test(tst_doctor SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/app/tst_doctor.cpp LIBS Qt6::Core)
+  target_compile_definitions(tst_doctor PRIVATE PANSEG_EXE="$<TARGET_FILE:panseg>"
+                                                PANSEG_WORKER_EXE="$<TARGET_FILE:panseg-worker>"
+                                                PANSEG_TRAIN_EXE="$<TARGET_FILE:panseg-train>"
+                                                PANSEG_BUILD_DIR="${CMAKE_BINARY_DIR}"
+                                                PANSEG_EXPECTED_TORCH_VERSION="${PANSEG_TORCH_VERSION}"
+                                                PANSEG_EXPECTED_TORCH_CUDA=${PANSEG_TORCH_HAS_CUDA}
+                                                PANSEG_DEMO_MODEL="${PROJECT_SOURCE_DIR}/resources/models/demo")
+  add_dependencies(tst_doctor panseg panseg-worker panseg-train)
+  set_tests_properties(tst_doctor PROPERTIES TIMEOUT 600 LABELS "app;doctor")
+endif()

@@ -53,3 +53,13 @@ if(TARGET panseg_ui)
   panseg_add_test(tst_plausibility_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ui/tst_plausibility_gui.cpp
                   LIBS panseg_ui panseg_database GUI)
 endif()
+# Issue 19: Help > System Information runs the real helpers' doctor and shows their report.
+if(TARGET panseg_ui AND TARGET panseg-worker AND TARGET panseg-train)
+  panseg_add_test(tst_system_info_gui SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ui/tst_system_info_gui.cpp
+                  LIBS panseg_ui panseg_database GUI)
+  target_compile_definitions(tst_system_info_gui PRIVATE PANSEG_WORKER_EXE="$<TARGET_FILE:panseg-worker>"
+                             PANSEG_TRAIN_EXE="$<TARGET_FILE:panseg-train>"
+                             PANSEG_EXPECTED_TORCH_VERSION="${PANSEG_TORCH_VERSION}")
+  add_dependencies(tst_system_info_gui panseg-worker panseg-train)
+  set_tests_properties(tst_system_info_gui PROPERTIES TIMEOUT 600 LABELS "ui;doctor")
+endif()
