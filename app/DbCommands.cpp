@@ -6,6 +6,7 @@
 
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
+#include "core/display/LabelPresets.h"
 #include "database/ContentHash.h"
 #include "database/Importer.h"
 #include "database/ModelRegistry.h"
@@ -16,6 +17,7 @@
 #include "database/ReaderStudy.h"
 #include "database/server/DatabaseCopy.h"
 #include "database/server/ServerAdmin.h"
+#include "database/studies/MaskWorkflow.h"
 
 #include <QCoreApplication>
 #include <QElapsedTimer>
@@ -296,19 +298,46 @@ int dbMasks(const QStringList& args)
   return Ok;
 }
 
+QString presetKeys()
+{
+  QStringList keys;
+  for (LabelPreset p : allLabelPresets())
+    keys << qs(to_string(p));
+  return keys.join(", ");
+}
+
 int dbLabels(const QStringList& args)
 {
   const Args a(args, { "json" });
-  if (usageError(a, "panseg db labels MASK_VERSION_ID [--db DIR] [--json]", 1, 1))
+  if (usageError(a, "panseg db labels MASK_VERSION_ID [--db DIR] [--preset KEY] [--json]", 1, 1))
     return Usage;
   bool ok = false;
-  const qint64 id = a.positionals[0].toLongLong(&ok);
+  qint64 id = a.positionals[0].toLongLong(&ok);
   if (!ok || id <= 0)
   {
     printError("MASK_VERSION_ID must be a positive whole number (see panseg db masks)");
     return Usage;
   }
+  std::optional<LabelPreset> preset;
+  if (a.has("preset"))
+  {
+    preset = parseLabelPreset(a.value("preset").toStdString());
+    if (!preset)
+    {
+      printError("unknown --preset '" + a.value("preset") + "' (" + presetKeys() + ")");
+      return Usage;
+    }
+  }
   StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+  if (preset) // a new version with the same voxels and the preset's table
+  {
+    const SavedVersion saved =
+      saveWithLabelTable(db, id, presetLabelTable(*preset), "label table: " + presetTitle(*preset));
+    if (!a.has("json"))
+      std::printf("saved mask version %lld with the %s label table\n", (long long)saved.id,
+                  presetTitle(*preset).c_str());
+    id = saved.id;
+  }
   const LabelTable table = db.labelTable(id); // blinded or missing versions throw
   const auto version = db.maskVersion(id);
   if (a.has("json"))
@@ -325,10 +354,11 @@ int dbLabels(const QStringList& args)
           o["volume_ml"] = v->second;
       list.append(o);
     }
-    printJson(QJsonObject{ { "mask_version", id }, { "labels", list } });
+    printJson(QJsonObject{ { "mask_version", id }, { "pancreas_label", pancreasLabelOf(table) }, { "labels", list } });
     return Ok;
   }
-  std::printf("mask version %lld: %zu label(s)\n", (long long)id, table.entries().size());
+  std::printf("mask version %lld: %zu label(s); pancreas: %s\n", (long long)id, table.entries().size(),
+              pancreasLabelOf(table) ? ("label " + std::to_string(pancreasLabelOf(table))).c_str() : "none named");
   std::printf("%5s  %-24s %-8s %-28s %s\n", "VALUE", "NAME", "COLOUR", "TYPE", "VOL mL");
   for (const LabelInfo& l : table.entries())
   {
@@ -344,6 +374,36 @@ int dbLabels(const QStringList& args)
       if (!table.has(value))
         std::printf("%5d  %-24s %-8s %-28s %.2f  (not in the table: default name)\n", value,
                     table.label(value).name.c_str(), hexColor(table.label(value).color).c_str(), "-", ml);
+  return Ok;
+}
+
+int dbReduceToPancreas(const QStringList& args)
+{
+  const Args a(args, { "json" });
+  if (usageError(a, "panseg db reduce-to-pancreas MASK_VERSION_ID [--db DIR] [--json]", 1, 1))
+    return Usage;
+  bool ok = false;
+  const qint64 id = a.positionals[0].toLongLong(&ok);
+  if (!ok || id <= 0)
+  {
+    printError("MASK_VERSION_ID must be a positive whole number (see panseg db masks)");
+    return Usage;
+  }
+  StudyDatabase db(dataFolderOf(a).toStdString(), openOptions(a));
+  const SavedVersion saved = savePancreasOnlyVersion(db, id);
+  const auto version = db.maskVersion(saved.id);
+  if (a.has("json"))
+  {
+    printJson(QJsonObject{ { "mask_version", qint64(saved.id) },
+                           { "parent", qint64(id) },
+                           { "note", qs(version ? version->note : std::string()) },
+                           { "pancreas_volume_ml", version ? version->pancreasVolumeMl() : 0.0 } });
+    return Ok;
+  }
+  std::printf("saved mask version %lld: %s; pancreas %.2f mL\n", (long long)saved.id,
+              version ? version->note.c_str() : "", version ? version->pancreasVolumeMl() : 0.0);
+  if (!saved.concurrentNote.empty())
+    std::printf("%s\n", saved.concurrentNote.c_str());
   return Ok;
 }
 
@@ -1213,6 +1273,8 @@ int dbCommand(const QStringList& args)
     return dbCheck(rest);
   if (verb == "labels")
     return dbLabels(rest);
+  if (verb == "reduce-to-pancreas")
+    return dbReduceToPancreas(rest);
   if (verb == "set-modality")
     return dbSetModality(rest);
   if (verb == "set-state")
@@ -1231,10 +1293,10 @@ int dbCommand(const QStringList& args)
     return dbCopy(rest);
   if (verb == "reference-rule")
     return dbReferenceRule(rest);
-  printError(verb.isEmpty() ? "usage: panseg db list|masks|labels|check|set-modality|set-state|audit|verify-audit|models|"
+  printError(verb.isEmpty() ? "usage: panseg db list|masks|labels|reduce-to-pancreas|check|set-modality|set-state|audit|verify-audit|models|"
                               "register-model|user|copy|reference-rule ..."
                             : "unknown db command '" + verb +
-                                "' (list, masks, labels, check, set-modality, set-state, audit, verify-audit, models, "
+                                "' (list, masks, labels, reduce-to-pancreas, check, set-modality, set-state, audit, verify-audit, models, "
                                 "register-model, user, copy, reference-rule)");
   return Usage;
 }
@@ -1355,7 +1417,12 @@ QString dbUsage()
     "  panseg db list [--db DIR] [--modality M] [--search TEXT] [--center NAME] [--json]\n"
     "  panseg db masks SERIES_ID [--db DIR] [--json]\n"
     "                                   series in the database; the mask versions of one series\n"
-    "  panseg db labels MASK_VERSION_ID [--db DIR] [--json]   the label table: names, colours, codes\n"
+    "  panseg db labels MASK_VERSION_ID [--db DIR] [--preset KEY] [--json]\n"
+    "                                   the label table: names, colours, codes, the pancreas label; --preset saves\n"
+    "                                   a new version with a preset's table (panseg, nih-pancreas-ct, msd-task07,\n"
+    "                                   totalsegmentator-v1, totalsegmentator-v2, totalsegmentator-v2-mr)\n"
+    "  panseg db reduce-to-pancreas MASK_VERSION_ID [--db DIR] [--json]\n"
+    "                                   a new version with only the pancreas (1) and its lesions (2..)\n"
     "  panseg db check [--db DIR]       database integrity and every mask file's SHA-256\n"
     "  panseg db set-modality SERIES_ID MODALITY | set-state MASK_ID STATE [--note TEXT] [--accept-flagged] | audit\n"
     "                                   approving an AI mask flagged as implausible needs --accept-flagged (audited)\n"

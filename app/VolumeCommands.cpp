@@ -143,10 +143,14 @@ int volumesCommand(const QStringList& args)
   f.fromDate = a.value("from").toStdString();
   f.toDate = a.value("to").toStdString();
   f.approvedOnly = a.has("approved-only");
-  const auto label = labelOption(a, 1, 0, "0 = any non-zero label");
-  if (!label)
-    return Usage;
-  f.label = *label;
+  // Without --label: the pancreas of each mask's label table (VolumeFilter::kPancreasByName).
+  if (a.has("label"))
+  {
+    const auto label = labelOption(a, 1, 0, "0 = any non-zero label; without --label the pancreas of each mask's label table");
+    if (!label)
+      return Usage;
+    f.label = *label;
+  }
   if (a.has("series"))
     for (const QString& id : a.value("series").split(',', Qt::SkipEmptyParts))
     {

@@ -4,6 +4,7 @@
 
 #include "core/Error.h"
 #include "core/Reorient.h"
+#include "core/display/LabelPresets.h"
 #include "core/io/ImageIO.h"
 #include "database/ContentHash.h"
 #include "database/ModalityDetection.h"
@@ -663,6 +664,12 @@ private:
       prov.state = m_options.maskState;
       prov.importedFrom = m.path;
       prov.note = note;
+      // The label table of a recognisable label set (core/display/LabelPresets.h), else the
+      // defaults; always editable afterwards (Edit > Labels..., panseg db labels --preset).
+      std::optional<LabelPreset> preset;
+      prov.labelTable = labelTableForValues(mask.labels(), &preset);
+      if (preset && *preset != LabelPreset::PanSeg)
+        prov.note += std::string(prov.note.empty() ? "" : "; ") + "labels: " + presetTitle(*preset);
       m_report.importedMasks.push_back(m_db.saveMaskVersion(im.seriesId, mask, prov));
     }
     catch (const DuplicateMaskError& e)

@@ -122,6 +122,14 @@ LabelTable labelTableOfModelPackage(const std::string& packageDir)
       declare(table, o.value("label").toInt(-1), o.value("name").toString().toStdString(), plansPath);
     }
   }
+  // nnU-Net v2 packages keep dataset.json verbatim in plans.json: its "labels" {name: value}.
+  if (const auto plans = readJsonObject(plansPath); plans && plans->value("dataset_json").isObject())
+  {
+    const QJsonObject labels = plans->value("dataset_json").toObject().value("labels").toObject();
+    for (auto it = labels.begin(); it != labels.end(); ++it)
+      if (it.value().isDouble())
+        declare(table, it.value().toInt(), it.key().toStdString(), plansPath);
+  }
   const std::string modelPath = (dir / "model.json").string();
   if (const auto model = readJsonObject(modelPath))
   {

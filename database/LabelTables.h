@@ -10,7 +10,8 @@
 //                "category": {"code": "91723000", "scheme": "SCT", "meaning": "Anatomical Structure"},
 //                "type": {"code": "15776009", "scheme": "SCT", "meaning": "Pancreas"}}, ...]
 //
-// Model packages declare labels in plans.json "classes" ([{"label": 1, "name": "pancreas"}]) or,
+// Model packages declare labels in plans.json "classes" ([{"label": 1, "name": "pancreas"}]), in
+// the nnU-Net v2 dataset.json kept in plans.json ("dataset_json": {"labels": {"pancreas": 7}}), or,
 // as nnU-Net's dataset.json does, in model.json "labels" ({"background": 0, "pancreas": 1});
 // model.json may add "label_colors": {"1": "#e6a040"}. Label 0 (background) is left out; a name is
 // shown with its first letter upper-case ("pancreas" -> "Pancreas").

@@ -120,7 +120,7 @@ struct SeriesRecord
   int maskCount = 0;
   int64_t latestMaskId = 0; // 0 = no mask
   std::optional<MaskState> latestMaskState;
-  double latestVolumeMl = std::nan("");
+  double latestVolumeMl = std::nan(""); // pancreas volume of the newest version (MaskVersion::pancreasVolumeMl)
 };
 
 struct SeriesFilter
@@ -173,6 +173,15 @@ struct MaskVersion
   std::string note;
   std::string importedFrom; // original path for imported masks
   MaskPlausibility plausibility; // stored check (AI versions)
+  /// The value its label table names the pancreas (core/display/LabelPresets.h pancreasLabelOf:
+  /// by SCT 15776009 or the name), 0 when the table names none; 1 for versions without a table.
+  int pancreasLabel = 1;
+  /// The volume of that label (0 when it is absent or the table names no pancreas).
+  double pancreasVolumeMl() const
+  {
+    const auto it = labelVolumesMl.find(pancreasLabel);
+    return pancreasLabel > 0 && it != labelVolumesMl.end() ? it->second : 0.0;
+  }
 };
 
 /// How a new mask version came about. The author is always the database's current user.

@@ -104,6 +104,9 @@ QVariant SeriesTableModel::data(const QModelIndex& index, int role) const
 
 QVariant SeriesTableModel::headerData(int section, Qt::Orientation orientation, int role) const
 {
+  if (orientation == Qt::Horizontal && role == Qt::ToolTipRole && section == VolumeColumn)
+    return tr("Pancreas volume of the newest mask version: the label its label table names the pancreas "
+              "(TotalSegmentator v2: 7, v1: 10, PanSeg: 1)");
   if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
     return QAbstractTableModel::headerData(section, orientation, role);
   switch (section)

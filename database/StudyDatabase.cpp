@@ -8,6 +8,7 @@
 #include "database/ContentHash.h"
 #include "database/ImagePaths.h"
 #include "database/LabelTables.h"
+#include "core/display/LabelPresets.h"
 #include "database/Plausibility.h"
 #include "database/Schema.h"
 #include "database/SqlDialect.h"
@@ -509,17 +510,38 @@ private:
   bool m_active = false;
 };
 
-const char* kSeriesSelect =
-  "SELECT s.id, s.study_id, st.patient_id, p.patient_key, p.patient_id, p.patient_name,"
-  " st.study_key, st.study_instance_uid, st.study_date, st.description,"
-  " s.series_instance_uid, s.description, s.modality, s.modality_source, s.dicom_modality, s.center,"
-  " s.acquisition_date, s.size_x, s.size_y, s.size_z, s.spacing_x_mm, s.spacing_y_mm, s.spacing_z_mm,"
-  " s.origin_x_mm, s.origin_y_mm, s.origin_z_mm, s.direction, s.format, s.source_path, s.content_hash,"
-  " s.file_count, s.imported_at,"
-  " (SELECT COUNT(*) FROM mask_versions mc WHERE mc.series_id = s.id),"
-  " lm.id, lm.state, lm.volume_ml"
-  " FROM series s JOIN studies st ON st.id = s.study_id JOIN patients p ON p.id = st.patient_id"
-  " LEFT JOIN mask_versions lm ON lm.id = (SELECT MAX(ml.id) FROM mask_versions ml WHERE ml.series_id = s.id)";
+/// The series columns with a summary of the newest mask version: its label volumes and, from
+/// schema version 9 on, its label table (the pancreas volume of the study browser).
+std::string seriesSelect(int schemaVersion)
+{
+  return std::string(
+           "SELECT s.id, s.study_id, st.patient_id, p.patient_key, p.patient_id, p.patient_name,"
+           " st.study_key, st.study_instance_uid, st.study_date, st.description,"
+           " s.series_instance_uid, s.description, s.modality, s.modality_source, s.dicom_modality, s.center,"
+           " s.acquisition_date, s.size_x, s.size_y, s.size_z, s.spacing_x_mm, s.spacing_y_mm, s.spacing_z_mm,"
+           " s.origin_x_mm, s.origin_y_mm, s.origin_z_mm, s.direction, s.format, s.source_path, s.content_hash,"
+           " s.file_count, s.imported_at,"
+           " (SELECT COUNT(*) FROM mask_versions mc WHERE mc.series_id = s.id),"
+           " lm.id, lm.state, lm.volume_ml, lm.label_volumes") +
+         (schemaVersion >= 9 ? ", (SELECT lt.labels FROM mask_label_tables lt WHERE lt.mask_version_id = lm.id)" : "") +
+         " FROM series s JOIN studies st ON st.id = s.study_id JOIN patients p ON p.id = st.patient_id"
+         " LEFT JOIN mask_versions lm ON lm.id = (SELECT MAX(ml.id) FROM mask_versions ml WHERE ml.series_id = s.id)";
+}
+
+/// The pancreas label of a stored label table (JSON; empty = none stored: the defaults' 1).
+int pancreasLabelOfJson(const QVariant& json)
+{
+  if (!json.isValid() || json.isNull())
+    return 1;
+  try
+  {
+    return pancreasLabelOf(labelTableFromJson(json.toString().toStdString()));
+  }
+  catch (const Error&)
+  {
+    return 1; // an unreadable table reads as the defaults here; labelTable() names the problem
+  }
+}
 
 SeriesRecord seriesFromRow(const QSqlQuery& q)
 {
@@ -560,12 +582,20 @@ SeriesRecord seriesFromRow(const QSqlQuery& q)
   if (!state.isNull())
     r.latestMaskState = parseMaskState(str(state));
   const QVariant vol = q.value(c++);
+  const QJsonObject vols = parseJsonObject(str(q.value(c++)));
   if (!vol.isNull())
-    r.latestVolumeMl = vol.toDouble();
+  {
+    MaskVersion latest;
+    for (auto it = vols.begin(); it != vols.end(); ++it)
+      latest.labelVolumesMl[it.key().toInt()] = it.value().toDouble();
+    latest.pancreasLabel = pancreasLabelOfJson(q.record().count() > c ? q.value(c) : QVariant());
+    r.latestVolumeMl = latest.pancreasVolumeMl();
+  }
   return r;
 }
 
-/// The mask columns, with the stored plausibility check from schema version 7 on.
+/// The mask columns, with the stored plausibility check from schema version 7 on and the label
+/// table (its pancreas label) from version 9 on.
 std::string maskSelect(int schemaVersion)
 {
   const bool checks = schemaVersion >= 7;
@@ -573,6 +603,9 @@ std::string maskSelect(int schemaVersion)
                      " mv.version, m.source, m.state, m.created_at, m.state_changed_at, m.file_path, m.sha256, m.content_hash,"
                      " m.voxel_count, m.volume_ml, m.label_volumes, m.note, m.imported_from") +
          (checks ? ", p.flagged, p.summary, p.findings, p.details, p.limits_source, p.checked_at" : "") +
+         (schemaVersion >= 9 ? ", (SELECT lt.labels FROM mask_label_tables lt WHERE lt.mask_version_id = m.id)"
+                               " AS label_table_json"
+                             : "") +
          " FROM mask_versions m JOIN users u ON u.id = m.author_user_id"
          " LEFT JOIN model_versions mv ON mv.id = m.model_version_id" +
          (checks ? " LEFT JOIN mask_plausibility p ON p.mask_version_id = m.id" : "");
@@ -606,6 +639,8 @@ MaskVersion maskFromRow(const QSqlQuery& q)
     m.labelVolumesMl[it.key().toInt()] = it.value().toDouble();
   m.note = str(q.value(c++));
   m.importedFrom = str(q.value(c++));
+  if (const int lt = q.record().indexOf("label_table_json"); lt >= 0)
+    m.pancreasLabel = pancreasLabelOfJson(q.value(lt));
   if (q.record().count() > c && !q.value(c).isNull())
   {
     MaskPlausibility& p = m.plausibility;
@@ -1186,7 +1221,7 @@ std::vector<StudyDatabase::AddedSeries> StudyDatabase::addSeriesBatch(const std:
 
 std::vector<SeriesRecord> StudyDatabase::listSeries(const SeriesFilter& filter) const
 {
-  std::string sql = kSeriesSelect;
+  std::string sql = seriesSelect(d->schemaVersion);
   std::vector<std::string> where;
   QVariantList binds;
   if (filter.modality)
@@ -1242,13 +1277,13 @@ void StudyDatabase::hideBlindedMaskSummaries(std::vector<SeriesRecord>& records)
     r.maskCount = int(visible.size());
     r.latestMaskId = visible.empty() ? 0 : visible.back().id;
     r.latestMaskState = visible.empty() ? std::nullopt : std::optional<MaskState>(visible.back().state);
-    r.latestVolumeMl = visible.empty() ? std::nan("") : visible.back().volumeMl;
+    r.latestVolumeMl = visible.empty() ? std::nan("") : visible.back().pancreasVolumeMl();
   }
 }
 
 std::optional<SeriesRecord> StudyDatabase::series(int64_t seriesId) const
 {
-  QSqlQuery q = d->prepare(std::string(kSeriesSelect) + " WHERE s.id = ?");
+  QSqlQuery q = d->prepare(seriesSelect(d->schemaVersion) + " WHERE s.id = ?");
   q.addBindValue(qlonglong(seriesId));
   d->run(q, "read series " + std::to_string(seriesId));
   if (!q.next())

@@ -1,6 +1,7 @@
 #include "database/StudyReport.h"
 
 #include "core/Error.h"
+#include "core/display/LabelPresets.h"
 #include "core/stats/Reliability.h"
 #include "database/StudyDatabase.h"
 
@@ -156,6 +157,18 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
                 return a.readerName != b.readerName ? a.readerName < b.readerName
                                                     : a.readNumber < b.readNumber;
               });
+    // Study label 0 compares whole masks, except multi-organ maps (a TotalSegmentator table):
+    // those are compared on the pancreas their label table names (core/display/LabelPresets.h).
+    std::map<int64_t, int> labels;
+    auto labelOf = [&](int64_t id)
+    {
+      if (label != 0)
+        return label;
+      auto it = labels.find(id);
+      if (it == labels.end())
+        it = labels.emplace(id, wholeMaskLabelOf(db.labelTable(id))).first;
+      return it->second;
+    };
     std::map<int64_t, LabelMask> masks; // this case only
     auto mask = [&](int64_t id) -> const LabelMask&
     {
@@ -177,7 +190,7 @@ StudyReportData computeStudyReport(StudyDatabase& db, int64_t studyId)
       row.readerB = nameB;
       row.maskA = a;
       row.maskB = b;
-      row.metrics = computeAgreement(mask(a), label, mask(b), label);
+      row.metrics = computeAgreement(mask(a), labelOf(a), mask(b), labelOf(b));
       out.pairs.push_back(row);
     };
     if (design == StudyDesign::InterObserver)

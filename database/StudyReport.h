@@ -13,6 +13,8 @@
 //    AI mask): A = the reader's first read, B = the study's AI mask of the case;
 //  * reader against the consensus ("reader-consensus"; cases with a consensus built in this
 //    study, the newest one): A = the reader's first read, B = the consensus.
+// Masks are compared on the study's label; label 0 = the whole mask, except a multi-organ map
+// (a label table naming other structures, e.g. TotalSegmentator's) is compared on its pancreas.
 // Only submitted or approved reads count. Needs a coordinator or admin (it reads every mask).
 //
 // Confidence intervals (95 %): every mean (Table 3, Table 4, per reader) has Student's t interval

@@ -124,7 +124,9 @@ std::string VolumeTable::filterText() const
                     (filter.toDate.empty() ? std::string("...") : filter.toDate));
   if (filter.approvedOnly)
     parts.push_back("approved masks only");
-  parts.push_back(filter.label == 0 ? std::string("any non-zero label") : "label " + std::to_string(filter.label));
+  parts.push_back(filter.label == VolumeFilter::kPancreasByName ? std::string("pancreas label of each mask")
+                  : filter.label == 0                           ? std::string("any non-zero label")
+                                                                : "label " + std::to_string(filter.label));
   std::string out;
   for (const auto& p : parts)
     out += (out.empty() ? "" : ", ") + p;
@@ -133,7 +135,7 @@ std::string VolumeTable::filterText() const
 
 void validateFilter(const StudyDatabase& db, const VolumeFilter& f)
 {
-  if (f.label < 0 || f.label > 255)
+  if ((f.label < 0 && f.label != VolumeFilter::kPancreasByName) || f.label > 255)
     throw Error("the label must be a whole number from 0 to 255 (0 = any non-zero label), not " +
                 std::to_string(f.label));
   if (!f.fromDate.empty() && !validDate(f.fromDate))
@@ -228,11 +230,13 @@ VolumeTable buildVolumeTable(const StudyDatabase& db, const VolumeFilter& filter
         r.approvedAt = a != approved.end() ? a->second.at : m->stateChangedAt;
       }
       r.createdAt = m->createdAt;
-      if (filter.label == 0)
+      r.label = filter.label == VolumeFilter::kPancreasByName ? (m->pancreasLabel > 0 ? m->pancreasLabel : -1)
+                                                              : filter.label;
+      if (r.label == 0)
         r.volumeMl = m->volumeMl;
       else
       {
-        const auto v = m->labelVolumesMl.find(filter.label);
+        const auto v = m->labelVolumesMl.find(r.label);
         r.volumeMl = v != m->labelVolumesMl.end() ? v->second : 0.0;
       }
       r.voxelCount = voxelMm3 > 0 ? std::llround(r.volumeMl * 1000.0 / voxelMm3) : 0;

@@ -1,5 +1,6 @@
 #pragma once
-// The clinicians' volume table: pancreas volume in mL of the stored mask versions, one row per
+// The clinicians' volume table: pancreas volume in mL (the pancreas label of each mask's label
+// table unless a label number is given) of the stored mask versions, one row per
 // series and mask source, with the series' context (patient, modality, center, study date,
 // spacing) and its review state (who approved, when), plus per-patient follow-up (change in mL
 // and % between consecutive studies). No widgets and no files here: ui/VolumeExport writes it as
@@ -32,7 +33,12 @@ struct VolumeFilter
   std::string fromDate;    // study date yyyy-mm-dd, inclusive; empty = open
   std::string toDate;      // inclusive; empty = open. Series without a study date fail date filters.
   bool approvedOnly = false;
-  int label = 1;           // pancreas label; 0 = any non-zero label
+  /// kPancreasByName (the default): the pancreas of each mask's own label table (by SCT
+  /// 15776009 or the name, core/display/LabelPresets.h), so a TotalSegmentator v2 map counts its
+  /// label 7, a v1 map its label 10 and a PanSeg mask its label 1; N = label N of every mask
+  /// (`--label N`); 0 = any non-zero label.
+  int label = kPancreasByName;
+  static constexpr int kPancreasByName = -1;
 };
 
 struct VolumeRow
@@ -54,6 +60,8 @@ struct VolumeRow
   std::string approvedBy;    // user who set it approved (audit log); the importer for imported-approved
   std::string approvedAt;    // ISO UTC
   std::string createdAt;
+  int label = 1;             // the label counted (the mask's pancreas by default); 0 = any non-zero,
+                             // -1 = none (its label table names no pancreas: volume 0)
   int64_t voxelCount = 0;    // voxels of the label
   double volumeMl = 0.0;     // of the label
 };
@@ -90,13 +98,13 @@ struct VolumeTable
   ReferenceRule rule;                     // the database-wide reference-mask rule applied
   std::vector<ReferenceRow> references;   // per listed series, in row order
   std::string dataFolder;
-  /// One line describing the filter ("modality CT, center A, approved only, label 1").
+  /// One line describing the filter ("modality CT, center A, approved only, pancreas label of each mask").
   std::string filterText() const;
 };
 
 /// Checks a filter against the database and throws Error with a clear line for an unknown
 /// center (naming the known ones), a malformed date (not yyyy-mm-dd), from > to, or a label
-/// outside 0..255.
+/// outside 0..255 (other than kPancreasByName).
 void validateFilter(const StudyDatabase& db, const VolumeFilter& filter);
 
 /// Builds the table (validateFilter first). An empty result is not an error here.

@@ -340,11 +340,14 @@ void ModelPackage::validate() const
   if (!(pp.anisotropyThreshold > 0) || !std::isfinite(pp.anisotropyThreshold))
     throw Error("plans.json: preprocessing.anisotropy_threshold must be positive, found " +
                 number(pp.anisotropyThreshold));
+  for (std::size_t i = 0; i < pp.folds.size(); ++i)
+    if (pp.folds[i] < 0 || std::count(pp.folds.begin(), pp.folds.end(), pp.folds[i]) > 1)
+      throw Error("plans.json: folds must be distinct fold numbers >= 0, found " + std::to_string(pp.folds[i]));
   if (!isPnetMsa() && weightsBytes > 0)
   {
     // The plan must describe exactly the tensors weights.bin holds; checked here, before any
     // network is built, so a plan that asks for 100000 layers fails at once instead of allocating.
-    const double values = network.stateDictValues();
+    const double values = network.stateDictValues() * static_cast<double>(pp.foldCount());
     if (values * 4 != static_cast<double>(weightsBytes))
     {
       char buf[200];
@@ -353,7 +356,8 @@ void ModelPackage::validate() const
                     "does not belong to these weights",
                     values, values * 4 / 1e6, static_cast<long long>(weightsBytes / 4),
                     static_cast<double>(weightsBytes) / 1e6);
-      throw Error("plans.json: the network it describes (" + network.summary() + ")" + buf);
+      throw Error("plans.json: the network it describes (" + network.summary() +
+                  (pp.foldCount() > 1 ? ", " + std::to_string(pp.foldCount()) + " folds" : std::string()) + ")" + buf);
     }
   }
   {
@@ -501,6 +505,13 @@ std::string plansJsonText(const ModelPackage& pkg)
   lcc += "]";
   s << "  \"inference\": {\"mirror_axes\": " << axes << ", \"step_size\": " << number(pp.stepSize)
     << ", \"largest_component_labels\": " << lcc << "},\n";
+  if (pp.foldCount() > 1) // nnU-Net v1 fold ensemble
+  {
+    s << "  \"folds\": [";
+    for (std::size_t i = 0; i < pp.folds.size(); ++i)
+      s << (i ? ", " : "") << pp.folds[i];
+    s << "],\n";
+  }
   s << "  \"classes\": [";
   for (std::size_t i = 0; i < pkg.classes.size(); ++i)
     s << (i ? ", " : "") << "{\"label\": " << pkg.classes[i].label
@@ -534,6 +545,8 @@ std::string modelJsonText(const ModelPackage& pkg)
     s << "  \"speed_class\": " << json::quote(m.speedClass) << ",\n";
   if (pkg.isNnUNetV2())
     s << "  \"folds\": " << std::max<std::size_t>(1, pkg.v2.folds.size()) << ",\n"; // catalog and time estimate
+  else if (pkg.preprocessing.foldCount() > 1)
+    s << "  \"folds\": " << pkg.preprocessing.foldCount() << ",\n"; // nnU-Net v1 ensemble
   s
     << "  \"created\": " << json::quote(m.created.empty() ? utcNowIso() : m.created) << ",\n"
     << "  \"weights\": {\"file\": \"weights.bin\", \"index\": \"weights.json\", \"dtype\": \"float32\""
@@ -684,6 +697,9 @@ ModelPackage loadModelPackage(const std::string& dirIn)
         for (std::int64_t l : v->asIntVector(ic + ".largest_component_labels"))
           pp.largestComponentLabels.push_back(static_cast<int>(l));
     }
+    if (const auto* f = pnet ? nullptr : plans.find("folds"))
+      for (std::int64_t k : f->asIntVector("plans.json: folds"))
+        pp.folds.push_back(static_cast<int>(k));
     if (const auto* cl = plans.find("classes"))
     {
       if (!cl->isArray())

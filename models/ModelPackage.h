@@ -35,6 +35,11 @@ struct PreprocessingSpec
   std::array<bool, 3> mirrorAxes{ true, true, true };        // (z, y, x) axes TTA may flip
   double stepSize = 0.5;                                     // default sliding-window step
   std::vector<int> largestComponentLabels; // nnU-Net postprocessing.json; empty = none
+  /// nnU-Net v1 fold ensembles (plans.json "folds"): the folds whose networks are averaged at
+  /// inference, their weights stored as "fold_<k>/<key>" (v2FoldWeightPrefix, k = position);
+  /// empty or one fold = a single network with plain keys.
+  std::vector<int> folds;
+  std::size_t foldCount() const { return folds.empty() ? 1 : folds.size(); }
 };
 
 /// Network and inference settings of a "pnet-msa" package (Cai et al.'s PNet-MSA + BiRNN,
@@ -176,15 +181,19 @@ struct ImportOptions
   std::string trainingData;
   bool demo = false;
   bool force = false; // replace an existing package at the destination
-  int fold = 0;
+  /// Folds to import and average at inference; empty = every fold_N holding the checkpoint, as
+  /// nnUNet_predict does by default.
+  std::vector<int> folds;
   std::string checkpoint = "model_final_checkpoint";
 };
 
-/// Converts an nnU-Net v1 result folder (RESULT/fold_0/model_final_checkpoint.model + .model.pkl,
+/// Converts an nnU-Net v1 result folder (RESULT/fold_N/model_final_checkpoint.model + .model.pkl,
 /// RESULT/plans.pkl when present, RESULT/postprocessing.json when present) into a package at
-/// `outDir`, without Python. The package is written into a temporary sibling, loaded back into a
-/// network (strict state-dict check) and then renamed into place. Implemented in
-/// PackageWeights.cpp (LibTorch) but callable from torch-free code.
+/// `outDir`, without Python. Several folds become one package whose prediction averages their
+/// softmax (nnUNet_predict's ensemble); every fold must have the first fold's plans and network
+/// (a mismatch names the file and the key). The package is written into a temporary sibling,
+/// loaded back into its networks (strict state-dict check) and then renamed into place.
+/// Implemented in PackageWeights.cpp (LibTorch) but callable from torch-free code.
 ModelPackage importNnUNetResult(const std::string& resultDir, const std::string& outDir,
                                 const ImportOptions& options = {});
 

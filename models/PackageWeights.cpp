@@ -6,6 +6,7 @@
 #include "models/NnUNetV2Net.h"
 #include "models/Zip.h"
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <filesystem>
@@ -129,18 +130,79 @@ void writePackageWeights(const std::string& dir, const StateDict& weights)
 
 PanSegNet loadPackageNetwork(const ModelPackage& pkg)
 {
-  try
-  {
-    PanSegNet net(pkg.network);
-    loadStateDict(*net, readPackageWeights(pkg));
-    net->eval();
-    return net;
-  }
-  catch (const Error& e)
-  {
-    throw Error("model package " + (pkg.dir.empty() ? pkg.weightsPath : pkg.dir) + ": " + e.what());
-  }
+  if (pkg.preprocessing.foldCount() > 1)
+    throw Error("model package " + (pkg.dir.empty() ? pkg.weightsPath : pkg.dir) + " is an ensemble of " +
+                std::to_string(pkg.preprocessing.foldCount()) + " folds (load it with loadPackageNetworks)");
+  return loadPackageNetworks(pkg).front();
 }
+
+std::vector<PanSegNet> loadPackageNetworks(const ModelPackage& pkg)
+{
+  const std::string where = "model package " + (pkg.dir.empty() ? pkg.weightsPath : pkg.dir);
+  const StateDict all = readPackageWeights(pkg);
+  const std::size_t n = pkg.preprocessing.foldCount();
+  std::vector<PanSegNet> nets;
+  for (std::size_t i = 0; i < n; ++i)
+  {
+    const std::string prefix = v2FoldWeightPrefix(i, n);
+    StateDict fold;
+    for (const auto& kv : all)
+      if (kv.first.compare(0, prefix.size(), prefix) == 0 && (n > 1 || kv.first.find('/') == std::string::npos))
+        fold.emplace_back(kv.first.substr(prefix.size()), kv.second);
+    try
+    {
+      PanSegNet net(pkg.network);
+      loadStateDict(*net, fold);
+      net->eval();
+      nets.push_back(net);
+    }
+    catch (const Error& e)
+    {
+      throw Error(where + (n > 1 ? " (fold " + std::to_string(pkg.preprocessing.folds[i]) + ")" : "") + ": " +
+                  e.what());
+    }
+  }
+  return nets;
+}
+
+namespace
+{
+/// Fold numbers of a v1 result folder holding `checkpoint`.model (fold_0 ... fold_N), sorted.
+std::vector<int> v1FoldsIn(const fs::path& root, const std::string& checkpoint)
+{
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec))
+  {
+    const std::string n = e.path().filename().string();
+    if (n.size() > 5 && n.compare(0, 5, "fold_") == 0 && n.find_first_not_of("0123456789", 5) == std::string::npos &&
+        n.size() < 12 && fs::is_regular_file(e.path() / (checkpoint + ".model"), ec))
+      out.push_back(std::stoi(n.substr(5)));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// The first difference between two folds' plans that changes the network or its input, or "".
+std::string plansDifference(const NnUNetPlans& a, const NnUNetPlans& b)
+{
+  if (a.network.patchSize != b.network.patchSize)
+    return "patch_size";
+  if (a.network.convKernels != b.network.convKernels)
+    return "conv_kernel_sizes";
+  if (a.network.poolStrides != b.network.poolStrides)
+    return "pool_op_kernel_sizes";
+  if (a.numForegroundClasses != b.numForegroundClasses)
+    return "num_classes";
+  if (a.targetSpacingMm != b.targetSpacingMm)
+    return "current_spacing (target spacing)";
+  if (a.normalizationSchemes != b.normalizationSchemes)
+    return "normalization_schemes";
+  if (a.transposeForward != b.transposeForward)
+    return "transpose_forward";
+  return {};
+}
+} // namespace
 
 ModelPackage importNnUNetResult(const std::string& resultDir, const std::string& outDir,
                                 const ImportOptions& opt)
@@ -151,39 +213,103 @@ ModelPackage importNnUNetResult(const std::string& resultDir, const std::string&
     throw Error("nnU-Net result folder not found: " + resultDir);
   if (outDir.empty())
     throw Error("import needs an output folder (--out)");
-  const std::string foldName = "fold_" + std::to_string(opt.fold);
-  const fs::path ckpt = root / foldName / (opt.checkpoint + ".model");
-  const fs::path ckptPkl = root / foldName / (opt.checkpoint + ".model.pkl");
-  const fs::path plansPkl = root / "plans.pkl";
-  if (!fs::is_regular_file(ckpt, ec))
-    throw Error(resultDir + ": no " + foldName + "/" + opt.checkpoint +
+  const std::vector<int> available = v1FoldsIn(root, opt.checkpoint);
+  std::string listed;
+  for (int f : available)
+    listed += (listed.empty() ? "" : ", ") + std::to_string(f);
+  std::vector<int> folds = opt.folds.empty() ? available : opt.folds;
+  if (folds.empty())
+    throw Error(resultDir + ": no fold_N/" + opt.checkpoint +
                 ".model (expected an nnU-Net v1 result folder such as "
-                ".../3d_fullres/TaskXXX/nnTransUNetTrainerV2__nnUNetPlansv2.1)");
-  const bool havePkl = fs::is_regular_file(ckptPkl, ec);
-  const bool havePlans = fs::is_regular_file(plansPkl, ec);
-  if (!havePkl && !havePlans)
-    throw Error(resultDir + ": neither " + foldName + "/" + opt.checkpoint +
-                ".model.pkl nor plans.pkl found (the plans are needed)");
-
-  // nnU-Net restores the trainer from the checkpoint's .model.pkl; plans.pkl is the fallback.
-  const fs::path plansSource = havePkl ? ckptPkl : plansPkl;
-  const NnUNetPlans plans = readNnUNetPlans(plansSource.string());
-  std::string plansNote;
-  if (havePkl && havePlans)
+                ".../3d_fullres/TaskXXX/nnTransUNetTrainerV2__nnUNetPlansv2.1 with fold_0/" + opt.checkpoint +
+                ".model)");
+  for (std::size_t i = 0; i < folds.size(); ++i)
   {
-    const NnUNetPlans other = readNnUNetPlans(plansPkl.string());
-    plansNote = (other.network.patchSize == plans.network.patchSize &&
-                 other.network.convKernels == plans.network.convKernels &&
-                 other.network.poolStrides == plans.network.poolStrides &&
-                 other.targetSpacingMm == plans.targetSpacingMm)
-                    ? "plans.pkl agrees with the checkpoint's plans"
-                    : "plans.pkl differs from the checkpoint's plans; the checkpoint's were used "
-                      "(as nnU-Net does)";
+    if (std::count(folds.begin(), folds.end(), folds[i]) > 1)
+      throw Error("--folds names fold " + std::to_string(folds[i]) + " twice");
+    if (std::find(available.begin(), available.end(), folds[i]) == available.end())
+      throw Error((root / ("fold_" + std::to_string(folds[i])) / (opt.checkpoint + ".model")).string() +
+                  ": missing (folds with that checkpoint: " + (listed.empty() ? std::string("none") : listed) + ")");
   }
-  const NnUNetCheckpoint ck = readNnUNetCheckpoint(ckpt.string());
-  const PlanConfig network = planMatchingStateDict(plans.network, ck.stateDict);
+  const fs::path plansPkl = root / "plans.pkl";
+  const bool havePlans = fs::is_regular_file(plansPkl, ec);
 
+  // Each fold: its checkpoint, its plans (the checkpoint's .model.pkl, else plans.pkl, as nnU-Net
+  // restores the trainer), the network its state dict implies. Every fold must match the first.
+  NnUNetPlans plans;
+  PlanConfig network;
+  fs::path plansSource;
+  std::string plansNote, firstCheckpoint;
+  std::int64_t epoch = -1;
+  StateDict weights;
+  for (std::size_t i = 0; i < folds.size(); ++i)
+  {
+    const std::string foldName = "fold_" + std::to_string(folds[i]);
+    const fs::path ckpt = root / foldName / (opt.checkpoint + ".model");
+    const fs::path ckptPkl = root / foldName / (opt.checkpoint + ".model.pkl");
+    const bool havePkl = fs::is_regular_file(ckptPkl, ec);
+    if (!havePkl && !havePlans)
+      throw Error(resultDir + ": neither " + foldName + "/" + opt.checkpoint +
+                  ".model.pkl nor plans.pkl found (the plans are needed)");
+    const fs::path source = havePkl ? ckptPkl : plansPkl;
+    const NnUNetPlans foldPlans = readNnUNetPlans(source.string());
+    if (i > 0)
+      if (const std::string key = plansDifference(plans, foldPlans); !key.empty())
+        throw Error(source.string() + ": " + key + " differs from fold_" + std::to_string(folds[0]) +
+                    "'s plans (the folds of one ensemble must share one plan)");
+    const NnUNetCheckpoint ck = readNnUNetCheckpoint(ckpt.string());
+    PlanConfig foldNetwork;
+    try
+    {
+      foldNetwork = planMatchingStateDict(foldPlans.network, ck.stateDict);
+    }
+    catch (const Error& e)
+    {
+      const std::string what = e.what();
+      throw Error(what.find(ckpt.string()) == std::string::npos ? ckpt.string() + ": " + what : what);
+    }
+    if (i == 0)
+    {
+      plans = foldPlans;
+      network = foldNetwork;
+      plansSource = source;
+      firstCheckpoint = foldName + "/" + opt.checkpoint + ".model";
+      epoch = ck.epoch;
+      if (havePkl && havePlans)
+      {
+        const NnUNetPlans other = readNnUNetPlans(plansPkl.string());
+        plansNote = plansDifference(other, plans).empty()
+                        ? "plans.pkl agrees with the checkpoint's plans"
+                        : "plans.pkl differs from the checkpoint's plans; the checkpoint's were used "
+                          "(as nnU-Net does)";
+      }
+    }
+    else
+    {
+      if (!(foldNetwork == network))
+        throw Error(ckpt.string() + ": its network (" + foldNetwork.summary() + ") differs from fold_" +
+                    std::to_string(folds[0]) + "'s (" + network.summary() + ")");
+    }
+    // Strict check now, so that a key that does not fit names this fold's file.
+    try
+    {
+      PanSegNet check(network);
+      loadStateDict(*check, ck.stateDict);
+    }
+    catch (const Error& e)
+    {
+      throw Error(ckpt.string() + ": " + e.what());
+    }
+    const std::string prefix = v2FoldWeightPrefix(i, folds.size());
+    for (const auto& [key, t] : ck.stateDict)
+    {
+      const std::string name = key.rfind("module.", 0) == 0 ? key.substr(7) : key;
+      weights.emplace_back(prefix + name, t);
+    }
+  }
   ModelPackage pkg = packageFromNnUNetPlans(plans, network);
+  if (folds.size() > 1)
+    pkg.preprocessing.folds = folds;
   if (fs::is_regular_file(root / "postprocessing.json", ec))
     pkg.preprocessing.largestComponentLabels = readPostprocessing(root / "postprocessing.json");
   ModelInfo& info = pkg.info;
@@ -209,11 +335,13 @@ ModelPackage importNnUNetResult(const std::string& resultDir, const std::string&
   auto& l = info.lineage.object;
   l.emplace_back("source", json::text("nnU-Net v1 result folder"));
   l.emplace_back("result_folder", json::text(root.string()));
-  l.emplace_back("checkpoint", json::text(foldName + "/" + opt.checkpoint + ".model"));
+  l.emplace_back("checkpoint", json::text(firstCheckpoint));
+  if (folds.size() > 1)
+    l.emplace_back("folds", json::number(static_cast<double>(folds.size())));
   l.emplace_back("plans", json::text(fs::relative(plansSource, root, ec).string()));
   if (!plansNote.empty())
     l.emplace_back("plans_note", json::text(plansNote));
-  l.emplace_back("epoch", json::number(static_cast<double>(ck.epoch)));
+  l.emplace_back("epoch", json::number(static_cast<double>(epoch)));
   l.emplace_back("trainer", json::text(plans.trainerName));
   l.emplace_back("plans_stage", json::number(static_cast<double>(plans.stage)));
   l.emplace_back("postprocessing", json::text(pkg.preprocessing.largestComponentLabels.empty()
@@ -224,8 +352,8 @@ ModelPackage importNnUNetResult(const std::string& resultDir, const std::string&
 
   // Write into a temporary sibling, verify by loading it back, then move it into place.
   const fs::path out = fs::absolute(outDir, ec);
-  return writePackageVerified(out, ck.stateDict, pkg, opt.force,
-                              [](const ModelPackage& check) { (void)loadPackageNetwork(check); });
+  return writePackageVerified(out, weights, pkg, opt.force,
+                              [](const ModelPackage& check) { (void)loadPackageNetworks(check); });
 }
 } // namespace panseg::models
 

@@ -22,7 +22,11 @@ void writePackageWeights(const std::string& dir, const StateDict& weights);
 /// The networks of an "nnunetv2" package, one per fold (strict loading, the key named on failure).
 std::vector<V2Net> loadV2Networks(const ModelPackage& pkg);
 
-/// Builds the package's network, loads its weights strictly (the first missing / unexpected key
+/// The networks of a "pansegnet" package, one per fold (PreprocessingSpec::folds), each loaded
+/// strictly and in eval() mode on the CPU.
+std::vector<PanSegNet> loadPackageNetworks(const ModelPackage& pkg);
+
+/// Builds the package's network (a single-fold package), loads its weights strictly (the first missing / unexpected key
 /// or wrong shape raises panseg::Error naming the key) and puts it in eval() mode on the CPU.
 PanSegNet loadPackageNetwork(const ModelPackage& pkg);
 } // namespace panseg::models

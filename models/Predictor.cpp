@@ -129,7 +129,8 @@ nnunet::SlidingWindowOptions slidingWindowOptionsFor(const ModelPackage& pkg, co
 struct Predictor::Impl
 {
   ModelPackage pkg;
-  PanSegNet net{ nullptr };
+  PanSegNet net{ nullptr };            // the fold running now
+  std::vector<PanSegNet> nets;         // every fold of an nnU-Net v1 ensemble (softmax averaged)
   torch::Device device{ torch::kCPU };
   bool fp16 = false;
   bool fellBack = false;
@@ -157,7 +158,8 @@ struct Predictor::Impl
       for (auto& n : v2nets)
         n->to(torch::kCPU);
     else
-      net->to(torch::kCPU);
+      for (auto& n : nets)
+        n->to(torch::kCPU);
     freeGpuCache();
     device = torch::Device(torch::kCPU);
     fp16 = false;
@@ -256,8 +258,9 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
   }
   else
   {
-    d.net = loadPackageNetwork(pkg);
-    d.parameters = models::parameterCount(*d.net);
+    d.nets = loadPackageNetworks(pkg);
+    d.net = d.nets.front();
+    d.parameters = models::parameterCount(*d.net) * static_cast<std::int64_t>(d.nets.size());
   }
   if (d.device.is_cuda())
   {
@@ -267,7 +270,8 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
         for (auto& n : d.v2nets)
           n->to(d.device);
       else
-        d.net->to(d.device);
+        for (auto& n : d.nets)
+          n->to(d.device);
       at::globalContext().setBenchmarkCuDNN(true); // as nnU-Net (cudnn.benchmark = True)
     }
     catch (const c10::Error& e)
@@ -335,7 +339,8 @@ std::int64_t Predictor::estimateForwardPasses(const Geometry& g, const PredictOp
                              nnunet::v2::permuteSpacing(nnunet::spacingOf(g), pp.transposeForward),
                              impl_->pkg.preprocessing.targetSpacingMm);
   const Vec3& p = impl_->pkg.network.patchSize;
-  return nnunet::estimateForwardPasses(shape, { p[0], p[1], p[2] }, slidingWindowOptionsFor(impl_->pkg, opt));
+  return nnunet::estimateForwardPasses(shape, { p[0], p[1], p[2] }, slidingWindowOptionsFor(impl_->pkg, opt)) *
+         static_cast<std::int64_t>(impl_->nets.size()); // a v1 fold ensemble runs every fold
 }
 
 double Predictor::timeForwardPassMs(int reps, int warmup, std::int64_t batch)
@@ -442,14 +447,19 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
   so.maxBatch = d.batch;
   const Vec3& pv = pkg.network.patchSize;
   const nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
-  r.forwardPasses = nnunet::estimateForwardPasses(pre.shape, patch, so);
+  const auto folds = static_cast<std::int64_t>(d.nets.size());
+  r.forwardPasses = nnunet::estimateForwardPasses(pre.shape, patch, so) * folds; // the cost scales with the folds
   r.windows = nnunet::planWindows(pre.shape, patch, so.stepSize).numWindows();
+  if (folds > 1 && opt.message)
+    opt.message("ensemble of " + std::to_string(folds) + " folds: " + std::to_string(folds) +
+                " x the forward passes (and time) of one network");
 
   // 2. estimate: one real-size forward pass, timed
   if (opt.estimate)
   {
     report(0.05, "timing one forward pass");
     PredictEstimate est;
+    est.folds = folds;
     est.forwardPasses = r.forwardPasses;
     est.windows = r.windows;
     est.secondsPerPass = timeForwardPassMs(1, d.device.is_cuda() ? 1 : 0, 1) / 1e3;
@@ -471,15 +481,32 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
                      "network: " + std::to_string(done) + " of " + std::to_string(total) + " forward passes",
                      eta);
   };
-  nnunet::Prediction pred = nnunet::predictSlidingWindow(
-      pre.data.data(), 1, pre.shape, patch, pkg.network.numClasses,
-      [&](const float* x, std::int64_t n, float* logits)
-      {
-        if (cancelled())
-          throw Error("cancelled");
-        d.forward(x, n, logits, opt.message);
-      },
-      so);
+  // nnU-Net v1's fold ensemble (nnUNet_predict): each fold's softmax at the network resolution,
+  // summed in float32 in fold order and divided by the fold count, then exported once.
+  const auto soAll = so.progress;
+  nnunet::Prediction pred;
+  for (std::int64_t f = 0; f < folds; ++f)
+  {
+    d.net = d.nets[static_cast<std::size_t>(f)];
+    so.progress = [&, f](double x) { return soAll((static_cast<double>(f) + x) / static_cast<double>(folds)); };
+    nnunet::Prediction one = nnunet::predictSlidingWindow(
+        pre.data.data(), 1, pre.shape, patch, pkg.network.numClasses,
+        [&](const float* x, std::int64_t n, float* logits)
+        {
+          if (cancelled())
+            throw Error("cancelled");
+          d.forward(x, n, logits, opt.message);
+        },
+        so);
+    if (f == 0)
+      pred = std::move(one);
+    else
+      for (std::size_t i = 0; i < pred.probabilities.size(); ++i)
+        pred.probabilities[i] += one.probabilities[i];
+  }
+  if (folds > 1)
+    for (float& v : pred.probabilities)
+      v /= static_cast<float>(folds);
   r.networkSeconds = secondsSince(tNet);
 
   // 4. export onto the input's grid + post-processing

@@ -1,8 +1,10 @@
 #include "ui/LabelTableDialog.h"
 
 #include "core/Error.h"
+#include "core/display/LabelPresets.h"
 
 #include <QColorDialog>
+#include <QComboBox>
 #include <QDialogButtonBox>
 #include <QHeaderView>
 #include <QIcon>
@@ -43,6 +45,7 @@ LabelTableDialog::LabelTableDialog(const LabelTable& table, const std::vector<in
   setWindowTitle(tr("Labels"));
   setObjectName("labelTableDialog");
   // Labels present in the mask become entries, so that the saved table names every one.
+  m_present = present;
   for (const LabelInfo& l : table.entriesWith(present))
     m_table.set(l);
   auto* layout = new QVBoxLayout(this);
@@ -65,6 +68,20 @@ LabelTableDialog::LabelTableDialog(const LabelTable& table, const std::vector<in
   row->addWidget(add);
   row->addWidget(remove);
   row->addStretch(1);
+  auto* preset = new QComboBox(this);
+  preset->setObjectName("labelPreset");
+  preset->addItem(tr("Preset..."), QString());
+  for (LabelPreset p : allLabelPresets())
+    preset->addItem(QString::fromStdString(presetTitle(p)), QString::fromStdString(to_string(p)));
+  preset->setToolTip(tr("Replace the table with the names of a known label map; the pancreas is then found by name"));
+  connect(preset, &QComboBox::activated, this,
+          [this, preset](int index)
+          {
+            if (index > 0)
+              applyPreset(preset->itemData(index).toString());
+            preset->setCurrentIndex(0);
+          });
+  row->addWidget(preset);
   layout->addLayout(row);
   auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
   layout->addWidget(buttons);
@@ -98,6 +115,18 @@ LabelTableDialog::LabelTableDialog(const LabelTable& table, const std::vector<in
           });
   fill();
   resize(560, 320);
+}
+
+bool LabelTableDialog::applyPreset(const QString& key)
+{
+  const auto preset = parseLabelPreset(key.toStdString());
+  if (!preset)
+    return false;
+  m_table = LabelTable();
+  for (const LabelInfo& l : presetLabelTable(*preset).entriesWith(m_present))
+    m_table.set(l);
+  fill();
+  return true;
 }
 
 void LabelTableDialog::fill()

@@ -1,6 +1,6 @@
 #pragma once
 // The "Labels" editor: rename, recolour, add and remove labels of the shown mask's label table
-// (core/display/LabelTable.h). The dialog only edits a copy; the caller applies table() to the
+// (core/display/LabelTable.h), or replace it with a preset (TotalSegmentator v1/v2, MSD Task07, ...). The dialog only edits a copy; the caller applies table() to the
 // ViewerModel, and the study database stores it with the next saved mask version.
 
 #include "core/display/LabelTable.h"
@@ -24,6 +24,9 @@ public:
   bool setName(int value, const QString& name);
   /// Adds the next free label value; returns it (0 when all 255 are used).
   int addLabel();
+  /// Replaces the table with a preset's (core/display/LabelPresets.h: "totalsegmentator-v2", ...;
+  /// what the Preset box does). False for an unknown key.
+  bool applyPreset(const QString& key);
 
   void accept() override;
 
@@ -32,6 +35,7 @@ private:
   int rowOf(int value) const;
   void chooseColor(int row);
   panseg::LabelTable m_table;
+  std::vector<int> m_present;
   QTableWidget* m_grid = nullptr;
 };
 

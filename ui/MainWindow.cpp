@@ -1,5 +1,6 @@
 #include "ui/MainWindow.h"
 
+#include "core/display/LabelPresets.h"
 #include "core/Error.h"
 #include "core/display/FileRole.h"
 #include "core/io/ImageIO.h"
@@ -773,8 +774,11 @@ bool MainWindow::loadMaskBlocking(const QString& path, QString* error)
       LabelMask mask = readMaskFor(path.toStdString(), m_model->geometry());
       mask.sourcePath = path.toStdString();
       message = maskRefusal(mask);
+      // A recognisable label set gets its preset's names (TotalSegmentator, MSD; LabelPresets.h).
+      const LabelTable labels = labelTableForValues(mask.labels());
       if (message.isEmpty() && m_model->setMask(std::move(mask), &message))
       {
+        m_model->setLabelTable(labels);
         m_maskPath = path;
         updateTitle();
         addRecentFile(path, true);

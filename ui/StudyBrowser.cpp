@@ -759,6 +759,35 @@ int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask&
   return saved.id;
 }
 
+int64_t StudyBrowser::reduceMaskToPancreas(int64_t versionId)
+{
+  if (!m_db || versionId <= 0)
+  {
+    showError(tr("Reduce mask to pancreas"), tr("Open a series and a mask version from the study browser first."));
+    return 0;
+  }
+  db::SavedVersion saved;
+  int64_t seriesId = 0;
+  try
+  {
+    QApplication::setOverrideCursor(Qt::WaitCursor);
+    if (const auto v = m_db->maskVersion(versionId))
+      seriesId = v->seriesId;
+    saved = db::savePancreasOnlyVersion(*m_db, versionId);
+    QApplication::restoreOverrideCursor();
+  }
+  catch (const std::exception& e)
+  {
+    QApplication::restoreOverrideCursor();
+    m_lastError = QString::fromUtf8(e.what());
+    showError(tr("Reduce mask to pancreas"), m_lastError);
+    return 0;
+  }
+  showSavedVersion(seriesId, saved);
+  emit openMaskRequested(seriesId, saved.id);
+  return saved.id;
+}
+
 void StudyBrowser::showSavedVersion(int64_t seriesId, const db::SavedVersion& saved)
 {
   refresh();

@@ -173,6 +173,10 @@ public slots:
   /// Every save is a new version; earlier ones stay readable. Returns its id, or 0 after showing
   /// the error.
   int64_t saveMaskVersion(int64_t seriesId, const panseg::LabelMask& mask, int64_t parentId);
+  /// Study > Reduce Mask to Pancreas: db::savePancreasOnlyVersion on `versionId` (what
+  /// `panseg db reduce-to-pancreas` runs), then opens the new version. Returns its id, or 0 after
+  /// showing the error (e.g. the label table names no pancreas).
+  int64_t reduceMaskToPancreas(int64_t versionId);
 
 signals:
   void openSeriesRequested(int64_t seriesId);

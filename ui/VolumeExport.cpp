@@ -41,7 +41,7 @@ Sheet volumeSheet(const VolumeTable& t)
                        qs(r.seriesDescription), qs(to_string(r.modality)), qs(r.center), r.spacingMm[0], r.spacingMm[1],
                        r.spacingMm[2], double(r.maskVersionId), qs(to_string(r.source)), qs(r.sourceName),
                        qs(to_string(r.state)), QString(r.approvedMask ? "yes" : "no"), qs(r.approvedBy), qs(r.approvedAt),
-                       double(t.filter.label), double(r.voxelCount), r.volumeMl });
+                       double(r.label), double(r.voxelCount), r.volumeMl });
   return s;
 }
 
@@ -185,7 +185,9 @@ std::vector<std::pair<QString, QString>> volumeMetadata(const VolumeTable& t, co
            { "Generated (UTC)", info.generatedAt.toUTC().toString(Qt::ISODate) },
            { "Data folder", qs(t.dataFolder) },
            { "Filter", qs(t.filterText()) },
-           { "Label", t.filter.label == 0 ? QString("any non-zero") : QString::number(t.filter.label) },
+           { "Label", t.filter.label == VolumeFilter::kPancreasByName
+                        ? QString("pancreas of each mask's label table (by name / SCT 15776009)")
+                        : t.filter.label == 0 ? QString("any non-zero") : QString::number(t.filter.label) },
            { "Model versions", models.isEmpty() ? QString("none (no AI mask in the table)") : models.join("; ") },
            { "Reference mask", qs(t.rule.details()) },
            { "Rows", QString::number(t.rows.size()) } };

@@ -54,9 +54,12 @@ VolumeTableView::VolumeTableView(QWidget* parent) : QWidget(parent)
   m_to->setPlaceholderText("yyyy-mm-dd");
   m_approvedOnly = new QCheckBox(tr("Approved masks only"), this);
   m_label = new QSpinBox(this);
-  m_label->setRange(0, 255);
-  m_label->setValue(1);
-  m_label->setToolTip(tr("Pancreas label in the masks (0 = any non-zero label)"));
+  m_label->setRange(db::VolumeFilter::kPancreasByName, 255);
+  m_label->setSpecialValueText(tr("Pancreas (by name)"));
+  m_label->setValue(db::VolumeFilter::kPancreasByName);
+  m_label->setToolTip(tr("Pancreas (by name): the label each mask's label table names the pancreas "
+                         "(TotalSegmentator v2: 7, v1: 10, PanSeg: 1); a number counts that label in every mask "
+                         "(0 = any non-zero label)"));
   auto* refreshButton = new QPushButton(tr("&Refresh"), this);
   auto* exportButton = new QPushButton(tr("&Export..."), this);
   exportButton->setToolTip(tr("CSV, Excel (XLSX), PDF or HTML"));

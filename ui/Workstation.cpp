@@ -18,6 +18,7 @@
 #include "ui/ViewerModel.h"
 #include "ui/WorkerClient.h"
 
+#include <QAction>
 #include <QCoreApplication>
 #include <QDockWidget>
 #include <QMenu>
@@ -319,6 +320,26 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                      else
                        w.statusBar()->showMessage(QObject::tr("Mask version %1 submitted for approval.").arg(id), 10000);
                    });
+  // A multi-label mask (TotalSegmentator, a many-class model) reduced to the pancreas and its
+  // lesions, as a new version (db::savePancreasOnlyVersion; panseg db reduce-to-pancreas).
+  QAction* reduce = study->addAction(QObject::tr("&Reduce mask to pancreas"), &w,
+                                     [&w, browser]
+                                     {
+                                       EditController* edit = w.editController();
+                                       if (edit && edit->isModified())
+                                       {
+                                         QMessageBox::information(&w, QObject::tr("Reduce mask to pancreas"),
+                                                                  QObject::tr("Save or discard your edits first."));
+                                         return;
+                                       }
+                                       const int64_t from = browser->openedMaskId() > 0 ? browser->openedMaskId()
+                                                                                        : browser->selectedMaskId();
+                                       if (browser->reduceMaskToPancreas(from) > 0 && edit)
+                                         edit->markSaved();
+                                     });
+  reduce->setObjectName("reduceToPancreasAction");
+  reduce->setToolTip(QObject::tr("A new version keeping only the pancreas (1) and its lesions (2..) that the mask's "
+                                 "label table names"));
   // A prediction of a series opened from the database becomes its newest AI mask version.
   QObject::connect(&w, &MainWindow::predictionFinished, browser,
                    [&w, browser](bool ok, const QString&)

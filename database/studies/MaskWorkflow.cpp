@@ -8,6 +8,7 @@
 #include "database/StudyDatabase.h"
 
 #include "core/Error.h"
+#include "core/display/LabelPresets.h"
 
 #include <filesystem>
 
@@ -129,5 +130,60 @@ int64_t saveAndSubmit(StudyDatabase& db, int64_t seriesId, int64_t openedVersion
     throw Error("no mask version to submit: open or save a mask version first");
   db.setMaskState(version, MaskState::Submitted);
   return version;
+}
+namespace
+{
+SavedVersion saveDerived(StudyDatabase& db, const MaskVersion& from, const LabelMask& mask, const LabelTable& table,
+                         const std::string& note)
+{
+  MaskProvenance provenance;
+  provenance.source = MaskSource::Reader;
+  provenance.state = MaskState::Draft;
+  provenance.parentId = from.id;
+  provenance.labelTable = table;
+  provenance.note = note;
+  SavedVersion out;
+  out.id = db.saveMaskVersion(from.seriesId, mask, provenance);
+  try
+  {
+    out.concurrentNote = concurrentSaveNote(db, from.seriesId, from.id, out.id);
+  }
+  catch (const std::exception&)
+  {
+  }
+  return out;
+}
+
+MaskVersion versionOrThrow(const StudyDatabase& db, int64_t versionId)
+{
+  const auto v = db.maskVersion(versionId); // blinding: throws for hidden versions
+  if (!v)
+    throw Error("no mask version " + std::to_string(versionId) + " in " + db.dataFolder());
+  return *v;
+}
+} // namespace
+
+SavedVersion savePancreasOnlyVersion(StudyDatabase& db, int64_t versionId)
+{
+  const MaskVersion from = versionOrThrow(db, versionId);
+  const LabelTable table = db.labelTable(versionId);
+  const PancreasReduction r =
+    reduceToPancreas(db.loadMask(versionId), table, "mask version " + std::to_string(versionId));
+  std::string note = "reduced to the pancreas (label " + std::to_string(r.pancreasFrom) + ")";
+  if (!r.lesionsFrom.empty())
+  {
+    note += " and its lesions (label";
+    for (size_t i = 0; i < r.lesionsFrom.size(); ++i)
+      note += (i ? ", " : " ") + std::to_string(r.lesionsFrom[i]);
+    note += ")";
+  }
+  note += " of version " + std::to_string(versionId);
+  return saveDerived(db, from, r.mask, r.table, note);
+}
+
+SavedVersion saveWithLabelTable(StudyDatabase& db, int64_t versionId, const LabelTable& table, const std::string& note)
+{
+  const MaskVersion from = versionOrThrow(db, versionId);
+  return saveDerived(db, from, db.loadMask(versionId), table, note);
 }
 } // namespace panseg::db

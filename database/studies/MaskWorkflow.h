@@ -63,6 +63,17 @@ struct SavedVersion
 SavedVersion saveReaderVersion(StudyDatabase& db, int64_t seriesId, const LabelMask& mask, int64_t parentId,
                                const std::optional<LabelTable>& labelTable = std::nullopt);
 
+/// Reduces a multi-label version to the pancreas: a new draft version derived from `versionId`
+/// that keeps the pancreas its label table names (as 1) and the pancreatic lesions it names (as
+/// 2, 3, ...), everything else cleared, with the reduced label table
+/// (core/display/LabelPresets.h reduceToPancreas). `panseg db reduce-to-pancreas` and the GUI's
+/// Edit > Reduce to Pancreas call it. Throws Error when the table names no pancreas.
+SavedVersion savePancreasOnlyVersion(StudyDatabase& db, int64_t versionId);
+
+/// A new draft version derived from `versionId` with the same voxels and the preset's label
+/// table (`panseg db labels ID --preset KEY`): the table of an imported mask is always editable.
+SavedVersion saveWithLabelTable(StudyDatabase& db, int64_t versionId, const LabelTable& table, const std::string& note);
+
 /// "Note: NAME saved version N of this series after version P that you started from; both
 /// versions are kept." or empty.
 std::string concurrentSaveNote(const StudyDatabase& db, int64_t seriesId, int64_t parentId, int64_t savedId);

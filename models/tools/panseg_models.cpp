@@ -42,9 +42,11 @@ const char* kUsage = R"(usage:
   panseg-models checkpoint FILE.model [--plans FILE.pkl]
       Read an nnU-Net v1 checkpoint (and its .model.pkl plans) and check they fit together.
   panseg-models import-nnunet RESULT_DIR --out PACKAGE_DIR [--name N] [--version V]
-                [--modality CT|MR] [--training-data TEXT] [--demo] [--force] [--fold N]
+                [--modality CT|MR] [--training-data TEXT] [--demo] [--force] [--fold N | --folds 0,2]
+                [--checkpoint model_final_checkpoint|model_best]
       Convert an nnU-Net v1 result folder (fold_N/model_final_checkpoint.model + .model.pkl,
-      plans.pkl, postprocessing.json) into a model package, without Python.
+      plans.pkl, postprocessing.json) into a model package, without Python: every fold found
+      (or the ones named), averaged at prediction (softmax mean, as nnUNet_predict).
   panseg-models package-fixture --pipeline-plans PLANS.json --fixture PARITY_DIR --out DIR
                 [--name N] [--force]
       Write a package from a shared/fixtures/pansegnet-pipeline case's plans.json and the parity
@@ -360,6 +362,14 @@ void printPackage(const ModelPackage& pkg)
               pkg.weights.size(), static_cast<long long>(pkg.weightsBytes));
   if (!pkg.info.speedClass.empty())
     std::printf("  speed class: %s\n", pkg.info.speedClass.c_str());
+  if (pkg.preprocessing.foldCount() > 1)
+  {
+    std::printf("  folds:");
+    for (int f : pkg.preprocessing.folds)
+      std::printf(" %d", f);
+    std::printf(" (%zu averaged, softmax mean as nnUNet_predict; the time scales with the folds)\n",
+                pkg.preprocessing.foldCount());
+  }
 }
 
 int cmdImport(const Args& a)
@@ -411,7 +421,28 @@ int cmdImport(const Args& a)
   o.trainingData = a.get("--training-data", "");
   o.demo = a.flag("--demo");
   o.force = a.flag("--force");
-  o.fold = a.getInt("--fold", 0);
+  if (a.flag("--fold"))
+    o.folds = { a.getInt("--fold", 0) };
+  if (a.flag("--folds") && a.get("--folds", "") != "all-found")
+  {
+    std::string cur;
+    for (char ch : a.get("--folds", "") + ",")
+      if (ch == ',')
+      {
+        if (!cur.empty())
+        {
+          if (cur.find_first_not_of("0123456789") != std::string::npos || cur.size() > 6)
+            throw panseg::Error("--folds takes fold numbers separated by commas (e.g. 0,2), not '" +
+                                a.get("--folds", "") + "'");
+          o.folds.push_back(std::stoi(cur));
+        }
+        cur.clear();
+      }
+      else if (ch != ' ')
+        cur += ch;
+  }
+  if (!a.get("--checkpoint", "").empty())
+    o.checkpoint = a.get("--checkpoint", "");
   const ModelPackage pkg = importNnUNetResult(a.positional[0], a.get("--out", ""), o);
   printPackage(pkg);
   std::printf("imported from %s\n", a.positional[0].c_str());
@@ -544,7 +575,7 @@ int cmdPackageInfo(const Args& a)
   const std::int64_t params =
       pkg.isPnetMsa()     ? parameterCount(*loadPnetMsaNetwork(pkg))
       : pkg.isNnUNetV2() ? [&] { std::int64_t n = 0; for (auto& net : loadV2Networks(pkg)) n += parameterCount(*net); return n; }()
-                         : parameterCount(*loadPackageNetwork(pkg));
+                         : parameterCount(*loadPackageNetworks(pkg).front());
   printPackage(pkg);
   std::printf("  %lld parameters; weights load cleanly\n", static_cast<long long>(params));
   std::printf("  weights.bin SHA-256 %s (%s)\n", pkg.weightsSha256.c_str(),

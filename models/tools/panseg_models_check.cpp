@@ -1,7 +1,7 @@
 // Tests of the models/ library: plain C++ (no Qt), so they also run in the standalone GPU build.
 //   panseg_models_check [--fixture DIR] [--skip-exit-code N] [--device cpu|cuda[:N]] [group...]
 // --device: where the parity group runs (fp32 and fp64; on CUDA also fp16 autocast, judged on argmax).
-// Groups: plans network pickle parity checkpoint package safety (default: all). Groups that need the parity
+// Groups: plans network pickle parity checkpoint package ensemble safety (default: all). Groups that need the parity
 // fixture print SKIP and exit with the skip code (default 0) when the folder is absent.
 #include "core/Error.h"
 #include "models/Json.h"
@@ -10,6 +10,7 @@
 #include "models/PanSegNet.h"
 #include "models/Parity.h"
 #include "models/Pickle.h"
+#include "models/Predictor.h"
 #include "models/Plans.h"
 #include "models/Sha256.h"
 #include "models/Weights.h"
@@ -736,6 +737,168 @@ bool replaceIn(const fs::path& file, const std::string& from, const std::string&
 
 /// Checksums, plan bounds and package validation (issue 21 part 5): no fixture needed; the
 /// shipped demo package (resources/models/demo) is copied and damaged.
+/// nnU-Net v1 fold ensembles (issue 18): a result folder with fold_0 and fold_1 (the parity
+/// fixture's checkpoint twice) is imported into one 2-fold package; fold 1's segmentation heads
+/// are then scaled so that the folds differ. The package's prediction (Predictor, the worker's
+/// path, --fast) must equal the average of the two single-fold predictions' softmax, as
+/// nnUNet_predict computes it; a missing fold, folds with different plans and a checkpoint whose
+/// keys do not fit are one-line errors naming the file and the key.
+void testEnsemble()
+{
+  const fs::path res = fs::path(g_tmp) / "Task998_Two" / "nnTransUNetTrainerV2__nnUNetPlansv2.1";
+  fs::remove_all(res.parent_path());
+  for (const char* f : { "fold_0", "fold_1" })
+  {
+    fs::create_directories(res / f);
+    fs::copy_file(fixture("model_final_checkpoint.model"), res / f / "model_final_checkpoint.model");
+    fs::copy_file(fixture("model_final_checkpoint.model.pkl"), res / f / "model_final_checkpoint.model.pkl");
+  }
+  const std::string twoDir = g_tmp + "/v1_two";
+  fs::remove_all(twoDir);
+  ModelPackage two = importNnUNetResult(res.string(), twoDir); // every fold by default
+  VERIFY((two.preprocessing.folds == std::vector<int>{ 0, 1 }));
+  VERIFY(readText(fs::path(twoDir) / "model.json").find("\"folds\": 2") != std::string::npos); // the catalog's count
+  StateDict w = readPackageWeights(two);
+  VERIFY_EQ(w.size(), std::size_t{ 2 * 117 });
+  int scaled = 0;
+  for (auto& kv : w)
+    if (kv.first.rfind("fold_1/seg_outputs.", 0) == 0)
+    {
+      kv.second = kv.second * 1.5f;
+      ++scaled;
+    }
+  VERIFY(scaled > 0);
+  writePackageWeights(two.dir, w);
+  writePackageMetadata(two.dir, two);
+  two = loadModelPackage(two.dir);
+  VERIFY_EQ(loadPackageNetworks(two).size(), std::size_t{ 2 });
+  VERIFY_THROWS(loadPackageNetwork(two), "ensemble of 2 folds");
+
+  // The same weights as two single-fold packages.
+  std::vector<ModelPackage> single;
+  for (int k = 0; k < 2; ++k)
+  {
+    const std::string dir = g_tmp + "/v1_fold" + std::to_string(k);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    StateDict wk;
+    const std::string prefix = "fold_" + std::to_string(k) + "/";
+    for (const auto& kv : w)
+      if (kv.first.rfind(prefix, 0) == 0)
+        wk.emplace_back(kv.first.substr(prefix.size()), kv.second);
+    ModelPackage one = two;
+    one.preprocessing.folds.clear();
+    writePackageWeights(dir, wk);
+    writePackageMetadata(dir, one);
+    single.push_back(loadModelPackage(dir));
+  }
+
+  // An image a little larger than the patch at the plan's spacing (non-zero everywhere, so the
+  // crop keeps it all).
+  const Vec3& patch = two.network.patchSize; // (z, y, x)
+  const auto& sp = two.preprocessing.targetSpacingMm;
+  panseg::Geometry g;
+  g.size = { patch[2] + 9, patch[1] + 5, patch[0] + 3 };
+  g.spacingMm = { sp[2], sp[1], sp[0] };
+  panseg::Image image(g);
+  for (std::size_t i = 0; i < image.voxels.size(); ++i)
+    image.voxels[i] = 100.0f + 60.0f * static_cast<float>(std::sin(0.37 * static_cast<double>(i % 977)) +
+                                                           std::cos(0.011 * static_cast<double>(i)));
+  PredictOptions o;
+  o.device = "cpu";
+  o.fast = true;
+  o.estimate = false;
+  o.keepProbabilities = true;
+  std::vector<std::string> messages;
+  o.message = [&](const std::string& m) { messages.push_back(m); };
+  Predictor ensemble(two, o);
+  const PredictResult r = ensemble.predict(image, o);
+  PredictOptions o1 = o;
+  o1.message = {};
+  const PredictResult r0 = Predictor(single[0], o1).predict(image, o1);
+  const PredictResult r1 = Predictor(single[1], o1).predict(image, o1);
+  VERIFY_EQ(r.forwardPasses, r0.forwardPasses * 2); // the cost scales with the folds
+  VERIFY_EQ(ensemble.estimateForwardPasses(g, o), r.forwardPasses);
+  VERIFY(std::any_of(messages.begin(), messages.end(),
+                     [](const std::string& m) { return m.find("ensemble of 2 folds") != std::string::npos; }));
+  VERIFY_EQ(r.probabilities.size(), r0.probabilities.size());
+  VERIFY_EQ(r1.probabilities.size(), r0.probabilities.size());
+  double maxAbs = 0, foldsDiffer = 0, fromFold0 = 0;
+  for (std::size_t i = 0; i < r.probabilities.size() && i < r0.probabilities.size(); ++i)
+  {
+    const float mean = (r0.probabilities[i] + r1.probabilities[i]) / 2.0f;
+    maxAbs = std::max(maxAbs, static_cast<double>(std::abs(r.probabilities[i] - mean)));
+    foldsDiffer = std::max(foldsDiffer, static_cast<double>(std::abs(r0.probabilities[i] - r1.probabilities[i])));
+    fromFold0 = std::max(fromFold0, static_cast<double>(std::abs(r.probabilities[i] - r0.probabilities[i])));
+  }
+  std::printf("    v1 2-fold ensemble --fast: %lld forward passes (%lld per fold); softmax vs the mean of the "
+              "single folds: max|d| %.3g; folds differ by up to %.3g, the ensemble from fold 0 by %.3g\n",
+              static_cast<long long>(r.forwardPasses), static_cast<long long>(r0.forwardPasses), maxAbs, foldsDiffer,
+              fromFold0);
+  VERIFY(foldsDiffer > 1e-3);
+  VERIFY_EQ(maxAbs, 0.0);
+  VERIFY(fromFold0 > 1e-4);
+  VERIFY(r.mask.geometry.sameGrid(image.geometry));
+
+  // --folds picks a subset; a single fold is a plain package.
+  {
+    ImportOptions one;
+    one.folds = { 1 };
+    const ModelPackage p1 = importNnUNetResult(res.string(), g_tmp + "/v1_only1", one);
+    VERIFY(p1.preprocessing.foldCount() == 1);
+    VERIFY_EQ(p1.weights.size(), std::size_t{ 117 });
+  }
+  // Malformed inputs, each one line naming the file and the key.
+  {
+    ImportOptions missing;
+    missing.folds = { 0, 3 };
+    VERIFY_THROWS(importNnUNetResult(res.string(), g_tmp + "/v1_bad", missing),
+                  "fold_3/model_final_checkpoint.model: missing (folds with that checkpoint: 0, 1)");
+    // fold_2 with other plans: its .model.pkl says patch x = 64 instead of 80.
+    fs::create_directories(res / "fold_2");
+    fs::copy_file(fixture("model_final_checkpoint.model"), res / "fold_2" / "model_final_checkpoint.model");
+    std::vector<std::uint8_t> pkl = readBytes(fixture("model_final_checkpoint.model.pkl"));
+    const std::int64_t from[3] = { 16, 48, 80 }, to[3] = { 16, 48, 64 };
+    const std::string text(pkl.begin(), pkl.end());
+    const auto at = text.find(std::string(reinterpret_cast<const char*>(from), sizeof from));
+    VERIFY(at != std::string::npos);
+    if (at != std::string::npos)
+      std::memcpy(pkl.data() + at, to, sizeof to);
+    {
+      std::ofstream out(res / "fold_2" / "model_final_checkpoint.model.pkl", std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(pkl.data()), static_cast<std::streamsize>(pkl.size()));
+    }
+    const std::string otherPlans =
+        (res / "fold_2" / "model_final_checkpoint.model.pkl").string() + ": patch_size differs from fold_0's plans";
+    VERIFY_THROWS(importNnUNetResult(res.string(), g_tmp + "/v1_bad"), otherPlans.c_str());
+    fs::remove_all(res / "fold_2");
+    // fold_2 whose checkpoint holds a key the plan does not have (renamed inside data.pkl).
+    fs::create_directories(res / "fold_2");
+    fs::copy_file(fixture("model_final_checkpoint.model.pkl"), res / "fold_2" / "model_final_checkpoint.model.pkl");
+    const std::vector<std::uint8_t> bytes = readBytes(fixture("model_final_checkpoint.model"));
+    const ZipArchive zip(fixture("model_final_checkpoint.model"));
+    const auto renamed = patchZipEntry(bytes, zip, "model_final_checkpoint/data.pkl",
+                                       [](std::vector<std::uint8_t>& p)
+                                       {
+                                         const std::string a = "seg_outputs.0.weight", b = "seg_outputs.0.wEight";
+                                         const std::string t(p.begin(), p.end());
+                                         const auto k = t.find(a);
+                                         if (k != std::string::npos)
+                                           std::memcpy(p.data() + k, b.data(), b.size());
+                                       });
+    {
+      std::ofstream out(res / "fold_2" / "model_final_checkpoint.model", std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(renamed.data()), static_cast<std::streamsize>(renamed.size()));
+    }
+    const std::string badKeyFile = (res / "fold_2" / "model_final_checkpoint.model").string() + ": ";
+    VERIFY_THROWS(importNnUNetResult(res.string(), g_tmp + "/v1_bad"), badKeyFile.c_str());
+    VERIFY_THROWS(importNnUNetResult(res.string(), g_tmp + "/v1_bad"), "seg_outputs.0.w");
+    fs::remove_all(res / "fold_2");
+    VERIFY(!fs::exists(g_tmp + "/v1_bad"));
+  }
+}
+
+
 void testSafety()
 {
   // SHA-256 against FIPS 180-4's examples.
@@ -919,6 +1082,7 @@ int main(int argc, char** argv)
                           {"parity", true, testParity},
                           {"checkpoint", true, testCheckpoint},
                           {"package", true, testPackage},
+                          {"ensemble", true, testEnsemble},
                           {"safety", false, testSafety}};
   int skipped = 0, ran = 0;
   for (const auto& g : groups)

@@ -553,6 +553,34 @@ void testPackage()
                 "checkpoint_best.pth");
   VERIFY_THROWS(importNnUNetV2Result(g_fix + "/ct", g_tmp + "/x"), "no plans.json");
   VERIFY(!fs::exists(g_tmp + "/x"));
+  // The archive nnUNetv2_export_model_to_zip writes: paths relative to nnUNet_results
+  // (Dataset981_.../nnUNetTrainer__nnUNetPlans__3d_fullres/{dataset.json, plans.json,
+  // dataset_fingerprint.json, fold_0/checkpoint_final.pth, fold_0/training_log.txt}), deflated;
+  // made here from the fixture's model folder with the zip tool. Its package holds the same
+  // tensors as the folder's.
+  if (std::system("command -v zip > /dev/null 2>&1") == 0)
+  {
+    const std::string zipPath = g_tmp + "/export_ct.zip";
+    fs::remove(zipPath);
+    const std::string cmd = "cd '" + g_fix + "/models' && zip -q -r '" + zipPath + "' Dataset981_PancreasCTFixture";
+    VERIFY(std::system(cmd.c_str()) == 0);
+    const ModelPackage fromZip = importNnUNetV2Result(zipPath, g_tmp + "/pkg_zip");
+    VERIFY(fromZip.isNnUNetV2() && fromZip.v2.configuration == "3d_fullres");
+    VERIFY((fromZip.v2.folds == std::vector<int>{ 0 }));
+    const StateDict a = readPackageWeights(fromZip), b = readPackageWeights(loadModelPackage(g_tmp + "/pkg_ct"));
+    bool same = a.size() == b.size();
+    for (size_t i = 0; same && i < a.size(); ++i)
+      same = a[i].first == b[i].first && torch::equal(a[i].second, b[i].second);
+    std::printf("  ct package from the export zip: %zu tensors, %s the folder's\n", a.size(),
+                same ? "identical to" : "DIFFERENT from");
+    VERIFY(same);
+    bool leftovers = false;
+    for (const auto& e : fs::directory_iterator(g_tmp))
+      leftovers = leftovers || e.path().filename().string().find(".unzipping-") != std::string::npos;
+    VERIFY(!leftovers);
+  }
+  else
+    std::printf("  SKIP the export-zip import: no zip tool on this machine\n");
 #ifdef PANSEG_V2_WITH_IO
   // A 2-fold ensemble: a result folder with fold_0 and fold_1 (copies of the MR checkpoint),
   // imported into one package; then fold 1's last segmentation-head bias is shifted so that the

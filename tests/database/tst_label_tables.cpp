@@ -16,6 +16,7 @@
 #include "core/Error.h"
 #include "core/io/DicomSeg.h"
 #include "core/io/ImageIO.h"
+#include "core/display/LabelPresets.h"
 #include "database/Importer.h"
 #include "database/LabelTables.h"
 #include "database/ModelRegistry.h"
@@ -148,6 +149,18 @@ private slots:
     QCOMPARE(b.label(3).name, std::string("Duct"));
     QVERIFY(b.label(3).color == (Rgb{ 0x20, 0x60, 0xff }));
     QCOMPARE(b.label(3).type.meaning, std::string("Tissue"));
+    // An nnU-Net v2 package keeps dataset.json in plans.json: a TotalSegmentator-like model's
+    // predictions name its pancreas (7), so volume tables find it by name.
+    const QString v2 = writePackage(
+      t.path() + "/v2",
+      QJsonObject{ { "dataset_json",
+                     QJsonObject{ { "labels", QJsonObject{ { "background", 0 }, { "spleen", 1 }, { "pancreas", 7 } } } } } },
+      {});
+    const LabelTable c = labelTableOfModelPackage(v2.toStdString());
+    QCOMPARE(c.label(1).name, std::string("Spleen"));
+    QCOMPARE(c.label(1).type.meaning, std::string("Tissue"));
+    QCOMPARE(c.label(7).name, std::string("Pancreas"));
+    QCOMPARE(pancreasLabelOf(c), 7);
     // The shipped demo model.
     const LabelTable demo = labelTableOfModelPackage(PANSEG_DEMO_MODEL);
     QCOMPARE(demo.label(1).name, std::string("Pancreas"));

@@ -8,12 +8,14 @@
 
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
 #include <filesystem>
 
 using namespace panseg;
@@ -80,6 +82,49 @@ private slots:
       ++checked;
     }
     QCOMPARE(checked, 3);
+
+    // Without --label: the pancreas each mask's label table names (the imported TotalSegmentator
+    // maps got their preset's table): the same volumes as --label 7, not the spleen's.
+    const QString byName = t.path() + "/byname.csv";
+    QCOMPARE(runPanseg({ "volumes", "--db", db, "--out", byName }).code, 0);
+    const QString byNameCsv = readAll(byName);
+    QVERIFY(byNameCsv.contains("# Label: pancreas of each mask's label table"));
+    int rows = 0;
+    for (const QString& line : byNameCsv.split('\n', Qt::SkipEmptyParts))
+      if (!line.startsWith('#') && !line.startsWith("patient_id"))
+      {
+        QVERIFY2(line.contains(",7,"), qPrintable(line)); // the label column
+        ++rows;
+      }
+    QCOMPARE(rows, 3);
+    for (const char* ml : { ",17.3880", ",14.7960", ",31.7520" }) // 644, 548, 1176 voxels of 27 mm3
+      QVERIFY2(byNameCsv.contains(ml), ml);
+    const auto plain = runPanseg({ "volumes", "--db", db });
+    QVERIFY2(plain.code == 0 && plain.out.contains("pancreas label of each mask"), qPrintable(plain.out));
+
+    // panseg db labels names the pancreas; reduce-to-pancreas keeps only it.
+    const auto labels = runPanseg({ "db", "labels", "1", "--db", db, "--json" });
+    QVERIFY2(labels.code == 0, qPrintable(labels.err));
+    QCOMPARE(QJsonDocument::fromJson(labels.out.toUtf8()).object()["pancreas_label"].toInt(), 7);
+    const auto reduced = runPanseg({ "db", "reduce-to-pancreas", "1", "--db", db, "--json" });
+    QVERIFY2(reduced.code == 0, qPrintable(reduced.err));
+    const QJsonObject r = QJsonDocument::fromJson(reduced.out.toUtf8()).object();
+    QVERIFY(r["mask_version"].toInt() > 1);
+    QVERIFY(r["note"].toString().startsWith("reduced to the pancreas (label 7)"));
+    const auto reducedLabels =
+      runPanseg({ "db", "labels", QString::number(r["mask_version"].toInt()), "--db", db, "--json" });
+    const QJsonObject rl = QJsonDocument::fromJson(reducedLabels.out.toUtf8()).object();
+    QCOMPARE(rl["pancreas_label"].toInt(), 1);
+    QCOMPARE(rl["labels"].toArray().size(), 1);
+    QVERIFY(std::abs(rl["labels"].toArray()[0].toObject()["volume_ml"].toDouble() -
+                     r["pancreas_volume_ml"].toDouble()) < 1e-9);
+    // A preset as a new version: read as a v1 map, its pancreas is label 10.
+    const auto asV1 = runPanseg({ "db", "labels", "1", "--db", db, "--preset", "totalsegmentator-v1", "--json" });
+    QVERIFY2(asV1.code == 0, qPrintable(asV1.err));
+    QCOMPARE(QJsonDocument::fromJson(asV1.out.toUtf8()).object()["pancreas_label"].toInt(), 10);
+    const auto badPreset = runPanseg({ "db", "labels", "1", "--db", db, "--preset", "totalsegmentator" });
+    QCOMPARE(badPreset.code, 2);
+    QVERIFY(badPreset.err.contains("unknown --preset 'totalsegmentator'"));
 
     // XLSX and PDF from the command line (the PDF needs no display).
     const QString xlsx = t.path() + "/v.xlsx", pdf = t.path() + "/v.pdf";

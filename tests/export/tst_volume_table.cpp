@@ -11,6 +11,8 @@
 #include "core/io/ImageIO.h"
 #include "database/Importer.h"
 #include "database/VolumeTable.h"
+#include "database/studies/MaskWorkflow.h"
+#include "core/display/LabelPresets.h"
 #include "ui/VolumeExport.h"
 #include "ui/VolumeTableModel.h"
 #include "ui/VolumeTableView.h"
@@ -184,6 +186,169 @@ private slots:
     QVERIFY(std::abs(mr.rows[0].volumeMl - 31.75) < 0.005);
   }
 
+  // ---- the pancreas found by name ------------------------------------------------------------
+  // No label number: each imported TotalSegmentator map gets its preset's table on import
+  // (core/display/LabelPresets.h), and the table, the study browser's column and the reduction
+  // use the pancreas it names: label 7 in v2 maps, 10 in the v1 map, 1 in the binary file.
+  void pancreasByNameOnRealMaps()
+  {
+    PANSEG_REQUIRE_SHARED("data/totalsegmentator");
+    QTemporaryDir t;
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
+    const ImportReport r = importPath(db, paths::shared("data/totalsegmentator").toStdString());
+    QVERIFY(r.failures.empty());
+    QCOMPARE(r.importedMasks.size(), size_t(7));
+
+    const VolumeTable table = buildVolumeTable(db, VolumeFilter{});
+    QCOMPARE(table.rows.size(), size_t(7));
+    QCOMPARE(table.filterText(), std::string("pancreas label of each mask"));
+    const std::map<std::string, double> stated{ { "example_seg.nii.gz", 17.39 },
+                                                { "example_seg_fast.nii.gz", 14.80 },
+                                                { "example_seg_mr.nii.gz", 31.75 },
+                                                { "example_seg_dicom.nii.gz", 2.53 },
+                                                { "example_seg_fast_force_split.nii.gz", 18.77 },
+                                                { "example_seg_v1_2022.nii.gz", 22.09 },
+                                                { "pancreas_v1_2022.nii.gz", 22.09 } };
+    int64_t dicomMask = 0;
+    for (const VolumeRow& row : table.rows)
+    {
+      const MaskVersion m = *db.maskVersion(row.maskVersionId);
+      const std::string file = fs::path(m.importedFrom).filename().string();
+      const int expected = file == "pancreas_v1_2022.nii.gz" ? 1 : file == "example_seg_v1_2022.nii.gz" ? 10 : 7;
+      QCOMPARE(row.label, expected);
+      const LabelMask original = readMask(m.importedFrom);
+      QVERIFY2(std::abs(row.volumeMl - original.volumeMl(expected)) < 1e-9, file.c_str());
+      QCOMPARE(row.voxelCount, original.countLabel(expected));
+      QVERIFY2(std::abs(row.volumeMl - stated.at(file)) < 0.005, file.c_str());
+      if (expected != 1) // not the spleen (label 1 of every TotalSegmentator map)
+        QVERIFY2(std::abs(row.volumeMl - original.volumeMl(1)) > 0.01, file.c_str());
+      QCOMPARE(db.labelTable(m.id).label(1).name, std::string(expected == 1 ? "Pancreas" : "Spleen"));
+      if (file == "example_seg_dicom.nii.gz")
+        dicomMask = m.id;
+    }
+
+    // The study browser's volume column: the pancreas of the newest version.
+    int series = 0;
+    for (const SeriesRecord& s : db.listSeries())
+    {
+      const std::vector<MaskVersion> masks = db.masksOf(s.id);
+      if (masks.empty())
+        continue;
+      QVERIFY(std::abs(s.latestVolumeMl - masks.back().pancreasVolumeMl()) < 1e-9);
+      QVERIFY(masks.back().pancreasVolumeMl() > 0);
+      ++series;
+    }
+    QVERIFY(series >= 4);
+
+    // --label N still counts label N of every mask (here the spleen).
+    VolumeFilter spleen;
+    spleen.label = 1;
+    for (const VolumeRow& row : buildVolumeTable(db, spleen).rows)
+    {
+      QCOMPARE(row.label, 1);
+      QVERIFY(std::abs(row.volumeMl - readMask(db.maskVersion(row.maskVersionId)->importedFrom).volumeMl(1)) < 1e-9);
+    }
+
+    // Reduced to the pancreas: a new version with label 1 = the 2.53 mL of label 7.
+    QVERIFY(dicomMask > 0);
+    const SavedVersion reduced = savePancreasOnlyVersion(db, dicomMask);
+    const MaskVersion rv = *db.maskVersion(reduced.id);
+    QCOMPARE(rv.parentId, dicomMask);
+    QCOMPARE(rv.pancreasLabel, 1);
+    QCOMPARE(db.loadMask(reduced.id).labels(), std::vector<int>{ 1 });
+    QVERIFY(std::abs(rv.volumeMl - 2.53) < 0.005);
+    QVERIFY(std::abs(rv.volumeMl - db.maskVersion(dicomMask)->labelVolumesMl.at(7)) < 1e-9);
+    QCOMPARE(db.labelTable(reduced.id).label(1).name, std::string("Pancreas"));
+    const VolumeRow* reducedRow = rowOf(buildVolumeTable(db, VolumeFilter{}), reduced.id);
+    QVERIFY(reducedRow);
+    QVERIFY(std::abs(reducedRow->volumeMl - rv.volumeMl) < 1e-9);
+  }
+
+  // The same on a generated TotalSegmentator v2-style map (spleen 1 larger than the pancreas 7),
+  // an MSD Task07-style pancreas/tumour mask, and an edited table.
+  void pancreasByNameOnGeneratedMaps()
+  {
+    QTemporaryDir t;
+    test::TestDb where;
+    StudyDatabase db(where.createFor(dir(t), "alice"), where.options("alice"));
+    const Geometry g = extest::grid(); // 1.6 mm3 voxels
+    const std::string src = (t.path() + "/src").toStdString();
+    fs::create_directories(src);
+    auto image = [&](const std::string& name)
+    {
+      Image img(g);
+      for (size_t i = 0; i < img.voxels.size(); ++i)
+        img.voxels[i] = float(int((i * 7919 + name.size() * 13) % 2001) - 1000); // differs per name
+      writeImage(img, src + "/" + name + ".nii.gz");
+    };
+    LabelMask total(g);
+    auto paint = [](LabelMask& m, size_t from, size_t n, uint8_t v)
+    {
+      for (size_t i = from; i < from + n; ++i)
+        m.voxels[i] = v;
+    };
+    paint(total, 0, 800, 1);    // spleen
+    paint(total, 800, 500, 5);  // liver
+    paint(total, 1300, 250, 7); // pancreas
+    paint(total, 1550, 40, 110);
+    paint(total, 1590, 20, 117);
+    image("total");
+    writeMask(total, src + "/total_seg.nii.gz");
+    LabelMask msd(g);
+    paint(msd, 0, 600, 1); // pancreas
+    paint(msd, 600, 90, 2); // tumour
+    image("msd");
+    writeMask(msd, src + "/msd_seg.nii.gz");
+    const ImportReport r = importPath(db, src);
+    QVERIFY(r.failures.empty());
+    QCOMPARE(r.importedMasks.size(), size_t(2));
+
+    const VolumeTable table = buildVolumeTable(db, VolumeFilter{});
+    QCOMPARE(table.rows.size(), size_t(2));
+    int64_t totalId = 0;
+    for (const VolumeRow& row : table.rows)
+    {
+      const bool isTotal = row.sourceName == "import: total_seg.nii.gz";
+      QCOMPARE(row.label, isTotal ? 7 : 1);
+      QCOMPARE(row.voxelCount, int64_t(isTotal ? 250 : 600));
+      QVERIFY(std::abs(row.volumeMl - (isTotal ? 250 : 600) * 1.6 / 1000.0) < 1e-6); // spacing via float32 NIfTI
+      if (isTotal)
+        totalId = row.maskVersionId;
+      else
+        QCOMPARE(db.labelTable(row.maskVersionId).label(2).name, std::string("Pancreatic tumour"));
+    }
+    QVERIFY(totalId > 0);
+    QCOMPARE(db.labelTable(totalId).label(7).name, std::string("Pancreas"));
+    QVERIFY(db.maskVersion(totalId)->note.find("TotalSegmentator v2") != std::string::npos);
+
+    // Reduced: only the 250 pancreas voxels remain, as label 1.
+    const SavedVersion reduced = savePancreasOnlyVersion(db, totalId);
+    const LabelMask back = db.loadMask(reduced.id);
+    QCOMPARE(back.countLabel(1), int64_t(250));
+    QCOMPARE(back.countLabel(0), int64_t(250));
+
+    // The table is editable: read as a v1 map, its pancreas is label 10 (absent here: 0 mL).
+    const SavedVersion asV1 = saveWithLabelTable(db, totalId, presetLabelTable(LabelPreset::TotalSegmentatorV1), "v1");
+    const VolumeRow* v1 = rowOf(buildVolumeTable(db, VolumeFilter{}), asV1.id);
+    QVERIFY(v1);
+    QCOMPARE(v1->label, 10);
+    QCOMPARE(v1->voxelCount, int64_t(0));
+
+    // A table that names no pancreas: no label is counted (volume 0), never label 1's.
+    LabelTable none;
+    LabelInfo spleen = LabelTable::defaultLabel(1);
+    spleen.name = "Spleen";
+    spleen.category = spleen.type = {}; // renamed: no longer coded as the pancreas
+    none.set(spleen);
+    const SavedVersion noPancreas = saveWithLabelTable(db, totalId, none, "no pancreas");
+    const VolumeRow* np = rowOf(buildVolumeTable(db, VolumeFilter{}), noPancreas.id);
+    QVERIFY(np);
+    QCOMPARE(np->label, -1);
+    QCOMPARE(np->volumeMl, 0.0);
+    QVERIFY(errorOf([&] { savePancreasOnlyVersion(db, noPancreas.id); }).find("names no pancreas") != std::string::npos);
+  }
+
   // ---- sources, approval, follow-up ------------------------------------------------------
   void sourcesApprovalAndFollowUp()
   {
@@ -319,8 +484,8 @@ private slots:
       "# Software: PanSeg Workstation 9.9.9\n"
       "# Generated (UTC): 2026-01-02T03:04:05Z\n"
       "# Data folder: " + QString::fromStdString(db.dataFolder()) + "\n"
-      "# Filter: approved masks only, label 1\n"
-      "# Label: 1\n"
+      "# Filter: approved masks only, pancreas label of each mask\n"
+      "# Label: pancreas of each mask's label table (by name / SCT 15776009)\n"
       "# Model versions: none (no AI mask in the table)\n"
       "# Reference mask: latest approved (default; no rule set)\n"
       "# Rows: 2\n"

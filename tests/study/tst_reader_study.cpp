@@ -8,6 +8,7 @@
 #include "core/io/ImageIO.h"
 #include "core/metrics/Agreement.h"
 #include "core/metrics/Staple.h"
+#include "core/display/LabelPresets.h"
 #include "database/ContentHash.h"
 #include "database/ReaderStudy.h"
 #include "database/StudyDatabase.h"
@@ -188,6 +189,7 @@ private slots:
   void aiReviewStrictBothAccept();
   void aiReviewFleissKappaAmongThreeReaders();
   void consensusMajorityVoteAndReturn();
+  void reportComparesMultiOrganMasksOnTheirPancreas();
   void consensusStapleMatchesCore();
   void scriptedEndToEndStudyCsvMatchesPdf();
   void reportComparesReadersWithAiAndConsensus();
@@ -614,6 +616,52 @@ int64_t createThreeReaderStudy(const Env& e, const std::string& name, int64_t se
   s.readers = {"alice", "bob", "dave"};
   s.seriesIds = {series};
   return ReaderStudy(db).createStudy(s);
+}
+
+// Study label 0: a reader's TotalSegmentator-style map (pancreas 7, spleen 1, by its label table)
+// is compared on its pancreas, not as a whole; a PanSeg mask as a whole.
+void TstReaderStudy::reportComparesMultiOrganMasksOnTheirPancreas()
+{
+  Env e;
+  setUp(e, 1);
+  const int64_t series = e.cases[0].seriesId;
+  const LabelMask& truth = e.cases[0].truth;
+  int64_t studyId = 0;
+  {
+    StudyDatabase db(e.at("carol"), e.as("carol"));
+    NewReaderStudy s;
+    s.name = "organs";
+    s.readers = {"alice", "bob"};
+    s.seriesIds = {series};
+    studyId = ReaderStudy(db).createStudy(s);
+  }
+  LabelMask organs(truth.geometry, 0);
+  int64_t spleen = 0;
+  for (size_t i = 0; i < truth.voxels.size(); ++i)
+    if (truth.voxels[i] != 0)
+      organs.voxels[i] = 7;
+    else if (spleen < 300)
+    {
+      organs.voxels[i] = 1;
+      ++spleen;
+    }
+  for (const std::string name : {"alice", "bob"})
+  {
+    StudyDatabase db(e.at(name), e.as(name));
+    ReaderStudy rs(db);
+    const ReadRecord r = rs.startRead(rs.worklist(studyId).next->id);
+    if (name == "alice")
+      rs.submitRead(r.id, truth);
+    else
+      rs.submitRead(r.id, organs, {}, presetLabelTable(LabelPreset::TotalSegmentatorV2));
+  }
+  StudyDatabase carol(e.at("carol"), e.as("carol"));
+  const StudyReportData data = computeStudyReport(carol, studyId);
+  QCOMPARE(data.pairs.size(), size_t(1));
+  const AgreementResult whole = computeAgreement(organs, 0, truth, 0);
+  QVERIFY(whole.dice < 0.99); // what "any non-zero label" would report
+  QCOMPARE(data.pairs[0].metrics.dice, 1.0);
+  QCOMPARE(data.pairs[0].metrics.volumeAMl, data.pairs[0].metrics.volumeBMl);
 }
 
 void TstReaderStudy::consensusMajorityVoteAndReturn()

@@ -263,6 +263,30 @@ private slots:
     QVERIFY(stored.label(2).color == (Rgb{ 200, 40, 200 }));
     QCOMPARE(check.labelTable(version).label(2).name, std::string("Splenic vein")); // unchanged
     QCOMPARE(check.maskVersion(saved)->parentId, version);
+
+    // Study > Reduce mask to pancreas (db::savePancreasOnlyVersion, as `panseg db
+    // reduce-to-pancreas`): the splenic vein (2) goes, the pancreas stays as 1, and the new
+    // version is shown.
+    QAction* reduce = w.findChild<QAction*>("reduceToPancreasAction");
+    QVERIFY(reduce);
+    reduce->trigger();
+    const int64_t reduced = ws->browser->openedMaskId();
+    QVERIFY(reduced > saved);
+    db::StudyDatabase after(dir.toStdString());
+    QCOMPARE(after.maskVersion(reduced)->parentId, saved);
+    QCOMPARE(after.loadMask(reduced).labels(), std::vector<int>{ 1 });
+    QCOMPARE(after.loadMask(reduced).countLabel(1), after.loadMask(saved).countLabel(1));
+    QTRY_VERIFY(w.model()->hasMask() && w.model()->mask().labels() == std::vector<int>{ 1 });
+
+    // The Preset box of Edit > Labels...: MSD Task07 names label 2 the pancreatic tumour.
+    w.editLabelTable();
+    dialog = w.findChild<LabelTableDialog*>();
+    QVERIFY(dialog);
+    QVERIFY(dialog->applyPreset("msd-task07"));
+    QCOMPARE(dialog->table().label(2).name, std::string("Pancreatic tumour"));
+    QVERIFY(!dialog->applyPreset("no-such-preset"));
+    dialog->reject();
+    QTRY_VERIFY(!w.findChild<LabelTableDialog*>());
   }
 };
 
