@@ -761,7 +761,7 @@ int64_t StudyBrowser::saveMaskVersion(int64_t seriesId, const panseg::LabelMask&
 
 int64_t StudyBrowser::reduceMaskToPancreas(int64_t versionId)
 {
-  if (!m_db || versionId <= 0)
+  if (!database() || versionId <= 0)
   {
     showError(tr("Reduce mask to pancreas"), tr("Open a series and a mask version from the study browser first."));
     return 0;
@@ -771,9 +771,9 @@ int64_t StudyBrowser::reduceMaskToPancreas(int64_t versionId)
   try
   {
     QApplication::setOverrideCursor(Qt::WaitCursor);
-    if (const auto v = m_db->maskVersion(versionId))
+    if (const auto v = database()->maskVersion(versionId))
       seriesId = v->seriesId;
-    saved = db::savePancreasOnlyVersion(*m_db, versionId);
+    saved = db::savePancreasOnlyVersion(*database(), versionId);
     QApplication::restoreOverrideCursor();
   }
   catch (const std::exception& e)
