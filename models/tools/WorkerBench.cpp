@@ -114,6 +114,7 @@ std::string recordedTime(const std::string& readme, const std::string& rowStart,
   };
   while (std::getline(in, line))
   {
+    line.erase(0, std::min(line.size(), line.find_first_not_of(' '))); // the table is indented in a list
     if (line.rfind("| run |", 0) == 0)
       header = cells(line);
     else if (!header.empty() && line.rfind(rowStart, 0) == 0)
