@@ -33,7 +33,7 @@ namespace
 {
 const char* const kPredictSynopsis =
   "panseg predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda] [--no-tta] [--step S] "
-  "[--fast] [--threads N] [--csv FILE] [--probabilities PATH]\n"
+  "[--fast] [--threads N] [--batch N] [--streams N] [--bf16] [--csv FILE] [--probabilities PATH]\n"
   "       panseg predict --series ID [--db DIR] [--model DIR] [--output PATH] [options]";
 
 struct Case
@@ -169,21 +169,28 @@ QString predictUsage()
 {
   return QStringLiteral(
     "  panseg predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda] [--no-tta]\n"
-    "                 [--step S] [--fast] [--threads N] [--probabilities PATH]\n"
+    "                 [--step S] [--fast] [--threads N] [--batch N] [--streams N] [--bf16]\n"
+    "                 [--probabilities PATH]\n"
     "                                   PanSegNet pancreas mask (worker process); --input a folder or a list\n"
-    "                                   file and --output a folder = batch, with volumes.csv (or --csv FILE)\n"
+    "                                   file and --output a folder = batch, with volumes.csv (or --csv FILE);\n"
+    "                                   CPU speed: --streams N network calls at once (default 2,\n"
+    "                                   bit-exact); --batch 8 and --bf16 are faster, not bit-exact\n"
+    "                                   (docs/performance.md)\n"
     "  panseg predict --series ID [--db DIR] [--model DIR] [--output PATH] [same options]\n"
     "                                   predict a database series and save the result as its newest AI mask\n"
     "                                   version (draft), linked to the model's registry entry; --model\n"
     "                                   defaults to the model promoted for the series' modality\n"
     "                                   (panseg model promote), else the installed demo model\n"
     "  panseg bench predict [--device D] [--reps N] [--paper-reps N] [--case CT] [--skip-paper] [--fast-only]\n"
-    "                                   forward-pass and whole-case prediction timings (PanSegNet, PNet-MSA)\n");
+    "                       [--skip-levers] [--bf16] [--vs-reference [--reference-case ct|mr]]\n"
+    "                                   forward-pass and whole-case prediction timings (PanSegNet, PNet-MSA),\n"
+    "                                   the CPU levers one at a time, the authors' settings next to PanSeg's\n"
+    "                                   default (docs/performance.md)\n");
 }
 
 int predict(int argc, char** argv, const QStringList& args)
 {
-  Args a(args, { "no-tta", "fast", "quiet", "force" });
+  Args a(args, { "no-tta", "fast", "quiet", "force", "bf16" });
   if (!a.error.isEmpty() || !a.positionals.isEmpty())
   {
     printError(a.error.isEmpty() ? QString("usage: ") + kPredictSynopsis : a.error);
@@ -244,6 +251,18 @@ int predict(int argc, char** argv, const QStringList& args)
   if (!ok || threads < 0)
   {
     printError("--threads must be a whole number (0 = all cores)");
+    return Usage;
+  }
+  const int batchSize = a.intValue("batch", 0, &ok);
+  if (!ok || batchSize < 0)
+  {
+    printError("--batch must be a whole number (patches per network call; 0 = the default)");
+    return Usage;
+  }
+  const int streams = a.intValue("streams", 0, &ok);
+  if (!ok || streams < 0)
+  {
+    printError("--streams must be a whole number (CPU network calls at the same time; 0 = the default)");
     return Usage;
   }
   double step = 0.0;
@@ -361,6 +380,12 @@ int predict(int argc, char** argv, const QStringList& args)
     req.fast = a.has("fast");
     req.step = step;
     req.threads = threads;
+    if (batchSize > 0)
+      req.extraArguments << "--batch" << QString::number(batchSize);
+    if (streams > 0)
+      req.extraArguments << "--streams" << QString::number(streams);
+    if (a.has("bf16"))
+      req.extraArguments << "--bf16";
     if (!batch)
       req.probabilitiesPath = a.value("probabilities");
     relay.reset();
@@ -456,18 +481,20 @@ int benchPredict(int argc, char** argv, const QStringList& args)
     return Failed;
   }
   QStringList workerArgs{ "bench" };
-  Args a(args, { "skip-paper", "skip-case", "fast-only", "skip-demo" });
+  Args a(args, { "skip-paper", "skip-case", "fast-only", "skip-demo", "skip-levers", "bf16", "vs-reference" });
   if (!a.error.isEmpty() || !a.positionals.isEmpty())
   {
     printError(a.error.isEmpty() ? "usage: panseg bench predict [--device auto|cpu|cuda] [--reps N] [--paper-reps N] "
-                                   "[--case CT.nii.gz] [--skip-paper] [--skip-case] [--fast-only] [--skip-demo]"
+                                   "[--case CT.nii.gz] [--skip-paper] [--skip-case] [--fast-only] [--skip-demo] "
+                                   "[--skip-levers] [--bf16] [--vs-reference [--reference-case ct|mr]] "
+                                   "[--interop-threads N]"
                                  : a.error);
     return Usage;
   }
-  for (const QString k : { "device", "reps", "paper-reps", "case", "threads" })
+  for (const QString k : { "device", "reps", "paper-reps", "case", "threads", "reference-case", "interop-threads" })
     if (a.has(k))
       workerArgs << "--" + k << a.value(k);
-  for (const QString k : { "skip-paper", "skip-case", "fast-only", "skip-demo" })
+  for (const QString k : { "skip-paper", "skip-case", "fast-only", "skip-demo", "skip-levers", "bf16", "vs-reference" })
     if (a.has(k))
       workerArgs << "--" + k;
   // The shipped demo packages (next to the executable in a build, share/panseg/models installed).

@@ -1,6 +1,7 @@
 #include "models/Predictor.h"
 
 #include "core/Error.h"
+#include "core/Eta.h"
 #include "core/preprocess/Export.h"
 #include "core/preprocess/Preprocess.h"
 #include "core/preprocess/Resample.h"
@@ -12,10 +13,21 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cstring>
+#include <fstream>
 #include <new>
+#include <sstream>
 #include <sys/resource.h>
+
+#include <ATen/autocast_mode.h>
+#include <ATen/Config.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
 
 #if defined(PANSEG_TORCH_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -53,6 +65,160 @@ void freeGpuCache()
 #endif
 }
 
+/// CPU bfloat16 autocast for the guard's lifetime (convolutions, linear layers and matrix
+/// products in bfloat16 on CPUs with AVX512-BF16 / AMX), through the API of the LibTorch it is
+/// compiled against. No effect when `enable` is false.
+class CpuBf16Autocast
+{
+public:
+  explicit CpuBf16Autocast(bool enable) : active_(enable)
+  {
+    if (!active_)
+      return;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    previous_ = at::autocast::is_autocast_enabled(at::kCPU);
+    previousType_ = at::autocast::get_autocast_dtype(at::kCPU);
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+#else
+    previous_ = at::autocast::is_cpu_enabled();
+    previousType_ = at::autocast::get_autocast_cpu_dtype();
+    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    at::autocast::set_cpu_enabled(true);
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~CpuBf16Autocast()
+  {
+    if (!active_)
+      return;
+    if (at::autocast::decrement_nesting() == 0)
+      at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCPU, previous_);
+    at::autocast::set_autocast_dtype(at::kCPU, previousType_);
+#else
+    at::autocast::set_cpu_enabled(previous_);
+    at::autocast::set_autocast_cpu_dtype(previousType_);
+#endif
+  }
+  CpuBf16Autocast(const CpuBf16Autocast&) = delete;
+  CpuBf16Autocast& operator=(const CpuBf16Autocast&) = delete;
+
+private:
+  bool active_ = false;
+  bool previous_ = false;
+  at::ScalarType previousType_ = at::kBFloat16;
+};
+
+/// Threads that run network calls at the same time on the CPU, each with its own intra-op thread
+/// count (LibTorch's OpenMP thread count is per calling thread). Created once per predictor and
+/// reused: task i of run() goes to thread i.
+class StreamPool
+{
+public:
+  StreamPool(int streams, int threadsEach)
+  {
+    std::unique_lock<std::mutex> lock(m_);
+    for (int i = 0; i < streams; ++i)
+      threads_.emplace_back([this, i, threadsEach] { loop(i, threadsEach); });
+    cv_.wait(lock, [&] { return ready_ == streams; }); // every thread configured before any work
+  }
+  ~StreamPool()
+  {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      t.join();
+  }
+  StreamPool(const StreamPool&) = delete;
+  StreamPool& operator=(const StreamPool&) = delete;
+
+  int size() const { return static_cast<int>(threads_.size()); }
+
+  /// Runs tasks[i] on thread i (tasks.size() <= size()) and waits; rethrows the first failure.
+  void run(const std::vector<std::function<void()>>& tasks)
+  {
+    std::unique_lock<std::mutex> lock(m_);
+    tasks_ = &tasks;
+    errors_.assign(tasks.size(), nullptr);
+    pending_ = static_cast<int>(tasks.size());
+    ++generation_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return pending_ == 0; });
+    tasks_ = nullptr;
+    for (const auto& e : errors_)
+      if (e)
+        std::rethrow_exception(e);
+  }
+
+private:
+  void loop(int index, int threadsEach)
+  {
+    {
+      // at::set_num_threads also resets shared state (oneDNN caches): one thread at a time,
+      // before any network call.
+      std::lock_guard<std::mutex> lock(m_);
+      at::internal::lazy_init_num_threads(); // now, so that no later first call resets the count
+      at::set_num_threads(std::max(1, threadsEach));
+      ++ready_;
+    }
+    cv_.notify_all();
+    std::uint64_t seen = 0;
+    for (;;)
+    {
+      const std::function<void()>* task = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_)
+          return;
+        seen = generation_;
+        if (tasks_ && index < static_cast<int>(tasks_->size()))
+          task = &(*tasks_)[static_cast<std::size_t>(index)];
+      }
+      if (!task)
+        continue;
+      std::exception_ptr error;
+      try
+      {
+        (*task)();
+      }
+      catch (...)
+      {
+        error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(m_);
+        errors_[static_cast<std::size_t>(index)] = error;
+        --pending_;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<std::thread> threads_;
+  const std::vector<std::function<void()>>* tasks_ = nullptr;
+  std::vector<std::exception_ptr> errors_;
+  std::uint64_t generation_ = 0;
+  int pending_ = 0, ready_ = 0;
+  bool stop_ = false;
+};
+
+/// Puts every 5-D parameter and buffer of `m` into the channels-last 3-D memory format.
+void toChannelsLast(torch::nn::Module& m)
+{
+  torch::NoGradGuard noGrad;
+  for (auto& p : m.parameters(true))
+    if (p.defined() && p.dim() == 5)
+      p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast3d));
+}
+
 /// Test hook (documented in models/README.md): PANSEG_TEST_FAKE_OOM=N makes every network call
 /// with more than N windows fail like a GPU out-of-memory, on any device, until the predictor has
 /// "fallen back"; N = 0 forces the fallback. Lets CI exercise the recovery path without a GPU.
@@ -84,6 +250,52 @@ std::string describeDevice(const std::string& device)
 int cpuThreads()
 {
   return at::get_num_threads();
+}
+
+bool setInteropThreads(int n)
+{
+  if (n <= 0)
+    return true;
+  try
+  {
+    at::set_num_interop_threads(n);
+    return true;
+  }
+  catch (const c10::Error&)
+  {
+    return false; // already started: LibTorch allows it only before the first parallel work
+  }
+}
+
+int interopThreads()
+{
+  return at::get_num_interop_threads();
+}
+
+bool oneDnnAvailable()
+{
+  return AT_MKLDNN_ENABLED() && at::hasMKLDNN();
+}
+
+std::string cpuBf16Support()
+{
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, out;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0)
+    {
+      std::istringstream words(line);
+      for (std::string w; words >> w;)
+        if ((w == "avx512_bf16" || w == "amx_bf16") && out.find(w) == std::string::npos)
+          out += (out.empty() ? "" : " ") + w;
+      break;
+    }
+  return out;
+}
+
+std::string torchConfig()
+{
+  return at::show_config();
 }
 
 double peakRssMb()
@@ -133,6 +345,11 @@ struct Predictor::Impl
   std::vector<PanSegNet> nets;         // every fold of an nnU-Net v1 ensemble (softmax averaged)
   torch::Device device{ torch::kCPU };
   bool fp16 = false;
+  bool bf16 = false;          // CPU bfloat16 autocast
+  bool channelsLast = false;  // channels-last 3-D input and weights
+  int streams = 1;            // concurrent network calls (CPU)
+  int threadsPerStream = 1;
+  std::unique_ptr<StreamPool> pool; // when streams > 1
   bool fellBack = false;
   std::int64_t batch = 1;     // current windows per call (halved after out-of-memory)
   std::int64_t parameters = 0;
@@ -167,6 +384,11 @@ struct Predictor::Impl
     batch = 1;
   }
 
+  std::int64_t defaultBatch() const
+  {
+    return device.is_cuda() ? 4 : kCpuDefaultBatch;
+  }
+
   /// One network call on `n` patches; logits returned as contiguous float32 on the CPU.
   torch::Tensor forwardOnce(const float* x, std::int64_t n)
   {
@@ -174,19 +396,72 @@ struct Predictor::Impl
       TORCH_CHECK(false, "CUDA out of memory (simulated by PANSEG_TEST_FAKE_OOM)");
     const Vec3& p = pkg.network.patchSize;
     c10::InferenceMode guard;
-    const torch::Tensor in =
+    torch::Tensor in =
         torch::from_blob(const_cast<float*>(x), { n, pkg.network.inputChannels, p[0], p[1], p[2] },
                          torch::kFloat)
             .to(device);
+    if (channelsLast)
+      in = in.contiguous(at::MemoryFormat::ChannelsLast3d);
     CudaAutocast autocast(fp16 && device.is_cuda());
+    CpuBf16Autocast cpuAutocast(bf16 && !device.is_cuda());
     return (v2net ? v2net->forward(in) : net->forward(in)).to(torch::kCPU, torch::kFloat).contiguous();
   }
 
   /// The sliding window's network callback: splits into `batch`-sized calls and recovers from
   /// GPU out-of-memory (halve the batch, then continue on the CPU).
+  /// Patches the sliding window hands over per step: every stream gets whole calls.
+  std::int64_t gather() const
+  {
+    const std::int64_t perStep = batch * std::max(1, streams);
+    return streams > 1 ? std::max<std::int64_t>(perStep, (8 + perStep - 1) / perStep * perStep) : batch;
+  }
+
+  static Error cpuError(const c10::Error& e)
+  {
+    const std::string what = e.what_without_backtrace();
+    if (isOutOfMemory(what) || what.find("not enough memory") != std::string::npos ||
+        what.find("can't allocate") != std::string::npos)
+      return Error("not enough memory for the network on the CPU (" + firstLine(what) + ")");
+    return Error("the network failed: " + firstLine(what));
+  }
+
   void forward(const float* x, std::int64_t n, float* logits,
                const std::function<void(const std::string&)>& message)
   {
+    if (pool && !device.is_cuda() && n > 1 && !(fakeOom >= 0 && !fellBack))
+    {
+      // CPU streams: contiguous shares of the patches, each in calls of `batch` patches.
+      const std::int64_t s = std::min<std::int64_t>(pool->size(), (n + batch - 1) / batch);
+      const std::int64_t calls = (n + batch - 1) / batch, callsEach = (calls + s - 1) / s;
+      std::vector<std::function<void()>> tasks;
+      for (std::int64_t i = 0; i < s; ++i)
+      {
+        const std::int64_t from = std::min(n, i * callsEach * batch), to = std::min(n, (i + 1) * callsEach * batch);
+        tasks.push_back([this, x, logits, from, to]
+                        {
+                          try
+                          {
+                            for (std::int64_t j = from; j < to; j += batch)
+                            {
+                              const std::int64_t b = std::min(batch, to - j);
+                              const torch::Tensor out = forwardOnce(x + j * inPer(), b);
+                              std::memcpy(logits + j * outPer(), out.data_ptr<float>(),
+                                          static_cast<std::size_t>(b * outPer()) * sizeof(float));
+                            }
+                          }
+                          catch (const c10::Error& e)
+                          {
+                            throw cpuError(e);
+                          }
+                          catch (const std::bad_alloc&)
+                          {
+                            throw Error("not enough memory for the network on the CPU");
+                          }
+                        });
+      }
+      pool->run(tasks);
+      return;
+    }
     std::int64_t done = 0;
     while (done < n)
     {
@@ -284,7 +559,29 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
       d.toCpu();
     }
   }
-  d.batch = opt.maxBatch > 0 ? opt.maxBatch : (d.device.is_cuda() ? 4 : 1);
+  d.batch = opt.maxBatch > 0 ? opt.maxBatch : d.defaultBatch();
+  if (!d.device.is_cuda())
+  {
+    const int threads = at::get_num_threads();
+    d.streams = std::clamp(opt.streams > 0 ? opt.streams : kCpuDefaultStreams, 1, std::max(1, threads));
+    d.threadsPerStream = std::max(1, threads / d.streams);
+    if (d.streams > 1)
+      d.pool = std::make_unique<StreamPool>(d.streams, d.threadsPerStream);
+  }
+  d.bf16 = opt.bf16 && !d.device.is_cuda();
+  if (opt.bf16 && d.device.is_cuda() && opt.message)
+    opt.message("bf16 is the CPU's autocast; on CUDA the network runs in fp16 (or fp32 with --no-fp16)");
+  if (d.bf16 && cpuBf16Support().empty() && opt.message)
+    opt.message("this CPU has no bfloat16 instructions (AVX512-BF16, AMX): bf16 will be slower than float32");
+  d.channelsLast = opt.channelsLast;
+  if (d.channelsLast)
+  {
+    if (d.v2net)
+      for (auto& n : d.v2nets)
+        toChannelsLast(*n);
+    else
+      toChannelsLast(*d.net);
+  }
 }
 
 Predictor::~Predictor() = default;
@@ -297,6 +594,49 @@ std::string Predictor::device() const
 bool Predictor::fp16() const
 {
   return impl_->fp16;
+}
+
+bool Predictor::bf16() const
+{
+  return impl_->bf16;
+}
+
+std::int64_t Predictor::inputValuesPerPatch() const
+{
+  return impl_->inPer();
+}
+
+std::int64_t Predictor::outputValuesPerPatch() const
+{
+  return impl_->outPer();
+}
+
+std::int64_t Predictor::batch() const
+{
+  return impl_->batch;
+}
+
+int Predictor::streams() const
+{
+  return impl_->pool ? impl_->streams : 1;
+}
+
+int Predictor::threadsPerStream() const
+{
+  return impl_->pool ? impl_->threadsPerStream : at::get_num_threads();
+}
+
+std::vector<float> Predictor::runNetwork(const std::vector<float>& patches, std::int64_t count)
+{
+  Impl& d = *impl_;
+  if (d.pnet)
+    throw Error("runNetwork is for the 3-D networks (PanSegNet, nnU-Net v2)");
+  if (count < 1 || static_cast<std::int64_t>(patches.size()) != count * d.inPer())
+    throw Error("runNetwork: expected " + std::to_string(count) + " patches of " + std::to_string(d.inPer()) +
+                " values, got " + std::to_string(patches.size()) + " values");
+  std::vector<float> logits(static_cast<std::size_t>(count * d.outPer()));
+  d.forward(patches.data(), count, logits.data(), {});
+  return logits;
 }
 
 const ModelPackage& Predictor::package() const
@@ -444,7 +784,7 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
   r.preprocessSeconds = secondsSince(t0);
 
   nnunet::SlidingWindowOptions so = slidingWindowOptionsFor(pkg, opt);
-  so.maxBatch = d.batch;
+  so.maxBatch = d.gather();
   const Vec3& pv = pkg.network.patchSize;
   const nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
   const auto folds = static_cast<std::int64_t>(d.nets.size());
@@ -462,7 +802,9 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
     est.folds = folds;
     est.forwardPasses = r.forwardPasses;
     est.windows = r.windows;
-    est.secondsPerPass = timeForwardPassMs(1, d.device.is_cuda() ? 1 : 0, 1) / 1e3;
+    // One call per stream at the same time (one pass each), as the sliding window runs them.
+    est.secondsPerPass = timeForwardPassMs(1, d.device.is_cuda() ? 1 : 0, d.pool ? d.streams : 1) / 1e3 /
+                         (d.pool ? d.streams : 1);
     est.seconds = static_cast<double>(r.forwardPasses) * est.secondsPerPass + 2.0 * r.preprocessSeconds;
     est.device = d.device.str();
     if (opt.onEstimate)
@@ -472,11 +814,13 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
   // 3. sliding window
   const auto tNet = Clock::now();
   const std::int64_t total = r.forwardPasses;
+  EtaEstimator etaEstimator;
   so.progress = [&](double f)
   {
     const auto done = static_cast<std::int64_t>(f * static_cast<double>(total) + 0.5);
-    const double elapsed = secondsSince(tNet);
-    const double eta = f > 0 ? elapsed * (1.0 - f) / f + r.preprocessSeconds : -1.0;
+    double eta = etaEstimator.update(secondsSince(tNet), f * static_cast<double>(total), static_cast<double>(total));
+    if (eta >= 0)
+      eta += r.preprocessSeconds; // the export takes about as long as the preprocessing
     return keepGoing(0.06 + 0.89 * f,
                      "network: " + std::to_string(done) + " of " + std::to_string(total) + " forward passes",
                      eta);
@@ -559,6 +903,7 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
   r.volumeMl = r.mask.volumeMl(0);
   r.device = d.device.str();
   r.fp16 = d.fp16;
+  r.bf16 = d.bf16 && !d.device.is_cuda();
   r.fellBackToCpu = d.fellBack;
   r.finalBatch = d.batch;
   r.seconds = secondsSince(t0);
@@ -591,7 +936,7 @@ PredictResult Predictor::predictV2(const Image& image, const PredictOptions& opt
   vo.stepSize = so.stepSize;
   vo.mirror = so.mirror;
   vo.mirrorAxes = pkg.v2.mirrorAxes;
-  vo.maxBatch = std::max<std::int64_t>(1, d.batch); // mirror variants per network call
+  vo.maxBatch = std::max<std::int64_t>(1, d.gather()); // mirror variants per step (split over the streams)
   const Vec3& pv = pkg.network.patchSize;
   const nnunet::Shape3 patch{ pv[0], pv[1], pv[2] };
   const auto folds = static_cast<std::int64_t>(d.v2nets.size());
@@ -607,7 +952,9 @@ PredictResult Predictor::predictV2(const Image& image, const PredictOptions& opt
     est.folds = folds;
     est.forwardPasses = r.forwardPasses;
     est.windows = r.windows;
-    est.secondsPerPass = timeForwardPassMs(1, d.device.is_cuda() ? 1 : 0, 1) / 1e3;
+    // One call per stream at the same time (one pass each), as the sliding window runs them.
+    est.secondsPerPass = timeForwardPassMs(1, d.device.is_cuda() ? 1 : 0, d.pool ? d.streams : 1) / 1e3 /
+                         (d.pool ? d.streams : 1);
     est.seconds = static_cast<double>(r.forwardPasses) * est.secondsPerPass + 2.0 * r.preprocessSeconds;
     est.device = d.device.str();
     if (opt.onEstimate)
@@ -615,11 +962,13 @@ PredictResult Predictor::predictV2(const Image& image, const PredictOptions& opt
   }
   const auto tNet = Clock::now();
   const std::int64_t total = r.forwardPasses;
+  EtaEstimator etaEstimator;
   vo.progress = [&](double f)
   {
     const auto done = static_cast<std::int64_t>(f * static_cast<double>(total) + 0.5);
-    const double elapsed = secondsSince(tNet);
-    const double eta = f > 0 ? elapsed * (1.0 - f) / f : -1.0;
+    double eta = etaEstimator.update(secondsSince(tNet), f * static_cast<double>(total), static_cast<double>(total));
+    if (eta >= 0)
+      eta += r.preprocessSeconds; // the export takes about as long as the preprocessing
     return keepGoing(0.06 + 0.89 * f,
                      "network: " + std::to_string(done) + " of " + std::to_string(total) + " forward passes", eta);
   };
@@ -683,6 +1032,7 @@ PredictResult Predictor::predictV2(const Image& image, const PredictOptions& opt
   r.volumeMl = r.mask.volumeMl(0);
   r.device = d.device.str();
   r.fp16 = d.fp16;
+  r.bf16 = d.bf16 && !d.device.is_cuda();
   r.fellBackToCpu = d.fellBack;
   r.finalBatch = d.batch;
   r.seconds = secondsSince(t0);
@@ -738,5 +1088,64 @@ ForwardTiming benchForwardPass(const PlanConfig& plan, const std::string& planNa
   if (device.is_cuda())
     t.gpuPeakMb = gpuPeakMemoryMb();
   return t;
+}
+
+ForwardTiming benchForwardPassWith(const PlanConfig& plan, const std::string& planName, const std::string& deviceName,
+                                   const ForwardBenchOptions& o, int reps, int warmup)
+{
+  ForwardTiming t;
+  const torch::Device device = parseDevice(resolveDevice(deviceName));
+  if (o.fp16 && !device.is_cuda())
+    throw Error("fp16 (CUDA autocast) needs a CUDA device");
+  const std::int64_t batch = std::max<std::int64_t>(1, o.batch);
+  t.plan = planName;
+  t.precision = o.fp16 ? "fp16 autocast" : (o.bf16 && !device.is_cuda()) ? "bf16 autocast" : "fp32";
+  if (batch > 1)
+    t.precision += ", " + std::to_string(batch) + "/call";
+  if (o.channelsLast)
+    t.precision += ", channels-last";
+  t.device = device.str();
+  t.reps = std::max(1, reps);
+  torch::manual_seed(0);
+  PanSegNet net(plan);
+  net->eval();
+  net->to(device);
+  if (o.channelsLast)
+    toChannelsLast(*net);
+  t.parameters = models::parameterCount(*net);
+  if (device.is_cuda())
+    at::globalContext().setBenchmarkCuDNN(true);
+  const Vec3& p = plan.patchSize;
+  torch::Tensor input = torch::randn({ batch, plan.inputChannels, p[0], p[1], p[2] }).to(device);
+  if (o.channelsLast)
+    input = input.contiguous(at::MemoryFormat::ChannelsLast3d);
+  resetGpuPeakMemory();
+  std::vector<double> ms;
+  for (int i = 0; i < std::max(0, warmup) + t.reps; ++i)
+  {
+    const auto t0 = Clock::now();
+    {
+      c10::InferenceMode guard;
+      CudaAutocast autocast(o.fp16);
+      CpuBf16Autocast cpuAutocast(o.bf16 && !device.is_cuda());
+      const torch::Tensor out = net->forward(input);
+      (void)out.to(torch::kCPU, torch::kFloat);
+    }
+    if (device.is_cuda())
+      torch::cuda::synchronize();
+    if (i >= warmup)
+      ms.push_back(secondsSince(t0) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  t.minMs = ms.front();
+  t.medianMs = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+  if (device.is_cuda())
+    t.gpuPeakMb = gpuPeakMemoryMb();
+  return t;
+}
+
+int setCpuThreads(int n)
+{
+  return configureThreads(n);
 }
 } // namespace panseg::models

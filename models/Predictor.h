@@ -25,7 +25,9 @@ struct PredictProgress
 {
   double fraction = 0.0; // 0..1 over the whole case
   std::string message;   // "preprocessing", "network: 24 of 160 forward passes", "exporting", ...
-  double etaSeconds = -1; // remaining time from the rate so far (network phase), -1 unknown
+  /// Remaining time (core/Eta.h: from the measured rate of forward passes, smoothed; counts down,
+  /// rises only on a sustained slow-down), -1 unknown (the first calls of the network phase).
+  double etaSeconds = -1;
 };
 
 struct PredictEstimate
@@ -48,7 +50,22 @@ struct PredictOptions
   /// 8 x (windows at 0.5 / windows at 1.0) fewer forward passes; slightly less accurate.
   bool fast = false;
   int fp16 = -1;               // CUDA autocast: -1 on for CUDA (nnUNet_predict's default), 0 off, 1 on
-  int maxBatch = 0;            // windows per network call; 0: 4 on CUDA, 1 on the CPU
+  /// CPU bfloat16 autocast (convolutions and matrix products in bfloat16, the rest float32): faster
+  /// on CPUs with AVX512-BF16 or AMX, not bit-exact (docs/performance.md has the measured label
+  /// differences); ignored on CUDA (fp16 there).
+  bool bf16 = false;
+  /// Patches per network call (v1: window x mirror passes in order, so 8 = the 8 mirrors of one
+  /// window, 16 = two windows; v2: mirror variants of one window, at most 8). 0: 4 on CUDA,
+  /// kCpuDefaultBatch on the CPU. On the CPU more than one patch per call is much faster but not
+  /// bit-exact: LibTorch then takes oneDNN's convolution instead of the one a single patch gets
+  /// (the authors' nnUNet_predict path); docs/performance.md has the measured differences.
+  int maxBatch = 0;
+  /// CPU: network calls run at the same time, each on threads / streams intra-op threads (a single
+  /// patch's convolution uses one core, so this is how one-patch calls use several cores; results
+  /// are bit-identical to one stream). 0: kCpuDefaultStreams capped by the threads; ignored on CUDA.
+  int streams = 0;
+  /// Channels-last 3-D memory format for the network (CPU experiment, docs/performance.md).
+  bool channelsLast = false;
   int largestComponent = -1;   // -1: the package's postprocessing; 0: off; 1: every foreground label
   bool keepProbabilities = false; // fill PredictResult::probabilities
   bool keepProbabilityMap = false; // fill PredictResult::foregroundProbability
@@ -61,6 +78,12 @@ struct PredictOptions
   /// Polled between network calls; true cancels like progress returning false.
   const std::atomic<bool>* cancel = nullptr;
 };
+
+/// Patches per network call on the CPU when PredictOptions::maxBatch is 0 (1: bit-exact with the
+/// authors' pipeline; docs/performance.md).
+constexpr int kCpuDefaultBatch = 1;
+/// Concurrent network calls on the CPU when PredictOptions::streams is 0 (at most the threads).
+constexpr int kCpuDefaultStreams = 2;
 
 struct PredictResult
 {
@@ -79,6 +102,7 @@ struct PredictResult
   double seconds = 0.0, preprocessSeconds = 0.0, networkSeconds = 0.0, exportSeconds = 0.0;
   std::string device;          // where the last forward pass ran ("cuda:0", "cpu")
   bool fp16 = false;
+  bool bf16 = false;           // CPU bfloat16 autocast
   bool fellBackToCpu = false;  // after GPU out-of-memory at one window per batch
   std::int64_t finalBatch = 0; // windows per network call at the end (after OOM halving)
   std::int64_t largestComponentRemoved = 0; // voxels removed by the post-processing
@@ -105,9 +129,22 @@ public:
   std::int64_t estimateForwardPasses(const Geometry& g, const PredictOptions& opt) const;
   /// Median milliseconds of one forward pass of a batch of `batch` patches (random input).
   double timeForwardPassMs(int reps = 1, int warmup = 0, std::int64_t batch = 1);
+  /// Runs `count` patches [count, C, patch] through the network as prediction does (split into
+  /// the constructor's patches per call, bf16 / channels-last as configured) and returns the
+  /// logits [count, K, patch] as float32 (benchmarks compare configurations with it).
+  std::vector<float> runNetwork(const std::vector<float>& patches, std::int64_t count);
+  /// Values per input patch (C x patch voxels) and per output patch (K x patch voxels).
+  std::int64_t inputValuesPerPatch() const;
+  std::int64_t outputValuesPerPatch() const;
+  /// Patches per network call in effect.
+  std::int64_t batch() const;
+  /// Concurrent network calls in effect (CPU), and the intra-op threads of each.
+  int streams() const;
+  int threadsPerStream() const;
 
   std::string device() const;
   bool fp16() const;
+  bool bf16() const;
   const ModelPackage& package() const;
   std::int64_t parameterCount() const;
 
@@ -139,10 +176,34 @@ struct ForwardTiming
 ForwardTiming benchForwardPass(const PlanConfig& plan, const std::string& planName,
                                const std::string& device, bool fp16, int reps, int warmup);
 
+/// Variants of the forward-pass timing (CPU levers, docs/performance.md).
+struct ForwardBenchOptions
+{
+  bool fp16 = false;         // CUDA autocast
+  bool bf16 = false;         // CPU bfloat16 autocast
+  std::int64_t batch = 1;    // patches per call (the time reported is per call)
+  bool channelsLast = false; // channels-last 3-D input and weights
+};
+/// benchForwardPass with a batch size, CPU bf16 autocast or channels-last.
+ForwardTiming benchForwardPassWith(const PlanConfig& plan, const std::string& planName, const std::string& device,
+                                   const ForwardBenchOptions& options, int reps, int warmup);
+
+/// Sets LibTorch's intra-op CPU threads (<= 0: all cores); returns the count in effect.
+int setCpuThreads(int n);
+
 /// "cpu (N threads)" or "cuda:0 (NVIDIA H100 ...)" for reports.
 std::string describeDevice(const std::string& device);
 /// LibTorch's intra-op CPU threads in effect.
 int cpuThreads();
+/// LibTorch's inter-op thread pool size (set once, before any parallel work; false when too late).
+bool setInteropThreads(int n);
+int interopThreads();
+/// Whether this LibTorch uses oneDNN (MKL-DNN) on the CPU, and the CPU's bfloat16 instructions
+/// ("avx512_bf16", "amx_bf16" from /proc/cpuinfo; empty when none).
+bool oneDnnAvailable();
+std::string cpuBf16Support();
+/// The LibTorch build configuration (at::show_config), for reports.
+std::string torchConfig();
 /// Resolves "auto" to "cuda" or "cpu".
 std::string resolveDevice(const std::string& device);
 /// Peak resident set size of this process in MiB (getrusage).

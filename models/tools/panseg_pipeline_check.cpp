@@ -266,6 +266,65 @@ void testOomRecovery()
   VERIFY(cancelled);
 }
 
+// ---- CPU speed options (docs/performance.md) --------------------------------------------------------
+
+/// MR --fast (9 windows, one pass each): concurrent streams are bit-identical to one stream; more
+/// windows per call (oneDNN instead of slow_conv3d) stays within the fixture tolerance; bf16
+/// autocast runs and stays close (its label changes are measured by `panseg bench predict
+/// --vs-reference --bf16`, not asserted here beyond a loose Dice).
+void testCpuSpeedOptions()
+{
+  const std::string dir = shared("fixtures/pansegnet-pipeline/mr");
+  const ModelPackage pkg = packageFromPipelineFixture(dir + "/plans.json", shared("fixtures/pansegnet-parity"));
+  const Image image = readImage(fixtureInputPath("mr"));
+  PredictOptions opt;
+  opt.device = "cpu";
+  opt.fast = true;
+  opt.estimate = false;
+  opt.keepProbabilities = true;
+  auto run = [&](int streams, int batch, bool bf16)
+  {
+    PredictOptions o = opt;
+    o.streams = streams;
+    o.maxBatch = batch;
+    o.bf16 = bf16;
+    Predictor p(pkg, o);
+    PredictResult r = p.predict(image, o);
+    VERIFY(p.streams() == std::min(streams, std::max(1, cpuThreads())));
+    return r;
+  };
+  const PredictResult one = run(1, 1, false);
+  const PredictResult two = run(2, 1, false);
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < one.probabilities.size() && i < two.probabilities.size(); ++i)
+    differ += one.probabilities[i] != two.probabilities[i];
+  std::printf("    2 streams vs 1: %zu of %zu probabilities differ\n", differ, one.probabilities.size());
+  VERIFY(one.probabilities.size() == two.probabilities.size());
+  VERIFY(differ == 0);
+  VERIFY(one.mask.voxels == two.mask.voxels);
+  const PredictResult batched = run(1, 8, false);
+  double maxAbs = 0;
+  for (std::size_t i = 0; i < one.probabilities.size() && i < batched.probabilities.size(); ++i)
+    maxAbs = std::max(maxAbs, std::abs(double(one.probabilities[i]) - double(batched.probabilities[i])));
+  std::printf("    8 windows per call vs 1: probabilities max|d| %.3e, final batch %lld\n", maxAbs,
+              static_cast<long long>(batched.finalBatch));
+  VERIFY(batched.finalBatch == 8);
+  VERIFY(maxAbs <= 1e-4);
+  const PredictResult bf = run(1, 8, true);
+  std::int64_t inter = 0, na = 0, nb = 0;
+  for (std::size_t i = 0; i < one.mask.voxels.size(); ++i)
+  {
+    inter += one.mask.voxels[i] && bf.mask.voxels[i];
+    na += one.mask.voxels[i] != 0;
+    nb += bf.mask.voxels[i] != 0;
+  }
+  const double dice = na + nb ? 2.0 * double(inter) / double(na + nb) : 1.0;
+  std::printf("    bf16 autocast vs fp32: Dice %.5f (%lld vs %lld foreground voxels)\n", dice, static_cast<long long>(nb),
+              static_cast<long long>(na));
+  VERIFY(bf.bf16);
+  VERIFY(dice > 0.95);
+}
+
 // ---- nnU-Net v1 transposed plan -------------------------------------------------------------------
 
 /// The MR case with its array axes y and x swapped (same voxels in space: direction columns and
@@ -606,6 +665,7 @@ int main(int argc, char** argv)
   {
     group("OOM recovery and cancel (simulated, MR --fast)", testOomRecovery);
     group("nnU-Net v1 transposed plan (MR --fast)", testTransposedPlan);
+    group("CPU streams, windows per call, bf16 (MR --fast)", testCpuSpeedOptions);
     group("pipeline MR (TTA, step 0.5, 160 passes)", [] { pipelineCase("mr"); });
     if (cuda)
       group("pipeline MR fp16 autocast", [] { pipelineCase("mr", true); });

@@ -11,6 +11,7 @@
 #include "models/Json.h"
 #include "models/ModelPackage.h"
 #include "models/Predictor.h"
+#include "models/tools/WorkerBench.h"
 #include "core/edit/BoxPrompt.h"
 
 #include <algorithm>
@@ -55,7 +56,7 @@ enum Exit
 
 const char* kUsageText = R"(usage:
   panseg-worker predict --model DIR --input PATH --output PATH [--device auto|cpu|cuda[:N]]
-                [--no-tta] [--step S] [--fast] [--threads N] [--batch N] [--no-fp16]
+                [--no-tta] [--step S] [--fast] [--threads N] [--batch N] [--streams N] [--no-fp16] [--bf16]
                 [--largest-component | --no-largest-component] [--probabilities PATH]
                 [--no-estimate] [--roi x0,y0,z0,x1,y1,z1 [--roi-margin MM]] [--strict-modality]
       Predict one image; JSON lines on stdout (started, estimate, progress, message, done |
@@ -64,6 +65,10 @@ const char* kUsageText = R"(usage:
       --roi: a box prompt (inclusive voxel corners): the network sees only the box plus
       --roi-margin mm (default 10) and the output has labels inside the box, 0 elsewhere.
       --strict-modality: a model/image modality mismatch is an error, not a note.
+      --batch: patches per network call (CPU default 1, bit-exact with the authors' pipeline;
+      more is several times faster on the CPU but not bit-exact). --streams: CPU network calls
+      at the same time (default 2, bit-exact). --bf16: CPU bfloat16 autocast (faster on CPUs
+      with AVX512-BF16 / AMX, not bit-exact). Measured effects: docs/performance.md.
   panseg-worker session --model DIR --input PATH [--device D] [--threads N] [--no-fast] [--strict-modality]
       Interactive session: the model is loaded and the image read once ("ready"), then stdin lines
       "box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM]" are each answered by a "done" (or "error",
@@ -72,11 +77,17 @@ const char* kUsageText = R"(usage:
       Validate a model package and print it as one JSON line.
   panseg-worker bench [--device auto|cpu|cuda] [--reps N] [--paper-reps N] [--case PATH]
                 [--shared DIR] [--skip-paper] [--skip-case] [--fast-only] [--demo-models DIR] [--skip-demo]
+                [--skip-levers] [--bf16] [--vs-reference [--reference-case ct|mr]] [--interop-threads N]
       Per-patch forward time (fp32, and fp16 on CUDA) for the paper-like and the fixture plan,
       whole-case time with and without TTA on a real CT (pipeline fixture CT plans + fixture
       weights; --fast-only: the --fast mode only), then PNet-MSA + BiRNN (random weights) on the
       same case; the shipped demo packages (DIR/demo, DIR/pnet-msa-demo) on the demo study with
-      their Dice; peak RSS and GPU memory. Human-readable text, not JSON.
+      their Dice; peak RSS and GPU memory. On the CPU also the levers one at a time (patches per
+      call, threads, channels-last, --bf16 autocast) with ratios against the authors' settings in
+      the same process, and the paper-size network's whole-case estimate. --vs-reference: the
+      pipeline fixture's case with the authors' settings' equivalent next to PanSeg's default
+      (outputs compared, ratio; with --bf16 also a bf16 run with its label changes and near ties).
+      Human-readable text, not JSON.
   panseg-worker doctor [--device auto|cpu|cuda[:N]] [--threads N] [--passes N] [--json]
       What this worker's LibTorch can do: its version and library, CUDA runtime / cuDNN, whether
       CUDA is usable and why not, GPUs, fp16/bf16/TF32, CPU threads and features, and a smoke
@@ -231,7 +242,7 @@ Args parseArgs(int argc, char** argv)
                                                       "--step", "--threads", "--batch",
                                                       "--probabilities", "--reps", "--paper-reps",
                                                       "--case", "--shared", "--demo-models", "--roi",
-                                                      "--roi-margin", "--passes" };
+                                                       "--roi-margin", "--passes", "--reference-case", "--interop-threads", "--streams" };
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -428,6 +439,10 @@ PredictOptions predictOptionsFrom(const Args& a)
   o.maxBatch = a.getInt("--batch", 0);
   if (o.maxBatch < 0)
     throw UsageError("--batch must be positive");
+  o.bf16 = a.has("--bf16");
+  o.streams = a.getInt("--streams", 0);
+  if (o.streams < 0)
+    throw UsageError("--streams must be positive");
   if (a.has("--largest-component") && a.has("--no-largest-component"))
     throw UsageError("choose one of --largest-component and --no-largest-component");
   o.largestComponent = a.has("--largest-component") ? 1 : a.has("--no-largest-component") ? 0 : -1;
@@ -440,7 +455,7 @@ PredictOptions predictOptionsFrom(const Args& a)
 int cmdPredict(const Args& a)
 {
   checkKnown(a, { "--model", "--input", "--output", "--device", "--no-tta", "--step", "--fast",
-                  "--threads", "--batch", "--no-fp16", "--largest-component",
+                  "--threads", "--batch", "--streams", "--no-fp16", "--bf16", "--largest-component",
                   "--no-largest-component", "--probabilities", "--no-estimate", "--roi", "--roi-margin",
                   "--strict-modality" });
   for (const char* k : { "--model", "--input", "--output" })
@@ -507,6 +522,9 @@ int cmdPredict(const Args& a)
       .str("output", output)
       .str("device", predictor.device())
       .boolean("fp16", predictor.fp16())
+      .boolean("bf16", predictor.bf16())
+      .integer("batch", predictor.batch())
+      .integer("streams", predictor.streams())
       .integer("threads", cpuThreads())
       .boolean("tta", so.mirror)
       .num("step", so.stepSize)
@@ -555,6 +573,7 @@ int cmdPredict(const Args& a)
       .integer("windows", r.windows)
       .str("device", r.device)
       .boolean("fp16", r.fp16)
+      .boolean("bf16", r.bf16)
       .boolean("fell_back_to_cpu", r.fellBackToCpu)
       .integer("batch", r.finalBatch)
       .integer("largest_component_removed", r.largestComponentRemoved)
@@ -579,7 +598,7 @@ int cmdPredict(const Args& a)
 int cmdSession(const Args& a)
 {
   checkKnown(a, { "--model", "--input", "--device", "--threads", "--no-tta", "--no-fast", "--strict-modality",
-                  "--no-estimate" });
+                  "--no-estimate", "--batch", "--streams", "--bf16" });
   for (const char* k : { "--model", "--input" })
     if (a.get(k).empty())
       return emitError(std::string("session needs ") + k + " (see panseg-worker --help)", kExitUsage);
@@ -784,7 +803,14 @@ void benchDemoPackages(const std::string& dir, const PredictOptions& base, int r
 int cmdBench(const Args& a)
 {
   checkKnown(a, { "--device", "--reps", "--paper-reps", "--case", "--shared", "--skip-paper",
-                  "--skip-case", "--threads", "--fast-only", "--demo-models", "--skip-demo" });
+                  "--skip-case", "--threads", "--fast-only", "--demo-models", "--skip-demo", "--skip-levers",
+                  "--bf16", "--vs-reference", "--reference-case", "--interop-threads" });
+  // Before any parallel work: LibTorch accepts the inter-op pool size only then.
+  if (a.has("--interop-threads") && !setInteropThreads(a.getInt("--interop-threads", 0)))
+    throw UsageError("--interop-threads could not be applied (LibTorch already started its inter-op pool)");
+  const std::string referenceCase = a.get("--reference-case", "ct");
+  if (referenceCase != "ct" && referenceCase != "mr")
+    throw UsageError("--reference-case must be ct or mr, got '" + referenceCase + "'");
   const std::string shared = a.get("--shared", std::getenv("PANSEG_SHARED_DIR") && *std::getenv("PANSEG_SHARED_DIR")
                                                    ? std::getenv("PANSEG_SHARED_DIR")
                                                    : PANSEG_SHARED_DIR);
@@ -824,6 +850,7 @@ int cmdBench(const Args& a)
   if (!a.has("--skip-paper"))
     plans.push_back({ "paper-like 32x224x224 (43.9 M params)", PlanConfig::paperLike(), paperReps });
   plans.push_back({ "demo/fixture 16x48x80 (0.48 M params)", PlanConfig::fixture(), reps });
+  double paperFp32Ms = 0.0;
   for (const PlanCase& pc : plans)
     for (bool fp16 : { false, true })
     {
@@ -836,7 +863,17 @@ int cmdBench(const Args& a)
       std::printf("%-44s %-14s %12.1f %10.1f %12s\n", pc.name.c_str(), t.precision.c_str(), t.medianMs,
                   t.minMs, gpu);
       std::fflush(stdout);
+      if (!fp16 && pc.name.rfind("paper", 0) == 0)
+        paperFp32Ms = t.medianMs;
     }
+  // CPU: the paper-size network's whole-case estimate and the levers one at a time
+  // (docs/performance.md).
+  if (!cuda && paperFp32Ms > 0)
+    bench::paperEstimate(base, paperFp32Ms, paperReps, a.has("--bf16"));
+  if (!cuda && haveFixture && !a.has("--skip-levers"))
+    bench::cpuLevers(pkg, base, reps);
+  if (a.has("--vs-reference"))
+    bench::vsReference(shared, referenceCase, base, a.has("--bf16"));
 
   if (!a.has("--skip-case"))
   {
