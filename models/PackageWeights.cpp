@@ -136,6 +136,21 @@ PanSegNet loadPackageNetwork(const ModelPackage& pkg)
   return loadPackageNetworks(pkg).front();
 }
 
+namespace
+{
+/// The weights of fold i of n (keys "fold_<k>/..." without the prefix; a single fold's keys have no '/').
+StateDict foldWeights(const StateDict& all, std::size_t i, std::size_t n)
+{
+  const std::string prefix = v2FoldWeightPrefix(i, n);
+  StateDict fold;
+  for (const auto& kv : all)
+    if (kv.first.compare(0, prefix.size(), prefix) == 0 && (n > 1 || kv.first.find('/') == std::string::npos))
+      fold.emplace_back(kv.first.substr(prefix.size()), kv.second);
+  return fold;
+}
+} // namespace
+
+
 std::vector<PanSegNet> loadPackageNetworks(const ModelPackage& pkg)
 {
   const std::string where = "model package " + (pkg.dir.empty() ? pkg.weightsPath : pkg.dir);
@@ -144,11 +159,7 @@ std::vector<PanSegNet> loadPackageNetworks(const ModelPackage& pkg)
   std::vector<PanSegNet> nets;
   for (std::size_t i = 0; i < n; ++i)
   {
-    const std::string prefix = v2FoldWeightPrefix(i, n);
-    StateDict fold;
-    for (const auto& kv : all)
-      if (kv.first.compare(0, prefix.size(), prefix) == 0 && (n > 1 || kv.first.find('/') == std::string::npos))
-        fold.emplace_back(kv.first.substr(prefix.size()), kv.second);
+    const StateDict fold = foldWeights(all, i, n);
     try
     {
       PanSegNet net(pkg.network);
@@ -371,11 +382,7 @@ std::vector<V2Net> loadV2Networks(const ModelPackage& pkg)
   std::vector<V2Net> nets;
   for (std::size_t i = 0; i < n; ++i)
   {
-    const std::string prefix = v2FoldWeightPrefix(i, n);
-    StateDict fold;
-    for (const auto& kv : all)
-      if (kv.first.compare(0, prefix.size(), prefix) == 0 && (n > 1 || kv.first.find('/') == std::string::npos))
-        fold.emplace_back(kv.first.substr(prefix.size()), kv.second);
+    const StateDict fold = foldWeights(all, i, n);
     nets.push_back(loadV2Network(pkg.v2.network, fold,
                                  "model package " + pkg.dir + (n > 1 ? " (fold " + std::to_string(pkg.v2.folds[i]) + ")" : "")));
   }

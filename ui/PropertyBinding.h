@@ -35,12 +35,21 @@ struct PropertyModel
 
 namespace detail
 {
-/// The widget's "show the model" step, run now and on every change signal of `sender`.
-template <class Widget, class Sender, class Signal, class Show>
-void followModel(Widget* widget, Sender* sender, Signal signal, Show show)
+/// Couples `w` to `p`: `changed` (the widget's user-change signal) calls set(); `show` (the
+/// widget's setter) shows get() now and whenever `sender` emits `signal`, under a signal blocker.
+template <class Widget, class T, class Changed, class Show, class Sender, class Signal>
+void coupleWidget(Widget* w, PropertyModel<T> p, Changed changed, Show show, Sender* sender, Signal signal)
 {
-  QObject::connect(sender, signal, widget, show);
-  show();
+  QObject::connect(w, changed, w, [set = p.set](T v) { set(v); });
+  auto update = [w, p, show]
+  {
+    const QSignalBlocker block(w);
+    (w->*show)(p.get());
+    if (p.enabled)
+      w->setEnabled(p.enabled());
+  };
+  QObject::connect(sender, signal, w, update);
+  update();
 }
 } // namespace detail
 
@@ -48,45 +57,21 @@ void followModel(Widget* widget, Sender* sender, Signal signal, Show show)
 template <class Sender, class Signal>
 void couple(QDoubleSpinBox* w, PropertyModel<double> p, Sender* sender, Signal signal)
 {
-  QObject::connect(w, &QDoubleSpinBox::valueChanged, w, [set = p.set](double v) { set(v); });
-  detail::followModel(w, sender, signal,
-                      [w, p]
-                      {
-                        const QSignalBlocker block(w);
-                        w->setValue(p.get());
-                        if (p.enabled)
-                          w->setEnabled(p.enabled());
-                      });
+  detail::coupleWidget(w, std::move(p), &QDoubleSpinBox::valueChanged, &QDoubleSpinBox::setValue, sender, signal);
 }
 
 /// A spin box showing and editing an int property.
 template <class Sender, class Signal>
 void couple(QSpinBox* w, PropertyModel<int> p, Sender* sender, Signal signal)
 {
-  QObject::connect(w, &QSpinBox::valueChanged, w, [set = p.set](int v) { set(v); });
-  detail::followModel(w, sender, signal,
-                      [w, p]
-                      {
-                        const QSignalBlocker block(w);
-                        w->setValue(p.get());
-                        if (p.enabled)
-                          w->setEnabled(p.enabled());
-                      });
+  detail::coupleWidget(w, std::move(p), &QSpinBox::valueChanged, &QSpinBox::setValue, sender, signal);
 }
 
 /// A slider (or dial) showing and editing an int property.
 template <class Sender, class Signal>
 void couple(QAbstractSlider* w, PropertyModel<int> p, Sender* sender, Signal signal)
 {
-  QObject::connect(w, &QAbstractSlider::valueChanged, w, [set = p.set](int v) { set(v); });
-  detail::followModel(w, sender, signal,
-                      [w, p]
-                      {
-                        const QSignalBlocker block(w);
-                        w->setValue(p.get());
-                        if (p.enabled)
-                          w->setEnabled(p.enabled());
-                      });
+  detail::coupleWidget(w, std::move(p), &QAbstractSlider::valueChanged, &QAbstractSlider::setValue, sender, signal);
 }
 
 /// A checkable action (menu item, tool button) showing and editing a bool property.
@@ -94,15 +79,7 @@ template <class Sender, class Signal>
 void couple(QAction* a, PropertyModel<bool> p, Sender* sender, Signal signal)
 {
   a->setCheckable(true);
-  QObject::connect(a, &QAction::toggled, a, [set = p.set](bool on) { set(on); });
-  detail::followModel(a, sender, signal,
-                      [a, p]
-                      {
-                        const QSignalBlocker block(a);
-                        a->setChecked(p.get());
-                        if (p.enabled)
-                          a->setEnabled(p.enabled());
-                      });
+  detail::coupleWidget(a, std::move(p), &QAction::toggled, &QAction::setChecked, sender, signal);
 }
 
 /// A check box or other checkable button showing and editing a bool property.
@@ -110,14 +87,6 @@ template <class Sender, class Signal>
 void couple(QAbstractButton* b, PropertyModel<bool> p, Sender* sender, Signal signal)
 {
   b->setCheckable(true);
-  QObject::connect(b, &QAbstractButton::toggled, b, [set = p.set](bool on) { set(on); });
-  detail::followModel(b, sender, signal,
-                      [b, p]
-                      {
-                        const QSignalBlocker block(b);
-                        b->setChecked(p.get());
-                        if (p.enabled)
-                          b->setEnabled(p.enabled());
-                      });
+  detail::coupleWidget(b, std::move(p), &QAbstractButton::toggled, &QAbstractButton::setChecked, sender, signal);
 }
 } // namespace panseg::ui

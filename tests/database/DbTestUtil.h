@@ -44,6 +44,17 @@ inline int64_t addSyntheticSeries(panseg::db::StudyDatabase& db, const panseg::G
 
 /// Blobs of labels 1..3 on a zero background; `seed` makes it reproducible. Random runs make
 /// files that compress poorly, so that writing them takes measurable time.
+/// A 3 x 3 x 2 box of label 1 starting at x0 (y 2..4, z 1..2): a small mask version for workflow tests.
+inline panseg::LabelMask boxMask(const panseg::Geometry& g, int64_t x0)
+{
+  panseg::LabelMask m(g);
+  for (int64_t z = 1; z < 3; ++z)
+    for (int64_t y = 2; y < 5; ++y)
+      for (int64_t x = x0; x < x0 + 3; ++x)
+        m.at(x, y, z) = 1;
+  return m;
+}
+
 inline panseg::LabelMask randomMask(const panseg::Geometry& g, unsigned seed, bool noisy = true)
 {
   panseg::LabelMask m(g);

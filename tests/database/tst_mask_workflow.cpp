@@ -22,16 +22,6 @@ using namespace panseg::db;
 
 namespace
 {
-LabelMask box(const Geometry& g, int64_t x0)
-{
-  LabelMask m(g);
-  for (int64_t z = 1; z < 3; ++z)
-    for (int64_t y = 2; y < 5; ++y)
-      for (int64_t x = x0; x < x0 + 3; ++x)
-        m.at(x, y, z) = 1;
-  return m;
-}
-
 std::string canonical(const std::string& p) { return std::filesystem::weakly_canonical(p).string(); }
 } // namespace
 
@@ -135,7 +125,7 @@ private slots:
     const int64_t series = dbtest::addSyntheticSeries(coord, g, "save");
 
     // An AI result: source AI, the registered model, the note, a draft.
-    const int64_t ai = storeSeriesPrediction(coord, series, box(g, 1), PANSEG_DEMO_MODEL, "test prediction");
+    const int64_t ai = storeSeriesPrediction(coord, series, dbtest::boxMask(g, 1), PANSEG_DEMO_MODEL, "test prediction");
     const auto aiVersion = coord.maskVersion(ai);
     QVERIFY(aiVersion);
     QCOMPARE(aiVersion->source, MaskSource::AI);
@@ -145,9 +135,9 @@ private slots:
 
     // Two people edit the AI version; the second to save is told about the first.
     StudyDatabase carol(where.location("carol"), where.options("carol"));
-    const SavedVersion hers = saveReaderVersion(carol, series, box(g, 2), ai);
+    const SavedVersion hers = saveReaderVersion(carol, series, dbtest::boxMask(g, 2), ai);
     QVERIFY(hers.concurrentNote.empty());
-    const SavedVersion mine = saveReaderVersion(coord, series, box(g, 3), ai);
+    const SavedVersion mine = saveReaderVersion(coord, series, dbtest::boxMask(g, 3), ai);
     QVERIFY2(mine.concurrentNote.find("carol saved version " + std::to_string(hers.id)) != std::string::npos &&
                mine.concurrentNote.find("both versions are kept") != std::string::npos,
              mine.concurrentNote.c_str());
@@ -156,7 +146,7 @@ private slots:
 
     // Save and submit with edits: a new draft from the opened version, then submitted.
     SavedVersion saved;
-    const LabelMask edits = box(g, 4);
+    const LabelMask edits = dbtest::boxMask(g, 4);
     const int64_t submitted = saveAndSubmit(coord, series, mine.id, &edits, std::nullopt, &saved);
     QVERIFY(saved.id > mine.id);
     QCOMPARE(submitted, saved.id);

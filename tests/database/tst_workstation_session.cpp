@@ -17,15 +17,20 @@ using namespace panseg::db;
 
 namespace
 {
-LabelMask box(const Geometry& g, int64_t x0)
+/// A session signed in as a coordinator on a fresh database with one small CT series.
+struct OpenSession
 {
-  LabelMask m(g);
-  for (int64_t z = 1; z < 3; ++z)
-    for (int64_t y = 2; y < 5; ++y)
-      for (int64_t x = x0; x < x0 + 3; ++x)
-        m.at(x, y, z) = 1;
-  return m;
-}
+  QTemporaryDir t;
+  test::TestDb where;
+  WorkstationSession session;
+  Geometry g = dbtest::grid(8, 8, 4);
+  int64_t series = 0;
+  OpenSession()
+  {
+    session.open(where.createFor(t.path() + "/db", "coord"), where.options("coord"));
+    series = dbtest::addSyntheticSeries(*session.database(), g, "ct");
+  }
+};
 } // namespace
 
 class TestWorkstationSession : public QObject
@@ -62,16 +67,14 @@ private slots:
 
   void savesFollowTheOpenedVersion()
   {
-    QTemporaryDir t;
-    test::TestDb where;
-    WorkstationSession session;
-    session.open(where.createFor(t.path() + "/db", "coord"), where.options("coord"));
+    OpenSession f;
+    WorkstationSession& session = f.session;
     StudyDatabase& db = *session.database();
-    const Geometry g = dbtest::grid(8, 8, 4);
-    const int64_t series = dbtest::addSyntheticSeries(db, g, "ct");
+    const Geometry& g = f.g;
+    const int64_t series = f.series;
 
     // Nothing open: refused with the reason, nothing stored.
-    QVERIFY(errorOf([&] { session.saveVersion(box(g, 1), std::nullopt); })
+    QVERIFY(errorOf([&] { session.saveVersion(dbtest::boxMask(g, 1), std::nullopt); })
               .contains("no series of the study database is open"));
     QVERIFY(db.masksOf(series).empty());
 
@@ -82,10 +85,10 @@ private slots:
     QCOMPARE(changed.count(), 1);
 
     // Every save is a new version edited from the opened one, which it then becomes.
-    const SavedVersion first = session.saveVersion(box(g, 1), std::nullopt);
+    const SavedVersion first = session.saveVersion(dbtest::boxMask(g, 1), std::nullopt);
     QVERIFY(first.id > 0);
     QCOMPARE(session.openedMask(), first.id);
-    const SavedVersion second = session.saveVersion(box(g, 2), std::nullopt);
+    const SavedVersion second = session.saveVersion(dbtest::boxMask(g, 2), std::nullopt);
     QCOMPARE(session.openedMask(), second.id);
     QCOMPARE(db.maskVersion(second.id)->parentId, first.id);
     QCOMPARE(saved.count(), 2);
@@ -93,7 +96,7 @@ private slots:
     QCOMPARE(saved.at(1).at(1).toLongLong(), static_cast<qlonglong>(second.id));
 
     // Save and submit: the edits become a version of their own, submitted and opened.
-    const LabelMask edits = box(g, 4);
+    const LabelMask edits = dbtest::boxMask(g, 4);
     SavedVersion third;
     const int64_t submitted = session.saveAndSubmit(&edits, std::nullopt, &third);
     QVERIFY(third.id > 0);
@@ -109,25 +112,23 @@ private slots:
 
   void predictionsOnlyForTheOpenedSeries()
   {
-    QTemporaryDir t;
-    test::TestDb where;
-    WorkstationSession session;
-    session.open(where.createFor(t.path() + "/db", "coord"), where.options("coord"));
+    OpenSession f;
+    WorkstationSession& session = f.session;
     StudyDatabase& db = *session.database();
-    const Geometry g = dbtest::grid(8, 8, 4);
-    const int64_t series = dbtest::addSyntheticSeries(db, g, "ct");
+    const Geometry& g = f.g;
+    const int64_t series = f.series;
     session.setOpened(series, 0);
 
     // An image opened from a file (another source path): its prediction stays a file.
     Image fromFile(g);
     fromFile.info.sourcePath = "/elsewhere/ct.nii.gz";
-    QCOMPARE(session.storePrediction(fromFile, box(g, 1), PANSEG_DEMO_MODEL), int64_t(0));
+    QCOMPARE(session.storePrediction(fromFile, dbtest::boxMask(g, 1), PANSEG_DEMO_MODEL), int64_t(0));
     QVERIFY(db.masksOf(series).empty());
 
     // The opened series' image: stored as its newest AI version, linked to the model.
     Image shown(g);
     shown.info.sourcePath = db.series(series)->sourcePath;
-    const int64_t ai = session.storePrediction(shown, box(g, 1), PANSEG_DEMO_MODEL);
+    const int64_t ai = session.storePrediction(shown, dbtest::boxMask(g, 1), PANSEG_DEMO_MODEL);
     QVERIFY(ai > 0);
     QCOMPARE(session.openedMask(), ai);
     const auto v = db.maskVersion(ai);
