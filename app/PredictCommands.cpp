@@ -481,12 +481,12 @@ int benchPredict(int argc, char** argv, const QStringList& args)
     return Failed;
   }
   QStringList workerArgs{ "bench" };
-  Args a(args, { "skip-paper", "skip-case", "fast-only", "skip-demo", "skip-levers", "bf16", "vs-reference" });
+  Args a(args, { "skip-paper", "skip-case", "fast-only", "skip-demo", "skip-levers", "skip-v2", "bf16", "vs-reference" });
   if (!a.error.isEmpty() || !a.positionals.isEmpty())
   {
     printError(a.error.isEmpty() ? "usage: panseg bench predict [--device auto|cpu|cuda] [--reps N] [--paper-reps N] "
                                    "[--case CT.nii.gz] [--skip-paper] [--skip-case] [--fast-only] [--skip-demo] "
-                                   "[--skip-levers] [--bf16] [--vs-reference [--reference-case ct|mr]] "
+                                   "[--skip-levers] [--skip-v2] [--bf16] [--vs-reference [--reference-case ct|mr]] "
                                    "[--interop-threads N]"
                                  : a.error);
     return Usage;
@@ -494,7 +494,7 @@ int benchPredict(int argc, char** argv, const QStringList& args)
   for (const QString k : { "device", "reps", "paper-reps", "case", "threads", "reference-case", "interop-threads" })
     if (a.has(k))
       workerArgs << "--" + k << a.value(k);
-  for (const QString k : { "skip-paper", "skip-case", "fast-only", "skip-demo", "skip-levers", "bf16", "vs-reference" })
+  for (const QString k : { "skip-paper", "skip-case", "fast-only", "skip-demo", "skip-levers", "skip-v2", "bf16", "vs-reference" })
     if (a.has(k))
       workerArgs << "--" + k;
   // The shipped demo packages (next to the executable in a build, share/panseg/models installed).

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 namespace panseg::models::bench
 {
 namespace
@@ -453,6 +455,61 @@ bool vsReference(const std::string& shared, const std::string& caseName, const P
                 "machine of this kind, another day): %s with 2 threads, %s with 1 thread\n",
                 two.empty() ? "?" : two.c_str(), one.empty() ? "?" : one.c_str());
   std::fflush(stdout);
+  return true;
+}
+
+bool nnunetV2Rows(const std::string& shared, const PredictOptions& base, int reps, bool wholeCase)
+{
+  const std::string fix = shared + "/fixtures/nnunetv2-pipeline";
+  struct Row
+  {
+    const char* name;
+    std::string model, image;
+  };
+  const Row rows[] = {
+    { "nnU-Net v2 PlainConvUNet (CT)", fix + "/models/Dataset981_PancreasCTFixture/nnUNetTrainer__nnUNetPlans__3d_fullres",
+      shared + "/data/totalsegmentator/ct_small/example_ct_sm.nii.gz" },
+    { "nnU-Net v2 ResidualEncoderUNet (MR)",
+      fix + "/models/Dataset982_PancreasMRFixture/nnUNetTrainer__nnUNetResEncUNetMPlans__3d_fullres",
+      shared + "/data/totalsegmentator/mr_small/example_mr_sm.nii.gz" },
+  };
+  if (!fs::is_directory(rows[0].model) || !fs::is_directory(rows[1].model))
+  {
+    std::printf("\nnnU-Net v2 rows skipped: %s absent\n", fix.c_str());
+    return false;
+  }
+  std::printf("\nnnU-Net v2 networks (the nnunetv2-pipeline fixture's trained models, package settings: TTA, "
+              "step 0.5)\n%-38s %10s %14s %10s %10s %12s\n",
+              "network", "params", "patch", "ms/pass", "passes", "case s");
+  const fs::path tmp = fs::temp_directory_path() / ("panseg-bench-v2-" + std::to_string(::getpid()));
+  for (const Row& row : rows)
+  {
+    try
+    {
+      ImportV2Options io;
+      io.force = true;
+      const ModelPackage pkg = importNnUNetV2Result(row.model, (tmp / fs::path(row.model).filename()).string(), io);
+      PredictOptions o = base;
+      Predictor predictor(pkg, o);
+      predictor.timeForwardPassMs(1, 0); // warm-up
+      const double ms = predictor.timeForwardPassMs(std::max(1, reps), 0);
+      PredictResult r;
+      if (wholeCase)
+        r = predictor.predict(readImage(row.image), o);
+      const auto& p = pkg.v2.network.patchSize;
+      std::printf("%-38s %10lld %14s %10.1f %10s %12s\n", row.name, static_cast<long long>(predictor.parameterCount()),
+                  (std::to_string(p[0]) + "x" + std::to_string(p[1]) + "x" + std::to_string(p[2])).c_str(), ms,
+                  wholeCase ? std::to_string(r.forwardPasses).c_str() : "-",
+                  wholeCase ? std::to_string(static_cast<long long>(std::lround(r.seconds))).c_str() : "skipped");
+      std::fflush(stdout);
+    }
+    catch (const Error& e)
+    {
+      std::printf("%-38s failed: %s\n", row.name, e.what());
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
   return true;
 }
 } // namespace panseg::models::bench

@@ -29,4 +29,10 @@ void paperEstimate(const PredictOptions& base, double fp32MsPerPass, int reps, b
 /// with CPU bf16 autocast: time, differing voxels, near-tie counts. Returns false when the
 /// fixtures are absent (printed).
 bool vsReference(const std::string& shared, const std::string& caseName, const PredictOptions& base, bool bf16);
+/// nnU-Net v2 networks next to PanSegNet (issue 18): the two trained models of the nnunetv2-pipeline
+/// fixture (PlainConvUNet on CT, ResidualEncoderUNet on MR), imported into temporary packages:
+/// parameters, per-patch forward time (median of `reps` after a warm-up) and the whole-case time
+/// with the package's settings (TTA, step 0.5, every fold) on the fixture's real input image
+/// (`wholeCase` false: per patch only). Returns false when the fixtures are absent (printed).
+bool nnunetV2Rows(const std::string& shared, const PredictOptions& base, int reps, bool wholeCase);
 } // namespace panseg::models::bench

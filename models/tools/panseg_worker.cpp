@@ -77,7 +77,7 @@ const char* kUsageText = R"(usage:
       Validate a model package and print it as one JSON line.
   panseg-worker bench [--device auto|cpu|cuda] [--reps N] [--paper-reps N] [--case PATH]
                 [--shared DIR] [--skip-paper] [--skip-case] [--fast-only] [--demo-models DIR] [--skip-demo]
-                [--skip-levers] [--bf16] [--vs-reference [--reference-case ct|mr]] [--interop-threads N]
+                [--skip-levers] [--skip-v2] [--bf16] [--vs-reference [--reference-case ct|mr]] [--interop-threads N]
       Per-patch forward time (fp32, and fp16 on CUDA) for the paper-like and the fixture plan,
       whole-case time with and without TTA on a real CT (pipeline fixture CT plans + fixture
       weights; --fast-only: the --fast mode only), then PNet-MSA + BiRNN (random weights) on the
@@ -87,6 +87,8 @@ const char* kUsageText = R"(usage:
       the same process, and the paper-size network's whole-case estimate. --vs-reference: the
       pipeline fixture's case with the authors' settings' equivalent next to PanSeg's default
       (outputs compared, ratio; with --bf16 also a bf16 run with its label changes and near ties).
+      Then the nnU-Net v2 networks of the nnunetv2-pipeline fixture (PlainConvUNet, ResEnc):
+      per-patch and whole-case times (--skip-case: per patch only; --skip-v2 leaves them out).
       Human-readable text, not JSON.
   panseg-worker doctor [--device auto|cpu|cuda[:N]] [--threads N] [--passes N] [--json]
       What this worker's LibTorch can do: its version and library, CUDA runtime / cuDNN, whether
@@ -803,7 +805,7 @@ void benchDemoPackages(const std::string& dir, const PredictOptions& base, int r
 int cmdBench(const Args& a)
 {
   checkKnown(a, { "--device", "--reps", "--paper-reps", "--case", "--shared", "--skip-paper",
-                  "--skip-case", "--threads", "--fast-only", "--demo-models", "--skip-demo", "--skip-levers",
+                  "--skip-case", "--threads", "--fast-only", "--demo-models", "--skip-demo", "--skip-levers", "--skip-v2",
                   "--bf16", "--vs-reference", "--reference-case", "--interop-threads" });
   // Before any parallel work: LibTorch accepts the inter-op pool size only then.
   if (a.has("--interop-threads") && !setInteropThreads(a.getInt("--interop-threads", 0)))
@@ -874,6 +876,9 @@ int cmdBench(const Args& a)
     bench::cpuLevers(pkg, base, reps);
   if (a.has("--vs-reference"))
     bench::vsReference(shared, referenceCase, base, a.has("--bf16"));
+  // nnU-Net v2 networks next to PanSegNet (issue 18): per patch and whole case.
+  if (!a.has("--skip-v2"))
+    bench::nnunetV2Rows(shared, base, cuda ? 20 : std::max(1, reps), !a.has("--skip-case"));
 
   if (!a.has("--skip-case"))
   {
