@@ -580,7 +580,8 @@ Predictor::Predictor(const ModelPackage& pkg, const PredictOptions& opt) : impl_
       for (auto& n : d.v2nets)
         toChannelsLast(*n);
     else
-      toChannelsLast(*d.net);
+      for (auto& n : d.nets) // every fold of an ensemble
+        toChannelsLast(*n);
   }
 }
 
