@@ -174,7 +174,16 @@ struct StudyDatabase::Impl
   /// One clear line for a failed statement, naming the database and what was being done.
   Error sqlError(const QSqlError& e, const std::string& what) const
   {
-    const std::string text = e.text().toStdString();
+    std::string text = e.text().trimmed().toStdString();
+    // A statement on a connection that is not open (the server dropped it and could not be
+    // reached again: revive() failed) carries no text of its own: the reason is the
+    // connection's, else it is a lost connection.
+    if (text.empty() && !db.isOpen())
+    {
+      const std::string why = db.lastError().text().trimmed().toStdString();
+      text = server ? "no connection to the server" + (why.empty() ? std::string() : " (" + why + ")")
+                    : (why.empty() ? std::string("the database connection is not open") : why);
+    }
     auto has = [&](const char* s) { return text.find(s) != std::string::npos; };
     if (dialect.isBusyError(text))
       return Error("cannot " + what + ": the study database " + dbPath +
