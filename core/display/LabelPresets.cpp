@@ -207,7 +207,9 @@ std::optional<LabelPreset> detectLabelPreset(const std::vector<int>& values)
     return LabelPreset::TotalSegmentatorV2;
   if (largest >= 51 && largest <= 104)
     return LabelPreset::TotalSegmentatorV1;
-  if (largest >= 3 && largest <= 50 && nonZero.size() >= 3)
+  // A total_mr map holds many structures (the real example 23, up to 49); a few low values such as
+  // {1, 2, 3} are more likely a pancreas / tumour / cyst map, which keeps the defaults.
+  if (largest >= 11 && largest <= 50 && nonZero.size() >= 8)
     return LabelPreset::TotalSegmentatorV2Mr;
   return std::nullopt;
 }

@@ -9,7 +9,7 @@
 //   {2} or {1, 2}                    -> MSD Task07 (1 = Pancreas, 2 = Pancreatic tumour)
 //   largest value 105..117           -> TotalSegmentator v2 "total" (CT, 117 classes; pancreas 7)
 //   largest value 51..104            -> TotalSegmentator v1 (2022, 104 classes; pancreas 10)
-//   largest value 3..50, >= 3 values -> TotalSegmentator v2 "total_mr" (50 classes; pancreas 7)
+//   largest value 11..50, >= 8 values -> TotalSegmentator v2 "total_mr" (50 classes; pancreas 7)
 //   anything else (e.g. {1, 3}, or a largest value above 117) -> none: the defaults apply
 // The TotalSegmentator class names are those of its map_to_binary.py class_map ("total_v1",
 // "total", "total_mr"), shown with spaces and a capital ("kidney_right" -> "Kidney right").

@@ -114,6 +114,7 @@ private slots:
     QCOMPARE(detectLabelPreset({ 0, 1, 2 }), std::optional<LabelPreset>(LabelPreset::MsdTask07));
     QCOMPARE(detectLabelPreset({ 2 }), std::optional<LabelPreset>(LabelPreset::MsdTask07));
     QVERIFY(!detectLabelPreset({ 1, 3 }));   // two values, not a known map
+    QVERIFY(!detectLabelPreset({ 1, 2, 3 })); // pancreas / tumour / cyst: the defaults, not total_mr
     QVERIFY(!detectLabelPreset({ 1, 200 })); // above TotalSegmentator's 117
     std::optional<LabelPreset> seen;
     QCOMPARE(pancreasLabelOf(labelTableForValues(v2Dicom, &seen)), 7);
