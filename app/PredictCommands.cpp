@@ -5,10 +5,10 @@
 
 #include "core/AtomicFile.h"
 #include "core/io/ImageIO.h"
-#include "database/FineTuning.h"
+#include "database/jobs/FineTuning.h"
 #include "database/ImagePaths.h"
-#include "database/ModelRegistry.h"
-#include "database/Plausibility.h"
+#include "database/registry/ModelRegistry.h"
+#include "database/studies/Plausibility.h"
 #include "database/StudyDatabase.h"
 #include "database/jobs/HelperProcess.h"
 #include "database/studies/MaskWorkflow.h"
@@ -411,7 +411,7 @@ int predict(int argc, char** argv, const QStringList& args)
     const double ml = o.done["volume_ml"].toDouble();
     const qint64 voxels = o.done["voxels"].toInteger();
     const double seconds = o.done["seconds"].toDouble();
-    // The plausibility check (database/Plausibility.h) of every prediction: one warning line.
+    // The plausibility check (database/studies/Plausibility.h) of every prediction: one warning line.
     auto warnIfImplausible = [&](const db::MaskPlausibility& p, const QString& who)
     {
       if (p.flagged)

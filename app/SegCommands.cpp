@@ -7,7 +7,7 @@
 #include "core/io/Deidentify.h"
 #include "core/io/DicomSeg.h"
 #include "core/io/ImageIO.h"
-#include "database/DatasetExport.h"
+#include "database/exports/DatasetExport.h"
 #include "database/StudyDatabase.h"
 
 #include <QCoreApplication>

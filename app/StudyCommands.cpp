@@ -1,4 +1,4 @@
-// Reader studies from the command line (database/ReaderStudy.h) and their reports.
+// Reader studies from the command line (database/studies/ReaderStudy.h) and their reports.
 #include "StudyCommands.h"
 #include "database/QtText.h"
 
@@ -6,10 +6,10 @@
 
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
-#include "database/ReadReview.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReadReview.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/StudyDatabase.h"
-#include "database/StudyReport.h"
+#include "database/studies/StudyReport.h"
 #include "ui/reports/StudyReportDocument.h"
 
 #include <QGuiApplication>
@@ -467,7 +467,7 @@ int close(const QStringList& args)
   return Ok;
 }
 
-// ---- the coordinator's review (database/ReadReview.h) --------------------------------------------
+// ---- the coordinator's review (database/studies/ReadReview.h) --------------------------------------------
 int reviewQueue(const QStringList& args)
 {
   const Args a(args, {"json"});

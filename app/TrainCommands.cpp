@@ -5,8 +5,8 @@
 
 #include "Cli.h"
 #include "core/Error.h"
-#include "database/FineTuning.h"
-#include "database/ModelRegistry.h"
+#include "database/jobs/FineTuning.h"
+#include "database/registry/ModelRegistry.h"
 #include "database/StudyDatabase.h"
 #include "database/jobs/TrainingJobs.h"
 

@@ -5,9 +5,9 @@
 #include "Cli.h"
 
 #include "core/Error.h"
-#include "database/DatasetExport.h"
+#include "database/exports/DatasetExport.h"
 #include "database/StudyDatabase.h"
-#include "database/VolumeTable.h"
+#include "database/exports/VolumeTable.h"
 #include "ui/VolumeExport.h"
 
 #include <QCoreApplication>

@@ -1,7 +1,7 @@
 #pragma once
 // `panseg volumes`, `panseg export` and `panseg export-nnunet`: the clinicians' volume table and
-// files leaving the study database. Thin wrappers over database/VolumeTable, ui/VolumeExport and
-// database/DatasetExport. Each takes the arguments after its subcommand and returns the exit code
+// files leaving the study database. Thin wrappers over database/exports/VolumeTable, ui/VolumeExport and
+// database/exports/DatasetExport. Each takes the arguments after its subcommand and returns the exit code
 // (0 success, 1 failure with one "panseg: error: ..." line, 2 usage error).
 #include <QString>
 #include <QStringList>

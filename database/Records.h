@@ -137,7 +137,7 @@ struct SeriesFilter
 
 /// The plausibility check of an AI mask version (core/metrics/Plausibility.h), stored when the
 /// version is saved (table mask_plausibility, schema version 7) or computed on demand for older
-/// versions (database/Plausibility.h).
+/// versions (database/studies/Plausibility.h).
 struct MaskPlausibility
 {
   bool checked = false;  // false: no stored check (not an AI mask, or saved before version 7)

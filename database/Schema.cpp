@@ -225,7 +225,7 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
   };
   out.push_back(m3);
 
-  // ---- 4: default model per modality (database/FineTuning.h promoteModel) -------------------
+  // ---- 4: default model per modality (database/jobs/FineTuning.h promoteModel) -------------------
   Migration m4;
   m4.version = 4;
   m4.description = "default model per modality (promotion of fine-tuned models)";
@@ -273,7 +273,7 @@ std::vector<Migration> schemaMigrations(const SqlDialect& d)
   // mask_plausibility: the plausibility check of an AI mask version (core/metrics/Plausibility.h),
   // written in the transaction that saves the version and as immutable as it.
   // reference_mask_rules: which approved version represents a series in volume tables and
-  // reports (database/ReferenceMask.h): the newest row of a scope is in force; older rows are its
+  // reports (database/studies/ReferenceMask.h): the newest row of a scope is in force; older rows are its
   // history (append-only). Scope "database" (study_id NULL) or one reader study.
   Migration m7;
   m7.version = 7;

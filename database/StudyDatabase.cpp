@@ -9,7 +9,7 @@
 #include "database/ImagePaths.h"
 #include "database/LabelTables.h"
 #include "core/display/LabelPresets.h"
-#include "database/Plausibility.h"
+#include "database/studies/Plausibility.h"
 #include "database/Schema.h"
 #include "database/SqlDialect.h"
 #include "database/server/Connection.h"

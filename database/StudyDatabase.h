@@ -174,7 +174,7 @@ public:
   /// Moves a version through the review workflow (see isAllowedTransition).
   /// A version the current user may not see (the rules of loadMask) is refused with
   /// "mask version N not found or not visible to USER", never with its state.
-  /// Approving an AI version that the plausibility check flags (database/Plausibility.h) throws
+  /// Approving an AI version that the plausibility check flags (database/studies/Plausibility.h) throws
   /// ImplausibleMaskError unless `acceptFlagged` (the user confirmed); the approval's audit
   /// entry then records the flag and who confirmed it.
   void setMaskState(int64_t versionId, MaskState state, const std::string& note = {}, bool acceptFlagged = false);

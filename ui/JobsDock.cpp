@@ -1,11 +1,11 @@
 #include "ui/JobsDock.h"
 
 #include "core/Error.h"
-#include "database/FineTuning.h"
-#include "database/JobTableModel.h"
+#include "database/jobs/FineTuning.h"
+#include "database/itemmodels/JobTableModel.h"
 #include "database/StudyDatabase.h"
 #include "database/session/WorkstationSession.h"
-#include "database/TrainingCurve.h"
+#include "database/jobs/TrainingCurve.h"
 #include "ui/TrainingCurveView.h"
 
 #include <QComboBox>

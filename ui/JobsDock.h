@@ -3,7 +3,7 @@
 // forward input: the table is db::JobTableModel, cancelling is db::requestJobCancel, and a
 // fine-tuning job is `panseg train --db ...` started detached (trainCommandArguments), so that it
 // keeps running when the GUI closes and shows up again in the dock on reopening.
-#include "database/ModelCatalog.h"
+#include "database/registry/ModelCatalog.h"
 
 #include <QDialog>
 #include <QString>

@@ -5,7 +5,7 @@
 
 #include "core/Volume.h"
 #include "core/edit/LabelEditor.h"
-#include "database/ModelCatalog.h"
+#include "database/registry/ModelCatalog.h"
 
 #include <QFuture>
 #include <QFutureWatcher>

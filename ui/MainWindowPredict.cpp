@@ -1,7 +1,7 @@
 // MainWindow's "Segmentation" menu: prediction of the open image through the worker process
 // (WorkerClient) and the Model submenu. Only the glue lives here: the protocol is WorkerClient's,
 // the model and output locations are WorkerClient's helpers, the list of models and their labels
-// db::listModelPackages (database/ModelCatalog), the mask goes to the ViewerModel.
+// db::listModelPackages (database/registry/ModelCatalog), the mask goes to the ViewerModel.
 #include "ui/MainWindow.h"
 
 #include "core/io/ImageIO.h"

@@ -2,10 +2,10 @@
 #include "database/QtText.h"
 
 #include "core/Error.h"
-#include "database/ReaderStudy.h"
-#include "database/ReferenceMask.h"
+#include "database/studies/ReaderStudy.h"
+#include "database/studies/ReferenceMask.h"
 #include "database/StudyDatabase.h"
-#include "database/StudyReport.h"
+#include "database/studies/StudyReport.h"
 #include "database/session/WorkstationSession.h"
 #include "ui/ReaderWorklistModel.h"
 #include "ui/reports/StudyReportDocument.h"

@@ -4,7 +4,7 @@
 // through readOpened, and submit the shown mask; in AI-review studies they rate the AI mask.
 // Coordinators create studies (series filtered by modality and center), see every read, approve
 // or return the selected one and write the report (PDF, HTML or CSV). All decisions, including
-// blinding, are made by database/ReaderStudy and StudyDatabase; this widget only forwards.
+// blinding, are made by database/studies/ReaderStudy and StudyDatabase; this widget only forwards.
 #include "core/Volume.h"
 #include "core/display/LabelTable.h"
 
@@ -69,7 +69,7 @@ public:
   Image loadImage(int64_t seriesId) const;
   QString lastError() const { return m_lastError; }
   ReaderWorklistModel* worklistModel() const { return m_model; }
-  /// Coordinators: the study's reference-mask rule (database/ReferenceMask.h) in words, and its
+  /// Coordinators: the study's reference-mask rule (database/studies/ReferenceMask.h) in words, and its
   /// choice (data "latest", "consensus", "reader:NAME" for each of the study's readers).
   QLabel* referenceRuleLabel() const { return m_ruleLabel; }
   QComboBox* referenceRuleBox() const { return m_ruleBox; }

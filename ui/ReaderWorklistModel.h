@@ -2,8 +2,8 @@
 // A reader's worklist (or, for coordinators, every read of a study) as a Qt item model, no
 // widgets: one row per read with its position in the reading order, series, read number, state
 // (with the wash-out unlock time of locked second reads, and the AI-review verdict), mask
-// version and the coordinator's comment. The rows come from database/ReaderStudy.
-#include "database/ReaderStudy.h"
+// version and the coordinator's comment. The rows come from database/studies/ReaderStudy.
+#include "database/studies/ReaderStudy.h"
 
 #include <QAbstractTableModel>
 

@@ -2,7 +2,7 @@
 #include "database/QtText.h"
 
 #include "core/Error.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/StudyDatabase.h"
 #include "ui/ViewerModel.h"
 

@@ -8,12 +8,12 @@
 // agreement numbers (Dice, Jaccard, precision, recall, volumes and their difference, HD95, ASSD),
 // and approves, returns with a comment (required) or approves a consensus.
 //
-// Every decision and number comes from database/ReadReview and database/ReaderStudy (the same
+// Every decision and number comes from database/studies/ReadReview and database/studies/ReaderStudy (the same
 // functions `panseg study review|compare|approve|return|approve-consensus` call); the panel only
 // forwards and shows. The viewer is driven by the workstation through showRequested and
 // comparisonChanged (ui/Workstation.cpp).
 #include "core/Volume.h"
-#include "database/ReadReview.h"
+#include "database/studies/ReadReview.h"
 
 #include <QWidget>
 

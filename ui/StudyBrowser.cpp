@@ -1,12 +1,12 @@
 #include "ui/StudyBrowser.h"
 
 #include "core/Error.h"
-#include "database/DatasetExport.h"
-#include "database/FineTuning.h"
-#include "database/ModelRegistry.h"
-#include "database/Plausibility.h"
+#include "database/exports/DatasetExport.h"
+#include "database/jobs/FineTuning.h"
+#include "database/registry/ModelRegistry.h"
+#include "database/studies/Plausibility.h"
 #include "database/QtText.h"
-#include "database/SeriesTableModel.h"
+#include "database/itemmodels/SeriesTableModel.h"
 #include "ui/MaskListModel.h"
 
 #include <QAction>

@@ -2,7 +2,7 @@
 // The study browser: the series of the study database in a sortable, filterable table (modality,
 // center, free-text search), the mask versions of the selected series, import with progress and
 // cancel (on a worker thread with its own database connection), and saving masks as new versions.
-// A widget to dock in the main window; the tables are database/SeriesTableModel and
+// A widget to dock in the main window; the tables are database/itemmodels/SeriesTableModel and
 // ui/MaskListModel, which hold the logic. Opening a series or a mask is a request (signal) that
 // the main window serves with loadSeries / loadMask.
 
@@ -86,7 +86,7 @@ public:
   /// change), then refreshes the mask list. False with the one-line reason in *error (not shown).
   bool submitMaskVersion(int64_t versionId, QString* error);
   /// "Approve" (coordinators and admins): moves a submitted version to approved. An AI version the
-  /// plausibility check flags (database/Plausibility.h) first asks for a confirmation in a
+  /// plausibility check flags (database/studies/Plausibility.h) first asks for a confirmation in a
   /// window-modal dialog ("flaggedApprovalDialog": Approve anyway / Cancel); confirmed, the
   /// approval's audit entry records the flag. False with the reason in *error (Cancel: "cancelled").
   bool approveMaskVersion(int64_t versionId, QString* error);

@@ -3,7 +3,7 @@
 // two polylines over the epochs, loss on the left axis (0..max loss), Dice on the right (0..1), and
 // a legend. Shown in the Jobs dock for the selected job; it only draws, the parsing is
 // db::parseTrainingCurve.
-#include "database/TrainingCurve.h"
+#include "database/jobs/TrainingCurve.h"
 
 #include <QWidget>
 

@@ -1,10 +1,10 @@
 #pragma once
-// Writing the clinicians' volume table (database/VolumeTable) as CSV, XLSX (libxlsxwriter), PDF
+// Writing the clinicians' volume table (database/exports/VolumeTable) as CSV, XLSX (libxlsxwriter), PDF
 // or HTML (ui/reports/Report). Every file records the software version, the model versions of
 // the AI masks in it, the date (UTC), the data folder and the filter. Shared by
 // `panseg volumes --out` and the Volumes dock. Writes are atomic; an empty table, an unknown
 // extension or an unwritable folder throws panseg::Error and leaves no file.
-#include "database/VolumeTable.h"
+#include "database/exports/VolumeTable.h"
 #include "ui/reports/Report.h"
 
 #include <QDateTime>

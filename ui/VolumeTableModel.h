@@ -2,7 +2,7 @@
 // Table models (no widgets) over a db::VolumeTable: the volume rows and the follow-up rows, for
 // the Volumes dock. Display text matches the PDF (volumes with 2 decimals); Qt::UserRole gives
 // the raw value (numbers as double) so that a QSortFilterProxyModel sorts numerically.
-#include "database/VolumeTable.h"
+#include "database/exports/VolumeTable.h"
 
 #include <QAbstractTableModel>
 

@@ -3,11 +3,11 @@
 // label), the sortable volume table and the follow-up table (ui/VolumeTableModel over
 // db::VolumeTable), and Export... to CSV, XLSX, PDF or HTML (ui/VolumeExport). The widget only
 // turns its controls into a db::VolumeFilter and shows the result; the table is built by
-// database/VolumeTable. Errors go to the status line and lastError(), never a blocking dialog.
-// The reference-mask rule (database/ReferenceMask.h: which approved version represents a series,
+// database/exports/VolumeTable. Errors go to the status line and lastError(), never a blocking dialog.
+// The reference-mask rule (database/studies/ReferenceMask.h: which approved version represents a series,
 // marked ✓) is shown above the table; coordinators and admins change it there (Set rule).
 #include "database/StudyDatabase.h"
-#include "database/VolumeTable.h"
+#include "database/exports/VolumeTable.h"
 
 #include <QWidget>
 

@@ -3,10 +3,10 @@
 
 #include "core/Error.h"
 #include "database/ContentHash.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/StudyDatabase.h"
 #include "database/session/WorkstationSession.h"
-#include "database/JobTableModel.h"
+#include "database/itemmodels/JobTableModel.h"
 #include "ui/EditController.h"
 #include "ui/JobsDock.h"
 #include "ui/PacsDock.h"
@@ -357,7 +357,7 @@ Workstation* attachWorkstation(MainWindow& w, const QString& dataFolder)
                      catch (const std::exception&)
                      {
                      }
-                     // A flagged prediction says so where the radiologist looks (database/Plausibility.h).
+                     // A flagged prediction says so where the radiologist looks (database/studies/Plausibility.h).
                      try
                      {
                        const auto m = id > 0 && browser->database() ? browser->database()->maskVersion(id)

@@ -23,7 +23,7 @@
 //  * Touching the first or last slice (along the patient's head-foot axis) is flagged as
 //    "partial": the scan does not cover the whole gland, so its volume is not the gland's.
 // A model package may narrow or widen these (model.json "plausibility" block, parsed in
-// database/Plausibility.h) and may give its training data's volume range, which is checked too.
+// database/studies/Plausibility.h) and may give its training data's volume range, which is checked too.
 
 #include "core/Volume.h"
 

@@ -5,7 +5,7 @@
 #include "core/io/ImageIO.h"
 #include "core/metrics/Agreement.h"
 #include "core/stats/Comparison.h"
-#include "database/ModelRegistry.h"
+#include "database/registry/ModelRegistry.h"
 #include "database/jobs/WorkerCommand.h"
 
 #include <QDir>

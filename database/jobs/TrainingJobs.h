@@ -5,7 +5,7 @@
 // panseg-worker, and the result registered with its lineage. `panseg train`, `panseg model
 // evaluate` and the GUI's Fine-tune dialog (which starts `panseg train`) all come here; app/
 // only parses options and prints.
-#include "database/FineTuning.h"
+#include "database/jobs/FineTuning.h"
 #include "database/StudyDatabase.h"
 #include "database/jobs/HelperProcess.h"
 

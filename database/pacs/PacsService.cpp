@@ -1,7 +1,7 @@
 #include "database/pacs/PacsService.h"
 
 #include "core/Error.h"
-#include "database/DatasetExport.h"
+#include "database/exports/DatasetExport.h"
 #include "database/Importer.h"
 
 #include <QDir>

@@ -57,7 +57,7 @@ struct PacsSendResult
   int segments = 0;
 };
 
-/// Exports a mask version as DICOM SEG (database/DatasetExport: label table, AI algorithm
+/// Exports a mask version as DICOM SEG (database/exports/DatasetExport: label table, AI algorithm
 /// identification, referencing its DICOM source series) to a temporary file and stores it on the
 /// PACS. Throws Error when the version has no DICOM source or the PACS refuses it.
 PacsSendResult sendMaskVersion(const StudyDatabase& db, pacs::PacsClient& client, int64_t maskVersionId);

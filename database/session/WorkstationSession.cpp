@@ -1,7 +1,7 @@
 #include "database/session/WorkstationSession.h"
 
 #include "core/Error.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/StudyDatabase.h"
 
 namespace panseg::db

@@ -1,10 +1,10 @@
 #include "database/studies/MaskWorkflow.h"
 
-#include "database/ConcurrentVersions.h"
-#include "database/FineTuning.h"
+#include "database/studies/ConcurrentVersions.h"
+#include "database/jobs/FineTuning.h"
 #include "database/ImagePaths.h"
-#include "database/ModelRegistry.h"
-#include "database/Plausibility.h"
+#include "database/registry/ModelRegistry.h"
+#include "database/studies/Plausibility.h"
 #include "database/StudyDatabase.h"
 
 #include "core/Error.h"

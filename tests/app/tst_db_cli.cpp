@@ -6,8 +6,8 @@
 
 #include "core/io/ImageIO.h"
 #include "database/Importer.h"
-#include "database/ModelRegistry.h"
-#include "database/ReaderStudy.h"
+#include "database/registry/ModelRegistry.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/Schema.h"
 #include "database/StudyDatabase.h"
 

@@ -13,7 +13,7 @@
 #include "database/Importer.h"
 #include "database/ModalityDetection.h"
 #include "database/Schema.h"
-#include "database/SeriesTableModel.h"
+#include "database/itemmodels/SeriesTableModel.h"
 
 #include <QDir>
 #include <QFile>

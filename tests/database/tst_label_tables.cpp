@@ -19,8 +19,8 @@
 #include "core/display/LabelPresets.h"
 #include "database/Importer.h"
 #include "database/LabelTables.h"
-#include "database/ModelRegistry.h"
-#include "database/ReaderStudy.h"
+#include "database/registry/ModelRegistry.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/Schema.h"
 
 #include <QDir>

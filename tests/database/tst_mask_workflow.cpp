@@ -6,9 +6,9 @@
 #include "../TestBackend.h"
 #include "DbTestUtil.h"
 
-#include "database/FineTuning.h"
-#include "database/ModelRegistry.h"
-#include "database/ReaderStudy.h"
+#include "database/jobs/FineTuning.h"
+#include "database/registry/ModelRegistry.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/studies/MaskWorkflow.h"
 
 #include <QDir>

@@ -1,9 +1,9 @@
-// The model catalog (database/ModelCatalog.h): package folders under search roots, the registry's
+// The model catalog (database/registry/ModelCatalog.h): package folders under search roots, the registry's
 // model versions and promoted defaults of a real SQLite study database, one entry per folder, the
 // menu labels, and broken folders listed with their reason.
-#include "database/FineTuning.h"
-#include "database/ModelCatalog.h"
-#include "database/ModelRegistry.h"
+#include "database/jobs/FineTuning.h"
+#include "database/registry/ModelCatalog.h"
+#include "database/registry/ModelRegistry.h"
 #include "database/StudyDatabase.h"
 
 #include <QDir>

@@ -13,12 +13,12 @@
 #include "DbTestUtil.h"
 
 #include "core/Error.h"
-#include "database/ModelRegistry.h"
-#include "database/Plausibility.h"
-#include "database/ReaderStudy.h"
-#include "database/ReferenceMask.h"
-#include "database/StudyReport.h"
-#include "database/VolumeTable.h"
+#include "database/registry/ModelRegistry.h"
+#include "database/studies/Plausibility.h"
+#include "database/studies/ReaderStudy.h"
+#include "database/studies/ReferenceMask.h"
+#include "database/studies/StudyReport.h"
+#include "database/exports/VolumeTable.h"
 
 #include <QDir>
 #include <QFile>

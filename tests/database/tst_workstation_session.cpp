@@ -5,7 +5,7 @@
 #include "../TestBackend.h"
 #include "DbTestUtil.h"
 
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/session/WorkstationSession.h"
 
 #include <QSignalSpy>

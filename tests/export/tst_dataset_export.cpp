@@ -6,7 +6,7 @@
 
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
-#include "database/DatasetExport.h"
+#include "database/exports/DatasetExport.h"
 #include "database/Importer.h"
 
 #include <QDir>

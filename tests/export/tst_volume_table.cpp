@@ -10,7 +10,7 @@
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
 #include "database/Importer.h"
-#include "database/VolumeTable.h"
+#include "database/exports/VolumeTable.h"
 #include "database/studies/MaskWorkflow.h"
 #include "core/display/LabelPresets.h"
 #include "ui/VolumeExport.h"

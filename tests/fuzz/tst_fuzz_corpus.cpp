@@ -10,8 +10,8 @@
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
 #include "database/LabelTables.h"
-#include "database/ModelCatalog.h"
-#include "database/Plausibility.h"
+#include "database/registry/ModelCatalog.h"
+#include "database/studies/Plausibility.h"
 
 #include <QDir>
 #include <QFileInfo>

@@ -7,10 +7,10 @@
 #include "JobsTestUtil.h"
 #include "../TestBackend.h"
 
-#include "database/FineTuning.h"
-#include "database/JobTableModel.h"
+#include "database/jobs/FineTuning.h"
+#include "database/itemmodels/JobTableModel.h"
 #include "database/StudyDatabase.h"
-#include "database/TrainingCurve.h"
+#include "database/jobs/TrainingCurve.h"
 
 #include <QDir>
 #include <QFile>

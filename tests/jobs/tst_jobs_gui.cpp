@@ -1,11 +1,11 @@
 // The Jobs dock and the Fine-tune dialog: the dock lists the database's jobs and its Cancel button
 // sends SIGTERM to the process recorded for a running job; the dialog builds the `panseg train
 // --db` command line that the GUI starts detached.
-#include "database/FineTuning.h"
-#include "database/JobTableModel.h"
-#include "database/ModelCatalog.h"
+#include "database/jobs/FineTuning.h"
+#include "database/itemmodels/JobTableModel.h"
+#include "database/registry/ModelCatalog.h"
 #include "database/StudyDatabase.h"
-#include "database/TrainingCurve.h"
+#include "database/jobs/TrainingCurve.h"
 #include "ui/JobsDock.h"
 #include "ui/TrainingCurveView.h"
 

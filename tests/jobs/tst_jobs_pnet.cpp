@@ -6,9 +6,9 @@
 #include "JobsTestUtil.h"
 
 #include "core/io/ImageIO.h"
-#include "database/FineTuning.h"
+#include "database/jobs/FineTuning.h"
 #include "database/StudyDatabase.h"
-#include "database/TrainingCurve.h"
+#include "database/jobs/TrainingCurve.h"
 
 #include <QElapsedTimer>
 #include <QFile>

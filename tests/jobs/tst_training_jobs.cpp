@@ -4,7 +4,7 @@
 // panseg-train recorded in the job row with the model registered.
 #include "JobsTestUtil.h"
 
-#include "database/FineTuning.h"
+#include "database/jobs/FineTuning.h"
 #include "database/Importer.h"
 #include "database/StudyDatabase.h"
 #include "database/jobs/TrainingJobs.h"

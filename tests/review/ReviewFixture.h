@@ -6,7 +6,7 @@
 #include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
 #include "database/ContentHash.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/StudyDatabase.h"
 
 #include <QTemporaryDir>

@@ -12,8 +12,8 @@
 //    respond, the mask being replaced refuses edits until it lands.
 #include "ReviewFixture.h"
 
-#include "database/FineTuning.h"
-#include "database/JobTableModel.h"
+#include "database/jobs/FineTuning.h"
+#include "database/itemmodels/JobTableModel.h"
 #include "database/session/WorkstationSession.h"
 #include "ui/EditController.h"
 #include "ui/JobsDock.h"

@@ -12,9 +12,9 @@
 #include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
 #include "database/ContentHash.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/StudyDatabase.h"
-#include "database/StudyReport.h"
+#include "database/studies/StudyReport.h"
 #include "database/server/DatabaseCopy.h"
 #include "database/server/ServerAdmin.h"
 

@@ -11,7 +11,7 @@
 #include "ui/StudyBrowser.h"
 #include "ui/MainWindow.h"
 #include "ui/ReviewPanel.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/server/ChangeListener.h"
 #include "ui/ServerSession.h"
 #include "ui/Workstation.h"

@@ -10,9 +10,9 @@
 #include "core/metrics/Staple.h"
 #include "core/display/LabelPresets.h"
 #include "database/ContentHash.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/StudyDatabase.h"
-#include "database/StudyReport.h"
+#include "database/studies/StudyReport.h"
 #include "ui/MaskListModel.h"
 #include "ui/ReaderStudyPanel.h"
 

@@ -3,7 +3,7 @@
 // choice, a registered package of a real SQLite study database) with their labels; choosing one
 // makes it the prediction model, and the prediction's progress title names it.
 #include "SyntheticData.h"
-#include "database/ModelRegistry.h"
+#include "database/registry/ModelRegistry.h"
 #include "database/StudyDatabase.h"
 #include "ui/MainWindow.h"
 

@@ -6,7 +6,7 @@
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
 #include "database/Importer.h"
-#include "database/SeriesTableModel.h"
+#include "database/itemmodels/SeriesTableModel.h"
 #include "ui/MaskListModel.h"
 #include "ui/StudyBrowser.h"
 

@@ -5,7 +5,7 @@
 // AI-review acceptance (kappa with CIs), the statistical methods and the plots of StudyCharts.h
 // (two per row). Every number
 // is formatted by formatStudyNumber, so the CSV, HTML and PDF show the same digits.
-#include "database/StudyReport.h"
+#include "database/studies/StudyReport.h"
 #include "ui/reports/Report.h"
 
 namespace panseg::ui

@@ -1,4 +1,4 @@
-#include "database/Plausibility.h"
+#include "database/studies/Plausibility.h"
 #include "database/QtText.h"
 
 #include "database/StudyDatabase.h"

@@ -14,7 +14,7 @@
 // imported file, the newest version that is not rejected; and always the series' reference mask
 // (the approved version the database-wide reference-mask rule picks, ReferenceMask.h), even when
 // a later draft of the same source exists. `approvedOnly` keeps approved versions only.
-#include "database/ReferenceMask.h"
+#include "database/studies/ReferenceMask.h"
 #include "database/StudyDatabase.h"
 
 #include <array>

@@ -1,6 +1,6 @@
-#include "database/JobTableModel.h"
+#include "database/itemmodels/JobTableModel.h"
 
-#include "database/FineTuning.h"
+#include "database/jobs/FineTuning.h"
 
 #include <algorithm>
 

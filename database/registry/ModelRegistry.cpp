@@ -1,8 +1,8 @@
-#include "database/ModelRegistry.h"
+#include "database/registry/ModelRegistry.h"
 
 #include <algorithm>
 
-#include "database/Plausibility.h"
+#include "database/studies/Plausibility.h"
 
 #include "core/Error.h"
 #include "database/ContentHash.h"

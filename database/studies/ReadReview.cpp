@@ -1,4 +1,4 @@
-#include "database/ReadReview.h"
+#include "database/studies/ReadReview.h"
 
 #include "core/Error.h"
 #include "database/SharedSql.h"

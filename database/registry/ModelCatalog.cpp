@@ -1,7 +1,7 @@
-#include "database/ModelCatalog.h"
+#include "database/registry/ModelCatalog.h"
 
-#include "database/FineTuning.h"
-#include "database/ModelRegistry.h"
+#include "database/jobs/FineTuning.h"
+#include "database/registry/ModelRegistry.h"
 #include "database/StudyDatabase.h"
 
 #include <QCoreApplication>

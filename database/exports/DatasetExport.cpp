@@ -1,4 +1,4 @@
-#include "database/DatasetExport.h"
+#include "database/exports/DatasetExport.h"
 #include "database/QtText.h"
 
 #include "core/AtomicFile.h"

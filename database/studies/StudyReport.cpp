@@ -1,4 +1,4 @@
-#include "database/StudyReport.h"
+#include "database/studies/StudyReport.h"
 
 #include "core/Error.h"
 #include "core/display/LabelPresets.h"

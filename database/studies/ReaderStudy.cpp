@@ -1,4 +1,4 @@
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 #include "database/QtText.h"
 
 #include "core/Error.h"

@@ -27,8 +27,8 @@
 #include "core/metrics/Agreement.h"
 #include "core/stats/Comparison.h"
 #include "core/stats/Descriptive.h"
-#include "database/ReaderStudy.h"
-#include "database/ReferenceMask.h"
+#include "database/studies/ReaderStudy.h"
+#include "database/studies/ReferenceMask.h"
 
 #include <map>
 #include <optional>

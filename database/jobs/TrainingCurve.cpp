@@ -1,6 +1,6 @@
-#include "database/TrainingCurve.h"
+#include "database/jobs/TrainingCurve.h"
 
-#include "database/FineTuning.h"
+#include "database/jobs/FineTuning.h"
 
 #include <algorithm>
 #include <filesystem>

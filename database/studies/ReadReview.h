@@ -15,7 +15,7 @@
 // reads anything. Masks are loaded through StudyDatabase::loadMask (SHA-256 verified).
 #include "core/Volume.h"
 #include "core/metrics/Agreement.h"
-#include "database/ReaderStudy.h"
+#include "database/studies/ReaderStudy.h"
 
 #include <cstdint>
 #include <string>

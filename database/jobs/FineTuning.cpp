@@ -1,11 +1,11 @@
-#include "database/FineTuning.h"
+#include "database/jobs/FineTuning.h"
 #include "database/QtText.h"
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
 #include "core/io/ImageIO.h"
 #include "database/ContentHash.h"
-#include "database/ModelRegistry.h"
+#include "database/registry/ModelRegistry.h"
 #include "database/SharedSql.h"
 #include "database/SqlDialect.h"
 

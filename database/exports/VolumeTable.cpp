@@ -1,4 +1,4 @@
-#include "database/VolumeTable.h"
+#include "database/exports/VolumeTable.h"
 
 #include "core/Error.h"
 

@@ -1,4 +1,4 @@
-#include "database/ReferenceMask.h"
+#include "database/studies/ReferenceMask.h"
 #include "database/QtText.h"
 
 #include "database/SharedSql.h"

@@ -1,4 +1,4 @@
-#include "database/SeriesTableModel.h"
+#include "database/itemmodels/SeriesTableModel.h"
 #include "database/QtText.h"
 
 #include <cmath>
