@@ -6,6 +6,7 @@
 #include "Cli.h"
 #include "core/Error.h"
 #include "database/jobs/FineTuning.h"
+#include "database/registry/ModelImport.h"
 #include "database/registry/ModelRegistry.h"
 #include "database/StudyDatabase.h"
 #include "database/jobs/TrainingJobs.h"
@@ -190,6 +191,11 @@ QString trainUsage()
       "  panseg train --resume-job ID [--db DIR]   continue a cancelled or failed job from its "
       "checkpoint\n"
       "  panseg jobs [--db DIR] [--json]  jobs with state, progress and message\n"
+      "  panseg model import RESULT_DIR|MODEL.zip [--out DIR] [--name N] [--version V] [--modality CT|MR]\n"
+      "               [--folds 0,2] [--checkpoint NAME] [--force] [--no-register] [--db DIR] [--json]\n"
+      "                                   an nnU-Net v1 result folder, v2 trained-model folder or v2 zip\n"
+      "                                   as a model package (default ~/.local/share/panseg/models/NAME),\n"
+      "                                   registered in the study database (docs/nnunet-models.md)\n"
       "  panseg model promote MODEL_VERSION_ID --modality M [--db DIR] | model default M [--db "
       "DIR]\n"
       "  panseg model evaluate --base DIR --new DIR --data DIR [--cases A,B] [--out DIR] [--device "
@@ -319,13 +325,63 @@ int jobsCommand(const QStringList& args)
 int modelCommand(int argc, char** argv, const QStringList& args)
 {
   const QString verb = args.value(0);
-  Args a(args.mid(1), {"quiet"});
+  Args a(args.mid(1), {"quiet", "force", "no-register", "json"});
   if (!a.error.isEmpty())
   {
     printError(a.error);
     return Usage;
   }
   QCoreApplication app(argc, argv);
+  if (verb == "import")
+  {
+    if (a.positionals.size() != 1)
+    {
+      printError("usage: panseg model import RESULT_DIR|MODEL.zip [--out DIR] [--name N] [--version V] "
+                 "[--modality CT|MR] [--folds 0,2] [--checkpoint NAME] [--force] [--no-register] [--db DIR] "
+                 "[--json]");
+      return Usage;
+    }
+    ModelImportRequest r;
+    r.source = a.positionals.first();
+    r.outDir = a.value("out");
+    r.name = a.value("name");
+    r.version = a.value("version", "1");
+    r.modality = a.value("modality");
+    r.folds = a.value("folds");
+    r.checkpoint = a.value("checkpoint");
+    r.force = a.has("force");
+    r.registerModel = !a.has("no-register");
+    const QString kind = describeModelSource(r.source);
+    if (!a.has("json") && !a.has("quiet"))
+      std::printf("importing %s (%s)\n", qPrintable(r.source), qPrintable(kind));
+    std::unique_ptr<StudyDatabase> db = r.registerModel ? openDb(a) : nullptr;
+    const bool quiet = a.has("json") || a.has("quiet");
+    const ModelImportResult res =
+        importModel(r, db.get(), [quiet](const QString& line) { if (!quiet) std::printf("  %s\n", qPrintable(line)); });
+    if (a.has("json"))
+    {
+      std::printf("%s\n", QJsonDocument(QJsonObject{{"package", res.packageDir},
+                                                    {"kind", kind},
+                                                    {"model_id", res.modelId},
+                                                    {"version", res.version},
+                                                    {"modality", res.modality},
+                                                    {"folds", res.folds},
+                                                    {"model_version_id", res.modelVersionId}})
+                               .toJson(QJsonDocument::Compact)
+                               .constData());
+      return Ok;
+    }
+    std::printf("package: %s\n", qPrintable(res.packageDir));
+    if (res.modelVersionId > 0)
+      std::printf("registered as model version %lld (%s %s); make it the default with: panseg model promote %lld "
+                  "--modality %s\n",
+                  qlonglong(res.modelVersionId), qPrintable(res.modelId), qPrintable(res.version),
+                  qlonglong(res.modelVersionId), res.modality.isEmpty() ? "CT|MR" : qPrintable(res.modality));
+    else
+      std::printf("not registered (--no-register); Segmentation > Model lists it from %s\n",
+                  qPrintable(userModelsFolder()));
+    return Ok;
+  }
   if (verb == "promote")
   {
     bool ok = false;
@@ -388,7 +444,7 @@ int modelCommand(int argc, char** argv, const QStringList& args)
                    printer(a.has("quiet")));
     return Ok;
   }
-  printError("usage: panseg model promote|default|evaluate ... (see panseg --help)");
+  printError("usage: panseg model import|promote|default|evaluate ... (see panseg --help)");
   return Usage;
 }
 

@@ -367,6 +367,9 @@ void MainWindow::buildMenus()
   m_recentMenu = file->addMenu(tr("&Recent Files"));
   rebuildRecentMenu();
   file->addSeparator();
+  file->addAction(tr("Import &Model..."), this, [this] { showModelImportDialog(); })
+      ->setObjectName(QStringLiteral("importModel"));
+  file->addSeparator();
   QAction* shot =
       file->addAction(tr("&Screenshot..."), this,
                       [this]

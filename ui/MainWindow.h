@@ -11,6 +11,7 @@
 #include <QFutureWatcher>
 #include <QJsonObject>
 #include <QMainWindow>
+#include <QPointer>
 #include <QStringList>
 
 #include <atomic>
@@ -42,6 +43,7 @@ class MeasurementsPanel;
 class SliceView;
 class SurfaceView;
 class ViewerModel;
+class ModelImportDialog;
 class WorkerClient;
 class WorkerSession;
 
@@ -221,6 +223,9 @@ public:
   /// What Segmentation > Model lists: db::listModelPackages over the search roots, the registry and
   /// the current choice. `registryError` gets a registry failure (the rest is still listed).
   std::vector<db::ModelCatalogEntry> modelCatalog(QString* registryError = nullptr) const;
+  /// File > Import Model...: the import dialog (non-modal; one at a time). When it imports a
+  /// package, Predict Pancreas uses it. Returns the dialog (tests drive it).
+  ModelImportDialog* showModelImportDialog();
   /// The catalog label of the package in `dir` ("NAME vX — TYPE · CT · fast on CPU · demo"), or its
   /// folder name when it cannot be read.
   QString modelLabel(const QString& dir) const;
@@ -376,6 +381,7 @@ private:
   QActionGroup* m_modelGroup = nullptr;  // its exclusive model actions
   QStringList m_modelSearchRoots;
   std::function<db::StudyDatabase*()> m_modelRegistry;
+  QPointer<ModelImportDialog> m_modelImportDialog;
   quint64 m_imageGeneration = 0, m_predictGeneration = 0;
 };
 

@@ -3,6 +3,7 @@
 // the model and output locations are WorkerClient's helpers, the list of models and their labels
 // db::listModelPackages (database/registry/ModelCatalog), the mask goes to the ViewerModel.
 #include "ui/MainWindow.h"
+#include "ui/ModelImportDialog.h"
 
 #include "core/io/ImageIO.h"
 #include "ui/ViewerModel.h"
@@ -217,6 +218,28 @@ void MainWindow::rebuildModelMenu()
     m_modelMenu->addAction(tr("Study database models unavailable: %1").arg(registryError))->setEnabled(false);
   m_modelMenu->addSeparator();
   m_modelMenu->addAction(tr("Other Model Package &Folder..."), this, &MainWindow::chooseModelPackageFolder);
+  m_modelMenu->addAction(tr("&Import nnU-Net Model..."), this, [this] { showModelImportDialog(); });
+}
+
+ModelImportDialog* MainWindow::showModelImportDialog()
+{
+  if (!m_modelImportDialog)
+  {
+    m_modelImportDialog = new ModelImportDialog(m_modelRegistry, this);
+    m_modelImportDialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(m_modelImportDialog, &ModelImportDialog::imported, this,
+            [this](const QString& dir, const QString& summary)
+            {
+              setPredictionModelDir(dir);
+              showStatus(tr("Imported %1. Predict Pancreas uses it.").arg(summary));
+            });
+    connect(m_modelImportDialog, &ModelImportDialog::importFailed, this,
+            [this](const QString& error) { showStatus(tr("Model import failed: %1").arg(error)); });
+  }
+  m_modelImportDialog->show();
+  m_modelImportDialog->raise();
+  m_modelImportDialog->activateWindow();
+  return m_modelImportDialog;
 }
 
 void MainWindow::chooseModelPackageFolder()

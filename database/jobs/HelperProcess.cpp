@@ -114,7 +114,7 @@ QString requireHelperTool(const QString& name, const char* env)
 }
 
 ChildOutcome runHelper(const QString& exe, const QStringList& args, const std::function<void(const QByteArray&)>& onLine,
-                       qint64* childPid)
+                       qint64* childPid, const std::atomic<bool>* cancel)
 {
   StopSignals stop;
   g_stopSignal = 0;
@@ -146,7 +146,7 @@ ChildOutcome runHelper(const QString& exe, const QStringList& args, const std::f
   {
     p.waitForReadyRead(200);
     drain();
-    if (g_stopSignal && !forwarded)
+    if ((g_stopSignal || (cancel && cancel->load())) && !forwarded)
     {
       ::kill(static_cast<pid_t>(p.processId()), SIGTERM);
       forwarded = true;

@@ -8,6 +8,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <atomic>
 #include <functional>
 
 namespace panseg::db
@@ -45,7 +46,8 @@ struct ChildOutcome
 /// Runs `exe args` to its end, calling onLine for every non-empty stdout line. A SIGINT, SIGTERM
 /// or SIGHUP to this process meanwhile is forwarded to the child as SIGTERM (panseg-train then
 /// keeps its last checkpoint and exits with 130); the previous handlers come back afterwards.
-/// Throws when the child cannot be started.
+/// A `cancel` flag that becomes true does the same (checked every 200 ms; for callers in a GUI
+/// thread pool). Throws when the child cannot be started.
 ChildOutcome runHelper(const QString& exe, const QStringList& args, const std::function<void(const QByteArray&)>& onLine,
-                       qint64* childPid = nullptr);
+                       qint64* childPid = nullptr, const std::atomic<bool>* cancel = nullptr);
 } // namespace panseg::db

@@ -1,4 +1,5 @@
 #include "database/registry/ModelCatalog.h"
+#include "database/registry/ModelImport.h"
 
 #include "database/jobs/FineTuning.h"
 #include "database/registry/ModelRegistry.h"
@@ -235,6 +236,7 @@ QStringList defaultModelSearchRoots()
   const QString data = QStandardPaths::writableLocation(QStandardPaths::AppLocalDataLocation);
   if (!data.isEmpty())
     candidates << data + "/models";
+  candidates << userModelsFolder(); // File > Import Model / panseg model import put packages here
   QStringList roots;
   for (const QString& c : candidates)
   {

@@ -71,6 +71,7 @@ bool sameModelDir(const std::string& a, const std::string& b);
 int findModelCatalogEntry(const std::vector<ModelCatalogEntry>& entries, const std::string& dir);
 
 /// Where bundled packages are looked for: <appDir>/models, <appDir>/../share/panseg/models (when a
-/// QCoreApplication exists) and <AppLocalDataLocation>/models; only those that exist, cleaned.
+/// QCoreApplication exists), <AppLocalDataLocation>/models and userModelsFolder() (imported models,
+/// ModelImport.h); only those that exist, cleaned.
 QStringList defaultModelSearchRoots();
 } // namespace panseg::db

@@ -63,3 +63,13 @@ if(TARGET panseg_ui AND TARGET panseg-worker AND TARGET panseg-train)
   add_dependencies(tst_system_info_gui panseg-worker panseg-train)
   set_tests_properties(tst_system_info_gui PROPERTIES TIMEOUT 600 LABELS "ui;doctor")
 endif()
+# Issue 18: File > Import Model and `panseg model import` (db::importModel running panseg-models) on
+# the real nnU-Net v1 / v2 checkpoints of ../shared/fixtures.
+if(TARGET panseg_ui AND TARGET panseg-models)
+  panseg_add_test(tst_model_import SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/ui/tst_model_import.cpp
+                  LIBS panseg_ui panseg_database GUI)
+  target_compile_definitions(tst_model_import PRIVATE PANSEG_MODELS_TOOL="$<TARGET_FILE:panseg-models>"
+                             PANSEG_EXE="$<TARGET_FILE:panseg>")
+  add_dependencies(tst_model_import panseg-models panseg)
+  set_tests_properties(tst_model_import PROPERTIES TIMEOUT 600 LABELS "ui;models")
+endif()
