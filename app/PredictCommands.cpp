@@ -365,8 +365,10 @@ int predict(int argc, char** argv, const QStringList& args)
     cases.append({ caseNameOf(input), input, output });
   }
 
+  // The pancreas is found by name in the package's labels (db::predictedPancreasVolume); the
+  // csv's last column says which label was counted (0 = every non-zero label).
   Relay relay(a.has("quiet"));
-  QString csv = "case,volume_ml,voxels,seconds,output,status\n";
+  QString csv = "case,volume_ml,voxels,seconds,output,status,label\n";
   int failures = 0;
   for (int i = 0; i < cases.size(); ++i)
   {
@@ -403,13 +405,15 @@ int predict(int argc, char** argv, const QStringList& args)
       }
       ++failures;
       printError(c.name + ": " + o.error);
-      csv += csvField(c.name) + ",,,," + csvField(c.output) + "," + csvField("error: " + o.error) + "\n";
+      csv += csvField(c.name) + ",,,," + csvField(c.output) + "," + csvField("error: " + o.error) + ",\n";
       if (o.cancelled)
         break;
       continue;
     }
-    const double ml = o.done["volume_ml"].toDouble();
-    const qint64 voxels = o.done["voxels"].toInteger();
+    const db::PredictedVolume volume = db::predictedPancreasVolume(o.done, model);
+    const double ml = volume.ml;
+    const qint64 voxels = volume.voxels;
+    const QString which = volume.note();
     const double seconds = o.done["seconds"].toDouble();
     // The plausibility check (database/studies/Plausibility.h) of every prediction: one warning line.
     auto warnIfImplausible = [&](const db::MaskPlausibility& p, const QString& who)
@@ -425,15 +429,16 @@ int predict(int argc, char** argv, const QStringList& args)
     };
     if (batch)
     {
-      std::printf("%s: %.2f mL (%lld voxels), %.1f s -> %s\n", qPrintable(c.name), ml, (long long)voxels, seconds,
-                  qPrintable(c.output));
+      std::printf("%s: %.2f mL (%lld voxels%s), %.1f s -> %s\n", qPrintable(c.name), ml, (long long)voxels,
+                  qPrintable(which.isEmpty() ? which : "; " + which), seconds, qPrintable(c.output));
       warnIfImplausible(checkFile(), c.name);
       csv += csvField(c.name) + "," + QString::number(ml, 'f', 3) + "," + QString::number(voxels) + "," +
-             QString::number(seconds, 'f', 2) + "," + csvField(c.output) + ",ok\n";
+             QString::number(seconds, 'f', 2) + "," + csvField(c.output) + ",ok," + QString::number(volume.label) + "\n";
     }
     else
     {
-      std::printf("pancreas: %.2f mL (%lld voxels)\n", ml, (long long)voxels);
+      std::printf("pancreas: %.2f mL (%lld voxels%s)\n", ml, (long long)voxels,
+                  qPrintable(which.isEmpty() ? which : "; " + which));
       std::printf("model: %s%s; %.1f s on %s%s; %lld forward passes\n", qPrintable(o.done["model"].toString()),
                   o.done["demo"].toBool() ? " (demo, not for clinical use)" : "", seconds,
                   qPrintable(o.done["device"].toString()),

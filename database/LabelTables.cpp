@@ -112,7 +112,9 @@ LabelTable labelTableFromJson(const std::string& json, const std::string& where)
 LabelTable labelTableOfModelPackage(const std::string& packageDir)
 {
   const std::filesystem::path dir(packageDir);
-  LabelTable table = LabelTable::defaults();
+  // Only what the package declares: a model whose pancreas is 7 must not also get the defaults'
+  // "1 = Pancreas" (its label 1 is another structure, or nothing). None declared: the defaults.
+  LabelTable table;
   const std::string plansPath = (dir / "plans.json").string();
   if (const auto plans = readJsonObject(plansPath); plans && plans->contains("classes"))
   {
@@ -159,6 +161,6 @@ LabelTable labelTableOfModelPackage(const std::string& packageDir)
       table.set(info);
     }
   }
-  return table;
+  return table.empty() ? LabelTable::defaults() : table;
 }
 } // namespace panseg::db

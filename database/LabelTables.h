@@ -26,7 +26,8 @@ std::string labelTableToJson(const LabelTable& table);
 /// Throws panseg::Error naming the problem (`where` names the source).
 LabelTable labelTableFromJson(const std::string& json, const std::string& where = "label table");
 
-/// The labels a model package declares (see above), on top of the defaults; the defaults when it
-/// declares none. Throws Error for unreadable or malformed declarations.
+/// The labels a model package declares (see above), and only those (no default "1 = Pancreas"
+/// beside a declared pancreas 7); the defaults when it declares none. Throws Error for unreadable
+/// or malformed declarations.
 LabelTable labelTableOfModelPackage(const std::string& packageDir);
 } // namespace panseg::db

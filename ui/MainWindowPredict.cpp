@@ -388,8 +388,20 @@ void MainWindow::finishPrediction(bool ok, const QString& error)
   }
   const QJsonObject r = m_worker->result();
   const QString saved = m_predictPending;
-  QString summary = tr("Pancreas %1 mL predicted by %2%3 in %4 s on %5; saved to %6")
-                        .arg(r.value("volume_ml").toDouble(), 0, 'f', 2)
+  // The pancreas the package's labels name (label 7 of a TotalSegmentator map), not every organ.
+  db::PredictedVolume volume;
+  try
+  {
+    volume = db::predictedPancreasVolume(
+        r, r.value("model_dir").toString().isEmpty() ? predictionModelDir() : r.value("model_dir").toString());
+  }
+  catch (const std::exception&)
+  {
+    volume.ml = r.value("volume_ml").toDouble(); // an unreadable label table: every non-zero label
+  }
+  QString summary = tr("Pancreas %1 mL%2 predicted by %3%4 in %5 s on %6; saved to %7")
+                        .arg(volume.ml, 0, 'f', 2)
+                        .arg(volume.label > 0 ? tr(" (label %1)").arg(volume.label) : QString())
                         .arg(r.value("model").toString(),
                              r.value("demo").toBool() ? tr(" (demo model, not for clinical use)") : QString())
                         .arg(r.value("seconds").toDouble(), 0, 'f', 1)

@@ -1,5 +1,8 @@
 #include "database/jobs/WorkerCommand.h"
 
+#include "core/display/LabelPresets.h"
+#include "database/LabelTables.h"
+
 namespace panseg::db
 {
 QStringList workerPredictArguments(const PredictRequest& r)
@@ -25,5 +28,36 @@ QStringList workerPredictArguments(const PredictRequest& r)
     a << "--strict-modality";
   a << r.extraArguments;
   return a;
+}
+
+QString PredictedVolume::note() const
+{
+  if (label <= 0)
+    return {};
+  return QStringLiteral("label %1 \"%2\" of %3 labels; all labels %4 mL")
+      .arg(label)
+      .arg(labelName)
+      .arg(labelCount)
+      .arg(allLabelsMl, 0, 'f', 2);
+}
+
+PredictedVolume predictedPancreasVolume(const QJsonObject& done, const QString& packageDir)
+{
+  const LabelTable table = labelTableOfModelPackage(packageDir.toStdString());
+  PredictedVolume v;
+  v.allLabelsMl = done.value("volume_ml").toDouble();
+  v.labelCount = int(table.entries().size());
+  v.label = wholeMaskLabelOf(table);
+  if (v.label <= 0 || !done.value("label_voxels").isObject())
+  {
+    v.label = 0;
+    v.ml = v.allLabelsMl;
+    v.voxels = done.value("voxels").toInteger();
+    return v;
+  }
+  v.labelName = QString::fromStdString(table.label(v.label).name);
+  v.voxels = done.value("label_voxels").toObject().value(QString::number(v.label)).toInteger();
+  v.ml = double(v.voxels) * done.value("voxel_ml").toDouble();
+  return v;
 }
 } // namespace panseg::db

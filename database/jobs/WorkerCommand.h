@@ -1,6 +1,7 @@
 #pragma once
 // The prediction worker's command line (panseg-worker predict, models/tools/panseg_worker.cpp):
 // what the GUI's worker client and the training-job engine's evaluation both start.
+#include <QJsonObject>
 #include <QString>
 #include <QStringList>
 
@@ -26,4 +27,22 @@ struct PredictRequest
 
 /// The worker's arguments for a request (after the executable).
 QStringList workerPredictArguments(const PredictRequest& request);
+
+/// The pancreas volume of a prediction, from the worker's "done" event ("label_voxels",
+/// "voxel_ml", "volume_ml", "voxels"): the label the package's label table names as the pancreas
+/// when it names other structures too (label 7 of a TotalSegmentator v2 map, not all 117), else
+/// every non-zero label (a pancreas model, pancreas + lesions). `panseg predict` and the GUI's
+/// Predict Pancreas report this number.
+struct PredictedVolume
+{
+  double ml = 0;
+  qint64 voxels = 0;
+  int label = 0;        // 0 = every non-zero label
+  QString labelName;    // the table's name of `label`
+  int labelCount = 0;   // labels the package declares
+  double allLabelsMl = 0;
+  /// "" for label 0, else `label 7 "pancreas" of 117 labels; all labels 1234.56 mL`.
+  QString note() const;
+};
+PredictedVolume predictedPancreasVolume(const QJsonObject& done, const QString& packageDir);
 } // namespace panseg::db

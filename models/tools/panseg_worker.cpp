@@ -15,6 +15,7 @@
 #include "core/edit/BoxPrompt.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -168,6 +169,23 @@ public:
   Event& boolean(const std::string& k, bool v)
   {
     s_ << "," << json::quote(k) << ":" << (v ? "true" : "false");
+    return *this;
+  }
+  /// k: {"value": voxels, ...} for every non-zero value of `mask` (one pass).
+  Event& labelVoxels(const std::string& k, const LabelMask& mask)
+  {
+    std::array<long long, 256> n{};
+    for (const std::uint8_t v : mask.voxels)
+      ++n[v];
+    s_ << "," << json::quote(k) << ":{";
+    bool first = true;
+    for (int v = 1; v < 256; ++v)
+      if (n[v] > 0)
+      {
+        s_ << (first ? "" : ",") << json::quote(std::to_string(v)) << ":" << n[v];
+        first = false;
+      }
+    s_ << "}";
     return *this;
   }
   Event& null(const std::string& k)
@@ -569,6 +587,8 @@ int cmdPredict(const Args& a)
   done.str("output", output)
       .num("volume_ml", r.volumeMl)
       .integer("voxels", r.foregroundVoxels)
+      .labelVoxels("label_voxels", r.mask)
+      .num("voxel_ml", r.mask.geometry.voxelVolumeMm3() / 1000.0)
       .num("seconds", seconds)
       .num("predict_seconds", r.seconds)
       .integer("forward_passes", r.forwardPasses)
@@ -580,6 +600,7 @@ int cmdPredict(const Args& a)
       .integer("batch", r.finalBatch)
       .integer("largest_component_removed", r.largestComponentRemoved)
       .str("model", pkg.id())
+      .str("model_dir", pkg.dir)
       .boolean("demo", pkg.info.demo);
   if (useRoi)
     done.str("roi", edit::boxText(roi)).str("crop", edit::boxText(crop)).num("roi_margin_mm", roiMarginMm);

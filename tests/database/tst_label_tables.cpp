@@ -19,6 +19,7 @@
 #include "core/display/LabelPresets.h"
 #include "database/Importer.h"
 #include "database/LabelTables.h"
+#include "database/jobs/WorkerCommand.h"
 #include "database/registry/ModelRegistry.h"
 #include "database/studies/ReaderStudy.h"
 #include "database/Schema.h"
@@ -161,6 +162,39 @@ private slots:
     QCOMPARE(c.label(1).type.meaning, std::string("Tissue"));
     QCOMPARE(c.label(7).name, std::string("Pancreas"));
     QCOMPARE(pancreasLabelOf(c), 7);
+    QCOMPARE(c.entries().size(), size_t(2));
+    // A package whose only label is a pancreas at 7 does not get the defaults' "1 = Pancreas"
+    // beside it (the pancreas would then be found at 1, where there is nothing).
+    const QString only7 = writePackage(
+      t.path() + "/only7",
+      QJsonObject{ { "dataset_json", QJsonObject{ { "labels", QJsonObject{ { "background", 0 }, { "pancreas", 7 } } } } } },
+      {});
+    const LabelTable d = labelTableOfModelPackage(only7.toStdString());
+    QVERIFY(!d.has(1));
+    QCOMPARE(pancreasLabelOf(d), 7);
+    // A package that declares nothing gets the defaults.
+    QCOMPARE(labelTableOfModelPackage(writePackage(t.path() + "/none", {}, {}).toStdString()), LabelTable::defaults());
+
+    // What panseg predict and Predict Pancreas report from the worker's "done" event: the pancreas
+    // the package names (7 of a multi-organ map), not every structure; every label otherwise.
+    const QJsonObject done{ { "volume_ml", 50.0 },
+                            { "voxels", 5000 },
+                            { "voxel_ml", 0.01 },
+                            { "label_voxels", QJsonObject{ { "1", 4500 }, { "7", 500 } } } };
+    const PredictedVolume pv = predictedPancreasVolume(done, v2);
+    QCOMPARE(pv.label, 7);
+    QCOMPARE(pv.voxels, qint64(500));
+    QVERIFY(qAbs(pv.ml - 5.0) < 1e-9);
+    QCOMPARE(pv.note(), QString("label 7 \"Pancreas\" of 2 labels; all labels 50.00 mL"));
+    const PredictedVolume whole = predictedPancreasVolume(done, classes); // pancreas + tumour: both
+    QCOMPARE(whole.label, 0);
+    QCOMPARE(whole.voxels, qint64(5000));
+    QVERIFY(qAbs(whole.ml - 50.0) < 1e-9);
+    QVERIFY(whole.note().isEmpty());
+    // An older worker's event without per-label counts: every label, not a wrong zero.
+    QJsonObject old = done;
+    old.remove("label_voxels");
+    QCOMPARE(predictedPancreasVolume(old, v2).voxels, qint64(5000));
     // The shipped demo model.
     const LabelTable demo = labelTableOfModelPackage(PANSEG_DEMO_MODEL);
     QCOMPARE(demo.label(1).name, std::string("Pancreas"));

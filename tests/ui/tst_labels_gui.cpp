@@ -3,6 +3,7 @@
 // recolours; the slice overlays and the 3D surface take the new colour. Screenshots go to
 // /tmp/panseg-labels/.
 #include "SyntheticData.h"
+#include "core/display/LabelPresets.h"
 #include "core/display/LabelTable.h"
 #include "ui/LabelTableDialog.h"
 #include "ui/MainWindow.h"
@@ -179,6 +180,46 @@ private slots:
     w.setMask(synthetic::mask(g));
     QVERIFY(w.model()->labelTable() == LabelTable::defaults());
     QCOMPARE(picker->itemText(0), QString("1  Pancreas"));
+  }
+
+  // File > Open Mask of a label map a research team brings: the preset is recognised from the
+  // values present (LabelPresets.h) and the pancreas is found by name, not as label 1.
+  void openedMaskFilesGetTheirPreset()
+  {
+    QTemporaryDir tmp;
+    MainWindow w;
+    w.resize(900, 700);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    const Geometry g = synthetic::ctGeometry();
+    w.setImage(synthetic::ct(g));
+    auto write = [&](const QString& name, const std::vector<int>& values)
+    {
+      LabelMask m(g);
+      int64_t i = 0;
+      for (int v : values) // a short run of voxels per value
+        for (int k = 0; k < 20; ++k)
+          m.voxels[static_cast<size_t>(i++ * 37 % int64_t(m.voxels.size()))] = static_cast<uint8_t>(v);
+      const QString path = tmp.filePath(name);
+      writeMask(m, path.toStdString());
+      return path;
+    };
+    // TotalSegmentator v2 "total" (largest value 117): 1 = spleen, 7 = pancreas.
+    QVERIFY(w.openMask(write("total.nii.gz", { 1, 2, 3, 5, 7, 21, 117 })));
+    const LabelTable& total = w.model()->labelTable();
+    QCOMPARE(total.label(1).name, std::string("Spleen"));
+    QCOMPARE(total.label(7).name, std::string("Pancreas"));
+    QCOMPARE(pancreasLabelOf(total), 7);
+    QComboBox* picker = w.labelPicker();
+    QVERIFY(picker->findText("7  Pancreas") >= 0);
+    QVERIFY(picker->findText("1  Spleen") >= 0);
+    // MSD Task07: 1 = pancreas, 2 = pancreatic tumour.
+    QVERIFY(w.openMask(write("msd.nii.gz", { 1, 2 })));
+    QCOMPARE(w.model()->labelTable().label(2).name, std::string("Pancreatic tumour"));
+    QCOMPARE(pancreasLabelOf(w.model()->labelTable()), 1);
+    // Not recognisable ({1, 3}): the defaults, 1 = Pancreas.
+    QVERIFY(w.openMask(write("other.nii.gz", { 1, 3 })));
+    QVERIFY(w.model()->labelTable() == LabelTable::defaults());
   }
 
   // The workstation on a study database: a version opened from the browser shows its stored

@@ -114,6 +114,21 @@ private slots:
     QCOMPARE(w.result().value("output").toString(), req.outputPath);
     const LabelMask m = readMaskFor(req.outputPath.toStdString(), synthetic::ctGeometry());
     QCOMPARE(m.countLabel(0), qint64(w.result().value("voxels").toInteger()));
+    // Per-label counts and the voxel volume: panseg predict and Predict Pancreas take the pancreas
+    // by name from them (db::predictedPancreasVolume); this package names only a pancreas.
+    const QJsonObject perLabel = w.result().value("label_voxels").toObject();
+    qint64 sum = 0;
+    for (const QString& k : perLabel.keys())
+    {
+      QCOMPARE(m.countLabel(k.toInt()), qint64(perLabel.value(k).toInteger()));
+      sum += perLabel.value(k).toInteger();
+    }
+    QCOMPARE(sum, m.countLabel(0));
+    QVERIFY(qAbs(w.result().value("voxel_ml").toDouble() - m.geometry.voxelVolumeMm3() / 1000.0) < 1e-9);
+    QCOMPARE(w.result().value("model_dir").toString(), QDir(m_package).absolutePath());
+    const panseg::db::PredictedVolume v = panseg::db::predictedPancreasVolume(w.result(), m_package);
+    QCOMPARE(v.label, 0);
+    QCOMPARE(v.voxels, m.countLabel(0));
     qInfo("worker --fast on a 64x56x40 image: %s forward passes, %.1f s, %.2f mL",
           qPrintable(QString::number(w.result().value("forward_passes").toInteger())),
           w.result().value("seconds").toDouble(), w.result().value("volume_ml").toDouble());
