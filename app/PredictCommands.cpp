@@ -382,12 +382,9 @@ int predict(int argc, char** argv, const QStringList& args)
     req.fast = a.has("fast");
     req.step = step;
     req.threads = threads;
-    if (batchSize > 0)
-      req.extraArguments << "--batch" << QString::number(batchSize);
-    if (streams > 0)
-      req.extraArguments << "--streams" << QString::number(streams);
-    if (a.has("bf16"))
-      req.extraArguments << "--bf16";
+    req.batch = batchSize;
+    req.streams = streams;
+    req.bf16 = a.has("bf16");
     if (!batch)
       req.probabilitiesPath = a.value("probabilities");
     relay.reset();

@@ -169,7 +169,6 @@ MainWindow::MainWindow(QWidget* parent)
           {
             setPredictionBlocked(m_predictPolicy && m_model->hasImage() ? m_predictPolicy(m_model->image())
                                                                         : QString());
-            syncControlsFromModel();
             updateTitle();
             m_infoLabel->setText(m_model->imageSummary());
           });
@@ -180,8 +179,6 @@ MainWindow::MainWindow(QWidget* parent)
               m_maskPath.clear();
             updateTitle();
           });
-  connect(m_model, &ViewerModel::windowLevelChanged, this, &MainWindow::syncControlsFromModel);
-  connect(m_model, &ViewerModel::overlayChanged, this, &MainWindow::syncControlsFromModel);
   connect(m_model, &ViewerModel::windowLevelModeChanged, m_windowModeAction, &QAction::setChecked);
   // The readout shows the voxel under the mouse, or the cursor's when the mouse is elsewhere.
   auto cursorReadout = [this]
@@ -192,7 +189,6 @@ MainWindow::MainWindow(QWidget* parent)
   connect(m_model, &ViewerModel::cursorChanged, this, cursorReadout);
   connect(m_model, &ViewerModel::maskChanged, this, cursorReadout);
 
-  syncControlsFromModel();
   updateTitle();
   showStatus(tr("Open an image (Ctrl+O) or drop files on the window"));
   m_views[0]->setFocus();
@@ -389,6 +385,17 @@ void MainWindow::buildMenus()
   m_presetMenu = view->addMenu(tr("Window &Presets"));
   m_presetGroup = new QActionGroup(this);
   m_presetGroup->setExclusive(true);
+  // One checkable action per preset of the image's modality (Ctrl+1..9), the active one checked.
+  couple(m_presetMenu, m_presetGroup,
+         PropertyModel<QString>{ [this] { return m_model->activePresetName(); },
+                                 [this](const QString& name) { m_model->applyPreset(name); } },
+         [this] { return m_model->presetNames(); },
+         [](QAction* a, int i)
+         {
+           if (i < 9)
+             a->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+         },
+         m_model, &ViewerModel::windowLevelChanged);
   m_windowModeAction = view->addAction(tr("&Window/Level Mode (left drag)"));
   m_windowModeAction->setCheckable(true);
   m_windowModeAction->setShortcut(QKeySequence(Qt::Key_W));
@@ -600,8 +607,24 @@ void MainWindow::buildToolBar()
   m_presetCombo = new QComboBox(bar);
   m_presetCombo->setMinimumContentsLength(16);
   m_presetCombo->setObjectName("presetCombo");
-  connect(m_presetCombo, &QComboBox::activated, this,
-          [this](int i) { m_model->applyPreset(m_presetCombo->itemText(i)); });
+  // The presets of the image's modality, the active one or "Custom W L" (ui/PropertyBinding.h).
+  couple(m_presetCombo,
+         PropertyModel<QString>{ [this]
+                                 {
+                                   const QString active = m_model->activePresetName();
+                                   const WindowLevel wl = m_model->windowLevel();
+                                   return active.isEmpty() ? tr("Custom W %1 L %2")
+                                                                 .arg(wl.width, 0, 'f', 0)
+                                                                 .arg(wl.level, 0, 'f', 0)
+                                                           : active;
+                                 },
+                                 [this](const QString& name)
+                                 {
+                                   if (m_model->presetNames().contains(name))
+                                     m_model->applyPreset(name);
+                                 },
+                                 [this] { return m_model->hasImage(); } },
+         [this] { return m_model->presetNames(); }, m_model, &ViewerModel::windowLevelChanged);
   bar->addWidget(m_presetCombo);
   bar->addSeparator();
   m_overlayAction->setIconText(tr("Overlay"));
@@ -624,57 +647,6 @@ void MainWindow::buildToolBar()
   bar->addWidget(m_opacitySlider);
   bar->addSeparator();
   bar->addAction(m_windowModeAction);
-}
-
-// ---- model -> controls -----------------------------------------------------------------------
-void MainWindow::syncControlsFromModel()
-{
-  const QStringList names = m_model->presetNames();
-  const WindowLevel wl = m_model->windowLevel();
-  // Rebuild the preset lists when the offer changed (CT vs other).
-  QStringList current;
-  for (QAction* a : m_presetGroup->actions())
-    current << a->text();
-  if (current != names)
-  {
-    for (QAction* a : m_presetGroup->actions())
-    {
-      m_presetGroup->removeAction(a);
-      delete a;
-    }
-    for (int i = 0; i < names.size(); ++i)
-    {
-      QAction* a = m_presetMenu->addAction(names[i]);
-      a->setCheckable(true);
-      if (i < 9)
-        a->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
-      m_presetGroup->addAction(a);
-      connect(a, &QAction::triggered, this,
-              [this, name = names[i]] { m_model->applyPreset(name); });
-    }
-  }
-  const QString active = m_model->activePresetName();
-  for (QAction* a : m_presetGroup->actions())
-    a->setChecked(a->text() == active);
-
-  {
-    const QSignalBlocker block(m_presetCombo);
-    m_presetCombo->clear();
-    m_presetCombo->addItems(names);
-    if (active.isEmpty())
-    {
-      m_presetCombo->addItem(
-          tr("Custom W %1 L %2").arg(wl.width, 0, 'f', 0).arg(wl.level, 0, 'f', 0));
-      m_presetCombo->setCurrentIndex(m_presetCombo->count() - 1);
-    }
-    else
-    {
-      m_presetCombo->setCurrentIndex(names.indexOf(active));
-    }
-    m_presetCombo->setEnabled(m_model->hasImage());
-  }
-  // The overlay's actions and opacity slider follow the model through their couplings
-  // (ui/PropertyBinding.h).
 }
 
 void MainWindow::updateTitle()
@@ -1151,6 +1123,7 @@ void MainWindow::setActingUser(const QString& user)
     const QSignalBlocker block(m_fastAction);
     m_fastAction->setChecked(makeSettings().value(userSettingsKey("predict/fast"), false).toBool());
   }
+  emit predictionSettingsChanged(); // the CPU speed is the user's too
   if (m_infoAction)
   {
     const bool on = makeSettings().value(userSettingsKey(kInfoKey), true).toBool();

@@ -5,6 +5,7 @@
 
 #include "core/Volume.h"
 #include "core/edit/LabelEditor.h"
+#include "database/jobs/WorkerCommand.h"
 #include "database/registry/ModelCatalog.h"
 
 #include <QFuture>
@@ -223,6 +224,10 @@ public:
   /// What Segmentation > Model lists: db::listModelPackages over the search roots, the registry and
   /// the current choice. `registryError` gets a registry failure (the rest is still listed).
   std::vector<db::ModelCatalogEntry> modelCatalog(QString* registryError = nullptr) const;
+  /// Segmentation > CPU Speed (QSettings per user, db::CpuSpeed): what Predict Pancreas asks the
+  /// worker for on a CPU.
+  db::CpuSpeed cpuSpeed() const;
+  void setCpuSpeed(db::CpuSpeed speed);
   /// File > Import Model...: the import dialog (non-modal; one at a time). When it imports a
   /// package, Predict Pancreas uses it. Returns the dialog (tests drive it).
   ModelImportDialog* showModelImportDialog();
@@ -245,6 +250,8 @@ signals:
   void predictionFinished(bool ok, const QString& message);
   /// After predictInBox(): ok, and a one-line summary or the error ("cancelled" when cancelled).
   void boxPromptFinished(bool ok, const QString& message);
+  /// A prediction setting changed (the CPU speed, or the user whose settings apply).
+  void predictionSettingsChanged();
 
 protected:
   void dragEnterEvent(QDragEnterEvent* e) override;
@@ -272,7 +279,6 @@ private:
   void buildEditMenu();
   void buildEditToolBar();
   void buildMeasurements();
-  void syncEditControls();
   void refreshLabelPicker();
   void finishPrediction(bool ok, const QString& message);
   QString predictionLockReason() const;
@@ -288,7 +294,6 @@ private:
   void showStatus(const QString& text);
   void addRecentFile(const QString& path, bool asMask);
   void rebuildRecentMenu();
-  void syncControlsFromModel();
   void updateTitle();
   void showCaptureReady();
   void layoutViews();

@@ -102,11 +102,14 @@ void MainWindow::buildEditMenu()
         QStringLiteral("%1 (%2)").arg(tr(t.text).remove('&'), QKeySequence(t.key).toString()));
     a->setCheckable(true);
     a->setShortcut(QKeySequence(t.key));
-    a->setChecked(t.tool == m_edit->tool());
+    a->setData(static_cast<int>(t.tool));
     m_toolGroup->addAction(a);
-    const EditController::Tool tool = t.tool;
-    connect(a, &QAction::triggered, m_edit, [this, tool] { m_edit->setTool(tool); });
   }
+  // The tool group shows and sets the controller's tool (ui/PropertyBinding.h).
+  couple(m_toolGroup,
+         PropertyModel<int>{ [this] { return static_cast<int>(m_edit->tool()); },
+                             [this](int tool) { m_edit->setTool(static_cast<EditController::Tool>(tool)); } },
+         m_edit, &EditController::settingsChanged);
   QAction* restartGrow = menu->addAction(tr("Grow from Seeds: Start &Over"), m_edit,
                                          &EditController::restartGrowSeeds);
   restartGrow->setObjectName("growRestart");
@@ -128,6 +131,8 @@ void MainWindow::buildEditMenu()
   m_brushSmallerAction->setObjectName("brushSmaller");
   m_brushSmallerAction->setShortcut(QKeySequence(Qt::Key_Minus));
   m_brushSmallerAction->setShortcutContext(Qt::WindowShortcut);
+  for (QAction* a : { m_brushLargerAction, m_brushSmallerAction })
+    coupleEnabled(a, [this] { return m_edit->isEditingTool(); }, m_edit, &EditController::settingsChanged);
   QAction* square = menu->addAction(tr("S&quare Brush"));
   square->setCheckable(true);
   connect(square, &QAction::toggled, m_edit,
@@ -142,12 +147,23 @@ void MainWindow::buildEditMenu()
   m_thresholdAction = menu->addAction(tr("&Threshold-Limited Paint"));
   m_thresholdAction->setCheckable(true);
   m_thresholdAction->setShortcut(QKeySequence(Qt::Key_T));
+  {
+    // The range starts as the pancreas CT range, switched off (the toolbar's spin boxes show it).
+    edit::IntensityRange start = edit::pancreasCtRange();
+    start.enabled = false;
+    m_edit->setThreshold(start);
+  }
+  couple(m_thresholdAction,
+         PropertyModel<bool>{ [this] { return m_edit->threshold().enabled; },
+                              [this](bool on)
+                              {
+                                edit::IntensityRange r = m_edit->threshold();
+                                r.enabled = on;
+                                m_edit->setThreshold(r);
+                              } },
+         m_edit, &EditController::settingsChanged);
   QAction* preset = menu->addAction(tr("Pancreas CT Range (-100..240 HU)"), this,
-                                    [this]
-                                    {
-                                      m_edit->setThreshold(edit::pancreasCtRange());
-                                      syncEditControls();
-                                    });
+                                    [this] { m_edit->setThreshold(edit::pancreasCtRange()); });
   preset->setObjectName("pancreasRange");
   menu->addSeparator();
 
@@ -268,16 +284,20 @@ void MainWindow::buildEditMenu()
                                       .arg(c.volumeDifferenceMl(), 0, 'f', 2));
           });
 
-  connect(m_edit, &EditController::settingsChanged, this, &MainWindow::syncEditControls);
+  // Undo / redo follow the history; the tool tip says what it costs.
+  coupleEnabled(m_undoAction, [this] { return m_edit->canUndo(); }, m_edit, &EditController::undoStateChanged);
+  coupleEnabled(m_redoAction, [this] { return m_edit->canRedo(); }, m_edit, &EditController::undoStateChanged);
+  auto undoTip = [this]
+  { m_undoAction->setToolTip(tr("Undo (Ctrl+Z); history uses %1 kB").arg(m_edit->undoMemoryBytes() / 1024)); };
+  undoTip();
   connect(m_edit, &EditController::undoStateChanged, this,
-          [this]
+          [this, undoTip]
           {
-            syncEditControls();
+            undoTip();
             updateTitle();
           });
   connect(m_edit, &EditController::errorOccurred, this,
           [this](const QString& m) { showStatus(m); });
-  syncEditControls();
 }
 
 void MainWindow::buildEditToolBar()
@@ -316,7 +336,9 @@ void MainWindow::buildEditToolBar()
   m_labelSpin = new QSpinBox(bar);
   m_labelSpin->setObjectName("activeLabel");
   m_labelSpin->setRange(1, 255);
-  connect(m_labelSpin, &QSpinBox::valueChanged, m_edit, &EditController::setActiveLabel);
+  couple(m_labelSpin,
+         PropertyModel<int>{ [this] { return m_edit->activeLabel(); }, [this](int v) { m_edit->setActiveLabel(v); } },
+         m_edit, &EditController::settingsChanged);
   bar->addWidget(m_labelSpin);
   // The picker names the labels of the shown mask's table (swatch + name); choosing one sets
   // the spin box, which still takes any value 1..255.
@@ -331,7 +353,8 @@ void MainWindow::buildEditToolBar()
             if (value > 0)
               m_labelSpin->setValue(value);
           });
-  connect(m_labelSpin, &QSpinBox::valueChanged, this, [this] { refreshLabelPicker(); });
+  // The picker marks the active label, whoever changed it.
+  connect(m_edit, &EditController::settingsChanged, this, &MainWindow::refreshLabelPicker);
   connect(m_model, &ViewerModel::labelTableChanged, this, &MainWindow::refreshLabelPicker);
   // Labels present are counted when a mask is shown (one pass), not on every edit.
   connect(m_model, &ViewerModel::maskChanged, this,
@@ -355,30 +378,24 @@ void MainWindow::buildEditToolBar()
   }
   m_thresholdMinSpin->setToolTip(tr("Paint only voxels with intensity >= this"));
   m_thresholdMaxSpin->setToolTip(tr("Paint only voxels with intensity <= this"));
-  auto pushThreshold = [this]
+  // The range's ends show and set the controller's threshold (kept while it is switched off).
+  auto end = [this](float edit::IntensityRange::*field)
   {
-    edit::IntensityRange r;
-    r.enabled = m_thresholdAction->isChecked();
-    r.minimum = static_cast<float>(m_thresholdMinSpin->value());
-    r.maximum = static_cast<float>(m_thresholdMaxSpin->value());
-    m_edit->setThreshold(r);
+    return PropertyModel<double>{ [this, field] { return double(m_edit->threshold().*field); },
+                                  [this, field](double v)
+                                  {
+                                    edit::IntensityRange r = m_edit->threshold();
+                                    r.*field = static_cast<float>(v);
+                                    m_edit->setThreshold(r);
+                                  } };
   };
-  connect(m_thresholdAction, &QAction::toggled, this, pushThreshold);
-  connect(m_thresholdMinSpin, &QDoubleSpinBox::valueChanged, this, pushThreshold);
-  connect(m_thresholdMaxSpin, &QDoubleSpinBox::valueChanged, this, pushThreshold);
+  couple(m_thresholdMinSpin, end(&edit::IntensityRange::minimum), m_edit, &EditController::settingsChanged);
+  couple(m_thresholdMaxSpin, end(&edit::IntensityRange::maximum), m_edit, &EditController::settingsChanged);
   bar->addSeparator();
   m_undoAction->setIconText(tr("Undo"));
   m_redoAction->setIconText(tr("Redo"));
   bar->addAction(m_undoAction);
   bar->addAction(m_redoAction);
-  {
-    const edit::IntensityRange pancreas = edit::pancreasCtRange();
-    const QSignalBlocker b1(m_thresholdMinSpin), b2(m_thresholdMaxSpin);
-    m_thresholdMinSpin->setValue(pancreas.minimum);
-    m_thresholdMaxSpin->setValue(pancreas.maximum);
-  }
-
-  syncEditControls();
 }
 
 void MainWindow::refreshLabelPicker()
@@ -413,35 +430,6 @@ void MainWindow::editLabelTable()
             statusBar()->showMessage(tr("Labels changed; they are saved with the next mask version."), 8000);
           });
   dialog->open();
-}
-
-void MainWindow::syncEditControls()
-{
-  if (!m_edit || !m_brushSizeSpin)
-    return;
-  // The brush radius and the 3D brush follow through their couplings (ui/PropertyBinding.h).
-  const QSignalBlocker b2(m_labelSpin), b4(m_thresholdAction), b5(m_thresholdMinSpin), b6(m_thresholdMaxSpin);
-  m_labelSpin->setValue(m_edit->activeLabel());
-  m_brushLargerAction->setEnabled(m_edit->isEditingTool());
-  m_brushSmallerAction->setEnabled(m_edit->isEditingTool());
-  const edit::IntensityRange r = m_edit->threshold();
-  m_thresholdAction->setChecked(r.enabled);
-  if (r.enabled)
-  {
-    m_thresholdMinSpin->setValue(r.minimum);
-    m_thresholdMaxSpin->setValue(r.maximum);
-  }
-  for (QAction* a : m_toolGroup->actions())
-  {
-    static const char* names[] = {"toolNavigate", "toolPaint", "toolErase", "toolLasso", "toolScissors",
-                                  "toolRuler"};
-    a->setChecked(a->objectName() == names[static_cast<int>(m_edit->tool())]);
-  }
-  m_undoAction->setEnabled(m_edit->canUndo());
-  m_redoAction->setEnabled(m_edit->canRedo());
-  m_undoAction->setToolTip(
-      tr("Undo (Ctrl+Z); history uses %1 kB").arg(m_edit->undoMemoryBytes() / 1024));
-  refreshLabelPicker(); // the spin box changed under a signal blocker
 }
 
 bool MainWindow::confirmUnsavedEdits(const QString& action)

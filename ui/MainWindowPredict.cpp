@@ -4,6 +4,7 @@
 // db::listModelPackages (database/registry/ModelCatalog), the mask goes to the ViewerModel.
 #include "ui/MainWindow.h"
 #include "ui/ModelImportDialog.h"
+#include "ui/PropertyBinding.h"
 
 #include "core/io/ImageIO.h"
 #include "ui/ViewerModel.h"
@@ -32,6 +33,7 @@ namespace
 {
 const char* const kModelKey = "predict/modelDir";
 const char* const kFastKey = "predict/fast";
+const char* const kCpuSpeedKey = "predict/cpuSpeed";
 
 QSettings settings()
 {
@@ -69,6 +71,40 @@ void MainWindow::buildSegmentationMenu()
   m_fastAction->setCheckable(true);
   m_fastAction->setChecked(settings().value(userSettingsKey(kFastKey), false).toBool());
   connect(m_fastAction, &QAction::toggled, this, [this](bool on) { settings().setValue(userSettingsKey(kFastKey), on); });
+  // CPU speed (db::CpuSpeed, measured in docs/performance.md): exact by default; the faster
+  // settings say what they change.
+  QMenu* speed = seg->addMenu(tr("CPU &Speed"));
+  speed->setObjectName(QStringLiteral("cpuSpeedMenu"));
+  speed->setToolTipsVisible(true);
+  auto* speedGroup = new QActionGroup(speed);
+  speedGroup->setExclusive(true);
+  const struct
+  {
+    db::CpuSpeed speed;
+    const char* text;
+    const char* tip;
+  } speeds[] = {
+    { db::CpuSpeed::Exact, QT_TR_NOOP("&Exact (the authors' results, bit for bit)"),
+      QT_TR_NOOP("One patch per network call, two calls at once: the same probabilities as the authors' pipeline") },
+    { db::CpuSpeed::BatchMirrors, QT_TR_NOOP("&Faster (8 mirrors per call, same masks)"),
+      QT_TR_NOOP("About twice as fast on a CPU; the masks are the same, probabilities differ by about 1e-6") },
+    { db::CpuSpeed::Bf16, QT_TR_NOOP("Fa&stest (+ bfloat16, CPUs with AVX512-BF16 / AMX)"),
+      QT_TR_NOOP("About twice as fast again on CPUs with bfloat16 instructions (slower on others); voxels "
+                 "within 0.01 of a tie may change label") },
+  };
+  for (const auto& sp : speeds)
+  {
+    QAction* a = speed->addAction(tr(sp.text));
+    a->setCheckable(true);
+    a->setToolTip(tr(sp.tip));
+    a->setData(static_cast<int>(sp.speed));
+    a->setObjectName(QStringLiteral("cpuSpeed-") + db::to_string(sp.speed));
+    speedGroup->addAction(a);
+  }
+  couple(speedGroup,
+         PropertyModel<int>{ [this] { return static_cast<int>(cpuSpeed()); },
+                             [this](int v) { setCpuSpeed(static_cast<db::CpuSpeed>(v)); } },
+         this, &MainWindow::predictionSettingsChanged);
   seg->addSeparator();
   QAction* cancel = seg->addAction(tr("&Cancel Prediction"), this, &MainWindow::cancelPrediction);
   cancel->setEnabled(false);
@@ -258,6 +294,19 @@ void MainWindow::chooseModelPackageFolder()
   }
 }
 
+db::CpuSpeed MainWindow::cpuSpeed() const
+{
+  return db::parseCpuSpeed(settings().value(userSettingsKey(kCpuSpeedKey)).toString());
+}
+
+void MainWindow::setCpuSpeed(db::CpuSpeed speed)
+{
+  if (speed == cpuSpeed())
+    return;
+  settings().setValue(userSettingsKey(kCpuSpeedKey), db::to_string(speed));
+  emit predictionSettingsChanged();
+}
+
 bool MainWindow::isPredicting() const
 {
   return m_worker && m_worker->isRunning();
@@ -310,6 +359,7 @@ bool MainWindow::predictPancreas(const QString& modelDirIn)
   PredictRequest req;
   req.modelDir = modelDir;
   req.fast = m_fastAction && m_fastAction->isChecked();
+  db::applyCpuSpeed(req, cpuSpeed());
   m_predictTemp.reset();
   if (readableAsIs(m_imagePath))
     req.inputPath = m_imagePath;

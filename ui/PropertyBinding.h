@@ -14,10 +14,15 @@
 #include <QAbstractButton>
 #include <QAbstractSlider>
 #include <QAction>
+#include <QActionGroup>
+#include <QComboBox>
+#include <QMenu>
 #include <QDoubleSpinBox>
 #include <QObject>
 #include <QSignalBlocker>
 #include <QSpinBox>
+
+#include <QStringList>
 
 #include <functional>
 #include <utility>
@@ -88,5 +93,109 @@ void couple(QAbstractButton* b, PropertyModel<bool> p, Sender* sender, Signal si
 {
   b->setCheckable(true);
   detail::coupleWidget(b, std::move(p), &QAbstractButton::toggled, &QAbstractButton::setChecked, sender, signal);
+}
+
+/// An exclusive group of checkable actions choosing one value: each action's data() is its value
+/// (an int, e.g. an enum). The action whose value get() returns is checked; triggering one calls
+/// set(value); the enabled rule applies to the whole group.
+template <class Sender, class Signal>
+void couple(QActionGroup* g, PropertyModel<int> p, Sender* sender, Signal signal)
+{
+  QObject::connect(g, &QActionGroup::triggered, g, [set = p.set](QAction* a) { set(a->data().toInt()); });
+  auto update = [g, p]
+  {
+    const int value = p.get();
+    for (QAction* a : g->actions())
+    {
+      const QSignalBlocker block(a);
+      a->setChecked(a->data().toInt() == value);
+    }
+    if (p.enabled)
+      g->setEnabled(p.enabled());
+  };
+  QObject::connect(sender, signal, g, update);
+  update();
+}
+
+/// A combo box choosing one of a list the model may change (e.g. the window presets of the
+/// image's modality): options() gives the items, get() the current one (shown even when it is
+/// not an option, as an extra last item, e.g. "Custom W 400 L 40"), activating an item calls
+/// set(text). The items are rebuilt only when options() changed.
+template <class Sender, class Signal>
+void couple(QComboBox* w, PropertyModel<QString> p, std::function<QStringList()> options, Sender* sender,
+            Signal signal)
+{
+  QObject::connect(w, &QComboBox::textActivated, w, [set = p.set](const QString& text) { set(text); });
+  auto update = [w, p, options]
+  {
+    const QSignalBlocker block(w);
+    QStringList items = options();
+    const QString current = p.get();
+    if (!current.isEmpty() && !items.contains(current))
+      items << current;
+    QStringList shown;
+    for (int i = 0; i < w->count(); ++i)
+      shown << w->itemText(i);
+    if (shown != items)
+    {
+      w->clear();
+      w->addItems(items);
+    }
+    w->setCurrentIndex(items.indexOf(current));
+    if (p.enabled)
+      w->setEnabled(p.enabled());
+  };
+  QObject::connect(sender, signal, w, update);
+  update();
+}
+
+/// A menu section of checkable actions, one per option (rebuilt, in `group`, only when options()
+/// changed; `decorate(action, index)` adds shortcuts and names), the one get() returns checked,
+/// triggering one calls set(text).
+template <class Sender, class Signal>
+void couple(QMenu* menu, QActionGroup* group, PropertyModel<QString> p, std::function<QStringList()> options,
+            std::function<void(QAction*, int)> decorate, Sender* sender, Signal signal)
+{
+  QObject::connect(group, &QActionGroup::triggered, group, [set = p.set](QAction* a) { set(a->text()); });
+  auto update = [menu, group, p, options, decorate]
+  {
+    const QStringList items = options();
+    QStringList shown;
+    for (QAction* a : group->actions())
+      shown << a->text();
+    if (shown != items)
+    {
+      for (QAction* a : group->actions())
+      {
+        group->removeAction(a);
+        delete a;
+      }
+      for (int i = 0; i < items.size(); ++i)
+      {
+        QAction* a = menu->addAction(items[i]);
+        a->setCheckable(true);
+        group->addAction(a);
+        if (decorate)
+          decorate(a, i);
+      }
+    }
+    const QString current = p.get();
+    for (QAction* a : group->actions())
+    {
+      const QSignalBlocker block(a);
+      a->setChecked(a->text() == current);
+    }
+  };
+  QObject::connect(sender, signal, group, update);
+  update();
+}
+
+/// An action that is only enabled while `enabled()` holds (re-evaluated when `sender` emits).
+template <class Sender, class Signal>
+void coupleEnabled(QAction* a, std::function<bool()> enabled, Sender* sender, Signal signal)
+{
+  auto update = [a, enabled] { a->setEnabled(enabled()); };
+  QObject::connect(sender, signal, a, update);
+  update();
 }
 } // namespace panseg::ui

@@ -121,7 +121,8 @@ QJsonObject evaluateModels(const QString& baseDir, const QString& newDir,
       req.device = device.isEmpty() ? QStringLiteral("cpu") : device;
       req.fast = true;
       req.tta = false;
-      req.extraArguments = {"--batch", "4", "--no-estimate"};
+      req.batch = 4;
+      req.extraArguments = {"--no-estimate"};
       const ChildOutcome o =
           runHelper(worker, workerPredictArguments(req), [](const QByteArray&) {});
       if (o.cancelled)

@@ -26,8 +26,40 @@ QStringList workerPredictArguments(const PredictRequest& r)
     a << "--roi-margin" << QString::number(r.roiMarginMm, 'g', 10);
   if (r.strictModality)
     a << "--strict-modality";
+  if (r.batch > 0)
+    a << "--batch" << QString::number(r.batch);
+  if (r.streams > 0)
+    a << "--streams" << QString::number(r.streams);
+  if (r.bf16)
+    a << "--bf16";
   a << r.extraArguments;
   return a;
+}
+
+void applyCpuSpeed(PredictRequest& r, CpuSpeed speed)
+{
+  r.batch = speed == CpuSpeed::Exact ? 0 : 8;
+  r.bf16 = speed == CpuSpeed::Bf16;
+}
+
+QString to_string(CpuSpeed speed)
+{
+  switch (speed)
+  {
+  case CpuSpeed::BatchMirrors: return QStringLiteral("batch");
+  case CpuSpeed::Bf16: return QStringLiteral("bf16");
+  case CpuSpeed::Exact: break;
+  }
+  return QStringLiteral("exact");
+}
+
+CpuSpeed parseCpuSpeed(const QString& text)
+{
+  if (text == QLatin1String("batch"))
+    return CpuSpeed::BatchMirrors;
+  if (text == QLatin1String("bf16"))
+    return CpuSpeed::Bf16;
+  return CpuSpeed::Exact;
 }
 
 QString PredictedVolume::note() const

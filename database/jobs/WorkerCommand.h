@@ -22,8 +22,27 @@ struct PredictRequest
   QString roi;               // box prompt "x0,y0,z0,x1,y1,z1" (inclusive voxel corners); empty: whole image
   double roiMarginMm = -1;   // context around the box in mm; < 0: the worker's default (10 mm)
   bool strictModality = false; // a model/image modality mismatch fails instead of a note
+  int batch = 0;             // > 0: network calls of N patches (8 = the mirrors of a window); not bit-exact
+  int streams = 0;           // > 0: network calls at once (worker default 2, bit-exact)
+  bool bf16 = false;         // CPU bfloat16 autocast (AVX512-BF16 / AMX); not bit-exact
   QStringList extraArguments;
 };
+
+/// The CPU speed settings users choose from (Segmentation > CPU Speed; `panseg predict --batch 8
+/// [--bf16]`), measured in docs/performance.md: Exact = the authors' results bit for bit;
+/// BatchMirrors = the 8 mirrors of a window in one call (about 2x faster, same masks, probabilities
+/// within 1e-5); Bf16 = that plus bfloat16 autocast (about 2x more on CPUs with AVX512-BF16 / AMX;
+/// voxels within 0.01 of a tie may change).
+enum class CpuSpeed
+{
+  Exact = 0,
+  BatchMirrors = 1,
+  Bf16 = 2,
+};
+void applyCpuSpeed(PredictRequest& request, CpuSpeed speed);
+/// "exact", "batch", "bf16" (settings); parseCpuSpeed returns Exact for anything else.
+QString to_string(CpuSpeed speed);
+CpuSpeed parseCpuSpeed(const QString& text);
 
 /// The worker's arguments for a request (after the executable).
 QStringList workerPredictArguments(const PredictRequest& request);

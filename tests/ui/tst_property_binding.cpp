@@ -9,10 +9,16 @@
 #include "ui/ViewerModel.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QCheckBox>
+#include <QComboBox>
+#include <QMenu>
+#include <QToolBar>
 #include <QDoubleSpinBox>
 #include <QSlider>
 #include <QSpinBox>
+#include <QApplication>
+#include <QTemporaryDir>
 #include <QtTest>
 
 using namespace panseg;
@@ -108,6 +114,92 @@ private slots:
     QCOMPARE(s.writes, 3);
   }
 
+  void choicesFollowTheModel()
+  {
+    Settings s;
+    // An action group choosing an int (each action's data is its value).
+    QActionGroup group(nullptr);
+    group.setExclusive(true);
+    for (int v : { 1, 2, 3 })
+    {
+      QAction* a = group.addAction(QString::number(v));
+      a->setCheckable(true);
+      a->setData(v);
+    }
+    couple(&group, PropertyModel<int>{ [&] { return s.label; }, [&](int v) { s.setLabel(v); } }, &s, &Settings::changed);
+    QVERIFY(group.actions().at(0)->isChecked());
+    QCOMPARE(s.writes, 0);
+    s.label = 3;
+    emit s.changed();
+    QVERIFY(group.actions().at(2)->isChecked() && !group.actions().at(0)->isChecked());
+    group.actions().at(1)->trigger();
+    QCOMPARE(s.label, 2);
+    QCOMPARE(s.writes, 1);
+
+    // A combo box over a list the model changes, with a current value outside the list.
+    QStringList names{ "Abdomen", "Bone" };
+    QString current = "Abdomen";
+    int sets = 0;
+    QComboBox combo;
+    couple(&combo,
+           PropertyModel<QString>{ [&] { return current; },
+                                   [&](const QString& n)
+                                   {
+                                     ++sets;
+                                     current = n;
+                                     emit s.changed();
+                                   },
+                                   [&] { return s.on; } },
+           [&] { return names; }, &s, &Settings::changed);
+    QCOMPARE(combo.count(), 2);
+    QCOMPARE(combo.currentText(), QString("Abdomen"));
+    QVERIFY(!combo.isEnabled());
+    current = "Custom W 400 L 40";
+    names << "Lung";
+    s.on = true;
+    emit s.changed();
+    QCOMPARE(combo.count(), 4); // the options and the current value after them
+    QCOMPARE(combo.currentText(), QString("Custom W 400 L 40"));
+    QVERIFY(combo.isEnabled());
+    QCOMPARE(sets, 0);
+    combo.textActivated("Lung");
+    QCOMPARE(current, QString("Lung"));
+    QCOMPARE(combo.count(), 3);
+    QCOMPARE(sets, 1);
+
+    // A menu section rebuilt from the same kind of list; the decoration adds a shortcut.
+    QMenu menu;
+    QActionGroup presets(nullptr);
+    presets.setExclusive(true);
+    couple(&menu, &presets,
+           PropertyModel<QString>{ [&] { return current; },
+                                   [&](const QString& n)
+                                   {
+                                     current = n;
+                                     emit s.changed();
+                                   } },
+           [&] { return names; }, [](QAction* a, int i) { a->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i))); },
+           &s, &Settings::changed);
+    QCOMPARE(menu.actions().size(), 3);
+    QVERIFY(menu.actions().at(2)->isChecked());
+    QCOMPARE(menu.actions().at(1)->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_2));
+    names.removeLast();
+    current = "Bone";
+    emit s.changed();
+    QCOMPARE(menu.actions().size(), 2);
+    QVERIFY(menu.actions().at(1)->isChecked());
+    menu.actions().at(0)->trigger();
+    QCOMPARE(current, QString("Abdomen"));
+
+    // An action enabled by a rule.
+    QAction act("x", nullptr);
+    coupleEnabled(&act, [&] { return s.on; }, &s, &Settings::changed);
+    QVERIFY(act.isEnabled());
+    s.on = false;
+    emit s.changed();
+    QVERIFY(!act.isEnabled());
+  }
+
   void mainWindowControlsAreCoupled()
   {
     MainWindow w;
@@ -140,8 +232,80 @@ private slots:
     QVERIFY(w.editController()->brush3D());
     w.editController()->setBrush3D(false);
     QVERIFY(!brush3D->isChecked());
+
+    // The tool group (every tool, also those after the ruler), the active label, the threshold.
+    EditController* edit = w.editController();
+    for (const char* name : { "toolGrowSeeds", "toolBox", "toolRefine", "toolPaint", "toolNavigate" })
+    {
+      auto* a = w.findChild<QAction*>(name);
+      QVERIFY2(a, name);
+      a->trigger();
+      QCOMPARE(static_cast<int>(edit->tool()), a->data().toInt());
+      QVERIFY(a->isChecked());
+    }
+    edit->setTool(EditController::Tool::Refine);
+    QVERIFY(w.findChild<QAction*>("toolRefine")->isChecked());
+    QVERIFY(!w.findChild<QAction*>("toolNavigate")->isChecked());
+    QVERIFY(!w.findChild<QAction*>("brushLarger")->isEnabled() || edit->isEditingTool());
+    edit->setTool(EditController::Tool::Paint);
+    QVERIFY(w.findChild<QAction*>("brushLarger")->isEnabled());
+    edit->setTool(EditController::Tool::Navigate);
+    QVERIFY(!w.findChild<QAction*>("brushLarger")->isEnabled());
+    auto* label = w.findChild<QSpinBox*>("activeLabel");
+    QVERIFY(label);
+    edit->setActiveLabel(4);
+    QCOMPARE(label->value(), 4);
+    QCOMPARE(w.labelPicker()->currentData().toInt(), 4);
+    label->setValue(2);
+    QCOMPARE(edit->activeLabel(), 2);
+    // Pancreas CT range: the controller's range reaches the spin boxes and the action.
+    w.findChild<QAction*>("pancreasRange")->trigger();
+    QVERIFY(edit->threshold().enabled);
+    const auto spins = w.findChild<QToolBar*>("editToolBar")->findChildren<QDoubleSpinBox*>();
+    QStringList values;
+    for (QDoubleSpinBox* sp : spins)
+      values << QString::number(sp->value());
+    QVERIFY2(values.contains("-100") && values.contains("240"), qPrintable(values.join(',')));
+
+    // The window presets: the menu and the combo follow the model, and choose in it.
+    auto* combo = w.findChild<QComboBox*>("presetCombo");
+    QVERIFY(combo && combo->count() >= 2);
+    const QString second = combo->itemText(1);
+    model->applyPreset(second);
+    QCOMPARE(combo->currentText(), second);
+    combo->textActivated(combo->itemText(0));
+    QCOMPARE(model->activePresetName(), combo->itemText(0));
+    // Segmentation > CPU Speed: the choice is the window's setting and reaches the worker's
+    // command line through db::applyCpuSpeed.
+    auto* exact = w.findChild<QAction*>("cpuSpeed-exact");
+    auto* batch = w.findChild<QAction*>("cpuSpeed-batch");
+    auto* bf16 = w.findChild<QAction*>("cpuSpeed-bf16");
+    QVERIFY(exact && batch && bf16);
+    w.setCpuSpeed(db::CpuSpeed::Exact);
+    QVERIFY(exact->isChecked());
+    batch->trigger();
+    QCOMPARE(w.cpuSpeed(), db::CpuSpeed::BatchMirrors);
+    w.setCpuSpeed(db::CpuSpeed::Bf16);
+    QVERIFY(bf16->isChecked() && !batch->isChecked());
+    db::PredictRequest req;
+    req.modelDir = "m";
+    req.inputPath = "i.nii.gz";
+    req.outputPath = "o.nii.gz";
+    db::applyCpuSpeed(req, w.cpuSpeed());
+    const QStringList args = db::workerPredictArguments(req);
+    QVERIFY2(args.join(' ').endsWith("--batch 8 --bf16"), qPrintable(args.join(' ')));
+    db::applyCpuSpeed(req, db::CpuSpeed::Exact);
+    QVERIFY(!db::workerPredictArguments(req).contains("--batch"));
+    w.setCpuSpeed(db::CpuSpeed::Exact);
   }
 };
 
-QTEST_MAIN(TestPropertyBinding)
+int main(int argc, char** argv)
+{
+  QTemporaryDir config; // the CPU speed is a per-user setting: not the developer's own
+  qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
+  QApplication app(argc, argv);
+  TestPropertyBinding t;
+  return QTest::qExec(&t, argc, argv);
+}
 #include "tst_property_binding.moc"
