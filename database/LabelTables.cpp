@@ -1,8 +1,8 @@
 #include "database/LabelTables.h"
 
 #include "core/Error.h"
+#include "models/ModelCard.h"
 
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -28,20 +28,6 @@ LabelCode codeFrom(const QJsonValue& v)
   const QJsonObject o = v.toObject();
   return { o.value("code").toString().toStdString(), o.value("scheme").toString().toStdString(),
            o.value("meaning").toString().toStdString() };
-}
-
-std::optional<QJsonObject> readJsonObject(const std::string& path)
-{
-  QFile f(QString::fromStdString(path));
-  if (!f.exists())
-    return std::nullopt;
-  if (!f.open(QIODevice::ReadOnly))
-    throw Error("cannot read " + path);
-  QJsonParseError err{};
-  const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
-  if (err.error != QJsonParseError::NoError || !doc.isObject())
-    throw Error(path + ": not a JSON object");
-  return doc.object();
 }
 
 std::string displayName(std::string name)
@@ -116,46 +102,39 @@ LabelTable labelTableOfModelPackage(const std::string& packageDir)
   // "1 = Pancreas" (its label 1 is another structure, or nothing). None declared: the defaults.
   LabelTable table;
   const std::string plansPath = (dir / "plans.json").string();
-  if (const auto plans = readJsonObject(plansPath); plans && plans->contains("classes"))
+  if (std::filesystem::exists(plansPath))
   {
-    for (const QJsonValue& c : plans->value("classes").toArray())
-    {
-      const QJsonObject o = c.toObject();
-      declare(table, o.value("label").toInt(-1), o.value("name").toString().toStdString(), plansPath);
-    }
-  }
-  // nnU-Net v2 packages keep dataset.json verbatim in plans.json: its "labels" {name: value}.
-  if (const auto plans = readJsonObject(plansPath); plans && plans->value("dataset_json").isObject())
-  {
-    const QJsonObject labels = plans->value("dataset_json").toObject().value("labels").toObject();
-    for (auto it = labels.begin(); it != labels.end(); ++it)
-      if (it.value().isDouble())
-        declare(table, it.value().toInt(), it.key().toStdString(), plansPath);
+    using models::json::Value;
+    const Value plans = models::json::parseFile(plansPath);
+    // PanSegNet / PNet-MSA plans: "classes" [{"label": 1, "name": "pancreas"}].
+    if (const Value* classes = plans.find("classes"); classes && classes->isArray())
+      for (const Value& c : classes->array)
+      {
+        const Value* label = c.find("label");
+        const Value* name = c.find("name");
+        declare(table, label && label->isNumber() ? static_cast<int>(label->number) : -1,
+                name && name->isString() ? name->string : std::string(), plansPath);
+      }
+    // nnU-Net v2 packages keep dataset.json verbatim in plans.json: its "labels" {name: value}.
+    if (const Value* ds = plans.find("dataset_json"); ds && ds->isObject())
+      if (const Value* labels = ds->find("labels"); labels && labels->isObject())
+        for (const auto& [name, value] : labels->object)
+          if (value.isNumber())
+            declare(table, static_cast<int>(value.number), name, plansPath);
   }
   const std::string modelPath = (dir / "model.json").string();
-  if (const auto model = readJsonObject(modelPath))
+  if (std::filesystem::exists(modelPath))
   {
-    const QJsonValue labels = model->value("labels");
-    if (labels.isObject()) // nnU-Net dataset.json style: name -> value
+    // model.json through the one reader (models/ModelCard.h): "labels" {name: value} as nnU-Net's
+    // dataset.json writes them, "label_colors" {"value": "#rrggbb"}.
+    const models::ModelCard card = models::readModelCard(modelPath);
+    for (const auto& [name, value] : card.labels)
+      declare(table, value, name, modelPath);
+    for (const auto& [value, color] : card.labelColors)
     {
-      const QJsonObject o = labels.toObject();
-      for (auto it = o.begin(); it != o.end(); ++it)
-      {
-        if (!it.value().isDouble())
-          throw Error(modelPath + ": labels." + it.key().toStdString() + " must be a label value");
-        declare(table, it.value().toInt(), it.key().toStdString(), modelPath);
-      }
-    }
-    else if (!labels.isUndefined())
-      throw Error(modelPath + ": \"labels\" must be an object {\"name\": value}");
-    const QJsonObject colors = model->value("label_colors").toObject();
-    for (auto it = colors.begin(); it != colors.end(); ++it)
-    {
-      bool ok = false;
-      const int value = it.key().toInt(&ok);
-      const auto rgb = parseHexColor(it.value().toString().toStdString());
-      if (!ok || value < 1 || value > 255 || !rgb)
-        throw Error(modelPath + ": label_colors." + it.key().toStdString() + " must map 1..255 to #rrggbb");
+      const auto rgb = parseHexColor(color);
+      if (!rgb)
+        throw Error(modelPath + ": label_colors." + std::to_string(value) + " must map 1..255 to #rrggbb");
       LabelInfo info = table.label(value);
       info.color = *rgb;
       table.set(info);

@@ -1,4 +1,5 @@
 #include "models/ModelPackage.h"
+#include "models/ModelCard.h"
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
@@ -85,19 +86,7 @@ std::string readText(const std::string& path, const std::string& what)
   return ss.str();
 }
 
-std::string number(double v)
-{
-  if (std::isfinite(v) && v == std::floor(v) && std::abs(v) < 1e15)
-    return std::to_string(static_cast<long long>(v));
-  char buf[40];
-  for (int precision : { 15, 16, 17 }) // shortest text that reads back as the same double
-  {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
-    if (std::strtod(buf, nullptr) == v)
-      break;
-  }
-  return buf;
-}
+std::string number(double v) { return shortestNumber(v); }
 
 template <typename T, std::size_t N> std::string array(const std::array<T, N>& a)
 {
@@ -605,9 +594,11 @@ ModelPackage loadModelPackage(const std::string& dirIn)
     // ---- model type first (it decides the plans.json format)
     const json::Value model = json::parseFile((dir / "model.json").string());
     const std::string mc = "model.json";
-    if (!model.isObject())
-      throw Error(mc + ": expected a JSON object");
-    pkg.info.modelType = model.at("model_type", mc).asString(mc + ": model_type");
+    // One reader of model.json (ModelCard.h, shared with the study database); the package's own
+    // rules (required keys, supported types and formats) are checked here.
+    const ModelCard card = parseModelCard(model, mc);
+    model.at("model_type", mc);
+    pkg.info.modelType = card.modelType;
     if (pkg.info.modelType != "pansegnet" && pkg.info.modelType != "pnet-msa" && pkg.info.modelType != "nnunetv2")
       throw Error(mc + ": model_type \"" + pkg.info.modelType +
                   "\" is not supported (expected \"pansegnet\", \"pnet-msa\" or \"nnunetv2\")");
@@ -718,37 +709,27 @@ ModelPackage loadModelPackage(const std::string& dirIn)
     } // pansegnet / pnet-msa plans
 
     // ---- model.json
-    if (const auto* f = model.find("format"); f && f->asString(mc + ": format") != kModelFormat)
-      throw Error(mc + ": unknown format \"" + f->string + "\" (expected " + kModelFormat + ")");
+    if (!card.format.empty() && card.format != kModelFormat)
+      throw Error(mc + ": unknown format \"" + card.format + "\" (expected " + kModelFormat + ")");
     ModelInfo& m = pkg.info;
-    m.name = model.at("name", mc).asString(mc + ": name");
-    if (const auto* v = model.find("version"))
-      m.version = v->isNumber() ? number(v->number) : v->asString(mc + ": version");
-    m.modality = model.at("modality", mc).asString(mc + ": modality");
-    if (const auto* v = model.find("description"))
-      m.description = v->asString(mc + ": description");
-    if (const auto* v = model.find("training_data"))
-      m.trainingData = v->asString(mc + ": training_data");
+    model.at("name", mc);
+    model.at("modality", mc);
+    model.at("clinical_use", mc);
+    m.name = card.name;
+    if (!card.version.empty())
+      m.version = card.version;
+    m.modality = card.modality;
+    m.description = card.description;
+    m.trainingData = card.trainingData;
     if (const auto* v = model.find("metrics"))
       m.metrics = *v;
     if (const auto* v = model.find("lineage"))
       m.lineage = *v;
-    if (const auto* v = model.find("demo"))
-      m.demo = v->asBool(mc + ": demo");
-    m.clinicalUse = model.at("clinical_use", mc).asBool(mc + ": clinical_use");
-    if (const auto* v = model.find("created"))
-      m.created = v->asString(mc + ": created");
-    if (const auto* v = model.find("speed_class"))
-      m.speedClass = v->asString(mc + ": speed_class");
-    if (const auto* w = model.find("weights"); w && w->isObject())
-      if (const auto* v = w->find("sha256"); v && !v->isNull())
-      {
-        m.weightsSha256 = v->asString(mc + ": weights.sha256");
-        if (!looksLikeSha256(m.weightsSha256))
-          throw Error(mc + ": weights.sha256 must be 64 hexadecimal digits, found \"" + m.weightsSha256 + "\"");
-        std::transform(m.weightsSha256.begin(), m.weightsSha256.end(), m.weightsSha256.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      }
+    m.demo = card.demo;
+    m.clinicalUse = card.clinicalUse;
+    m.created = card.created;
+    m.speedClass = card.speedClass;
+    m.weightsSha256 = card.weightsSha256;
     if (const auto* pm = plans.find("modality"); pm && pm->isString() && pm->string != m.modality)
       throw Error("plans.json says modality \"" + pm->string + "\" but model.json says \"" +
                   m.modality + "\"");

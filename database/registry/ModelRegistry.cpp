@@ -6,34 +6,14 @@
 
 #include "core/Error.h"
 #include "database/ContentHash.h"
+#include "models/ModelCard.h"
 
-#include <QByteArray>
-#include <QFile>
-#include <QJsonDocument>
-#include <QJsonObject>
-
-#include <cctype>
 #include <filesystem>
 
 namespace panseg::db
 {
 namespace
 {
-std::string slug(const std::string& text)
-{
-  std::string out;
-  for (const char c : text)
-  {
-    if (std::isalnum(static_cast<unsigned char>(c)))
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    else if (!out.empty() && out.back() != '-')
-      out += '-';
-  }
-  while (!out.empty() && out.back() == '-')
-    out.pop_back();
-  return out;
-}
-
 const ModelFile* findFile(const std::vector<ModelFile>& files, const std::string& name)
 {
   for (const auto& f : files)
@@ -61,36 +41,23 @@ ModelPackageInfo readModelPackageInfo(const std::string& dirIn, bool hashFiles)
                   "weights.json and weights.bin)");
     info.files.push_back({ p.string(), hashFiles ? sha256OfFile(p.string()) : std::string() });
   }
-  QFile f(QString::fromStdString(info.dir + "/model.json"));
-  if (!f.open(QIODevice::ReadOnly))
-    throw Error("cannot read " + info.dir + "/model.json: " + f.errorString().toStdString());
-  QJsonParseError perr;
-  const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &perr);
-  if (doc.isNull() || !doc.isObject())
-    throw Error(info.dir + "/model.json is not a JSON object" +
-                (perr.error != QJsonParseError::NoError ? ": " + perr.errorString().toStdString() : std::string()));
-  const QJsonObject o = doc.object();
-  auto text = [&](const char* key)
-  {
-    const QJsonValue v = o.value(key);
-    return v.isString() ? v.toString().toStdString() : v.isDouble() ? QString::number(v.toDouble()).toStdString()
-                                                                   : std::string();
-  };
-  info.name = text("name");
-  info.version = text("version");
-  info.modelType = text("model_type");
-  info.modality = text("modality");
-  info.speedClass = text("speed_class");
-  info.description = text("description");
-  info.demo = o.value("demo").toBool(false);
-  info.folds = std::max(1, o.value("folds").toInt(1));
-  info.modelId = text("id");
+  // The one model.json reader (models/ModelCard.h, shared with the worker): every key present
+  // must have its type; the registry needs a version and an id (or a name to make one).
+  const std::string path = info.dir + "/model.json";
+  const models::ModelCard card = models::readModelCard(path);
+  info.name = card.name;
+  info.version = card.version;
+  info.modelType = card.modelType;
+  info.modality = card.modality;
+  info.speedClass = card.speedClass;
+  info.description = card.description;
+  info.demo = card.demo;
+  info.folds = card.folds;
+  info.modelId = card.cardId();
   if (info.modelId.empty())
-    info.modelId = slug(info.name);
-  if (info.modelId.empty())
-    info.modelId = slug(std::filesystem::path(info.dir).filename().string());
+    info.modelId = models::slug(std::filesystem::path(info.dir).filename().string());
   // A bad "plausibility" block is refused here, where the package is first read.
-  modelPlausibilityFromJson(o, info.dir + "/model.json");
+  modelPlausibilityFromJson(card.json, path);
   if (info.version.empty())
     throw Error(info.dir + "/model.json has no \"version\"");
   if (info.modelId.empty())

@@ -2,9 +2,9 @@
 #include "database/QtText.h"
 
 #include "database/StudyDatabase.h"
+#include "models/ModelCard.h"
 
 #include <QDateTime>
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 
@@ -18,27 +18,29 @@ namespace
 {
 std::string nowUtc() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toStdString(); }
 
-double numberOf(const QJsonObject& o, const char* key, double fallback, const std::string& where)
+using models::json::Value;
+
+double numberOf(const Value& o, const char* key, double fallback, const std::string& where)
 {
-  const QJsonValue v = o.value(key);
-  if (v.isUndefined())
+  const Value* v = o.find(key);
+  if (!v)
     return fallback;
-  if (!v.isDouble() || !std::isfinite(v.toDouble()))
+  if (!v->isNumber() || !std::isfinite(v->number))
     throw Error(where + ": plausibility." + key + " must be a number");
-  return v.toDouble();
+  return v->number;
 }
 
-bool boolOf(const QJsonObject& o, const char* key, bool fallback, const std::string& where)
+bool boolOf(const Value& o, const char* key, bool fallback, const std::string& where)
 {
-  const QJsonValue v = o.value(key);
-  if (v.isUndefined())
+  const Value* v = o.find(key);
+  if (!v)
     return fallback;
-  if (!v.isBool())
+  if (!v->isBool())
     throw Error(where + ": plausibility." + key + " must be true or false");
-  return v.toBool();
+  return v->boolean;
 }
 
-int wholeOf(const QJsonObject& o, const char* key, int fallback, const std::string& where)
+int wholeOf(const Value& o, const char* key, int fallback, const std::string& where)
 {
   const double v = numberOf(o, key, fallback, where);
   if (v != std::floor(v) || std::abs(v) > 1e6)
@@ -47,21 +49,21 @@ int wholeOf(const QJsonObject& o, const char* key, int fallback, const std::stri
 }
 } // namespace
 
-ModelPlausibility modelPlausibilityFromJson(const QJsonObject& modelJson, const std::string& where)
+ModelPlausibility modelPlausibilityFromJson(const models::json::Value& modelJson, const std::string& where)
 {
   ModelPlausibility out;
-  const QJsonValue block = modelJson.value("plausibility");
-  if (block.isUndefined() || block.isNull())
+  const Value* block = modelJson.find("plausibility");
+  if (!block || block->isNull())
     return out;
-  if (!block.isObject())
+  if (!block->isObject())
     throw Error(where + ": \"plausibility\" must be an object (min_volume_ml, max_volume_ml, ...)");
-  const QJsonObject o = block.toObject();
-  static const std::set<QString> known = { "min_volume_ml", "max_volume_ml", "max_components",
+  const Value& o = *block;
+  static const std::set<std::string> known = { "min_volume_ml", "max_volume_ml", "max_components",
                                            "min_two_largest_share", "border_margin", "flag_border_contact",
                                            "flag_partial_coverage", "training_volume_ml", "label", "note" };
-  for (auto it = o.begin(); it != o.end(); ++it)
-    if (!known.count(it.key()))
-      throw Error(where + ": unknown key plausibility." + it.key().toStdString() +
+  for (const auto& [key, value] : o.object)
+    if (!known.count(key))
+      throw Error(where + ": unknown key plausibility." + key +
                   " (known: min_volume_ml, max_volume_ml, max_components, min_two_largest_share, border_margin, "
                   "flag_border_contact, flag_partial_coverage, training_volume_ml, label, note)");
   PlausibilityLimits& l = out.limits;
@@ -72,13 +74,11 @@ ModelPlausibility modelPlausibilityFromJson(const QJsonObject& modelJson, const 
   l.borderMargin = numberOf(o, "border_margin", l.borderMargin, where);
   l.flagBorderContact = boolOf(o, "flag_border_contact", l.flagBorderContact, where);
   l.flagPartialCoverage = boolOf(o, "flag_partial_coverage", l.flagPartialCoverage, where);
-  const QJsonValue range = o.value("training_volume_ml");
-  if (!range.isUndefined())
+  if (const Value* range = o.find("training_volume_ml"))
   {
-    const QJsonArray a = range.toArray();
-    if (!range.isArray() || a.size() != 2 || !a[0].isDouble() || !a[1].isDouble())
+    if (!range->isArray() || range->array.size() != 2 || !range->array[0].isNumber() || !range->array[1].isNumber())
       throw Error(where + ": plausibility.training_volume_ml must be [min, max] in mL");
-    l.trainingVolumeMl = std::array<double, 2>{ a[0].toDouble(), a[1].toDouble() };
+    l.trainingVolumeMl = std::array<double, 2>{ range->array[0].number, range->array[1].number };
   }
   out.label = wholeOf(o, "label", 0, where);
   if (out.label < 0 || out.label > 255)
@@ -92,15 +92,7 @@ ModelPlausibility modelPlausibilityFromJson(const QJsonObject& modelJson, const 
 ModelPlausibility modelPlausibilityOfPackage(const std::string& packageDir)
 {
   const std::string path = (std::filesystem::path(packageDir) / "model.json").string();
-  QFile f(qs(path));
-  if (!f.open(QIODevice::ReadOnly))
-    throw Error("cannot read " + path + ": " + f.errorString().toStdString());
-  QJsonParseError err;
-  const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &err);
-  if (!doc.isObject())
-    throw Error(path + " is not a JSON object" +
-                (err.error != QJsonParseError::NoError ? ": " + err.errorString().toStdString() : std::string()));
-  return modelPlausibilityFromJson(doc.object(), path);
+  return modelPlausibilityFromJson(models::readModelCard(path).json, path);
 }
 
 ModelPlausibility modelPlausibilityOfModelVersion(const StudyDatabase& db, int64_t modelVersionId)

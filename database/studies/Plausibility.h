@@ -22,6 +22,8 @@
 #include "core/metrics/Plausibility.h"
 #include "database/Records.h"
 
+#include "models/Json.h"
+
 #include <QJsonObject>
 
 #include <string>
@@ -50,7 +52,7 @@ struct ModelPlausibility
 
 /// The limits of a model.json object (defaults when it has no "plausibility" block). `where`
 /// names the file in errors ("/models/x/model.json").
-ModelPlausibility modelPlausibilityFromJson(const QJsonObject& modelJson, const std::string& where);
+ModelPlausibility modelPlausibilityFromJson(const models::json::Value& modelJson, const std::string& where);
 /// DIR/model.json of a package; throws Error when it cannot be read or its block is bad.
 ModelPlausibility modelPlausibilityOfPackage(const std::string& packageDir);
 /// The limits of a registered model version: its package's model.json when the registry's file
