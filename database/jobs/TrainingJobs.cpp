@@ -1,4 +1,5 @@
 #include "database/jobs/TrainingJobs.h"
+#include "models/ModelCard.h"
 
 #include "core/AtomicFile.h"
 #include "core/Error.h"
@@ -40,14 +41,6 @@ void say(const JobLog& log, const char* format, ...)
   std::vsnprintf(buf, sizeof buf, format, args);
   va_end(args);
   log(buf);
-}
-
-QJsonObject readJsonFile(const QString& path)
-{
-  QFile f(path);
-  if (!f.open(QIODevice::ReadOnly))
-    throw Error("cannot read " + s(path) + ": " + s(f.errorString()));
-  return QJsonDocument::fromJson(f.readAll()).object();
 }
 
 QString fmt(double v, int decimals = 4)
@@ -220,12 +213,12 @@ QJsonObject evaluateModels(const QString& baseDir, const QString& newDir,
 QStringList validationCases(const QString& packageDir)
 {
   QStringList out;
-  for (const auto& v : readJsonFile(packageDir + "/model.json")
-                           .value("lineage")
-                           .toObject()
-                           .value("validation_cases")
-                           .toArray())
-    out << v.toString();
+  const models::ModelCard card = models::readModelCard((packageDir + "/model.json").toStdString());
+  if (const auto* lineage = card.json.find("lineage"); lineage && lineage->isObject())
+    if (const auto* cases = lineage->find("validation_cases"); cases && cases->isArray())
+      for (const auto& c : cases->array)
+        if (c.isString())
+          out << QString::fromStdString(c.string);
   return out;
 }
 
