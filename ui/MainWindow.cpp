@@ -940,10 +940,15 @@ void MainWindow::finishJob()
   else if (out.mask)
   {
     QString error;
-    const int labels = static_cast<int>(out.mask->labels().size());
+    const std::vector<int> values = out.mask->labels();
+    const int labels = static_cast<int>(values.size());
+    // A recognisable label set gets its preset's names (TotalSegmentator, MSD; LabelPresets.h),
+    // as in loadMaskBlocking: menu, recent files and drops come this way.
+    const LabelTable table = labelTableForValues(values);
     error = maskRefusal(*out.mask);
     if (error.isEmpty() && m_model->setMask(std::move(*out.mask), &error))
     {
+      m_model->setLabelTable(table);
       m_maskPath = req.path;
       updateTitle();
       addRecentFile(req.path, true);

@@ -100,7 +100,7 @@ ModelImportDialog::ModelImportDialog(std::function<db::StudyDatabase*()> registr
   connect(m_name, &QLineEdit::textChanged, this, &ModelImportDialog::updateSourceState);
   connect(m_importButton, &QPushButton::clicked, this, [this] { startImport(); });
   connect(m_buttons, &QDialogButtonBox::rejected, this, &ModelImportDialog::reject);
-  connect(&m_watcher, &QFutureWatcher<db::ModelImportResult>::finished, this, &ModelImportDialog::finishImport);
+  connect(&m_watcher, &QFutureWatcher<Outcome>::finished, this, &ModelImportDialog::finishImport);
   if (!m_registry || !m_registry())
   {
     m_register->setChecked(false);
@@ -114,7 +114,8 @@ ModelImportDialog::~ModelImportDialog()
 {
   if (m_cancel)
     m_cancel->store(true);
-  m_watcher.waitForFinished();
+  if (m_watcher.isRunning())
+    m_watcher.waitForFinished(); // the child is stopped within 200 ms (runHelper)
 }
 
 void ModelImportDialog::setSource(const QString& path) { m_source->setText(path); }
@@ -194,22 +195,33 @@ bool ModelImportDialog::startImport()
   // The conversion runs in the pool; registering needs this thread's database connection.
   db::ModelImportRequest threadRequest = r;
   threadRequest.registerModel = false;
+  // Errors come back as text: an exception must not cross the thread (QtConcurrent would wrap it
+  // and lose its message).
   m_watcher.setFuture(QtConcurrent::run(
       [threadRequest, cancel, self]
       {
-        return db::importModel(threadRequest, nullptr,
-                               [self](const QString& line)
-                               {
-                                 QMetaObject::invokeMethod(
-                                     qApp,
-                                     [self, line]
-                                     {
-                                       if (self)
-                                         self->appendLog(line);
-                                     },
-                                     Qt::QueuedConnection);
-                               },
-                               cancel.get());
+        Outcome out;
+        try
+        {
+          out.result = db::importModel(threadRequest, nullptr,
+                                       [self](const QString& line)
+                                       {
+                                         QMetaObject::invokeMethod(
+                                             qApp,
+                                             [self, line]
+                                             {
+                                               if (self)
+                                                 self->appendLog(line);
+                                             },
+                                             Qt::QueuedConnection);
+                                       },
+                                       cancel.get());
+        }
+        catch (const std::exception& e)
+        {
+          out.error = QString::fromUtf8(e.what());
+        }
+        return out;
       }));
   m_registerWanted = r.registerModel;
   return true;
@@ -239,7 +251,10 @@ void ModelImportDialog::finishImport()
   m_buttons->button(QDialogButtonBox::Close)->setText(tr("Close"));
   try
   {
-    m_result = m_watcher.result();
+    const Outcome out = m_watcher.result();
+    if (!out.error.isEmpty())
+      throw std::runtime_error(out.error.toStdString());
+    m_result = out.result;
     if (m_registerWanted)
     {
       db::StudyDatabase* database = m_registry ? m_registry() : nullptr;

@@ -82,7 +82,12 @@ private:
   QPlainTextEdit* m_log;
   QDialogButtonBox* m_buttons;
   QPushButton* m_importButton;
-  QFutureWatcher<db::ModelImportResult> m_watcher;
+  struct Outcome
+  {
+    db::ModelImportResult result;
+    QString error; // the one-line reason when the import failed
+  };
+  QFutureWatcher<Outcome> m_watcher;
   std::shared_ptr<std::atomic<bool>> m_cancel;
   db::ModelImportResult m_result;
   bool m_registerWanted = false;
