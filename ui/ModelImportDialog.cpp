@@ -267,13 +267,18 @@ void ModelImportDialog::finishImport()
   catch (const std::exception& e)
   {
     m_error = QString::fromUtf8(e.what());
+    // The converter speaks command line; here the option is the Replace box.
+    m_error.replace(QStringLiteral("(use --force to replace a package)"),
+                    tr("(tick \"Replace an existing package in that folder\" to replace it)"));
     appendLog(tr("Error: %1").arg(m_error));
     updateSourceState();
     emit importFailed(m_error);
     return;
   }
-  QString summary = tr("%1 %2 (%n fold(s)) in %3", nullptr, m_result.folds)
-                        .arg(m_result.modelId, m_result.version, m_result.packageDir);
+  QString summary = tr("%1 version %2 (%3) in %4")
+                        .arg(m_result.modelId, m_result.version,
+                             m_result.folds == 1 ? tr("1 fold") : tr("%1 folds averaged").arg(m_result.folds),
+                             m_result.packageDir);
   if (m_result.modelVersionId > 0)
     summary += tr("; registered as model version %1").arg(m_result.modelVersionId);
   appendLog(tr("Imported: %1").arg(summary));
