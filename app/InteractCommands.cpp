@@ -10,6 +10,7 @@
 #include "core/edit/GrowCut.h"
 #include "core/edit/RobotUser.h"
 #include "core/io/ImageIO.h"
+#include "core/io/ItkRegionGrowing.h"
 #include "core/metrics/DistanceTransform.h"
 #include "ui/WorkerClient.h"
 
@@ -36,7 +37,8 @@ namespace
 {
 const char* kInteractSynopsis =
   "panseg interact --input IMG --box x0,y0,z0,x1,y1,z1 --output OUT [--model DIR] [--mask START] "
-  "[--grow +x,y,z|-x,y,z ...] [--mm] [--label N] [--margin MM] [--device D] [--no-fast] [--json]";
+  "[--grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence] [--mm] [--label N] [--margin MM] [--device D] "
+  "[--no-fast] [--json]";
 
 /// Pulls every `--name VALUE` out of args (repeatable options).
 QStringList takeRepeated(QStringList& args, const QString& name, QString* error)
@@ -245,7 +247,8 @@ QString interactUsage()
 {
   return QStringLiteral(
     "  panseg interact --input IMG --box x0,y0,z0,x1,y1,z1 --output OUT [--model DIR] [--mask START]\n"
-    "                  [--grow +x,y,z|-x,y,z ...] [--mm] [--label N] [--margin MM] [--device D] [--no-fast]\n"
+    "                  [--grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence] [--mm] [--label N]\n"
+    "                  [--margin MM] [--device D] [--no-fast]\n"
     "                                   box prompt: the model predicts only inside the box (+ margin, default\n"
     "                                   10 mm; worker process) and replaces START's label inside it; each\n"
     "                                   --grow click then refines it locally (grow from seeds); without\n"
@@ -290,6 +293,18 @@ int interact(int argc, char** argv, const QStringList& argsIn)
     printError("--margin must be a number of mm from 0 to 200");
     return Usage;
   }
+  const QString growMethod = a.value("grow-method", "growcut");
+  if (growMethod != "growcut" && growMethod != "confidence")
+  {
+    printError("--grow-method must be growcut (shortest-path GrowCut, foreground and background seeds) or "
+               "confidence (ITK confidence-connected region growing from the foreground seeds)");
+    return Usage;
+  }
+  if (growMethod == "confidence" && (a.has("model") || a.has("mask")))
+  {
+    printError("--grow-method confidence grows a new region in the box: it takes no --model or --mask");
+    return Usage;
+  }
   QCoreApplication app(argc, argv);
   const bool mm = a.has("mm");
   const QString input = a.value("input"), output = a.value("output");
@@ -321,6 +336,24 @@ int interact(int argc, char** argv, const QStringList& argsIn)
     const edit::EditResult r = edit::applyBoxPrediction(editor, label, box, run.mask);
     steps.append(QJsonObject{{"step", "box"}, {"voxels_changed", qint64(r.voxelsChanged)},
                              {"seconds", run.seconds}, {"forward_passes", run.forwardPasses}});
+  }
+  else if (growMethod == "confidence")
+  {
+    // ITK's confidence-connected region growing in the box from the positive clicks (or the box's
+    // centre); negative clicks are barriers.
+    std::vector<edit::Index3> fg, bg;
+    for (const edit::Click& c : clicks)
+      (c.positive ? fg : bg).push_back(c.voxel);
+    if (fg.empty())
+      fg.push_back({(box.lo[0] + box.hi[0] - 1) / 2, (box.lo[1] + box.hi[1] - 1) / 2, (box.lo[2] + box.hi[2] - 1) / 2});
+    QElapsedTimer timer;
+    timer.start();
+    const std::vector<uint8_t> grown = edit::confidenceConnectedInRegion(*image, box, fg, bg);
+    const double seconds = timer.nsecsElapsed() / 1e9;
+    const edit::EditResult r = editor.replaceInBox(label, box, grown);
+    steps.append(QJsonObject{{"step", "region growing (ITK)"}, {"voxels_changed", qint64(r.voxelsChanged)},
+                             {"seconds", seconds}});
+    clicks.clear(); // they were the seeds
   }
   else if (!a.has("mask"))
   {

@@ -1,11 +1,14 @@
 #include "ui/EditController.h"
 
+#include "core/io/ItkRegionGrowing.h"
+
 #include "ui/ViewerModel.h"
 
 #include "core/Error.h"
 #include "core/edit/BoxPrompt.h"
 #include "core/edit/RecoveryFile.h"
 
+#include <QElapsedTimer>
 #include <QDir>
 #include <QFile>
 #include <QStandardPaths>
@@ -354,6 +357,38 @@ void EditController::finishGrowStroke()
     emit settingsChanged(); // the views draw the scribbles
     if (m_grow->seedCount(SeedLabel::Foreground) == 0)
       return; // nothing can grow before the first foreground scribble
+    if (m_growMethod == GrowMethod::ConfidenceConnected)
+    {
+      // ITK region growing from every scribble so far, in their bounding box + the GrowCut margin.
+      std::vector<Index3> fg, bg;
+      for (const auto& [c, foreground] : m_growSeeds)
+        (foreground ? fg : bg).push_back(c);
+      const Geometry& g = m_model->geometry();
+      const double marginMm = GrowCutOptions{}.marginMm;
+      Box box{ m_growSeeds.front().first, m_growSeeds.front().first };
+      for (const auto& s : m_growSeeds)
+        for (int a = 0; a < 3; ++a)
+        {
+          box.lo[a] = std::min(box.lo[a], s.first[a]);
+          box.hi[a] = std::max(box.hi[a], s.first[a]);
+        }
+      for (int a = 0; a < 3; ++a)
+      {
+        const int64_t m = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(marginMm / g.spacingMm[a])));
+        box.lo[a] = std::max<int64_t>(0, box.lo[a] - m);
+        box.hi[a] = std::min<int64_t>(g.size[a], box.hi[a] + 1 + m);
+      }
+      QElapsedTimer timer;
+      timer.start();
+      ConfidenceConnectedOptions options;
+      options.backgroundRadiusMm = m_brush.radiusMm;
+      const std::vector<uint8_t> grown = confidenceConnectedInRegion(m_model->image(), box, fg, bg, options);
+      m_growStats = GrowCutStats{};
+      m_growStats.milliseconds = timer.nsecsElapsed() / 1e6;
+      m_growStats.regionVoxels = box.voxelCount();
+      afterEdit(m_editor->replaceInBox(m_paint.label, box, grown));
+      return;
+    }
     m_growStats = m_grow->update();
     afterEdit(m_editor->replaceInBox(m_paint.label, m_grow->region(), m_grow->foregroundInRegion()));
   }
@@ -384,6 +419,14 @@ std::vector<std::pair<std::array<int64_t, 3>, bool>> EditController::growSeedsOn
     if (c[axis] == index)
       out.push_back({c, !m_growBackground});
   return out;
+}
+
+void EditController::setGrowMethod(GrowMethod method)
+{
+  if (method == m_growMethod)
+    return;
+  m_growMethod = method;
+  emit settingsChanged();
 }
 
 void EditController::restartGrowSeeds()

@@ -98,6 +98,17 @@ public:
   panseg::edit::GrowCutStats lastGrowStats() const { return m_growStats; }
   /// Forgets the scribbles (the mask keeps what was grown; undo removes it).
   void restartGrowSeeds();
+  /// How the Grow tool grows: GrowCut (shortest paths between foreground and background
+  /// scribbles, incremental) or ITK's confidence-connected region growing from the foreground
+  /// scribbles, background scribbles as barriers (core/io/ItkRegionGrowing.h). Both work in the
+  /// scribbles' bounding box + 15 mm and write one undo step per scribble.
+  enum class GrowMethod
+  {
+    GrowCut = 0,
+    ConfidenceConnected = 1,
+  };
+  GrowMethod growMethod() const { return m_growMethod; }
+  void setGrowMethod(GrowMethod method);
 
   // ---- box prompt (docs/interactive.md) ------------------------------------------------------------
   /// Box tool: a rectangle dragged from `a` to `b` on a view. The first box takes the view's
@@ -201,6 +212,7 @@ private:
   int m_growAxis = 2;
   std::vector<std::pair<std::array<int64_t, 3>, bool>> m_growSeeds; // for display
   panseg::edit::GrowCutStats m_growStats;
+  GrowMethod m_growMethod = GrowMethod::GrowCut;
   panseg::edit::Box m_promptBox;
   panseg::edit::Box m_boxAtPress; // the box when the drag started (adjusting keeps its third axis)
   bool m_boxDragging = false;

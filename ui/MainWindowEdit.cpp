@@ -114,6 +114,39 @@ void MainWindow::buildEditMenu()
                                          &EditController::restartGrowSeeds);
   restartGrow->setObjectName("growRestart");
   restartGrow->setToolTip(tr("Forget the grow-from-seeds scribbles (the mask keeps what was grown)"));
+  // How the Grow tool grows (EditController::GrowMethod), coupled to the controller.
+  QMenu* growMethod = menu->addMenu(tr("Grow &Method"));
+  growMethod->setToolTipsVisible(true);
+  auto* growGroup = new QActionGroup(growMethod);
+  growGroup->setExclusive(true);
+  const struct
+  {
+    EditController::GrowMethod method;
+    const char* name;
+    const char* text;
+    const char* tip;
+  } methods[] = {
+    { EditController::GrowMethod::GrowCut, "growMethod-growcut", QT_TR_NOOP("&GrowCut (foreground and background scribbles)"),
+      QT_TR_NOOP("Every voxel takes the scribble it reaches most cheaply across intensity changes; "
+                 "incremental as you paint") },
+    { EditController::GrowMethod::ConfidenceConnected, "growMethod-confidence",
+      QT_TR_NOOP("&Region Growing (ITK confidence connected)"),
+      QT_TR_NOOP("Grows from the foreground scribbles through voxels within mean \u00b1 2.5 SD of the region; "
+                 "background scribbles are barriers") },
+  };
+  for (const auto& m : methods)
+  {
+    QAction* a = growMethod->addAction(tr(m.text));
+    a->setObjectName(m.name);
+    a->setToolTip(tr(m.tip));
+    a->setCheckable(true);
+    a->setData(static_cast<int>(m.method));
+    growGroup->addAction(a);
+  }
+  couple(growGroup,
+         PropertyModel<int>{ [this] { return static_cast<int>(m_edit->growMethod()); },
+                             [this](int v) { m_edit->setGrowMethod(static_cast<EditController::GrowMethod>(v)); } },
+         m_edit, &EditController::settingsChanged);
   m_brush3DAction = menu->addAction(tr("3D &Brush (sphere)"));
   m_brush3DAction->setObjectName("brush3D");
   m_brush3DAction->setCheckable(true);

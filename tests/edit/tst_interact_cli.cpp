@@ -7,8 +7,11 @@
 #include "core/edit/BoxPrompt.h"
 #include "core/edit/RobotUser.h"
 #include "core/io/ImageIO.h"
+#include "core/io/ItkRegionGrowing.h"
 
 #include <QCryptographicHash>
+
+#include <cmath>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -114,6 +117,90 @@ private slots:
                                      "--grow", QString("+%1,%2,%3").arg(pc[0]).arg(pc[1]).arg(pc[2]), "--output", outMm});
     QVERIFY2(rm.code == 0, qPrintable(testproc::show(rm)));
     QVERIFY(readMaskFor(outMm.toStdString(), g).voxels == grown.voxels);
+  }
+
+  // ITK's confidence-connected region growing (core/io/ItkRegionGrowing.h): in-process on a
+  // synthetic image whose answer is known, then through `panseg interact --grow-method confidence`.
+  void itkRegionGrowing()
+  {
+    // Two bright balls (100 ± noise) in a dark background (0 ± noise), joined by a bright bridge.
+    Geometry g;
+    g.size = {40, 30, 20};
+    g.spacingMm = {1.0, 1.0, 2.0};
+    Image img(g, 0.0f);
+    LabelMask left(g, 0), right(g, 0);
+    uint32_t state = 12345;
+    auto noise = [&] { state = state * 1664525u + 1013904223u; return float((state >> 8) % 1000) / 1000.0f * 6.0f - 3.0f; };
+    for (int64_t z = 0; z < 20; ++z)
+      for (int64_t y = 0; y < 30; ++y)
+        for (int64_t x = 0; x < 40; ++x)
+        {
+          const double dl = std::hypot(x - 10.0, y - 15.0, (z - 10.0) * 2.0), dr = std::hypot(x - 30.0, y - 15.0, (z - 10.0) * 2.0);
+          const bool bridge = x >= 10 && x <= 30 && std::abs(y - 15) <= 1 && std::abs(z - 10) <= 0;
+          left.at(x, y, z) = dl <= 6.0;
+          right.at(x, y, z) = dr <= 6.0;
+          img.at(x, y, z) = (dl <= 6.0 || dr <= 6.0 || bridge ? 100.0f : 0.0f) + noise();
+        }
+    const edit::Box all{{0, 0, 0}, {40, 30, 20}};
+    const std::vector<uint8_t> both = edit::confidenceConnectedInRegion(img, all, {{10, 15, 10}}, {});
+    int64_t inLeft = 0, inRight = 0, outside = 0;
+    for (size_t i = 0; i < both.size(); ++i)
+    {
+      inLeft += both[i] && left.voxels[i];
+      inRight += both[i] && right.voxels[i];
+      outside += both[i] && !left.voxels[i] && !right.voxels[i];
+    }
+    QCOMPARE(inLeft, left.countLabel(1)); // the whole seeded ball
+    QCOMPARE(inRight, right.countLabel(1)); // and, over the bridge, the other one
+    QVERIFY2(outside <= 30, qPrintable(QString::number(outside))); // the bridge only, no background
+    // A background scribble on the bridge is a barrier: the right ball stays out.
+    const std::vector<uint8_t> cut = edit::confidenceConnectedInRegion(img, all, {{10, 15, 10}}, {{20, 15, 10}});
+    int64_t cutLeft = 0, cutRight = 0;
+    for (size_t i = 0; i < cut.size(); ++i)
+    {
+      cutLeft += cut[i] && left.voxels[i];
+      cutRight += cut[i] && right.voxels[i];
+    }
+    QCOMPARE(cutLeft, left.countLabel(1));
+    QCOMPARE(cutRight, int64_t{0});
+    // Only the region is grown, and its raster has the region's size.
+    const edit::Box half{{0, 0, 0}, {20, 30, 20}};
+    QCOMPARE(edit::confidenceConnectedInRegion(img, half, {{10, 15, 10}}, {}).size(), size_t(20 * 30 * 20));
+    // No foreground seed in the region, or a region outside the image: named.
+    bool threw = false;
+    try
+    {
+      edit::confidenceConnectedInRegion(img, half, {{30, 15, 10}}, {});
+    }
+    catch (const std::exception& e)
+    {
+      threw = QString(e.what()).contains("needs a foreground seed inside the region");
+    }
+    QVERIFY(threw);
+
+    // The command line on the phantom: the box and one positive click, ITK's method.
+    const auto click = edit::nextRobotClick(LabelMask(m_ph.ct.geometry, 0), 1, m_ph.pancreas, 1);
+    QVERIFY(click);
+    const QString clickArg = QString("+%1,%2,%3").arg(click->voxel[0]).arg(click->voxel[1]).arg(click->voxel[2]);
+    const QString out = m_tmp.path() + "/region.nii.gz";
+    const testproc::Run r = panseg({"--input", m_ct, "--box", boxArg(), "--grow", clickArg, "--grow-method", "confidence",
+                                    "--output", out, "--json"});
+    QVERIFY2(r.code == 0, qPrintable(testproc::show(r)));
+    QVERIFY(r.out.contains("region growing (ITK)"));
+    const LabelMask grown = readMaskFor(out.toStdString(), m_ph.ct.geometry);
+    const double dice = edit::diceOf(grown, 1, m_ph.pancreas, 1);
+    qInfo("ITK confidence connected, box + one click on phantom 2: Dice %.3f", dice);
+    QVERIFY2(grown.countLabel(1) > 0, "something grew");
+    for (int64_t z = 0; z < grown.nz(); ++z) // nothing outside the box
+      for (int64_t y = 0; y < grown.ny(); ++y)
+        for (int64_t x = 0; x < grown.nx(); ++x)
+          if (grown.at(x, y, z))
+            QVERIFY(x >= m_box.lo[0] && x < m_box.hi[0] && y >= m_box.lo[1] && y < m_box.hi[1] && z >= m_box.lo[2] &&
+                    z < m_box.hi[2]);
+    // A method that does not exist is a usage error.
+    const testproc::Run bad = panseg({"--input", m_ct, "--box", boxArg(), "--grow-method", "magic", "--output", out});
+    QCOMPARE(bad.code, 2);
+    QVERIFY(bad.err.contains("--grow-method must be growcut"));
   }
 
   void modelBoxThenClicksRaiseDice()

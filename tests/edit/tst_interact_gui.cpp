@@ -129,6 +129,52 @@ private slots:
     QCOMPARE(edit->growSeedCounts()[0], int64_t{0});
   }
 
+  // Edit > Grow Method > Region Growing (ITK confidence connected): the same Grow tool, another
+  // method; one foreground scribble grows a region, one undo step takes it back.
+  void regionGrowingMethodInTheWindow()
+  {
+    demo::PhantomOptions po;
+    po.seed = 7;
+    po.generateMr = false;
+    const demo::Phantom ph = demo::generatePhantom(po);
+    const edit::Box tb = edit::labelBoundingBox(ph.pancreas, 1);
+    MainWindow w;
+    w.resize(1200, 950);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.setImage(ph.ct);
+    EditController* edit = w.editController();
+    edit->setRecoveryDir(QDir::tempPath() + "/panseg-interact-recovery");
+    auto* method = w.findChild<QAction*>("growMethod-confidence");
+    QVERIFY(method);
+    method->trigger();
+    QCOMPARE(edit->growMethod(), EditController::GrowMethod::ConfidenceConnected);
+    QVERIFY(!w.findChild<QAction*>("growMethod-growcut")->isChecked());
+    w.findChild<QAction*>("toolGrowSeeds")->trigger();
+    w.findChild<QDoubleSpinBox*>("brushRadiusMm")->setValue(2.0);
+    ui::SliceView* axial = w.sliceView(MainWindow::ViewKind::Axial);
+    const int64_t z = (tb.lo[2] + tb.hi[2]) / 2;
+    w.setSliceIndex(MainWindow::ViewKind::Axial, static_cast<int>(z));
+    QApplication::processEvents();
+    const auto c = deepestOnSlice(ph.pancreas, z);
+    QTest::mousePress(axial, Qt::LeftButton, {}, axial->voxelToWidget(c).toPoint());
+    QTest::mouseMove(axial, axial->voxelToWidget({c[0] + 1, c[1], z}).toPoint());
+    QTest::mouseRelease(axial, Qt::LeftButton, {}, axial->voxelToWidget({c[0] + 1, c[1], z}).toPoint());
+    QApplication::processEvents();
+    QVERIFY(w.model()->hasMask());
+    const int64_t grown = w.model()->mask().countLabel(1);
+    const double dice = edit::diceOf(w.model()->mask(), 1, ph.pancreas, 1);
+    qInfo("ITK region growing from one scribble: %lld voxels, Dice %.3f, %.1f ms", static_cast<long long>(grown), dice,
+          edit->lastGrowStats().milliseconds);
+    QVERIFY(grown > 0);
+    QVERIFY(edit->lastGrowStats().regionVoxels > 0);
+    QVERIFY(edit->isModified());
+    edit->undo(); // one undo step
+    QCOMPARE(w.model()->mask().countLabel(1), int64_t{0});
+    w.findChild<QAction*>("growMethod-growcut")->trigger();
+    QCOMPARE(edit->growMethod(), EditController::GrowMethod::GrowCut);
+  }
+
   void refineClicksWithTheMouse()
   {
     // A damaged mask (tail cut off, a false blob by the duodenum); robot clicks by mouse on the
