@@ -209,7 +209,19 @@ private slots:
     QVERIFY(w.waitForStarted());
     QByteArray stdoutText;
     if (stall)
-      QThread::msleep(1500);
+    {
+      // Signal only once the worker is in its busy step (a fixed wait lost the race on a loaded
+      // machine: SIGTERM arrived before the handlers were installed).
+      QElapsedTimer t;
+      t.start();
+      while (!stdoutText.contains("test stall") && t.elapsed() < 120000 && w.state() == QProcess::Running)
+      {
+        w.waitForReadyRead(200);
+        stdoutText += w.readAllStandardOutput();
+      }
+      QVERIFY2(stdoutText.contains("test stall"), stdoutText.constData());
+      QThread::msleep(200);
+    }
     else
     {
       QElapsedTimer t;
