@@ -163,10 +163,20 @@ private slots:
       QThread::msleep(20);
     }
     QVERIFY2(worker > 0, "panseg started no panseg-worker child (looked in /proc)");
-    // Let the worker get busy: the stall starts after loading (< 1 s); the prediction is in the
+    // Let the worker get busy: panseg relays the stall's message; the prediction is in the
     // network once panseg printed the estimate.
     if (stall)
-      QThread::msleep(1500);
+    {
+      QByteArray err;
+      t.restart();
+      while (!err.contains("test stall") && t.elapsed() < 120000 && parent.state() == QProcess::Running)
+      {
+        parent.waitForReadyRead(200);
+        err += parent.readAllStandardError();
+      }
+      QVERIFY2(err.contains("test stall"), err.constData());
+      QThread::msleep(200);
+    }
     else
     {
       QByteArray err;
