@@ -17,6 +17,15 @@
 
 namespace panseg::db::detail
 {
+/// A query value as text / as an id (NULL = 0), and an id's bind value (0 = NULL): one spelling
+/// for StudyDatabase and the services beside it.
+inline std::string str(const QVariant& v) { return v.toString().toStdString(); }
+inline int64_t i64(const QVariant& v) { return v.isNull() ? 0 : v.toLongLong(); }
+inline QVariant idOrNull(int64_t id)
+{
+  return id > 0 ? QVariant(qlonglong(id)) : QVariant(QMetaType::fromType<qlonglong>());
+}
+
 class SharedSql
 {
 public:

@@ -11,6 +11,7 @@
 #include "core/display/LabelPresets.h"
 #include "database/studies/Plausibility.h"
 #include "database/Schema.h"
+#include "database/SharedSql.h"
 #include "database/SqlDialect.h"
 #include "database/server/Connection.h"
 #include "database/server/ServerSecurity.h"
@@ -52,9 +53,9 @@ namespace panseg::db
 {
 namespace
 {
-std::string str(const QVariant& v) { return v.toString().toStdString(); }
-int64_t i64(const QVariant& v) { return v.isNull() ? 0 : v.toLongLong(); }
-QVariant idOrNull(int64_t id) { return id > 0 ? QVariant(qlonglong(id)) : QVariant(QMetaType::fromType<qlonglong>()); }
+using detail::i64;
+using detail::idOrNull;
+using detail::str;
 
 std::string nowUtc() { return QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs).toStdString(); }
 

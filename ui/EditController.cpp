@@ -359,25 +359,11 @@ void EditController::finishGrowStroke()
       return; // nothing can grow before the first foreground scribble
     if (m_growMethod == GrowMethod::ConfidenceConnected)
     {
-      // ITK region growing from every scribble so far, in their bounding box + the GrowCut margin.
+      // ITK region growing from every scribble so far, in the region GrowCut would use.
       std::vector<Index3> fg, bg;
       for (const auto& [c, foreground] : m_growSeeds)
         (foreground ? fg : bg).push_back(c);
-      const Geometry& g = m_model->geometry();
-      const double marginMm = GrowCutOptions{}.marginMm;
-      Box box{ m_growSeeds.front().first, m_growSeeds.front().first };
-      for (const auto& s : m_growSeeds)
-        for (int a = 0; a < 3; ++a)
-        {
-          box.lo[a] = std::min(box.lo[a], s.first[a]);
-          box.hi[a] = std::max(box.hi[a], s.first[a]);
-        }
-      for (int a = 0; a < 3; ++a)
-      {
-        const int64_t m = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(marginMm / g.spacingMm[a])));
-        box.lo[a] = std::max<int64_t>(0, box.lo[a] - m);
-        box.hi[a] = std::min<int64_t>(g.size[a], box.hi[a] + 1 + m);
-      }
+      const Box box = m_grow->seedRegion(); // the GrowCut rule: scribbles' box + 15 mm
       QElapsedTimer timer;
       timer.start();
       ConfidenceConnectedOptions options;

@@ -139,7 +139,9 @@ void ModelImportDialog::updateSourceState()
                                : tr("%1: %2").arg(kind, resolved));
     m_sourceState->setStyleSheet(QStringLiteral("color: #1b7a1b;"));
     m_importButton->setEnabled(!isImporting());
-    m_out->setPlaceholderText(db::userModelsFolder() + "/" + db::suggestedPackageName(resolved, m_name->text()));
+    db::ModelImportRequest r;
+    r.name = m_name->text();
+    m_out->setPlaceholderText(db::packageDirFor(r, resolved)); // the folder Import would use
   }
   catch (const std::exception& e)
   {
@@ -176,8 +178,7 @@ bool ModelImportDialog::startImport()
   {
     QString resolved;
     db::describeModelSource(r.source, &resolved);
-    if (r.outDir.isEmpty()) // the folder shown as the placeholder, resolved before the thread starts
-      r.outDir = db::userModelsFolder() + "/" + db::suggestedPackageName(resolved, r.name);
+    r.outDir = db::packageDirFor(r, resolved); // the placeholder's folder, fixed before the thread starts
   }
   catch (const std::exception& e)
   {

@@ -78,6 +78,9 @@ public:
   /// Drops every seed and the result.
   void clear();
 
+  /// The region the seeds so far call for (their bounding box + the margin, clipped to the image):
+  /// where the next update grows. Also the region of the editor's ITK region growing.
+  Box seedRegion() const { return regionFor(m_seedBox); }
   /// The region (empty before the first update).
   const Box& region() const { return m_region; }
   /// Foreground (1) / not (0) per region voxel, x fastest; empty before the first update.

@@ -33,6 +33,8 @@ std::vector<uint8_t> confidenceConnectedInRegion(const Image& image, const Box& 
         return false;
     return true;
   };
+  // Offset of an image voxel inside the region's buffer (x fastest).
+  auto offset = [&](const Index3& p) { return ((p[2] - region.lo[2]) * ny + (p[1] - region.lo[1])) * nx + (p[0] - region.lo[0]); };
 
   using ItkImage = itk::Image<float, 3>;
   using ItkMask = itk::Image<unsigned char, 3>;
@@ -68,7 +70,7 @@ std::vector<uint8_t> confidenceConnectedInRegion(const Image& image, const Box& 
           const double d2 = std::pow(dx * g.spacingMm[0], 2) + std::pow(dy * g.spacingMm[1], 2) +
                             std::pow(dz * g.spacingMm[2], 2);
           if (d2 <= r2 + 1e-9 && inside(p))
-            out[((p[2] - region.lo[2]) * ny + (p[1] - region.lo[1])) * nx + (p[0] - region.lo[0])] = barrier;
+            out[offset(p)] = barrier;
         }
 
   using Filter = itk::ConfidenceConnectedImageFilter<ItkImage, ItkMask>;
@@ -91,8 +93,7 @@ std::vector<uint8_t> confidenceConnectedInRegion(const Image& image, const Box& 
         for (int64_t dx = -nr; dx <= nr && !nearBarrier; ++dx)
         {
           const Index3 p{ s[0] + dx, s[1] + dy, s[2] + dz };
-          nearBarrier = inside(p) &&
-                        out[((p[2] - region.lo[2]) * ny + (p[1] - region.lo[1])) * nx + (p[0] - region.lo[0])] == barrier;
+          nearBarrier = inside(p) && out[offset(p)] == barrier;
         }
     if (nearBarrier)
       continue;

@@ -104,15 +104,20 @@ QString suggestedPackageName(const QString& source, const QString& name)
   return base.isEmpty() ? QStringLiteral("imported-model") : base;
 }
 
+QString packageDirFor(const ModelImportRequest& r, const QString& resolvedSource)
+{
+  const QString out = r.outDir.trimmed();
+  return QDir::cleanPath(QFileInfo(out.isEmpty() ? userModelsFolder() + "/" + suggestedPackageName(resolvedSource, r.name)
+                                                 : out)
+                             .absoluteFilePath());
+}
+
 ModelImportResult importModel(const ModelImportRequest& r, StudyDatabase* registerIn,
                               const std::function<void(const QString&)>& log, const std::atomic<bool>* cancel)
 {
   QString source;
   describeModelSource(r.source, &source);
-  QString out = r.outDir.trimmed();
-  if (out.isEmpty())
-    out = userModelsFolder() + "/" + suggestedPackageName(source, r.name);
-  out = QDir::cleanPath(QFileInfo(out).absoluteFilePath());
+  const QString out = packageDirFor(r, source);
   if (QFileInfo(out).isFile())
     throw Error("the package folder " + s(out) + " is a file");
   if (!QDir().mkpath(QFileInfo(out).absolutePath()))

@@ -52,6 +52,9 @@ QString userModelsFolder();
 /// A folder name for the package of `source`: `name` when given, else the dataset / task folder's
 /// name (Dataset981_PancreasCTFixture, Task007_Pancreas) rather than the trainer folder's.
 QString suggestedPackageName(const QString& source, const QString& name = {});
+/// Where a request's package goes: its outDir, else userModelsFolder()/suggestedPackageName
+/// (of the resolved source); absolute.
+QString packageDirFor(const ModelImportRequest& request, const QString& resolvedSource);
 
 /// Runs the import; `log` gets each line panseg-models prints. A `cancel` flag set meanwhile
 /// stops the child (nothing is written: the package is assembled aside and renamed when

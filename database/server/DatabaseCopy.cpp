@@ -25,7 +25,7 @@ namespace panseg::db
 {
 namespace
 {
-std::string str(const QVariant& v) { return v.toString().toStdString(); }
+using detail::str;
 
 /// A copied table: whether it has an `id` column (kept), and its columns that name a user.
 struct TableSpec

@@ -10,14 +10,8 @@ namespace panseg::db
 {
 namespace
 {
-std::string str(const QVariant& v)
-{
-  return v.toString().toStdString();
-}
-int64_t i64(const QVariant& v)
-{
-  return v.isNull() ? 0 : v.toLongLong();
-}
+using detail::i64;
+using detail::str;
 
 void requireCoordinator(const StudyDatabase& db, const std::string& what)
 {

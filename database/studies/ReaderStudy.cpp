@@ -26,18 +26,9 @@ namespace panseg::db
 {
 namespace
 {
-std::string str(const QVariant& v)
-{
-  return v.toString().toStdString();
-}
-int64_t i64(const QVariant& v)
-{
-  return v.isNull() ? 0 : v.toLongLong();
-}
-QVariant idOrNull(int64_t id)
-{
-  return id > 0 ? QVariant(qlonglong(id)) : QVariant(QMetaType::fromType<qlonglong>());
-}
+using detail::i64;
+using detail::idOrNull;
+using detail::str;
 std::string iso(const QDateTime& t)
 {
   return t.toUTC().toString(Qt::ISODateWithMs).toStdString();

@@ -14,7 +14,7 @@ namespace panseg::db
 {
 namespace
 {
-std::string str(const QVariant& v) { return v.toString().toStdString(); }
+using detail::str;
 
 std::optional<ReferenceRule> storedRule(const StudyDatabase& db, int64_t studyId)
 {
