@@ -37,8 +37,8 @@ namespace
 {
 const char* kInteractSynopsis =
   "panseg interact --input IMG --box x0,y0,z0,x1,y1,z1 --output OUT [--model DIR] [--mask START] "
-  "[--grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence] [--mm] [--label N] [--margin MM] [--device D] "
-  "[--no-fast] [--json]";
+  "[--click +x,y,z|-x,y,z ... | --grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence] [--mm] [--label N] "
+  "[--margin MM] [--device D] [--no-fast] [--json]";
 
 /// Pulls every `--name VALUE` out of args (repeatable options).
 QStringList takeRepeated(QStringList& args, const QString& name, QString* error)
@@ -79,7 +79,7 @@ struct BoxRun
 
 /// The model inside `box` (+ margin) through the worker; synchronous (runs an event loop).
 BoxRun predictInBox(const QString& model, const QString& input, const edit::Box* box, const Geometry& grid,
-                    double marginMm, const QString& device, bool fast)
+                    double marginMm, const QString& device, bool fast, const QStringList& extraArguments = {})
 {
   BoxRun run;
   QTemporaryDir tmp;
@@ -91,7 +91,7 @@ BoxRun predictInBox(const QString& model, const QString& input, const edit::Box*
   req.device = device;
   req.fast = fast;
   req.strictModality = true;
-  req.extraArguments << "--no-estimate"; // no timed extra forward pass: a box is short
+  req.extraArguments << "--no-estimate" << extraArguments; // no timed extra forward pass: a box is short
   if (box)
   {
     req.roi = QString::fromStdString(edit::boxText(*box));
@@ -168,65 +168,171 @@ struct SessionTiming
   std::vector<double> boxSeconds, boxWallSeconds;
 };
 
-SessionTiming timeSession(const QString& model, const QString& input, const edit::Box& box, const QString& device,
-                          int reps)
+/// A `panseg-worker session` driven synchronously: the bench's latency table and its robot user
+/// of click-conditioned models.
+class BenchSession
 {
-  SessionTiming t;
-  QStringList tried;
-  const QString exe = ui::WorkerClient::findWorker(&tried);
-  if (exe.isEmpty())
+public:
+  /// Starts the session and waits for "ready"; false with the reason in error().
+  bool start(const QString& model, const QString& input, const QString& device)
   {
-    t.error = "panseg-worker not found";
-    return t;
+    QStringList tried;
+    const QString exe = ui::WorkerClient::findWorker(&tried);
+    if (exe.isEmpty())
+    {
+      m_error = "panseg-worker not found";
+      return false;
+    }
+    m_process.setProcessChannelMode(QProcess::SeparateChannels);
+    QElapsedTimer wall;
+    wall.start();
+    m_process.start(exe, {"session", "--model", model, "--input", input, "--device", device, "--strict-modality"});
+    QJsonObject e;
+    if (!nextEvent(&e) || e["event"].toString() != "ready")
+    {
+      m_error = e["message"].toString().isEmpty() ? QString("the session did not start") : e["message"].toString();
+      m_process.kill();
+      m_process.waitForFinished();
+      return false;
+    }
+    m_readySeconds = e["seconds"].toDouble();
+    m_wallReadySeconds = wall.nsecsElapsed() / 1e9;
+    return true;
   }
-  QTemporaryDir tmp;
-  QProcess p;
-  p.setProcessChannelMode(QProcess::SeparateChannels);
-  QElapsedTimer wall;
-  wall.start();
-  p.start(exe, {"session", "--model", model, "--input", input, "--device", device, "--strict-modality"});
-  auto nextEvent = [&](QJsonObject* out) {
+  /// One request line; its "done" event, or false with the message in error().
+  bool request(const QString& line, QJsonObject* done)
+  {
+    m_process.write((line + "\n").toUtf8());
+    if (!nextEvent(done) || (*done)["event"].toString() != "done")
+    {
+      m_error = (*done)["message"].toString();
+      if (m_error.isEmpty())
+        m_error = "the session ended";
+      return false;
+    }
+    return true;
+  }
+  ~BenchSession()
+  {
+    if (m_process.state() == QProcess::NotRunning)
+      return;
+    m_process.write("quit\n");
+    m_process.closeWriteChannel();
+    if (!m_process.waitForFinished(30000))
+      m_process.kill();
+  }
+  const QString& error() const { return m_error; }
+  double readySeconds() const { return m_readySeconds; }
+  double wallReadySeconds() const { return m_wallReadySeconds; }
+
+private:
+  bool nextEvent(QJsonObject* out)
+  {
     while (true)
     {
-      while (!p.canReadLine())
-        if (!p.waitForReadyRead(600000))
+      while (!m_process.canReadLine())
+        if (!m_process.waitForReadyRead(600000))
           return false;
-      const QJsonObject o = QJsonDocument::fromJson(p.readLine()).object();
+      const QJsonObject o = QJsonDocument::fromJson(m_process.readLine()).object();
       if (!o.isEmpty() && o["event"].toString() != "message")
       {
         *out = o;
         return true;
       }
     }
-  };
-  QJsonObject e;
-  if (!nextEvent(&e) || e["event"].toString() != "ready")
+  }
+  QProcess m_process;
+  QString m_error;
+  double m_readySeconds = 0.0, m_wallReadySeconds = 0.0;
+};
+
+SessionTiming timeSession(const QString& model, const QString& input, const edit::Box& box, const QString& device,
+                          int reps)
+{
+  SessionTiming t;
+  QTemporaryDir tmp;
+  BenchSession session;
+  if (!session.start(model, input, device))
   {
-    t.error = e["message"].toString().isEmpty() ? QString("the session did not start") : e["message"].toString();
-    p.kill();
-    p.waitForFinished();
+    t.error = session.error();
     return t;
   }
-  t.readySeconds = e["seconds"].toDouble();
-  t.wallReadySeconds = wall.nsecsElapsed() / 1e9;
+  t.readySeconds = session.readySeconds();
+  t.wallReadySeconds = session.wallReadySeconds();
+  QElapsedTimer wall;
   for (int k = 0; k < reps; ++k)
   {
-    wall.restart();
-    p.write(QString("box %1 %2\n").arg(QString::fromStdString(edit::boxText(box)), tmp.filePath(QString("b%1.nii.gz").arg(k))).toUtf8());
-    if (!nextEvent(&e) || e["event"].toString() != "done")
+    wall.start();
+    QJsonObject e;
+    if (!session.request(QString("box %1 %2").arg(QString::fromStdString(edit::boxText(box)),
+                                                  tmp.filePath(QString("b%1.nii.gz").arg(k))),
+                         &e))
     {
-      t.error = e["message"].toString();
+      t.error = session.error();
       break;
     }
     t.boxSeconds.push_back(e["seconds"].toDouble());
     t.boxWallSeconds.push_back(wall.nsecsElapsed() / 1e9);
   }
-  p.write("quit\n");
-  p.closeWriteChannel();
-  if (!p.waitForFinished(30000))
-    p.kill();
   t.ok = t.error.isEmpty();
   return t;
+}
+
+/// The robot user with a click-conditioned model in a worker session: from `start` (or, when
+/// null, the model's box prediction in automatic mode) each click at the centre of the largest
+/// error goes to the model with all clicks so far and the current mask. Dice after the start and
+/// each click; per-interaction worker seconds in updateMs (as ms).
+edit::RobotCurve runClickModelRobot(BenchSession& session, const Geometry& grid, const LabelMask* start,
+                                    const edit::Box& box, const LabelMask& truth, int tl, int clicks,
+                                    const QString& folder, QString* error)
+{
+  edit::RobotCurve curve;
+  const QString boxText = QString::fromStdString(edit::boxText(box));
+  LabelMask current(grid, 0);
+  QJsonObject e;
+  if (start)
+    current = start->binary(0);
+  else
+  {
+    const QString out = folder + "/click-box.nii.gz";
+    if (!session.request(QString("box %1 %2").arg(boxText, out), &e))
+    {
+      *error = session.error();
+      return curve;
+    }
+    current = readMaskFor(out.toStdString(), grid).binary(0);
+    curve.updateMs.push_back(e["seconds"].toDouble() * 1000.0);
+  }
+  curve.dice.push_back(edit::diceOf(current, 1, truth, tl));
+  QStringList sofar;
+  for (int k = 0; k < clicks; ++k)
+  {
+    const std::optional<edit::RobotClick> c = edit::nextRobotClick(current, 1, truth, tl);
+    if (!c)
+    {
+      curve.dice.push_back(curve.dice.back());
+      continue;
+    }
+    curve.clicks.push_back(*c);
+    sofar << QString("%1%2,%3,%4").arg(c->positive ? '+' : '-').arg(c->voxel[0]).arg(c->voxel[1]).arg(c->voxel[2]);
+    const QString previous = folder + "/click-previous.nii.gz", out = folder + "/click-out.nii.gz";
+    writeMask(current, previous.toStdString());
+    if (!session.request(QString("box %1 %2 10 clicks=%3 previous=%4 label=1").arg(boxText, out, sofar.join(';'), previous),
+                         &e))
+    {
+      *error = session.error();
+      return curve;
+    }
+    // The answer replaces the mask inside the box (outside it the worker's output is 0).
+    const LabelMask answer = readMaskFor(out.toStdString(), grid);
+    for (int64_t z = box.lo[2]; z < box.hi[2]; ++z)
+      for (int64_t y = box.lo[1]; y < box.hi[1]; ++y)
+        for (int64_t x = box.lo[0]; x < box.hi[0]; ++x)
+          current.at(x, y, z) = answer.at(x, y, z) ? 1 : 0;
+    curve.dice.push_back(edit::diceOf(current, 1, truth, tl));
+    curve.updateMs.push_back(e["seconds"].toDouble() * 1000.0);
+  }
+  return curve;
 }
 
 double medianOf(std::vector<double> v)
@@ -247,15 +353,18 @@ QString interactUsage()
 {
   return QStringLiteral(
     "  panseg interact --input IMG --box x0,y0,z0,x1,y1,z1 --output OUT [--model DIR] [--mask START]\n"
-    "                  [--grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence] [--mm] [--label N]\n"
-    "                  [--margin MM] [--device D] [--no-fast]\n"
+    "                  [--click +x,y,z|-x,y,z ... | --grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence]\n"
+    "                  [--mm] [--label N] [--margin MM] [--device D] [--no-fast]\n"
     "                                   box prompt: the model predicts only inside the box (+ margin, default\n"
     "                                   10 mm; worker process) and replaces START's label inside it; each\n"
-    "                                   --grow click then refines it locally (grow from seeds); without\n"
+    "                                   --click is answered by a click-conditioned model (pansegnet-clicks:\n"
+    "                                   all clicks so far + the current mask; with START no box run first);\n"
+    "                                   each --grow click refines locally (grow from seeds); without\n"
     "                                   --model the clicks refine START, and without START too the box and\n"
     "                                   clicks run grow from seeds alone. Voxel indices\n"
     "                                   (inclusive corners), LPS mm with --mm (docs/interactive.md)\n"
-    "  panseg bench interactive [--model DIR] [--phantoms N] [--clicks N] [--skip-real] [--skip-model]\n"
+    "  panseg bench interactive [--model DIR] [--click-model DIR] [--phantoms N] [--clicks N] [--skip-real]\n"
+    "                           [--skip-model]\n"
     "                                   robot user: a box then clicks at the largest error's centre; Dice per\n"
     "                                   interaction, area under the curve, clicks to Dice 0.9, next to the\n"
     "                                   automatic mask and grow from seeds (phantoms, real CT pancreas)\n");
@@ -265,7 +374,8 @@ int interact(int argc, char** argv, const QStringList& argsIn)
 {
   QStringList args = argsIn;
   QString repeatError;
-  const QStringList clickTexts = takeRepeated(args, "--grow", &repeatError);
+  const QStringList growTexts = takeRepeated(args, "--grow", &repeatError);
+  const QStringList modelClickTexts = takeRepeated(args, "--click", &repeatError);
   Args a(args, { "mm", "json", "no-fast" });
   if (!repeatError.isEmpty() || !a.error.isEmpty() || !a.positionals.isEmpty() || !a.has("input") ||
       !a.has("box") || !a.has("output"))
@@ -275,6 +385,20 @@ int interact(int argc, char** argv, const QStringList& argsIn)
                                       : QString("usage: ") + kInteractSynopsis);
     return Usage;
   }
+  // --click: clicks the model answers (a click-conditioned package); --grow: grow-from-seeds clicks.
+  const bool modelClicks = !modelClickTexts.isEmpty();
+  if (modelClicks && !growTexts.isEmpty())
+  {
+    printError("--click (clicks the model answers) and --grow (grow-from-seeds clicks) exclude each other");
+    return Usage;
+  }
+  if (modelClicks && !a.has("model"))
+  {
+    printError("--click needs --model DIR, a click-conditioned package (model_type pansegnet-clicks, e.g. "
+               "resources/models/demo-clicks); for clicks without a model use --grow");
+    return Usage;
+  }
+  const QStringList clickTexts = modelClicks ? modelClickTexts : growTexts;
   int label = 1;
   if (a.has("label"))
   {
@@ -327,7 +451,7 @@ int interact(int argc, char** argv, const QStringList& argsIn)
   QJsonObject report;
   report["box"] = QString::fromStdString(edit::boxText(box));
   QJsonArray steps;
-  if (a.has("model"))
+  if (a.has("model") && !(modelClicks && a.has("mask")))
   {
     const BoxRun run = predictInBox(a.value("model"), input, &box, image->geometry, marginMm,
                                     a.value("device", "auto"), !a.has("no-fast"));
@@ -336,6 +460,30 @@ int interact(int argc, char** argv, const QStringList& argsIn)
     const edit::EditResult r = edit::applyBoxPrediction(editor, label, box, run.mask);
     steps.append(QJsonObject{{"step", "box"}, {"voxels_changed", qint64(r.voxelsChanged)},
                              {"seconds", run.seconds}, {"forward_passes", run.forwardPasses}});
+  }
+  if (modelClicks)
+  {
+    // Each click: the model again in the box, with every click so far and the current mask as
+    // its guidance (one step each, as the GUI's Refine tool with a click model).
+    QTemporaryDir tmp;
+    QStringList sofar;
+    for (size_t k = 0; k < clicks.size(); ++k)
+    {
+      const edit::Click& c = clicks[k];
+      sofar << QString("%1%2,%3,%4").arg(c.positive ? '+' : '-').arg(c.voxel[0]).arg(c.voxel[1]).arg(c.voxel[2]);
+      const QString previous = tmp.path() + "/previous.nii.gz";
+      writeMask(editor.mask(), previous.toStdString());
+      const BoxRun run = predictInBox(a.value("model"), input, &box, image->geometry, marginMm,
+                                      a.value("device", "auto"), !a.has("no-fast"),
+                                      {"--clicks", sofar.join(';'), "--previous", previous, "--previous-label",
+                                       QString::number(label)});
+      if (!run.ok)
+        throw Error(run.error.toStdString());
+      const edit::EditResult r = edit::applyBoxPrediction(editor, label, box, run.mask);
+      steps.append(QJsonObject{{"step", "model click " + sofar.last()}, {"voxels_changed", qint64(r.voxelsChanged)},
+                               {"seconds", run.seconds}, {"forward_passes", run.forwardPasses}});
+    }
+    clicks.clear(); // the model answered them
   }
   else if (growMethod == "confidence")
   {
@@ -418,8 +566,8 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
   Args a(args, { "skip-real", "skip-model" });
   if (!a.error.isEmpty() || !a.positionals.isEmpty())
   {
-    printError(a.error.isEmpty() ? "usage: panseg bench interactive [--model DIR] [--phantoms N] [--clicks N] "
-                                   "[--skip-real] [--skip-model] [--device D]"
+    printError(a.error.isEmpty() ? "usage: panseg bench interactive [--model DIR] [--click-model DIR] [--phantoms N] "
+                                   "[--clicks N] [--skip-real] [--skip-model] [--device D]"
                                  : a.error);
     return Usage;
   }
@@ -437,6 +585,21 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
     model = ui::WorkerClient::defaultModelDir();
   const bool useModel = !a.has("skip-model") && !model.isEmpty();
   const QString device = a.value("device", "cpu");
+  // A click-conditioned package for the model-click rows: --click-model DIR, else the shipped
+  // demo-clicks package beside the demo model.
+  QString clickModel; // empty: none
+  {
+    QString dir = a.value("click-model");
+    if (dir.isEmpty() && !a.has("skip-model") && !model.isEmpty())
+      dir = QFileInfo(model).absolutePath() + "/demo-clicks";
+    if (!dir.isEmpty() && QFileInfo::exists(dir + "/model.json"))
+      clickModel = dir;
+    else if (a.has("click-model"))
+    {
+      printError("--click-model " + dir + " is not a model package (no model.json)");
+      return Usage;
+    }
+  }
 
   std::printf("machine: %s, %d logical cores; panseg %s\n", qPrintable(QSysInfo::currentCpuArchitecture()),
               QThread::idealThreadCount(), PANSEG_VERSION);
@@ -449,8 +612,10 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
   std::printf("robot user: a box (the truth's bounding box) then up to %d clicks at the centre of the largest "
               "error component\n",
               clicks);
-  std::printf("model: %s\n\n", useModel ? qPrintable(model + " (--fast, device " + device + ")")
-                                          : "none (--skip-model or no demo model installed)");
+  std::printf("model: %s\n", useModel ? qPrintable(model + " (--fast, device " + device + ")")
+                                        : "none (--skip-model or no demo model installed)");
+  std::printf("click model: %s\n\n", !clickModel.isEmpty() ? qPrintable(clickModel + " (in a worker session, --fast)")
+                                                : "none (--click-model DIR)");
 
   struct Case
   {
@@ -563,6 +728,28 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
     const edit::RobotCurve damaged =
       edit::runRefineRobot(c.image, damagedMask(c.truth, tl, box), 1, box, c.truth, tl, ro);
     row(c.name, "damaged mask + clicks", damaged.dice, damaged.updateMs);
+    if (!clickModel.isEmpty())
+    {
+      // The click-conditioned model answers the clicks (docs/interactive.md).
+      BenchSession session;
+      QString error;
+      if (!session.start(clickModel, c.imagePath, device))
+        std::printf("%-20s click model session failed: %s\n", qPrintable(c.name), qPrintable(session.error()));
+      else
+      {
+        const edit::RobotCurve fromBox = runClickModelRobot(session, c.image->geometry, nullptr, box, c.truth, tl,
+                                                            clicks, tmp.path(), &error);
+        if (error.isEmpty())
+          row(c.name, "click model: box + its clicks", fromBox.dice, fromBox.updateMs);
+        const LabelMask damagedStart = damagedMask(c.truth, tl, box);
+        const edit::RobotCurve fromDamaged = runClickModelRobot(session, c.image->geometry, &damagedStart, box,
+                                                                c.truth, tl, clicks, tmp.path(), &error);
+        if (error.isEmpty())
+          row(c.name, "damaged mask + model clicks", fromDamaged.dice, fromDamaged.updateMs);
+        else
+          std::printf("%-20s click model failed: %s\n", qPrintable(c.name), qPrintable(error));
+      }
+    }
     if (useModel)
     {
       lat.session = timeSession(model, c.imagePath, box, device, 3);
@@ -590,7 +777,8 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
               "6 mm ball where the box is farthest from the truth; column 'box' = that mask\n");
   std::printf("Dice after the box (column 'box') and after each click; AUC: mean of the trapezoids over the "
               "interactions; 'to 0.9': interactions (0 = the box) until Dice >= 0.9; median ms: per update "
-              "(model rows: the box's worker time end to end incl. start and reading, clicks: grow from seeds)\n");
+              "(model rows: the box's worker time end to end incl. start and reading, clicks: grow from seeds; "
+              "click-model rows: worker seconds per request in a warm session)\n");
   return Ok;
 }
 

@@ -40,6 +40,11 @@ std::string slug(const std::string& text)
   return out;
 }
 
+bool ModelCard::takesClicks() const
+{
+  return modelType == kClickModelType;
+}
+
 std::string ModelCard::cardId() const { return id.empty() ? slug(name) : id; }
 
 ModelCard parseModelCard(const json::Value& model, const std::string& where)

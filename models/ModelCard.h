@@ -36,7 +36,12 @@ struct ModelCard
 
   /// The registry id: "id", else the name as a slug ("PanSegNet CT" -> "pansegnet-ct").
   std::string cardId() const;
+  /// A click-conditioned package (models/Guidance.h): model_type kClickModelType.
+  bool takesClicks() const;
 };
+
+/// model_type of click-conditioned PanSegNet packages (models/Guidance.h, docs/interactive.md).
+constexpr const char* kClickModelType = "pansegnet-clicks";
 
 /// Reads `model` (already parsed); every key that is present must have its type (a string, a
 /// boolean, an integer, 64 hex digits for weights.sha256, ...), absent keys keep the defaults.

@@ -1,4 +1,5 @@
 #include "models/ModelPackage.h"
+#include "models/Guidance.h"
 #include "models/ModelCard.h"
 
 #include "core/AtomicFile.h"
@@ -21,6 +22,13 @@ namespace panseg::models
 {
 namespace
 {
+const char* const kSupportedTypes =
+    "(expected \"pansegnet\", \"pansegnet-clicks\", \"pnet-msa\" or \"nnunetv2\")";
+
+bool supportedModelType(const std::string& t)
+{
+  return t == "pansegnet" || t == guidance::kModelType || t == "pnet-msa" || t == "nnunetv2";
+}
 const char* kPlansFormat = "panseg-plans-1";
 const char* kModelFormat = "panseg-model-1";
 const char* kPnetPlansFormat = "panseg-pnet-msa-plans-1";
@@ -262,9 +270,8 @@ nnunet::PreprocessParams ModelPackage::preprocessParams(int threads) const
 
 void ModelPackage::validate() const
 {
-  if (info.modelType != "pansegnet" && info.modelType != "pnet-msa" && info.modelType != "nnunetv2")
-    throw Error("model.json: model_type \"" + info.modelType +
-                "\" is not supported (expected \"pansegnet\", \"pnet-msa\" or \"nnunetv2\")");
+  if (!supportedModelType(info.modelType))
+    throw Error("model.json: model_type \"" + info.modelType + "\" is not supported " + kSupportedTypes);
   if (isNnUNetV2())
   {
     v2.network.validate();
@@ -291,9 +298,13 @@ void ModelPackage::validate() const
   else
     network.validate();
   const PreprocessingSpec& pp = preprocessing;
-  if (network.inputChannels != 1)
+  // One image channel; a click-conditioned package adds its guidance channels (Guidance.h).
+  const std::int64_t channels = guidance::takesClicks(info.modelType) ? 1 + guidance::kChannels : 1;
+  if (network.inputChannels != channels)
     throw Error("plans.json: input_channels is " + std::to_string(network.inputChannels) +
-                "; the workstation predicts single-modality models only");
+                (channels == 1 ? std::string("; the workstation predicts single-modality models only")
+                               : "; a " + std::string(guidance::kModelType) +
+                                     " package has 4 (the image, positive and negative clicks, the previous mask)"));
   for (double s : pp.targetSpacingMm)
     if (!(s > 0) || !std::isfinite(s))
       throw Error("plans.json: preprocessing.target_spacing_zyx_mm must be positive");
@@ -599,9 +610,8 @@ ModelPackage loadModelPackage(const std::string& dirIn)
     const ModelCard card = parseModelCard(model, mc);
     model.at("model_type", mc);
     pkg.info.modelType = card.modelType;
-    if (pkg.info.modelType != "pansegnet" && pkg.info.modelType != "pnet-msa" && pkg.info.modelType != "nnunetv2")
-      throw Error(mc + ": model_type \"" + pkg.info.modelType +
-                  "\" is not supported (expected \"pansegnet\", \"pnet-msa\" or \"nnunetv2\")");
+    if (!supportedModelType(pkg.info.modelType))
+      throw Error(mc + ": model_type \"" + pkg.info.modelType + "\" is not supported " + kSupportedTypes);
     const bool pnet = pkg.isPnetMsa();
 
     // ---- plans.json

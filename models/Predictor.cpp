@@ -1,4 +1,5 @@
 #include "models/Predictor.h"
+#include "models/Guidance.h"
 
 #include "core/Error.h"
 #include "core/Eta.h"
@@ -209,6 +210,35 @@ private:
   int pending_ = 0, ready_ = 0;
   bool stop_ = false;
 };
+
+/// The network input of a click-conditioned package: the preprocessed image, then the guidance
+/// channels painted on its grid (all zero without clicks: the automatic mode).
+std::vector<float> withClickGuidance(const nnunet::Preprocessed& pre, const ClickGuidance* clicks)
+{
+  const std::int64_t n = nnunet::voxelCount(pre.shape);
+  std::vector<float> input(static_cast<std::size_t>((1 + guidance::kChannels) * n));
+  std::copy(pre.data.begin(), pre.data.begin() + n, input.begin());
+  std::vector<guidance::GridClick> grid;
+  std::vector<std::uint8_t> previous;
+  if (clicks)
+  {
+    for (const bool positive : { true, false })
+      for (const auto& xyz : positive ? clicks->positive : clicks->negative)
+      {
+        guidance::GridClick c;
+        c.positive = positive;
+        if (!guidance::toNetworkGrid(pre, xyz, c.zyx))
+          throw Error("the click " + std::string(positive ? "+" : "-") + std::to_string(xyz[0]) + "," +
+                      std::to_string(xyz[1]) + "," + std::to_string(xyz[2]) +
+                      " lies in the image's empty border (cropped away before the network)");
+        grid.push_back(c);
+      }
+    if (clicks->previous)
+      previous = guidance::maskToNetworkGrid(pre, *clicks->previous, clicks->previousLabel);
+  }
+  guidance::paint(input.data() + n, pre.shape, grid, previous.empty() ? nullptr : previous.data());
+  return input;
+}
 
 /// Puts every 5-D parameter and buffer of `m` into the channels-last 3-D memory format.
 void toChannelsLast(torch::nn::Module& m)
@@ -773,6 +803,11 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
   const std::string& mod = image.info.modality;
   if (opt.message && !mod.empty() && (mod == "CT" || mod == "MR") && mod != pkg.info.modality)
     opt.message("the image is " + mod + " but the model was trained on " + pkg.info.modality);
+  const bool clickModel = guidance::takesClicks(pkg);
+  if (opt.clicks && !clickModel)
+    throw Error("the model " + pkg.id() + " has no click channels (model_type " + pkg.info.modelType +
+                "): it cannot take clicks; use a click-conditioned package (panseg-train --clicks) or "
+                "refine by grow from seeds");
 
   if (d.v2net)
     return predictV2(image, opt);
@@ -782,6 +817,9 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
   nnunet::PreprocessParams pp = pkg.preprocessParams(at::get_num_threads());
   pp.progress = [&](double f) { return keepGoing(0.05 * f, "preprocessing"); };
   nnunet::Preprocessed pre = nnunet::preprocess(image, pp);
+  if (clickModel)
+    pre.data = withClickGuidance(pre, opt.clicks);
+  const std::int64_t channels = pkg.network.inputChannels;
   r.preprocessSeconds = secondsSince(t0);
 
   nnunet::SlidingWindowOptions so = slidingWindowOptionsFor(pkg, opt);
@@ -835,7 +873,7 @@ PredictResult Predictor::predict(const Image& image, const PredictOptions& opt)
     d.net = d.nets[static_cast<std::size_t>(f)];
     so.progress = [&, f](double x) { return soAll((static_cast<double>(f) + x) / static_cast<double>(folds)); };
     nnunet::Prediction one = nnunet::predictSlidingWindow(
-        pre.data.data(), 1, pre.shape, patch, pkg.network.numClasses,
+        pre.data.data(), channels, pre.shape, patch, pkg.network.numClasses,
         [&](const float* x, std::int64_t n, float* logits)
         {
           if (cancelled())

@@ -12,6 +12,7 @@
 #include "core/preprocess/Common.h"
 #include "core/preprocess/SlidingWindow.h"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -38,6 +39,16 @@ struct PredictEstimate
   double seconds = 0.0;           // forwardPasses x secondsPerPass (+ export allowance)
   std::int64_t folds = 1;         // networks averaged (nnU-Net v2 fold ensembles); included in forwardPasses
   std::string device;
+};
+
+/// Clicks and the mask being corrected, for click-conditioned packages (models/Guidance.h).
+/// Coordinates are voxel indices (x, y, z) of the image given to predict().
+struct ClickGuidance
+{
+  std::vector<std::array<std::int64_t, 3>> positive; // "add here"
+  std::vector<std::array<std::int64_t, 3>> negative; // "remove here"
+  const LabelMask* previous = nullptr; // on the image's grid; null = no previous mask
+  int previousLabel = 1;               // the label of `previous` being corrected
 };
 
 struct PredictOptions
@@ -77,6 +88,9 @@ struct PredictOptions
   std::function<void(const std::string&)> message;
   /// Polled between network calls; true cancels like progress returning false.
   const std::atomic<bool>* cancel = nullptr;
+  /// Clicks for a click-conditioned package (null or empty: its automatic mode). Given to any
+  /// other package, predict() throws panseg::Error ("has no click channels").
+  const ClickGuidance* clicks = nullptr;
 };
 
 /// Patches per network call on the CPU when PredictOptions::maxBatch is 0 (1: bit-exact with the

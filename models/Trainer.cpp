@@ -3,6 +3,7 @@
 #include "core/Error.h"
 #include "core/preprocess/Export.h"
 #include "core/preprocess/SlidingWindow.h"
+#include "models/Guidance.h"
 #include "models/Json.h"
 #include "models/PackageWeights.h"
 #include "models/PanSegNet.h"
@@ -111,7 +112,7 @@ std::vector<std::pair<std::string, std::string>> trajectorySettings(
       << a.brightnessMin << ' ' << a.brightnessMax << ' ' << a.gammaProbability << ' '
       << a.gammaInvertedProbability << ' ' << a.gammaMin << ' ' << a.gammaMax;
   const auto& pp = o.preprocessing;
-  return {
+  std::vector<std::pair<std::string, std::string>> settings{
       {"plan", oneLine(o.plan.toJson())},
       {"target_spacing", num17(pp.targetSpacingMm[0]) + "," + num17(pp.targetSpacingMm[1]) + "," +
                              num17(pp.targetSpacingMm[2])},
@@ -136,6 +137,12 @@ std::vector<std::pair<std::string, std::string>> trajectorySettings(
       {"amp", amp ? "on" : "off"},
       {"base_model", o.baseModelDir},
   };
+  // Only when on, so that checkpoints written before click guidance existed still resume.
+  if (o.clickGuidance)
+    settings.emplace_back("click_guidance", num17(o.clickSimulation.automaticProbability) + " " +
+                                                num17(o.clickSimulation.emptyPreviousProbability) +
+                                                " " + std::to_string(o.clickSimulation.maxClicks));
+  return settings;
 }
 
 std::string clip80(const std::string& s)
@@ -238,6 +245,31 @@ struct Session
   }
 };
 
+/// A state dict for `to` input channels from one for `from`: every 5-D weight whose second
+/// dimension is `from` (the first convolution's) gets zero weights for the new channels, so the
+/// widened network computes exactly what the original did while the new inputs are unused.
+StateDict widenInputChannels(const StateDict& weights, std::int64_t from, std::int64_t to)
+{
+  StateDict out;
+  int widened = 0;
+  for (const auto& [name, t] : weights)
+  {
+    if (t.dim() == 5 && t.size(1) == from && name.find("weight") != std::string::npos && widened == 0)
+    {
+      std::vector<std::int64_t> shape(t.sizes().begin(), t.sizes().end());
+      shape[1] = to - from;
+      out.emplace_back(name, torch::cat({t, torch::zeros(shape, t.options())}, 1));
+      ++widened;
+      continue;
+    }
+    out.emplace_back(name, t);
+  }
+  if (widened != 1)
+    throw Error("cannot widen the base model to " + std::to_string(to) +
+                " input channels: no first convolution with " + std::to_string(from) + " input channel(s) found");
+  return out;
+}
+
 struct Validation
 {
   std::vector<double> dice;    // per case, mean over the foreground classes
@@ -263,9 +295,17 @@ Validation validate(PanSegNet& net, const std::vector<const PreparedCase*>& case
   const bool padSingle = !s.device.is_cuda();
   const nnunet::Shape3 patch{plan.patchSize[0], plan.patchSize[1], plan.patchSize[2]};
   const std::int64_t K = plan.numClasses;
+  const std::int64_t C = plan.inputChannels;
   for (std::size_t i = 0; i < cases.size(); ++i)
   {
     const PreparedCase& c = *cases[i];
+    // Click-conditioned plans: the image, then guidance channels all zero (the automatic mode).
+    std::vector<float> input;
+    if (C > 1)
+    {
+      input.assign(static_cast<std::size_t>(C * nnunet::voxelCount(c.shape)), 0.0f);
+      std::copy(c.data.begin(), c.data.end(), input.begin());
+    }
     TrainProgress p;
     p.phase = TrainProgress::Phase::Validating;
     p.epoch = epoch;
@@ -276,11 +316,11 @@ Validation validate(PanSegNet& net, const std::vector<const PreparedCase*>& case
     if (!s.report(p))
       break;
     const nnunet::Prediction pred = nnunet::predictSlidingWindow(
-        c.data.data(), 1, c.shape, patch, K,
+        C > 1 ? input.data() : c.data.data(), C, c.shape, patch, K,
         [&](const float* x, std::int64_t n, float* logits) {
           c10::InferenceMode guard;
           torch::Tensor in =
-              torch::from_blob(const_cast<float*>(x), {n, 1, patch[0], patch[1], patch[2]},
+              torch::from_blob(const_cast<float*>(x), {n, C, patch[0], patch[1], patch[2]},
                                torch::kFloat)
                   .to(s.device);
           if (n == 1 && padSingle)
@@ -351,6 +391,8 @@ void writeModel(const TrainOptions& o, const TrainResult& r, PanSegNet& net,
       pkg.preprocessing.largestComponentLabels.push_back(c);
   }
   pkg.info = o.modelInfo;
+  if (o.clickGuidance)
+    pkg.info.modelType = guidance::kModelType;
   if (pkg.info.name.empty())
     pkg.info.name = "PanSegNet (panseg-train)";
   if (pkg.info.modality.empty())
@@ -496,9 +538,20 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
   if (!(o.initialLearningRate > 0.0))
     throw Error("the learning rate must be positive");
   o.plan.validate();
-  if (o.plan.inputChannels != 1)
-    throw Error("the trainer handles single-channel images only (plan has " +
-                std::to_string(o.plan.inputChannels) + " input channels)");
+  const std::int64_t channels = o.clickGuidance ? 1 + guidance::kChannels : 1;
+  if (o.plan.inputChannels != channels)
+    throw Error(o.clickGuidance
+                    ? "a click-conditioned plan has " + std::to_string(channels) +
+                          " input channels (the image and 3 guidance channels), this one has " +
+                          std::to_string(o.plan.inputChannels)
+                    : "the trainer handles single-channel images only (plan has " +
+                          std::to_string(o.plan.inputChannels) + " input channels)");
+  if (o.clickGuidance && (o.clickSimulation.maxClicks < 1 || o.clickSimulation.maxClicks > 20 ||
+                          !(o.clickSimulation.automaticProbability >= 0.0 &&
+                            o.clickSimulation.automaticProbability <= 1.0) ||
+                          !(o.clickSimulation.emptyPreviousProbability >= 0.0 &&
+                            o.clickSimulation.emptyPreviousProbability <= 1.0)))
+    throw Error("click simulation: clicks must be 1..20 and the probabilities 0..1");
   if (cases.empty())
     throw Error("no training cases: give at least one image with its mask");
   for (const std::string& dir : {o.outputDir, o.checkpointDir})
@@ -608,10 +661,18 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
     if (!o.baseModelDir.empty())
     {
       const ModelPackage base = loadModelPackage(o.baseModelDir);
-      if (base.network != o.plan)
+      // A click-conditioned plan may start from a plain package of the same network: the
+      // guidance channels are added with zero weights (widenInputChannels).
+      PlanConfig widened = base.network;
+      if (o.clickGuidance && !guidance::takesClicks(base))
+        widened.inputChannels = o.plan.inputChannels;
+      if (widened != o.plan)
         throw Error("the base model " + o.baseModelDir + " has network " + base.network.summary() +
                     ", not the training plan " + o.plan.summary());
-      loadStateDict(*net, readPackageWeights(base));
+      StateDict weights = readPackageWeights(base);
+      if (base.network.inputChannels != o.plan.inputChannels)
+        weights = widenInputChannels(weights, base.network.inputChannels, o.plan.inputChannels);
+      loadStateDict(*net, weights);
     }
     net->to(s.device);
     net->train();
@@ -674,7 +735,9 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
     }
 
     // ---- epochs
-    std::vector<float> batchImage(static_cast<std::size_t>(o.batchSize * patchVoxels));
+    const std::int64_t inputValues = channels * patchVoxels; // per batch item
+    const nnunet::Spacing3 spacingZyx{pre.targetSpacingMm[0], pre.targetSpacingMm[1], pre.targetSpacingMm[2]};
+    std::vector<float> batchImage(static_cast<std::size_t>(o.batchSize * inputValues));
     std::vector<std::uint8_t> batchSeg(static_cast<std::size_t>(o.batchSize * patchVoxels));
     double iterSecondsSum = 0.0, valSecondsSum = 0.0;
     int itersTimed = 0, valsTimed = 0;
@@ -701,16 +764,22 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
                                              static_cast<std::uint64_t>(it));
         torch::manual_seed(mix64(o.seed ^ mix64((static_cast<std::uint64_t>(epoch) << 32) |
                                                 static_cast<std::uint64_t>(it))));
+        TrainRng clickRng = TrainRng::stream(o.seed, 3, static_cast<std::uint64_t>(epoch),
+                                             static_cast<std::uint64_t>(it));
         for (int b = 0; b < o.batchSize; ++b)
         {
           const PatchTransform t = drawPatchTransform(trainSet, b, o.batchSize,
                                                       o.foregroundOversample, patch,
                                                       o.augmentation, rng);
-          extractPatch(*trainSet[t.caseIndex], patch, t, noiseRng,
-                       batchImage.data() + b * patchVoxels, batchSeg.data() + b * patchVoxels);
+          float* item = batchImage.data() + b * inputValues;
+          std::uint8_t* itemSeg = batchSeg.data() + b * patchVoxels;
+          extractPatch(*trainSet[t.caseIndex], patch, t, noiseRng, item, itemSeg);
+          if (o.clickGuidance)
+            simulateClickGuidance(itemSeg, {patch[0], patch[1], patch[2]}, spacingZyx,
+                                  o.clickSimulation, clickRng, item + patchVoxels);
         }
         const torch::Tensor x =
-            torch::from_blob(batchImage.data(), {o.batchSize, 1, patch[0], patch[1], patch[2]},
+            torch::from_blob(batchImage.data(), {o.batchSize, channels, patch[0], patch[1], patch[2]},
                              torch::kFloat)
                 .to(s.device);
         const torch::Tensor y =

@@ -20,6 +20,7 @@
 // Dice per case on the preprocessed grid. A checkpoint after every epoch (atomic); resume
 // reproduces the uninterrupted run bit for bit on the same device and thread count.
 #include "core/Volume.h"
+#include "models/ClickSimulation.h"
 #include "models/ModelPackage.h"
 #include "models/Plans.h"
 
@@ -84,6 +85,13 @@ struct TrainOptions
   AugmentationOptions augmentation;
   SplitOptions split;
   LossKind loss = LossKind::DiceCE;
+  /// A click-conditioned package (models/Guidance.h, model_type "pansegnet-clicks"): the plan has
+  /// 1 + 3 input channels and every training patch gets simulated click guidance
+  /// (ClickSimulation.h); validation runs in the automatic mode (guidance all zero). A base model
+  /// with one input channel is widened: its first convolution gets zero weights for the guidance
+  /// channels, so training starts from exactly the base model's automatic predictions.
+  bool clickGuidance = false;
+  ClickSimulationOptions clickSimulation;
 
   int epochs = 50;
   int iterationsPerEpoch = 250;

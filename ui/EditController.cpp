@@ -220,7 +220,10 @@ void EditController::pressAt(SliceOrientation o, const std::array<int64_t, 3>& v
 {
   if (m_tool == Tool::Refine)
   {
-    refineClick(voxel, !alternate);
+    if (m_modelClickRule && m_modelClickRule())
+      emit modelClickRequested(voxel, !alternate);
+    else
+      refineClick(voxel, !alternate);
     return;
   }
   if (m_tool == Tool::GrowSeeds)

@@ -17,6 +17,7 @@
 #include <QTimer>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -131,6 +132,9 @@ public:
   /// Refine tool: a positive (or negative) click at `voxel`, inside the prompt box when the box
   /// holds it, else inside a cube of the click's reach. Returns the voxels changed (-1 on error).
   int64_t refineClick(const std::array<int64_t, 3>& voxel, bool positive);
+  /// When this returns true (MainWindow: the prediction model takes clicks), a Refine-tool click
+  /// is not grown from seeds but emitted as modelClickRequested() for the click-conditioned model.
+  void setModelClickRule(std::function<bool()> rule) { m_modelClickRule = std::move(rule); }
 
   // ---- mask operations on the active label --------------------------------------------------
   /// Signed-distance interpolation across empty slices along the view's slice axis. The result is
@@ -193,6 +197,8 @@ signals:
   void errorOccurred(const QString& message);
   /// The box tool's rectangle was released: predict inside `box` (MainWindow::predictInBox).
   void boxPromptRequested(const panseg::edit::Box& box);
+  /// A Refine-tool click for the click-conditioned model (setModelClickRule).
+  void modelClickRequested(const std::array<int64_t, 3>& voxel, bool positive);
 
 private:
   bool ensureEditor();
@@ -205,6 +211,7 @@ private:
   void finishGrowStroke();
 
   ViewerModel* m_model;
+  std::function<bool()> m_modelClickRule;
   std::shared_ptr<panseg::edit::LabelEditor> m_editor;
   std::unique_ptr<panseg::edit::GrowCut> m_grow;
   std::vector<std::array<int64_t, 3>> m_growStroke; // centres of the scribble being painted

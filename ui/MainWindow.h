@@ -183,6 +183,15 @@ public:
   /// Returns false when refused (no image, a prediction or box prompt running, no model, a
   /// reader blinded from prediction); boxPromptFinished() reports the outcome otherwise.
   bool predictInBox(const panseg::edit::Box& box, const QString& modelDir = {});
+  /// Refine tool with a click-conditioned model (modelTakesClicks()): the click goes to the model
+  /// in the box's worker session with every click since the box was drawn and the current mask
+  /// (model_type pansegnet-clicks, docs/interactive.md); the answer replaces the active label
+  /// inside the box (the prompt box when it holds the click, else the label's bounding box and the
+  /// click grown by 10 mm) as one undo step. Refused like predictInBox; reported by
+  /// boxPromptFinished().
+  bool clickWithModel(const std::array<int64_t, 3>& voxel, bool positive, const QString& modelDir = {});
+  /// Whether the prediction model (Segmentation > Model) is a click-conditioned package.
+  bool modelTakesClicks(const QString& modelDir = {}) const;
   void cancelBoxPrompt();
   bool isBoxPredicting() const;
   /// The interactive worker session boxes run in (model loaded and image read once).
@@ -370,6 +379,11 @@ private:
   panseg::edit::Box m_boxPending;
   QJsonObject m_boxResult; // the session's "done" event
   quint64 m_boxGeneration = 0;
+  QString m_boxWhat;                         // "Box 1,2,3,4,5,6" or "Click +x,y,z" for the status bar
+  std::vector<std::pair<std::array<int64_t, 3>, bool>> m_modelClicks; // (voxel, positive) the click model had since the box
+  panseg::edit::Box m_modelClickBox;         // the box those clicks were answered in
+  bool startBoxRequest(const panseg::edit::Box& box, const QString& modelDir, const QString& options,
+                       const QString& what);
   QAction* m_cancelBoxAction = nullptr;
   QSpinBox* m_boxSlicesSpin = nullptr;
   QWidget* m_predictStatus = nullptr; // in the status bar while predicting: text, bar, Cancel

@@ -46,6 +46,10 @@ void MainWindow::buildEditMenu()
   m_edit = new EditController(m_model, this);
   // The Box tool's rectangle: the model predicts inside it (MainWindowInteract.cpp).
   connect(m_edit, &EditController::boxPromptRequested, this, [this](const edit::Box& b) { predictInBox(b); });
+  // Refine-tool clicks go to the prediction model when it takes clicks (MainWindowInteract.cpp).
+  m_edit->setModelClickRule([this] { return modelTakesClicks(); });
+  connect(m_edit, &EditController::modelClickRequested, this,
+          [this](const std::array<int64_t, 3>& v, bool positive) { clickWithModel(v, positive); });
   for (SliceView* v : m_views)
     v->setEditController(m_edit);
 

@@ -5,7 +5,9 @@
 #include "ui/MainWindow.h"
 
 #include "core/edit/BoxPrompt.h"
+#include "core/edit/RobotUser.h"
 #include "core/io/ImageIO.h"
+#include "models/ModelCard.h"
 #include "ui/EditController.h"
 #include "ui/ViewerModel.h"
 #include "ui/WorkerClient.h"
@@ -70,6 +72,14 @@ void MainWindow::cancelBoxPrompt()
 
 bool MainWindow::predictInBox(const edit::Box& box, const QString& modelDirIn)
 {
+  m_modelClicks.clear(); // a new box: the click model starts over
+  m_modelClickBox = box;
+  return startBoxRequest(box, modelDirIn, {}, {});
+}
+
+bool MainWindow::startBoxRequest(const edit::Box& box, const QString& modelDirIn, const QString& options,
+                                 const QString& what)
+{
   auto refuse = [this](const QString& why)
   {
     showStatus(why);
@@ -124,8 +134,93 @@ bool MainWindow::predictInBox(const edit::Box& box, const QString& modelDirIn)
   m_boxGeneration = m_imageGeneration;
   m_boxResult = QJsonObject();
   m_cancelBoxAction->setEnabled(true);
-  showStatus(tr("Box prediction %1 with %2...").arg(roi, modelLabel(modelDir)));
-  m_boxSession->requestBox(modelDir, input, roi, m_boxTemp->filePath("box.nii.gz")); // failures: failed()
+  m_boxWhat = what.isEmpty() ? tr("Box %1").arg(roi) : what;
+  QString opts = options;
+  if (opts.contains("previous="))
+  {
+    // The click model corrects the mask as it is now (unsaved edits included).
+    const QString previous = m_boxTemp->filePath("previous.nii.gz");
+    try
+    {
+      writeMask(m_model->hasMask() ? m_model->mask() : LabelMask(m_model->geometry(), 0), previous.toStdString());
+    }
+    catch (const std::exception& e)
+    {
+      m_cancelBoxAction->setEnabled(false);
+      return refuse(tr("Click: cannot write the mask for the worker: %1").arg(e.what()));
+    }
+    opts.replace("previous=", "previous=" + previous);
+  }
+  showStatus(tr("%1 with %2...").arg(m_boxWhat, modelLabel(modelDir)));
+  m_boxSession->requestBox(modelDir, input, roi, m_boxTemp->filePath("box.nii.gz"), opts); // failures: failed()
+  return true;
+}
+
+bool MainWindow::modelTakesClicks(const QString& modelDirIn) const
+{
+  const QString modelDir = modelDirIn.isEmpty() ? predictionModelDir() : modelDirIn;
+  if (!WorkerClient::looksLikeModelPackage(modelDir))
+    return false;
+  try
+  {
+    return models::readModelCard((modelDir + "/model.json").toStdString()).takesClicks();
+  }
+  catch (const std::exception&)
+  {
+    return false;
+  }
+}
+
+bool MainWindow::clickWithModel(const std::array<int64_t, 3>& voxel, bool positive, const QString& modelDir)
+{
+  if (!m_model->hasImage() || !m_edit)
+  {
+    showStatus(tr("Click: open an image first."));
+    return false;
+  }
+  const Geometry& g = m_model->geometry();
+  for (int a = 0; a < 3; ++a)
+    if (voxel[a] < 0 || voxel[a] >= g.size[a])
+    {
+      showStatus(tr("Click: outside the image."));
+      return false;
+    }
+  auto inside = [&](const edit::Box& b)
+  {
+    bool in = !b.empty();
+    for (int a = 0; a < 3 && in; ++a)
+      in = voxel[a] >= b.lo[a] && voxel[a] < b.hi[a];
+    return in;
+  };
+  // The region the model answers in: the prompt box when it holds the click; else the box the
+  // previous clicks used when it holds it; else the active label's extent with the click + 10 mm.
+  edit::Box box;
+  if (m_edit->hasPromptBox() && inside(m_edit->promptBox()))
+    box = m_edit->promptBox();
+  else if (inside(m_modelClickBox))
+    box = m_modelClickBox;
+  else
+  {
+    edit::Box around;
+    if (m_model->hasMask())
+      around = edit::labelBoundingBox(m_model->mask(), m_edit->activeLabel());
+    if (around.empty())
+      around.lo = around.hi = voxel;
+    around.include(voxel);
+    box = edit::boxWithMarginMm(around, g, 10.0);
+  }
+  if (!(box.lo == m_modelClickBox.lo && box.hi == m_modelClickBox.hi))
+    m_modelClicks.clear(); // a new region: earlier clicks belong to the old one
+  m_modelClickBox = box;
+  auto clicks = m_modelClicks;
+  clicks.push_back({voxel, positive});
+  QStringList texts;
+  for (const auto& [v, pos] : clicks)
+    texts << QString("%1%2,%3,%4").arg(pos ? '+' : '-').arg(v[0]).arg(v[1]).arg(v[2]);
+  const QString options = QString("clicks=%1 previous= label=%2").arg(texts.join(';')).arg(m_edit->activeLabel());
+  if (!startBoxRequest(box, modelDir, options, tr("Click %1").arg(texts.last())))
+    return false;
+  m_modelClicks = clicks;
   return true;
 }
 
@@ -135,8 +230,8 @@ void MainWindow::finishBoxPrompt(bool ok, const QString& error)
   const std::shared_ptr<QTemporaryDir> temp = std::move(m_boxTemp);
   if (!ok)
   {
-    const QString text = error == "cancelled" ? tr("Box prediction cancelled; the mask is unchanged.")
-                                              : tr("Box prediction failed: %1").arg(error);
+    const QString text = error == "cancelled" ? tr("%1 cancelled; the mask is unchanged.").arg(m_boxWhat)
+                                              : tr("%1 failed: %2").arg(m_boxWhat, error);
     showStatus(text);
     emit boxPromptFinished(false, error);
     return;
@@ -158,8 +253,8 @@ void MainWindow::finishBoxPrompt(bool ok, const QString& error)
       emit boxPromptFinished(false, m_edit->lastError());
       return;
     }
-    const QString summary = tr("Box %1: %2 voxels changed in %3 s (%4 forward passes; Undo reverts it)")
-                                .arg(QString::fromStdString(edit::boxText(m_boxPending)))
+    const QString summary = tr("%1: %2 voxels changed in %3 s (%4 forward passes; Undo reverts it)")
+                                .arg(m_boxWhat)
                                 .arg(changed)
                                 .arg(r.value("seconds").toDouble(), 0, 'f', 1)
                                 .arg(r.value("forward_passes").toInteger());

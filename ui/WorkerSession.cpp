@@ -51,7 +51,7 @@ void WorkerSession::stop()
 }
 
 bool WorkerSession::requestBox(const QString& modelDir, const QString& inputPath, const QString& roi,
-                               const QString& output)
+                               const QString& output, const QString& options)
 {
   if (m_busy)
   {
@@ -61,7 +61,8 @@ bool WorkerSession::requestBox(const QString& modelDir, const QString& inputPath
   if (m_process && (modelDir != m_modelDir || inputPath != m_inputPath))
     stop();
   m_busy = true;
-  m_pending = QStringLiteral("box %1 %2\n").arg(roi, output);
+  m_pending = options.isEmpty() ? QStringLiteral("box %1 %2\n").arg(roi, output)
+                                : QStringLiteral("box %1 %2 10 %3\n").arg(roi, output, options);
   if (!m_process)
   {
     QStringList searched;

@@ -21,7 +21,9 @@ public:
   /// Predicts inside `roi` ("x0,y0,z0,x1,y1,z1", inclusive voxel corners) into `output`, starting
   /// the session for (modelDir, inputPath) first when needed. False (and failed()) when a request
   /// is already running or the worker cannot be found.
-  bool requestBox(const QString& modelDir, const QString& inputPath, const QString& roi, const QString& output);
+  /// `options`: further request words, e.g. "clicks=+1,2,3 previous=PATH label=1" (click models).
+  bool requestBox(const QString& modelDir, const QString& inputPath, const QString& roi, const QString& output,
+                  const QString& options = {});
   /// Stops the running request ("cancel" on the worker's stdin); cancelled() follows.
   void cancel();
   /// Ends the session (e.g. another image was opened).

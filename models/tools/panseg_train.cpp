@@ -15,6 +15,7 @@
 #include "models/ModelPackage.h"
 #include "models/PNetMsaTrainer.h"
 #include "models/Predictor.h"
+#include "models/Guidance.h"
 #include "models/Trainer.h"
 #include "models/TrainerData.h"
 
@@ -93,6 +94,9 @@ const char* kUsage =
     "  --plan demo|small|tiny|fixture|FILE  network plan (default demo; small = demo)\n"
     "  --target-spacing Z,Y,X   mm (default: median spacing of the data; demo: 6,3.2,3.2)\n"
     "  --base-model DIR         fine-tune this model package (its plan, preprocessing, weights)\n"
+    "  --clicks                 a click-conditioned package (model_type pansegnet-clicks: image +\n"
+    "                           positive/negative click maps + previous mask), trained with simulated\n"
+    "                           corrections; from a plain --base-model its first layer is widened\n"
     "  --epochs N  --iters N  --batch N  --lr X   (defaults 50, 250, 2, 0.01; 1e-3 to fine-tune)\n"
     "  --seed S                 weights, sampling and augmentation seed (default 12345)\n"
     "  --folds K --fold F       k-fold split by patient (default: hold-out)\n"
@@ -129,7 +133,7 @@ Args parseArgs(int argc, char** argv)
 {
   static const std::vector<std::string> flagNames = {"resume", "jaccard", "json", "no-amp",
                                                       "no-augmentation", "help", "no-evaluate",
-                                                      "keep-checkpoint", "no-birnn"};
+                                                      "keep-checkpoint", "no-birnn", "clicks"};
   Args a;
   for (int i = 1; i < argc; ++i)
   {
@@ -776,6 +780,8 @@ int run(int argc, char** argv)
       throw Error("--data DIR (or the 'demo' command) is required");
     applyCommonOptions(a, o);
     cases = loadDataFolder(data, json);
+  }
+  {
     if (a.values.count("base-model"))
     {
       const ModelPackage base = loadModelPackage(a.get("base-model"));
@@ -786,16 +792,35 @@ int run(int argc, char** argv)
       o.classes = base.classes;
       o.modelInfo.modality = base.info.modality;
       o.modelInfo.name = base.info.name + " (fine-tuned)";
+      o.clickGuidance = guidance::takesClicks(base); // a click package stays one
       if (!a.values.count("lr"))
         o.initialLearningRate = 1e-3;
       if (a.values.count("plan"))
         throw Error("--plan cannot be combined with --base-model (the base model's plan is used)");
     }
-    else
+    else if (!demoMode)
       o.preprocessing.targetSpacingMm = medianSpacing(cases);
+    if (a.has("clicks") && !o.clickGuidance)
+    {
+      // A click-conditioned package (docs/interactive.md): 3 guidance channels more.
+      o.clickGuidance = true;
+      o.plan.inputChannels = 1 + guidance::kChannels;
+      if (demoMode)
+      {
+        o.modelInfo.name = "PanSegNet demo with clicks (synthetic phantoms)";
+        o.modelInfo.description =
+            "A small click-conditioned PanSegNet (image + positive clicks + negative clicks + "
+            "previous mask) fine-tuned by panseg-train --clicks on generated phantoms with "
+            "simulated corrections; without clicks it predicts like the demo model. DEMO ONLY: "
+            "it has never seen a patient and must not be used clinically.";
+      }
+      else if (!a.values.count("name"))
+        o.modelInfo.name += " with clicks";
+    }
     if (a.values.count("name"))
       o.modelInfo.name = a.get("name");
-    o.modelInfo.trainingData = std::to_string(cases.size()) + " cases from " + data;
+    if (!demoMode)
+      o.modelInfo.trainingData = std::to_string(cases.size()) + " cases from " + a.get("data");
   }
   if (a.values.count("target-spacing"))
     o.preprocessing.targetSpacingMm = parseSpacing(a.get("target-spacing"));

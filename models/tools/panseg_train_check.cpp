@@ -1,10 +1,13 @@
 // Tests of the trainer (models/Trainer*.h): plain C++ (no Qt), registered as models_train_*.
 //   panseg_train_check [--tool PATH_TO_panseg-train] group...
-// Groups: loss data badinput short resume kill (default: all but kill).
+// Groups: loss data badinput short resume clicks kill (default: all but kill).
 #include "core/Error.h"
 #include "core/demo/PhantomGenerator.h"
+#include "models/ClickSimulation.h"
+#include "models/Guidance.h"
 #include "models/ModelPackage.h"
 #include "models/PackageWeights.h"
+#include "models/Predictor.h"
 #include "models/PanSegNet.h"
 #include "models/Trainer.h"
 #include "models/TrainerData.h"
@@ -735,6 +738,143 @@ void testKill()
 }
 } // namespace
 
+
+// ---- click-conditioned packages (Guidance.h, ClickSimulation.h) --------------------------------
+
+void testClicks()
+{
+  std::printf("[clicks]\n");
+  // 1. The simulated guidance: a ball truth in a patch. Channels hold only 0 and 1, the same
+  //    generator state gives the same bytes, positive clicks lie where the truth is and the
+  //    previous mask is not, negative ones the other way round.
+  const nnunet::Shape3 ps{16, 48, 64};
+  const std::int64_t n = ps[0] * ps[1] * ps[2];
+  std::vector<std::uint8_t> seg(static_cast<std::size_t>(n), 0);
+  for (std::int64_t z = 0; z < ps[0]; ++z)
+    for (std::int64_t y = 0; y < ps[1]; ++y)
+      for (std::int64_t x = 0; x < ps[2]; ++x)
+      {
+        const double dz = (z - 8) * 2.0, dy = y - 24.0, dx = x - 32.0;
+        if (dz * dz + dy * dy + dx * dx <= 100.0)
+          seg[static_cast<std::size_t>((z * ps[1] + y) * ps[2] + x)] = 1;
+      }
+  ClickSimulationOptions co;
+  int automatic = 0, withClicks = 0, positives = 0, negatives = 0;
+  std::map<std::string, int> damages;
+  for (std::uint64_t it = 0; it < 200; ++it)
+  {
+    std::vector<float> g(static_cast<std::size_t>(3 * n)), again(static_cast<std::size_t>(3 * n));
+    TrainRng r1 = TrainRng::stream(5, 3, 0, it), r2 = TrainRng::stream(5, 3, 0, it);
+    const SimulatedGuidance sg = simulateClickGuidance(seg.data(), ps, {6.0, 3.2, 3.2}, co, r1, g.data());
+    simulateClickGuidance(seg.data(), ps, {6.0, 3.2, 3.2}, co, r2, again.data());
+    VERIFY(g == again);
+    for (const float v : g)
+      VERIFY(v == 0.0f || v == 1.0f);
+    ++damages[sg.damage];
+    if (sg.automatic)
+    {
+      ++automatic;
+      VERIFY(std::all_of(g.begin(), g.end(), [](float v) { return v == 0.0f; }));
+      continue;
+    }
+    withClicks += sg.clicks > 0;
+    VERIFY(sg.clicks >= 0 && sg.clicks <= co.maxClicks);
+    // Each click's centre voxel: a positive one in a voxel the truth has, a negative one not.
+    const float* pos = g.data();
+    const float* neg = g.data() + n;
+    std::int64_t posVoxels = 0, negVoxels = 0;
+    for (std::int64_t i = 0; i < n; ++i)
+    {
+      posVoxels += pos[i] > 0;
+      negVoxels += neg[i] > 0;
+    }
+    VERIFY((posVoxels > 0) == (sg.positiveClicks > 0));
+    VERIFY((negVoxels > 0) == (sg.clicks - sg.positiveClicks > 0));
+    positives += sg.positiveClicks;
+    negatives += sg.clicks - sg.positiveClicks;
+  }
+  std::printf("  200 patches: %d automatic, %d with clicks (%d positive, %d negative clicks);", automatic,
+              withClicks, positives, negatives);
+  for (const auto& [k, v] : damages)
+    std::printf(" %s %d", k.c_str(), v);
+  std::printf("\n");
+  VERIFY(automatic > 30 && automatic < 90); // 30 % of 200
+  VERIFY(withClicks > 80 && positives > 40 && negatives > 20);
+
+  // 2. The image -> network grid mapping of the predictor: a mask and a click inside it land on
+  //    the same network voxel, whatever the crop and resampling did.
+  std::vector<TrainCase> cases = phantomCases(3, 760);
+  {
+    nnunet::PreprocessParams pp;
+    pp.targetSpacing = {6.0, 3.2, 3.2};
+    pp.scheme = nnunet::NormalizationScheme::NonCT;
+    const nnunet::Preprocessed pre = nnunet::preprocess(cases[0].image, pp);
+    const std::vector<std::uint8_t> onGrid = guidance::maskToNetworkGrid(pre, cases[0].mask, 1);
+    std::int64_t inside = 0, checked = 0;
+    const LabelMask& m = cases[0].mask;
+    for (std::int64_t z = 0; z < m.nz(); ++z)
+      for (std::int64_t y = 0; y < m.ny(); ++y)
+        for (std::int64_t x = 0; x < m.nx(); ++x)
+          if (m.at(x, y, z) == 1)
+          {
+            std::array<std::int64_t, 3> zyx{};
+            VERIFY(guidance::toNetworkGrid(pre, {x, y, z}, zyx));
+            ++checked;
+            inside += onGrid[static_cast<std::size_t>((zyx[0] * pre.shape[1] + zyx[1]) * pre.shape[2] + zyx[2])];
+          }
+    std::printf("  %lld of %lld mask voxels map into the mask on the network grid\n",
+                static_cast<long long>(inside), static_cast<long long>(checked));
+    VERIFY(checked > 100 && inside == checked); // same grid spacing here: nearest neighbour is exact
+  }
+
+  // 3. Training from a plain base package: the first layer is widened with zero weights, so the
+  //    click network's automatic-mode validation before training equals the base's.
+  TrainOptions o = tinyOptions();
+  o.epochs = 2;
+  o.iterationsPerEpoch = 4;
+  o.split.validationIds = {"ph762"};
+  o.outputDir = tmpDir("clicks-base") + "/model";
+  const TrainResult base = train(cases, o);
+  VERIFY(base.completed);
+  TrainOptions c = tinyOptions();
+  c.clickGuidance = true;
+  c.plan.inputChannels = 4;
+  c.epochs = 1;
+  c.iterationsPerEpoch = 4;
+  c.split.validationIds = {"ph762"};
+  c.validateInitial = true;
+  c.baseModelDir = o.outputDir;
+  c.intensityFromData = false;
+  c.preprocessing = loadModelPackage(o.outputDir).preprocessing;
+  c.outputDir = tmpDir("clicks") + "/model";
+  const TrainResult r = train(cases, c);
+  std::printf("  base val Dice %.6f; widened click network before training %.6f, after %d iterations %.6f\n",
+              base.history.back().valDice, r.initialValDice, c.iterationsPerEpoch, r.history.back().valDice);
+  VERIFY(r.completed);
+  VERIFY(std::abs(r.initialValDice - base.history.back().valDice) < 1e-3);
+  const ModelPackage pkg = loadModelPackage(c.outputDir);
+  VERIFY(pkg.info.modelType == "pansegnet-clicks" && guidance::takesClicks(pkg));
+  VERIFY(pkg.network.inputChannels == 4);
+
+  // 4. The predictor: clicks reach a click package; a plain package refuses them by name.
+  ClickGuidance clicks;
+  clicks.positive.push_back({48, 40, 16});
+  clicks.negative.push_back({10, 10, 5});
+  clicks.previous = &cases[0].mask;
+  PredictOptions po;
+  po.device = "cpu";
+  po.fast = true;
+  po.estimate = false;
+  po.clicks = &clicks;
+  const PredictResult withGuidance = predictCase(pkg, cases[0].image, po);
+  VERIFY(withGuidance.mask.geometry.size == cases[0].image.geometry.size);
+  VERIFY_THROWS(predictCase(loadModelPackage(o.outputDir), cases[0].image, po), "has no click channels");
+  // A plan with the wrong channel count is refused before any work.
+  TrainOptions bad = tinyOptions();
+  bad.clickGuidance = true;
+  VERIFY_THROWS(train(cases, bad), "a click-conditioned plan has 4 input channels");
+}
+
 int main(int argc, char** argv)
 {
   // LibTorch's OpenMP threads spin between parallel regions by default; on a shared 2-core
@@ -755,13 +895,13 @@ int main(int argc, char** argv)
       groups.push_back(a);
   }
   if (groups.empty())
-    groups = {"loss", "data", "badinput", "short", "resume"};
+    groups = {"loss", "data", "badinput", "short", "resume", "clicks"};
   g_tmp = (fs::temp_directory_path() / ("panseg_train_check-" + std::to_string(::getpid()))).string();
   fs::create_directories(g_tmp);
   configureThreads(2);
   const std::map<std::string, std::function<void()>> table = {
       {"loss", testLoss},   {"data", testData},     {"badinput", testBadInput},
-      {"short", testShort}, {"resume", testResume}, {"kill", testKill}};
+      {"short", testShort}, {"resume", testResume}, {"kill", testKill}, {"clicks", testClicks}};
   for (const auto& g : groups)
   {
     const auto it = table.find(g);

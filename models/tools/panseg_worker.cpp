@@ -60,19 +60,24 @@ const char* kUsageText = R"(usage:
                 [--no-tta] [--step S] [--fast] [--threads N] [--batch N] [--streams N] [--no-fp16] [--bf16]
                 [--largest-component | --no-largest-component] [--probabilities PATH]
                 [--no-estimate] [--roi x0,y0,z0,x1,y1,z1 [--roi-margin MM]] [--strict-modality]
+                [--clicks "+x,y,z;-x,y,z" [--previous MASK [--previous-label N]]]
       Predict one image; JSON lines on stdout (started, estimate, progress, message, done |
       error | cancelled). --fast = no mirroring and step 1.0 (an explicit --step wins).
       --probabilities writes the foreground probability (float32) on the input's grid.
       --roi: a box prompt (inclusive voxel corners): the network sees only the box plus
       --roi-margin mm (default 10) and the output has labels inside the box, 0 elsewhere.
       --strict-modality: a model/image modality mismatch is an error, not a note.
+      --clicks / --previous: for a click-conditioned package (model_type pansegnet-clicks): positive
+      and negative clicks (voxel indices of the whole image) and the mask being corrected; any
+      other package refuses them.
       --batch: patches per network call (CPU default 1, bit-exact with the authors' pipeline;
       more is several times faster on the CPU but not bit-exact). --streams: CPU network calls
       at the same time (default 2, bit-exact). --bf16: CPU bfloat16 autocast (faster on CPUs
       with AVX512-BF16 / AMX, not bit-exact). Measured effects: docs/performance.md.
   panseg-worker session --model DIR --input PATH [--device D] [--threads N] [--no-fast] [--strict-modality]
       Interactive session: the model is loaded and the image read once ("ready"), then stdin lines
-      "box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM]" are each answered by a "done" (or "error",
+      "box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM] [clicks=+x,y,z;-x,y,z] [previous=MASK] [label=N]"
+      are each answered by a "done" (or "error",
       "cancelled") event with the request number; "quit" or EOF ends it.
   panseg-worker info --model DIR
       Validate a model package and print it as one JSON line.
@@ -447,6 +452,59 @@ void testStall()
       sink = sink + 1.0;
 }
 
+/// The clicks of a request for a click-conditioned package: "+x,y,z;-x,y,z" (voxel indices of
+/// the whole image) and the mask being corrected (a file on the image's grid, one label), moved
+/// into the crop that the network sees when there is one.
+struct RequestClicks
+{
+  ClickGuidance guidance;
+  LabelMask previous;
+  bool given = false;
+
+  RequestClicks(const std::string& clicksText, const std::string& previousPath, int label,
+                const Image& image, const edit::Box* crop)
+  {
+    given = !clicksText.empty() || !previousPath.empty();
+    std::size_t start = 0;
+    while (start < clicksText.size())
+    {
+      const std::size_t end = std::min(clicksText.find(';', start), clicksText.size());
+      const std::string one = clicksText.substr(start, end - start);
+      start = end + 1;
+      if (one.empty())
+        continue;
+      const edit::Click c = edit::parseClick(one, image.geometry, false);
+      std::array<std::int64_t, 3> v{ c.voxel[0], c.voxel[1], c.voxel[2] };
+      if (crop)
+      {
+        for (std::size_t k = 0; k < 3; ++k)
+        {
+          if (v[k] < crop->lo[k] || v[k] >= crop->hi[k])
+            throw Error("the click " + one + " is outside the region the model sees (" + edit::boxText(*crop) + ")");
+          v[k] -= crop->lo[k];
+        }
+      }
+      (c.positive ? guidance.positive : guidance.negative).push_back(v);
+    }
+    if (!previousPath.empty())
+    {
+      if (label < 1 || label > 255)
+        throw Error("the previous mask's label must be 1..255");
+      LabelMask m = readMaskFor(previousPath, image.geometry);
+      previous = crop ? edit::cropMask(m, *crop) : std::move(m);
+      guidance.previousLabel = label;
+    }
+  }
+  /// For PredictOptions::clicks (null when the request has none).
+  const ClickGuidance* get()
+  {
+    if (!given)
+      return nullptr;
+    guidance.previous = previous.voxels.empty() ? nullptr : &previous;
+    return &guidance;
+  }
+};
+
 PredictOptions predictOptionsFrom(const Args& a)
 {
   PredictOptions o;
@@ -479,7 +537,7 @@ int cmdPredict(const Args& a)
   checkKnown(a, { "--model", "--input", "--output", "--device", "--no-tta", "--step", "--fast",
                   "--threads", "--batch", "--streams", "--no-fp16", "--bf16", "--largest-component",
                   "--no-largest-component", "--probabilities", "--no-estimate", "--roi", "--roi-margin",
-                  "--strict-modality" });
+                  "--strict-modality", "--clicks", "--previous", "--previous-label" });
   for (const char* k : { "--model", "--input", "--output" })
     if (a.get(k).empty())
       return emitError(std::string("predict needs ") + k + " (see panseg-worker --help)", kExitUsage);
@@ -567,6 +625,9 @@ int cmdPredict(const Args& a)
     roi = edit::parseBox(a.get("--roi"), image.geometry, false);
     crop = edit::boxWithMarginMm(roi, image.geometry, roiMarginMm);
   }
+  RequestClicks clicks(a.get("--clicks"), a.get("--previous"), a.getInt("--previous-label", 1), image,
+                       useRoi ? &crop : nullptr);
+  opt.clicks = clicks.get();
   PredictResult r = predictor.predict(useRoi ? edit::cropImage(image, crop) : image, opt);
   if (g_cancel.load())
     throw Error("cancelled");
@@ -669,14 +730,30 @@ int cmdSession(const Args& a)
     } idle;
     std::istringstream in(line);
     std::string verb, boxText, output, marginText;
-    in >> verb >> boxText >> output >> marginText;
+    in >> verb >> boxText >> output;
+    // Then optionally MARGIN_MM and key=value options (clicks=, previous=, label=).
+    std::map<std::string, std::string> options;
+    for (std::string tok; in >> tok;)
+    {
+      const std::size_t eq = tok.find('=');
+      if (eq == std::string::npos && marginText.empty() && options.empty())
+        marginText = tok;
+      else if (eq != std::string::npos)
+        options[tok.substr(0, eq)] = tok.substr(eq + 1);
+      else
+        marginText = "?" + tok;
+    }
     if (verb == "quit")
       return kOk;
     ++request;
     try
     {
       if (verb != "box" || boxText.empty() || output.empty())
-        throw Error("unknown request '" + line + "' (box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM], quit)");
+        throw Error("unknown request '" + line + "' (box x0,y0,z0,x1,y1,z1 OUTPUT [MARGIN_MM] "
+                    "[clicks=+x,y,z;-x,y,z] [previous=MASK] [label=N], quit)");
+      for (const auto& kv : options)
+        if (kv.first != "clicks" && kv.first != "previous" && kv.first != "label")
+          throw Error("unknown option '" + kv.first + "' (clicks=, previous=, label=)");
       double margin = 10.0;
       if (!marginText.empty())
       {
@@ -690,6 +767,17 @@ int cmdSession(const Args& a)
       const edit::Box crop = edit::boxWithMarginMm(roi, image.geometry, margin);
       PredictOptions o = opt;
       o.cancel = &g_cancel;
+      int label = 1;
+      if (const auto it = options.find("label"); it != options.end())
+      {
+        char* end = nullptr;
+        const long v = std::strtol(it->second.c_str(), &end, 10);
+        if (it->second.empty() || *end != '\0' || v < 1 || v > 255)
+          throw Error("label= must be 1..255, got '" + it->second + "'");
+        label = static_cast<int>(v);
+      }
+      RequestClicks clicks(options["clicks"], options["previous"], label, image, &crop);
+      o.clicks = clicks.get();
       PredictResult r = predictor.predict(edit::cropImage(image, crop), o);
       if (g_cancel.load())
         throw Error("cancelled");

@@ -251,6 +251,70 @@ private slots:
     QVERIFY2(dice[2] > dice[0], "clicks did not raise Dice");
   }
 
+  void clickModelAnswersClicks()
+  {
+    // The "done when" on the command line: a damaged mask (the tail cut away, a false
+    // ball by the truth) corrected by the shipped click-conditioned demo model, robot clicks
+    // given with --click (each answered by the model with all clicks so far and the current
+    // mask). A plain package asked for clicks, and --click without a model, are clear errors.
+    const QString clickModel = QString(PANSEG_DEMO_MODEL) + "/../demo-clicks";
+    if (!QFileInfo::exists(clickModel + "/model.json"))
+      QSKIP("the shipped click-conditioned demo model (resources/models/demo-clicks) is absent");
+    const QString damagedPath = m_tmp.path() + "/damaged.nii.gz";
+    LabelMask damaged = m_ph.pancreas;
+    {
+      const edit::Box tb = edit::labelBoundingBox(m_ph.pancreas, 1);
+      const int64_t cut = tb.lo[0] + (tb.hi[0] - tb.lo[0]) * 7 / 10;
+      for (size_t i = 0; i < damaged.voxels.size(); ++i)
+        if (static_cast<int64_t>(i) % damaged.nx() >= cut)
+          damaged.voxels[i] = 0;
+      const Vec3 d = m_ph.ct.geometry.physicalToIndex(m_ph.landmarks.duodenum);
+      for (int64_t z = -2; z <= 2; ++z)
+        for (int64_t y = -4; y <= 4; ++y)
+          for (int64_t x = -4; x <= 4; ++x)
+            damaged.at(std::llround(d[0]) + x, std::llround(d[1]) + y, std::llround(d[2]) + z) = 1;
+    }
+    writeMask(damaged, damagedPath.toStdString());
+    const QByteArray before = sha(damagedPath);
+
+    // Bad input first: nothing is written.
+    const QString never = m_tmp.path() + "/never-click.nii.gz";
+    const testproc::Run noModel = panseg({"--input", m_ct, "--mask", damagedPath, "--box", boxArg(), "--click",
+                                          "+90,70,30", "--output", never});
+    QCOMPARE(noModel.code, 2);
+    QVERIFY2(noModel.err.contains("--click needs --model"), qPrintable(testproc::show(noModel)));
+    const testproc::Run plain = panseg({"--model", PANSEG_DEMO_MODEL, "--input", m_ct, "--mask", damagedPath, "--box",
+                                        boxArg(), "--click", "+90,70,30", "--output", never});
+    QVERIFY2(plain.code == 1 && plain.err.contains("has no click channels"), qPrintable(testproc::show(plain)));
+    QVERIFY(!QFileInfo::exists(never));
+    QCOMPARE(sha(damagedPath), before);
+
+    // Robot clicks, one run per click (each run is given every click so far).
+    std::vector<double> dice{edit::diceOf(damaged, 1, m_ph.pancreas, 1)};
+    QStringList clicks;
+    LabelMask cur = damaged;
+    for (int k = 1; k <= 3; ++k)
+    {
+      auto c = edit::nextRobotClick(cur, 1, m_ph.pancreas, 1);
+      QVERIFY(c.has_value());
+      for (int a = 0; a < 3; ++a)
+        c->voxel[a] = std::clamp(c->voxel[a], m_box.lo[a], m_box.hi[a] - 1);
+      clicks << "--click" << QString("%1%2,%3,%4").arg(c->positive ? '+' : '-').arg(c->voxel[0]).arg(c->voxel[1]).arg(c->voxel[2]);
+      const QString out = m_tmp.path() + QString("/model-click%1.nii.gz").arg(k);
+      const testproc::Run r = panseg(QStringList{"--model", clickModel, "--input", m_ct, "--mask", damagedPath, "--box",
+                                                 boxArg(), "--output", out, "--json"} + clicks);
+      QVERIFY2(r.code == 0, qPrintable(testproc::show(r)));
+      QCOMPARE(r.out.count("model click"), k);
+      QVERIFY(!r.out.contains("\"step\":\"box\"")); // with --mask START the model starts from it
+      cur = readMaskFor(out.toStdString(), m_ph.ct.geometry);
+      dice.push_back(edit::diceOf(cur, 1, m_ph.pancreas, 1));
+    }
+    qInfo("click model on the damaged mask (phantom 2): Dice %.3f -> %.3f %.3f %.3f", dice[0], dice[1], dice[2], dice[3]);
+    QCOMPARE(sha(damagedPath), before);
+    QVERIFY2(dice[3] > dice[0] + 0.03, "the click model did not repair the mask");
+    QVERIFY2(dice[3] > 0.9, qPrintable(QString::number(dice[3])));
+  }
+
 #ifdef PANSEG_WORKER_PATH
   void workerSessionAnswersBoxes()
   {

@@ -175,14 +175,9 @@ private slots:
     QCOMPARE(edit->growMethod(), EditController::GrowMethod::GrowCut);
   }
 
-  void refineClicksWithTheMouse()
+  /// The damaged mask: the pancreatic tail cut off, a false 9x9x5 blob by the duodenum.
+  static LabelMask damagedMask(const demo::Phantom& ph)
   {
-    // A damaged mask (tail cut off, a false blob by the duodenum); robot clicks by mouse on the
-    // axial view (Ctrl = negative) with the Refine tool; each click one undo step.
-    demo::PhantomOptions po;
-    po.seed = 5;
-    po.generateMr = false;
-    const demo::Phantom ph = demo::generatePhantom(po);
     const edit::Box tb = edit::labelBoundingBox(ph.pancreas, 1);
     LabelMask damaged = ph.pancreas;
     const int64_t cut = tb.lo[0] + (tb.hi[0] - tb.lo[0]) * 7 / 10;
@@ -194,6 +189,18 @@ private slots:
       for (int64_t y = -4; y <= 4; ++y)
         for (int64_t x = -4; x <= 4; ++x)
           damaged.at(std::llround(d[0]) + x, std::llround(d[1]) + y, std::llround(d[2]) + z) = 1;
+    return damaged;
+  }
+
+  void refineClicksWithTheMouse()
+  {
+    // A damaged mask (tail cut off, a false blob by the duodenum); robot clicks by mouse on the
+    // axial view (Ctrl = negative) with the Refine tool; each click one undo step.
+    demo::PhantomOptions po;
+    po.seed = 5;
+    po.generateMr = false;
+    const demo::Phantom ph = demo::generatePhantom(po);
+    const LabelMask damaged = damagedMask(ph);
 
     MainWindow w;
     w.resize(1200, 950);
@@ -237,6 +244,69 @@ private slots:
   }
 
 #ifdef PANSEG_WORKER_PATH
+  void clickModelRepairsWithTheMouse()
+  {
+    // The same damaged mask, the Refine tool, and Segmentation > Model = the shipped
+    // click-conditioned demo package: each mouse click goes to the model in the worker session
+    // (every click so far + the current mask), its answer is one undo step.
+    const QString clickModel = QString(PANSEG_DEMO_MODEL) + "/../demo-clicks";
+    if (!QFileInfo::exists(clickModel + "/model.json"))
+      QSKIP("the shipped click-conditioned demo model (resources/models/demo-clicks) is absent");
+    qputenv("PANSEG_WORKER", PANSEG_WORKER_PATH);
+    demo::PhantomOptions po;
+    po.seed = 5;
+    po.generateMr = false;
+    const demo::Phantom ph = demo::generatePhantom(po);
+    const LabelMask damaged = damagedMask(ph);
+
+    MainWindow w;
+    w.resize(1200, 950);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    w.setPredictionModelDir(clickModel);
+    QVERIFY(w.modelTakesClicks());
+    QVERIFY(!w.modelTakesClicks(PANSEG_DEMO_MODEL));
+    w.setImage(ph.ct);
+    w.setMask(damaged);
+    EditController* edit = w.editController();
+    edit->setRecoveryDir(QDir::tempPath() + "/panseg-interact-recovery");
+    auto* refine = w.findChild<QAction*>("toolRefine");
+    QVERIFY(refine);
+    refine->trigger();
+    ui::SliceView* axial = w.sliceView(MainWindow::ViewKind::Axial);
+    std::vector<double> dice{edit::diceOf(w.model()->mask(), 1, ph.pancreas, 1)};
+    QStringList seconds;
+    for (int k = 0; k < 3; ++k)
+    {
+      const auto c = edit::nextRobotClick(w.model()->mask(), 1, ph.pancreas, 1);
+      QVERIFY(c.has_value());
+      w.setSliceIndex(MainWindow::ViewKind::Axial, int(c->voxel[2]));
+      QApplication::processEvents();
+      QSignalSpy done(&w, &MainWindow::boxPromptFinished);
+      QTest::mouseClick(axial, Qt::LeftButton, c->positive ? Qt::KeyboardModifiers{} : Qt::ControlModifier,
+                        axial->voxelToWidget(c->voxel).toPoint());
+      QVERIFY2(done.wait(300000), "no answer from the click model");
+      QVERIFY2(done.first().at(0).toBool(), qPrintable(done.first().at(1).toString()));
+      QVERIFY2(done.first().at(1).toString().startsWith("Click " + QString(c->positive ? "+" : "-")),
+               qPrintable(done.first().at(1).toString()));
+      seconds << done.first().at(1).toString().section(" in ", 1).section(' ', 0, 0);
+      dice.push_back(edit::diceOf(w.model()->mask(), 1, ph.pancreas, 1));
+    }
+    qInfo("click model by mouse: Dice %.3f -> %.3f %.3f %.3f (worker seconds %s)", dice[0], dice[1], dice[2], dice[3],
+          qPrintable(seconds.join(", ")));
+    QVERIFY2(dice[3] > dice[0] + 0.03, "the click model's answers did not repair the mask");
+    QVERIFY2(dice[3] > 0.9, qPrintable(QString::number(dice[3])));
+    int undone = 0;
+    while (edit->canUndo())
+    {
+      edit->undo();
+      ++undone;
+    }
+    QCOMPARE(undone, 3);
+    QVERIFY(w.model()->mask().voxels == damaged.voxels);
+    QVERIFY(w.grabAll().save("/tmp/panseg-interact/click-model.png"));
+  }
+
   void boxPromptWithTheMouse()
   {
     qputenv("PANSEG_WORKER", PANSEG_WORKER_PATH);
