@@ -10,6 +10,7 @@
 #include "database/registry/ModelRegistry.h"
 #include "database/StudyDatabase.h"
 #include "database/jobs/TrainingJobs.h"
+#include "models/ModelCard.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -63,11 +64,15 @@ const QStringList kPassedFlags = {"jaccard", "no-augmentation"};
 QString trainingModelType(const Args& a, const QString& baseDir)
 {
   const QString asked = a.value("model-type");
-  if (!asked.isEmpty() && asked != "pansegnet" && asked != "pnet-msa")
-    throw Error("--model-type must be pansegnet or pnet-msa, not '" + s(asked) + "'");
+  if (!asked.isEmpty() && asked != "pansegnet" && asked != "pnet-msa" && asked != models::kClickModelType)
+    throw Error("--model-type must be pansegnet, pansegnet-clicks (click-conditioned, docs/interactive.md) or "
+                "pnet-msa, not '" + s(asked) + "'");
   if (baseDir.isEmpty())
     return asked.isEmpty() ? QStringLiteral("pansegnet") : asked;
   const QString baseType = q(readModelPackageInfo(s(baseDir)).modelType);
+  // A plain PanSegNet base becomes click-conditioned (its first layer widened, docs/interactive.md).
+  if (asked == models::kClickModelType && baseType == "pansegnet")
+    return asked;
   if (!asked.isEmpty() && asked != baseType)
     throw Error("the base model " + s(baseDir) + " is a " + s(baseType) + " model; --model-type " + s(asked) +
                 " needs a base model of that type (or no base model to train from scratch)");
@@ -174,7 +179,7 @@ std::unique_ptr<StudyDatabase> openDb(const Args& a)
 QString trainUsage()
 {
   return QStringLiteral(
-      "  panseg train --db DIR [--base-model M | --model-type pansegnet|pnet-msa] --out MODEL_DIR\n"
+      "  panseg train --db DIR [--base-model M] [--model-type pansegnet|pansegnet-clicks|pnet-msa] --out MODEL_DIR\n"
       "               [--modality CT|MR] [--center C] [--from DATE]\n"
       "               [--to DATE] [--epochs N] [--iters N] [--folds K --fold F | --val-fraction X] "
       "[--seed S]\n"

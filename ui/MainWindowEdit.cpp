@@ -94,7 +94,7 @@ void MainWindow::buildEditMenu()
       {EditController::Tool::Box, QT_TR_NOOP("Bo&x Prompt (drag a rectangle: the model predicts inside it)"),
        Qt::Key_K, "toolBox", QT_TR_NOOP("Box")},
       {EditController::Tool::Refine,
-       QT_TR_NOOP("Re&fine with Clicks (click: add, Ctrl+click: remove; grow from seeds nearby)"), Qt::Key_J,
+       QT_TR_NOOP("Re&fine with Clicks (click: add, Ctrl+click: remove; a click model answers, else grow from seeds)"), Qt::Key_J,
        "toolRefine", QT_TR_NOOP("Refine")},
   };
   for (const ToolDef& t : tools)

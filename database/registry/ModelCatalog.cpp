@@ -4,6 +4,7 @@
 #include "database/jobs/FineTuning.h"
 #include "database/registry/ModelRegistry.h"
 #include "database/StudyDatabase.h"
+#include "models/ModelCard.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -57,6 +58,8 @@ std::string modelTypeText(const std::string& modelType)
 {
   if (modelType == "pansegnet")
     return "PanSegNet 3D";
+  if (modelType == models::kClickModelType)
+    return "PanSegNet 3D + clicks";
   if (modelType == "pnet-msa")
     return "PNet-MSA 2D + BiRNN";
   if (modelType == "nnunetv2")

@@ -84,6 +84,7 @@ const char* kUsage =
     "  panseg-train --data DIR --out MODEL_DIR [options]\n"
     "  panseg-train demo --out MODEL_DIR [--cases N] [--val-cases N] [--phantom-seed S] [options]\n"
     "  panseg-train --model-type pnet-msa --data DIR | demo --out MODEL_DIR [...]\n"
+    "  panseg-train --model-type pansegnet-clicks ...   the same as --clicks (below)\n"
     "                           PNet-MSA + BiRNN (see --model-type pnet-msa --help)\n"
     "\n"
     "DIR holds nnU-Net's imagesTr/CASE_0000.nii.gz + labelsTr/CASE.nii.gz, or CASE.nii.gz +\n"
@@ -695,8 +696,8 @@ int run(int argc, char** argv)
   const std::string modelType = a.get("model-type", "pansegnet");
   if (modelType == "pnet-msa")
     return runPnetMsa(a, argc, argv); // models/PNetMsaTrainer.h, docs/pnet-msa.md
-  if (modelType != "pansegnet")
-    throw Error("--model-type must be pansegnet or pnet-msa, not '" + modelType + "'");
+  if (modelType != "pansegnet" && modelType != guidance::kModelType)
+    throw Error("--model-type must be pansegnet, pansegnet-clicks or pnet-msa, not '" + modelType + "'");
   if (a.has("help") || argc < 2)
   {
     std::printf("%s", kUsage);
@@ -800,7 +801,7 @@ int run(int argc, char** argv)
     }
     else if (!demoMode)
       o.preprocessing.targetSpacingMm = medianSpacing(cases);
-    if (a.has("clicks") && !o.clickGuidance)
+    if ((a.has("clicks") || modelType == guidance::kModelType) && !o.clickGuidance)
     {
       // A click-conditioned package (docs/interactive.md): 3 guidance channels more.
       o.clickGuidance = true;

@@ -267,7 +267,8 @@ Args parseArgs(int argc, char** argv)
                                                       "--step", "--threads", "--batch",
                                                       "--probabilities", "--reps", "--paper-reps",
                                                       "--case", "--shared", "--demo-models", "--roi",
-                                                       "--roi-margin", "--passes", "--reference-case", "--interop-threads", "--streams" };
+                                                       "--roi-margin", "--passes", "--reference-case", "--interop-threads", "--streams",
+                                                       "--clicks", "--previous", "--previous-label" };
   Args a;
   for (int i = 1; i < argc; ++i)
   {
