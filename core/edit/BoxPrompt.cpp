@@ -232,6 +232,87 @@ void checkModality(const Image& image, const std::string& modelModality, const s
               "; choose a model trained on " + m);
 }
 
+double adaptiveClickReachMm(const std::vector<uint8_t>& raster, const Box& box, const Geometry& g, const Click& c)
+{
+  // distance (mm) from the click to the nearest voxel of the other side of the mask's border
+  const bool want = c.positive; // a positive click looks for mask voxels
+  double best2 = std::numeric_limits<double>::infinity();
+  size_t i = 0;
+  for (int64_t z = box.lo[2]; z < box.hi[2]; ++z)
+    for (int64_t y = box.lo[1]; y < box.hi[1]; ++y)
+      for (int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
+        if ((raster[i] != 0) == want)
+        {
+          const double dx = (x - c.voxel[0]) * g.spacingMm[0], dy = (y - c.voxel[1]) * g.spacingMm[1],
+                       dz = (z - c.voxel[2]) * g.spacingMm[2];
+          best2 = std::min(best2, dx * dx + dy * dy + dz * dz);
+        }
+  const double dist = std::isfinite(best2) ? std::sqrt(best2) : 40.0;
+  return std::clamp(10.0 + 2.0 * dist, 10.0, 40.0);
+}
+
+LabelMask acceptClickAnswer(const LabelMask& previous, int label, const LabelMask& answer, const Box& box,
+                            const Click& click)
+{
+  const Geometry& g = previous.geometry;
+  std::string why;
+  if (!answer.geometry.sameGrid(g, &why))
+    throw Error("the model's answer is not on the mask's grid: " + why);
+  checkBox(box, g);
+  const Size3 n{box.hi[0] - box.lo[0], box.hi[1] - box.lo[1], box.hi[2] - box.lo[2]};
+  std::vector<uint8_t> before = binaryInBox(previous, label, box);
+  const double reach = adaptiveClickReachMm(before, box, g, click);
+  auto dist2 = [&](int64_t x, int64_t y, int64_t z)
+  {
+    const double dx = (x - click.voxel[0]) * g.spacingMm[0], dy = (y - click.voxel[1]) * g.spacingMm[1],
+                 dz = (z - click.voxel[2]) * g.spacingMm[2];
+    return dx * dx + dy * dy + dz * dz;
+  };
+  // The voxels the click may change: what the answer adds (positive) or removes (negative), in reach.
+  std::vector<uint8_t> candidate(before.size(), 0);
+  size_t i = 0;
+  for (int64_t z = box.lo[2]; z < box.hi[2]; ++z)
+    for (int64_t y = box.lo[1]; y < box.hi[1]; ++y)
+      for (int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
+      {
+        const bool a = answer.at(x, y, z) != 0, b = before[i] != 0;
+        candidate[i] = (click.positive ? (a && !b) : (!a && b)) && dist2(x, y, z) <= reach * reach;
+      }
+  // Grown from the candidates in the click's 3 mm ball, 6-connected.
+  std::vector<size_t> stack;
+  i = 0;
+  for (int64_t z = box.lo[2]; z < box.hi[2]; ++z)
+    for (int64_t y = box.lo[1]; y < box.hi[1]; ++y)
+      for (int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
+        if (candidate[i] && dist2(x, y, z) <= 9.0 + 1e-9)
+          stack.push_back(i);
+  const auto sx = static_cast<size_t>(n[0]), sxy = static_cast<size_t>(n[0] * n[1]),
+             total = before.size();
+  while (!stack.empty())
+  {
+    const size_t v = stack.back();
+    stack.pop_back();
+    if (!candidate[v])
+      continue;
+    candidate[v] = 0;
+    before[v] = click.positive ? 1 : 0;
+    const size_t x = v % sx, y = (v / sx) % static_cast<size_t>(n[1]), z = v / sxy;
+    if (x > 0) stack.push_back(v - 1);
+    if (x + 1 < sx) stack.push_back(v + 1);
+    if (y > 0) stack.push_back(v - sx);
+    if (y + 1 < static_cast<size_t>(n[1])) stack.push_back(v + sx);
+    if (z > 0) stack.push_back(v - sxy);
+    if (v + sxy < total) stack.push_back(v + sxy);
+  }
+  LabelMask out(g, 0);
+  i = 0;
+  for (int64_t z = box.lo[2]; z < box.hi[2]; ++z)
+    for (int64_t y = box.lo[1]; y < box.hi[1]; ++y)
+      for (int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
+        out.at(x, y, z) = before[i];
+  return out;
+}
+
 ClickRefiner::ClickRefiner(std::shared_ptr<const Image> image, const LabelMask& mask, int label,
                            const Box& box, ClickRefineOptions options)
   : m_image(std::move(image)), m_box(box), m_options(options)
@@ -252,23 +333,7 @@ std::vector<uint8_t> ClickRefiner::click(const Click& c)
   const Geometry& g = m_image->geometry;
   double reach = m_options.reachMm;
   if (!(reach > 0.0))
-  {
-    // distance (mm) from the click to the nearest voxel of the other side of the mask's border
-    const bool want = c.positive; // a positive click looks for mask voxels
-    double best2 = std::numeric_limits<double>::infinity();
-    size_t i = 0;
-    for (int64_t z = m_box.lo[2]; z < m_box.hi[2]; ++z)
-      for (int64_t y = m_box.lo[1]; y < m_box.hi[1]; ++y)
-        for (int64_t x = m_box.lo[0]; x < m_box.hi[0]; ++x, ++i)
-          if ((m_raster[i] != 0) == want)
-          {
-            const double dx = (x - c.voxel[0]) * g.spacingMm[0], dy = (y - c.voxel[1]) * g.spacingMm[1],
-                         dz = (z - c.voxel[2]) * g.spacingMm[2];
-            best2 = std::min(best2, dx * dx + dy * dy + dz * dz);
-          }
-    const double dist = std::isfinite(best2) ? std::sqrt(best2) : 40.0;
-    reach = std::clamp(10.0 + 2.0 * dist, 10.0, 40.0);
-  }
+    reach = adaptiveClickReachMm(m_raster, m_box, g, c);
   // The local cube around the click, inside the box.
   Box local;
   for (int a = 0; a < 3; ++a)

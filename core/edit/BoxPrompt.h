@@ -60,6 +60,21 @@ std::string guessModality(const Image& image);
 /// modality (header, else guessModality) is known and differs from `modelModality`.
 void checkModality(const Image& image, const std::string& modelModality, const std::string& modelName);
 
+/// The reach of a click (mm): 10 mm plus twice its distance to the mask's border (to the nearest
+/// mask voxel for a positive click, the nearest background voxel for a negative one), 10..40 mm.
+/// `raster` is the box's 0/1 mask (x fastest).
+double adaptiveClickReachMm(const std::vector<uint8_t>& raster, const Box& box, const Geometry& g, const Click& c);
+
+/// How the answer of a click-conditioned model is taken (docs/interactive.md): only the change the
+/// click asks for, where it asks for it. Within the box and the click's reach
+/// (adaptiveClickReachMm), the voxels the answer adds (positive click) or removes (negative
+/// click) that are 6-connected to the click's 3 mm ball; the rest of `previous` stays as it was,
+/// so the network's coarser grid never blurs boundaries far from the click. Returns a 0/1 mask on
+/// the full grid, 1 inside the box where the result has the label, 0 elsewhere (the form
+/// applyBoxPrediction takes). `answer`: any non-zero voxel is foreground.
+LabelMask acceptClickAnswer(const LabelMask& previous, int label, const LabelMask& answer, const Box& box,
+                            const Click& click);
+
 struct ClickRefineOptions
 {
   double seedRadiusMm = 3.0;  // a click's seed ball

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -69,7 +70,9 @@ const char* kUsageText = R"(usage:
       --strict-modality: a model/image modality mismatch is an error, not a note.
       --clicks / --previous: for a click-conditioned package (model_type pansegnet-clicks): positive
       and negative clicks (voxel indices of the whole image) and the mask being corrected; any
-      other package refuses them.
+      other package refuses them. With a previous mask the output is that mask changed only where
+      the newest click asks: what the network adds (+) or removes (-) connected to the click,
+      within its reach.
       --batch: patches per network call (CPU default 1, bit-exact with the authors' pipeline;
       more is several times faster on the CPU but not bit-exact). --streams: CPU network calls
       at the same time (default 2, bit-exact). --bf16: CPU bfloat16 autocast (faster on CPUs
@@ -459,7 +462,10 @@ void testStall()
 struct RequestClicks
 {
   ClickGuidance guidance;
-  LabelMask previous;
+  LabelMask previous;     // as the network sees it (cropped)
+  LabelMask previousFull; // on the image's grid
+  int label = 1;
+  std::optional<edit::Click> last; // the newest click, image voxels
   bool given = false;
 
   RequestClicks(const std::string& clicksText, const std::string& previousPath, int label,
@@ -475,6 +481,7 @@ struct RequestClicks
       if (one.empty())
         continue;
       const edit::Click c = edit::parseClick(one, image.geometry, false);
+      last = c;
       std::array<std::int64_t, 3> v{ c.voxel[0], c.voxel[1], c.voxel[2] };
       if (crop)
       {
@@ -491,10 +498,20 @@ struct RequestClicks
     {
       if (label < 1 || label > 255)
         throw Error("the previous mask's label must be 1..255");
-      LabelMask m = readMaskFor(previousPath, image.geometry);
-      previous = crop ? edit::cropMask(m, *crop) : std::move(m);
+      previousFull = readMaskFor(previousPath, image.geometry);
+      previous = crop ? edit::cropMask(previousFull, *crop) : previousFull;
       guidance.previousLabel = label;
+      this->label = label;
     }
+  }
+  /// The answer as the user gets it: with a previous mask and a click, only the change the newest
+  /// click asks for (edit::acceptClickAnswer), else the answer itself. `answer` and the result
+  /// are 0/1-or-label masks on the image's grid, 0 outside `box`.
+  LabelMask accepted(const LabelMask& answer, const edit::Box& box) const
+  {
+    if (!last || previousFull.voxels.empty())
+      return answer;
+    return edit::acceptClickAnswer(previousFull, label, answer, box, *last);
   }
   /// For PredictOptions::clicks (null when the request has none).
   const ClickGuidance* get()
@@ -636,6 +653,15 @@ int cmdPredict(const Args& a)
   {
     // Labels inside the box only (the margin gave the network context); 0 elsewhere.
     r.mask = edit::pasteInside(image.geometry, r.mask, crop, roi);
+  }
+  if (clicks.given)
+  {
+    edit::Box whole;
+    whole.hi = { image.geometry.size[0], image.geometry.size[1], image.geometry.size[2] };
+    r.mask = clicks.accepted(r.mask, useRoi ? roi : whole);
+  }
+  if (useRoi || clicks.given)
+  {
     r.foregroundVoxels = r.mask.countLabel(0);
     r.volumeMl = r.mask.volumeMl(0);
   }
@@ -782,7 +808,7 @@ int cmdSession(const Args& a)
       PredictResult r = predictor.predict(edit::cropImage(image, crop), o);
       if (g_cancel.load())
         throw Error("cancelled");
-      const LabelMask mask = edit::pasteInside(image.geometry, r.mask, crop, roi);
+      const LabelMask mask = clicks.accepted(edit::pasteInside(image.geometry, r.mask, crop, roi), roi);
       fs::path outDir = fs::path(output).parent_path();
       if (!outDir.empty())
         fs::create_directories(outDir);
