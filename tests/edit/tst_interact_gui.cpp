@@ -276,6 +276,7 @@ private slots:
     ui::SliceView* axial = w.sliceView(MainWindow::ViewKind::Axial);
     std::vector<double> dice{edit::diceOf(w.model()->mask(), 1, ph.pancreas, 1)};
     QStringList seconds;
+    int steps = 0;
     for (int k = 0; k < 3; ++k)
     {
       const auto c = edit::nextRobotClick(w.model()->mask(), 1, ph.pancreas, 1);
@@ -290,21 +291,24 @@ private slots:
       QVERIFY2(done.first().at(1).toString().startsWith("Click " + QString(c->positive ? "+" : "-")),
                qPrintable(done.first().at(1).toString()));
       seconds << done.first().at(1).toString().section(" in ", 1).section(' ', 0, 0);
+      const qint64 changed = done.first().at(1).toString().section(": ", 1).section(' ', 0, 0).toLongLong();
+      steps += changed > 0 ? 1 : 0; // a click that changes nothing leaves no undo step
       dice.push_back(edit::diceOf(w.model()->mask(), 1, ph.pancreas, 1));
     }
     qInfo("click model by mouse: Dice %.3f -> %.3f %.3f %.3f (worker seconds %s)", dice[0], dice[1], dice[2], dice[3],
           qPrintable(seconds.join(", ")));
     QVERIFY2(dice[3] > dice[0] + 0.03, "the click model's answers did not repair the mask");
     QVERIFY2(dice[3] > 0.9, qPrintable(QString::number(dice[3])));
+    QVERIFY(w.grabAll().save("/tmp/panseg-interact/click-model.png"));
     int undone = 0;
     while (edit->canUndo())
     {
       edit->undo();
       ++undone;
     }
-    QCOMPARE(undone, 3);
+    QCOMPARE(undone, steps);
+    QVERIFY(steps >= 1);
     QVERIFY(w.model()->mask().voxels == damaged.voxels);
-    QVERIFY(w.grabAll().save("/tmp/panseg-interact/click-model.png"));
   }
 
   void boxPromptWithTheMouse()

@@ -102,7 +102,9 @@ private slots:
              qPrintable(show(r)));
     r = runPanseg({"train", "--db", m_db, "--model-type", "unet", "--out", m_tmp.filePath("never")});
     QCOMPARE(r.code, 1);
-    QVERIFY2(r.err.contains("--model-type must be pansegnet or pnet-msa, not 'unet'"), qPrintable(show(r)));
+    QVERIFY2(r.err.contains("--model-type must be pansegnet, pansegnet-clicks (click-conditioned, "
+                            "docs/interactive.md) or pnet-msa, not 'unet'"),
+             qPrintable(show(r)));
     panseg::db::StudyDatabase database(m_db.toStdString());
     QVERIFY(database.jobs().empty());
     QVERIFY(!QFile::exists(m_tmp.filePath("never")));
