@@ -7,6 +7,8 @@
 #include "core/edit/LabelEditor.h"
 #include "core/edit/RobotUser.h"
 
+#include "DamagedPhantom.h"
+
 #include <QtTest>
 
 #include <memory>
@@ -324,16 +326,7 @@ private slots:
       const demo::Phantom ph = makePhantom(seed);
       auto img = std::make_shared<Image>(ph.ct);
       const Box tb = labelBoundingBox(ph.pancreas, 1);
-      LabelMask damaged = ph.pancreas;
-      const int64_t cut = tb.lo[0] + (tb.hi[0] - tb.lo[0]) * 7 / 10;
-      for (size_t i = 0; i < damaged.voxels.size(); ++i)
-        if (static_cast<int64_t>(i) % damaged.nx() >= cut)
-          damaged.voxels[i] = 0;
-      const Vec3 d = ph.ct.geometry.physicalToIndex(ph.landmarks.duodenum);
-      for (int64_t z = -2; z <= 2; ++z)
-        for (int64_t y = -4; y <= 4; ++y)
-          for (int64_t x = -4; x <= 4; ++x)
-            damaged.at(std::llround(d[0]) + x, std::llround(d[1]) + y, std::llround(d[2]) + z) = 1;
+      const LabelMask damaged = testdata::damagedPancreas(ph);
       const Box box = grownBox(tb, {6, 6, 3}, ph.ct.geometry.size);
       GrowCutRobotOptions o;
       o.clicks = 3;

@@ -18,6 +18,8 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QTemporaryDir>
+#include "DamagedPhantom.h"
+
 #include <QtTest>
 
 using namespace panseg;
@@ -261,19 +263,7 @@ private slots:
     if (!QFileInfo::exists(clickModel + "/model.json"))
       QSKIP("the shipped click-conditioned demo model (resources/models/demo-clicks) is absent");
     const QString damagedPath = m_tmp.path() + "/damaged.nii.gz";
-    LabelMask damaged = m_ph.pancreas;
-    {
-      const edit::Box tb = edit::labelBoundingBox(m_ph.pancreas, 1);
-      const int64_t cut = tb.lo[0] + (tb.hi[0] - tb.lo[0]) * 7 / 10;
-      for (size_t i = 0; i < damaged.voxels.size(); ++i)
-        if (static_cast<int64_t>(i) % damaged.nx() >= cut)
-          damaged.voxels[i] = 0;
-      const Vec3 d = m_ph.ct.geometry.physicalToIndex(m_ph.landmarks.duodenum);
-      for (int64_t z = -2; z <= 2; ++z)
-        for (int64_t y = -4; y <= 4; ++y)
-          for (int64_t x = -4; x <= 4; ++x)
-            damaged.at(std::llround(d[0]) + x, std::llround(d[1]) + y, std::llround(d[2]) + z) = 1;
-    }
+    const LabelMask damaged = testdata::damagedPancreas(m_ph);
     writeMask(damaged, damagedPath.toStdString());
     const QByteArray before = sha(damagedPath);
 

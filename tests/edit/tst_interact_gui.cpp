@@ -19,6 +19,8 @@
 #include <QDoubleSpinBox>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include "DamagedPhantom.h"
+
 #include <QtTest>
 
 using namespace panseg;
@@ -175,23 +177,6 @@ private slots:
     QCOMPARE(edit->growMethod(), EditController::GrowMethod::GrowCut);
   }
 
-  /// The damaged mask: the pancreatic tail cut off, a false 9x9x5 blob by the duodenum.
-  static LabelMask damagedMask(const demo::Phantom& ph)
-  {
-    const edit::Box tb = edit::labelBoundingBox(ph.pancreas, 1);
-    LabelMask damaged = ph.pancreas;
-    const int64_t cut = tb.lo[0] + (tb.hi[0] - tb.lo[0]) * 7 / 10;
-    for (size_t i = 0; i < damaged.voxels.size(); ++i)
-      if (static_cast<int64_t>(i) % damaged.nx() >= cut)
-        damaged.voxels[i] = 0;
-    const Vec3 d = ph.ct.geometry.physicalToIndex(ph.landmarks.duodenum);
-    for (int64_t z = -2; z <= 2; ++z)
-      for (int64_t y = -4; y <= 4; ++y)
-        for (int64_t x = -4; x <= 4; ++x)
-          damaged.at(std::llround(d[0]) + x, std::llround(d[1]) + y, std::llround(d[2]) + z) = 1;
-    return damaged;
-  }
-
   void refineClicksWithTheMouse()
   {
     // A damaged mask (tail cut off, a false blob by the duodenum); robot clicks by mouse on the
@@ -200,7 +185,7 @@ private slots:
     po.seed = 5;
     po.generateMr = false;
     const demo::Phantom ph = demo::generatePhantom(po);
-    const LabelMask damaged = damagedMask(ph);
+    const LabelMask damaged = testdata::damagedPancreas(ph);
 
     MainWindow w;
     w.resize(1200, 950);
@@ -257,7 +242,7 @@ private slots:
     po.seed = 5;
     po.generateMr = false;
     const demo::Phantom ph = demo::generatePhantom(po);
-    const LabelMask damaged = damagedMask(ph);
+    const LabelMask damaged = testdata::damagedPancreas(ph);
 
     MainWindow w;
     w.resize(1200, 950);
