@@ -75,6 +75,7 @@ struct BoxRun
   LabelMask mask; // labels inside the box, 0 elsewhere
   double seconds = 0.0;
   qint64 forwardPasses = 0;
+  QString clickMethod; // for clicks: "model" or "grow from seeds" (the model changed nothing there)
 };
 
 /// The model inside `box` (+ margin) through the worker; synchronous (runs an event loop).
@@ -102,6 +103,7 @@ BoxRun predictInBox(const QString& model, const QString& input, const edit::Box*
     run.ok = true;
     run.seconds = d["seconds"].toDouble();
     run.forwardPasses = d["forward_passes"].toInteger();
+    run.clickMethod = d["click_method"].toString();
   });
   QObject::connect(&worker, &ui::WorkerClient::failed, &ctx, [&](const QString& e) { run.error = e; });
   QObject::connect(&worker, &ui::WorkerClient::cancelled, &ctx, [&] { run.error = "cancelled"; });
@@ -278,15 +280,24 @@ SessionTiming timeSession(const QString& model, const QString& input, const edit
   return t;
 }
 
+/// A click-model robot curve and its clicks that the model left unchanged (grown from seeds).
+struct ClickModelCurve
+{
+  edit::RobotCurve curve;
+  int grown = 0;
+  QString note() const { return grown ? QString(" (%1 grown)").arg(grown) : QString(); }
+};
+
 /// The robot user with a click-conditioned model in a worker session: from `start` (or, when
 /// null, the model's box prediction in automatic mode) each click at the centre of the largest
 /// error goes to the model with all clicks so far and the current mask. Dice after the start and
 /// each click; per-interaction worker seconds in updateMs (as ms).
-edit::RobotCurve runClickModelRobot(BenchSession& session, const Geometry& grid, const LabelMask* start,
+ClickModelCurve runClickModelRobot(BenchSession& session, const Geometry& grid, const LabelMask* start,
                                     const edit::Box& box, const LabelMask& truth, int tl, int clicks,
                                     const QString& folder, QString* error)
 {
-  edit::RobotCurve curve;
+  ClickModelCurve result;
+  edit::RobotCurve& curve = result.curve;
   const QString boxText = QString::fromStdString(edit::boxText(box));
   LabelMask current(grid, 0);
   QJsonObject e;
@@ -298,7 +309,7 @@ edit::RobotCurve runClickModelRobot(BenchSession& session, const Geometry& grid,
     if (!session.request(QString("box %1 %2").arg(boxText, out), &e))
     {
       *error = session.error();
-      return curve;
+      return result;
     }
     current = readMaskFor(out.toStdString(), grid).binary(0);
     curve.updateMs.push_back(e["seconds"].toDouble() * 1000.0);
@@ -321,7 +332,7 @@ edit::RobotCurve runClickModelRobot(BenchSession& session, const Geometry& grid,
                          &e))
     {
       *error = session.error();
-      return curve;
+      return result;
     }
     // The answer replaces the mask inside the box (outside it the worker's output is 0).
     const LabelMask answer = readMaskFor(out.toStdString(), grid);
@@ -331,8 +342,9 @@ edit::RobotCurve runClickModelRobot(BenchSession& session, const Geometry& grid,
           current.at(x, y, z) = answer.at(x, y, z) ? 1 : 0;
     curve.dice.push_back(edit::diceOf(current, 1, truth, tl));
     curve.updateMs.push_back(e["seconds"].toDouble() * 1000.0);
+    result.grown += e["click_method"].toString() == "grow from seeds" ? 1 : 0;
   }
-  return curve;
+  return result;
 }
 
 double medianOf(std::vector<double> v)
@@ -481,7 +493,8 @@ int interact(int argc, char** argv, const QStringList& argsIn)
         throw Error(run.error.toStdString());
       const edit::EditResult r = edit::applyBoxPrediction(editor, label, box, run.mask);
       steps.append(QJsonObject{{"step", "model click " + sofar.last()}, {"voxels_changed", qint64(r.voxelsChanged)},
-                               {"seconds", run.seconds}, {"forward_passes", run.forwardPasses}});
+                               {"seconds", run.seconds}, {"forward_passes", run.forwardPasses},
+                               {"method", run.clickMethod}});
     }
     clicks.clear(); // the model answered them
   }
@@ -660,14 +673,14 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
       std::printf("real CT skipped: %s absent\n", qPrintable(realCt));
   }
 
-  std::printf("%-20s %-30s", "case", "method");
+  std::printf("%-20s %-40s", "case", "method");
   for (int k = 0; k <= clicks; ++k)
     std::printf(" %6s", k == 0 ? "box" : qPrintable(QString("+%1").arg(k)));
   std::printf(" %6s %8s %10s\n", "AUC", "to 0.9", "median ms");
   auto row = [&](const QString& caseName, const QString& method, const std::vector<double>& dice,
                  const std::vector<double>& ms)
   {
-    std::printf("%-20s %-30s", qPrintable(caseName), qPrintable(method));
+    std::printf("%-20s %-40s", qPrintable(caseName), qPrintable(method));
     for (int k = 0; k <= clicks; ++k)
       std::printf(" %6s", k < int(dice.size()) ? qPrintable(fixed(dice[size_t(k)])) : "");
     const int reach = edit::interactionsToReach(dice, 0.9);
@@ -737,15 +750,16 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
         std::printf("%-20s click model session failed: %s\n", qPrintable(c.name), qPrintable(session.error()));
       else
       {
-        const edit::RobotCurve fromBox = runClickModelRobot(session, c.image->geometry, nullptr, box, c.truth, tl,
+        const ClickModelCurve fromBox = runClickModelRobot(session, c.image->geometry, nullptr, box, c.truth, tl,
                                                             clicks, tmp.path(), &error);
         if (error.isEmpty())
-          row(c.name, "click model: box + its clicks", fromBox.dice, fromBox.updateMs);
+          row(c.name, "click model: box + its clicks" + fromBox.note(), fromBox.curve.dice, fromBox.curve.updateMs);
         const LabelMask damagedStart = damagedMask(c.truth, tl, box);
-        const edit::RobotCurve fromDamaged = runClickModelRobot(session, c.image->geometry, &damagedStart, box,
+        const ClickModelCurve fromDamaged = runClickModelRobot(session, c.image->geometry, &damagedStart, box,
                                                                 c.truth, tl, clicks, tmp.path(), &error);
         if (error.isEmpty())
-          row(c.name, "damaged mask + model clicks", fromDamaged.dice, fromDamaged.updateMs);
+          row(c.name, "damaged + model clicks" + fromDamaged.note(), fromDamaged.curve.dice,
+              fromDamaged.curve.updateMs);
         else
           std::printf("%-20s click model failed: %s\n", qPrintable(c.name), qPrintable(error));
       }
@@ -778,7 +792,8 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
   std::printf("Dice after the box (column 'box') and after each click; AUC: mean of the trapezoids over the "
               "interactions; 'to 0.9': interactions (0 = the box) until Dice >= 0.9; median ms: per update "
               "(model rows: the box's worker time end to end incl. start and reading, clicks: grow from seeds; "
-              "click-model rows: worker seconds per request in a warm session)\n");
+              "click-model rows: worker seconds per request in a warm session; '(k grown)': k clicks whose model "
+              "answer changed nothing there, refined by grow from seeds instead)\n");
   return Ok;
 }
 

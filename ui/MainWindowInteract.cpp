@@ -253,11 +253,15 @@ void MainWindow::finishBoxPrompt(bool ok, const QString& error)
       emit boxPromptFinished(false, m_edit->lastError());
       return;
     }
-    const QString summary = tr("%1: %2 voxels changed in %3 s (%4 forward passes; Undo reverts it)")
+    const QString how = r.value("click_method").toString() == "grow from seeds"
+                            ? tr(", grown from seeds: the model changed nothing there")
+                            : QString();
+    const QString summary = tr("%1: %2 voxels changed in %3 s (%4 forward passes%5; Undo reverts it)")
                                 .arg(m_boxWhat)
                                 .arg(changed)
                                 .arg(r.value("seconds").toDouble(), 0, 'f', 1)
-                                .arg(r.value("forward_passes").toInteger());
+                                .arg(r.value("forward_passes").toInteger())
+                                .arg(how);
     showStatus(summary);
     emit boxPromptFinished(true, summary);
   }

@@ -505,13 +505,31 @@ struct RequestClicks
     }
   }
   /// The answer as the user gets it: with a previous mask and a click, only the change the newest
-  /// click asks for (edit::acceptClickAnswer), else the answer itself. `answer` and the result
-  /// are 0/1-or-label masks on the image's grid, 0 outside `box`.
-  LabelMask accepted(const LabelMask& answer, const edit::Box& box) const
+  /// click asks for (edit::acceptClickAnswer); when the network's answer changes nothing there,
+  /// the click is refined by grow from seeds instead (edit::ClickRefiner), so no click is lost.
+  /// Without them the answer itself. `answer` and the result are masks on the image's grid, 0
+  /// outside `box`. `method` says which answered ("model", "grow from seeds", "" without clicks).
+  LabelMask accepted(const LabelMask& answer, const edit::Box& box, const std::shared_ptr<const Image>& image,
+                     std::string& method) const
   {
+    method.clear();
     if (!last || previousFull.voxels.empty())
       return answer;
-    return edit::acceptClickAnswer(previousFull, label, answer, box, *last);
+    LabelMask out = edit::acceptClickAnswer(previousFull, label, answer, box, *last);
+    if (edit::binaryInBox(out, 1, box) != edit::binaryInBox(previousFull, label, box))
+    {
+      method = "model";
+      return out;
+    }
+    method = "grow from seeds";
+    edit::ClickRefiner refiner(image, previousFull, label, box);
+    const std::vector<std::uint8_t> raster = refiner.click(*last);
+    std::size_t i = 0;
+    for (std::int64_t z = box.lo[2]; z < box.hi[2]; ++z)
+      for (std::int64_t y = box.lo[1]; y < box.hi[1]; ++y)
+        for (std::int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
+          out.at(x, y, z) = raster[i];
+    return out;
   }
   /// For PredictOptions::clicks (null when the request has none).
   const ClickGuidance* get()
@@ -632,9 +650,8 @@ int cmdPredict(const Args& a)
   if (g_cancel.load())
     throw Error("cancelled");
   Event("progress").num("fraction", 0.0).str("message", "reading " + input).emit();
-  const Image image = readImage(input,
-                                [](double)
-                                { return !g_cancel.load(); });
+  const auto imagePtr = std::make_shared<const Image>(readImage(input, [](double) { return !g_cancel.load(); }));
+  const Image& image = *imagePtr;
   if (a.has("--strict-modality"))
     edit::checkModality(image, pkg.info.modality, pkg.id());
   edit::Box roi, crop;
@@ -654,11 +671,12 @@ int cmdPredict(const Args& a)
     // Labels inside the box only (the margin gave the network context); 0 elsewhere.
     r.mask = edit::pasteInside(image.geometry, r.mask, crop, roi);
   }
+  std::string clickMethod;
   if (clicks.given)
   {
     edit::Box whole;
     whole.hi = { image.geometry.size[0], image.geometry.size[1], image.geometry.size[2] };
-    r.mask = clicks.accepted(r.mask, useRoi ? roi : whole);
+    r.mask = clicks.accepted(r.mask, useRoi ? roi : whole, imagePtr, clickMethod);
   }
   if (useRoi || clicks.given)
   {
@@ -694,6 +712,8 @@ int cmdPredict(const Args& a)
       .boolean("demo", pkg.info.demo);
   if (useRoi)
     done.str("roi", edit::boxText(roi)).str("crop", edit::boxText(crop)).num("roi_margin_mm", roiMarginMm);
+  if (!clickMethod.empty())
+    done.str("click_method", clickMethod);
   if (probPath.empty())
     done.null("probabilities");
   else
@@ -722,7 +742,9 @@ int cmdSession(const Args& a)
   opt.message = [](const std::string& m) { Event("message").str("message", oneLine(m)).emit(); };
   const ModelPackage pkg = loadModelPackage(a.get("--model"));
   Predictor predictor(pkg, opt);
-  const Image image = readImage(a.get("--input"), [](double) { return !g_cancel.load(); });
+  const auto imagePtr =
+      std::make_shared<const Image>(readImage(a.get("--input"), [](double) { return !g_cancel.load(); }));
+  const Image& image = *imagePtr;
   if (a.has("--strict-modality"))
     edit::checkModality(image, pkg.info.modality, pkg.id());
   Event("ready")
@@ -808,13 +830,15 @@ int cmdSession(const Args& a)
       PredictResult r = predictor.predict(edit::cropImage(image, crop), o);
       if (g_cancel.load())
         throw Error("cancelled");
-      const LabelMask mask = clicks.accepted(edit::pasteInside(image.geometry, r.mask, crop, roi), roi);
+      std::string clickMethod;
+      const LabelMask mask =
+          clicks.accepted(edit::pasteInside(image.geometry, r.mask, crop, roi), roi, imagePtr, clickMethod);
       fs::path outDir = fs::path(output).parent_path();
       if (!outDir.empty())
         fs::create_directories(outDir);
       writeMask(mask, output);
-      Event("done")
-          .integer("request", request)
+      Event done("done");
+      done.integer("request", request)
           .str("output", output)
           .str("roi", edit::boxText(roi))
           .str("crop", edit::boxText(crop))
@@ -822,8 +846,10 @@ int cmdSession(const Args& a)
           .num("volume_ml", mask.volumeMl(0))
           .integer("forward_passes", r.forwardPasses)
           .num("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - r0).count())
-          .str("device", r.device)
-          .emit();
+          .str("device", r.device);
+      if (!clickMethod.empty())
+        done.str("click_method", clickMethod);
+      done.emit();
     }
     catch (const Error& e)
     {
