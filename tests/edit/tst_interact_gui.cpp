@@ -14,6 +14,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QTemporaryDir>
 #include <QElapsedTimer>
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -195,6 +196,7 @@ private slots:
     w.setMask(damaged);
     EditController* edit = w.editController();
     edit->setRecoveryDir(QDir::tempPath() + "/panseg-interact-recovery");
+    QVERIFY(!w.modelTakesClicks()); // the default model: clicks grow from seeds
     auto* refine = w.findChild<QAction*>("toolRefine");
     QVERIFY(refine);
     refine->trigger();
@@ -393,5 +395,16 @@ private slots:
 #endif
 };
 
-QTEST_MAIN(TestInteractGui)
+int main(int argc, char** argv)
+{
+  // Settings (the remembered Segmentation > Model among them) and the recovery folder go to
+  // throw-away folders, so no run depends on an earlier one or on the user's.
+  QTemporaryDir home;
+  qputenv("XDG_CONFIG_HOME", (home.path() + "/config").toLocal8Bit());
+  qputenv("XDG_DATA_HOME", (home.path() + "/data").toLocal8Bit());
+  MainWindow::configurePlatform();
+  QApplication app(argc, argv);
+  TestInteractGui t;
+  return QTest::qExec(&t, argc, argv);
+}
 #include "tst_interact_gui.moc"
