@@ -382,7 +382,9 @@ private:
   QString m_boxWhat;                         // "Box 1,2,3,4,5,6" or "Click +x,y,z" for the status bar
   std::vector<std::pair<std::array<int64_t, 3>, bool>> m_modelClicks; // (voxel, positive) the click model had since the box
   panseg::edit::Box m_modelClickBox;         // the box those clicks were answered in
-  bool startBoxRequest(const panseg::edit::Box& box, const QString& modelDir, const QString& options,
+  /// The box request behind predictInBox (`clicks` empty) and clickWithModel ("+x,y,z;-x,y,z":
+  /// the current mask goes with them as the previous mask).
+  bool startBoxRequest(const panseg::edit::Box& box, const QString& modelDir, const QString& clicks,
                        const QString& what);
   QAction* m_cancelBoxAction = nullptr;
   QSpinBox* m_boxSlicesSpin = nullptr;

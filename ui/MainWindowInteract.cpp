@@ -39,6 +39,8 @@ void MainWindow::buildBoxPrompt(QMenu* seg)
   connect(m_model, &ViewerModel::imageChanged, this, [this] {
     m_boxSession->stop();
     m_boxInputTemp.reset();
+    m_modelClicks.clear(); // the click model starts over on another image
+    m_modelClickBox = edit::Box();
   });
   seg->addSeparator();
   QAction* again = seg->addAction(tr("Predict in &Box (the box tool's box)"), this, [this] {
@@ -77,7 +79,7 @@ bool MainWindow::predictInBox(const edit::Box& box, const QString& modelDirIn)
   return startBoxRequest(box, modelDirIn, {}, {});
 }
 
-bool MainWindow::startBoxRequest(const edit::Box& box, const QString& modelDirIn, const QString& options,
+bool MainWindow::startBoxRequest(const edit::Box& box, const QString& modelDirIn, const QString& clicks,
                                  const QString& what)
 {
   auto refuse = [this](const QString& why)
@@ -135,8 +137,8 @@ bool MainWindow::startBoxRequest(const edit::Box& box, const QString& modelDirIn
   m_boxResult = QJsonObject();
   m_cancelBoxAction->setEnabled(true);
   m_boxWhat = what.isEmpty() ? tr("Box %1").arg(roi) : what;
-  QString opts = options;
-  if (opts.contains("previous="))
+  QString opts;
+  if (!clicks.isEmpty())
   {
     // The click model corrects the mask as it is now (unsaved edits included).
     const QString previous = m_boxTemp->filePath("previous.nii.gz");
@@ -149,7 +151,7 @@ bool MainWindow::startBoxRequest(const edit::Box& box, const QString& modelDirIn
       m_cancelBoxAction->setEnabled(false);
       return refuse(tr("Click: cannot write the mask for the worker: %1").arg(e.what()));
     }
-    opts.replace("previous=", "previous=" + previous);
+    opts = QString("clicks=%1 previous=%2 label=%3").arg(clicks, previous).arg(m_edit->activeLabel());
   }
   showStatus(tr("%1 with %2...").arg(m_boxWhat, modelLabel(modelDir)));
   m_boxSession->requestBox(modelDir, input, roi, m_boxTemp->filePath("box.nii.gz"), opts); // failures: failed()
@@ -217,8 +219,7 @@ bool MainWindow::clickWithModel(const std::array<int64_t, 3>& voxel, bool positi
   QStringList texts;
   for (const auto& [v, pos] : clicks)
     texts << QString("%1%2,%3,%4").arg(pos ? '+' : '-').arg(v[0]).arg(v[1]).arg(v[2]);
-  const QString options = QString("clicks=%1 previous= label=%2").arg(texts.join(';')).arg(m_edit->activeLabel());
-  if (!startBoxRequest(box, modelDir, options, tr("Click %1").arg(texts.last())))
+  if (!startBoxRequest(box, modelDir, texts.join(';'), tr("Click %1").arg(texts.last())))
     return false;
   m_modelClicks = clicks;
   return true;

@@ -449,4 +449,26 @@ std::vector<uint8_t> ClickRefiner::click(const Click& c)
   return m_raster;
 }
 
+LabelMask answerModelClick(std::shared_ptr<const Image> image, const LabelMask& previous, int label,
+                           const LabelMask& answer, const Box& box, const Click& click, std::string* method)
+{
+  LabelMask out = acceptClickAnswer(previous, label, answer, box, click);
+  if (binaryInBox(out, 1, box) != binaryInBox(previous, label, box))
+  {
+    if (method)
+      *method = "model";
+    return out;
+  }
+  if (method)
+    *method = "grow from seeds";
+  ClickRefiner refiner(std::move(image), previous, label, box);
+  const std::vector<uint8_t> raster = refiner.click(click);
+  size_t i = 0;
+  for (int64_t z = box.lo[2]; z < box.hi[2]; ++z)
+    for (int64_t y = box.lo[1]; y < box.hi[1]; ++y)
+      for (int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
+        out.at(x, y, z) = raster[i];
+  return out;
+}
+
 } // namespace panseg::edit

@@ -118,4 +118,11 @@ private:
   GrowCutStats m_stats;
 };
 
+/// One click of a click-conditioned model as the user gets it: acceptClickAnswer; when that
+/// changes nothing where the click is, the click is refined by grow from seeds (ClickRefiner)
+/// instead, so no click is lost. `method` (if not null) = "model" or "grow from seeds". The
+/// result is a 0/1 mask on the full grid, 0 outside the box (applyBoxPrediction's form).
+LabelMask answerModelClick(std::shared_ptr<const Image> image, const LabelMask& previous, int label,
+                           const LabelMask& answer, const Box& box, const Click& click, std::string* method);
+
 } // namespace panseg::edit

@@ -504,32 +504,16 @@ struct RequestClicks
       this->label = label;
     }
   }
-  /// The answer as the user gets it: with a previous mask and a click, only the change the newest
-  /// click asks for (edit::acceptClickAnswer); when the network's answer changes nothing there,
-  /// the click is refined by grow from seeds instead (edit::ClickRefiner), so no click is lost.
-  /// Without them the answer itself. `answer` and the result are masks on the image's grid, 0
-  /// outside `box`. `method` says which answered ("model", "grow from seeds", "" without clicks).
+  /// The answer as the user gets it (edit::answerModelClick: only the change the newest click asks
+  /// for, or grow from seeds when the network changed nothing there); without a previous mask and
+  /// a click the answer itself. `method`: "model", "grow from seeds", or "" without clicks.
   LabelMask accepted(const LabelMask& answer, const edit::Box& box, const std::shared_ptr<const Image>& image,
                      std::string& method) const
   {
     method.clear();
     if (!last || previousFull.voxels.empty())
       return answer;
-    LabelMask out = edit::acceptClickAnswer(previousFull, label, answer, box, *last);
-    if (edit::binaryInBox(out, 1, box) != edit::binaryInBox(previousFull, label, box))
-    {
-      method = "model";
-      return out;
-    }
-    method = "grow from seeds";
-    edit::ClickRefiner refiner(image, previousFull, label, box);
-    const std::vector<std::uint8_t> raster = refiner.click(*last);
-    std::size_t i = 0;
-    for (std::int64_t z = box.lo[2]; z < box.hi[2]; ++z)
-      for (std::int64_t y = box.lo[1]; y < box.hi[1]; ++y)
-        for (std::int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
-          out.at(x, y, z) = raster[i];
-    return out;
+    return edit::answerModelClick(image, previousFull, label, answer, box, *last, &method);
   }
   /// For PredictOptions::clicks (null when the request has none).
   const ClickGuidance* get()

@@ -362,6 +362,53 @@ private slots:
     QVERIFY_EXCEPTION_THROWN(r.click(Click{{5, 5, 5}, true}), panseg::Error);
   }
 
+  void modelClickAnswersAreTakenLocally()
+  {
+    // edit::answerModelClick on a 60x60x30 grid (1 mm): the previous mask is a slab A with a
+    // false blob D; the "network's answer" adds a region B touching the click, a far region C,
+    // drops D and shaves A's far side. A positive click in B takes B only; a negative click in
+    // D removes D only; an answer that changes nothing there falls back to grow from seeds.
+    Geometry g;
+    g.size = {60, 60, 30};
+    auto img = std::make_shared<Image>(g, 0.0f);
+    LabelMask previous(g, 0), answer(g, 0);
+    auto fill = [](LabelMask& m, int x0, int x1, int y0, int y1, int z0, int z1, uint8_t v)
+    {
+      for (int z = z0; z < z1; ++z)
+        for (int y = y0; y < y1; ++y)
+          for (int x = x0; x < x1; ++x)
+            m.at(x, y, z) = v;
+    };
+    fill(previous, 10, 30, 20, 40, 10, 20, 1); // A
+    fill(previous, 40, 44, 10, 14, 12, 16, 1); // D, the false blob
+    fill(answer, 12, 30, 20, 40, 10, 20, 1);   // A without its far side x 10..11
+    fill(answer, 30, 38, 25, 35, 12, 18, 1);   // B, joined to A
+    fill(answer, 45, 55, 45, 55, 5, 10, 1);    // C, far away
+    for (int z = 0; z < 30; ++z) // the image: bright where the truth (A + B) is
+      for (int y = 0; y < 60; ++y)
+        for (int x = 0; x < 60; ++x)
+          img->at(x, y, z) = (previous.at(x, y, z) && x < 40) || answer.at(x, y, z) ? 100.0f : 0.0f;
+    const Box box{{0, 0, 0}, {60, 60, 30}};
+    std::string method;
+    const LabelMask plus = answerModelClick(img, previous, 1, answer, box, Click{{34, 30, 15}, true}, &method);
+    QCOMPARE(method, std::string("model"));
+    QCOMPARE(plus.countLabel(1), previous.countLabel(1) + 8 * 10 * 6); // + B, nothing else
+    QCOMPARE(plus.at(50, 50, 7), uint8_t(0)); // C not taken
+    QCOMPARE(plus.at(10, 30, 15), uint8_t(1)); // A's far side kept
+    QCOMPARE(plus.at(42, 12, 14), uint8_t(1)); // D untouched by a positive click
+    const LabelMask minus = answerModelClick(img, plus, 1, answer, box, Click{{42, 12, 14}, false}, &method);
+    QCOMPARE(method, std::string("model"));
+    QCOMPARE(minus.countLabel(1), plus.countLabel(1) - 4 * 4 * 4); // - D only
+    QCOMPARE(minus.at(10, 30, 15), uint8_t(1));
+    // A positive click where the answer adds nothing: grown from seeds, still a change there.
+    const LabelMask grown = answerModelClick(img, previous, 1, previous, box, Click{{33, 30, 15}, true}, &method);
+    QCOMPARE(method, std::string("grow from seeds"));
+    QVERIFY(grown.at(33, 30, 15) == 1);
+    QVERIFY_EXCEPTION_THROWN(answerModelClick(img, previous, 1, LabelMask(Geometry{}, 0), box,
+                                              Click{{33, 30, 15}, true}, &method),
+                             panseg::Error);
+  }
+
   void updateTimeOn200x200x100()
   {
     // Benchmark figure (not a pass/fail on time: the CI machine is shared). The incremental
