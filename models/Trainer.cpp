@@ -245,9 +245,10 @@ struct Session
   }
 };
 
-/// A state dict for `to` input channels from one for `from`: every 5-D weight whose second
-/// dimension is `from` (the first convolution's) gets zero weights for the new channels, so the
-/// widened network computes exactly what the original did while the new inputs are unused.
+/// A state dict for `to` input channels from one for `from`: the first 5-D weight whose second
+/// dimension is `from` (the first convolution's; every later convolution has more input channels)
+/// gets zero weights for the new channels, so the widened network computes exactly what the
+/// original did while the new inputs are unused.
 StateDict widenInputChannels(const StateDict& weights, std::int64_t from, std::int64_t to)
 {
   StateDict out;
