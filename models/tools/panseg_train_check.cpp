@@ -768,8 +768,7 @@ void testClicks()
     const SimulatedGuidance sg = simulateClickGuidance(seg.data(), ps, {6.0, 3.2, 3.2}, co, r1, g.data());
     simulateClickGuidance(seg.data(), ps, {6.0, 3.2, 3.2}, co, r2, again.data());
     VERIFY(g == again);
-    for (const float v : g)
-      VERIFY(v == 0.0f || v == 1.0f);
+    VERIFY(std::all_of(g.begin(), g.end(), [](float v) { return v == 0.0f || v == 1.0f; }));
     ++damages[sg.damage];
     if (sg.automatic)
     {
