@@ -451,10 +451,9 @@ int interact(int argc, char** argv, const QStringList& argsIn)
   for (const QString& t : clickTexts)
   {
     const edit::Click c = edit::parseClick(t.toStdString(), image->geometry, mm);
-    for (int k = 0; k < 3; ++k)
-      if (c.voxel[k] < box.lo[k] || c.voxel[k] >= box.hi[k])
-        throw Error("the click " + t.toStdString() + " is outside the box " + edit::boxText(box) +
-                    " (clicks refine the mask inside the box)");
+    if (!edit::boxHolds(box, c.voxel))
+      throw Error("the click " + t.toStdString() + " is outside the box " + edit::boxText(box) +
+                  " (clicks refine the mask inside the box)");
     clicks.push_back(c);
   }
   LabelMask start = a.has("mask") ? readMaskFor(a.value("mask").toStdString(), image->geometry)

@@ -523,10 +523,7 @@ int64_t EditController::refineClick(const std::array<int64_t, 3>& voxel, bool po
     const Geometry& g = m_model->geometry();
     ClickRefineOptions ro;
     Box box = m_promptBox;
-    bool inside = !box.empty();
-    for (int a = 0; a < 3 && inside; ++a)
-      inside = voxel[a] >= box.lo[a] && voxel[a] < box.hi[a];
-    if (!inside)
+    if (!boxHolds(box, voxel))
     {
       Box around;
       around.include(voxel);
@@ -664,6 +661,11 @@ size_t EditController::undoMemoryBytes() const
 bool EditController::isModified() const
 {
   return m_editor && m_editor->isModified();
+}
+
+uint64_t EditController::maskRevision() const
+{
+  return m_editor ? m_editor->revision() : 0;
 }
 
 void EditController::markSaved()

@@ -168,6 +168,8 @@ public:
   size_t undoMemoryBytes() const;
   /// Edits not yet saved as a mask version.
   bool isModified() const;
+  /// Identifies the mask's content (LabelEditor::revision(): undo and redo restore it).
+  uint64_t maskRevision() const;
   /// Call after the shown mask was saved (e.g. as a new version).
   void markSaved();
   /// The last error of an operation (also emitted by errorOccurred).

@@ -4,6 +4,7 @@
 // recent files and screenshots.
 
 #include "core/Volume.h"
+#include "core/edit/BoxPrompt.h"
 #include "core/edit/LabelEditor.h"
 #include "database/jobs/WorkerCommand.h"
 #include "database/registry/ModelCatalog.h"
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 
 class QActionGroup;
 class QComboBox;
@@ -192,6 +194,9 @@ public:
   bool clickWithModel(const std::array<int64_t, 3>& voxel, bool positive, const QString& modelDir = {});
   /// Whether the prediction model (Segmentation > Model) is a click-conditioned package.
   bool modelTakesClicks(const QString& modelDir = {}) const;
+  /// The clicks the click model has been given in the current region (what the next click sends
+  /// with it, once Undo's are accounted for).
+  const panseg::edit::ModelClickHistory& modelClickHistory() const { return m_modelClicks; }
   void cancelBoxPrompt();
   bool isBoxPredicting() const;
   /// The interactive worker session boxes run in (model loaded and image read once).
@@ -380,8 +385,8 @@ private:
   QJsonObject m_boxResult; // the session's "done" event
   quint64 m_boxGeneration = 0;
   QString m_boxWhat;                         // "Box 1,2,3,4,5,6" or "Click +x,y,z" for the status bar
-  std::vector<std::pair<std::array<int64_t, 3>, bool>> m_modelClicks; // (voxel, positive) the click model had since the box
-  panseg::edit::Box m_modelClickBox;         // the box those clicks were answered in
+  panseg::edit::ModelClickHistory m_modelClicks;          // the click model's clicks in one region, undo-aware
+  std::optional<panseg::edit::Click> m_pendingModelClick; // the click whose answer is awaited
   /// The box request behind predictInBox (`clicks` empty) and clickWithModel ("+x,y,z;-x,y,z":
   /// the current mask goes with them as the previous mask).
   bool startBoxRequest(const panseg::edit::Box& box, const QString& modelDir, const QString& clicks,

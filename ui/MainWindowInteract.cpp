@@ -19,6 +19,8 @@
 #include <QMenu>
 #include <QTemporaryDir>
 
+#include <utility>
+
 namespace panseg::ui
 {
 namespace
@@ -39,8 +41,8 @@ void MainWindow::buildBoxPrompt(QMenu* seg)
   connect(m_model, &ViewerModel::imageChanged, this, [this] {
     m_boxSession->stop();
     m_boxInputTemp.reset();
-    m_modelClicks.clear(); // the click model starts over on another image
-    m_modelClickBox = edit::Box();
+    m_modelClicks.restart(edit::Box(), 0); // the click model starts over on another image
+    m_pendingModelClick.reset();
   });
   seg->addSeparator();
   QAction* again = seg->addAction(tr("Predict in &Box (the box tool's box)"), this, [this] {
@@ -74,8 +76,8 @@ void MainWindow::cancelBoxPrompt()
 
 bool MainWindow::predictInBox(const edit::Box& box, const QString& modelDirIn)
 {
-  m_modelClicks.clear(); // a new box: the click model starts over
-  m_modelClickBox = box;
+  m_modelClicks.restart(box, m_edit ? m_edit->maskRevision() : 0); // a new box: the click model starts over
+  m_pendingModelClick.reset();
   return startBoxRequest(box, modelDirIn, {}, {});
 }
 
@@ -187,20 +189,13 @@ bool MainWindow::clickWithModel(const std::array<int64_t, 3>& voxel, bool positi
       showStatus(tr("Click: outside the image."));
       return false;
     }
-  auto inside = [&](const edit::Box& b)
-  {
-    bool in = !b.empty();
-    for (int a = 0; a < 3 && in; ++a)
-      in = voxel[a] >= b.lo[a] && voxel[a] < b.hi[a];
-    return in;
-  };
   // The region the model answers in: the prompt box when it holds the click; else the box the
   // previous clicks used when it holds it; else the active label's extent with the click + 10 mm.
   edit::Box box;
-  if (m_edit->hasPromptBox() && inside(m_edit->promptBox()))
+  if (m_edit->hasPromptBox() && edit::boxHolds(m_edit->promptBox(), voxel))
     box = m_edit->promptBox();
-  else if (inside(m_modelClickBox))
-    box = m_modelClickBox;
+  else if (edit::boxHolds(m_modelClicks.box(), voxel))
+    box = m_modelClicks.box();
   else
   {
     edit::Box around;
@@ -211,17 +206,16 @@ bool MainWindow::clickWithModel(const std::array<int64_t, 3>& voxel, bool positi
     around.include(voxel);
     box = edit::boxWithMarginMm(around, g, 10.0);
   }
-  if (!(box.lo == m_modelClickBox.lo && box.hi == m_modelClickBox.hi))
-    m_modelClicks.clear(); // a new region: earlier clicks belong to the old one
-  m_modelClickBox = box;
-  auto clicks = m_modelClicks;
-  clicks.push_back({voxel, positive});
-  QStringList texts;
-  for (const auto& [v, pos] : clicks)
-    texts << QString("%1%2,%3,%4").arg(pos ? '+' : '-').arg(v[0]).arg(v[1]).arg(v[2]);
-  if (!startBoxRequest(box, modelDir, texts.join(';'), tr("Click %1").arg(texts.last())))
+  const uint64_t revision = m_edit->maskRevision();
+  if (!(box.lo == m_modelClicks.box().lo && box.hi == m_modelClicks.box().hi))
+    m_modelClicks.restart(box, revision); // a new region: earlier clicks belong to the old one
+  else
+    m_modelClicks.keepStanding(revision); // clicks that Undo took back are not sent again
+  const edit::Click click{voxel, positive};
+  const QString guidance = QString::fromStdString(m_modelClicks.guidanceText(&click));
+  if (!startBoxRequest(box, modelDir, guidance, tr("Click %1").arg(guidance.section(';', -1))))
     return false;
-  m_modelClicks = clicks;
+  m_pendingModelClick = click;
   return true;
 }
 
@@ -229,6 +223,7 @@ void MainWindow::finishBoxPrompt(bool ok, const QString& error)
 {
   m_cancelBoxAction->setEnabled(false);
   const std::shared_ptr<QTemporaryDir> temp = std::move(m_boxTemp);
+  const std::optional<edit::Click> click = std::exchange(m_pendingModelClick, std::nullopt);
   if (!ok)
   {
     const QString text = error == "cancelled" ? tr("%1 cancelled; the mask is unchanged.").arg(m_boxWhat)
@@ -254,6 +249,8 @@ void MainWindow::finishBoxPrompt(bool ok, const QString& error)
       emit boxPromptFinished(false, m_edit->lastError());
       return;
     }
+    if (click)
+      m_modelClicks.add(*click, m_edit->maskRevision()); // guidance for the next click, until undone
     const QString how = r.value("click_method").toString() == "grow from seeds"
                             ? tr(", grown from seeds: the model changed nothing there")
                             : QString();

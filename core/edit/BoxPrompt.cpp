@@ -45,6 +45,14 @@ std::string boxText(const Box& b)
          std::to_string(b.hi[0] - 1) + "," + std::to_string(b.hi[1] - 1) + "," + std::to_string(b.hi[2] - 1);
 }
 
+bool boxHolds(const Box& b, const Index3& voxel)
+{
+  for (int a = 0; a < 3; ++a)
+    if (voxel[a] < b.lo[a] || voxel[a] >= b.hi[a])
+      return false;
+  return true;
+}
+
 void checkBox(const Box& b, const Geometry& g)
 {
   if (b.empty())
@@ -326,10 +334,9 @@ ClickRefiner::ClickRefiner(std::shared_ptr<const Image> image, const LabelMask& 
 
 std::vector<uint8_t> ClickRefiner::click(const Click& c)
 {
-  for (int a = 0; a < 3; ++a)
-    if (c.voxel[a] < m_box.lo[a] || c.voxel[a] >= m_box.hi[a])
-      throw Error("the click " + std::to_string(c.voxel[0]) + "," + std::to_string(c.voxel[1]) + "," +
-                  std::to_string(c.voxel[2]) + " is outside the box " + boxText(m_box));
+  if (!boxHolds(m_box, c.voxel))
+    throw Error("the click " + std::to_string(c.voxel[0]) + "," + std::to_string(c.voxel[1]) + "," +
+                std::to_string(c.voxel[2]) + " is outside the box " + boxText(m_box));
   const Geometry& g = m_image->geometry;
   double reach = m_options.reachMm;
   if (!(reach > 0.0))
@@ -422,9 +429,7 @@ std::vector<uint8_t> ClickRefiner::click(const Click& c)
         for (int64_t dx = -r[0]; dx <= r[0]; ++dx)
         {
           const Index3 v{c.voxel[0] + dx, c.voxel[1] + dy, c.voxel[2] + dz};
-          bool inside = true;
-          for (int a = 0; a < 3; ++a)
-            inside = inside && v[a] >= local.lo[a] && v[a] < local.hi[a];
+          const bool inside = boxHolds(local, v);
           const double d2 = (dx * g.spacingMm[0]) * (dx * g.spacingMm[0]) +
                             (dy * g.spacingMm[1]) * (dy * g.spacingMm[1]) +
                             (dz * g.spacingMm[2]) * (dz * g.spacingMm[2]);
@@ -469,6 +474,47 @@ LabelMask answerModelClick(std::shared_ptr<const Image> image, const LabelMask& 
       for (int64_t x = box.lo[0]; x < box.hi[0]; ++x, ++i)
         out.at(x, y, z) = raster[i];
   return out;
+}
+
+void ModelClickHistory::restart(const Box& box, uint64_t revision)
+{
+  m_box = box;
+  m_start = revision;
+  m_clicks.clear();
+}
+
+void ModelClickHistory::keepStanding(uint64_t revision)
+{
+  for (std::size_t k = m_clicks.size(); k > 0; --k)
+    if (m_clicks[k - 1].after == revision)
+    {
+      m_clicks.resize(k);
+      return;
+    }
+  if (revision == m_start)
+    m_clicks.clear();
+}
+
+void ModelClickHistory::add(const Click& click, uint64_t revisionAfter)
+{
+  m_clicks.push_back({ click, revisionAfter });
+}
+
+std::string ModelClickHistory::guidanceText(const Click* next) const
+{
+  std::string text;
+  auto one = [&text](const Click& c)
+  {
+    if (!text.empty())
+      text += ';';
+    text += (c.positive ? '+' : '-') + std::to_string(c.voxel[0]) + ',' + std::to_string(c.voxel[1]) + ',' +
+            std::to_string(c.voxel[2]);
+  };
+  for (const Entry& e : m_clicks)
+    one(e.click);
+  if (next)
+    one(*next);
+  return text;
 }
 
 } // namespace panseg::edit

@@ -27,6 +27,8 @@ Box parseBox(const std::string& text, const Geometry& g, bool mm);
 void checkBox(const Box& b, const Geometry& g);
 /// "x0,y0,z0,x1,y1,z1" (inclusive voxel corners) of a box, what parseBox reads back.
 std::string boxText(const Box& b);
+/// Whether `voxel` lies in `b` ([lo, hi) on every axis; never in an empty box).
+bool boxHolds(const Box& b, const Index3& voxel);
 
 struct Click
 {
@@ -124,5 +126,36 @@ private:
 /// result is a 0/1 mask on the full grid, 0 outside the box (applyBoxPrediction's form).
 LabelMask answerModelClick(std::shared_ptr<const Image> image, const LabelMask& previous, int label,
                            const LabelMask& answer, const Box& box, const Click& click, std::string* method);
+
+/// The clicks a click-conditioned model has been given in one region, kept in step with undo.
+/// Each click remembers the mask revision its answer left (LabelEditor::revision()). Before the
+/// next click, keepStanding(revision now) drops the clicks that undo took back: when the mask is
+/// at the state some click's answer left, that click and the ones before it stand; back at the
+/// state before the first click, none does. After edits with other tools (the revision matches
+/// no click) every click stands: the user still wants what they asked for.
+class ModelClickHistory
+{
+public:
+  struct Entry
+  {
+    Click click;
+    uint64_t after = 0; // the mask revision once its answer was applied
+  };
+  /// Starts over in `box` with the mask at `revision` (a new box, region or image).
+  void restart(const Box& box, uint64_t revision);
+  const Box& box() const { return m_box; }
+  /// Drops the clicks that an undo took back (see the class comment).
+  void keepStanding(uint64_t revision);
+  /// Records an answered click (after its answer was applied).
+  void add(const Click& click, uint64_t revisionAfter);
+  const std::vector<Entry>& clicks() const { return m_clicks; }
+  /// The guidance for the model: "+x,y,z;-x,y,z" of the standing clicks, then `next` if given.
+  std::string guidanceText(const Click* next = nullptr) const;
+
+private:
+  Box m_box;
+  uint64_t m_start = 0;
+  std::vector<Entry> m_clicks;
+};
 
 } // namespace panseg::edit

@@ -485,12 +485,10 @@ struct RequestClicks
       std::array<std::int64_t, 3> v{ c.voxel[0], c.voxel[1], c.voxel[2] };
       if (crop)
       {
+        if (!edit::boxHolds(*crop, c.voxel))
+          throw Error("the click " + one + " is outside the region the model sees (" + edit::boxText(*crop) + ")");
         for (std::size_t k = 0; k < 3; ++k)
-        {
-          if (v[k] < crop->lo[k] || v[k] >= crop->hi[k])
-            throw Error("the click " + one + " is outside the region the model sees (" + edit::boxText(*crop) + ")");
           v[k] -= crop->lo[k];
-        }
       }
       (c.positive ? guidance.positive : guidance.negative).push_back(v);
     }

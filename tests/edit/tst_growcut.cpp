@@ -362,6 +362,45 @@ private slots:
     QVERIFY_EXCEPTION_THROWN(r.click(Click{{5, 5, 5}, true}), panseg::Error);
   }
 
+  void modelClickHistoryFollowsUndo()
+  {
+    // The click model's guidance in the GUI: each answered click remembers the mask revision its
+    // answer left; an undo back to an earlier click's state drops the later clicks, back to the
+    // state before the first click drops all, and edits with other tools drop none.
+    edit::ModelClickHistory h;
+    const edit::Box box{{1, 2, 3}, {10, 20, 30}};
+    h.restart(box, 100);
+    QVERIFY(h.box().lo == box.lo && h.box().hi == box.hi);
+    const edit::Click a{{2, 3, 4}, true}, b{{5, 6, 7}, false}, c{{8, 9, 10}, true};
+    QCOMPARE(QString::fromStdString(h.guidanceText(&a)), QString("+2,3,4"));
+    h.add(a, 101);
+    h.add(b, 102);
+    h.add(c, 103);
+    QCOMPARE(QString::fromStdString(h.guidanceText()), QString("+2,3,4;-5,6,7;+8,9,10"));
+    h.keepStanding(103); // nothing undone
+    QCOMPARE(h.clicks().size(), size_t(3));
+    h.keepStanding(250); // a brush stroke since: the clicks still stand
+    QCOMPARE(h.clicks().size(), size_t(3));
+    h.keepStanding(102); // one undo
+    QCOMPARE(h.clicks().size(), size_t(2));
+    QCOMPARE(QString::fromStdString(h.guidanceText(&c)), QString("+2,3,4;-5,6,7;+8,9,10"));
+    h.keepStanding(100); // undone back to before the first click
+    QVERIFY(h.clicks().empty());
+    // A click whose answer changed nothing leaves the revision where it was: it stays with the
+    // click before it, and an undo of that earlier click's step drops both.
+    h.add(a, 101);
+    h.add(b, 101);
+    h.keepStanding(101);
+    QCOMPARE(h.clicks().size(), size_t(2));
+    h.keepStanding(100);
+    QVERIFY(h.clicks().empty());
+    QVERIFY(edit::boxHolds(box, {1, 2, 3}));
+    QVERIFY(edit::boxHolds(box, {9, 19, 29}));
+    QVERIFY(!edit::boxHolds(box, {10, 2, 3}));
+    QVERIFY(!edit::boxHolds(box, {1, 2, 2}));
+    QVERIFY(!edit::boxHolds(edit::Box(), {0, 0, 0}));
+  }
+
   void modelClickAnswersAreTakenLocally()
   {
     // edit::answerModelClick on a 60x60x30 grid (1 mm): the previous mask is a slab A with a
