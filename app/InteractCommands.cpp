@@ -27,7 +27,9 @@
 #include <QThread>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -284,6 +286,9 @@ SessionTiming timeSession(const QString& model, const QString& input, const edit
 struct ClickModelCurve
 {
   edit::RobotCurve curve;
+  /// Per click (not the box): the worker's phases in seconds, keyed as in its done event
+  /// (read, preprocess, network, export, answer, write) plus "total".
+  std::map<QString, std::vector<double>> phases;
   int grown = 0;
   QString note() const { return grown ? QString(" (%1 grown)").arg(grown) : QString(); }
 };
@@ -342,6 +347,10 @@ ClickModelCurve runClickModelRobot(BenchSession& session, const Geometry& grid, 
           current.at(x, y, z) = answer.at(x, y, z) ? 1 : 0;
     curve.dice.push_back(edit::diceOf(current, 1, truth, tl));
     curve.updateMs.push_back(e["seconds"].toDouble() * 1000.0);
+    result.phases["total"].push_back(e["seconds"].toDouble());
+    result.phases["passes"].push_back(e["forward_passes"].toDouble());
+    for (const char* phase : { "read", "preprocess", "network", "export", "answer", "write" })
+      result.phases[phase].push_back(e[QString(phase) + "_seconds"].toDouble());
     result.grown += e["click_method"].toString() == "grow from seeds" ? 1 : 0;
   }
   return result;
@@ -353,6 +362,17 @@ double medianOf(std::vector<double> v)
     return 0.0;
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+/// The q-quantile (0..1) by the nearest-rank method: the smallest value with at least q of the
+/// values at or below it (p95 of 10 values = the 10th).
+double quantileOf(std::vector<double> v, double q)
+{
+  if (v.empty())
+    return 0.0;
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size(), std::max<std::size_t>(rank, 1)) - 1];
 }
 
 QString fixed(double v, int d = 3)
@@ -698,6 +718,7 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
     SessionTiming session;
   };
   std::vector<Latency> latencies;
+  std::vector<std::pair<QString, std::map<QString, std::vector<double>>>> clickLatencies;
   for (const Case& c : cases)
   {
     const int tl = c.truthLabel;
@@ -761,6 +782,11 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
               fromDamaged.curve.updateMs);
         else
           std::printf("%-20s click model failed: %s\n", qPrintable(c.name), qPrintable(error));
+        std::map<QString, std::vector<double>> phases = fromBox.phases;
+        for (const auto& [phase, values] : fromDamaged.phases)
+          phases[phase].insert(phases[phase].end(), values.begin(), values.end());
+        if (!phases["total"].empty())
+          clickLatencies.emplace_back(c.name, std::move(phases));
       }
     }
     if (useModel)
@@ -784,6 +810,22 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
       std::printf("%-20s %11.1fs %13.1fs %15.2fs %12.2fs (med of %d)\n", qPrintable(l.name), l.wholeSeconds,
                   l.oneShotBoxSeconds, l.session.readySeconds, medianOf(l.session.boxSeconds),
                   int(l.session.boxSeconds.size()));
+    }
+  }
+  if (!clickLatencies.empty())
+  {
+    std::printf("\nclick model latency (%s, worker seconds per click in a warm session, both click-model rows)\n",
+                qPrintable(QFileInfo(clickModel).fileName()));
+    std::printf("%-20s %6s %8s %8s %8s |%8s %10s %8s %8s %8s %8s  (median s) %7s\n", "case", "clicks", "median",
+                "p95", "max", "read", "preprocess", "network", "export", "answer", "write", "passes");
+    for (const auto& [name, phases] : clickLatencies)
+    {
+      const std::vector<double>& total = phases.at("total");
+      std::printf("%-20s %6d %8.3f %8.3f %8.3f |", qPrintable(name), int(total.size()), medianOf(total),
+                  quantileOf(total, 0.95), *std::max_element(total.begin(), total.end()));
+      std::printf("%8.3f %10.3f %8.3f %8.3f %8.3f %8.3f %19.0f\n", medianOf(phases.at("read")),
+                  medianOf(phases.at("preprocess")), medianOf(phases.at("network")), medianOf(phases.at("export")),
+                  medianOf(phases.at("answer")), medianOf(phases.at("write")), medianOf(phases.at("passes")));
     }
   }
   std::printf("\ndamaged mask: the truth without its tail (patient-left 30 %% of its L-R extent) and with a false "

@@ -430,11 +430,21 @@ struct Predictor::Impl
         torch::from_blob(const_cast<float*>(x), { n, pkg.network.inputChannels, p[0], p[1], p[2] },
                          torch::kFloat)
             .to(device);
+    // On the CPU one fp32 patch per call takes LibTorch's native slow_conv3d for most of these
+    // networks' layers, several patches take oneDNN (5-15x faster per patch; docs/performance.md).
+    // When batching is allowed (results are then oneDNN's, not bit-exact with the authors'
+    // anyway), a lone patch goes in twice so that oneDNN computes it like its neighbours.
+    const bool pairUp = n == 1 && batch > 1 && !device.is_cuda() && !bf16;
+    if (pairUp)
+      in = in.repeat({ 2, 1, 1, 1, 1 });
     if (channelsLast)
       in = in.contiguous(at::MemoryFormat::ChannelsLast3d);
     CudaAutocast autocast(fp16 && device.is_cuda());
     CpuBf16Autocast cpuAutocast(bf16 && !device.is_cuda());
-    return (v2net ? v2net->forward(in) : net->forward(in)).to(torch::kCPU, torch::kFloat).contiguous();
+    torch::Tensor out = v2net ? v2net->forward(in) : net->forward(in);
+    if (pairUp)
+      out = out.narrow(0, 0, 1);
+    return out.to(torch::kCPU, torch::kFloat).contiguous();
   }
 
   /// The sliding window's network callback: splits into `batch`-sized calls and recovers from
