@@ -177,6 +177,33 @@ SimulatedGuidance simulateClickGuidance(const std::uint8_t* seg, const nnunet::S
   result.clicks = static_cast<int>(k);
   for (const auto& c : clicks)
     result.positiveClicks += c.positive ? 1 : 0;
+  result.painted = std::move(clicks);
   return result;
+}
+
+bool addClickAtNetworkError(const std::uint8_t* seg, const std::uint8_t* predicted, const nnunet::Shape3& s,
+                            const nnunet::Spacing3& spacingZyx, SimulatedGuidance& g, float* out)
+{
+  if (g.automatic)
+    return false;
+  const std::int64_t n = nnunet::voxelCount(s);
+  Geometry grid;
+  grid.size = { s[2], s[1], s[0] };
+  grid.spacingMm = { spacingZyx[2], spacingZyx[1], spacingZyx[0] };
+  LabelMask truth(grid, 0), answer(grid, 0);
+  for (std::int64_t i = 0; i < n; ++i)
+  {
+    truth.voxels[static_cast<std::size_t>(i)] = seg[i] ? 1 : 0;
+    answer.voxels[static_cast<std::size_t>(i)] = predicted[i] ? 1 : 0;
+  }
+  const std::optional<edit::RobotClick> c = edit::nextRobotClick(answer, 1, truth, 1);
+  if (c)
+  {
+    g.painted.push_back({ { c->voxel[2], c->voxel[1], c->voxel[0] }, c->positive });
+    ++g.clicks;
+    g.positiveClicks += c->positive ? 1 : 0;
+  }
+  guidance::paint(out, s, g.painted, answer.voxels.data());
+  return c.has_value();
 }
 } // namespace panseg::models

@@ -141,7 +141,11 @@ std::vector<std::pair<std::string, std::string>> trajectorySettings(
   if (o.clickGuidance)
     settings.emplace_back("click_guidance", num17(o.clickSimulation.automaticProbability) + " " +
                                                 num17(o.clickSimulation.emptyPreviousProbability) +
-                                                " " + std::to_string(o.clickSimulation.maxClicks));
+                                                " " + std::to_string(o.clickSimulation.maxClicks) +
+                                                (o.clickSimulation.networkLoopProbability > 0.0
+                                                     ? " loop " + num17(o.clickSimulation.networkLoopProbability) +
+                                                           " " + std::to_string(o.clickSimulation.loopClicks)
+                                                     : std::string()));
   return settings;
 }
 
@@ -269,6 +273,34 @@ StateDict widenInputChannels(const StateDict& weights, std::int64_t from, std::i
     throw Error("cannot widen the base model to " + std::to_string(to) +
                 " input channels: no first convolution with " + std::to_string(from) + " input channel(s) found");
   return out;
+}
+
+/// The network's foreground (argmax > 0) for a training batch [B, C, patch] as it stands, for
+/// the click simulation's network-in-the-loop step: eval mode, no gradients, [B, patch] 0/1.
+std::vector<std::uint8_t> answerBatch(PanSegNet& net, const float* batch, std::int64_t batchSize, Session& s)
+{
+  const PlanConfig& plan = net->plan();
+  const std::int64_t C = plan.inputChannels;
+  net->eval();
+  torch::Tensor labels;
+  {
+    c10::InferenceMode guard;
+    torch::Tensor in = torch::from_blob(const_cast<float*>(batch),
+                                        {batchSize, C, plan.patchSize[0], plan.patchSize[1], plan.patchSize[2]},
+                                        torch::kFloat)
+                           .to(s.device);
+    if (batchSize == 1 && !s.device.is_cuda())
+      in = torch::cat({in, in}); // oneDNN, as in validate()
+    torch::Tensor out;
+    {
+      CudaAutocast ac(s.amp);
+      out = net->forward(in);
+    }
+    labels = out.slice(0, 0, batchSize).argmax(1).gt(0).to(torch::kCPU, torch::kUInt8).contiguous();
+  }
+  net->train();
+  const auto* p = labels.data_ptr<std::uint8_t>();
+  return std::vector<std::uint8_t>(p, p + labels.numel());
 }
 
 struct Validation
@@ -451,6 +483,18 @@ void writeModel(const TrainOptions& o, const TrainResult& r, PanSegNet& net,
   jset(lin, "training_seconds", json::number(round6(r.totalTrainingSeconds)));
   jset(lin, "wall_seconds_last_session", json::number(round6(r.wallSeconds)));
   jset(lin, "resumed_from_epoch", json::number(r.startEpoch));
+  if (o.clickGuidance)
+  {
+    // How the clicks were simulated (models/ClickSimulation.h), so a package says how it learnt.
+    json::Value cs = jobj();
+    jset(cs, "automatic_probability", json::number(o.clickSimulation.automaticProbability));
+    jset(cs, "empty_previous_probability", json::number(o.clickSimulation.emptyPreviousProbability));
+    jset(cs, "max_clicks", json::number(o.clickSimulation.maxClicks));
+    jset(cs, "network_loop_probability", json::number(o.clickSimulation.networkLoopProbability));
+    jset(cs, "loop_clicks", json::number(o.clickSimulation.loopClicks));
+    jset(cs, "network_loop_rounds_last_session", json::number(static_cast<double>(r.networkLoopRounds)));
+    jset(lin, "click_simulation", cs);
+  }
   std::vector<json::Value> curve;
   for (const auto& h : r.history)
   {
@@ -548,6 +592,9 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
                     : "the trainer handles single-channel images only (plan has " +
                           std::to_string(o.plan.inputChannels) + " input channels)");
   if (o.clickGuidance && (o.clickSimulation.maxClicks < 1 || o.clickSimulation.maxClicks > 20 ||
+                          o.clickSimulation.loopClicks < 1 || o.clickSimulation.loopClicks > 20 ||
+                          !(o.clickSimulation.networkLoopProbability >= 0.0 &&
+                            o.clickSimulation.networkLoopProbability <= 1.0) ||
                           !(o.clickSimulation.automaticProbability >= 0.0 &&
                             o.clickSimulation.automaticProbability <= 1.0) ||
                           !(o.clickSimulation.emptyPreviousProbability >= 0.0 &&
@@ -767,6 +814,7 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
                                                 static_cast<std::uint64_t>(it))));
         TrainRng clickRng = TrainRng::stream(o.seed, 3, static_cast<std::uint64_t>(epoch),
                                              static_cast<std::uint64_t>(it));
+        std::vector<SimulatedGuidance> simulated(static_cast<std::size_t>(o.batchSize));
         for (int b = 0; b < o.batchSize; ++b)
         {
           const PatchTransform t = drawPatchTransform(trainSet, b, o.batchSize,
@@ -776,8 +824,28 @@ TrainResult train(const std::vector<TrainCase>& cases, const TrainOptions& o,
           std::uint8_t* itemSeg = batchSeg.data() + b * patchVoxels;
           extractPatch(*trainSet[t.caseIndex], patch, t, noiseRng, item, itemSeg);
           if (o.clickGuidance)
-            simulateClickGuidance(itemSeg, {patch[0], patch[1], patch[2]}, spacingZyx,
-                                  o.clickSimulation, clickRng, item + patchVoxels);
+            simulated[static_cast<std::size_t>(b)] =
+                simulateClickGuidance(itemSeg, {patch[0], patch[1], patch[2]}, spacingZyx,
+                                      o.clickSimulation, clickRng, item + patchVoxels);
+        }
+        // DeepEdit's network in the loop (ClickSimulation.h): on some iterations the network
+        // answers the batch's guidance; each guided patch then gets that answer as its previous
+        // mask and one more click at the answer's largest error, 1..loopClicks rounds.
+        if (o.clickGuidance && o.clickSimulation.networkLoopProbability > 0.0 &&
+            clickRng.uniform() < o.clickSimulation.networkLoopProbability)
+        {
+          const int rounds =
+              1 + static_cast<int>(clickRng.below(static_cast<std::uint64_t>(std::max(1, o.clickSimulation.loopClicks))));
+          for (int round = 0; round < rounds; ++round)
+          {
+            const std::vector<std::uint8_t> answers = answerBatch(net, batchImage.data(), o.batchSize, s);
+            for (int b = 0; b < o.batchSize; ++b)
+              addClickAtNetworkError(batchSeg.data() + b * patchVoxels, answers.data() + b * patchVoxels,
+                                     {patch[0], patch[1], patch[2]}, spacingZyx,
+                                     simulated[static_cast<std::size_t>(b)],
+                                     batchImage.data() + b * inputValues + patchVoxels);
+            ++result.networkLoopRounds;
+          }
         }
         const torch::Tensor x =
             torch::from_blob(batchImage.data(), {o.batchSize, channels, patch[0], patch[1], patch[2]},

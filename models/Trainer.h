@@ -197,6 +197,8 @@ struct TrainResult
   double totalTrainingSeconds = 0.0; // all sessions' epoch time
   std::string device;
   int threads = 0;
+  /// Network-in-the-loop rounds run for the click simulation (ClickSimulationOptions), this process.
+  std::int64_t networkLoopRounds = 0;
 };
 
 /// Trains. Throws panseg::Error for bad input (no cases, a case whose mask is not on its image's

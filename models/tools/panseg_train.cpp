@@ -98,6 +98,9 @@ const char* kUsage =
     "  --clicks                 a click-conditioned package (model_type pansegnet-clicks: image +\n"
     "                           positive/negative click maps + previous mask), trained with simulated\n"
     "                           corrections; from a plain --base-model its first layer is widened\n"
+    "  --click-loop P           with --clicks: the share of iterations that run the network on the\n"
+    "                           batch and add a click at its own largest error, 1-2 rounds\n"
+    "                           (DeepEdit's network in the loop; default 0.5, 0 = simulated only)\n"
     "  --epochs N  --iters N  --batch N  --lr X   (defaults 50, 250, 2, 0.01; 1e-3 to fine-tune)\n"
     "  --seed S                 weights, sampling and augmentation seed (default 12345)\n"
     "  --folds K --fold F       k-fold split by patient (default: hold-out)\n"
@@ -446,6 +449,8 @@ void printSummary(const TrainResult& r, const std::string& out, bool json)
               static_cast<long long>(r.parameters), r.device.c_str(), r.threads,
               r.preparationSeconds, duration(r.totalTrainingSeconds).c_str(),
               duration(r.wallSeconds).c_str());
+  if (r.networkLoopRounds > 0)
+    std::printf("click simulation: %lld network-in-the-loop rounds\n", static_cast<long long>(r.networkLoopRounds));
   if (r.completed && !out.empty())
     std::printf("model package: %s\n", out.c_str());
 }
@@ -818,6 +823,11 @@ int run(int argc, char** argv)
       else if (!a.values.count("name"))
         o.modelInfo.name += " with clicks";
     }
+    if (o.clickGuidance)
+      o.clickSimulation.networkLoopProbability =
+          a.values.count("click-loop") ? toDouble(a.get("click-loop"), "--click-loop") : 0.5;
+    else if (a.values.count("click-loop"))
+      throw Error("--click-loop needs a click-conditioned package (--clicks)");
     if (a.values.count("name"))
       o.modelInfo.name = a.get("name");
     if (!demoMode)

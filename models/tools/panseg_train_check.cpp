@@ -800,6 +800,44 @@ void testClicks()
   VERIFY(automatic > 30 && automatic < 90); // 30 % of 200
   VERIFY(withClicks > 80 && positives > 40 && negatives > 20);
 
+  // 1b. DeepEdit's network in the loop: the network's answer becomes the previous mask and one
+  //     more click goes to the centre of its largest error, keeping the earlier clicks. Here the
+  //     "answer" misses the ball's upper half: the new click is positive, in the missed part.
+  {
+    std::vector<float> g(static_cast<std::size_t>(3 * n));
+    SimulatedGuidance sg;
+    std::uint64_t draw = 0;
+    do // a guided patch (not an automatic one)
+    {
+      TrainRng r = TrainRng::stream(5, 3, 1, draw++);
+      sg = simulateClickGuidance(seg.data(), ps, {6.0, 3.2, 3.2}, co, r, g.data());
+    } while (sg.automatic);
+    const int before = sg.clicks;
+    std::vector<std::uint8_t> answer = seg;
+    for (std::int64_t i = 0; i < n; ++i)
+      if ((i / ps[2]) % ps[1] < 24) // y < 24: missed
+        answer[static_cast<std::size_t>(i)] = 0;
+    VERIFY(addClickAtNetworkError(seg.data(), answer.data(), ps, {6.0, 3.2, 3.2}, sg, g.data()));
+    VERIFY(sg.clicks == before + 1 && static_cast<int>(sg.painted.size()) == sg.clicks);
+    const guidance::GridClick& added = sg.painted.back();
+    VERIFY(added.positive && added.zyx[1] < 24);
+    VERIFY(seg[static_cast<std::size_t>((added.zyx[0] * ps[1] + added.zyx[1]) * ps[2] + added.zyx[2])] == 1);
+    VERIFY(g[static_cast<std::size_t>((added.zyx[0] * ps[1] + added.zyx[1]) * ps[2] + added.zyx[2])] == 1.0f);
+    for (std::int64_t i = 0; i < n; ++i) // the previous-mask channel is the answer
+      VERIFY(g[static_cast<std::size_t>(2 * n + i)] == static_cast<float>(answer[static_cast<std::size_t>(i)]));
+    // A perfect answer gets no click; an automatic patch is left alone.
+    VERIFY(!addClickAtNetworkError(seg.data(), seg.data(), ps, {6.0, 3.2, 3.2}, sg, g.data()));
+    VERIFY(sg.clicks == before + 1);
+    SimulatedGuidance automaticPatch;
+    automaticPatch.automatic = true;
+    std::vector<float> zeros(static_cast<std::size_t>(3 * n), 0.0f);
+    VERIFY(!addClickAtNetworkError(seg.data(), answer.data(), ps, {6.0, 3.2, 3.2}, automaticPatch, zeros.data()));
+    VERIFY(std::all_of(zeros.begin(), zeros.end(), [](float v) { return v == 0.0f; }));
+    std::printf("  network in the loop: click %d added at z %lld y %lld x %lld (positive, in the missed half)\n",
+                sg.clicks, static_cast<long long>(added.zyx[0]), static_cast<long long>(added.zyx[1]),
+                static_cast<long long>(added.zyx[2]));
+  }
+
   // 2. The image -> network grid mapping of the predictor: a mask and a click inside it land on
   //    the same network voxel, whatever the crop and resampling did.
   std::vector<TrainCase> cases = phantomCases(3, 760);
@@ -846,7 +884,9 @@ void testClicks()
   c.intensityFromData = false;
   c.preprocessing = loadModelPackage(o.outputDir).preprocessing;
   c.outputDir = tmpDir("clicks") + "/model";
+  c.clickSimulation.networkLoopProbability = 1.0; // every iteration runs the network in the loop
   const TrainResult r = train(cases, c);
+  VERIFY(r.networkLoopRounds >= c.iterationsPerEpoch);
   std::printf("  base val Dice %.6f; widened click network before training %.6f, after %d iterations %.6f\n",
               base.history.back().valDice, r.initialValDice, c.iterationsPerEpoch, r.history.back().valDice);
   VERIFY(r.completed);
