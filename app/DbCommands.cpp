@@ -2,6 +2,7 @@
 #include "DbCommands.h"
 #include "database/QtText.h"
 
+#include "BenchSummary.h"
 #include "Cli.h"
 
 #include "core/Error.h"
@@ -813,15 +814,6 @@ struct Workload
   std::string firstError;
 };
 
-double percentile(std::vector<double> v, double p)
-{
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  const size_t rank = size_t(std::ceil(p * double(v.size())));
-  return v[std::min(v.size() - 1, rank > 0 ? rank - 1 : 0)];
-}
-
 /// One run of the workload on `location` (a folder or a server URI) by `admin` (an admin or
 /// coordinator): a series on the mask grid and an inter-observer study with `readers` readers
 /// (bench accounts on a server, created with random passwords and disabled at the end). Reader 1
@@ -967,8 +959,8 @@ Workload runWorkload(const std::string& location, const StudyDatabase::OpenOptio
     }
   }
   w.submits = int(done.size());
-  w.submitP50 = percentile(done, 0.5);
-  w.submitP95 = percentile(done, 0.95);
+  w.submitP50 = benchQuantile(done, 0.5);
+  w.submitP95 = benchQuantile(done, 0.95);
   // Every submitted read is there, with its mask.
   int linked = 0;
   for (const ReadRecord& r : ReaderStudy(admin).reads(studyId))

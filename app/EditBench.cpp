@@ -3,6 +3,7 @@
 // mask copy = what a copy-based undo would pay per step; rendering without the overlay).
 #include "EditBench.h"
 
+#include "BenchSummary.h"
 #include "Cli.h"
 
 #include "ui/ViewerModel.h"
@@ -25,13 +26,6 @@ namespace panseg::cli
 {
 namespace
 {
-double median(std::vector<double> t)
-{
-  if (t.empty())
-    return 0.0;
-  std::sort(t.begin(), t.end());
-  return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
-}
 
 double timeMs(const std::function<void()>& fn)
 {
@@ -119,7 +113,7 @@ int benchEdit(const QStringList& args)
   if (copy != editor.mask().voxels)
     std::abort();
   copy = std::vector<uint8_t>();
-  const double copyMs = median(copyTimes);
+  const double copyMs = benchMedian(copyTimes);
 
   std::printf("%-52s %12s %16s %10s\n", "operation", "median ms", "baseline ms", "ratio");
   auto row = [](const char* name, double ms, double baseMs, const char* baseName)
@@ -150,9 +144,9 @@ int benchEdit(const QStringList& args)
   const int64_t changed10 = stampSeries(10.0, 2, reps, stamp10);
   std::vector<double> stamp5;
   const int64_t changed5 = stampSeries(5.0, 3, reps, stamp5);
-  row("brush stamp, 3D sphere diameter 10 mm (r 5 mm)", median(stamp5), copyMs, "full mask copy");
+  row("brush stamp, 3D sphere diameter 10 mm (r 5 mm)", benchMedian(stamp5), copyMs, "full mask copy");
   std::printf("  (%lld voxels changed per stamp on average)\n", static_cast<long long>(changed5));
-  row("brush stamp, 3D sphere radius 10 mm", median(stamp10), copyMs, "full mask copy");
+  row("brush stamp, 3D sphere radius 10 mm", benchMedian(stamp10), copyMs, "full mask copy");
   std::printf("  (%lld voxels changed per stamp on average)\n", static_cast<long long>(changed10));
 
   // Undo memory of the last 50 steps (the 5 mm stamps when reps >= 50) against as many full copies.
@@ -164,8 +158,8 @@ int benchEdit(const QStringList& args)
     undoTimes.push_back(timeMs([&] { editor.undo(); }));
   for (size_t i = 0; i < steps; ++i)
     redoTimes.push_back(timeMs([&] { editor.redo(); }));
-  row("undo (one stamp step)", median(undoTimes), copyMs, "full mask copy");
-  row("redo (one stamp step)", median(redoTimes), copyMs, "full mask copy");
+  row("undo (one stamp step)", benchMedian(undoTimes), copyMs, "full mask copy");
+  row("redo (one stamp step)", benchMedian(redoTimes), copyMs, "full mask copy");
 
   // Fill between slices: label 4 drawn as disks on slices 130 and 151 (20 empty slices between).
   {
@@ -199,7 +193,7 @@ int benchEdit(const QStringList& args)
             std::abort();
         }));
   }
-  row("fill between slices, 20 slices (propose + accept)", median(interpTimes), median(countTimes),
+  row("fill between slices, 20 slices (propose + accept)", benchMedian(interpTimes), benchMedian(countTimes),
       "one pass counting the label");
   std::printf("  (proposal: %zu voxels)\n", proposed);
 
@@ -212,8 +206,8 @@ int benchEdit(const QStringList& args)
     islandTimes.push_back(timeMs([&] { editor.removeIslands(1, 0.5); }));
     editor.undo();
   }
-  row("closing 2 mm on the pancreas", median(closeTimes), copyMs, "full mask copy");
-  row("remove islands < 0.5 mL on the pancreas", median(islandTimes), copyMs, "full mask copy");
+  row("closing 2 mm on the pancreas", benchMedian(closeTimes), copyMs, "full mask copy");
+  row("remove islands < 0.5 mL on the pancreas", benchMedian(islandTimes), copyMs, "full mask copy");
 
   // Slice rendering with the overlay (what a view does per stamp) against no overlay.
   ui::ViewerModel viewer;
@@ -231,7 +225,7 @@ int benchEdit(const QStringList& args)
     viewer.setOverlayVisible(false);
     withoutOverlay.push_back(timeMs([&] { (void)viewer.renderSlice(SliceOrientation::Axial); }));
   }
-  row("axial slice render 512x512 with overlay", median(withOverlay), median(withoutOverlay),
+  row("axial slice render 512x512 with overlay", benchMedian(withOverlay), benchMedian(withoutOverlay),
       "no overlay");
 
   std::printf(

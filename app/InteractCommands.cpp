@@ -2,6 +2,7 @@
 // `panseg bench interactive` (the robot user's table). The model runs in panseg-worker with a
 // region of interest (LibTorch never loads here); merging into the mask, clicks and grow from
 // seeds are core/edit (BoxPrompt, GrowCut, RobotUser), the same calls the GUI makes.
+#include "BenchSummary.h"
 #include "Cli.h"
 
 #include "core/Error.h"
@@ -27,7 +28,6 @@
 #include <QThread>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -354,25 +354,6 @@ ClickModelCurve runClickModelRobot(BenchSession& session, const Geometry& grid, 
     result.grown += e["click_method"].toString() == "grow from seeds" ? 1 : 0;
   }
   return result;
-}
-
-double medianOf(std::vector<double> v)
-{
-  if (v.empty())
-    return 0.0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
-
-/// The q-quantile (0..1) by the nearest-rank method: the smallest value with at least q of the
-/// values at or below it (p95 of 10 values = the 10th).
-double quantileOf(std::vector<double> v, double q)
-{
-  if (v.empty())
-    return 0.0;
-  std::sort(v.begin(), v.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  return v[std::min(v.size(), std::max<std::size_t>(rank, 1)) - 1];
 }
 
 QString fixed(double v, int d = 3)
@@ -808,7 +789,7 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
         continue;
       }
       std::printf("%-20s %11.1fs %13.1fs %15.2fs %12.2fs (med of %d)\n", qPrintable(l.name), l.wholeSeconds,
-                  l.oneShotBoxSeconds, l.session.readySeconds, medianOf(l.session.boxSeconds),
+                  l.oneShotBoxSeconds, l.session.readySeconds, benchMedian(l.session.boxSeconds),
                   int(l.session.boxSeconds.size()));
     }
   }
@@ -821,11 +802,11 @@ int benchInteractive(int argc, char** argv, const QStringList& args)
     for (const auto& [name, phases] : clickLatencies)
     {
       const std::vector<double>& total = phases.at("total");
-      std::printf("%-20s %6d %8.3f %8.3f %8.3f |", qPrintable(name), int(total.size()), medianOf(total),
-                  quantileOf(total, 0.95), *std::max_element(total.begin(), total.end()));
-      std::printf("%8.3f %10.3f %8.3f %8.3f %8.3f %8.3f %19.0f\n", medianOf(phases.at("read")),
-                  medianOf(phases.at("preprocess")), medianOf(phases.at("network")), medianOf(phases.at("export")),
-                  medianOf(phases.at("answer")), medianOf(phases.at("write")), medianOf(phases.at("passes")));
+      std::printf("%-20s %6d %8.3f %8.3f %8.3f |", qPrintable(name), int(total.size()), benchMedian(total),
+                  benchQuantile(total, 0.95), *std::max_element(total.begin(), total.end()));
+      std::printf("%8.3f %10.3f %8.3f %8.3f %8.3f %8.3f %19.0f\n", benchMedian(phases.at("read")),
+                  benchMedian(phases.at("preprocess")), benchMedian(phases.at("network")), benchMedian(phases.at("export")),
+                  benchMedian(phases.at("answer")), benchMedian(phases.at("write")), benchMedian(phases.at("passes")));
     }
   }
   std::printf("\ndamaged mask: the truth without its tail (patient-left 30 %% of its L-R extent) and with a false "

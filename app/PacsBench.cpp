@@ -1,6 +1,7 @@
 // `panseg bench pacs`: retrieving an N-slice CT (the demo phantom written as DICOM) from a private
 // Orthanc into the study database over WADO-RS and C-GET, next to the raw transfers (curl on the
 // same WADO-RS URL, DCMTK's getscu) and a plain import of the same files, in the same run.
+#include "BenchSummary.h"
 #include "Cli.h"
 #include "PacsCommands.h"
 
@@ -44,12 +45,6 @@ int freePort()
   QTcpServer s;
   s.listen(QHostAddress::LocalHost, 0);
   return s.serverPort();
-}
-
-double median(std::vector<double> v)
-{
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 /// A private Orthanc on free loopback ports, stopped by the destructor.
@@ -252,25 +247,25 @@ int benchPacs(const QStringList& args)
     }
   }
   const double mb = written.bytes / 1e6;
-  const double imp = median(importS), wado = median(wadoS), cget = median(cgetS);
+  const double imp = benchMedian(importS), wado = benchMedian(wadoS), cget = benchMedian(cgetS);
   std::printf("\nmedian of %d run(s), %.1f MB of DICOM\n", reps, mb);
   std::printf("  %-44s %7.2f s\n", "plain import of the files (panseg import)", imp);
   if (!curlS.empty())
-    std::printf("  %-44s %7.2f s  %6.1f MB/s (%.1f MB multipart)\n", "curl, WADO-RS bytes to /dev/null", median(curlS),
-                curlBytes / 1e6 / std::max(1e-9, median(curlS)), curlBytes / 1e6);
+    std::printf("  %-44s %7.2f s  %6.1f MB/s (%.1f MB multipart)\n", "curl, WADO-RS bytes to /dev/null", benchMedian(curlS),
+                curlBytes / 1e6 / std::max(1e-9, benchMedian(curlS)), curlBytes / 1e6);
   if (!getscuS.empty())
-    std::printf("  %-44s %7.2f s  %6.1f MB/s\n", "DCMTK getscu, C-GET to a folder", median(getscuS),
-                mb / std::max(1e-9, median(getscuS)));
+    std::printf("  %-44s %7.2f s  %6.1f MB/s\n", "DCMTK getscu, C-GET to a folder", benchMedian(getscuS),
+                mb / std::max(1e-9, benchMedian(getscuS)));
   std::printf("  %-44s %7.2f s  %6.1f MB/s (transfer to disk %.2f s)\n", "panseg WADO-RS retrieve into the database",
-              wado, mb / std::max(1e-9, wado), median(wadoTransferS));
+              wado, mb / std::max(1e-9, wado), benchMedian(wadoTransferS));
   std::printf("  %-44s %7.2f s  %6.1f MB/s (transfer to disk %.2f s)\n", "panseg C-GET retrieve into the database", cget,
-              mb / std::max(1e-9, cget), median(cgetTransferS));
+              mb / std::max(1e-9, cget), benchMedian(cgetTransferS));
   if (!curlS.empty())
-    std::printf("  WADO-RS: %.2fx (curl + plain import = %.2f s; target <= 1.3x)\n", wado / (median(curlS) + imp),
-                median(curlS) + imp);
+    std::printf("  WADO-RS: %.2fx (curl + plain import = %.2f s; target <= 1.3x)\n", wado / (benchMedian(curlS) + imp),
+                benchMedian(curlS) + imp);
   if (!getscuS.empty())
-    std::printf("  C-GET:   %.2fx (getscu + plain import = %.2f s; target <= 1.3x)\n", cget / (median(getscuS) + imp),
-                median(getscuS) + imp);
+    std::printf("  C-GET:   %.2fx (getscu + plain import = %.2f s; target <= 1.3x)\n", cget / (benchMedian(getscuS) + imp),
+                benchMedian(getscuS) + imp);
   return Ok;
 }
 } // namespace panseg::cli
