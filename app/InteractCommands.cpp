@@ -39,7 +39,7 @@ namespace
 {
 const char* kInteractSynopsis =
   "panseg interact --input IMG --box x0,y0,z0,x1,y1,z1 --output OUT [--model DIR] [--mask START] "
-  "[--click +x,y,z|-x,y,z ... | --grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence] [--mm] [--label N] "
+  "[--click +x,y,z|-x,y,z ... | --grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence|levelset] [--mm] [--label N] "
   "[--margin MM] [--device D] [--no-fast] [--json]";
 
 /// Pulls every `--name VALUE` out of args (repeatable options).
@@ -366,7 +366,7 @@ QString interactUsage()
 {
   return QStringLiteral(
     "  panseg interact --input IMG --box x0,y0,z0,x1,y1,z1 --output OUT [--model DIR] [--mask START]\n"
-    "                  [--click +x,y,z|-x,y,z ... | --grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence]\n"
+    "                  [--click +x,y,z|-x,y,z ... | --grow +x,y,z|-x,y,z ...] [--grow-method growcut|confidence|levelset]\n"
     "                  [--mm] [--label N] [--margin MM] [--device D] [--no-fast]\n"
     "                                   box prompt: the model predicts only inside the box (+ margin, default\n"
     "                                   10 mm; worker process) and replaces START's label inside it; each\n"
@@ -431,15 +431,17 @@ int interact(int argc, char** argv, const QStringList& argsIn)
     return Usage;
   }
   const QString growMethod = a.value("grow-method", "growcut");
-  if (growMethod != "growcut" && growMethod != "confidence")
+  if (growMethod != "growcut" && growMethod != "confidence" && growMethod != "levelset")
   {
-    printError("--grow-method must be growcut (shortest-path GrowCut, foreground and background seeds) or "
-               "confidence (ITK confidence-connected region growing from the foreground seeds)");
+    printError("--grow-method must be growcut (shortest-path GrowCut, foreground and background seeds), "
+               "confidence (ITK confidence-connected region growing from the foreground seeds) or levelset "
+               "(ITK threshold level set: a smooth surface grown from the foreground seeds)");
     return Usage;
   }
-  if (growMethod == "confidence" && (a.has("model") || a.has("mask")))
+  const bool itkGrow = growMethod == "confidence" || growMethod == "levelset";
+  if (itkGrow && (a.has("model") || a.has("mask")))
   {
-    printError("--grow-method confidence grows a new region in the box: it takes no --model or --mask");
+    printError("--grow-method " + growMethod + " grows a new region in the box: it takes no --model or --mask");
     return Usage;
   }
   QCoreApplication app(argc, argv);
@@ -498,10 +500,10 @@ int interact(int argc, char** argv, const QStringList& argsIn)
     }
     clicks.clear(); // the model answered them
   }
-  else if (growMethod == "confidence")
+  else if (itkGrow)
   {
-    // ITK's confidence-connected region growing in the box from the positive clicks (or the box's
-    // centre); negative clicks are barriers.
+    // ITK's confidence-connected region growing or threshold level set in the box from the
+    // positive clicks (or the box's centre); negative clicks are barriers.
     std::vector<edit::Index3> fg, bg;
     for (const edit::Click& c : clicks)
       (c.positive ? fg : bg).push_back(c.voxel);
@@ -509,11 +511,13 @@ int interact(int argc, char** argv, const QStringList& argsIn)
       fg.push_back({(box.lo[0] + box.hi[0] - 1) / 2, (box.lo[1] + box.hi[1] - 1) / 2, (box.lo[2] + box.hi[2] - 1) / 2});
     QElapsedTimer timer;
     timer.start();
-    const std::vector<uint8_t> grown = edit::confidenceConnectedInRegion(*image, box, fg, bg);
+    const std::vector<uint8_t> grown = growMethod == "levelset"
+                                           ? edit::levelSetInRegion(*image, box, fg, bg)
+                                           : edit::confidenceConnectedInRegion(*image, box, fg, bg);
     const double seconds = timer.nsecsElapsed() / 1e9;
     const edit::EditResult r = editor.replaceInBox(label, box, grown);
-    steps.append(QJsonObject{{"step", "region growing (ITK)"}, {"voxels_changed", qint64(r.voxelsChanged)},
-                             {"seconds", seconds}});
+    steps.append(QJsonObject{{"step", growMethod == "levelset" ? "level set (ITK)" : "region growing (ITK)"},
+                             {"voxels_changed", qint64(r.voxelsChanged)}, {"seconds", seconds}});
     clicks.clear(); // they were the seeds
   }
   else if (!a.has("mask"))

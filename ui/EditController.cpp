@@ -360,18 +360,28 @@ void EditController::finishGrowStroke()
     emit settingsChanged(); // the views draw the scribbles
     if (m_grow->seedCount(SeedLabel::Foreground) == 0)
       return; // nothing can grow before the first foreground scribble
-    if (m_growMethod == GrowMethod::ConfidenceConnected)
+    if (m_growMethod == GrowMethod::ConfidenceConnected || m_growMethod == GrowMethod::LevelSet)
     {
-      // ITK region growing from every scribble so far, in the region GrowCut would use.
+      // ITK region growing or level set from every scribble so far, in the region GrowCut would use.
       std::vector<Index3> fg, bg;
       for (const auto& [c, foreground] : m_growSeeds)
         (foreground ? fg : bg).push_back(c);
       const Box box = m_grow->seedRegion(); // the GrowCut rule: scribbles' box + 15 mm
       QElapsedTimer timer;
       timer.start();
-      ConfidenceConnectedOptions options;
-      options.backgroundRadiusMm = m_brush.radiusMm;
-      const std::vector<uint8_t> grown = confidenceConnectedInRegion(m_model->image(), box, fg, bg, options);
+      std::vector<uint8_t> grown;
+      if (m_growMethod == GrowMethod::LevelSet)
+      {
+        LevelSetOptions options;
+        options.backgroundRadiusMm = m_brush.radiusMm;
+        grown = levelSetInRegion(m_model->image(), box, fg, bg, options);
+      }
+      else
+      {
+        ConfidenceConnectedOptions options;
+        options.backgroundRadiusMm = m_brush.radiusMm;
+        grown = confidenceConnectedInRegion(m_model->image(), box, fg, bg, options);
+      }
       m_growStats = GrowCutStats{};
       m_growStats.milliseconds = timer.nsecsElapsed() / 1e6;
       m_growStats.regionVoxels = box.voxelCount();

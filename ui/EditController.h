@@ -100,13 +100,15 @@ public:
   /// Forgets the scribbles (the mask keeps what was grown; undo removes it).
   void restartGrowSeeds();
   /// How the Grow tool grows: GrowCut (shortest paths between foreground and background
-  /// scribbles, incremental) or ITK's confidence-connected region growing from the foreground
-  /// scribbles, background scribbles as barriers (core/io/ItkRegionGrowing.h). Both work in the
-  /// scribbles' bounding box + 15 mm and write one undo step per scribble.
+  /// scribbles, incremental), ITK's confidence-connected region growing or ITK's threshold level
+  /// set from the foreground scribbles, background scribbles as barriers
+  /// (core/io/ItkRegionGrowing.h). All work in the scribbles' bounding box + 15 mm and write one
+  /// undo step per scribble.
   enum class GrowMethod
   {
     GrowCut = 0,
     ConfidenceConnected = 1,
+    LevelSet = 2,
   };
   GrowMethod growMethod() const { return m_growMethod; }
   void setGrowMethod(GrowMethod method);

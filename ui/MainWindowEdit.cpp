@@ -137,6 +137,9 @@ void MainWindow::buildEditMenu()
       QT_TR_NOOP("&Region Growing (ITK confidence connected)"),
       QT_TR_NOOP("Grows from the foreground scribbles through voxels within mean \u00b1 2.5 SD of the region; "
                  "background scribbles are barriers") },
+    { EditController::GrowMethod::LevelSet, "growMethod-levelset", QT_TR_NOOP("&Level Set (ITK threshold level set)"),
+      QT_TR_NOOP("A smooth surface grows from the foreground scribbles while the intensity stays within mean "
+                 "\u00b1 2.5 SD of the scribbles; background scribbles push it back") },
   };
   for (const auto& m : methods)
   {

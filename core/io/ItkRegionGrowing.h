@@ -1,7 +1,9 @@
 #pragma once
 // Seeded region growing with ITK for the editor's Grow tool (docs/interactive.md), next to the
 // weight-free GrowCut of core/edit: ITK's confidence-connected filter (Slicer's and ITK-SNAP's
-// classic region growing). ITK stays in core/io (docs/architecture.md); callers see plain types.
+// classic region growing) and a threshold level set (ITK-SNAP's active contour with a region
+// speed: a smooth surface that grows from the seeds while the intensity fits). ITK stays in
+// core/io (docs/architecture.md); callers see plain types.
 #include "core/Volume.h"
 #include "core/edit/LabelEditor.h"
 
@@ -30,4 +32,26 @@ std::vector<uint8_t> confidenceConnectedInRegion(const Image& image, const Box& 
                                                  const std::vector<Index3>& foregroundSeeds,
                                                  const std::vector<Index3>& backgroundSeeds,
                                                  const ConfidenceConnectedOptions& options = {});
+struct LevelSetOptions
+{
+  /// The intensity window the surface may grow through: mean ± multiplier × SD of the foreground
+  /// seeds' neighbourhoods (`neighbourhoodRadius` voxels around each).
+  double multiplier = 2.5;
+  int neighbourhoodRadius = 1;
+  /// The starting surface: balls of this radius at the seeds, at least one voxel on every axis
+  /// (a thinner start collapses under its own curvature).
+  double seedRadiusMm = 3.0;
+  double curvatureScaling = 0.2;   // smoothness against propagationScaling (ITK's weights; ITK-SNAP's 0.2)
+  double propagationScaling = 1.0;
+  int maxIterations = 400;
+  double maxRmsChange = 0.01;      // stop when the surface moves less (ITK's RMS change)
+  double backgroundRadiusMm = 2.0; // background seeds are barriers within this radius
+};
+
+/// ITK's ThresholdSegmentationLevelSetImageFilter inside `region`: the surface starts as balls
+/// at the foreground seeds and moves outward where the intensity lies in the window, inward
+/// where not, kept smooth by its curvature. Returns 0/1 per region voxel (the layout of
+/// confidenceConnectedInRegion). Throws panseg::Error like confidenceConnectedInRegion.
+std::vector<uint8_t> levelSetInRegion(const Image& image, const Box& region, const std::vector<Index3>& foregroundSeeds,
+                                      const std::vector<Index3>& backgroundSeeds, const LevelSetOptions& options = {});
 } // namespace panseg::edit

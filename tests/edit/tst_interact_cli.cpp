@@ -10,6 +10,7 @@
 #include "core/io/ItkRegionGrowing.h"
 
 #include <QCryptographicHash>
+#include <QElapsedTimer>
 
 #include <cmath>
 #include <QJsonDocument>
@@ -180,6 +181,59 @@ private slots:
     }
     QVERIFY(threw);
 
+    // The threshold level set from the same seed: a smooth surface that fills the seeded ball and
+    // is too smooth to pass the thin bridge. Over a thick neck (7 voxels wide, 5 slices) it
+    // reaches the other ball, unless a wall of background scribbles across the neck stops it.
+    Image wide = img;
+    for (int64_t z = 8; z <= 12; ++z)
+      for (int64_t y = 12; y <= 18; ++y)
+        for (int64_t x = 10; x <= 30; ++x)
+          wide.at(x, y, z) = 100.0f + float((x * 7 + y * 13 + z * 29) % 7) - 3.0f;
+    std::vector<edit::Index3> wall;
+    for (int64_t z = 7; z <= 13; ++z)
+      for (int64_t y = 11; y <= 19; ++y)
+        wall.push_back({20, y, z});
+    for (const int variant : {0, 1, 2}) // the thin bridge; the neck; the neck with the wall
+    {
+      QElapsedTimer timer;
+      timer.start();
+      const bool barrier = variant == 2;
+      const std::vector<uint8_t> ls = edit::levelSetInRegion(variant == 0 ? img : wide, all, {{10, 15, 10}},
+                                                             barrier ? wall : std::vector<edit::Index3>{});
+      int64_t lsLeft = 0, lsRight = 0, lsOutside = 0;
+      for (size_t i = 0; i < ls.size(); ++i)
+      {
+        lsLeft += ls[i] && left.voxels[i];
+        lsRight += ls[i] && right.voxels[i];
+        lsOutside += ls[i] && !left.voxels[i] && !right.voxels[i];
+      }
+      qInfo("level set (%s): %lld of %lld voxels of the seeded ball, %lld of the other, %lld elsewhere (%.0f ms)",
+            variant == 0 ? "thin bridge" : variant == 1 ? "thick neck" : "thick neck, wall of background scribbles",
+            (long long)lsLeft, (long long)left.countLabel(1), (long long)lsRight, (long long)lsOutside,
+            timer.nsecsElapsed() / 1e6);
+      // (With the wall the front stops a little short of the ball's side that faces it.)
+      QVERIFY2(lsLeft >= (barrier ? 0.9 : 0.95) * double(left.countLabel(1)), "the seeded ball is not filled");
+      if (variant == 0)
+      {
+        QCOMPARE(lsRight, int64_t{0});
+        QVERIFY2(lsOutside <= 0.1 * double(left.countLabel(1)), "the surface leaked into the background");
+      }
+      else if (variant == 1)
+        QVERIFY2(lsRight >= 0.9 * double(right.countLabel(1)), "the surface did not pass the neck");
+      else
+        QCOMPARE(lsRight, int64_t{0});
+    }
+    threw = false;
+    try
+    {
+      edit::levelSetInRegion(img, half, {{30, 15, 10}}, {});
+    }
+    catch (const std::exception& e)
+    {
+      threw = QString(e.what()).contains("needs a foreground seed inside the region");
+    }
+    QVERIFY(threw);
+
     // The command line on the phantom: the box and one positive click, ITK's method.
     const auto click = edit::nextRobotClick(LabelMask(m_ph.ct.geometry, 0), 1, m_ph.pancreas, 1);
     QVERIFY(click);
@@ -199,6 +253,21 @@ private slots:
           if (grown.at(x, y, z))
             QVERIFY(x >= m_box.lo[0] && x < m_box.hi[0] && y >= m_box.lo[1] && y < m_box.hi[1] && z >= m_box.lo[2] &&
                     z < m_box.hi[2]);
+    // The level set through the command line: a smooth region around the click, inside the box.
+    const QString outLs = m_tmp.path() + "/levelset.nii.gz";
+    const testproc::Run rl = panseg({"--input", m_ct, "--box", boxArg(), "--grow", clickArg, "--grow-method", "levelset",
+                                     "--output", outLs, "--json"});
+    QVERIFY2(rl.code == 0, qPrintable(testproc::show(rl)));
+    QVERIFY(rl.out.contains("level set (ITK)"));
+    const LabelMask lsGrown = readMaskFor(outLs.toStdString(), m_ph.ct.geometry);
+    qInfo("ITK threshold level set, box + one click on phantom 2: Dice %.3f", edit::diceOf(lsGrown, 1, m_ph.pancreas, 1));
+    QVERIFY(lsGrown.countLabel(1) > 0);
+    QVERIFY(lsGrown.at(click->voxel[0], click->voxel[1], click->voxel[2]) == 1);
+    for (int64_t z = 0; z < lsGrown.nz(); ++z)
+      for (int64_t y = 0; y < lsGrown.ny(); ++y)
+        for (int64_t x = 0; x < lsGrown.nx(); ++x)
+          if (lsGrown.at(x, y, z))
+            QVERIFY(edit::boxHolds(m_box, {x, y, z}));
     // A method that does not exist is a usage error.
     const testproc::Run bad = panseg({"--input", m_ct, "--box", boxArg(), "--grow-method", "magic", "--output", out});
     QCOMPARE(bad.code, 2);

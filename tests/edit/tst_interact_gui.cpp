@@ -174,6 +174,23 @@ private slots:
     QVERIFY(edit->isModified());
     edit->undo(); // one undo step
     QCOMPARE(w.model()->mask().countLabel(1), int64_t{0});
+    // The level set from the same scribble: a smooth region around it, one undo step.
+    edit->restartGrowSeeds();
+    w.findChild<QAction*>("growMethod-levelset")->trigger();
+    QCOMPARE(edit->growMethod(), EditController::GrowMethod::LevelSet);
+    QVERIFY(!method->isChecked());
+    QTest::mousePress(axial, Qt::LeftButton, {}, axial->voxelToWidget(c).toPoint());
+    QTest::mouseMove(axial, axial->voxelToWidget({c[0] + 1, c[1], z}).toPoint());
+    QTest::mouseRelease(axial, Qt::LeftButton, {}, axial->voxelToWidget({c[0] + 1, c[1], z}).toPoint());
+    QApplication::processEvents();
+    const int64_t levelSet = w.model()->mask().countLabel(1);
+    qInfo("ITK level set from one scribble: %lld voxels, Dice %.3f, %.1f ms", static_cast<long long>(levelSet),
+          edit::diceOf(w.model()->mask(), 1, ph.pancreas, 1), edit->lastGrowStats().milliseconds);
+    QVERIFY(levelSet > 27); // more than the start around the scribble
+    QCOMPARE(w.model()->mask().at(c[0], c[1], c[2]), uint8_t(1));
+    QVERIFY(w.grabAll().save("/tmp/panseg-interact/levelset.png"));
+    edit->undo();
+    QCOMPARE(w.model()->mask().countLabel(1), int64_t{0});
     w.findChild<QAction*>("growMethod-growcut")->trigger();
     QCOMPARE(edit->growMethod(), EditController::GrowMethod::GrowCut);
   }
