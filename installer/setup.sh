@@ -97,7 +97,8 @@ install_torch_helpers() {
 # The format check: C++ lines added or changed since FORMAT_BASE follow .clang-format
 # (git clang-format, which looks at changed lines only). The tree before FORMAT_BASE was not
 # reformatted wholesale: that would change every file and rebuild everything from an empty
-# compiler cache in CI. To format a change: git clang-format FORMAT_BASE (or --diff to see it).
+# compiler cache in CI. To format a change: git add it, then git clang-format FORMAT_BASE
+# (--diff shows what it would change).
 FORMAT_BASE=c26af65f493d8b8c12f169cb616f230557bbc98e
 format_check() {
   cd "$ROOT"
@@ -105,12 +106,22 @@ format_check() {
     log "format check skipped: this clone lacks the baseline commit $FORMAT_BASE (shallow clone?)"
     return 0
   fi
-  local out
-  out=$(git clang-format --binary clang-format --diff "$FORMAT_BASE" -- '*.cpp' '*.h' 2>&1) || true
+  if ! git clang-format -h >/dev/null 2>&1 || ! command -v clang-format >/dev/null; then
+    log "format check failed: git clang-format does not run here (package clang-format)"
+    exit 1
+  fi
+  local out status=0
+  out=$(git clang-format --binary clang-format --diff "$FORMAT_BASE" -- '*.cpp' '*.h' 2>&1) || status=$?
+  # git clang-format --diff exits 1 when it prints a diff; anything else is its own failure.
+  if [ "$status" -gt 1 ]; then
+    printf '%s\n' "$out"
+    log "format check failed: git clang-format stopped with status $status (above)"
+    exit 1
+  fi
   if [ -n "$out" ] && ! grep -qE '^(no modified files to format|clang-format did not modify any files)$' <<<"$out"; then
     printf '%s\n' "$out"
     log "format check failed: C++ lines changed since $FORMAT_BASE do not follow .clang-format (above);"
-    log "  run: git clang-format $FORMAT_BASE"
+    log "  to fix: git add the change, then run git clang-format $FORMAT_BASE"
     exit 1
   fi
   log "format check: C++ changes since ${FORMAT_BASE:0:10} follow .clang-format"

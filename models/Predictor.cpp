@@ -468,10 +468,13 @@ struct Predictor::Impl
   void forward(const float* x, std::int64_t n, float* logits,
                const std::function<void(const std::string&)>& message)
   {
-    if (pool && !device.is_cuda() && n > 1 && !(fakeOom >= 0 && !fellBack))
+    // CPU streams: contiguous shares of the patches, each in calls of `batch` patches. With one
+    // call in all (e.g. two windows of a box at 8 per call) the caller's thread makes it, with
+    // every thread, instead of one stream's share.
+    const std::int64_t streamsUsed = pool ? std::min<std::int64_t>(pool->size(), (n + batch - 1) / batch) : 0;
+    if (pool && !device.is_cuda() && n > 1 && streamsUsed > 1 && !(fakeOom >= 0 && !fellBack))
     {
-      // CPU streams: contiguous shares of the patches, each in calls of `batch` patches.
-      const std::int64_t s = std::min<std::int64_t>(pool->size(), (n + batch - 1) / batch);
+      const std::int64_t s = streamsUsed;
       const std::int64_t calls = (n + batch - 1) / batch, callsEach = (calls + s - 1) / s;
       std::vector<std::function<void()>> tasks;
       for (std::int64_t i = 0; i < s; ++i)

@@ -177,6 +177,7 @@ void EditController::resetEditor()
   m_editsSinceAutosave = 0;
   if (had)
     emit undoStateChanged();
+  emit editorReset();
 }
 
 void EditController::commitSnapshot()

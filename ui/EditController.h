@@ -170,8 +170,13 @@ public:
   size_t undoMemoryBytes() const;
   /// Edits not yet saved as a mask version.
   bool isModified() const;
-  /// Identifies the mask's content (LabelEditor::revision(): undo and redo restore it).
+  /// Identifies the mask's content (LabelEditor::revision(): undo and redo restore it); 0 before
+  /// the first edit of a mask (call ensureEditing() first to read the state an edit starts from).
+  /// Revisions count anew for every mask (editorReset()).
   uint64_t maskRevision() const;
+  /// Starts editing the shown mask if that has not happened yet (an empty mask when none is
+  /// shown), as every edit does itself. False, with lastError(), when it cannot.
+  bool ensureEditing() { return ensureEditor(); }
   /// Call after the shown mask was saved (e.g. as a new version).
   void markSaved();
   /// The last error of an operation (also emitted by errorOccurred).
@@ -196,6 +201,8 @@ signals:
   void settingsChanged();
   /// Undo/redo availability or the modified flag changed.
   void undoStateChanged();
+  /// Another image or mask is shown: the undo history and the revisions start over.
+  void editorReset();
   /// A committed change (edit, undo, redo): the box of changed voxels.
   void edited();
   void errorOccurred(const QString& message);

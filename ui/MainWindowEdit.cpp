@@ -50,6 +50,10 @@ void MainWindow::buildEditMenu()
   m_edit->setModelClickRule([this] { return modelTakesClicks(); });
   connect(m_edit, &EditController::modelClickRequested, this,
           [this](const std::array<int64_t, 3>& v, bool positive) { clickWithModel(v, positive); });
+  // The click model's guidance follows Undo and Redo (edit::ModelClickHistory) and starts over
+  // when another mask is shown.
+  connect(m_edit, &EditController::edited, this, [this] { m_modelClicks.follow(m_edit->maskRevision()); });
+  connect(m_edit, &EditController::editorReset, this, [this] { m_modelClicks.restart(edit::Box()); });
   for (SliceView* v : m_views)
     v->setEditController(m_edit);
 

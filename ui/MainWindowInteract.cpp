@@ -41,7 +41,7 @@ void MainWindow::buildBoxPrompt(QMenu* seg)
   connect(m_model, &ViewerModel::imageChanged, this, [this] {
     m_boxSession->stop();
     m_boxInputTemp.reset();
-    m_modelClicks.restart(edit::Box(), 0); // the click model starts over on another image
+    m_modelClicks.restart(edit::Box()); // the click model starts over on another image
     m_pendingModelClick.reset();
   });
   seg->addSeparator();
@@ -76,9 +76,10 @@ void MainWindow::cancelBoxPrompt()
 
 bool MainWindow::predictInBox(const edit::Box& box, const QString& modelDirIn)
 {
-  m_modelClicks.restart(box, m_edit ? m_edit->maskRevision() : 0); // a new box: the click model starts over
-  m_pendingModelClick.reset();
-  return startBoxRequest(box, modelDirIn, {}, {});
+  if (!startBoxRequest(box, modelDirIn, {}, {}))
+    return false;
+  m_modelClicks.restart(box); // a new box: the click model starts over
+  return true;
 }
 
 bool MainWindow::startBoxRequest(const edit::Box& box, const QString& modelDirIn, const QString& clicks,
@@ -206,15 +207,16 @@ bool MainWindow::clickWithModel(const std::array<int64_t, 3>& voxel, bool positi
     around.include(voxel);
     box = edit::boxWithMarginMm(around, g, 10.0);
   }
-  const uint64_t revision = m_edit->maskRevision();
-  if (!(box.lo == m_modelClicks.box().lo && box.hi == m_modelClicks.box().hi))
-    m_modelClicks.restart(box, revision); // a new region: earlier clicks belong to the old one
-  else
-    m_modelClicks.keepStanding(revision); // clicks that Undo took back are not sent again
+  // A new region starts over: earlier clicks belong to the old one. The history changes only
+  // once the request has started (a refused click leaves it as it was).
+  const bool sameRegion = box.lo == m_modelClicks.box().lo && box.hi == m_modelClicks.box().hi;
   const edit::Click click{voxel, positive};
-  const QString guidance = QString::fromStdString(m_modelClicks.guidanceText(&click));
+  const QString guidance = QString::fromStdString(sameRegion ? m_modelClicks.guidanceText(&click)
+                                                             : edit::ModelClickHistory().guidanceText(&click));
   if (!startBoxRequest(box, modelDir, guidance, tr("Click %1").arg(guidance.section(';', -1))))
     return false;
+  if (!sameRegion)
+    m_modelClicks.restart(box);
   m_pendingModelClick = click;
   return true;
 }
@@ -242,6 +244,7 @@ void MainWindow::finishBoxPrompt(bool ok, const QString& error)
   try
   {
     const LabelMask predicted = readMaskFor(r.value("output").toString().toStdString(), m_model->geometry());
+    const uint64_t before = m_edit->ensureEditing() ? m_edit->maskRevision() : 0;
     const int64_t changed = m_edit->applyBoxPrediction(m_boxPending, predicted);
     if (changed < 0)
     {
@@ -250,7 +253,7 @@ void MainWindow::finishBoxPrompt(bool ok, const QString& error)
       return;
     }
     if (click)
-      m_modelClicks.add(*click, m_edit->maskRevision()); // guidance for the next click, until undone
+      m_modelClicks.add(*click, before, m_edit->maskRevision()); // guidance for the next clicks, until undone
     const QString how = r.value("click_method").toString() == "grow from seeds"
                             ? tr(", grown from seeds: the model changed nothing there")
                             : QString();

@@ -476,28 +476,43 @@ LabelMask answerModelClick(std::shared_ptr<const Image> image, const LabelMask& 
   return out;
 }
 
-void ModelClickHistory::restart(const Box& box, uint64_t revision)
+void ModelClickHistory::restart(const Box& box)
 {
   m_box = box;
-  m_start = revision;
-  m_clicks.clear();
+  m_entries.clear();
+  m_standing = 0;
 }
 
-void ModelClickHistory::keepStanding(uint64_t revision)
+void ModelClickHistory::follow(uint64_t revision)
 {
-  for (std::size_t k = m_clicks.size(); k > 0; --k)
-    if (m_clicks[k - 1].after == revision)
+  for (std::size_t k = m_entries.size(); k > 0; --k)
+    if (m_entries[k - 1].after == revision)
     {
-      m_clicks.resize(k);
+      m_standing = k;
       return;
     }
-  if (revision == m_start)
-    m_clicks.clear();
+  for (std::size_t k = m_entries.size(); k > 0; --k)
+    if (m_entries[k - 1].before == revision)
+    {
+      m_standing = k - 1;
+      return;
+    }
+  m_entries.resize(m_standing); // another edit: the undone clicks cannot come back
 }
 
-void ModelClickHistory::add(const Click& click, uint64_t revisionAfter)
+void ModelClickHistory::add(const Click& click, uint64_t revisionBefore, uint64_t revisionAfter)
 {
-  m_clicks.push_back({ click, revisionAfter });
+  m_entries.resize(m_standing);
+  m_entries.push_back({click, revisionBefore, revisionAfter});
+  m_standing = m_entries.size();
+}
+
+std::vector<Click> ModelClickHistory::standing() const
+{
+  std::vector<Click> out;
+  for (std::size_t k = 0; k < m_standing; ++k)
+    out.push_back(m_entries[k].click);
+  return out;
 }
 
 std::string ModelClickHistory::guidanceText(const Click* next) const
@@ -510,8 +525,8 @@ std::string ModelClickHistory::guidanceText(const Click* next) const
     text += (c.positive ? '+' : '-') + std::to_string(c.voxel[0]) + ',' + std::to_string(c.voxel[1]) + ',' +
             std::to_string(c.voxel[2]);
   };
-  for (const Entry& e : m_clicks)
-    one(e.click);
+  for (const Click& c : standing())
+    one(c);
   if (next)
     one(*next);
   return text;

@@ -127,35 +127,40 @@ private:
 LabelMask answerModelClick(std::shared_ptr<const Image> image, const LabelMask& previous, int label,
                            const LabelMask& answer, const Box& box, const Click& click, std::string* method);
 
-/// The clicks a click-conditioned model has been given in one region, kept in step with undo.
-/// Each click remembers the mask revision its answer left (LabelEditor::revision()). Before the
-/// next click, keepStanding(revision now) drops the clicks that undo took back: when the mask is
-/// at the state some click's answer left, that click and the ones before it stand; back at the
-/// state before the first click, none does. After edits with other tools (the revision matches
-/// no click) every click stands: the user still wants what they asked for.
+/// The clicks a click-conditioned model has been given in one region, kept in step with undo and
+/// redo. Each click remembers the mask revisions (LabelEditor::revision()) just before and just
+/// after its answer was applied; follow() is told the revision after every edit, undo and redo:
+///  * at the state some click's answer left, that click and the ones before it stand (a redo
+///    brings an undone click back);
+///  * at the state just before some click's answer, the clicks before it stand;
+///  * at any other state (an edit with another tool), the standing clicks stay and the undone
+///    ones are forgotten, as the editor forgets its redo steps.
+/// The next click goes to the model with the standing clicks (guidanceText).
 class ModelClickHistory
 {
 public:
   struct Entry
   {
     Click click;
-    uint64_t after = 0; // the mask revision once its answer was applied
+    uint64_t before = 0; // the mask revision just before its answer was applied
+    uint64_t after = 0;  // and just after
   };
-  /// Starts over in `box` with the mask at `revision` (a new box, region or image).
-  void restart(const Box& box, uint64_t revision);
+  /// Starts over in `box` (a new box, region, image or mask).
+  void restart(const Box& box);
   const Box& box() const { return m_box; }
-  /// Drops the clicks that an undo took back (see the class comment).
-  void keepStanding(uint64_t revision);
-  /// Records an answered click (after its answer was applied).
-  void add(const Click& click, uint64_t revisionAfter);
-  const std::vector<Entry>& clicks() const { return m_clicks; }
+  /// The mask is now at `revision` (see the class comment).
+  void follow(uint64_t revision);
+  /// Records an answered click; the clicks that were undone are forgotten.
+  void add(const Click& click, uint64_t revisionBefore, uint64_t revisionAfter);
+  /// The clicks that stand, oldest first.
+  std::vector<Click> standing() const;
   /// The guidance for the model: "+x,y,z;-x,y,z" of the standing clicks, then `next` if given.
   std::string guidanceText(const Click* next = nullptr) const;
 
 private:
   Box m_box;
-  uint64_t m_start = 0;
-  std::vector<Entry> m_clicks;
+  std::vector<Entry> m_entries;
+  std::size_t m_standing = 0; // the first m_standing entries stand, the rest were undone
 };
 
 } // namespace panseg::edit

@@ -456,6 +456,14 @@ void testStall()
       sink = sink + 1.0;
 }
 
+/// Patches per call for box prompts, clicks and sessions when --batch is not given: several
+/// (oneDNN, Predictor.h kInteractiveBatch) for nnU-Net packages; a PNet-MSA package keeps its
+/// own slices per call (its batch is slices of one sequence, not windows).
+int interactiveBatch(const ModelPackage& pkg)
+{
+  return pkg.info.modelType == "pnet-msa" ? 0 : kInteractiveBatch;
+}
+
 double secondsSince(std::chrono::steady_clock::time_point t0)
 {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -576,9 +584,9 @@ int cmdPredict(const Args& a)
     throw UsageError("--roi-margin must be 0..200 mm");
   if (useRoi && !probPath.empty())
     throw UsageError("--probabilities and --roi exclude each other");
-  if ((useRoi || a.has("--clicks") || a.has("--previous")) && !a.has("--batch"))
-    opt.maxBatch = kInteractiveBatch; // interactive: oneDNN, as in the session
   const ModelPackage pkg = loadModelPackage(a.get("--model"));
+  if ((useRoi || a.has("--clicks") || a.has("--previous")) && !a.has("--batch"))
+    opt.maxBatch = interactiveBatch(pkg); // interactive: oneDNN, as in the session
   if (const std::string note = unverifiedWeightsNote(pkg); !note.empty())
     Event("message").str("message", note).emit();
   testStall();
@@ -728,10 +736,10 @@ int cmdSession(const Args& a)
   PredictOptions opt = predictOptionsFrom(a);
   opt.fast = !a.has("--no-fast");
   opt.estimate = false;
-  if (!a.has("--batch"))
-    opt.maxBatch = kInteractiveBatch; // a box or a click in a fraction of the time (Predictor.h)
   opt.message = [](const std::string& m) { Event("message").str("message", oneLine(m)).emit(); };
   const ModelPackage pkg = loadModelPackage(a.get("--model"));
+  if (!a.has("--batch"))
+    opt.maxBatch = interactiveBatch(pkg); // a box or a click in a fraction of the time (Predictor.h)
   Predictor predictor(pkg, opt);
   const auto imagePtr =
       std::make_shared<const Image>(readImage(a.get("--input"), [](double) { return !g_cancel.load(); }));

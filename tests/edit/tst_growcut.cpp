@@ -364,36 +364,51 @@ private slots:
 
   void modelClickHistoryFollowsUndo()
   {
-    // The click model's guidance in the GUI: each answered click remembers the mask revision its
-    // answer left; an undo back to an earlier click's state drops the later clicks, back to the
-    // state before the first click drops all, and edits with other tools drop none.
+    // The click model's guidance in the GUI: each answered click remembers the mask revisions
+    // around its answer; undo and redo move the standing clicks with the mask, another edit
+    // keeps the standing ones and forgets the undone ones (as the editor forgets its redo steps).
     edit::ModelClickHistory h;
     const edit::Box box{{1, 2, 3}, {10, 20, 30}};
-    h.restart(box, 100);
+    h.restart(box);
     QVERIFY(h.box().lo == box.lo && h.box().hi == box.hi);
     const edit::Click a{{2, 3, 4}, true}, b{{5, 6, 7}, false}, c{{8, 9, 10}, true};
     QCOMPARE(QString::fromStdString(h.guidanceText(&a)), QString("+2,3,4"));
-    h.add(a, 101);
-    h.add(b, 102);
-    h.add(c, 103);
+    // The box's answer took the mask from 99 to 100; then three clicks 100 -> 101 -> 102 -> 103.
+    h.add(a, 100, 101);
+    h.add(b, 101, 102);
+    h.add(c, 102, 103);
     QCOMPARE(QString::fromStdString(h.guidanceText()), QString("+2,3,4;-5,6,7;+8,9,10"));
-    h.keepStanding(103); // nothing undone
-    QCOMPARE(h.clicks().size(), size_t(3));
-    h.keepStanding(250); // a brush stroke since: the clicks still stand
-    QCOMPARE(h.clicks().size(), size_t(3));
-    h.keepStanding(102); // one undo
-    QCOMPARE(h.clicks().size(), size_t(2));
+    h.follow(103); // nothing undone
+    QCOMPARE(h.standing().size(), size_t(3));
+    h.follow(102); // undo
+    QCOMPARE(h.standing().size(), size_t(2));
     QCOMPARE(QString::fromStdString(h.guidanceText(&c)), QString("+2,3,4;-5,6,7;+8,9,10"));
-    h.keepStanding(100); // undone back to before the first click
-    QVERIFY(h.clicks().empty());
+    h.follow(103); // redo brings it back
+    QCOMPARE(h.standing().size(), size_t(3));
+    h.follow(101);
+    h.follow(100); // undone back to the box's answer: no click stands
+    QVERIFY(h.standing().empty());
+    h.follow(102); // redo twice
+    QCOMPARE(h.standing().size(), size_t(2));
+    h.follow(250); // a brush stroke after an undo: the undone click is gone for good
+    QCOMPARE(h.standing().size(), size_t(2));
+    h.follow(103);
+    QCOMPARE(h.standing().size(), size_t(2));
+    h.add(c, 250, 251); // the next click follows the stroke
+    QCOMPARE(QString::fromStdString(h.guidanceText()), QString("+2,3,4;-5,6,7;+8,9,10"));
+    h.follow(250); // undoing it goes back to the stroke
+    QCOMPARE(h.standing().size(), size_t(2));
     // A click whose answer changed nothing leaves the revision where it was: it stays with the
     // click before it, and an undo of that earlier click's step drops both.
-    h.add(a, 101);
-    h.add(b, 101);
-    h.keepStanding(101);
-    QCOMPARE(h.clicks().size(), size_t(2));
-    h.keepStanding(100);
-    QVERIFY(h.clicks().empty());
+    h.restart(box);
+    h.add(a, 100, 101);
+    h.add(b, 101, 101);
+    h.follow(101);
+    QCOMPARE(h.standing().size(), size_t(2));
+    h.follow(100);
+    QVERIFY(h.standing().empty());
+    h.restart(edit::Box());
+    QVERIFY(h.standing().empty() && h.box().empty());
     QVERIFY(edit::boxHolds(box, {1, 2, 3}));
     QVERIFY(edit::boxHolds(box, {9, 19, 29}));
     QVERIFY(!edit::boxHolds(box, {10, 2, 3}));
