@@ -12,14 +12,15 @@
 #include <QCryptographicHash>
 #include <QElapsedTimer>
 
-#include <cmath>
+#include "DamagedPhantom.h"
+#include <QFile>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
-#include <QFile>
-#include <QFileInfo>
 #include <QTemporaryDir>
-#include "DamagedPhantom.h"
+#include <cmath>
+#include <utility>
 
 #include <QtTest>
 
@@ -238,36 +239,26 @@ private slots:
     const auto click = edit::nextRobotClick(LabelMask(m_ph.ct.geometry, 0), 1, m_ph.pancreas, 1);
     QVERIFY(click);
     const QString clickArg = QString("+%1,%2,%3").arg(click->voxel[0]).arg(click->voxel[1]).arg(click->voxel[2]);
+    // Both ITK methods through the command line: something grows around the click, inside the box.
     const QString out = m_tmp.path() + "/region.nii.gz";
-    const testproc::Run r = panseg({"--input", m_ct, "--box", boxArg(), "--grow", clickArg, "--grow-method", "confidence",
-                                    "--output", out, "--json"});
-    QVERIFY2(r.code == 0, qPrintable(testproc::show(r)));
-    QVERIFY(r.out.contains("region growing (ITK)"));
-    const LabelMask grown = readMaskFor(out.toStdString(), m_ph.ct.geometry);
-    const double dice = edit::diceOf(grown, 1, m_ph.pancreas, 1);
-    qInfo("ITK confidence connected, box + one click on phantom 2: Dice %.3f", dice);
-    QVERIFY2(grown.countLabel(1) > 0, "something grew");
-    for (int64_t z = 0; z < grown.nz(); ++z) // nothing outside the box
-      for (int64_t y = 0; y < grown.ny(); ++y)
-        for (int64_t x = 0; x < grown.nx(); ++x)
-          if (grown.at(x, y, z))
-            QVERIFY(x >= m_box.lo[0] && x < m_box.hi[0] && y >= m_box.lo[1] && y < m_box.hi[1] && z >= m_box.lo[2] &&
-                    z < m_box.hi[2]);
-    // The level set through the command line: a smooth region around the click, inside the box.
-    const QString outLs = m_tmp.path() + "/levelset.nii.gz";
-    const testproc::Run rl = panseg({"--input", m_ct, "--box", boxArg(), "--grow", clickArg, "--grow-method", "levelset",
-                                     "--output", outLs, "--json"});
-    QVERIFY2(rl.code == 0, qPrintable(testproc::show(rl)));
-    QVERIFY(rl.out.contains("level set (ITK)"));
-    const LabelMask lsGrown = readMaskFor(outLs.toStdString(), m_ph.ct.geometry);
-    qInfo("ITK threshold level set, box + one click on phantom 2: Dice %.3f", edit::diceOf(lsGrown, 1, m_ph.pancreas, 1));
-    QVERIFY(lsGrown.countLabel(1) > 0);
-    QVERIFY(lsGrown.at(click->voxel[0], click->voxel[1], click->voxel[2]) == 1);
-    for (int64_t z = 0; z < lsGrown.nz(); ++z)
-      for (int64_t y = 0; y < lsGrown.ny(); ++y)
-        for (int64_t x = 0; x < lsGrown.nx(); ++x)
-          if (lsGrown.at(x, y, z))
-            QVERIFY(edit::boxHolds(m_box, {x, y, z}));
+    for (const auto& [method, step] : {std::pair<QString, QString>{"confidence", "region growing (ITK)"},
+                                       std::pair<QString, QString>{"levelset", "level set (ITK)"}})
+    {
+      const testproc::Run r = panseg(
+          {"--input", m_ct, "--box", boxArg(), "--grow", clickArg, "--grow-method", method, "--output", out, "--json"});
+      QVERIFY2(r.code == 0, qPrintable(testproc::show(r)));
+      QVERIFY(r.out.contains(step));
+      const LabelMask grown = readMaskFor(out.toStdString(), m_ph.ct.geometry);
+      qInfo("ITK %s, box + one click on phantom 2: Dice %.3f", qPrintable(method),
+            edit::diceOf(grown, 1, m_ph.pancreas, 1));
+      QVERIFY2(grown.countLabel(1) > 0, "something grew");
+      QCOMPARE(grown.at(click->voxel[0], click->voxel[1], click->voxel[2]), uint8_t(1));
+      for (int64_t z = 0; z < grown.nz(); ++z) // nothing outside the box
+        for (int64_t y = 0; y < grown.ny(); ++y)
+          for (int64_t x = 0; x < grown.nx(); ++x)
+            if (grown.at(x, y, z))
+              QVERIFY(edit::boxHolds(m_box, {x, y, z}));
+    }
     // A method that does not exist is a usage error.
     const testproc::Run bad = panseg({"--input", m_ct, "--box", boxArg(), "--grow-method", "magic", "--output", out});
     QCOMPARE(bad.code, 2);
