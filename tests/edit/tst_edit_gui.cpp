@@ -2,6 +2,7 @@
 // database, a paint stroke with simulated mouse events on the axial view, undo and redo through
 // their shortcuts, the autosaved recovery file, saving as a new mask version and reading that
 // version back; the unsaved-edits prompt on close.
+#include "../GuiTestMain.h"
 #include "../ui/SyntheticData.h"
 
 #include "core/edit/RecoveryFile.h"
@@ -446,13 +447,6 @@ private slots:
 
 int main(int argc, char** argv)
 {
-  // Settings, recent files and the recovery folder go to throw-away folders, not the user's.
-  QTemporaryDir home;
-  qputenv("XDG_CONFIG_HOME", (home.path() + "/config").toLocal8Bit());
-  qputenv("XDG_DATA_HOME", (home.path() + "/data").toLocal8Bit());
-  MainWindow::configurePlatform();
-  QApplication app(argc, argv);
-  TestEditGui t;
-  return QTest::qExec(&t, argc, argv);
+  return test::runGuiTest<TestEditGui>(argc, argv);
 }
 #include "tst_edit_gui.moc"

@@ -3,6 +3,7 @@
 // with simulated mouse events on the axial view of a generated phantom; every scribble that grows
 // is one undo step, the result approaches the phantom's pancreas, nothing is saved. A screenshot
 // of the window with the scribbles goes to /tmp/panseg-interact/grow.png.
+#include "../GuiTestMain.h"
 #include "core/demo/PhantomGenerator.h"
 #include "core/edit/RobotUser.h"
 #include "core/metrics/DistanceTransform.h"
@@ -12,15 +13,14 @@
 #include "ui/ViewerModel.h"
 #include "ui/WorkerSession.h"
 
+#include "DamagedPhantom.h"
 #include <QAction>
 #include <QApplication>
-#include <QTemporaryDir>
-#include <QElapsedTimer>
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QSpinBox>
-#include "DamagedPhantom.h"
 
 #include <QtTest>
 
@@ -449,14 +449,6 @@ private slots:
 
 int main(int argc, char** argv)
 {
-  // Settings (the remembered Segmentation > Model among them) and the recovery folder go to
-  // throw-away folders, so no run depends on an earlier one or on the user's.
-  QTemporaryDir home;
-  qputenv("XDG_CONFIG_HOME", (home.path() + "/config").toLocal8Bit());
-  qputenv("XDG_DATA_HOME", (home.path() + "/data").toLocal8Bit());
-  MainWindow::configurePlatform();
-  QApplication app(argc, argv);
-  TestInteractGui t;
-  return QTest::qExec(&t, argc, argv);
+  return test::runGuiTest<TestInteractGui>(argc, argv);
 }
 #include "tst_interact_gui.moc"

@@ -2,19 +2,20 @@
 // picker shows the shown mask's labels with swatch and name; Edit > Labels... renames and
 // recolours; the slice overlays and the 3D surface take the new colour. Screenshots go to
 // /tmp/panseg-labels/.
+#include "../GuiTestMain.h"
 #include "SyntheticData.h"
 #include "core/display/LabelPresets.h"
 #include "core/display/LabelTable.h"
-#include "ui/LabelTableDialog.h"
-#include "ui/MainWindow.h"
-#include "ui/SliceView.h"
-#include "ui/SurfaceView.h"
-#include "ui/StudyBrowser.h"
-#include "ui/ViewerModel.h"
-#include "ui/Workstation.h"
 #include "core/io/ImageIO.h"
 #include "database/ContentHash.h"
 #include "database/StudyDatabase.h"
+#include "ui/LabelTableDialog.h"
+#include "ui/MainWindow.h"
+#include "ui/SliceView.h"
+#include "ui/StudyBrowser.h"
+#include "ui/SurfaceView.h"
+#include "ui/ViewerModel.h"
+#include "ui/Workstation.h"
 
 #include <QAction>
 #include <QMenu>
@@ -344,11 +345,6 @@ private slots:
 
 int main(int argc, char** argv)
 {
-  QTemporaryDir config;
-  qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
-  MainWindow::configurePlatform();
-  QApplication app(argc, argv);
-  TstLabelsGui t;
-  return QTest::qExec(&t, argc, argv);
+  return test::runGuiTest<TstLabelsGui>(argc, argv);
 }
 #include "tst_labels_gui.moc"

@@ -3,8 +3,9 @@
 // real main window under Xvfb, on the real checkpoints of ../shared/fixtures (the PanSegNet
 // authors' nnU-Net v1 checkpoint and the nnU-Net v2 fixture's trained-model folders); bad input
 // is one line and writes nothing.
-#include "database/registry/ModelImport.h"
+#include "../GuiTestMain.h"
 #include "database/StudyDatabase.h"
+#include "database/registry/ModelImport.h"
 #include "ui/MainWindow.h"
 #include "ui/ModelImportDialog.h"
 
@@ -239,13 +240,7 @@ private slots:
 
 int main(int argc, char** argv)
 {
-  QTemporaryDir config, data;
-  qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
-  qputenv("XDG_DATA_HOME", data.path().toLocal8Bit());
-  MainWindow::configurePlatform();
-  QApplication app(argc, argv);
-  TstModelImport t;
-  return QTest::qExec(&t, argc, argv);
+  return test::runGuiTest<TstModelImport>(argc, argv);
 }
 
 #include "tst_model_import.moc"

@@ -2,9 +2,10 @@
 // catalog (fake packages in a temporary search root, the shipped demo package as the remembered
 // choice, a registered package of a real SQLite study database) with their labels; choosing one
 // makes it the prediction model, and the prediction's progress title names it.
+#include "../GuiTestMain.h"
 #include "SyntheticData.h"
-#include "database/registry/ModelRegistry.h"
 #include "database/StudyDatabase.h"
+#include "database/registry/ModelRegistry.h"
 #include "ui/MainWindow.h"
 
 #include <QAction>
@@ -190,12 +191,6 @@ private slots:
 
 int main(int argc, char** argv)
 {
-  QTemporaryDir config, data;
-  qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
-  qputenv("XDG_DATA_HOME", data.path().toLocal8Bit());
-  MainWindow::configurePlatform();
-  QApplication app(argc, argv);
-  TstModelMenu t;
-  return QTest::qExec(&t, argc, argv);
+  return test::runGuiTest<TstModelMenu>(argc, argv);
 }
 #include "tst_model_menu.moc"

@@ -3,6 +3,7 @@
 // arrives on the image's grid and is painted; Cancel stops the worker and leaves no file.
 // The fixture network has random weights, so only the plumbing is checked, not the anatomy.
 // Runs under xvfb-run with xcb/GLX (see tests/CMakeLists.txt).
+#include "../GuiTestMain.h"
 #include "SharedData.h"
 #include "SyntheticData.h"
 #include "core/io/ImageIO.h"
@@ -242,13 +243,6 @@ private slots:
 
 int main(int argc, char** argv)
 {
-  // Settings and predictions go to throw-away folders, not the user's.
-  QTemporaryDir config, data;
-  qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
-  qputenv("XDG_DATA_HOME", data.path().toLocal8Bit());
-  MainWindow::configurePlatform();
-  QApplication app(argc, argv);
-  TstPredict t;
-  return QTest::qExec(&t, argc, argv);
+  return test::runGuiTest<TstPredict>(argc, argv);
 }
 #include "tst_predict.moc"

@@ -2,6 +2,7 @@
 // panseg-worker, and the study browser stores the result as an AI mask version linked to the model
 // registry (the wiring app/GuiCommands.cpp uses). An image opened from another file stays a file.
 // Runs under xvfb-run with xcb/GLX (see tests/CMakeLists.txt).
+#include "../GuiTestMain.h"
 #include "core/demo/PhantomGenerator.h"
 #include "core/io/ImageIO.h"
 #include "core/metrics/Agreement.h"
@@ -102,12 +103,6 @@ private slots:
 
 int main(int argc, char** argv)
 {
-  QTemporaryDir config, data;
-  qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
-  qputenv("XDG_DATA_HOME", data.path().toLocal8Bit());
-  MainWindow::configurePlatform();
-  QApplication app(argc, argv);
-  TstPredictStudy t;
-  return QTest::qExec(&t, argc, argv);
+  return test::runGuiTest<TstPredictStudy>(argc, argv);
 }
 #include "tst_predict_study.moc"

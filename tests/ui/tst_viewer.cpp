@@ -1,5 +1,6 @@
 // The viewer window driven like a user would: keys, wheel, drags, drops; then the pixels on
 // screen are checked. Runs under xvfb-run with xcb/GLX (see tests/CMakeLists.txt).
+#include "../GuiTestMain.h"
 #include "SharedData.h"
 #include "SyntheticData.h"
 #include "core/display/LabelColors.h"
@@ -15,7 +16,6 @@
 #include <QMimeData>
 #include <QSignalSpy>
 #include <QStatusBar>
-#include <QTemporaryDir>
 #include <QtTest>
 
 using namespace panseg;
@@ -580,12 +580,6 @@ private slots:
 
 int main(int argc, char** argv)
 {
-  // Recent files go to a throw-away settings folder, not the user's.
-  QTemporaryDir config;
-  qputenv("XDG_CONFIG_HOME", config.path().toLocal8Bit());
-  MainWindow::configurePlatform();
-  QApplication app(argc, argv);
-  TstViewer t;
-  return QTest::qExec(&t, argc, argv);
+  return test::runGuiTest<TstViewer>(argc, argv);
 }
 #include "tst_viewer.moc"
